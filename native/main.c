@@ -1,0 +1,246 @@
+/* hako-helper: H0. Reads one request from P on fd 3 and carries it out (docs/PROTOCOL.md). */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static sigset_t original_mask;
+
+/* Ends a stage that failed: P has the ERROR already. */
+static _Noreturn void fail_stage(void) { _exit(1); }
+
+static void restore_signals(void) {
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &original_mask, NULL);
+}
+
+/* H2: waits for H1 to be gone, runs the init ops and execs. */
+static _Noreturn void stage_init(struct fields plan, int sync_fd, int kill_signal) {
+    stage_name = "init";
+    char byte;
+    ssize_t r;
+    while ((r = read(sync_fd, &byte, 1)) < 0 && errno == EINTR) continue;
+    if (r < 0) {
+        report_error("read", "sync pipe", errno, NULL);
+        fail_stage();
+    }
+    close(sync_fd);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+        report_error("prctl", "PR_SET_PDEATHSIG", errno, NULL);
+        fail_stage();
+    }
+    restore_signals();
+    exec_death_signal = kill_signal > 0 ? kill_signal : 0;
+    if (run_ops(plan, T_INIT_OP) < 0) fail_stage();
+    report_error("exec", NULL, EINVAL, "the plan has no exec op");
+    fail_stage();
+}
+
+/* H1: joins and creates namespaces, then forks H2 into them. */
+static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal) {
+    stage_name = "ns";
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+        report_error("prctl", "PR_SET_PDEATHSIG", errno, NULL);
+        fail_stage();
+    }
+    if (run_ops(plan, T_NS_OP) < 0) fail_stage();
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) < 0) {
+        report_error("pipe2", NULL, errno, NULL);
+        fail_stage();
+    }
+    /* like fork(), but H2's parent is H0, which reaps it */
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) {
+        report_error("clone", "CLONE_PARENT", errno, NULL);
+        fail_stage();
+    }
+    if (pid == 0) {
+        close(sync[1]);
+        close(pid_fd);
+        stage_init(plan, sync[0], kill_signal);
+    }
+    close(sync[0]);
+    struct out o;
+    out_begin(&o);
+    out_int(&o, T_PID, pid);
+    int32_t pid32 = pid;
+    if (out_send(CTRL_FD, &o, MSG_SPAWNED, next_seq++) < 0 ||
+        write(pid_fd, &pid32, sizeof pid32) != sizeof pid32) {
+        kill(pid, SIGKILL);
+        fail_stage();
+    }
+    _exit(0); /* closes sync[1]: H2 goes on */
+}
+
+static void send_exited(int status) {
+    struct out o;
+    out_begin(&o);
+    if (WIFSIGNALED(status)) {
+        out_int(&o, T_SIGNAL, WTERMSIG(status));
+        out_int(&o, T_CORE, WCOREDUMP(status) ? 1 : 0);
+    } else {
+        out_int(&o, T_STATUS, WEXITSTATUS(status));
+    }
+    out_send(CTRL_FD, &o, MSG_EXITED, next_seq++); /* P may be gone: nothing to tell then */
+}
+
+/* H0 after H2 exists: waits for it, watching P for hang-up. Returns H2's wait status. */
+static int monitor(pid_t child, int sfd, int kill_signal) {
+    struct pollfd fds[2] = { { sfd, POLLIN, 0 }, { CTRL_FD, POLLRDHUP, 0 } };
+    nfds_t n = 2;
+    for (;;) {
+        int status;
+        pid_t w = waitpid(child, &status, WNOHANG);
+        if (w == child) return status;
+        if (w < 0 && errno != EINTR) return -1;
+        if (poll(fds, n, -1) < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (n == 2 && fds[1].revents) {
+            /* P hung up: honour --kill-child, then wait for the child alone */
+            if (kill_signal > 0) kill(child, kill_signal);
+            n = 1;
+        }
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) < 0 && errno != EAGAIN && errno != EINTR) return -1;
+        }
+    }
+}
+
+static int run_plan(struct frame *f) {
+    struct fields plan = { f->payload, f->payload + f->len }, c = plan;
+    struct field fl;
+    int kill_signal = -1, r;
+    while ((r = fields_next(&c, &fl)) == 1) {
+        if (fl.tag == T_EXPLAIN) explain = field_int(&fl) != 0;
+        if (fl.tag == T_KILL_SIGNAL) kill_signal = (int)field_int(&fl);
+    }
+    if (r < 0) {
+        report_error("decode", NULL, EPROTO, "malformed plan");
+        return 1;
+    }
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chld, &original_mask) < 0) {
+        report_error("sigprocmask", NULL, errno, NULL);
+        return 1;
+    }
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    int pid_pipe[2];
+    if (sfd < 0 || pipe2(pid_pipe, O_CLOEXEC) < 0) {
+        report_error(sfd < 0 ? "signalfd" : "pipe2", NULL, errno, NULL);
+        return 1;
+    }
+    pid_t h1 = fork();
+    if (h1 < 0) {
+        report_error("fork", NULL, errno, NULL);
+        return 1;
+    }
+    if (h1 == 0) {
+        close(pid_pipe[0]);
+        close(sfd);
+        stage_ns(plan, pid_pipe[1], kill_signal);
+    }
+    close(pid_pipe[1]);
+    int status;
+    while (waitpid(h1, &status, 0) < 0)
+        if (errno != EINTR) {
+            report_error("waitpid", NULL, errno, NULL);
+            return 1;
+        }
+    int32_t child = 0;
+    ssize_t got;
+    while ((got = read(pid_pipe[0], &child, sizeof child)) < 0 && errno == EINTR) continue;
+    close(pid_pipe[0]);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != sizeof child || child <= 0) {
+        if (WIFSIGNALED(status)) report_error("wait", NULL, 0, strsignal(WTERMSIG(status)));
+        send_exited(WIFSIGNALED(status) ? status : 1 << 8);
+        return 1;
+    }
+    status = monitor(child, sfd, kill_signal);
+    if (status < 0) {
+        report_error("waitpid", NULL, errno, NULL);
+        kill(child, SIGKILL);
+        return 1;
+    }
+    send_exited(status);
+    return 0;
+}
+
+/* NSINFO: inode, type, owning user namespace and parent of each namespace file. */
+static int ns_inode(int fd, unsigned long req, int64_t *out) {
+    int nfd = ioctl(fd, req);
+    if (nfd < 0) return -1;
+    struct stat st;
+    int r = fstat(nfd, &st);
+    close(nfd);
+    if (r == 0) *out = (int64_t)st.st_ino;
+    return r;
+}
+
+static int nsinfo(struct frame *f) {
+    struct fields c = { f->payload, f->payload + f->len };
+    struct field fl;
+    static struct out o;
+    out_begin(&o);
+    while (fields_next(&c, &fl) == 1) {
+        if (fl.tag != T_PATH) continue;
+        char *path = field_str(&fl);
+        size_t mark = out_open(&o, T_ENTRY);
+        out_str(&o, T_PATH, path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            out_int(&o, T_ERRNO, errno);
+        } else {
+            int64_t owner = 0, parent = 0;
+            int type = ioctl(fd, NS_GET_NSTYPE);
+            out_int(&o, T_INODE, (int64_t)st.st_ino);
+            if (type >= 0) out_int(&o, T_NSTYPE, type);
+            if (ns_inode(fd, NS_GET_USERNS, &owner) == 0) out_int(&o, T_OWNER, owner);
+            if (ns_inode(fd, NS_GET_PARENT, &parent) == 0) out_int(&o, T_PARENT, parent);
+        }
+        if (fd >= 0) close(fd);
+        out_close(&o, mark);
+        free(path);
+    }
+    return out_send(CTRL_FD, &o, MSG_NSINFO_RESULT, f->seq) < 0 ? 1 : 0;
+}
+
+int main(void) {
+    if (fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) < 0) {
+        fputs("hako-helper: fd 3 is not open: this program is run by hako, not by hand\n", stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct frame f;
+    int r = frame_read(CTRL_FD, &f);
+    if (r <= 0) return 2;
+    switch (f.type) {
+    case MSG_PLAN: return run_plan(&f);
+    case MSG_NSINFO: return nsinfo(&f);
+    default:
+        report_error("read", NULL, EPROTO, "unexpected first message");
+        return 2;
+    }
+}

@@ -1,0 +1,263 @@
+/* Each op does one checked syscall and reports what happened; policy stays in TypeScript. */
+#define _GNU_SOURCE
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int exec_death_signal = 0;
+
+static int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+
+/* The fields an op may carry, decoded. */
+struct op {
+    int64_t kind, nstype, flags, slot, mode;
+    char *path, *data, *source, *target, *fstype, *name;
+    gid_t ids[256];
+    size_t nids;
+    char *args[4096];
+    size_t nargs;
+    char *env[4096];
+    size_t nenv;
+};
+
+static const char *kind_name(int64_t k) {
+    switch (k) {
+    case OP_SETNS: return "setns";
+    case OP_UNSHARE: return "unshare";
+    case OP_IDMAP: return "idmap";
+    case OP_WRITE: return "write";
+    case OP_OPEN_DIR: return "open";
+    case OP_MOUNT: return "mount";
+    case OP_HOSTNAME: return "sethostname";
+    case OP_DOMAINNAME: return "setdomainname";
+    case OP_CHROOT: return "chroot";
+    case OP_CHDIR: return "chdir";
+    case OP_FCHROOT: return "fchroot";
+    case OP_FCHDIR: return "fchdir";
+    case OP_SETGROUPS: return "setgroups";
+    case OP_SETGID: return "setresgid";
+    case OP_SETUID: return "setresuid";
+    case OP_EXEC: return "execve";
+    case OP_MKDIR: return "mkdir";
+    case OP_LINK_UP: return "link-up";
+    default: return "unknown";
+    }
+}
+
+static int decode(struct fields c, struct op *op) {
+    struct field f;
+    int r;
+    memset(op, 0, sizeof *op);
+    op->slot = -1;
+    op->mode = 0755;
+    while ((r = fields_next(&c, &f)) == 1) {
+        switch (f.tag) {
+        case T_KIND: op->kind = field_int(&f); break;
+        case T_NSTYPE: op->nstype = field_int(&f); break;
+        case T_FLAGS: op->flags = field_int(&f); break;
+        case T_SLOT: op->slot = field_int(&f); break;
+        case T_MODE: op->mode = field_int(&f); break;
+        case T_PATH: op->path = field_str(&f); break;
+        case T_DATA: op->data = field_str(&f); break;
+        case T_SOURCE: op->source = field_str(&f); break;
+        case T_TARGET: op->target = field_str(&f); break;
+        case T_FSTYPE: op->fstype = field_str(&f); break;
+        case T_NAME: op->name = field_str(&f); break;
+        case T_ID:
+            if (op->nids >= sizeof op->ids / sizeof op->ids[0]) return -1;
+            op->ids[op->nids++] = (gid_t)field_int(&f);
+            break;
+        case T_ARG:
+            if (op->nargs >= sizeof op->args / sizeof op->args[0] - 1) return -1;
+            op->args[op->nargs++] = field_str(&f);
+            break;
+        case T_ENV:
+            if (op->nenv >= sizeof op->env / sizeof op->env[0] - 1) return -1;
+            op->env[op->nenv++] = field_str(&f);
+            break;
+        default: break; /* unknown fields are ignored: newer P, older helper */
+        }
+    }
+    return r;
+}
+
+int exec_failure_code(int err) { return err == ENOENT || err == ENOTDIR ? 127 : 126; }
+
+static int slot_fd(const struct op *op) {
+    if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    return slots[op->slot];
+}
+
+static int write_file(const char *path, const char *data) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = strlen(data);
+    ssize_t w = write(fd, data, n);
+    int err = errno;
+    if (close(fd) < 0 && w >= 0) return -1;
+    if (w < 0) {
+        errno = err;
+        return -1;
+    }
+    if ((size_t)w != n) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Brings a network interface up (e.g. "lo" in a new network namespace). */
+static int link_up(const char *name) {
+    struct ifreq ifr;
+    if (!name || strlen(name) >= sizeof ifr.ifr_name) return errno = EINVAL, -1;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, name);
+    int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+    if (r == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        r = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    int err = errno;
+    close(s);
+    errno = err;
+    return r;
+}
+
+/* Runs one op. Returns 0, or -1 with errno set and *what naming the path involved. */
+static int run_one(struct op *op, const char **what) {
+    int fd;
+    *what = op->path;
+    switch (op->kind) {
+    case OP_SETNS:
+        fd = open(op->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return -1;
+        if (setns(fd, (int)op->nstype) < 0) {
+            int err = errno;
+            close(fd);
+            errno = err;
+            return -1;
+        }
+        return close(fd);
+    case OP_UNSHARE:
+        return unshare((int)op->flags);
+    case OP_IDMAP: {
+        struct out o;
+        out_begin(&o);
+        out_int(&o, T_PID, getpid());
+        int t = request(MSG_IDMAP_REQUEST, &o);
+        if (t == MSG_ACK) return 0;
+        errno = t < 0 ? EPIPE : ECANCELED;
+        return -1;
+    }
+    case OP_WRITE:
+        return write_file(op->path, op->data ? op->data : "");
+    case OP_OPEN_DIR:
+        if (op->slot < 0 || op->slot >= MAX_SLOTS) {
+            errno = EINVAL;
+            return -1;
+        }
+        fd = open(op->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return -1;
+        slots[op->slot] = fd;
+        return 0;
+    case OP_MOUNT:
+        *what = op->target;
+        return mount(op->source, op->target, op->fstype, (unsigned long)op->flags, op->data);
+    case OP_HOSTNAME:
+        *what = op->name;
+        return sethostname(op->name, strlen(op->name));
+    case OP_DOMAINNAME:
+        *what = op->name;
+        return setdomainname(op->name, strlen(op->name));
+    case OP_CHROOT:
+        if (chroot(op->path) < 0) return -1;
+        return chdir("/");
+    case OP_CHDIR:
+        return chdir(op->path);
+    case OP_FCHROOT:
+        if ((fd = slot_fd(op)) < 0 || fchdir(fd) < 0) return -1;
+        return chroot(".");
+    case OP_FCHDIR:
+        if ((fd = slot_fd(op)) < 0) return -1;
+        return fchdir(fd);
+    case OP_SETGROUPS:
+        return setgroups(op->nids, op->ids);
+    case OP_SETGID:
+        if (op->nids != 1) return errno = EINVAL, -1;
+        return setresgid(op->ids[0], op->ids[0], op->ids[0]);
+    case OP_SETUID:
+        if (op->nids != 1) return errno = EINVAL, -1;
+        return setresuid(op->ids[0], op->ids[0], op->ids[0]);
+    case OP_MKDIR:
+        if (mkdir(op->path, (mode_t)op->mode) < 0 && errno != EEXIST) return -1;
+        return 0;
+    case OP_LINK_UP:
+        *what = op->name;
+        return link_up(op->name);
+    case OP_EXEC: {
+        if (op->nargs == 0) return errno = EINVAL, -1;
+        *what = op->args[0];
+        if (explain) {
+            explain_op("execve", op->args[0], 0);
+            struct out o;
+            out_begin(&o);
+            if (request(MSG_PRE_EXEC, &o) != MSG_ACK) return errno = EPIPE, -1;
+        }
+        for (size_t i = 0; i < MAX_SLOTS; i++)
+            if (slots[i] >= 0) close(slots[i]);
+        /* after any credential change (which clears it), right before the exec */
+        if (prctl(PR_SET_PDEATHSIG, exec_death_signal) < 0) return -1;
+        execvpe(op->args[0], op->args, op->env);
+        return -1;
+    }
+    default:
+        errno = ENOSYS;
+        return -1;
+    }
+}
+
+int run_ops(struct fields list, uint16_t tag) {
+    struct field f;
+    int r, index = 0;
+    static struct op op; /* large (argv/env tables): kept off the stack */
+    while ((r = fields_next(&list, &f)) == 1) {
+        if (f.tag != tag) continue;
+        if (decode(field_list(&f), &op) < 0) {
+            report_error("decode", NULL, EPROTO, "malformed op");
+            return -1;
+        }
+        const char *what = NULL;
+        current_op = index;
+        if (run_one(&op, &what) < 0) {
+            int err = errno;
+            report_error(kind_name(op.kind), what, err, NULL);
+            if (op.kind == OP_EXEC) _exit(exec_failure_code(err));
+            return -1;
+        }
+        if (op.kind != OP_EXEC) explain_op(kind_name(op.kind), what, 0);
+        index++;
+    }
+    current_op = -1;
+    if (r < 0) {
+        report_error("decode", NULL, EPROTO, "malformed op list");
+        return -1;
+    }
+    return 0;
+}

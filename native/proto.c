@@ -1,0 +1,182 @@
+/* Frames and fields on the control socket (docs/PROTOCOL.md). */
+#define _GNU_SOURCE
+#include "proto.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *stage_name = "host";
+int explain = 0;
+uint32_t next_seq = 1;
+int current_op = -1;
+
+static void put16(unsigned char *p, uint16_t v) { p[0] = v & 0xff; p[1] = v >> 8; }
+static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (v >> (8 * i)) & 0xff; }
+static uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t get32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static int read_full(int fd, void *buf, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = read(fd, (char *)buf + done, n - done);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) return done == 0 ? 0 : (errno = EPROTO, -1);
+        done += (size_t)r;
+    }
+    return 1;
+}
+
+static int write_full(int fd, const void *buf, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, (const char *)buf + done, n - done);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+int frame_read(int fd, struct frame *f) {
+    unsigned char h[12];
+    int r = read_full(fd, h, sizeof h);
+    if (r <= 0) return r;
+    f->len = get32(h);
+    f->type = get16(h + 4);
+    f->seq = get32(h + 8);
+    if (f->len > MAX_PAYLOAD) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    f->payload = malloc(f->len ? f->len : 1);
+    if (!f->payload) return -1;
+    if (f->len && read_full(fd, f->payload, f->len) != 1) {
+        if (errno == 0) errno = EPROTO;
+        return -1;
+    }
+    return 1;
+}
+
+int fields_next(struct fields *c, struct field *f) {
+    if (c->p == c->end) return 0;
+    if (c->end - c->p < 6) return -1;
+    f->tag = get16(c->p);
+    f->len = get32(c->p + 2);
+    if ((size_t)(c->end - c->p - 6) < f->len) return -1;
+    f->value = c->p + 6;
+    c->p += 6 + f->len;
+    return 1;
+}
+
+int64_t field_int(const struct field *f) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 8 && i < f->len; i++) v |= (uint64_t)f->value[i] << (8 * i);
+    return (int64_t)v;
+}
+
+char *field_str(const struct field *f) {
+    char *s = malloc(f->len + 1);
+    if (!s) abort(); /* a 1 MiB frame at most: running out here is not recoverable */
+    memcpy(s, f->value, f->len);
+    s[f->len] = 0;
+    return s;
+}
+
+struct fields field_list(const struct field *f) {
+    struct fields c = { f->value, f->value + f->len };
+    return c;
+}
+
+void out_begin(struct out *o) { o->len = 12; o->overflow = 0; }
+
+void out_bytes(struct out *o, uint16_t tag, const void *v, size_t n) {
+    if (o->overflow || o->len + 6 + n > sizeof o->buf) {
+        o->overflow = 1;
+        return;
+    }
+    put16(o->buf + o->len, tag);
+    put32(o->buf + o->len + 2, (uint32_t)n);
+    if (n) memcpy(o->buf + o->len + 6, v, n);
+    o->len += 6 + n;
+}
+
+void out_int(struct out *o, uint16_t tag, int64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = ((uint64_t)v >> (8 * i)) & 0xff;
+    out_bytes(o, tag, b, 8);
+}
+
+void out_str(struct out *o, uint16_t tag, const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n > 4096) n = 4096; /* paths and messages; longer ones are cut, never dropped */
+    out_bytes(o, tag, s, n);
+}
+
+size_t out_open(struct out *o, uint16_t tag) {
+    size_t mark = o->len;
+    out_bytes(o, tag, NULL, 0);
+    return mark;
+}
+
+void out_close(struct out *o, size_t mark) {
+    if (!o->overflow) put32(o->buf + mark + 2, (uint32_t)(o->len - mark - 6));
+}
+
+int out_send(int fd, struct out *o, uint16_t type, uint32_t seq) {
+    if (o->overflow) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    put32(o->buf, (uint32_t)(o->len - 12));
+    put16(o->buf + 4, type);
+    put16(o->buf + 6, 0);
+    put32(o->buf + 8, seq);
+    return write_full(fd, o->buf, o->len);
+}
+
+void report_error(const char *op, const char *path, int err, const char *message) {
+    struct out o;
+    out_begin(&o);
+    out_str(&o, T_STAGE, stage_name);
+    out_str(&o, T_OP, op);
+    if (path) out_str(&o, T_PATH, path);
+    out_int(&o, T_ERRNO, err);
+    const char *name = err ? strerrorname_np(err) : NULL;
+    out_str(&o, T_ERRNAME, name ? name : "");
+    out_str(&o, T_MESSAGE, message ? message : (err ? strerror(err) : ""));
+    if (current_op >= 0) out_int(&o, T_ID, current_op);
+    out_send(CTRL_FD, &o, MSG_ERROR, next_seq++); /* nothing more can be done if this fails */
+}
+
+void explain_op(const char *op, const char *detail, int result) {
+    if (!explain) return;
+    struct out o;
+    out_begin(&o);
+    out_str(&o, T_STAGE, stage_name);
+    out_str(&o, T_OP, op);
+    out_str(&o, T_DETAIL, detail ? detail : "");
+    out_int(&o, T_RESULT, result);
+    out_int(&o, T_PID, getpid());
+    if (current_op >= 0) out_int(&o, T_ID, current_op);
+    out_send(CTRL_FD, &o, MSG_LOG, next_seq++);
+}
+
+int request(uint16_t type, struct out *o) {
+    uint32_t seq = next_seq++;
+    if (out_send(CTRL_FD, o, type, seq) < 0) return -1;
+    struct frame f;
+    int r = frame_read(CTRL_FD, &f);
+    if (r <= 0) return -1;
+    int t = f.type;
+    free(f.payload);
+    return t;
+}

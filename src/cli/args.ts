@@ -1,0 +1,97 @@
+// A getopt_long-style parser: short bundles, --opt=value and --opt value, optional values,
+// and (like util-linux's "+" mode) options end at the first argument that is not one.
+import { HakoError } from '../errors.js';
+
+export interface OptionSpec {
+  long: string;
+  short?: string;
+  /** none: a switch; required: takes a value; optional: takes one only as --opt=value or -oVALUE. */
+  arg?: 'none' | 'required' | 'optional';
+}
+
+export interface ParsedArgs {
+  /** Values by long name, in the order given; a switch or an optional option given bare is ''. */
+  values: Map<string, string[]>;
+  /** What followed the options. */
+  rest: string[];
+}
+
+export function parseArgs(verb: string, argv: string[], specs: OptionSpec[], stopAtFirstArg = true): ParsedArgs {
+  const values = new Map<string, string[]>();
+  const rest: string[] = [];
+  const byLong = new Map(specs.map((s) => [s.long, s]));
+  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short as string, s]));
+  const add = (spec: OptionSpec, value: string) => {
+    const list = values.get(spec.long) ?? [];
+    list.push(value);
+    values.set(spec.long, list);
+  };
+  const bad = (msg: string) => new HakoError(`hako ${verb}: ${msg} (see 'hako ${verb} --help')`);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      rest.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      const spec = byLong.get(name);
+      if (!spec) throw bad(`unknown option '--${name}'`);
+      const kind = spec.arg ?? 'none';
+      if (eq >= 0) {
+        if (kind === 'none') throw bad(`option '--${name}' takes no value`);
+        add(spec, arg.slice(eq + 1));
+      } else if (kind === 'required') {
+        if (i + 1 >= argv.length) throw bad(`option '--${name}' needs a value`);
+        add(spec, argv[++i] as string);
+      } else {
+        add(spec, '');
+      }
+      continue;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      for (let j = 1; j < arg.length; j++) {
+        const ch = arg[j] as string;
+        const spec = byShort.get(ch);
+        if (!spec) throw bad(`unknown option '-${ch}'`);
+        const kind = spec.arg ?? 'none';
+        if (kind === 'none') {
+          add(spec, '');
+          continue;
+        }
+        const attached = arg.slice(j + 1);
+        if (attached) add(spec, attached);
+        else if (kind === 'required') {
+          if (i + 1 >= argv.length) throw bad(`option '-${ch}' needs a value`);
+          add(spec, argv[++i] as string);
+        } else add(spec, '');
+        break;
+      }
+      continue;
+    }
+    if (stopAtFirstArg) {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    rest.push(arg);
+  }
+  return { values, rest };
+}
+
+/** The last value given for an option (util-linux: the last occurrence wins). */
+export function last(args: ParsedArgs, name: string): string | undefined {
+  const list = args.values.get(name);
+  return list?.[list.length - 1];
+}
+
+export function has(args: ParsedArgs, name: string): boolean {
+  return args.values.has(name);
+}
+
+export function intValue(verb: string, option: string, text: string, min = 0): number {
+  if (!/^-?\d+$/.test(text.trim()) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
+    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not ${min >= 0 ? 'a whole number' : 'an integer'}${min > 0 ? ` of at least ${min}` : ''}`);
+  }
+  return Number(text);
+}

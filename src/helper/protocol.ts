@@ -1,0 +1,121 @@
+// The TypeScript side of docs/PROTOCOL.md: numbers, frame encoding and decoding.
+
+export const MessageType = {
+  PLAN: 1, ACK: 2, ABORT: 3, NSINFO: 4,
+  IDMAP_REQUEST: 16, SPAWNED: 17, PRE_EXEC: 18, EXITED: 19, LOG: 20, ERROR: 21, NSINFO_RESULT: 22,
+} as const;
+
+export const Tag = {
+  EXPLAIN: 1, KILL_SIGNAL: 2, NS_OP: 3, INIT_OP: 4, KIND: 5, NSTYPE: 6, PATH: 7, FLAGS: 8,
+  DATA: 9, SLOT: 10, SOURCE: 11, TARGET: 12, FSTYPE: 13, NAME: 14, ID: 15, ARG: 16, ENV: 17,
+  MODE: 18,
+  PID: 32, STATUS: 33, SIGNAL: 34, CORE: 35, STAGE: 36, OP: 37, ERRNO: 38, ERRNAME: 39,
+  MESSAGE: 40, DETAIL: 41, RESULT: 42, ENTRY: 43, INODE: 44, OWNER: 45, PARENT: 46,
+} as const;
+
+export const OpKind = {
+  SETNS: 1, UNSHARE: 2, IDMAP: 3, WRITE: 4, OPEN_DIR: 5,
+  MOUNT: 16, HOSTNAME: 17, DOMAINNAME: 18, CHROOT: 19, CHDIR: 20, FCHROOT: 21, FCHDIR: 22,
+  SETGROUPS: 23, SETGID: 24, SETUID: 25, EXEC: 26, MKDIR: 27, LINK_UP: 28,
+} as const;
+
+export const HEADER_BYTES = 12;
+export const MAX_PAYLOAD = 1 << 20;
+
+/** One value in a field list: a string, an integer, or a nested list. */
+export type FieldValue = string | number | bigint | Field[];
+export interface Field { tag: number; value: FieldValue }
+
+/** A decoded frame: fields keep raw bytes so the reader picks the type it expects. */
+export interface Frame { type: number; seq: number; payload: Buffer }
+
+function encodeValue(value: FieldValue): Buffer {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(BigInt(value));
+    return b;
+  }
+  return encodeFields(value);
+}
+
+export function encodeFields(fields: Field[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const f of fields) {
+    const value = encodeValue(f.value);
+    const head = Buffer.alloc(6);
+    head.writeUInt16LE(f.tag, 0);
+    head.writeUInt32LE(value.length, 2);
+    parts.push(head, value);
+  }
+  return Buffer.concat(parts);
+}
+
+export function encodeFrame(type: number, seq: number, fields: Field[]): Buffer {
+  const payload = encodeFields(fields);
+  if (payload.length > MAX_PAYLOAD) throw new RangeError(`helper message too large (${payload.length} bytes)`);
+  const head = Buffer.alloc(HEADER_BYTES);
+  head.writeUInt32LE(payload.length, 0);
+  head.writeUInt16LE(type, 4);
+  head.writeUInt16LE(0, 6);
+  head.writeUInt32LE(seq, 8);
+  return Buffer.concat([head, payload]);
+}
+
+/** Splits a byte stream into frames. */
+export class FrameReader {
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Frame[] {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const frames: Frame[] = [];
+    while (this.pending.length >= HEADER_BYTES) {
+      const len = this.pending.readUInt32LE(0);
+      if (len > MAX_PAYLOAD) throw new RangeError(`helper sent an oversized frame (${len} bytes)`);
+      if (this.pending.length < HEADER_BYTES + len) break;
+      frames.push({
+        type: this.pending.readUInt16LE(4),
+        seq: this.pending.readUInt32LE(8),
+        payload: this.pending.subarray(HEADER_BYTES, HEADER_BYTES + len),
+      });
+      this.pending = this.pending.subarray(HEADER_BYTES + len);
+    }
+    return frames;
+  }
+}
+
+/** A decoded field list: raw values by tag, in order. */
+export class Fields {
+  constructor(readonly entries: Array<{ tag: number; raw: Buffer }>) {}
+
+  static decode(buf: Buffer): Fields {
+    const entries: Array<{ tag: number; raw: Buffer }> = [];
+    let at = 0;
+    while (at < buf.length) {
+      if (buf.length - at < 6) throw new RangeError('malformed field list from the helper');
+      const tag = buf.readUInt16LE(at);
+      const len = buf.readUInt32LE(at + 2);
+      if (buf.length - at - 6 < len) throw new RangeError('malformed field list from the helper');
+      entries.push({ tag, raw: buf.subarray(at + 6, at + 6 + len) });
+      at += 6 + len;
+    }
+    return new Fields(entries);
+  }
+
+  private first(tag: number): Buffer | undefined {
+    return this.entries.find((e) => e.tag === tag)?.raw;
+  }
+
+  str(tag: number): string | undefined {
+    return this.first(tag)?.toString('utf8');
+  }
+
+  int(tag: number): number | undefined {
+    const raw = this.first(tag);
+    return raw && raw.length === 8 ? Number(raw.readBigInt64LE(0)) : undefined;
+  }
+
+  lists(tag: number): Fields[] {
+    return this.entries.filter((e) => e.tag === tag).map((e) => Fields.decode(e.raw));
+  }
+}

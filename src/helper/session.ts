@@ -1,0 +1,276 @@
+// Runs one plan through the helper: spawn H0, send PLAN, answer its requests, return the exit.
+import { spawn, type StdioOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import { HakoError, type HelperFailure } from '../errors.js';
+import { encodeFrame, type Field, Fields, FrameReader, type Frame, MessageType, Tag } from './protocol.js';
+
+/** The helper binary, built by `npm ci` (native/build.sh). */
+export const helperPath = fileURLToPath(new URL('../native/hako-helper', import.meta.url));
+
+export interface Plan {
+  explain: boolean;
+  /** Signal for the command when the caller goes away (--kill-child). */
+  killSignal?: number;
+  /** Ops H1 runs (each a field list that starts with KIND). */
+  nsOps: Field[][];
+  /** Ops H2 runs; the last is EXEC. */
+  initOps: Field[][];
+}
+
+export interface LogEntry {
+  stage: string;
+  op: string;
+  detail: string;
+  result: number;
+  pid: number;
+  index?: number;
+}
+
+export interface SessionHandlers {
+  /** H1 unshared a user namespace: write its maps now. */
+  onIdmap?(pid: number): Promise<void> | void;
+  /** The command's process exists (host pid). */
+  onSpawned?(pid: number): void;
+  onLog?(entry: LogEntry): void;
+  /** Only with explain: called before the exec, once every earlier log entry was handled. */
+  onPreExec?(): Promise<void> | void;
+}
+
+export interface SessionOptions {
+  stdio?: StdioOptions;
+  env?: NodeJS.ProcessEnv;
+  /** Milliseconds for the helper to create the namespaces and the process (default 10 s). */
+  setupTimeoutMs?: number;
+  /** Signals the caller receives that are passed on to the command. */
+  forwardSignals?: NodeJS.Signals[];
+}
+
+export interface SessionResult {
+  /** Host pid of the command (0 when it never started). */
+  pid: number;
+  /** Exit status when it exited, else null. */
+  status: number | null;
+  /** Number of the signal that ended it, else null. */
+  signal: number | null;
+  /** What failed in the helper, if anything did. */
+  failure?: HelperFailure;
+  stdout?: Buffer;
+  stderr?: Buffer;
+}
+
+function planFields(plan: Plan): Field[] {
+  const fields: Field[] = [{ tag: Tag.EXPLAIN, value: plan.explain ? 1 : 0 }];
+  if (plan.killSignal !== undefined) fields.push({ tag: Tag.KILL_SIGNAL, value: plan.killSignal });
+  for (const op of plan.nsOps) fields.push({ tag: Tag.NS_OP, value: op });
+  for (const op of plan.initOps) fields.push({ tag: Tag.INIT_OP, value: op });
+  return fields;
+}
+
+function failureOf(f: Fields): HelperFailure {
+  const failure: HelperFailure = {
+    stage: f.str(Tag.STAGE) ?? '?',
+    op: f.str(Tag.OP) ?? '?',
+    errno: f.int(Tag.ERRNO) ?? 0,
+    errname: f.str(Tag.ERRNAME) ?? '',
+    message: f.str(Tag.MESSAGE) ?? '',
+  };
+  const path = f.str(Tag.PATH);
+  if (path !== undefined) failure.path = path;
+  const index = f.int(Tag.ID);
+  if (index !== undefined) failure.index = index;
+  return failure;
+}
+
+/** Spawns the helper with the control socket on fd 3. */
+function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined) {
+  const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
+  const child = spawn(helperPath, [], { stdio: [...base, 'pipe'], env: env ?? process.env });
+  const control = child.stdio[3] as Socket | null;
+  if (!control) throw new HakoError('hako: could not open the control socket to the helper');
+  return { child, control };
+}
+
+/** A one-shot request to a fresh helper (e.g. NSINFO): returns the reply's fields. */
+export function helperRequest(type: number, fields: Field[], timeoutMs = 5000): Promise<Fields> {
+  return new Promise((resolve, reject) => {
+    const { child, control } = spawnHelper('ignore', undefined);
+    const reader = new FrameReader();
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new HakoError(`hako: the helper did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new HakoError(`hako: cannot run the helper ${helperPath}: ${err.message} (run npm ci)`));
+    });
+    control.on('data', (chunk: Buffer) => {
+      for (const frame of reader.push(chunk)) {
+        clearTimeout(timer);
+        const payload = Fields.decode(frame.payload);
+        if (frame.type === MessageType.ERROR) {
+          const failure = failureOf(payload);
+          reject(new HakoError(`hako: helper: ${failure.op}: ${failure.message}`));
+        } else resolve(payload);
+        control.end();
+      }
+    });
+    control.on('error', () => {});
+    control.write(encodeFrame(type, 1, fields));
+  });
+}
+
+/** Runs a plan to the end: resolves when the command has exited (or failed to start). */
+export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: SessionOptions = {}): Promise<SessionResult> {
+  return new Promise((resolve, reject) => {
+    const stdio = options.stdio ?? 'inherit';
+    let spawned;
+    try {
+      spawned = spawnHelper(stdio, options.env);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    const { child, control } = spawned;
+    const reader = new FrameReader();
+    const result: SessionResult = { pid: 0, status: null, signal: null };
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    let settled = false;
+    let exited = false;
+    let chain: Promise<void> = Promise.resolve();
+
+    const forward = (signal: NodeJS.Signals) => {
+      if (result.pid > 0 && result.status === null && result.signal === null) {
+        try { process.kill(result.pid, signal); } catch { /* already gone */ }
+      }
+    };
+    for (const s of options.forwardSignals ?? []) process.on(s, forward);
+
+    const setupTimeout = options.setupTimeoutMs ?? 10_000;
+    let phase = 'namespaces';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(new HakoError(`hako: the helper hung in the ${phase} phase (no answer within ${setupTimeout} ms)`));
+    }, setupTimeout);
+
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      for (const s of options.forwardSignals ?? []) process.off(s, forward);
+      control.destroy();
+      if (error) {
+        reject(error);
+        return;
+      }
+      const done = () => {
+        if (child.stdout) result.stdout = Buffer.concat(out);
+        if (child.stderr) result.stderr = Buffer.concat(err);
+        resolve(result);
+      };
+      // wait for the helper itself to be gone, and for captured output to end
+      if (child.exitCode !== null || child.signalCode !== null) done();
+      else child.once('close', done);
+    };
+
+    const reply = (type: number, seq: number, fields: Field[] = []) => {
+      if (!control.destroyed) control.write(encodeFrame(type, seq, fields));
+    };
+
+    const handle = async (frame: Frame) => {
+      const f = Fields.decode(frame.payload);
+      switch (frame.type) {
+        case MessageType.LOG: {
+          const entry: LogEntry = {
+            stage: f.str(Tag.STAGE) ?? '?', op: f.str(Tag.OP) ?? '?', detail: f.str(Tag.DETAIL) ?? '',
+            result: f.int(Tag.RESULT) ?? 0, pid: f.int(Tag.PID) ?? 0,
+          };
+          const index = f.int(Tag.ID);
+          if (index !== undefined) entry.index = index;
+          handlers.onLog?.(entry);
+          return;
+        }
+        case MessageType.IDMAP_REQUEST: {
+          phase = 'idmap';
+          try {
+            await handlers.onIdmap?.(f.int(Tag.PID) ?? 0);
+            phase = 'namespaces';
+            reply(MessageType.ACK, frame.seq);
+          } catch (e) {
+            reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
+            throw e;
+          }
+          return;
+        }
+        case MessageType.SPAWNED:
+          result.pid = f.int(Tag.PID) ?? 0;
+          clearTimeout(timer);
+          phase = 'init';
+          handlers.onSpawned?.(result.pid);
+          return;
+        case MessageType.PRE_EXEC:
+          await handlers.onPreExec?.();
+          reply(MessageType.ACK, frame.seq);
+          return;
+        case MessageType.ERROR:
+          result.failure ??= failureOf(f);
+          return;
+        case MessageType.EXITED: {
+          exited = true;
+          const signal = f.int(Tag.SIGNAL);
+          if (signal !== undefined) result.signal = signal;
+          else result.status = f.int(Tag.STATUS) ?? 1;
+          finish();
+          return;
+        }
+        default:
+          throw new HakoError(`hako: the helper sent an unexpected message (type ${frame.type})`);
+      }
+    };
+
+    control.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = reader.push(chunk);
+      } catch (e) {
+        child.kill('SIGKILL');
+        finish(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      for (const frame of frames) {
+        chain = chain.then(() => handle(frame)).catch((e: unknown) => {
+          child.kill('SIGKILL');
+          finish(e instanceof Error ? e : new Error(String(e)));
+        });
+      }
+    });
+    control.on('error', () => { /* the close/exit handlers report */ });
+    child.on('error', (e) => finish(new HakoError(`hako: cannot run the helper ${helperPath}: ${e.message} (run npm ci)`)));
+    // The helper's end: both the process exit and the socket's close (which follows its last frame).
+    let exitCode: number | null = null;
+    let exitSignal: NodeJS.Signals | null = null;
+    let ends = 0;
+    const ended = () => {
+      if (++ends < 2) return;
+      chain = chain.then(() => {
+        if (exited || settled) return;
+        if (result.failure) {
+          result.status = exitCode ?? 1;
+          finish();
+        } else {
+          finish(new HakoError(`hako: the helper ended without a result (${exitSignal ?? `exit ${exitCode}`}) in the ${phase} phase`));
+        }
+      });
+    };
+    control.on('close', ended);
+    child.on('exit', (code, signal) => {
+      exitCode = code;
+      exitSignal = signal;
+      ended();
+    });
+    control.write(encodeFrame(MessageType.PLAN, 1, planFields(plan)));
+  });
+}

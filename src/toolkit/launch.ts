@@ -1,0 +1,146 @@
+// What unshare and nsenter share: a plan with a description of every op, running it,
+// explaining it as it happens, and turning a helper failure into one clear line.
+import type { StdioOptions } from 'node:child_process';
+import { HakoError, HelperError, type HelperFailure } from '../errors.js';
+import { OpKind, Tag, type Field } from '../helper/protocol.js';
+import { runPlan, type LogEntry, type Plan } from '../helper/session.js';
+import { signalName } from '../linux/signals.js';
+
+/** Builds the two op lists, keeping a readable description of each op for explain and errors. */
+export class PlanBuilder {
+  readonly nsOps: Field[][] = [];
+  readonly initOps: Field[][] = [];
+  readonly nsText: string[] = [];
+  readonly initText: string[] = [];
+
+  ns(kind: number, fields: Field[], text: string): this {
+    this.nsOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+    this.nsText.push(text);
+    return this;
+  }
+
+  init(kind: number, fields: Field[], text: string): this {
+    this.initOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+    this.initText.push(text);
+    return this;
+  }
+
+  exec(argv: string[], env: NodeJS.ProcessEnv): this {
+    const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+    return this.init(OpKind.EXEC, [
+      ...argv.map((a) => ({ tag: Tag.ARG, value: a })),
+      ...envList.map((e) => ({ tag: Tag.ENV, value: e })),
+    ], `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
+  }
+
+  describe(stage: string, index: number | undefined): string | undefined {
+    if (index === undefined) return undefined;
+    return (stage === 'ns' ? this.nsText : stage === 'init' ? this.initText : [])[index];
+  }
+}
+
+export interface LaunchOptions {
+  /** Print each step as it happens: true for stderr, or a function that takes each line. */
+  explain?: boolean | ((line: string) => void);
+  stdio?: StdioOptions;
+  env?: NodeJS.ProcessEnv;
+  /** Signals hako receives that are passed on to the command. */
+  forwardSignals?: NodeJS.Signals[];
+  /** Signal for the command if hako goes away (util-linux --kill-child). */
+  killSignal?: number;
+  /** Milliseconds the namespace setup may take before it counts as hung (default 10 s). */
+  setupTimeoutMs?: number;
+}
+
+export interface LaunchResult {
+  /** Host pid of the command. */
+  pid: number;
+  /** The exit code a shell would show: the status, or 128 + the signal number. */
+  exitCode: number;
+  status: number | null;
+  signal: number | null;
+  stdout?: Buffer;
+  stderr?: Buffer;
+}
+
+export type Explainer = (line: string) => void;
+
+export function explainerOf(option: LaunchOptions['explain']): Explainer | undefined {
+  if (!option) return undefined;
+  if (typeof option === 'function') return option;
+  return (line) => process.stderr.write(`${line}\n`);
+}
+
+const stageLabel: Record<string, string> = { ns: 'namespaces', init: 'init', host: 'helper' };
+
+/** Runs a built plan. `onIdmap` writes id maps when the plan asked for them. */
+export async function launch(
+  verb: string,
+  builder: PlanBuilder,
+  options: LaunchOptions,
+  onIdmap?: (pid: number, explain?: Explainer) => void,
+): Promise<LaunchResult> {
+  const explain = explainerOf(options.explain);
+  let initPid = 0;
+  const plan: Plan = { explain: !!explain, nsOps: builder.nsOps, initOps: builder.initOps };
+  if (options.killSignal !== undefined) plan.killSignal = options.killSignal;
+  const onLog = (entry: LogEntry) => {
+    if (!explain || entry.op === 'execve') return;
+    const text = builder.describe(entry.stage, entry.index) ?? `${entry.op} ${entry.detail}`;
+    const who = entry.stage === 'init' && initPid && entry.pid !== initPid
+      ? `init, pid ${entry.pid} inside, ${initPid} on the host` : `${stageLabel[entry.stage] ?? entry.stage}, pid ${entry.pid}`;
+    explain(`[${who}] ${text}: ${entry.result === 0 ? 'ok' : `failed (${entry.result})`}`);
+  };
+  explain?.(`[hako] ${verb}: running the helper (one process creates or joins the namespaces, its child runs the command)`);
+  const sessionOptions = {
+    ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.forwardSignals !== undefined ? { forwardSignals: options.forwardSignals } : {}),
+    ...(options.setupTimeoutMs !== undefined ? { setupTimeoutMs: options.setupTimeoutMs } : {}),
+  };
+  const result = await runPlan(plan, {
+    onLog,
+    onIdmap: (pid) => onIdmap?.(pid, explain),
+    onSpawned: (pid) => {
+      initPid = pid;
+      explain?.(`[hako] the command's process is pid ${pid} on the host`);
+    },
+    onPreExec: () => {
+      const last = builder.initText[builder.initText.length - 1];
+      explain?.(`[init] ${last}: the command takes over this process now`);
+    },
+  }, sessionOptions);
+  if (result.failure) throw failureError(verb, builder, result.failure);
+  const exitCode = result.signal !== null ? 128 + result.signal : result.status ?? 1;
+  if (explain) {
+    explain(result.signal !== null
+      ? `[hako] the command was killed by ${signalName(result.signal)}: exit code ${exitCode}`
+      : `[hako] the command exited with status ${result.status}`);
+  }
+  const out: LaunchResult = { pid: result.pid, exitCode, status: result.status, signal: result.signal };
+  if (result.stdout) out.stdout = result.stdout;
+  if (result.stderr) out.stderr = result.stderr;
+  return out;
+}
+
+const hints: Record<string, string> = {
+  EPERM: 'permission denied by the kernel',
+  EACCES: 'permission denied',
+  EINVAL: 'the kernel rejected the arguments',
+};
+
+/** One line for a helper failure: what hako was doing, where, and the errno. */
+export function failureError(verb: string, builder: PlanBuilder, failure: HelperFailure): HelperError {
+  const what = builder.describe(failure.stage, failure.index) ?? `${failure.op}${failure.path ? ` ${failure.path}` : ''}`;
+  if (failure.op === 'execve') {
+    const cmd = failure.path ?? 'command';
+    const code = failure.errname === 'ENOENT' || failure.errname === 'ENOTDIR' ? 127 : 126;
+    const reason = code === 127 ? 'command not found' : `cannot execute (${failure.message.toLowerCase()})`;
+    return new HelperError(`hako: ${verb}: ${cmd}: ${reason}`, failure, code);
+  }
+  const errno = failure.errname ? ` (${failure.errname})` : '';
+  const reason = failure.message || hints[failure.errname] || 'failed';
+  return new HelperError(`hako: ${verb}: ${what}: ${reason}${errno}`, failure, 1);
+}
+
+export { HakoError };

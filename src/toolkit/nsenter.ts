@@ -1,0 +1,81 @@
+// hako nsenter: run a command in the namespaces of a running process (util-linux nsenter).
+import { readFileSync, readlinkSync } from 'node:fs';
+import { HakoError } from '../errors.js';
+import { OpKind, Tag } from '../helper/protocol.js';
+import { NAMESPACES, nsPath, type NamespaceType } from '../linux/namespaces.js';
+import { processExists } from '../linux/proc.js';
+import { launch, type LaunchOptions, type LaunchResult, PlanBuilder } from './launch.js';
+
+export interface NsenterOptions extends LaunchOptions {
+  /** The process whose namespaces to join. */
+  target: number;
+  /** Which namespaces to join. */
+  namespaces?: NamespaceType[];
+  /** Join all of them (the user namespace only when it differs from yours). */
+  all?: boolean;
+  /** Keep your uid and gid after joining a user namespace (default: become 0 there). */
+  preserveCredentials?: boolean;
+  /** Use the target's root directory (true) or this directory as root. */
+  root?: boolean | string;
+  /** Use the target's working directory (true) or this one. */
+  wd?: boolean | string;
+  command?: string[];
+}
+
+function nsId(path: string): string | undefined {
+  try { return readlinkSync(path); } catch { return undefined; }
+}
+
+export function nsenterPlan(o: NsenterOptions): PlanBuilder {
+  const pid = o.target;
+  if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: nsenter: --target: '${String(pid)}' is not a process id`);
+  if (!processExists(pid)) throw new HakoError(`hako: nsenter: no process with pid ${pid}`);
+  const wanted = new Set<NamespaceType>(o.all ? NAMESPACES.map((k) => k.type) : o.namespaces ?? []);
+  if (wanted.size === 0 && o.root === undefined && o.wd === undefined) {
+    throw new HakoError('hako: nsenter: no namespace to enter: name some (-m -u -i -n -p -U -C -T) or --all');
+  }
+  const b = new PlanBuilder();
+  // the target's root and cwd are opened before any setns: the paths mean the host's /proc
+  if (o.root !== undefined) {
+    const path = o.root === true ? `/proc/${pid}/root` : String(o.root);
+    b.ns(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: 0 }, { tag: Tag.PATH, value: path }], `open ${path} as the new root`);
+  }
+  if (o.wd !== undefined) {
+    const path = o.wd === true ? `/proc/${pid}/cwd` : String(o.wd);
+    b.ns(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: 1 }, { tag: Tag.PATH, value: path }], `open ${path} as the working directory`);
+  }
+  let joinedUser = false;
+  for (const kind of NAMESPACES) {
+    if (!wanted.has(kind.type)) continue;
+    const path = nsPath(pid, kind.type);
+    const theirs = nsId(path);
+    if (theirs === undefined) {
+      throw new HakoError(`hako: nsenter: cannot read ${path}${processExists(pid) ? ' (permission denied?)' : `: process ${pid} is gone`}`);
+    }
+    // joining your own user namespace is EINVAL: util-linux skips it, and so does --all
+    if (kind.type === 'user' && theirs === nsId(nsPath('self', 'user'))) {
+      if (!o.all) throw new HakoError(`hako: nsenter: process ${pid} is already in your user namespace; drop -U`);
+      continue;
+    }
+    if (kind.type === 'user') joinedUser = true;
+    b.ns(OpKind.SETNS, [{ tag: Tag.NSTYPE, value: kind.flag }, { tag: Tag.PATH, value: path }], `setns(${path}, ${kind.flagName}): join ${theirs}`);
+  }
+  if (o.root !== undefined) b.init(OpKind.FCHROOT, [{ tag: Tag.SLOT, value: 0 }], 'chroot to the opened root');
+  if (o.wd !== undefined) b.init(OpKind.FCHDIR, [{ tag: Tag.SLOT, value: 1 }], 'chdir to the opened working directory');
+  if (joinedUser && !o.preserveCredentials) {
+    // as util-linux: become root of the joined namespace; drop supplementary groups when allowed
+    let setgroups = 'allow';
+    try { setgroups = readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim(); } catch { /* keep allow */ }
+    if (setgroups === 'allow') b.init(OpKind.SETGROUPS, [], 'setgroups([]): drop supplementary groups');
+    b.init(OpKind.SETGID, [{ tag: Tag.ID, value: 0 }], 'setresgid(0): become group 0 of the joined user namespace');
+    b.init(OpKind.SETUID, [{ tag: Tag.ID, value: 0 }], 'setresuid(0): become user 0 of the joined user namespace');
+  }
+  const env = o.env ?? process.env;
+  b.exec(o.command?.length ? o.command : [env.SHELL || '/bin/sh'], env);
+  return b;
+}
+
+/** Runs a command in the namespaces of process `target`. */
+export function nsenter(options: NsenterOptions): Promise<LaunchResult> {
+  return launch('nsenter', nsenterPlan(options), options);
+}
