@@ -108,8 +108,8 @@ export function unsharePlan(o: UnshareOptions): { builder: PlanBuilder; maps?: I
   checkName(o.domainname, 'domainname');
   checkDir(o.root, 'root');
   if (!set.has('user') && set.size > 0 && !hasCap(CAP_SYS_ADMIN)) {
-    const names = [...set].map((t) => namespaceKind(t).option).join(', ');
-    throw new HakoError(`hako: unshare: creating ${names} namespaces needs CAP_SYS_ADMIN, which you do not have: add -U/--user (and -r to be root inside), or run as root`);
+    const names = [...set].map((t) => namespaceKind(t).option).join(", ");
+    throw new HakoError(`hako: unshare: creating new namespaces (${names}) needs CAP_SYS_ADMIN, which you do not have: add -U/--user (and -r to be root inside), or run as root`);
   }
   const b = new PlanBuilder();
   let maps: IdMapPlan | undefined;
