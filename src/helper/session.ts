@@ -1,12 +1,25 @@
 // Runs one plan through the helper: spawn H0, send PLAN, answer its requests, return the exit.
 import { spawn, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { HakoError, type HelperFailure } from '../errors.js';
 import { encodeFrame, type Field, Fields, FrameReader, type Frame, MessageType, Tag } from './protocol.js';
 
-/** The helper binary, built by `npm ci` (native/build.sh). */
-export const helperPath = fileURLToPath(new URL('../native/hako-helper', import.meta.url));
+/** The helper binary, built by `npm ci` (native/build.sh): $HAKO_HELPER, or native/ of the package
+ * that holds this module (dist/hako.js, dist/index.js or dist/src/**). */
+export const helperPath = process.env.HAKO_HELPER ?? findHelper();
+
+function findHelper(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, '..', 'native', 'hako-helper');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return fileURLToPath(new URL('../native/hako-helper', import.meta.url));
+}
 
 export interface Plan {
   explain: boolean;
