@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -101,27 +102,88 @@ static void send_exited(int status) {
     out_send(CTRL_FD, &o, MSG_EXITED, next_seq++); /* P may be gone: nothing to tell then */
 }
 
-/* H0 after H2 exists: waits for it, watching P for hang-up. Returns H2's wait status. */
+/* Copies what is readable on `from` to `to`. Returns 0 on EOF or EIO (pty closed), 1 otherwise. */
+static int copy_some(int from, int to) {
+    char buf[8192];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+    if (n <= 0) return 0;
+    for (ssize_t done = 0; done < n;) {
+        ssize_t w = write(to, buf + done, (size_t)(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return 0;
+        done += w;
+    }
+    return 1;
+}
+
+static struct termios saved_tty;
+static int tty_raw = 0;
+
+static void restore_tty(void) {
+    if (tty_raw) tcsetattr(0, TCSAFLUSH, &saved_tty);
+    tty_raw = 0;
+}
+
+static void resize_pty(int master) {
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* H0 after H2 exists: waits for it, watching P for hang-up, relaying a pty if there is one.
+ * Returns H2's wait status, -2 when H2 detached (it outlives us), or -1 on error. */
 static int monitor(pid_t child, int sfd, int kill_signal) {
-    struct pollfd fds[2] = { { sfd, POLLIN, 0 }, { CTRL_FD, POLLRDHUP, 0 } };
-    nfds_t n = 2;
+    enum { SIG, CTRL, DETACH, RELAY, MASTER, INPUT, NFDS };
+    struct pollfd fds[NFDS];
+    for (int i = 0; i < NFDS; i++) fds[i] = (struct pollfd){ -1, POLLIN, 0 };
+    fds[SIG].fd = sfd;
+    fds[CTRL] = (struct pollfd){ CTRL_FD, POLLRDHUP, 0 };
+    fds[DETACH].fd = detach_fd;
+    fds[RELAY].fd = relay_fd;
+    int master = -1;
     for (;;) {
         int status;
         pid_t w = waitpid(child, &status, WNOHANG);
-        if (w == child) return status;
+        if (w == child) {
+            if (master >= 0) while (copy_some(master, 1)) continue; /* the last output */
+            restore_tty();
+            return status;
+        }
         if (w < 0 && errno != EINTR) return -1;
-        if (poll(fds, n, -1) < 0) {
+        if (poll(fds, NFDS, -1) < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
-        if (n == 2 && fds[1].revents) {
+        if (fds[CTRL].revents) {
             /* P hung up: honour --kill-child, then wait for the child alone */
             if (kill_signal > 0) kill(child, kill_signal);
-            n = 1;
+            fds[CTRL].fd = -1;
         }
-        if (fds[0].revents & POLLIN) {
+        if (fds[DETACH].revents) {
+            char byte;
+            if (read(detach_fd, &byte, 1) == 1) return -2;
+            fds[DETACH].fd = -1; /* H2 died before detaching: waitpid tells */
+        }
+        if (fds[RELAY].revents) {
+            master = receive_fd(relay_fd);
+            fds[RELAY].fd = -1;
+            if (master >= 0) {
+                fds[MASTER].fd = master;
+                fds[INPUT].fd = 0;
+                if (isatty(0) && tcgetattr(0, &saved_tty) == 0) {
+                    struct termios raw = saved_tty;
+                    cfmakeraw(&raw);
+                    if (tcsetattr(0, TCSANOW, &raw) == 0) tty_raw = 1;
+                    resize_pty(master);
+                }
+            }
+        }
+        if (fds[MASTER].revents && !copy_some(master, 1)) fds[MASTER].fd = -1;
+        if (fds[INPUT].revents && !copy_some(0, master)) fds[INPUT].fd = -1;
+        if (fds[SIG].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) < 0 && errno != EAGAIN && errno != EINTR) return -1;
+            while (read(sfd, &si, sizeof si) == sizeof si)
+                if (si.ssi_signo == SIGWINCH && master >= 0) resize_pty(master);
         }
     }
 }
@@ -133,6 +195,12 @@ static int run_plan(struct frame *f) {
     while ((r = fields_next(&c, &fl)) == 1) {
         if (fl.tag == T_EXPLAIN) explain = field_int(&fl) != 0;
         if (fl.tag == T_KILL_SIGNAL) kill_signal = (int)field_int(&fl);
+        /* non-dumpable until the exec: no container process can open /proc/PID/exe of the
+         * helper or ptrace it while it is inside (CVE-2019-5736) */
+        if (fl.tag == T_FLAGS && (field_int(&fl) & 1) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+            report_error("prctl", "PR_SET_DUMPABLE", errno, NULL);
+            return 1;
+        }
     }
     if (r < 0) {
         report_error("decode", NULL, EPROTO, "malformed plan");
@@ -141,6 +209,7 @@ static int run_plan(struct frame *f) {
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    sigaddset(&chld, SIGWINCH);
     if (sigprocmask(SIG_BLOCK, &chld, &original_mask) < 0) {
         report_error("sigprocmask", NULL, errno, NULL);
         return 1;
@@ -149,6 +218,10 @@ static int run_plan(struct frame *f) {
     int pid_pipe[2];
     if (sfd < 0 || pipe2(pid_pipe, O_CLOEXEC) < 0) {
         report_error(sfd < 0 ? "signalfd" : "pipe2", NULL, errno, NULL);
+        return 1;
+    }
+    if (run_ops(plan, T_HOST_OP) < 0) {
+        send_exited(1 << 8);
         return 1;
     }
     pid_t h1 = fork();
@@ -162,6 +235,8 @@ static int run_plan(struct frame *f) {
         stage_ns(plan, pid_pipe[1], kill_signal);
     }
     close(pid_pipe[1]);
+    for (int i = 0; i < MAX_SLOTS; i++) /* H1 and H2 have their copies */
+        if (slots[i] >= 0) close(slots[i]), slots[i] = -1;
     int status;
     while (waitpid(h1, &status, 0) < 0)
         if (errno != EINTR) {
@@ -178,6 +253,7 @@ static int run_plan(struct frame *f) {
         return 1;
     }
     status = monitor(child, sfd, kill_signal);
+    if (status == -2) return 0; /* detached: H2 goes on without us */
     if (status < 0) {
         report_error("waitpid", NULL, errno, NULL);
         kill(child, SIGKILL);
@@ -227,8 +303,9 @@ static int nsinfo(struct frame *f) {
     return out_send(CTRL_FD, &o, MSG_NSINFO_RESULT, f->seq) < 0 ? 1 : 0;
 }
 
-int main(void) {
-    if (fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) < 0) {
+int main(int argc, char **argv) {
+    if (argc > 1) ctrl_fd = atoi(argv[1]);
+    if (ctrl_fd < 3 || fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) < 0) {
         fputs("hako-helper: fd 3 is not open: this program is run by hako, not by hand\n", stderr);
         return 2;
     }

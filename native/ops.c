@@ -13,24 +13,16 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/close_range.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 int exec_death_signal = 0;
+char op_message[256];
 
-static int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
 
-/* The fields an op may carry, decoded. */
-struct op {
-    int64_t kind, nstype, flags, slot, mode;
-    char *path, *data, *source, *target, *fstype, *name;
-    gid_t ids[256];
-    size_t nids;
-    char *args[4096];
-    size_t nargs;
-    char *env[4096];
-    size_t nenv;
-};
 
 static const char *kind_name(int64_t k) {
     switch (k) {
@@ -52,6 +44,34 @@ static const char *kind_name(int64_t k) {
     case OP_EXEC: return "execve";
     case OP_MKDIR: return "mkdir";
     case OP_LINK_UP: return "link-up";
+    case OP_MKPATH: return "mkpath";
+    case OP_MOUNT_IN_ROOT: return "mount";
+    case OP_SETATTR: return "mount_setattr";
+    case OP_MASK: return "mask";
+    case OP_MKNOD: return "mknod";
+    case OP_SYMLINK: return "symlink";
+    case OP_PIVOT: return "pivot_root";
+    case OP_MOVE_ROOT: return "move-root";
+    case OP_CHECK_CWD: return "check-cwd";
+    case OP_BOUNDING: return "capbset";
+    case OP_CAPS: return "capset";
+    case OP_KEEPCAPS: return "keepcaps";
+    case OP_RLIMIT: return "setrlimit";
+    case OP_UMASK: return "umask";
+    case OP_NNP: return "no_new_privs";
+    case OP_SECCOMP: return "seccomp";
+    case OP_CONSOLE: return "console";
+    case OP_HOOK: return "hook";
+    case OP_SYNC: return "sync";
+    case OP_DETACH: return "detach";
+    case OP_FIFO_WAIT: return "exec.fifo";
+    case OP_CLOEXEC_FROM: return "close_range";
+    case OP_SETSID: return "setsid";
+    case OP_SETNS_PID: return "setns";
+    case OP_MKFIFO: return "mkfifo";
+    case OP_CONNECT: return "connect";
+    case OP_SOCKETPAIR: return "socketpair";
+    case OP_PIPE: return "pipe";
     default: return "unknown";
     }
 }
@@ -60,7 +80,9 @@ static int decode(struct fields c, struct op *op) {
     struct field f;
     int r;
     memset(op, 0, sizeof *op);
+    op->raw = c;
     op->slot = -1;
+    op->root = -1;
     op->mode = 0755;
     while ((r = fields_next(&c, &f)) == 1) {
         switch (f.tag) {
@@ -69,6 +91,19 @@ static int decode(struct fields c, struct op *op) {
         case T_FLAGS: op->flags = field_int(&f); break;
         case T_SLOT: op->slot = field_int(&f); break;
         case T_MODE: op->mode = field_int(&f); break;
+        case T_ROOT: op->root = field_int(&f); break;
+        case T_TYPE: op->type = field_int(&f); break;
+        case T_OPTIONAL: op->optional = field_int(&f); break;
+        case T_VALUE: op->value = field_int(&f); break;
+        case T_VALUE2: op->value2 = field_int(&f); break;
+        case T_SET: op->set = field_int(&f); break;
+        case T_CLEAR: op->clear = field_int(&f); break;
+        case T_PROPAGATION: op->propagation = field_int(&f); break;
+        case T_CAP_BOUNDING: case T_CAP_EFFECTIVE: case T_CAP_PERMITTED:
+        case T_CAP_INHERITABLE: case T_CAP_AMBIENT:
+            op->caps[f.tag - T_CAP_BOUNDING] = field_int(&f);
+            op->caps_given |= 1 << (f.tag - T_CAP_BOUNDING);
+            break;
         case T_PATH: op->path = field_str(&f); break;
         case T_DATA: op->data = field_str(&f); break;
         case T_SOURCE: op->source = field_str(&f); break;
@@ -211,6 +246,34 @@ static int run_one(struct op *op, const char **what) {
     case OP_LINK_UP:
         *what = op->name;
         return link_up(op->name);
+    case OP_MKPATH: return op_mkpath(op, what);
+    case OP_MOUNT_IN_ROOT: return op_mount_in_root(op, what);
+    case OP_SETATTR: return op_setattr(op, what);
+    case OP_MASK: return op_mask(op, what);
+    case OP_MKNOD: return op_mknod(op, what);
+    case OP_SYMLINK: return op_symlink(op, what);
+    case OP_PIVOT: return op_pivot(op, what);
+    case OP_MOVE_ROOT: return op_move_root(op, what);
+    case OP_CHECK_CWD: return op_check_cwd(op, what);
+    case OP_BOUNDING: return op_bounding(op, what);
+    case OP_CAPS: return op_caps(op, what);
+    case OP_KEEPCAPS: return prctl(PR_SET_KEEPCAPS, op->value ? 1 : 0, 0, 0, 0);
+    case OP_RLIMIT: return op_rlimit(op, what);
+    case OP_UMASK: umask((mode_t)op->mode); return 0;
+    case OP_NNP: return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    case OP_SECCOMP: return op_seccomp(op, what);
+    case OP_CONSOLE: return op_console(op, what);
+    case OP_HOOK: return op_hook(op, what);
+    case OP_SYNC: return op_sync(op, what);
+    case OP_DETACH: return op_detach(op, what);
+    case OP_FIFO_WAIT: return op_fifo_wait(op, what);
+    case OP_CLOEXEC_FROM: return (int)syscall(SYS_close_range, (unsigned)op->value, ~0U, CLOSE_RANGE_CLOEXEC);
+    case OP_SETSID: return setsid() < 0 ? -1 : 0;
+    case OP_SETNS_PID: return op_setns_pid(op, what);
+    case OP_MKFIFO: return op_mkfifo(op, what);
+    case OP_CONNECT: return op_connect(op, what);
+    case OP_SOCKETPAIR: return op_socketpair(op, what);
+    case OP_PIPE: return op_pipe(op, what);
     case OP_EXEC: {
         if (op->nargs == 0) return errno = EINVAL, -1;
         *what = op->args[0];
@@ -222,6 +285,14 @@ static int run_one(struct op *op, const char **what) {
         }
         for (size_t i = 0; i < MAX_SLOTS; i++)
             if (slots[i] >= 0) close(slots[i]);
+        /* PATH for the search is the command's, not the helper's (glibc looks at environ) */
+        int has_path = 0;
+        for (size_t i = 0; i < op->nenv; i++)
+            if (strncmp(op->env[i], "PATH=", 5) == 0) {
+                has_path = 1;
+                if (setenv("PATH", op->env[i] + 5, 1) < 0) return -1;
+            }
+        if (!has_path) unsetenv("PATH"); /* glibc's default path then */
         /* after any credential change (which clears it), right before the exec */
         if (prctl(PR_SET_PDEATHSIG, exec_death_signal) < 0) return -1;
         execvpe(op->args[0], op->args, op->env);
@@ -245,9 +316,10 @@ int run_ops(struct fields list, uint16_t tag) {
         }
         const char *what = NULL;
         current_op = index;
+        op_message[0] = 0;
         if (run_one(&op, &what) < 0) {
             int err = errno;
-            report_error(kind_name(op.kind), what, err, NULL);
+            report_error(kind_name(op.kind), what, err, op_message[0] ? op_message : NULL);
             if (op.kind == OP_EXEC) _exit(exec_failure_code(err));
             return -1;
         }

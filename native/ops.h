@@ -4,7 +4,31 @@
 
 #include "proto.h"
 
-#define MAX_SLOTS 8
+#define MAX_SLOTS 16
+
+#include <sys/types.h>
+
+/* The fields an op may carry, decoded. */
+struct op {
+    int64_t kind, nstype, flags, slot, mode, root, type, optional, value, value2;
+    int64_t set, clear, propagation;
+    int64_t caps[5]; /* bounding, effective, permitted, inheritable, ambient */
+    int caps_given;   /* bit i: caps[i] was sent */
+    struct fields raw; /* the op's whole field list (seccomp rules) */
+    char *path, *data, *source, *target, *fstype, *name;
+    gid_t ids[256];
+    size_t nids;
+    char *args[4096];
+    size_t nargs;
+    char *env[4096];
+    size_t nenv;
+};
+
+/* A message for the ERROR of the op that failed (e.g. a hook's exit status), or "". */
+extern char op_message[256];
+
+/* Slot fds kept for later ops (directories, the console socket, the fifo). */
+extern int slots[MAX_SLOTS];
 
 /* The signal the command gets when H0 dies (0: none), set just before EXEC. */
 extern int exec_death_signal;
@@ -15,5 +39,36 @@ int run_ops(struct fields list, uint16_t tag);
 
 /* The exit code for a failed exec of errno err: 127 not found, 126 otherwise. */
 int exec_failure_code(int err);
+
+/* Ops in other files: each returns 0, or -1 with errno set and *what naming the path. */
+int op_mkpath(struct op *op, const char **what);
+int op_mount_in_root(struct op *op, const char **what);
+int op_setattr(struct op *op, const char **what);
+int op_mask(struct op *op, const char **what);
+int op_mknod(struct op *op, const char **what);
+int op_symlink(struct op *op, const char **what);
+int op_pivot(struct op *op, const char **what);
+int op_move_root(struct op *op, const char **what);
+int op_check_cwd(struct op *op, const char **what);
+int op_bounding(struct op *op, const char **what);
+int op_caps(struct op *op, const char **what);
+int op_rlimit(struct op *op, const char **what);
+int op_hook(struct op *op, const char **what);
+int op_sync(struct op *op, const char **what);
+int op_detach(struct op *op, const char **what);
+int op_fifo_wait(struct op *op, const char **what);
+int op_setns_pid(struct op *op, const char **what);
+int op_seccomp(struct op *op, const char **what);
+int op_console(struct op *op, const char **what);
+int op_mkfifo(struct op *op, const char **what);
+int op_connect(struct op *op, const char **what);
+int op_socketpair(struct op *op, const char **what);
+int op_pipe(struct op *op, const char **what);
+
+/* H0's ends of the pty relay socket and of the detach pipe (-1: none). */
+extern int relay_fd, detach_fd;
+
+/* Receives one fd sent with SCM_RIGHTS. */
+int receive_fd(int sock);
 
 #endif

@@ -11,6 +11,7 @@ const char *stage_name = "host";
 int explain = 0;
 uint32_t next_seq = 1;
 int current_op = -1;
+int ctrl_fd = 3;
 
 static void put16(unsigned char *p, uint16_t v) { p[0] = v & 0xff; p[1] = v >> 8; }
 static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (v >> (8 * i)) & 0xff; }

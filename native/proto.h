@@ -5,13 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTRL_FD 3
+/* The control socket: fd 3 unless argv[1] names another (when fds 3.. are preserved fds). */
+extern int ctrl_fd;
+#define CTRL_FD ctrl_fd
 #define MAX_PAYLOAD (1u << 20)
 
 enum msg_type {
     MSG_PLAN = 1, MSG_ACK = 2, MSG_ABORT = 3, MSG_NSINFO = 4,
     MSG_IDMAP_REQUEST = 16, MSG_SPAWNED = 17, MSG_PRE_EXEC = 18, MSG_EXITED = 19,
-    MSG_LOG = 20, MSG_ERROR = 21, MSG_NSINFO_RESULT = 22,
+    MSG_LOG = 20, MSG_ERROR = 21, MSG_NSINFO_RESULT = 22, MSG_READY = 23, MSG_HOOKS = 24,
 };
 
 enum tag {
@@ -21,6 +23,10 @@ enum tag {
     T_PID = 32, T_STATUS = 33, T_SIGNAL = 34, T_CORE = 35, T_STAGE = 36, T_OP = 37,
     T_ERRNO = 38, T_ERRNAME = 39, T_MESSAGE = 40, T_DETAIL = 41, T_RESULT = 42,
     T_ENTRY = 43, T_INODE = 44, T_OWNER = 45, T_PARENT = 46,
+    T_ROOT = 47, T_TYPE = 48, T_OPTIONAL = 49, T_VALUE = 50, T_VALUE2 = 51, T_SET = 52,
+    T_CLEAR = 53, T_PROPAGATION = 54, T_RULE = 55, T_ARCH = 56, T_ACTION = 57, T_ARGCMP = 58,
+    T_DETACH = 59, T_HOST_OP = 61, T_CAP_BOUNDING = 62, T_CAP_EFFECTIVE = 63,
+    T_CAP_PERMITTED = 64, T_CAP_INHERITABLE = 65, T_CAP_AMBIENT = 66,
 };
 
 enum op_kind {
@@ -28,6 +34,12 @@ enum op_kind {
     OP_MOUNT = 16, OP_HOSTNAME = 17, OP_DOMAINNAME = 18, OP_CHROOT = 19, OP_CHDIR = 20,
     OP_FCHROOT = 21, OP_FCHDIR = 22, OP_SETGROUPS = 23, OP_SETGID = 24, OP_SETUID = 25,
     OP_EXEC = 26, OP_MKDIR = 27, OP_LINK_UP = 28,
+    OP_MKPATH = 29, OP_MOUNT_IN_ROOT = 30, OP_SETATTR = 31, OP_MASK = 32, OP_MKNOD = 33,
+    OP_SYMLINK = 34, OP_PIVOT = 35, OP_MOVE_ROOT = 36, OP_CHECK_CWD = 37, OP_BOUNDING = 38,
+    OP_CAPS = 39, OP_KEEPCAPS = 40, OP_RLIMIT = 41, OP_UMASK = 42, OP_NNP = 43, OP_SECCOMP = 44,
+    OP_CONSOLE = 45, OP_HOOK = 46, OP_SYNC = 47, OP_DETACH = 48, OP_FIFO_WAIT = 49,
+    OP_CLOEXEC_FROM = 50, OP_SETSID = 51, OP_SETNS_PID = 52, OP_MKFIFO = 53, OP_CONNECT = 54,
+    OP_SOCKETPAIR = 55, OP_PIPE = 56,
 };
 
 /* A received frame. The payload is owned by the frame. */

@@ -1,6 +1,6 @@
 // Bundles the CLI and the library into single files (esbuild), and writes the type declarations.
 import { build } from 'esbuild';
-import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -11,6 +11,7 @@ const common = {
   bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false,
   define: { HAKO_VERSION: JSON.stringify(version) }, logLevel: 'warning', absWorkingDir: root,
 };
+rmSync(join(root, 'dist'), { recursive: true, force: true });
 // every module on its own too (dist/src/**), so unit tests can import internals without a loader
 const modules = readdirSync(join(root, 'src'), { recursive: true })
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => join('src', f));

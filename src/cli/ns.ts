@@ -1,12 +1,13 @@
 // hako ns [PID...] [--type TYPE] [--json] [--tree]
 import { HakoError } from '../errors.js';
 import type { NamespaceType } from '../linux/namespaces.js';
-import { describeProcesses, listNamespaces, type NamespaceInfo } from '../toolkit/ns.js';
+import { describeProcesses, listNamespaces, type NamespaceInfo, referenceProcess } from '../toolkit/ns.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
 
 export const nsHelp = `Usage: hako ns [PID...] [--type TYPE] [--json] [--tree]
 List namespaces, as lsns does: NS (inode), TYPE, NPROCS, PID (lowest), USER, COMMAND.
-Given PIDs, show each of their namespaces and mark with * those that differ from PID 1's.
+Given PIDs, show each of their namespaces and mark with * those that differ from PID 1's
+(or hako's own, where PID 1's cannot be read).
 
   -t, --type TYPE   only this type: user mnt pid net uts ipc cgroup time
   -J, --json        JSON for programs
@@ -69,6 +70,8 @@ export async function nsCommand(argv: string[]): Promise<number> {
     if (json) {
       process.stdout.write(`${JSON.stringify({ processes: rows }, null, 2)}\n`);
     } else {
+      const ref = referenceProcess().pid;
+      if (ref !== 1) process.stderr.write("hako ns: PID 1's namespaces are not readable here: * marks those that differ from hako's own\n");
       const cells = [['PID', 'TYPE', 'NS', 'DIFFERS', 'COMMAND'], ...rows.map((r) => [String(r.pid), r.type, String(r.ns), r.differs ? '*' : '', r.command])];
       process.stdout.write(`${table(cells)}\n`);
     }

@@ -3,6 +3,7 @@
 export const MessageType = {
   PLAN: 1, ACK: 2, ABORT: 3, NSINFO: 4,
   IDMAP_REQUEST: 16, SPAWNED: 17, PRE_EXEC: 18, EXITED: 19, LOG: 20, ERROR: 21, NSINFO_RESULT: 22,
+  READY: 23, HOOKS: 24,
 } as const;
 
 export const Tag = {
@@ -11,12 +12,19 @@ export const Tag = {
   MODE: 18,
   PID: 32, STATUS: 33, SIGNAL: 34, CORE: 35, STAGE: 36, OP: 37, ERRNO: 38, ERRNAME: 39,
   MESSAGE: 40, DETAIL: 41, RESULT: 42, ENTRY: 43, INODE: 44, OWNER: 45, PARENT: 46,
+  ROOT: 47, TYPE: 48, OPTIONAL: 49, VALUE: 50, VALUE2: 51, SET: 52, CLEAR: 53, PROPAGATION: 54,
+  RULE: 55, ARCH: 56, ACTION: 57, ARGCMP: 58, HOST_OP: 61, CAP_BOUNDING: 62, CAP_EFFECTIVE: 63,
+  CAP_PERMITTED: 64, CAP_INHERITABLE: 65, CAP_AMBIENT: 66,
 } as const;
 
 export const OpKind = {
   SETNS: 1, UNSHARE: 2, IDMAP: 3, WRITE: 4, OPEN_DIR: 5,
   MOUNT: 16, HOSTNAME: 17, DOMAINNAME: 18, CHROOT: 19, CHDIR: 20, FCHROOT: 21, FCHDIR: 22,
   SETGROUPS: 23, SETGID: 24, SETUID: 25, EXEC: 26, MKDIR: 27, LINK_UP: 28,
+  MKPATH: 29, MOUNT_IN_ROOT: 30, SETATTR: 31, MASK: 32, MKNOD: 33, SYMLINK: 34, PIVOT: 35,
+  MOVE_ROOT: 36, CHECK_CWD: 37, BOUNDING: 38, CAPS: 39, KEEPCAPS: 40, RLIMIT: 41, UMASK: 42,
+  NNP: 43, SECCOMP: 44, CONSOLE: 45, HOOK: 46, SYNC: 47, DETACH: 48, FIFO_WAIT: 49,
+  CLOEXEC_FROM: 50, SETSID: 51, SETNS_PID: 52, MKFIFO: 53, CONNECT: 54, SOCKETPAIR: 55, PIPE: 56,
 } as const;
 
 export const HEADER_BYTES = 12;
@@ -33,7 +41,7 @@ function encodeValue(value: FieldValue): Buffer {
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
   if (typeof value === 'number' || typeof value === 'bigint') {
     const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt(value));
+    b.writeBigInt64LE(BigInt.asIntN(64, BigInt(value)));
     return b;
   }
   return encodeFields(value);

@@ -25,6 +25,10 @@ export interface Plan {
   explain: boolean;
   /** Signal for the command when the caller goes away (--kill-child). */
   killSignal?: number;
+  /** Make the helper non-dumpable (its /proc entries root's, no ptrace) until the exec. */
+  nonDumpable?: boolean;
+  /** Ops H0 runs before it forks. */
+  hostOps?: Field[][];
   /** Ops H1 runs (each a field list that starts with KIND). */
   nsOps: Field[][];
   /** Ops H2 runs; the last is EXEC. */
@@ -48,6 +52,12 @@ export interface SessionHandlers {
   onLog?(entry: LogEntry): void;
   /** Only with explain: called before the exec, once every earlier log entry was handled. */
   onPreExec?(): Promise<void> | void;
+  /** H0 exists and has not read the plan yet (put it into the cgroup now). */
+  onHelper?(pid: number): void;
+  /** The init (or exec'd process) is set up: record it. Throwing refuses it (ABORT). */
+  onReady?(): Promise<void> | void;
+  /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT). */
+  onHooks?(): Promise<void> | void;
 }
 
 export interface SessionOptions {
@@ -57,6 +67,8 @@ export interface SessionOptions {
   setupTimeoutMs?: number;
   /** Signals the caller receives that are passed on to the command. */
   forwardSignals?: NodeJS.Signals[];
+  /** Fds 3..3+N-1 of this process are passed on to the command (--preserve-fds). */
+  preserveFds?: number;
 }
 
 export interface SessionResult {
@@ -68,6 +80,8 @@ export interface SessionResult {
   signal: number | null;
   /** What failed in the helper, if anything did. */
   failure?: HelperFailure;
+  /** The process went on alone after READY (create, run -d, exec -d): no exit status. */
+  detached?: boolean;
   stdout?: Buffer;
   stderr?: Buffer;
 }
@@ -75,6 +89,8 @@ export interface SessionResult {
 function planFields(plan: Plan): Field[] {
   const fields: Field[] = [{ tag: Tag.EXPLAIN, value: plan.explain ? 1 : 0 }];
   if (plan.killSignal !== undefined) fields.push({ tag: Tag.KILL_SIGNAL, value: plan.killSignal });
+  if (plan.nonDumpable) fields.push({ tag: Tag.FLAGS, value: 1 });
+  for (const op of plan.hostOps ?? []) fields.push({ tag: Tag.HOST_OP, value: op });
   for (const op of plan.nsOps) fields.push({ tag: Tag.NS_OP, value: op });
   for (const op of plan.initOps) fields.push({ tag: Tag.INIT_OP, value: op });
   return fields;
@@ -95,11 +111,13 @@ function failureOf(f: Fields): HelperFailure {
   return failure;
 }
 
-/** Spawns the helper with the control socket on fd 3. */
-function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined) {
+/** Spawns the helper with the control socket after the stdio and the preserved fds (3..3+N-1). */
+function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0) {
   const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
-  const child = spawn(helperPath, [], { stdio: [...base, 'pipe'], env: env ?? process.env });
-  const control = child.stdio[3] as Socket | null;
+  const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+  const ctrl = 3 + preserveFds;
+  const child = spawn(helperPath, ctrl === 3 ? [] : [String(ctrl)], { stdio: [...base, ...preserved, 'pipe'], env: env ?? process.env });
+  const control = child.stdio[ctrl] as Socket | null;
   if (!control) throw new HakoError('hako: could not open the control socket to the helper');
   return { child, control };
 }
@@ -115,7 +133,7 @@ export function helperRequest(type: number, fields: Field[], timeoutMs = 5000): 
     }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
-      reject(new HakoError(`hako: cannot run the helper ${helperPath}: ${err.message} (run npm ci)`));
+      reject(new HakoError(`hako: cannot run the helper ${helperPath}: ${err.message} (build it: npm rebuild hako, or npm ci in a checkout)`));
     });
     control.on('data', (chunk: Buffer) => {
       for (const frame of reader.push(chunk)) {
@@ -139,7 +157,7 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     const stdio = options.stdio ?? 'inherit';
     let spawned;
     try {
-      spawned = spawnHelper(stdio, options.env);
+      spawned = spawnHelper(stdio, options.env, options.preserveFds);
     } catch (err) {
       reject(err);
       return;
@@ -153,6 +171,7 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     let settled = false;
     let exited = false;
+    let ready = false;
     let chain: Promise<void> = Promise.resolve();
 
     const forward = (signal: NodeJS.Signals) => {
@@ -228,6 +247,19 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
           await handlers.onPreExec?.();
           reply(MessageType.ACK, frame.seq);
           return;
+        case MessageType.READY:
+        case MessageType.HOOKS: {
+          const handler = frame.type === MessageType.READY ? handlers.onReady : handlers.onHooks;
+          try {
+            await handler?.();
+          } catch (e) {
+            reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
+            throw e;
+          }
+          if (frame.type === MessageType.READY) ready = true;
+          reply(MessageType.ACK, frame.seq);
+          return;
+        }
         case MessageType.ERROR:
           result.failure ??= failureOf(f);
           return;
@@ -261,7 +293,7 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
       }
     });
     control.on('error', () => { /* the close/exit handlers report */ });
-    child.on('error', (e) => finish(new HakoError(`hako: cannot run the helper ${helperPath}: ${e.message} (run npm ci)`)));
+    child.on('error', (e) => finish(new HakoError(`hako: cannot run the helper ${helperPath}: ${e.message} (build it: npm rebuild hako, or npm ci in a checkout)`)));
     // The helper's end: both the process exit and the socket's close (which follows its last frame).
     let exitCode: number | null = null;
     let exitSignal: NodeJS.Signals | null = null;
@@ -273,6 +305,9 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
         if (result.failure) {
           result.status = exitCode ?? 1;
           finish();
+        } else if (ready && exitCode === 0) {
+          result.detached = true;
+          finish();
         } else {
           finish(new HakoError(`hako: the helper ended without a result (${exitSignal ?? `exit ${exitCode}`}) in the ${phase} phase`));
         }
@@ -282,8 +317,19 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     child.on('exit', (code, signal) => {
       exitCode = code;
       exitSignal = signal;
+      // a detached process keeps its end of the socket until it execs: H0's exit is the end
+      if (ready && code === 0) ends++;
       ended();
     });
+    if (child.pid !== undefined) {
+      try {
+        handlers.onHelper?.(child.pid);
+      } catch (e) {
+        child.kill('SIGKILL');
+        finish(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+    }
     control.write(encodeFrame(MessageType.PLAN, 1, planFields(plan)));
   });
 }

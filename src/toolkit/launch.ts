@@ -8,10 +8,19 @@ import { signalName } from '../linux/signals.js';
 
 /** Builds the two op lists, keeping a readable description of each op for explain and errors. */
 export class PlanBuilder {
+  readonly hostOps: Field[][] = [];
+  readonly hostText: string[] = [];
   readonly nsOps: Field[][] = [];
   readonly initOps: Field[][] = [];
   readonly nsText: string[] = [];
   readonly initText: string[] = [];
+
+  /** An op H0 runs on the host before it forks (fifo, console socket, relay). */
+  host(kind: number, fields: Field[], text: string): this {
+    this.hostOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+    this.hostText.push(text);
+    return this;
+  }
 
   ns(kind: number, fields: Field[], text: string): this {
     this.nsOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
@@ -35,7 +44,7 @@ export class PlanBuilder {
 
   describe(stage: string, index: number | undefined): string | undefined {
     if (index === undefined) return undefined;
-    return (stage === 'ns' ? this.nsText : stage === 'init' ? this.initText : [])[index];
+    return (stage === 'ns' ? this.nsText : stage === 'init' ? this.initText : stage === 'host' ? this.hostText : [])[index];
   }
 }
 
@@ -82,7 +91,7 @@ export async function launch(
 ): Promise<LaunchResult> {
   const explain = explainerOf(options.explain);
   let initPid = 0;
-  const plan: Plan = { explain: !!explain, nsOps: builder.nsOps, initOps: builder.initOps };
+  const plan: Plan = { explain: !!explain, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps };
   if (options.killSignal !== undefined) plan.killSignal = options.killSignal;
   const onLog = (entry: LogEntry) => {
     if (!explain || entry.op === 'execve') return;

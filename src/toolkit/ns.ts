@@ -113,11 +113,17 @@ async function addRelations(list: NamespaceInfo[]): Promise<void> {
   });
 }
 
-/** For `hako ns PID...`: each namespace of each process, and whether it differs from PID 1's. */
+/** For `hako ns PID...`: each namespace of each process, and whether it differs from the
+ * reference's: PID 1's, or (where PID 1's links cannot be read, as in some VMs) hako's own. */
 export interface ProcessNamespaceRow { pid: number; type: NamespaceType; ns: number; differs: boolean; command: string }
 
-export function describeProcesses(pids: number[]): ProcessNamespaceRow[] {
+export function referenceProcess(): { pid: number | 'self'; namespaces: Map<NamespaceType, number> } {
   const init = processNamespaces(1);
+  return init.size ? { pid: 1, namespaces: init } : { pid: 'self', namespaces: processNamespaces('self') };
+}
+
+export function describeProcesses(pids: number[]): ProcessNamespaceRow[] {
+  const init = referenceProcess().namespaces;
   const rows: ProcessNamespaceRow[] = [];
   for (const pid of pids) {
     const own = processNamespaces(pid);

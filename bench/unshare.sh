@@ -1,0 +1,74 @@
+#!/bin/sh
+# How fast hako starts a command in new namespaces, next to what it replaces:
+#   1. one process per launch, in ONE hyperfine run (-N, no shell): `hako unshare`, util-linux
+#      `unshare` with the same namespaces, and `node -e 0`, the floor for any Node CLI;
+#   2. the library in a warm Node process: bench/lib-unshare.mjs, unshare() against spawnSync of
+#      util-linux unshare from that same process.
+# Prints a markdown summary (also saved as $OUT/summary.md) with the ratios hako/unshare.
+# Needs root, hyperfine and jq (sudo sh scripts/setup.sh) and a build (npm ci).
+# Usage: sh bench/unshare.sh    (npm run bench)
+# Environment: RUNS (30) WARMUP (3) N (200 library calls) OUT (/tmp/hako-bench/<stamp>)
+# The machine should be otherwise idle: the summary records the load average before and after.
+set -eu
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-30} WARMUP=${WARMUP:-3} N=${N:-200}
+OUT=${OUT:-/tmp/hako-bench/$(date -u +%Y%m%dT%H%M%SZ)}
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root (the rows create pid, mount and net namespaces without a user namespace)"
+for t in hyperfine jq unshare node; do
+  command -v "$t" >/dev/null || die "missing $t: sudo sh scripts/setup.sh"
+done
+[ -x native/hako-helper ] && [ -f dist/hako.js ] && [ -f dist/index.js ] || die "not built: npm ci (or npm run build)"
+mkdir -p "$OUT"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- 1. start-up, one process per launch: every row in this one hyperfine run -------------
+set -- \
+  './bin/hako unshare --all --mount-proc true' \
+  './bin/hako unshare --pid --mount --uts --ipc --net --mount-proc true' \
+  'unshare --fork --pid --mount --uts --ipc --net --mount-proc true' \
+  'node -e 0'
+# ---- OCI runtimes (to come): add their rows here, on the busybox bundle that
+# /work/shared/bench/anchors.sh builds (process /bin/true), so they land in the same run and table:
+#   set -- "$@" "./bin/hako run --bundle $BUNDLE bench-hako" \
+#               "runc run --bundle $BUNDLE bench-runc" "crun run --bundle $BUNDLE bench-crun"
+# (crun refuses this host's hybrid cgroups: run those rows as anchors.sh's in_crun_env does.)
+echo "== start-up: hyperfine -N, $RUNS runs + $WARMUP warm-up" >&2
+hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --style basic --export-json "$OUT/cli.json" "$@" >&2
+
+# ---- 2. the library, warm ----------------------------------------------------------------
+echo "== library: $N sequential calls each, one warm Node process" >&2
+node bench/lib-unshare.mjs "$N" --json >"$OUT/lib.json"
+
+# ---- summary -----------------------------------------------------------------------------
+ms='*1000|.*100|round/100'
+{
+  echo "## hako unshare start-up, $(date -u +%FT%TZ)"
+  echo
+  echo "$(nproc) cores, kernel $(uname -r), node $(node --version), $(unshare --version), $(hyperfine --version)." \
+       "Load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg).${NODE_EXTRA_CA_CERTS:+ NODE_EXTRA_CA_CERTS is set: every Node start-up here includes parsing that CA bundle.}"
+  echo
+  echo "One process per launch (hyperfine -N, $RUNS runs + $WARMUP warm-up):"
+  echo
+  echo "| command | median ms | min ms | max ms | median / unshare |"
+  echo "|---|---:|---:|---:|---:|"
+  jq -r '(.results[] | select(.command|startswith("unshare ")) | .median) as $u | .results[] |
+    "| `\(.command)` | \(.median'"$ms"') | \(.min'"$ms"') | \(.max'"$ms"') | \(.median/$u*100|round/100) |"' "$OUT/cli.json"
+  echo
+  echo "In one warm Node process ($(jq .n "$OUT/lib.json") sequential calls each, after $(jq .warmup "$OUT/lib.json") warm-up):"
+  echo
+  echo "| call | median ms | min ms | p90 ms | median / unshare |"
+  echo "|---|---:|---:|---:|---:|"
+  jq -r '.results.unshare.median as $u | .results[] |
+    "| `\(.label)` | \(.median*100|round/100) | \(.min*100|round/100) | \(.p90*100|round/100) | \(.median/$u*100|round/100) |"' "$OUT/lib.json"
+  echo
+  jq -r --slurpfile lib "$OUT/lib.json" '
+    (.results[] | select(.command|startswith("unshare ")) | .median) as $u |
+    (.results[] | select(.command|contains("hako unshare --pid")) | .median) as $h |
+    (.results[] | select(.command == "node -e 0") | .median) as $n |
+    "**hako/unshare** (medians, same namespaces): CLI \($h/$u*100|round/100)x, of which Node start-up is \($n'"$ms"') ms " +
+    "and hako \(($h-$n)'"$ms"') ms above it; library in a warm process \($lib[0].ratio*100|round/100)x."' "$OUT/cli.json"
+} >"$OUT/summary.md"
+cat "$OUT/summary.md"
+echo "raw figures: $OUT" >&2

@@ -1,0 +1,227 @@
+/* Ops on paths inside the container's root. Every path is resolved by openat2 with
+ * RESOLVE_IN_ROOT against the root's fd, never as a string: a symlink in the rootfs
+ * cannot send a mount, a mask or a device node outside it (CVE-2021-30465 and kin). */
+#define _GNU_SOURCE
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static int root_fd(const struct op *op) {
+    if (op->root < 0 || op->root >= MAX_SLOTS || slots[op->root] < 0) return errno = EBADF, -1;
+    return slots[op->root];
+}
+
+/* Opens path (relative to the container root) without ever leaving the root. */
+static int open_in_root(int root, const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    while (*path == '/') path++;
+    if (*path == 0) path = ".";
+    long fd;
+    do fd = syscall(SYS_openat2, root, path, &how, sizeof how);
+    while (fd < 0 && errno == EAGAIN);
+    return (int)fd;
+}
+
+/* Splits "a/b/c" into the parent ("a/b", or ".") and the last name ("c"). */
+static int split_path(const char *path, char parent[PATH_MAX], char name[NAME_MAX + 1]) {
+    while (*path == '/') path++;
+    size_t n = strlen(path);
+    while (n > 0 && path[n - 1] == '/') n--;
+    if (n == 0 || n >= PATH_MAX) return errno = EINVAL, -1;
+    memcpy(parent, path, n);
+    parent[n] = 0;
+    char *slash = strrchr(parent, '/');
+    const char *last = slash ? slash + 1 : parent;
+    if (strlen(last) > NAME_MAX) return errno = ENAMETOOLONG, -1;
+    strcpy(name, last);
+    if (slash) *slash = 0;
+    else strcpy(parent, ".");
+    return 0;
+}
+
+/* Opens the parent directory of path inside the root; name gets the last component. */
+static int open_parent(int root, const char *path, char name[NAME_MAX + 1]) {
+    char parent[PATH_MAX];
+    if (split_path(path, parent, name) < 0) return -1;
+    return open_in_root(root, parent, O_PATH | O_DIRECTORY);
+}
+
+/* mkdir -p inside the root; with type 2 the last component is an empty file instead. */
+static int mkpath(int root, const char *path, int type, mode_t mode) {
+    char buf[PATH_MAX];
+    const char *p = path;
+    while (*p == '/') p++;
+    if (strlen(p) >= sizeof buf) return errno = ENAMETOOLONG, -1;
+    strcpy(buf, p);
+    size_t len = strlen(buf);
+    for (size_t i = 0; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        if (i == 0 || buf[i - 1] == '/') continue;
+        char saved = buf[i];
+        buf[i] = 0;
+        int last = saved == 0 || buf[i + 1] == 0;
+        int fd = open_in_root(root, buf, O_PATH);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno == ENOENT) {
+            char name[NAME_MAX + 1];
+            int dir = open_parent(root, buf, name);
+            if (dir < 0) return -1;
+            int r;
+            if (last && type == 2) {
+                r = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (r >= 0) close(r), r = 0;
+            } else {
+                r = mkdirat(dir, name, last ? mode : 0755);
+            }
+            int err = errno;
+            close(dir);
+            if (r < 0 && err != EEXIST) return errno = err, -1;
+        } else {
+            return -1;
+        }
+        buf[i] = saved;
+    }
+    return 0;
+}
+
+int op_mkpath(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->path;
+    if (root < 0) return -1;
+    return mkpath(root, op->path, (int)op->type, (mode_t)op->mode);
+}
+
+/* mount(2) onto a target inside the root, through /proc/self/fd of the resolved target. */
+int op_mount_in_root(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->target;
+    if (root < 0) return -1;
+    int fd = open_in_root(root, op->target, O_PATH);
+    if (fd < 0) return op->optional && errno == ENOENT ? 0 : -1;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int r = mount(op->source, proc, op->fstype, (unsigned long)op->flags, op->data);
+    int err = errno;
+    close(fd);
+    return r < 0 ? (errno = err, -1) : 0;
+}
+
+/* mount_setattr(2): read-only, nosuid, ... and propagation, on one mount or a whole tree. */
+int op_setattr(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->target;
+    if (root < 0) return -1;
+    int fd = open_in_root(root, op->target, O_PATH);
+    if (fd < 0) return op->optional && errno == ENOENT ? 0 : -1;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = (uint64_t)op->set;
+    attr.attr_clr = (uint64_t)op->clear;
+    attr.propagation = (uint64_t)op->propagation;
+    long r = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (unsigned)op->flags, &attr, sizeof attr);
+    int err = errno;
+    close(fd);
+    return r < 0 ? (errno = err, -1) : 0;
+}
+
+/* maskedPaths: a directory gets an empty read-only tmpfs, anything else the host's /dev/null. */
+int op_mask(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->path;
+    if (root < 0) return -1;
+    int fd = open_in_root(root, op->path, O_PATH);
+    if (fd < 0) return errno == ENOENT ? 0 : -1;
+    struct stat st;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int r = fstat(fd, &st);
+    if (r == 0) {
+        if (S_ISDIR(st.st_mode)) r = mount("tmpfs", proc, "tmpfs", MS_RDONLY, "size=0,mode=0555");
+        else r = mount("/dev/null", proc, NULL, MS_BIND, NULL);
+    }
+    int err = errno;
+    close(fd);
+    return r < 0 ? (errno = err, -1) : 0;
+}
+
+/* A device node: MODE holds type and permissions, VALUE/VALUE2 major/minor, IDs uid and gid. */
+int op_mknod(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->path;
+    if (root < 0) return -1;
+    char name[NAME_MAX + 1];
+    int dir = open_parent(root, op->path, name);
+    if (dir < 0) return -1;
+    int r = mknodat(dir, name, (mode_t)op->mode, makedev((unsigned)op->value, (unsigned)op->value2));
+    if (r < 0 && errno == EEXIST) {
+        r = unlinkat(dir, name, 0);
+        if (r == 0) r = mknodat(dir, name, (mode_t)op->mode, makedev((unsigned)op->value, (unsigned)op->value2));
+    }
+    if (r == 0) r = fchmodat(dir, name, (mode_t)op->mode & 07777, 0);
+    if (r == 0 && op->nids == 2) r = fchownat(dir, name, op->ids[0], op->ids[1], AT_SYMLINK_NOFOLLOW);
+    int err = errno;
+    close(dir);
+    return r < 0 ? (errno = err, -1) : 0;
+}
+
+/* A symlink at PATH pointing at TARGET (e.g. /dev/fd -> /proc/self/fd); one already there is kept. */
+int op_symlink(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->path;
+    if (root < 0) return -1;
+    char name[NAME_MAX + 1];
+    int dir = open_parent(root, op->path, name);
+    if (dir < 0) return -1;
+    int r = symlinkat(op->target, dir, name);
+    int err = errno;
+    close(dir);
+    if (r < 0 && err == EEXIST) return 0;
+    return r < 0 ? (errno = err, -1) : 0;
+}
+
+/* pivot_root into the root, the old root stacked under it and detached (as runc does). */
+int op_pivot(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = "pivot_root";
+    if (root < 0 || fchdir(root) < 0) return -1;
+    if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
+    *what = "old root";
+    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) return -1;
+    if (umount2(".", MNT_DETACH) < 0) return -1;
+    return chdir("/");
+}
+
+/* --no-pivot: move the root mount onto / and chroot into it. */
+int op_move_root(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = "move root";
+    if (root < 0 || fchdir(root) < 0) return -1;
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0) return -1;
+    if (chroot(".") < 0) return -1;
+    return chdir("/");
+}
+
+/* The working directory must be inside the root (CVE-2024-21626: a leaked fd as cwd). */
+int op_check_cwd(struct op *op, const char **what) {
+    char cwd[PATH_MAX];
+    (void)op;
+    *what = "cwd";
+    if (!getcwd(cwd, sizeof cwd)) return -1;
+    if (cwd[0] != '/') return errno = ENOENT, -1;
+    return 0;
+}

@@ -1,0 +1,170 @@
+/* Ops on the process itself: capabilities, rlimits, hooks, the sync points with P, exec.fifo. */
+#define _GNU_SOURCE
+#include "ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int last_cap(void) {
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    char buf[16] = { 0 };
+    if (fd < 0) return CAP_LAST_CAP;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 ? atoi(buf) : CAP_LAST_CAP;
+}
+
+/* Drops every capability not in the bounding set (needs CAP_SETPCAP: before setuid). */
+int op_bounding(struct op *op, const char **what) {
+    *what = "bounding set";
+    int last = last_cap();
+    for (int cap = 0; cap <= last; cap++) {
+        if (op->caps[0] & (1LL << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -1;
+    }
+    return 0;
+}
+
+/* Sets effective, permitted and inheritable, then raises the ambient ones. */
+int op_caps(struct op *op, const char **what) {
+    *what = "capabilities";
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = (uint32_t)((uint64_t)op->caps[1] >> (32 * i));
+        data[i].permitted = (uint32_t)((uint64_t)op->caps[2] >> (32 * i));
+        data[i].inheritable = (uint32_t)((uint64_t)op->caps[3] >> (32 * i));
+    }
+    if (syscall(SYS_capset, &hdr, data) < 0) return -1;
+    *what = "ambient capabilities";
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -1;
+    for (int cap = 0; cap < 64; cap++) {
+        if (!(op->caps[4] & (1LL << cap))) continue;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+            snprintf(op_message, sizeof op_message, "cannot raise ambient capability %d: %s", cap, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int op_rlimit(struct op *op, const char **what) {
+    struct rlimit rl = { (rlim_t)op->value, (rlim_t)op->value2 };
+    *what = op->name;
+    return setrlimit((int)op->type, &rl);
+}
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Runs a hook: PATH with ARGs and ENVs, DATA (the state JSON) on stdin, VALUE seconds at most. */
+int op_hook(struct op *op, const char **what) {
+    *what = op->path;
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (dup2(in[0], 0) < 0) _exit(127);
+        signal(SIGPIPE, SIG_DFL);
+        char *fallback[] = { op->path, NULL };
+        execve(op->path, op->nargs ? op->args : fallback, op->env);
+        _exit(127);
+    }
+    close(in[0]);
+    /* the hook may not read its stdin: a short write or EPIPE is fine */
+    if (op->data) {
+        ssize_t w = write(in[1], op->data, strlen(op->data));
+        (void)w;
+    }
+    close(in[1]);
+    long long deadline = op->value > 0 ? now_ms() + op->value * 1000 : -1;
+    int status;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, deadline < 0 ? 0 : WNOHANG);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) return -1;
+        if (deadline >= 0 && now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            snprintf(op_message, sizeof op_message, "hook timed out after %lld s", (long long)op->value);
+            return errno = ETIMEDOUT, -1;
+        }
+        if (w == 0) poll(NULL, 0, 5);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    if (WIFEXITED(status)) snprintf(op_message, sizeof op_message, "hook exited with status %d", WEXITSTATUS(status));
+    else snprintf(op_message, sizeof op_message, "hook was killed by signal %d", WTERMSIG(status));
+    return errno = ECANCELED, -1;
+}
+
+/* A sync point with P: send TYPE (READY, HOOKS) and wait for ACK. */
+int op_sync(struct op *op, const char **what) {
+    struct out o;
+    *what = op->type == MSG_READY ? "ready" : "hooks";
+    out_begin(&o);
+    out_int(&o, T_PID, getpid());
+    int t = request((uint16_t)op->type, &o);
+    if (t == MSG_ACK) return 0;
+    if (t != MSG_ABORT) return errno = EPIPE, -1;
+    snprintf(op_message, sizeof op_message, "stopped by hako");
+    return errno = ECANCELED, -1;
+}
+
+/* Lets H0 go: from now on this process outlives the runtime (create, run -d, exec -d). */
+int op_detach(struct op *op, const char **what) {
+    *what = "detach";
+    if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) return -1;
+    exec_death_signal = 0;
+    if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
+    char byte = 'D';
+    if (write(slots[op->slot], &byte, 1) != 1) return -1;
+    close(slots[op->slot]);
+    slots[op->slot] = -1;
+    return 0;
+}
+
+/* Blocks until `start` opens exec.fifo, through the O_PATH fd H0 opened on the host. */
+int op_fifo_wait(struct op *op, const char **what) {
+    *what = "exec.fifo";
+    if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", slots[op->slot]);
+    int fd;
+    while ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) continue;
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, "0", 1);
+    int err = errno;
+    close(fd);
+    close(slots[op->slot]);
+    slots[op->slot] = -1;
+    return w == 1 ? 0 : (errno = err, -1);
+}
+
+/* Joins every namespace in FLAGS of process VALUE at once, through a pidfd. */
+int op_setns_pid(struct op *op, const char **what) {
+    *what = "pidfd";
+    int fd = (int)syscall(SYS_pidfd_open, (pid_t)op->value, 0);
+    if (fd < 0) return -1;
+    int r = setns(fd, (int)op->flags);
+    int err = errno;
+    close(fd);
+    return r < 0 ? (errno = err, -1) : 0;
+}

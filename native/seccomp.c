@@ -1,0 +1,109 @@
+/* OP_SECCOMP: builds the filter with libseccomp from the rules P sent, and loads it. */
+#define _GNU_SOURCE
+#include "ops.h"
+
+#include <errno.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 6
+
+struct rule {
+    uint32_t action;
+    struct scmp_arg_cmp args[MAX_ARGS];
+    unsigned nargs;
+};
+
+static int fail(int rc, const char *what) {
+    snprintf(op_message, sizeof op_message, "libseccomp: %s: %s", what, strerror(-rc));
+    errno = -rc;
+    return -1;
+}
+
+static int decode_arg(struct fields c, struct scmp_arg_cmp *arg) {
+    struct field f;
+    memset(arg, 0, sizeof *arg);
+    while (fields_next(&c, &f) == 1) {
+        if (f.tag == T_TYPE) arg->arg = (unsigned)field_int(&f);
+        else if (f.tag == T_VALUE) arg->datum_a = (scmp_datum_t)field_int(&f);
+        else if (f.tag == T_VALUE2) arg->datum_b = (scmp_datum_t)field_int(&f);
+        else if (f.tag == T_MODE) arg->op = (enum scmp_compare)field_int(&f);
+    }
+    return arg->arg < MAX_ARGS ? 0 : -1;
+}
+
+/* Adds one syscall's rule. Comparisons on the same argument are ORed as separate rules
+ * (libseccomp ANDs the comparisons of one rule and refuses two on one argument). */
+static int add_rule(scmp_filter_ctx ctx, int nr, const struct rule *r) {
+    int same = 0;
+    for (unsigned i = 0; i < r->nargs; i++)
+        for (unsigned j = 0; j < i; j++)
+            if (r->args[i].arg == r->args[j].arg) same = 1;
+    if (!same) return seccomp_rule_add_array(ctx, r->action, nr, r->nargs, r->args);
+    for (unsigned i = 0; i < r->nargs; i++) {
+        int rc = seccomp_rule_add_array(ctx, r->action, nr, 1, &r->args[i]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static int add_rules(scmp_filter_ctx ctx, uint32_t default_action, struct fields c) {
+    struct field f;
+    struct rule r;
+    memset(&r, 0, sizeof r);
+    struct fields names = c;
+    while (fields_next(&c, &f) == 1) {
+        if (f.tag == T_ACTION) r.action = (uint32_t)field_int(&f);
+        else if (f.tag == T_ARGCMP) {
+            if (r.nargs >= MAX_ARGS || decode_arg(field_list(&f), &r.args[r.nargs]) < 0) return -EINVAL;
+            r.nargs++;
+        }
+    }
+    if (r.action == default_action) return 0; /* libseccomp refuses a rule that changes nothing */
+    while (fields_next(&names, &f) == 1) {
+        if (f.tag != T_NAME) continue;
+        char *name = field_str(&f);
+        int nr = seccomp_syscall_resolve_name(name);
+        free(name);
+        if (nr == __NR_SCMP_ERROR) continue; /* not a syscall on this architecture: skipped, as runc does */
+        int rc = add_rule(ctx, nr, &r);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int op_seccomp(struct op *op, const char **what) {
+    struct fields c = op->raw;
+    struct field f;
+    uint32_t default_action = SCMP_ACT_ALLOW;
+    *what = "filter";
+    while (fields_next(&c, &f) == 1)
+        if (f.tag == T_ACTION) default_action = (uint32_t)field_int(&f);
+    scmp_filter_ctx ctx = seccomp_init(default_action);
+    if (!ctx) return fail(-EINVAL, "seccomp_init");
+    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* no_new_privs only when the config asks */
+    if (rc < 0) goto out;
+    if (op->flags & 1) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+    if (rc == 0 && (op->flags & 2)) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+    if (rc == 0 && (op->flags & 4)) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
+    if (rc < 0) goto out;
+    c = op->raw;
+    while (rc == 0 && fields_next(&c, &f) == 1) {
+        if (f.tag == T_ARCH) {
+            char *name = field_str(&f);
+            uint32_t arch = seccomp_arch_resolve_name(name);
+            free(name);
+            if (arch == 0) continue; /* unknown to this libseccomp */
+            rc = seccomp_arch_add(ctx, arch);
+            if (rc == -EEXIST) rc = 0;
+        } else if (f.tag == T_RULE) {
+            rc = add_rules(ctx, default_action, field_list(&f));
+        }
+    }
+    if (rc == 0) rc = seccomp_load(ctx);
+out:
+    seccomp_release(ctx);
+    return rc < 0 ? fail(rc, "building or loading the filter") : 0;
+}

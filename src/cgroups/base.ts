@@ -1,0 +1,181 @@
+// What both backends share: the directories of one cgroup (one per hierarchy), moving processes
+// in, listing them, signalling them all, and the bounded teardown.
+import { existsSync, mkdirSync } from 'node:fs';
+import { HakoError } from '../errors.js';
+import type { CgroupManager, CgroupMountInfo, KillSignal } from './index.js';
+import type { CgroupMode } from './detect.js';
+import { CgroupError, errnoOf, readProcs, removeTree, sleepMs, walkCgroups, writeCgroupFile } from './files.js';
+import type { Freezer, FreezerState } from './freezer.js';
+import type { LinuxResources } from './resources.js';
+import type { CgroupStats } from './stats.js';
+
+/** How long destroy() keeps killing and retrying rmdir before it gives up. */
+export const DESTROY_TIMEOUT_MS = 5000;
+
+export interface ManagerOptions {
+  destroyTimeoutMs?: number;
+}
+
+export abstract class BaseManager implements CgroupManager {
+  abstract readonly version: 1 | 2;
+  readonly mode: CgroupMode;
+  readonly path: string;
+  /** The cgroup's directory in each hierarchy: v1 keys as /proc/PID/cgroup names them, "unified" for v2. */
+  readonly dirs: Readonly<Record<string, string>>;
+  protected readonly destroyTimeoutMs: number;
+
+  constructor(mode: CgroupMode, path: string, dirs: Record<string, string>, options: ManagerOptions) {
+    this.mode = mode;
+    this.path = path;
+    this.dirs = Object.freeze({ ...dirs });
+    this.destroyTimeoutMs = options.destroyTimeoutMs ?? DESTROY_TIMEOUT_MS;
+  }
+
+  /** The freezer of this cgroup, or undefined when the host has none. */
+  protected abstract freezer(): Freezer | undefined;
+  /** A v2 directory of this cgroup that has cgroup.kill, if any. */
+  protected abstract killFile(): string | undefined;
+  protected abstract afterCreate(): void;
+  abstract set(resources: LinuxResources): void;
+  abstract stats(): CgroupStats;
+  abstract oomKilled(): boolean;
+  abstract mountInfo(): CgroupMountInfo;
+
+  /** Whether the cgroup exists in any hierarchy. */
+  exists(): boolean {
+    return Object.values(this.dirs).some((d) => existsSync(d));
+  }
+
+  create(): void {
+    for (const dir of Object.values(this.dirs)) {
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (err) {
+        throw new CgroupError(`hako: cgroup: cannot create ${dir} (${errnoOf(err) ?? String(err)})`, dir, errnoOf(err));
+      }
+    }
+    this.afterCreate();
+  }
+
+  addProcess(pid: number): void {
+    if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: cgroup: '${String(pid)}' is not a process id`);
+    for (const dir of Object.values(this.dirs)) {
+      try {
+        writeCgroupFile(dir, 'cgroup.procs', String(pid));
+      } catch (err) {
+        const errno = (err as CgroupError).errno;
+        const why = errno === 'ESRCH' ? 'no such process'
+          : errno === 'ENOENT' ? 'the cgroup does not exist: create() it first'
+            : errno === 'EBUSY' ? 'the cgroup hands controllers down to children, so it cannot hold processes'
+              : errno === 'EOPNOTSUPP' ? 'the cgroup is threaded or the process is a kernel thread' : undefined;
+        throw new CgroupError(`hako: cgroup: cannot move process ${pid} into ${dir} (${errno ?? String(err)}${why ? `: ${why}` : ''})`, `${dir}/cgroup.procs`, errno);
+      }
+    }
+  }
+
+  pids(): number[] {
+    const all = new Set<number>();
+    for (const dir of Object.values(this.dirs)) {
+      for (const d of walkCgroups(dir)) for (const p of readProcs(d)) all.add(p);
+    }
+    return [...all].sort((a, b) => a - b);
+  }
+
+  private needFreezer(): Freezer {
+    const f = this.freezer();
+    if (!f) throw new HakoError('hako: cgroup: this host has no freezer (no v1 freezer controller mounted and no cgroup v2)');
+    return f;
+  }
+
+  freeze(): void {
+    this.needFreezer().freeze();
+  }
+
+  thaw(): void {
+    this.needFreezer().thaw();
+  }
+
+  state(): FreezerState {
+    return this.needFreezer().state();
+  }
+
+  killAll(signal: KillSignal = 'SIGKILL'): void {
+    this.signalAll(signal, true);
+  }
+
+  /**
+   * Signal every process, in every hierarchy and every child cgroup. With a freezer, freeze first
+   * so that nothing forks away meanwhile (as runc does), then thaw unless it was frozen before
+   * (a frozen v1 task only dies of SIGKILL once thawed).
+   */
+  protected signalAll(signal: KillSignal, useFreezer: boolean): void {
+    const isKill = signal === 'SIGKILL' || signal === 9;
+    const killDir = isKill ? this.killFile() : undefined;
+    if (killDir !== undefined) {
+      try {
+        writeCgroupFile(killDir, 'cgroup.kill', '1');
+      } catch {
+        // fall back to signalling one by one
+      }
+    }
+    const fz = this.freezer();
+    let wasFrozen = false;
+    let froze = false;
+    if (fz && this.exists()) {
+      try {
+        wasFrozen = fz.state() === 'frozen';
+        if (useFreezer && !wasFrozen) {
+          fz.freeze();
+          froze = true;
+        }
+      } catch {
+        // not freezable right now: signal anyway
+      }
+    }
+    const sent = new Set<number>();
+    for (let round = 0; round < 100; round++) {
+      const fresh = this.pids().filter((p) => !sent.has(p));
+      if (fresh.length === 0) break;
+      for (const pid of fresh) {
+        sent.add(pid);
+        try {
+          process.kill(pid, signal);
+        } catch (err) {
+          if (errnoOf(err) !== 'ESRCH') throw new HakoError(`hako: cgroup: cannot signal process ${pid} (${errnoOf(err) ?? String(err)})`);
+        }
+      }
+    }
+    if (fz && (froze || (wasFrozen && isKill && fz.killNeedsThaw))) fz.thaw();
+  }
+
+  /**
+   * Kill what is left, wait for it to go, and remove the cgroup (and any child cgroups, leaf
+   * first) in every hierarchy. Bounded by destroyTimeoutMs; calling it again is harmless.
+   */
+  destroy(): void {
+    if (!this.exists()) return;
+    const start = Date.now();
+    for (let round = 0; ; round++) {
+      const left = this.pids();
+      if (left.length > 0) {
+        try {
+          this.signalAll('SIGKILL', false);
+        } catch {
+          // retried next round
+        }
+      }
+      let failure: { failed?: string; errno?: string } | undefined;
+      for (const dir of Object.values(this.dirs)) {
+        const r = removeTree(dir);
+        if (r.failed !== undefined) failure ??= r;
+      }
+      if (failure === undefined) return;
+      if (Date.now() - start >= this.destroyTimeoutMs) {
+        const still = this.pids();
+        throw new CgroupError(`hako: cgroup: cannot remove ${failure.failed} (${failure.errno}) after ${this.destroyTimeoutMs} ms`
+          + `${still.length ? `; processes still inside: ${still.join(' ')}` : ''}`, failure.failed ?? '', failure.errno);
+      }
+      sleepMs(round < 20 ? 5 : 20);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+// runc's global options (before the verb), and the log they control: text or JSON lines,
+// as containerd's shim reads them from --log.
+import { appendFileSync } from 'node:fs';
+import { HakoError } from '../errors.js';
+import { last, type OptionSpec, parseArgs } from './args.js';
+
+export interface Globals {
+  root: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+  debug: boolean;
+  rootless: 'auto' | 'true' | 'false';
+}
+
+const SPECS: OptionSpec[] = [
+  { long: 'root', arg: 'required' }, { long: 'log', arg: 'required' }, { long: 'log-format', arg: 'required' },
+  { long: 'debug' }, { long: 'systemd-cgroup' }, { long: 'rootless', arg: 'required' },
+  { long: 'criu', arg: 'required' },
+];
+
+/** Splits `hako [globals] verb args...`; returns the globals and the rest from the verb on. */
+export function parseGlobals(argv: string[]): { globals: Globals; rest: string[] } {
+  let i = 0;
+  const leading: string[] = [];
+  while (i < argv.length && (argv[i] as string).startsWith('--') && !['--help', '--version'].includes(argv[i] as string)) {
+    const arg = argv[i] as string;
+    leading.push(arg);
+    const spec = SPECS.find((s) => arg === `--${s.long}`);
+    if (spec?.arg === 'required' && !arg.includes('=')) leading.push(argv[++i] ?? '');
+    i++;
+  }
+  const args = parseArgs('', leading, SPECS, false);
+  if (args.values.has('systemd-cgroup')) {
+    throw new HakoError('hako: --systemd-cgroup: systemd cgroup management is not available here (no systemd); use the cgroupfs manager');
+  }
+  const format = last(args, 'log-format') ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new HakoError(`hako: --log-format: '${format}' is not text or json`);
+  const rootless = last(args, 'rootless') ?? 'auto';
+  if (!['auto', 'true', 'false'].includes(rootless)) throw new HakoError(`hako: --rootless: '${rootless}' is not auto, true or false`);
+  const globals: Globals = {
+    root: last(args, 'root') ?? '/run/hako', logFormat: format, debug: args.values.has('debug'),
+    rootless: rootless as Globals['rootless'],
+  };
+  const log = last(args, 'log');
+  if (log) globals.log = log;
+  return { globals, rest: argv.slice(i) };
+}
+
+/** Writes one record to --log (as runc: json lines with level, msg, time), if one was given. */
+export function logRecord(globals: Globals | undefined, level: 'error' | 'warning' | 'info' | 'debug', msg: string): void {
+  if (!globals?.log) return;
+  if (level === 'debug' && !globals.debug) return;
+  const time = new Date().toISOString();
+  const line = globals.logFormat === 'json'
+    ? JSON.stringify({ level, msg, time })
+    : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+  try { appendFileSync(globals.log, `${line}\n`); } catch { /* the log is best effort; stderr has the message */ }
+}

@@ -1,0 +1,181 @@
+// The runc verbs: create, start, run, state, list, kill, delete, exec, ps, spec, features.
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import { Runtime } from '../lifecycle/runtime.js';
+import { liveStatus } from '../lifecycle/state.js';
+import { defaultSpec } from '../spec/default.js';
+import { features } from '../spec/features.js';
+import type { Process } from '../spec/types.js';
+import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
+import type { Globals } from './globals.js';
+
+const CREATE_SPECS: OptionSpec[] = [
+  { long: 'bundle', short: 'b', arg: 'required' }, { long: 'pid-file', arg: 'required' },
+  { long: 'console-socket', arg: 'required' }, { long: 'no-pivot' }, { long: 'no-new-keyring' },
+  { long: 'preserve-fds', arg: 'required' }, { long: 'help', short: 'h' },
+];
+
+function oneId(verb: string, rest: string[]): string {
+  if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`);
+  return rest[0] as string;
+}
+
+function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
+  const o: Parameters<Runtime['create']>[1] = { bundle: last(args, 'bundle') ?? process.cwd() };
+  const pidFile = last(args, 'pid-file');
+  if (pidFile) o.pidFile = pidFile;
+  const socket = last(args, 'console-socket');
+  if (socket) o.consoleSocket = socket;
+  if (has(args, 'no-pivot')) o.noPivot = true;
+  const fds = last(args, 'preserve-fds');
+  if (fds !== undefined) o.preserveFds = intValue(verb, 'preserve-fds', fds);
+  return o;
+}
+
+/** Signals a foreground `run` or `exec` passes on to the container, as runc's signal proxy. */
+const PROXIED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+export async function runtimeCommand(verb: string, argv: string[], globals: Globals): Promise<number> {
+  const rt = new Runtime({ root: globals.root });
+  switch (verb) {
+    case 'create': {
+      const args = parseArgs(verb, argv, CREATE_SPECS, false);
+      await rt.create(oneId(verb, args.rest), createOptions(verb, args));
+      return 0;
+    }
+    case 'run': {
+      const args = parseArgs(verb, argv, [...CREATE_SPECS, { long: 'detach', short: 'd' }, { long: 'keep' }], false);
+      const o = { ...createOptions(verb, args), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED };
+      return (await rt.run(oneId(verb, args.rest), o)).exitCode;
+    }
+    case 'start': {
+      const args = parseArgs(verb, argv, [], false);
+      await rt.start(oneId(verb, args.rest));
+      return 0;
+    }
+    case 'state': {
+      const args = parseArgs(verb, argv, [], false);
+      process.stdout.write(`${JSON.stringify(rt.state(oneId(verb, args.rest)), null, '  ')}\n`);
+      return 0;
+    }
+    case 'list': case 'ps': if (verb === 'list') {
+      const args = parseArgs(verb, argv, [{ long: 'format', short: 'f', arg: 'required' }, { long: 'quiet', short: 'q' }], false);
+      const list = rt.list();
+      if (has(args, 'quiet')) process.stdout.write(list.map((s) => `${s.id}\n`).join(''));
+      else if (last(args, 'format') === 'json') process.stdout.write(`${JSON.stringify(list)}\n`);
+      else {
+        const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...list.map((s) => [s.id, String(s.status === 'stopped' ? 0 : s.pid), s.status, s.bundle, s.created, s.owner])];
+        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+        process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]! + 2)).join('').trimEnd()).join('\n') + '\n');
+      }
+      return 0;
+    } else {
+      const args = parseArgs(verb, argv, [{ long: 'format', short: 'f', arg: 'required' }], false);
+      const id = args.rest[0];
+      if (!id) throw new HakoError("hako ps: expected a container id; see 'hako ps --help'");
+      const pids = rt.ps(id);
+      if (last(args, 'format') === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
+      else process.stdout.write(['PID', ...pids.map(String)].join('\n') + '\n');
+      return 0;
+    }
+    case 'kill': {
+      const args = parseArgs(verb, argv, [{ long: 'all', short: 'a' }], false);
+      const [id, signal] = args.rest;
+      if (!id || args.rest.length > 2) throw new HakoError("hako kill: usage: hako kill [--all] ID [SIGNAL]");
+      rt.kill(id, signal ?? 'SIGTERM', has(args, 'all'));
+      return 0;
+    }
+    case 'delete': {
+      const args = parseArgs(verb, argv, [{ long: 'force', short: 'f' }], false);
+      await rt.delete(oneId(verb, args.rest), has(args, 'force'));
+      return 0;
+    }
+    case 'exec': return execCommand(rt, argv);
+    case 'spec': {
+      const args = parseArgs(verb, argv, [{ long: 'bundle', short: 'b', arg: 'required' }, { long: 'rootless' }], false);
+      const file = join(last(args, 'bundle') ?? '.', 'config.json');
+      if (existsSync(file)) throw new HakoError(`hako spec: ${file} exists; remove it first`);
+      writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: has(args, 'rootless') }), null, '\t')}\n`);
+      return 0;
+    }
+    case 'features':
+      process.stdout.write(`${JSON.stringify(features(), null, '    ')}\n`);
+      return 0;
+    default:
+      throw new HakoError(`hako: unknown command '${verb}'`);
+  }
+}
+
+const EXEC_SPECS: OptionSpec[] = [
+  { long: 'process', short: 'p', arg: 'required' }, { long: 'tty', short: 't' }, { long: 'console-socket', arg: 'required' },
+  { long: 'cwd', arg: 'required' }, { long: 'env', short: 'e', arg: 'required' }, { long: 'user', short: 'u', arg: 'required' },
+  { long: 'additional-gids', short: 'g', arg: 'required' }, { long: 'cap', short: 'c', arg: 'required' },
+  { long: 'no-new-privs' }, { long: 'detach', short: 'd' }, { long: 'pid-file', arg: 'required' },
+  { long: 'preserve-fds', arg: 'required' }, { long: 'apparmor', arg: 'required' }, { long: 'process-label', arg: 'required' },
+  { long: 'ignore-paused' }, { long: 'cgroup', arg: 'required' },
+];
+
+/** A name or number from the container's /etc/passwd or /etc/group (read only if a plain file). */
+function idIn(rootfs: string, file: 'passwd' | 'group', text: string): { id: number; gid?: number } {
+  if (/^\d+$/.test(text)) return { id: Number(text) };
+  const path = join(rootfs, 'etc', file);
+  try {
+    if (lstatSync(path).isFile()) {
+      for (const line of readFileSync(path, 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f[0] === text && f[2]) return file === 'passwd' && f[3] ? { id: Number(f[2]), gid: Number(f[3]) } : { id: Number(f[2]) };
+      }
+    }
+  } catch { /* not found below */ }
+  throw new HakoError(`hako exec: --user: no ${file === 'passwd' ? 'user' : 'group'} '${text}' in the container`);
+}
+
+async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
+  const args = parseArgs('exec', argv, EXEC_SPECS);
+  const [id, ...command] = args.rest;
+  if (!id) throw new HakoError("hako exec: expected a container id; see 'hako exec --help'");
+  const state = rt.store.read(id);
+  if (liveStatus(state) === 'stopped') throw new HakoError('hako: cannot exec in a stopped container');
+  const spec = JSON.parse(readFileSync(state.config, 'utf8')) as { process?: Process };
+  let proc: Process;
+  const file = last(args, 'process');
+  if (file) {
+    try {
+      proc = JSON.parse(readFileSync(file, 'utf8')) as Process;
+    } catch (e) {
+      throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new HakoError(`hako exec: --process ${file}: args: must be a non-empty array`);
+  } else {
+    if (command.length === 0) throw new HakoError('hako exec: no command given (and no --process)');
+    const base = spec.process;
+    proc = { ...(base ?? { cwd: '/' }), args: command, terminal: has(args, 'tty') } as Process;
+    delete proc.consoleSize;
+    const cwd = last(args, 'cwd');
+    if (cwd) proc.cwd = cwd;
+    proc.env = [...(base?.env ?? []), ...(args.values.get('env') ?? [])];
+    const user = last(args, 'user');
+    if (user) {
+      const [u, g] = user.split(':');
+      const resolved = idIn(state.rootfs, 'passwd', u ?? '');
+      proc.user = { uid: resolved.id, gid: g !== undefined ? idIn(state.rootfs, 'group', g).id : resolved.gid ?? 0 };
+    }
+    const gids = args.values.get('additional-gids');
+    if (gids?.length) proc.user = { ...(proc.user ?? { uid: 0, gid: 0 }), additionalGids: gids.map((g) => intValue('exec', 'additional-gids', g)) };
+    const caps = args.values.get('cap');
+    if (caps?.length && proc.capabilities) {
+      const c = proc.capabilities;
+      for (const set of ['bounding', 'effective', 'permitted', 'ambient'] as const) c[set] = [...new Set([...(c[set] ?? []), ...caps])];
+    }
+    if (has(args, 'no-new-privs')) proc.noNewPrivileges = true;
+  }
+  const o: Parameters<Runtime['exec']>[2] = { detach: has(args, 'detach'), forwardSignals: PROXIED };
+  const socket = last(args, 'console-socket');
+  if (socket) o.consoleSocket = socket;
+  const pidFile = last(args, 'pid-file');
+  if (pidFile) o.pidFile = pidFile;
+  const fds = last(args, 'preserve-fds');
+  if (fds !== undefined) o.preserveFds = intValue('exec', 'preserve-fds', fds);
+  return (await rt.exec(id, proc, o)).exitCode;
+}

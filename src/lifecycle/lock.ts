@@ -1,0 +1,326 @@
+// A per-container exclusive lock across processes, without flock(2) (Node has none) or native code.
+//
+// The lock of container ID under ROOT is the directory ROOT/@locks/ID ('@' is never in an id, so
+// the name cannot clash with a container). It holds exactly one empty file whose name is the
+// owner's token, PID.STARTTIME.NONCE: who holds it is read from one readdir, never from a file
+// that might be half written.
+//
+//  - Taking it: make a private directory ROOT/@locks/ID@TOKEN holding the file TOKEN, then
+//    rename(2) it to ROOT/@locks/ID. The rename is atomic, and fails (ENOTEMPTY) when ID is there
+//    holding a token: exactly one process wins. When ID is there but empty (its last owner is
+//    between removing its token and removing the directory) the rename replaces it: it was free.
+//  - Giving it back: unlink ID/TOKEN (our own name: a lock that is no longer ours is never
+//    touched), then rmdir ID, which fails harmlessly if someone has already renamed theirs over it.
+//  - A stale lock: when the owner named by the token is gone (no such pid, a zombie, or a pid
+//    whose start time in /proc differs: the pid was reused), a waiter unlinks ID/THAT-TOKEN. The
+//    name pins the generation: of several waiters breaking one stale lock at once exactly one
+//    unlink succeeds, and none can remove a newer owner's lock, whose token has another name.
+//  - Waiting is bounded: poll with backoff until a deadline, then fail naming the owner's pid.
+//
+// Within one process the lock is re-entrant along one async call chain (AsyncLocalStorage), so
+// StateStore.update inside withLock works; two independent async flows in one process still
+// exclude each other. The pid and start time mean what they say only within one pid namespace:
+// every hako working on one root must see the same /proc (they do when they share /run/hako).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { HakoError } from '../errors.js';
+import { checkContainerId } from './ids.js';
+
+/** The fields of /proc/PID/stat the lifecycle needs. */
+export interface ProcStat {
+  /** R, S, D, Z (zombie), T, t, X (dead), I ... */
+  state: string;
+  /** Start time in clock ticks since boot (field 22). */
+  startTime: number;
+}
+
+/** State and start time of a process, from one read of /proc/PID/stat; undefined when there is no such process. */
+export function procStat(pid: number): ProcStat | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // comm may hold spaces and parentheses: the fields start after the last ')'
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const startTime = Number(fields[19]);
+  if (state === undefined || !Number.isFinite(startTime)) return undefined;
+  return { state, startTime };
+}
+
+/**
+ * Whether the process that was pid, started at startTime (ticks), is still running: the pid
+ * exists, is not a zombie or dead, and has that start time (else the pid was reused).
+ */
+export function processAlive(pid: number, startTime: number): boolean {
+  const st = procStat(pid);
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X' && st.startTime === startTime;
+}
+
+/** Who holds (or held) something: a process, named so a reused pid is told apart. */
+export interface Owner {
+  pid: number;
+  startTime: number;
+}
+
+let self: Owner | undefined;
+let selfPid = 0;
+
+/** This process as an Owner. */
+export function selfOwner(): Owner {
+  if (self === undefined || selfPid !== process.pid) {
+    const st = procStat(process.pid);
+    self = { pid: process.pid, startTime: st?.startTime ?? 0 };
+    selfPid = process.pid;
+  }
+  return self;
+}
+
+/** A new token naming this process: PID.STARTTIME.NONCE (digits, digits, hex). Unique per call. */
+export function ownerToken(): string {
+  const me = selfOwner();
+  return `${me.pid}.${me.startTime}.${randomBytes(6).toString('hex')}`;
+}
+
+const TOKEN = /^(\d+)\.(\d+)\.([0-9a-f]+)$/;
+
+/** The owner a token names, or undefined when text is not a token. */
+export function parseOwnerToken(text: string): Owner | undefined {
+  const m = TOKEN.exec(text);
+  if (!m?.[1] || !m[2]) return undefined;
+  return { pid: Number(m[1]), startTime: Number(m[2]) };
+}
+
+/** Whether the owner named by a token has gone (so what it left behind may be removed). */
+export function ownerGone(owner: Owner): boolean {
+  return !processAlive(owner.pid, owner.startTime);
+}
+
+/** The directory under root holding the locks. */
+export const LOCKS_DIR = '@locks';
+
+/** Path of the lock of container id under root. */
+export function lockPath(root: string, id: string): string {
+  return join(resolve(root), LOCKS_DIR, checkContainerId(id));
+}
+
+/** Who holds the lock of container id right now, or undefined when it is free (or its holder is unreadable). */
+export function lockHolder(root: string, id: string): Owner | undefined {
+  for (const name of listDir(lockPath(root, id))) {
+    const owner = parseOwnerToken(name);
+    if (owner) return owner;
+  }
+  return undefined;
+}
+
+export interface LockOptions {
+  /** How long to wait for the lock before failing, in milliseconds (default 30 s; 0: try once). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+const MAX_BACKOFF_MS = 50;
+
+/** Lock paths this async call chain holds: what makes the lock re-entrant along one chain only. */
+const held = new AsyncLocalStorage<ReadonlySet<string>>();
+
+/**
+ * Runs fn holding the lock of container id under root, waiting for it up to opts.timeoutMs, and
+ * gives the lock back when fn settles. Throws `hako: container X is locked by pid N (...)` when
+ * the wait runs out.
+ */
+export async function withLock<T>(root: string, id: string, fn: () => T | Promise<T>, opts: LockOptions = {}): Promise<T> {
+  const path = lockPath(root, id);
+  const mine = held.getStore();
+  if (mine?.has(path)) return await fn();
+  const attempt = new Attempt(path, id);
+  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  let backoff = 1;
+  try {
+    for (;;) {
+      const r = attempt.step();
+      if (r.kind === 'acquired') break;
+      if (r.kind === 'retry') {
+        await new Promise((done) => setImmediate(done));
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw lockedError(id, r.holder, path);
+      await new Promise((done) => setTimeout(done, Math.min(left, jitter(backoff))));
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  } catch (e) {
+    attempt.abandon();
+    throw e;
+  }
+  try {
+    return await held.run(new Set([...(mine ?? []), path]), fn);
+  } finally {
+    attempt.release();
+  }
+}
+
+/** withLock for synchronous code: waits by blocking the thread (Atomics.wait). */
+export function withLockSync<T>(root: string, id: string, fn: () => T, opts: LockOptions = {}): T {
+  const path = lockPath(root, id);
+  const mine = held.getStore();
+  if (mine?.has(path)) return fn();
+  const attempt = new Attempt(path, id);
+  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  let backoff = 1;
+  let spins = 0;
+  try {
+    for (;;) {
+      const r = attempt.step();
+      if (r.kind === 'acquired') break;
+      if (r.kind === 'retry' && ++spins % 64 !== 0) continue;
+      const left = deadline - Date.now();
+      if (r.kind === 'held' && left <= 0) throw lockedError(id, r.holder, path);
+      sleepSync(Math.max(0, Math.min(left, jitter(backoff))));
+      if (r.kind === 'held') backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  } catch (e) {
+    attempt.abandon();
+    throw e;
+  }
+  try {
+    return held.run(new Set([...(mine ?? []), path]), fn);
+  } finally {
+    attempt.release();
+  }
+}
+
+type Step = { kind: 'acquired' } | { kind: 'retry' } | { kind: 'held'; holder: Owner | undefined };
+
+/** One process's try at one lock: the private directory it renames into place, and its token. */
+class Attempt {
+  private readonly token = ownerToken();
+  private readonly dir: string;
+  private readonly staged: string;
+  private staging = false;
+
+  constructor(private readonly path: string, private readonly id: string) {
+    this.dir = join(path, '..');
+    this.staged = `${path}@${this.token}`;
+  }
+
+  step(): Step {
+    if (!this.staging) {
+      try {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        mkdirSync(this.staged, { mode: 0o700 });
+        this.staging = true;
+        writeFileSync(join(this.staged, this.token), '', { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        throw this.fsError(e, 'preparing');
+      }
+    }
+    try {
+      renameSync(this.staged, this.path);
+      this.staging = false;
+      return { kind: 'acquired' };
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT') {
+        // our private directory went away (someone removed the root under us): start again
+        this.staging = false;
+        return { kind: 'retry' };
+      }
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw this.fsError(e, 'taking');
+    }
+    const names = listDir(this.path);
+    if (names.length === 0) return { kind: 'retry' }; // just given back, or gone: try again now
+    let holder: Owner | undefined;
+    for (const name of names) {
+      const owner = parseOwnerToken(name);
+      if (!owner) continue;
+      if (!ownerGone(owner)) {
+        holder = owner;
+        continue;
+      }
+      // stale: its owner is gone. Unlinking by the token's own name can only remove that generation.
+      try {
+        unlinkSync(join(this.path, name));
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw this.fsError(e, 'breaking the stale lock');
+      }
+      quietly(() => rmdirSync(this.path));
+      sweepLocks(this.dir);
+      return { kind: 'retry' };
+    }
+    return { kind: 'held', holder };
+  }
+
+  /** Gives the lock back: our token only, then the directory if nobody has put theirs in it. */
+  release(): void {
+    quietly(() => unlinkSync(join(this.path, this.token)));
+    quietly(() => rmdirSync(this.path));
+  }
+
+  /** Gives up waiting: removes the private directory. */
+  abandon(): void {
+    if (this.staging) quietly(() => rmSync(this.staged, { recursive: true, force: true }));
+    this.staging = false;
+  }
+
+  private fsError(e: unknown, what: string): HakoError {
+    const code = errno(e) ?? String(e);
+    return new HakoError(`hako: ${what} the lock of container ${this.id} (${this.path}) failed: ${code}`);
+  }
+}
+
+/**
+ * Removes what dead processes left in a locks directory: private directories (ID@TOKEN) of
+ * owners that are gone, and empty lock directories (rmdir leaves one in use: it is not empty).
+ */
+export function sweepLocks(dir: string): void {
+  for (const name of listDir(dir)) {
+    const at = name.indexOf('@');
+    if (at < 0) {
+      quietly(() => rmdirSync(join(dir, name)));
+      continue;
+    }
+    const owner = parseOwnerToken(name.slice(at + 1));
+    if (owner && ownerGone(owner)) quietly(() => rmSync(join(dir, name), { recursive: true, force: true }));
+  }
+}
+
+function lockedError(id: string, holder: Owner | undefined, path: string): HakoError {
+  if (holder) return new HakoError(`hako: container ${id} is locked by pid ${holder.pid} (another hako command is working on it)`);
+  return new HakoError(`hako: container ${id} is locked (${path} names no owner hako can read; remove it if no hako command is running)`);
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+function errno(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // best effort
+  }
+}
+
+function jitter(ms: number): number {
+  return ms / 2 + Math.random() * ms;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function sleepSync(ms: number): void {
+  if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
+}

@@ -1,0 +1,340 @@
+// The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
+// The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
+import { closeSync, constants as fsc, existsSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyDeviceRulesV1 } from '../cgroups/devices.js';
+import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
+import type { LinuxResources } from '../cgroups/resources.js';
+import { HakoError } from '../errors.js';
+import { runPlan, type SessionResult } from '../helper/session.js';
+import { runHooks, runHooksWarn } from '../hooks/run.js';
+import { signalNumber } from '../linux/signals.js';
+import { startTime } from '../linux/proc.js';
+import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../oci/plan.js';
+import { loadBundle } from '../spec/bundle.js';
+import type { Process, Spec } from '../spec/types.js';
+import { parseConfig } from '../spec/validate.js';
+import { failureError, type PlanBuilder } from '../toolkit/launch.js';
+import { checkContainerId } from './ids.js';
+import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
+import { readFileSync } from 'node:fs';
+import { formatMap } from '../toolkit/idmap.js';
+
+export interface RuntimeOptions {
+  /** Where container state lives (runc's --root). */
+  root?: string;
+  /** Warnings (a failing poststart or poststop hook): default stderr. */
+  warn?: (message: string) => void;
+}
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  /** stdio for the container (default: inherit this process's). */
+  stdio?: 'inherit' | 'pipe' | 'ignore' | Array<'inherit' | 'pipe' | 'ignore' | number>;
+}
+
+export interface RunOptions extends CreateOptions {
+  detach?: boolean;
+  /** Keep the stopped container's state (run --keep). */
+  keep?: boolean;
+  /** Signals this process receives that go on to the container (foreground run). */
+  forwardSignals?: NodeJS.Signals[];
+}
+
+export interface ExecOptions {
+  tty?: boolean;
+  consoleSocket?: string;
+  detach?: boolean;
+  pidFile?: string;
+  preserveFds?: number;
+  stdio?: CreateOptions['stdio'];
+  forwardSignals?: NodeJS.Signals[];
+}
+
+export interface RunResult {
+  exitCode: number;
+  status: number | null;
+  signal: number | null;
+  pid: number;
+  stdout?: Buffer;
+  stderr?: Buffer;
+}
+
+const CONFIG_SNAPSHOT = 'config.json';
+
+/** linux.resources into the cgroup; the device rules go to the device cgroup (v1 only so far). */
+function applyResources(cgroup: CgroupManager, spec: Spec): void {
+  const { devices, ...rest } = (spec.linux?.resources ?? {}) as LinuxResources;
+  if (Object.keys(rest).length) cgroup.set(rest);
+  if (cgroup.version === 2) {
+    if (devices?.length) throw new HakoError('hako: config.json: linux.resources.devices: the cgroup v2 device filter (eBPF) is not supported yet');
+    return;
+  }
+  const dir = cgroup.mountInfo().cgroupV1Dirs?.find((d) => d.name.split(',').includes('devices'))?.host;
+  if (!dir) throw new HakoError('hako: cgroup: no v1 devices hierarchy on this host, so device rules cannot be applied');
+  applyDeviceRulesV1(dir, devices ?? []);
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function writePidFile(path: string, pid: number): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, path);
+}
+
+export class Runtime {
+  readonly store: StateStore;
+  private readonly warn: (message: string) => void;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.store = new StateStore(options.root ?? '/run/hako');
+    this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
+  }
+
+  private spec(state: ContainerState): Spec {
+    return parseConfig(readFileSync(state.config, 'utf8'));
+  }
+
+  private cgroup(state: ContainerState): CgroupManager {
+    const saved = (state.cgroup ?? {}) as { cgroupsPath?: string };
+    return cgroupManager(saved.cgroupsPath, state.id);
+  }
+
+  private hookState(state: ContainerState, status = liveStatus(state)): OciState {
+    return ociState(state, status);
+  }
+
+  /** Creates a container: everything but the user's process, which waits for `start`. */
+  async create(id: string, options: CreateOptions): Promise<void> {
+    await this.launchInit(id, options, 'create');
+  }
+
+  /** Starts a created container's process. */
+  async start(id: string): Promise<void> {
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`);
+    if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`);
+    const fifo = this.store.file(id, 'exec.fifo');
+    let fd: number;
+    try {
+      fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    } catch {
+      throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`);
+    }
+    try {
+      const buf = Buffer.alloc(1);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        let n = 0;
+        try { n = readSync(fd, buf, 0, 1, null); } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (n === 1) break;
+        if (liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`);
+        if (Date.now() > deadline) throw new HakoError(`hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`);
+        sleep(1);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    try { unlinkSync(fifo); } catch { /* gone already */ }
+    this.store.update(id, (s) => { s.status = 'running'; });
+    const spec = this.spec(state);
+    await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
+  }
+
+  /** create + start in one; in the foreground it returns the container's exit. */
+  async run(id: string, options: RunOptions): Promise<RunResult> {
+    return this.launchInit(id, options, options.detach ? 'run-detached' : 'run');
+  }
+
+  state(id: string): OciState {
+    return ociState(this.store.read(id));
+  }
+
+  list(): OciState[] {
+    return this.store.list().map((s) => ociState(s));
+  }
+
+  /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
+  kill(id: string, signal: string | number = 'SIGTERM', all = false): void {
+    const n = typeof signal === 'number' ? signal : signalNumber(signal);
+    if (n === undefined) throw new HakoError(`hako: unknown signal '${signal}'`);
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status === 'stopped' && !all) throw new HakoError('hako: container not running');
+    if (all) {
+      for (const pid of this.cgroup(state).pids()) {
+        try { process.kill(pid, n); } catch { /* gone */ }
+      }
+      return;
+    }
+    try {
+      process.kill(state.pid, n);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
+
+  /** Removes a container; a running one only with force (which kills it first). */
+  async delete(id: string, force = false): Promise<void> {
+    if (!this.store.exists(id)) {
+      if (force) return;
+      throw new HakoError(`hako: container ${id} does not exist`);
+    }
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new HakoError(`hako: cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    const cgroup = this.cgroup(state);
+    if (status !== 'stopped') {
+      try { process.kill(state.pid, 'SIGKILL'); } catch { /* gone */ }
+      for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) sleep(2);
+    }
+    cgroup.destroy();
+    let spec: Spec | undefined;
+    try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
+    this.store.remove(id);
+    if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
+  }
+
+  /** The pids of every process in the container. */
+  ps(id: string): number[] {
+    return this.cgroup(this.store.read(id)).pids();
+  }
+
+  /** Runs another process in a running container. */
+  async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`);
+    const spec = this.spec(state);
+    if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
+    const ns = containerNamespaces(spec);
+    const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
+    const input = {
+      process: proc, preserveFds: options.preserveFds ?? 0, rootfs: state.rootfs, pid: state.pid,
+      namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach,
+      ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+    };
+    const builder = execPlan(input);
+    const cgroup = this.cgroup(state);
+    let pid = 0;
+    const result = await this.runBuilder(builder, {
+      onHelper: (helperPid) => cgroup.addProcess(helperPid),
+      onSpawned: (p) => { pid = p; },
+      onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
+    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals });
+    return this.resultOf(result, 'exec', builder);
+  }
+
+  private resultOf(result: SessionResult, verb: string, builder: PlanBuilder): RunResult {
+    if (result.failure) throw failureError(verb, builder, result.failure);
+    const exitCode = result.detached ? 0 : result.signal !== null ? 128 + result.signal : result.status ?? 1;
+    const out: RunResult = { exitCode, status: result.status, signal: result.signal, pid: result.pid };
+    if (result.stdout) out.stdout = result.stdout;
+    if (result.stderr) out.stderr = result.stderr;
+    return out;
+  }
+
+  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined }) {
+    return runPlan({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers, {
+      ...(o.stdio !== undefined ? { stdio: o.stdio } : {}),
+      ...(o.preserveFds ? { preserveFds: o.preserveFds } : {}),
+      ...(o.forwardSignals ? { forwardSignals: o.forwardSignals } : {}),
+    });
+  }
+
+  /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
+  private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached'): Promise<RunResult> {
+    checkContainerId(id);
+    const { spec, bundle, rootfs } = loadBundle(options.bundle);
+    const proc = spec.process;
+    if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run');
+    const detach = mode !== 'run';
+    if (proc.terminal && detach && !options.consoleSocket) {
+      throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)');
+    }
+    if (!proc.terminal && options.consoleSocket) throw new HakoError('hako: --console-socket given but process.terminal is false');
+    const created = new Date().toISOString();
+    const state: ContainerState = {
+      ociVersion: spec.ociVersion, id, status: 'creating', pid: 0, pidStartTime: 0, bundle, rootfs, created,
+      owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: '',
+    };
+    this.store.create(id, state);
+    let cgroup: CgroupManager | undefined;
+    let pid = 0;
+    let ready = false;
+    try {
+      const configPath = this.store.file(id, CONFIG_SNAPSHOT);
+      writeFileSync(configPath, JSON.stringify(spec));
+      state.config = configPath;
+      this.store.write(id, state);
+      cgroup = cgroupManager(spec.linux?.cgroupsPath, id);
+      cgroup.create();
+      applyResources(cgroup, spec);
+      const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
+      const builder = createPlan({
+        spec, bundle, rootfs, process: proc, preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
+        hookState: JSON.stringify(ociState(state, 'created')),
+        ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
+        ...(console ? { console } : {}),
+        ...cgroup.mountInfo(),
+      });
+      const cg = cgroup;
+      const result = await this.runBuilder(builder, {
+        onHelper: (helperPid) => cg.addProcess(helperPid),
+        onIdmap: (p) => {
+          writeFileSync(`/proc/${p}/uid_map`, formatMap((spec.linux?.uidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
+          writeFileSync(`/proc/${p}/gid_map`, formatMap((spec.linux?.gidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
+        },
+        onSpawned: (p) => { pid = p; },
+        onHooks: async () => {
+          const s = this.hookState({ ...state, pid }, 'created');
+          await runHooks('prestart', spec.hooks?.prestart, s);
+          await runHooks('createRuntime', spec.hooks?.createRuntime, s);
+        },
+        onReady: () => {
+          state.pid = pid;
+          state.pidStartTime = startTime(pid) ?? 0;
+          state.status = mode === 'create' ? 'created' : 'running';
+          this.store.write(id, state);
+          if (options.pidFile) writePidFile(options.pidFile, pid);
+          ready = true;
+        },
+      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals });
+      if (result.failure) {
+        const err = failureError(mode === 'create' ? 'create' : 'run', builder, result.failure);
+        if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
+        throw err;
+      }
+      if (mode !== 'create') await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
+      const out = this.resultOf(result, mode, builder);
+      if (mode === 'run' && !options.keep) await this.delete(id, true);
+      return out;
+    } catch (err) {
+      // nothing left behind: the process, the cgroup, the state
+      if (pid > 0 && !ready) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      if (!ready || mode === 'run') {
+        try {
+          if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          cgroup?.destroy();
+        } finally {
+          this.store.remove(id);
+        }
+      }
+      throw err;
+    }
+  }
+}
+
+export { existsSync };

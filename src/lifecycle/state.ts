@@ -1,0 +1,437 @@
+// The container state store, kept as runc keeps it under --root (default /run/hako):
+//
+//   ROOT/                       0700
+//     ID/                       0711, one per container
+//       state.json              0600, the ContainerState record
+//       exec.fifo, config ...   room for the other files of the container (dir(), file())
+//     @locks/ID                 the per-container lock (lock.ts)
+//     ID@TOKEN[.what]           work in progress of one process (never a container: '@' is not in ids)
+//
+// Concurrent commands on one id never corrupt it:
+//  - create() claims the id atomically: it builds the whole directory, state.json included, under
+//    a private name and renames it to ROOT/ID. Of two creates of one id exactly one rename wins;
+//    the other fails "already exists". A container is never seen half created.
+//  - Every write of state.json is atomic: a temporary file in the same directory, fsync, rename.
+//  - update() reads, changes and writes under the container's lock; remove() takes the lock,
+//    renames ROOT/ID away in one step, then deletes it.
+// Reads need no lock: state.json is always whole.
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { HakoError } from '../errors.js';
+import { checkContainerId, isValidContainerId } from './ids.js';
+import { ownerGone, ownerToken, parseOwnerToken, procStat, withLockSync, type LockOptions } from './lock.js';
+
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+
+export const CONTAINER_STATUSES: readonly ContainerStatus[] = ['creating', 'created', 'running', 'stopped', 'paused'];
+
+/** What hako records about a container (ROOT/ID/state.json). */
+export interface ContainerState {
+  /** OCI runtime-spec version the container was created with. */
+  ociVersion: string;
+  id: string;
+  /** The status last recorded; liveStatus() tells the real one. */
+  status: ContainerStatus;
+  /** Host pid of the container's init process (0 before it exists). */
+  pid: number;
+  /** Start time of pid in clock ticks since boot (/proc/PID/stat field 22): tells a reused pid apart. */
+  pidStartTime: number;
+  /** Absolute path of the bundle. */
+  bundle: string;
+  /** Absolute path of the root filesystem. */
+  rootfs: string;
+  /** When the container was created (ISO 8601, UTC). */
+  created: string;
+  /** User name of the owner, or ''. */
+  owner: string;
+  annotations: Record<string, string>;
+  /** hako: what the cgroup code needs to find the container's cgroup again (opaque here). */
+  cgroup: object | null;
+  /** hako: path of the snapshot of the container's config. */
+  config: string;
+}
+
+/** The state of a container as `runc state` prints it, in runc's field order. */
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: ContainerStatus;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+  owner: string;
+}
+
+export const STATE_FILE = 'state.json';
+
+export class StateStore {
+  /** Absolute path of the root directory. */
+  readonly root: string;
+
+  constructor(root: string, private readonly lockOptions: LockOptions = {}) {
+    this.root = resolve(root);
+  }
+
+  /** The directory of container id (which need not exist). */
+  dir(id: string): string {
+    return join(this.root, checkContainerId(id));
+  }
+
+  /** Path of a file in the directory of container id: exec.fifo, the config snapshot... */
+  file(id: string, name: string): string {
+    if (name === '' || name.includes('/') || name === '.' || name === '..' || name.includes('@')) {
+      throw new Error(`StateStore.file: '${name}' is not a plain file name`);
+    }
+    return join(this.dir(id), name);
+  }
+
+  /** Whether container id exists (has a state). */
+  exists(id: string): boolean {
+    try {
+      return statSync(join(this.dir(id), STATE_FILE)).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Creates container id with its first state, atomically and exclusively: when the id is taken,
+   * throws `hako: container with id X already exists` (exit code 1). The id argument is the one
+   * recorded, whatever state.id says.
+   */
+  create(id: string, state: ContainerState): ContainerState {
+    checkContainerId(id);
+    const record: ContainerState = { ...state, id };
+    const target = join(this.root, id);
+    try {
+      mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw fsFailure(e, `creating the state directory ${this.root}`);
+    }
+    // runc refuses an id whose directory exists at all: so do we, before doing any work
+    if (pathExists(target)) throw alreadyExists(id);
+    this.sweep();
+    const staged = `${target}@${ownerToken()}.new`;
+    try {
+      mkdirSync(staged, { mode: 0o711 });
+      writeAtomic(staged, STATE_FILE, serialize(record));
+    } catch (e) {
+      rmSync(staged, { recursive: true, force: true });
+      throw fsFailure(e, `creating the state of container ${id}`);
+    }
+    try {
+      // atomic; fails when the target is there and not empty: exactly one create wins
+      renameSync(staged, target);
+    } catch (e) {
+      rmSync(staged, { recursive: true, force: true });
+      const code = errno(e);
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw alreadyExists(id);
+      throw fsFailure(e, `creating the state of container ${id}`);
+    }
+    syncDir(this.root);
+    return record;
+  }
+
+  /** The recorded state of container id; `hako: container X does not exist` when there is none. */
+  read(id: string): ContainerState {
+    checkContainerId(id);
+    const path = join(this.root, id, STATE_FILE);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw doesNotExist(id);
+      throw fsFailure(e, `reading the state of container ${id}`);
+    }
+    return parse(text, id, path);
+  }
+
+  /**
+   * Replaces the state of an existing container, atomically. Does not lock: call it inside
+   * withLock(store.root, id, ...) (or use update()).
+   */
+  write(id: string, state: ContainerState): ContainerState {
+    checkContainerId(id);
+    const record: ContainerState = { ...state, id };
+    const dir = join(this.root, id);
+    if (!pathExists(join(dir, STATE_FILE))) throw doesNotExist(id);
+    try {
+      writeAtomic(dir, STATE_FILE, serialize(record));
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw doesNotExist(id);
+      throw fsFailure(e, `writing the state of container ${id}`);
+    }
+    sweepTemporaries(dir);
+    return record;
+  }
+
+  /**
+   * Reads, changes and writes the state of container id holding its lock. fn may change the
+   * state it is given in place, or return a new one. Returns the state written.
+   */
+  update(id: string, fn: (state: ContainerState) => ContainerState | void): ContainerState {
+    checkContainerId(id);
+    return withLockSync(this.root, id, () => {
+      const state = this.read(id);
+      const next = fn(state) ?? state;
+      return this.write(id, next);
+    }, this.lockOptions);
+  }
+
+  /** Every container with a state, sorted by id. Directories still being made or removed, and other files, are not containers. */
+  list(): ContainerState[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return [];
+      throw fsFailure(e, `listing ${this.root}`);
+    }
+    const states: ContainerState[] = [];
+    for (const name of names.filter((n) => isValidContainerId(n)).sort(byBytes)) {
+      const path = join(this.root, name, STATE_FILE);
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        continue; // half made by a create of another runtime, being removed, or not a directory
+      }
+      try {
+        states.push(parse(text, name, path));
+      } catch {
+        // a state hako cannot read is no container of hako's
+      }
+    }
+    return states;
+  }
+
+  /** The ids of every container with a state, sorted. */
+  ids(): string[] {
+    return this.list().map((s) => s.id);
+  }
+
+  /**
+   * Removes container id and everything in its directory, holding its lock. Idempotent: removing
+   * a container that does not exist does nothing. Returns whether there was something to remove.
+   */
+  remove(id: string): boolean {
+    checkContainerId(id);
+    const target = join(this.root, id);
+    return withLockSync(this.root, id, () => {
+      const trash = `${target}@${ownerToken()}.rm`;
+      try {
+        // one step: from here the container is gone for everyone, and the id is free again
+        renameSync(target, trash);
+      } catch (e) {
+        if (errno(e) === 'ENOENT') return false;
+        throw fsFailure(e, `removing container ${id}`);
+      }
+      try {
+        rmSync(trash, { recursive: true, force: true });
+      } catch (e) {
+        throw fsFailure(e, `removing ${trash}`);
+      }
+      return true;
+    }, this.lockOptions);
+  }
+
+  /** Removes work left in the root by processes that died in the middle of it (ID@TOKEN...). */
+  sweep(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const owner = leftBy(name);
+      if (owner && ownerGone(owner)) rmSync(join(this.root, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * The real status of a container: a created, running or paused container (or one being created
+ * that has its init pid) whose init process is gone is stopped. Gone means no such pid, a zombie,
+ * or a pid with another start time than pidStartTime: a reused pid is never the container.
+ */
+export function liveStatus(state: ContainerState): ContainerStatus {
+  switch (state.status) {
+    case 'created':
+    case 'running':
+    case 'paused':
+      return initAlive(state) ? state.status : 'stopped';
+    case 'creating':
+      return state.pid > 0 && !initAlive(state) ? 'stopped' : 'creating';
+    default:
+      return 'stopped';
+  }
+}
+
+function initAlive(state: ContainerState): boolean {
+  const st = procStat(state.pid);
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X' && st.startTime === state.pidStartTime;
+}
+
+/**
+ * The state as `runc state` prints it (runc 1.1.5): ociVersion, id, pid, status, bundle, rootfs,
+ * created, annotations (only when there are some, keys sorted), owner. The pid of a stopped
+ * container is 0. status defaults to liveStatus(state).
+ */
+export function ociState(state: ContainerState, status: ContainerStatus = liveStatus(state)): OciState {
+  const annotations = Object.keys(state.annotations ?? {}).sort(byBytes);
+  return {
+    ociVersion: state.ociVersion,
+    id: state.id,
+    pid: status === 'stopped' ? 0 : state.pid,
+    status,
+    bundle: state.bundle,
+    rootfs: state.rootfs,
+    created: state.created,
+    ...(annotations.length > 0 ? { annotations: Object.fromEntries(annotations.map((k) => [k, state.annotations[k] ?? ''])) } : {}),
+    owner: state.owner,
+  };
+}
+
+/**
+ * JSON text as runc prints its state: indented by two spaces, no newline at the end, and
+ * <, >, & escaped as Go's encoding/json does.
+ */
+export function formatOciState(state: OciState): string {
+  return goJson(JSON.stringify(state, null, 2));
+}
+
+/** JSON as Go's encoding/json writes it: <, >, &, U+2028 and U+2029 escaped. */
+export function goJson(text: string): string {
+  return text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+// ---- files
+
+/** Writes dir/name atomically: a temporary file in dir, fsync, rename over name, fsync dir. */
+function writeAtomic(dir: string, name: string, text: string): void {
+  const tmp = join(dir, `${name}@${ownerToken()}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    try {
+      const data = Buffer.from(text, 'utf8');
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(dir, name));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  syncDir(dir);
+}
+
+/** Removes temporary files (NAME@TOKEN.tmp) left in dir by writers that died. */
+function sweepTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const owner = leftBy(name);
+    if (owner && ownerGone(owner)) rmSync(join(dir, name), { force: true, recursive: true });
+  }
+}
+
+/** The owner named in NAME@TOKEN or NAME@TOKEN.what, or undefined for any other name. */
+function leftBy(name: string): ReturnType<typeof parseOwnerToken> {
+  const at = name.lastIndexOf('@');
+  if (at <= 0) return undefined;
+  const rest = name.slice(at + 1);
+  const m = /^(\d+\.\d+\.[0-9a-f]+)(?:\.[a-z]+)?$/.exec(rest);
+  return m?.[1] ? parseOwnerToken(m[1]) : undefined;
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // some filesystems refuse fsync on a directory: the rename is atomic regardless
+  }
+}
+
+function pathExists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (e) {
+    return errno(e) !== 'ENOENT' && errno(e) !== 'ENOTDIR';
+  }
+}
+
+function serialize(state: ContainerState): string {
+  return `${JSON.stringify(state)}\n`;
+}
+
+function parse(text: string, id: string, path: string): ContainerState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new HakoError(`hako: the state of container ${id} (${path}) is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HakoError(`hako: the state of container ${id} (${path}) is not a state record`);
+  }
+  const v = value as Partial<ContainerState>;
+  if (v.id !== id || typeof v.status !== 'string' || !CONTAINER_STATUSES.includes(v.status) || typeof v.pid !== 'number') {
+    throw new HakoError(`hako: the state of container ${id} (${path}) is not a state record of that container`);
+  }
+  return {
+    ...v, // keep fields a newer hako added
+    ociVersion: v.ociVersion ?? '',
+    id,
+    status: v.status,
+    pid: v.pid,
+    pidStartTime: v.pidStartTime ?? 0,
+    bundle: v.bundle ?? '',
+    rootfs: v.rootfs ?? '',
+    created: v.created ?? '',
+    owner: v.owner ?? '',
+    annotations: v.annotations ?? {},
+    cgroup: v.cgroup ?? null,
+    config: v.config ?? '',
+  };
+}
+
+function byBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function errno(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+function alreadyExists(id: string): HakoError {
+  return new HakoError(`hako: container with id ${id} already exists`, 1);
+}
+
+function doesNotExist(id: string): HakoError {
+  return new HakoError(`hako: container ${id} does not exist`, 1);
+}
+
+function fsFailure(e: unknown, what: string): HakoError {
+  if (e instanceof HakoError) return e;
+  const code = errno(e);
+  const path = typeof e === 'object' && e !== null && 'path' in e && typeof e.path === 'string' ? ` (${e.path})` : '';
+  return new HakoError(`hako: ${what} failed: ${code ?? String(e)}${path}`);
+}

@@ -1,0 +1,54 @@
+// /dev inside the container: the default devices every runtime makes, the config's devices,
+// and the standard symlinks. In a user namespace devices cannot be made, so they are bound.
+import { OpKind, Tag, type Field } from '../helper/protocol.js';
+import type { Device } from '../spec/types.js';
+import type { PlanBuilder } from '../toolkit/launch.js';
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+export const DEFAULT_DEVICES: Device[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
+];
+
+const LINKS: Array<[string, string]> = [
+  ['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'],
+  ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2'],
+];
+
+function typeBits(type: Device['type']): number {
+  return type === 'b' ? S_IFBLK : type === 'p' ? S_IFIFO : S_IFCHR;
+}
+
+/** Adds the ops that populate /dev: devices (mknod, or bind from the host in a user namespace), links. */
+export function addDevices(b: PlanBuilder, root: number, devices: Device[], inUserNs: boolean, hasDevPts: boolean, hasProc: boolean): void {
+  const seen = new Set<string>();
+  for (const d of [...DEFAULT_DEVICES, ...devices]) {
+    if (seen.has(d.path)) continue;
+    seen.add(d.path);
+    const rootField: Field = { tag: Tag.ROOT, value: root };
+    if (inUserNs) {
+      b.init(OpKind.MKPATH, [rootField, { tag: Tag.PATH, value: d.path }, { tag: Tag.TYPE, value: 2 }], `create ${d.path}`);
+      b.init(OpKind.MOUNT_IN_ROOT, [rootField, { tag: Tag.SOURCE, value: d.path }, { tag: Tag.TARGET, value: d.path }, { tag: Tag.FLAGS, value: 4096 }],
+        `bind the host's ${d.path} (no mknod in a user namespace)`);
+      continue;
+    }
+    const mode = typeBits(d.type) | (d.fileMode ?? 0o666);
+    const fields: Field[] = [rootField, { tag: Tag.PATH, value: d.path }, { tag: Tag.MODE, value: mode },
+      { tag: Tag.VALUE, value: d.major ?? 0 }, { tag: Tag.VALUE2, value: d.minor ?? 0 },
+      { tag: Tag.ID, value: d.uid ?? 0 }, { tag: Tag.ID, value: d.gid ?? 0 }];
+    b.init(OpKind.MKNOD, fields, `mknod ${d.path} ${d.type} ${d.major ?? 0}:${d.minor ?? 0}`);
+  }
+  const links = [...LINKS];
+  if (hasProc) links.push(['/dev/core', '/proc/kcore']);
+  if (hasDevPts) links.push(['/dev/ptmx', 'pts/ptmx']);
+  for (const [path, target] of links) {
+    b.init(OpKind.SYMLINK, [{ tag: Tag.ROOT, value: root }, { tag: Tag.PATH, value: path }, { tag: Tag.TARGET, value: target }], `symlink ${path} -> ${target}`);
+  }
+}

@@ -1,0 +1,59 @@
+// linux.seccomp → the fields of the helper's SECCOMP op (libseccomp builds the filter).
+import { HakoError } from '../errors.js';
+import { OpKind, Tag, type Field } from '../helper/protocol.js';
+import type { Seccomp } from '../spec/types.js';
+
+const EPERM = 1;
+
+function action(name: string, errnoRet: number | undefined, where: string): number {
+  switch (name) {
+    case 'SCMP_ACT_KILL': case 'SCMP_ACT_KILL_THREAD': return 0;
+    case 'SCMP_ACT_KILL_PROCESS': return 0x80000000;
+    case 'SCMP_ACT_TRAP': return 0x00030000;
+    case 'SCMP_ACT_ERRNO': return 0x00050000 | ((errnoRet ?? EPERM) & 0xffff);
+    case 'SCMP_ACT_TRACE': return 0x7ff00000 | ((errnoRet ?? EPERM) & 0xffff);
+    case 'SCMP_ACT_LOG': return 0x7ffc0000;
+    case 'SCMP_ACT_ALLOW': return 0x7fff0000;
+    case 'SCMP_ACT_NOTIFY':
+      throw new HakoError(`hako: config.json: ${where}: SCMP_ACT_NOTIFY (seccomp user notification) is not supported yet`);
+    default:
+      throw new HakoError(`hako: config.json: ${where}: unknown seccomp action '${name}'`);
+  }
+}
+
+const OPERATORS: Record<string, number> = {
+  SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
+};
+
+const FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+};
+
+/** The SECCOMP op's fields for a config's linux.seccomp. */
+export function seccompOp(s: Seccomp): { kind: number; fields: Field[] } {
+  if (s.listenerPath) throw new HakoError('hako: config.json: linux.seccomp.listenerPath: seccomp user notification is not supported yet');
+  const fields: Field[] = [{ tag: Tag.ACTION, value: action(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction') }];
+  let flags = 0;
+  for (const [i, f] of (s.flags ?? []).entries()) {
+    const bit = FLAGS[f];
+    if (bit === undefined) throw new HakoError(`hako: config.json: linux.seccomp.flags[${i}]: '${f}' is not supported`);
+    flags |= bit;
+  }
+  fields.push({ tag: Tag.FLAGS, value: flags });
+  for (const arch of s.architectures ?? []) fields.push({ tag: Tag.ARCH, value: arch.replace(/^SCMP_ARCH_/, '').toLowerCase() });
+  for (const [i, rule] of (s.syscalls ?? []).entries()) {
+    const where = `linux.seccomp.syscalls[${i}]`;
+    const ruleFields: Field[] = [{ tag: Tag.ACTION, value: action(rule.action, rule.errnoRet, `${where}.action`) }];
+    for (const name of rule.names) ruleFields.push({ tag: Tag.NAME, value: name });
+    for (const [j, arg] of (rule.args ?? []).entries()) {
+      const op = OPERATORS[arg.op];
+      if (op === undefined) throw new HakoError(`hako: config.json: ${where}.args[${j}].op: unknown operator '${arg.op}'`);
+      ruleFields.push({ tag: Tag.ARGCMP, value: [
+        { tag: Tag.TYPE, value: arg.index }, { tag: Tag.VALUE, value: BigInt(arg.value) },
+        { tag: Tag.VALUE2, value: BigInt(arg.valueTwo ?? 0) }, { tag: Tag.MODE, value: op },
+      ] });
+    }
+    fields.push({ tag: Tag.RULE, value: ruleFields });
+  }
+  return { kind: OpKind.SECCOMP, fields };
+}

@@ -1,0 +1,187 @@
+// Checks for the "linux" object of config.json (config-linux.md, runtime-spec 1.2).
+import {
+  type Check, absolutePath, array, boolean, fail, int64, integer, keyPath, nonEmpty, object, oneOf, opt, range,
+  record, string, text, uint16, uint32, uint64,
+} from './check.js';
+import {
+  CGROUP_DEVICE_TYPES, DEVICE_TYPES, NAMESPACE_TYPES, PERSONALITY_DOMAINS, ROOTFS_PROPAGATIONS, SECCOMP_ACTIONS,
+  SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS, TIME_CLOCKS,
+} from './known.js';
+import type {
+  BlockIO, CPU, Device, DeviceCgroup, HugepageLimit, IDMapping, IntelRdt, InterfacePriority, Linux, Memory,
+  Namespace, Network, Personality, Pids, Rdma, Resources, Seccomp, SeccompArg, Syscall, ThrottleDevice, TimeOffset,
+  WeightDevice,
+} from './types.js';
+
+export const idMapping = object<IDMapping>({
+  containerID: uint32,
+  hostID: uint32,
+  size: integer('a positive integer', 1, 0xffffffff),
+});
+
+/** "0-3,7"; empty means the default. */
+export const cpuList = text((s) => /^(\d+(-\d+)?(,\d+(-\d+)?)*)?$/.test(s), 'a CPU list like 0-3,7');
+
+const namespace = object<Namespace>({ type: oneOf(NAMESPACE_TYPES), path: opt(absolutePath) });
+
+const timeOffset = object<TimeOffset>({ secs: opt(int64), nanosecs: opt(range(0, 999_999_999)) });
+const clock = (k: string, path: string): void => {
+  if (!(TIME_CLOCKS as readonly string[]).includes(k)) fail(path, `key must be ${TIME_CLOCKS.join(' or ')}`);
+};
+
+const device = object<Device>(
+  {
+    type: oneOf(DEVICE_TYPES),
+    path: absolutePath,
+    major: opt(int64),
+    minor: opt(int64),
+    fileMode: opt(uint32),
+    uid: opt(uint32),
+    gid: opt(uint32),
+  },
+  (d, path) => {
+    if (d.type === 'p') return;
+    for (const k of ['major', 'minor'] as const) if (d[k] == null) fail(keyPath(path, k), 'is required unless type is p');
+  },
+);
+
+const deviceCgroup = object<DeviceCgroup>({
+  allow: boolean,
+  type: opt(oneOf(CGROUP_DEVICE_TYPES)),
+  major: opt(int64),
+  minor: opt(int64),
+  access: opt(text((s) => /^[rwm]*$/.test(s), 'made of the letters r, w and m')),
+});
+
+const memory = object<Memory>({
+  limit: opt(int64),
+  reservation: opt(int64),
+  swap: opt(int64),
+  kernel: opt(int64),
+  kernelTCP: opt(int64),
+  swappiness: opt(range(0, 100)),
+  disableOOMKiller: opt(boolean),
+  useHierarchy: opt(boolean),
+  checkBeforeUpdate: opt(boolean),
+});
+
+const cpu = object<CPU>({
+  shares: opt(uint64),
+  quota: opt(int64),
+  burst: opt(uint64),
+  period: opt(uint64),
+  realtimeRuntime: opt(int64),
+  realtimePeriod: opt(uint64),
+  cpus: opt(cpuList),
+  mems: opt(cpuList),
+  idle: opt(int64),
+});
+
+const throttle = array(object<ThrottleDevice>({ major: int64, minor: int64, rate: uint64 }));
+const weightDevice = object<WeightDevice>(
+  { major: int64, minor: int64, weight: opt(uint16), leafWeight: opt(uint16) },
+  (w, path) => {
+    if (w.weight == null && w.leafWeight == null) fail(path, 'must set weight or leafWeight');
+  },
+);
+const blockIO = object<BlockIO>({
+  weight: opt(uint16),
+  leafWeight: opt(uint16),
+  weightDevice: opt(array(weightDevice)),
+  throttleReadBpsDevice: opt(throttle),
+  throttleWriteBpsDevice: opt(throttle),
+  throttleReadIOPSDevice: opt(throttle),
+  throttleWriteIOPSDevice: opt(throttle),
+});
+
+const hugepageLimit = object<HugepageLimit>({
+  pageSize: text((s) => /^\d+[KMGTPE]?B$/.test(s), 'a page size like 2MB'),
+  limit: uint64,
+});
+
+const network = object<Network>({
+  classID: opt(uint32),
+  priorities: opt(array(object<InterfacePriority>({ name: nonEmpty, priority: uint32 }))),
+});
+
+const rdma = object<Rdma>({ hcaHandles: opt(uint32), hcaObjects: opt(uint32) }, (r, path) => {
+  if (r.hcaHandles == null && r.hcaObjects == null) fail(path, 'must set hcaHandles or hcaObjects');
+});
+
+const resources = object<Resources>({
+  devices: opt(array(deviceCgroup)),
+  memory: opt(memory),
+  cpu: opt(cpu),
+  blockIO: opt(blockIO),
+  hugepageLimits: opt(array(hugepageLimit)),
+  network: opt(network),
+  pids: opt(object<Pids>({ limit: int64 })),
+  rdma: opt(record(rdma)),
+  unified: opt(record(string, (k, path) => {
+    if (k === '' || k.includes('/')) fail(path, 'key must be a cgroup file name');
+  })),
+});
+
+const intelRdt = object<IntelRdt>({
+  closID: opt(string),
+  l3CacheSchema: opt(string),
+  memBwSchema: opt(text((s) => s.startsWith('MB:') && !s.includes('\n'), 'one line starting with MB:')),
+  enableCMT: opt(boolean),
+  enableMBM: opt(boolean),
+});
+
+/** Only SCMP_ACT_ERRNO and SCMP_ACT_TRACE return an errno (config-linux.md "Seccomp"). */
+function errnoAction(action: string, errno: number | undefined, path: string): void {
+  if (errno != null && action !== 'SCMP_ACT_ERRNO' && action !== 'SCMP_ACT_TRACE') {
+    fail(path, 'must be set only with SCMP_ACT_ERRNO or SCMP_ACT_TRACE');
+  }
+}
+
+const seccompAction = oneOf(SECCOMP_ACTIONS);
+const seccompArg = object<SeccompArg>({
+  index: range(0, 5),
+  value: uint64,
+  valueTwo: opt(uint64),
+  op: oneOf(SECCOMP_OPERATORS),
+});
+const syscall = object<Syscall>(
+  { names: array(nonEmpty, { min: 1 }), action: seccompAction, errnoRet: opt(uint32), args: opt(array(seccompArg)) },
+  (s, path) => errnoAction(s.action, s.errnoRet, keyPath(path, 'errnoRet')),
+);
+const seccomp = object<Seccomp>(
+  {
+    defaultAction: seccompAction,
+    defaultErrnoRet: opt(uint32),
+    architectures: opt(array(oneOf(SECCOMP_ARCHS, 'a libseccomp architecture like SCMP_ARCH_X86_64'))),
+    flags: opt(array(oneOf(SECCOMP_FLAGS))),
+    listenerPath: opt(nonEmpty),
+    listenerMetadata: opt(string),
+    syscalls: opt(array(syscall)),
+  },
+  (s, path) => {
+    errnoAction(s.defaultAction, s.defaultErrnoRet, keyPath(path, 'defaultErrnoRet'));
+    if (s.listenerMetadata != null && s.listenerPath == null) {
+      fail(keyPath(path, 'listenerMetadata'), 'must be set only with listenerPath');
+    }
+  },
+);
+
+export const linux: Check<Linux> = object<Linux>({
+  namespaces: opt(array(namespace, { unique: 'type' })),
+  uidMappings: opt(array(idMapping)),
+  gidMappings: opt(array(idMapping)),
+  timeOffsets: opt(record(timeOffset, clock)),
+  devices: opt(array(device)),
+  cgroupsPath: opt(string),
+  resources: opt(resources),
+  intelRdt: opt(intelRdt),
+  sysctl: opt(record(string, (k, path) => {
+    if (k === '') fail(path, 'key must not be empty');
+  })),
+  seccomp: opt(seccomp),
+  rootfsPropagation: opt(oneOf(ROOTFS_PROPAGATIONS, 'shared, slave, private or unbindable (or runc\'s r-prefixed forms)')),
+  maskedPaths: opt(array(absolutePath)),
+  readonlyPaths: opt(array(absolutePath)),
+  mountLabel: opt(string),
+  personality: opt(object<Personality>({ domain: oneOf(PERSONALITY_DOMAINS), flags: opt(array(string)) })),
+});
