@@ -99,9 +99,21 @@ function planCpu(c: NonNullable<Wanted['cpu']>, t: V1Target): Step[] {
           periodPending = true;
         }
       }
-      if (c.quota !== undefined) writeCgroupFile(dir, 'cpu.cfs_quota_us', int(c.quota));
+      // the burst may not exceed the quota: when the new quota is below the old burst, burst goes first
+      let burstPending = c.burst !== undefined;
+      if (c.quota !== undefined) {
+        const quotaHint = (errno: string | undefined) => errno === 'EINVAL' ? 'the quota must be at least 1000 and not below cpu.cfs_burst_us' : undefined;
+        try {
+          writeCgroupFile(dir, 'cpu.cfs_quota_us', int(c.quota), quotaHint);
+        } catch (err) {
+          if (c.burst === undefined || (err as CgroupError).errno !== 'EINVAL') throw err;
+          writeCgroupFile(dir, 'cpu.cfs_burst_us', int(c.burst));
+          burstPending = false;
+          writeCgroupFile(dir, 'cpu.cfs_quota_us', int(c.quota), quotaHint);
+        }
+      }
       if (periodPending && c.period !== undefined) writeCgroupFile(dir, 'cpu.cfs_period_us', int(c.period));
-      if (c.burst !== undefined) writeCgroupFile(dir, 'cpu.cfs_burst_us', int(c.burst));
+      if (burstPending && c.burst !== undefined) writeCgroupFile(dir, 'cpu.cfs_burst_us', int(c.burst));
       const rtHint = (errno: string | undefined) => errno === 'ENOENT' ? 'this kernel has no realtime group scheduling (CONFIG_RT_GROUP_SCHED)' : undefined;
       if (c.realtimePeriod !== undefined) writeCgroupFile(dir, 'cpu.rt_period_us', int(c.realtimePeriod), rtHint);
       if (c.realtimeRuntime !== undefined) writeCgroupFile(dir, 'cpu.rt_runtime_us', int(c.realtimeRuntime), rtHint);

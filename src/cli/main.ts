@@ -20,7 +20,8 @@ OCI runtime (runc's command line):
   run        create and start                   exec       run a process in a container
   state      a container's state (JSON)         list       containers
   kill       signal a container                 delete     remove a container
-  ps         processes of a container
+  ps         processes of a container           update     change a container's resources
+  pause      freeze a container                 resume     thaw a paused container
 
 Global options (OCI runtime): --root DIR (/run/hako), --log FILE, --log-format text|json,
   --debug, --rootless auto|true|false, --systemd-cgroup (refused: no systemd here)
@@ -28,7 +29,7 @@ Global options (OCI runtime): --root DIR (/run/hako), --log FILE, --log-format t
   hako <command> --help   for a command's options
   hako --version`;
 
-const RUNTIME_VERBS = new Set(['create', 'start', 'run', 'state', 'list', 'kill', 'delete', 'exec', 'ps', 'spec', 'features']);
+const RUNTIME_VERBS = new Set(['create', 'start', 'run', 'state', 'list', 'kill', 'delete', 'exec', 'ps', 'spec', 'features', 'pause', 'resume', 'update']);
 
 let globals: Globals | undefined;
 

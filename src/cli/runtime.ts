@@ -7,6 +7,7 @@ import { liveStatus } from '../lifecycle/state.js';
 import { defaultSpec } from '../spec/default.js';
 import { features } from '../spec/features.js';
 import type { Process } from '../spec/types.js';
+import type { LinuxResources } from '../cgroups/resources.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
 import type { Globals } from './globals.js';
 
@@ -92,6 +93,17 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return 0;
     }
     case 'exec': return execCommand(rt, argv);
+    case 'pause': case 'resume': {
+      const args = parseArgs(verb, argv, [], false);
+      if (verb === 'pause') rt.pause(oneId(verb, args.rest));
+      else rt.resume(oneId(verb, args.rest));
+      return 0;
+    }
+    case 'update': {
+      const args = parseArgs(verb, argv, UPDATE_SPECS, false);
+      rt.update(oneId(verb, args.rest), updateResources(args));
+      return 0;
+    }
     case 'spec': {
       const args = parseArgs(verb, argv, [{ long: 'bundle', short: 'b', arg: 'required' }, { long: 'rootless' }], false);
       const file = join(last(args, 'bundle') ?? '.', 'config.json');
@@ -105,6 +117,46 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     default:
       throw new HakoError(`hako: unknown command '${verb}'`);
   }
+}
+
+const UPDATE_SPECS: OptionSpec[] = [
+  { long: 'resources', short: 'r', arg: 'required' }, { long: 'memory', arg: 'required' },
+  { long: 'memory-reservation', arg: 'required' }, { long: 'memory-swap', arg: 'required' },
+  { long: 'cpu-shares', arg: 'required' }, { long: 'cpu-quota', arg: 'required' }, { long: 'cpu-period', arg: 'required' },
+  { long: 'cpuset-cpus', arg: 'required' }, { long: 'cpuset-mems', arg: 'required' }, { long: 'pids-limit', arg: 'required' },
+  { long: 'blkio-weight', arg: 'required' },
+];
+
+/** runc update: a resources JSON file (- for stdin) and/or the single-value flags. */
+function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
+  const file = last(args, 'resources');
+  let r: LinuxResources = {};
+  if (file) {
+    try {
+      r = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as LinuxResources;
+    } catch (e) {
+      throw new HakoError(`hako update: --resources ${file}: ${(e as Error).message}`);
+    }
+  }
+  const num = (name: string) => {
+    const v = last(args, name);
+    return v === undefined ? undefined : intValue('update', name, v, -1);
+  };
+  const memory = { ...(r.memory ?? {}) };
+  const limit = num('memory'); if (limit !== undefined) memory.limit = limit;
+  const reservation = num('memory-reservation'); if (reservation !== undefined) memory.reservation = reservation;
+  const swap = num('memory-swap'); if (swap !== undefined) memory.swap = swap;
+  if (Object.keys(memory).length) r.memory = memory;
+  const cpu = { ...(r.cpu ?? {}) };
+  const shares = num('cpu-shares'); if (shares !== undefined) cpu.shares = shares;
+  const quota = num('cpu-quota'); if (quota !== undefined) cpu.quota = quota;
+  const period = num('cpu-period'); if (period !== undefined) cpu.period = period;
+  const cpus = last(args, 'cpuset-cpus'); if (cpus !== undefined) cpu.cpus = cpus;
+  const mems = last(args, 'cpuset-mems'); if (mems !== undefined) cpu.mems = mems;
+  if (Object.keys(cpu).length) r.cpu = cpu;
+  const pids = num('pids-limit'); if (pids !== undefined) r.pids = { limit: pids };
+  const weight = num('blkio-weight'); if (weight !== undefined) r.blockIO = { ...(r.blockIO ?? {}), weight };
+  return r;
 }
 
 const EXEC_SPECS: OptionSpec[] = [

@@ -99,7 +99,7 @@ export class Runtime {
   }
 
   private spec(state: ContainerState): Spec {
-    return parseConfig(readFileSync(state.config, 'utf8'));
+    return parseConfig(readFileSync(state.config, 'utf8'), () => { /* warned at create */ });
   }
 
   private cgroup(state: ContainerState): CgroupManager {
@@ -205,6 +205,33 @@ export class Runtime {
     try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
     this.store.remove(id);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
+  }
+
+  /** Freezes every process of a running container (cgroup freezer). */
+  pause(id: string): void {
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status !== 'running') throw new HakoError(`hako: container ${id} is not running (${status})`);
+    this.cgroup(state).freeze();
+    this.store.update(id, (s) => { s.status = 'paused'; });
+  }
+
+  resume(id: string): void {
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status !== 'paused') throw new HakoError(`hako: container ${id} is not paused (${status})`);
+    this.cgroup(state).thaw();
+    this.store.update(id, (s) => { s.status = 'running'; });
+  }
+
+  /** Changes the resources of a created, running or paused container. */
+  update(id: string, resources: LinuxResources): void {
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`);
+    const { devices, ...rest } = resources;
+    if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet');
+    this.cgroup(state).set(rest);
   }
 
   /** The pids of every process in the container. */

@@ -26,6 +26,11 @@ const RLIMIT: Record<string, number> = {
   RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
 };
 
+/** An rlimit value for the helper: 2^64-1 and above (JSON loses the exact value) is RLIM_INFINITY. */
+function rlim(v: number): bigint {
+  return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
+}
+
 export interface ConsoleChoice {
   /** Send the pty master to this socket (--console-socket). */
   socket?: string;
@@ -116,7 +121,7 @@ function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, s
   for (const r of p.rlimits ?? []) {
     const resource = RLIMIT[r.type];
     if (resource === undefined) throw new HakoError(`hako: config.json: ${where}.rlimits: unknown rlimit '${r.type}'`);
-    b.init(OpKind.RLIMIT, [{ tag: Tag.TYPE, value: resource }, { tag: Tag.VALUE, value: BigInt(r.soft) }, { tag: Tag.VALUE2, value: BigInt(r.hard) }, str(Tag.NAME, r.type)],
+    b.init(OpKind.RLIMIT, [{ tag: Tag.TYPE, value: resource }, { tag: Tag.VALUE, value: rlim(r.soft) }, { tag: Tag.VALUE2, value: rlim(r.hard) }, str(Tag.NAME, r.type)],
       `setrlimit(${r.type}, ${r.soft}, ${r.hard})`);
   }
   if (p.oomScoreAdj !== undefined) {
