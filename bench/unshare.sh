@@ -19,7 +19,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 for t in hyperfine jq unshare node; do
   command -v "$t" >/dev/null || die "missing $t: sudo sh scripts/setup.sh"
 done
-[ -x native/hako-helper ] && [ -f dist/hako.js ] && [ -f dist/index.js ] || die "not built: npm ci (or npm run build)"
+[ -x native/hako-helper ] && [ -f dist/cli/hako.js ] && [ -f dist/index.js ] || die "not built: npm ci (or npm run build)"
 mkdir -p "$OUT"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 

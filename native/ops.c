@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/close_range.h>
@@ -72,6 +73,8 @@ static const char *kind_name(int64_t k) {
     case OP_CONNECT: return "connect";
     case OP_SOCKETPAIR: return "socketpair";
     case OP_PIPE: return "pipe";
+    case OP_KEYRING: return "keyctl";
+    case OP_PERSONALITY: return "personality";
     default: return "unknown";
     }
 }
@@ -274,6 +277,12 @@ static int run_one(struct op *op, const char **what) {
     case OP_CONNECT: return op_connect(op, what);
     case OP_SOCKETPAIR: return op_socketpair(op, what);
     case OP_PIPE: return op_pipe(op, what);
+    case OP_KEYRING:
+        /* a session keyring of the container's own (runc's default; --no-new-keyring skips it) */
+        *what = op->name;
+        return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, op->name) < 0 ? -1 : 0;
+    case OP_PERSONALITY:
+        return personality((unsigned long)op->value) < 0 ? -1 : 0;
     case OP_EXEC: {
         if (op->nargs == 0) return errno = EINVAL, -1;
         *what = op->args[0];

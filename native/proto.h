@@ -39,7 +39,7 @@ enum op_kind {
     OP_CAPS = 39, OP_KEEPCAPS = 40, OP_RLIMIT = 41, OP_UMASK = 42, OP_NNP = 43, OP_SECCOMP = 44,
     OP_CONSOLE = 45, OP_HOOK = 46, OP_SYNC = 47, OP_DETACH = 48, OP_FIFO_WAIT = 49,
     OP_CLOEXEC_FROM = 50, OP_SETSID = 51, OP_SETNS_PID = 52, OP_MKFIFO = 53, OP_CONNECT = 54,
-    OP_SOCKETPAIR = 55, OP_PIPE = 56,
+    OP_SOCKETPAIR = 55, OP_PIPE = 56, OP_KEYRING = 57, OP_PERSONALITY = 58,
 };
 
 /* A received frame. The payload is owned by the frame. */

@@ -8,18 +8,28 @@ import { dirname, join } from 'node:path';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const common = {
-  bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false,
+  metafile: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false,
   define: { HAKO_VERSION: JSON.stringify(version) }, logLevel: 'warning', absWorkingDir: root,
 };
-rmSync(join(root, 'dist'), { recursive: true, force: true });
 // every module on its own too (dist/src/**), so unit tests can import internals without a loader
 const modules = readdirSync(join(root, 'src'), { recursive: true })
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => join('src', f));
-await Promise.all([
-  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/hako.js' }),
+const results = await Promise.all([
+  // the CLI in chunks: `hako state` or `hako --version` load only what they use
+  build({ ...common, entryPoints: { hako: 'src/cli/main.ts' }, outdir: 'dist/cli', splitting: true, chunkNames: 'chunk-[hash]' }),
   build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' }),
   build({ ...common, bundle: false, entryPoints: modules, outdir: 'dist/src', outbase: 'src' }),
 ]);
+// files an earlier build left (old chunks) go, so that what is packed is what was built; the
+// tree is never removed whole, so a build running beside tests does not pull files from under them
+const outputs = new Set(results.flatMap((r) => Object.keys(r.metafile.outputs)).map((f) => join(root, f)));
+for (const dir of ['dist/cli', 'dist/src']) {
+  if (!existsSync(join(root, dir))) continue;
+  for (const f of readdirSync(join(root, dir), { recursive: true })) {
+    const path = join(root, dir, f);
+    if (path.endsWith('.js') && !outputs.has(path)) rmSync(path, { force: true });
+  }
+}
 // declarations for library users (skipped quietly when typescript is not installed)
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
 if (existsSync(tsc)) execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });

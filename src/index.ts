@@ -6,3 +6,7 @@ export type { LaunchOptions, LaunchResult } from './toolkit/launch.js';
 export { parseRange, checkMap, type IdRange } from './toolkit/idmap.js';
 export { HakoError, HelperError, type HelperFailure } from './errors.js';
 export { NAMESPACES, type NamespaceType } from './linux/namespaces.js';
+export { Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type RunResult } from './lifecycle/runtime.js';
+export type { OciState, ContainerStatus } from './lifecycle/state.js';
+export type { Spec, Process } from './spec/types.js';
+export { defaultSpec } from './spec/default.js';

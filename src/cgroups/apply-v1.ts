@@ -1,4 +1,5 @@
 // linux.resources → cgroup v1 files. Planning refuses what cannot be applied; the returned steps write.
+import { posix } from 'node:path';
 import { HakoError } from '../errors.js';
 import { planHugetlbV2, planUnifiedV2, type Step } from './apply-v2.js';
 import { hasFile, int, readCgroupFile, writeCgroupFile, CgroupError } from './files.js';
@@ -114,7 +115,8 @@ function planCpu(c: NonNullable<Wanted['cpu']>, t: V1Target): Step[] {
       }
       if (periodPending && c.period !== undefined) writeCgroupFile(dir, 'cpu.cfs_period_us', int(c.period));
       if (burstPending && c.burst !== undefined) writeCgroupFile(dir, 'cpu.cfs_burst_us', int(c.burst));
-      const rtHint = (errno: string | undefined) => errno === 'ENOENT' ? 'this kernel has no realtime group scheduling (CONFIG_RT_GROUP_SCHED)' : undefined;
+      const rtHint = (errno: string | undefined) => errno === 'ENOENT' ? 'this kernel has no realtime group scheduling (CONFIG_RT_GROUP_SCHED)'
+        : errno === 'EINVAL' ? `more than the parent cgroup grants (its cpu.rt_runtime_us is ${readCgroupFile(posix.dirname(dir), 'cpu.rt_runtime_us').trim()}; each ancestor must be given a realtime budget first)` : undefined;
       if (c.realtimePeriod !== undefined) writeCgroupFile(dir, 'cpu.rt_period_us', int(c.realtimePeriod), rtHint);
       if (c.realtimeRuntime !== undefined) writeCgroupFile(dir, 'cpu.rt_runtime_us', int(c.realtimeRuntime), rtHint);
       if (c.idle !== undefined) writeCgroupFile(dir, 'cpu.idle', String(c.idle));
@@ -122,9 +124,11 @@ function planCpu(c: NonNullable<Wanted['cpu']>, t: V1Target): Step[] {
   }
   if (c.cpus !== undefined || c.mems !== undefined) {
     const dir = controllerDir(t, 'cpuset', `${what}.cpus/mems`);
+    const parentHas = (file: string) => (errno: string | undefined) => errno === 'EINVAL' || errno === 'ERANGE'
+      ? `not within what the parent cgroup has (${readCgroupFile(posix.dirname(dir), file).trim() || 'none'})` : undefined;
     steps.push(() => {
-      if (c.cpus !== undefined) writeCgroupFile(dir, 'cpuset.cpus', c.cpus);
-      if (c.mems !== undefined) writeCgroupFile(dir, 'cpuset.mems', c.mems);
+      if (c.cpus !== undefined) writeCgroupFile(dir, 'cpuset.cpus', c.cpus, parentHas('cpuset.cpus'));
+      if (c.mems !== undefined) writeCgroupFile(dir, 'cpuset.mems', c.mems, parentHas('cpuset.mems'));
     });
   }
   return steps;

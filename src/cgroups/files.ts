@@ -39,7 +39,13 @@ export function writeCgroupFile(dir: string, file: string, value: string, hint?:
     writeSync(fd, value);
   } catch (err) {
     const errno = errnoOf(err);
-    const extra = hint?.(errno) ?? (errno ? HINTS[errno] : undefined);
+    let extra: string | undefined;
+    try {
+      extra = hint?.(errno);
+    } catch {
+      extra = undefined;
+    }
+    extra ??= errno ? HINTS[errno] : undefined;
     throw new CgroupError(`hako: cgroup: ${file}: cannot set ${JSON.stringify(value).slice(1, -1)} (${errno ?? String(err)})${extra ? `: ${extra}` : ''} [${dir}]`, path, errno);
   } finally {
     if (fd !== undefined) closeSync(fd);

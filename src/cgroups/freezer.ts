@@ -70,7 +70,9 @@ export function v2Freezer(dir: string): Freezer {
   };
   return {
     killNeedsThaw: false,
-    state: () => (frozen() ? 'frozen' : 'thawed'),
+    // what was asked (cgroup.freeze), as runc reads it: cgroup.events may say "frozen 0" for a
+    // moment while killed tasks leave a frozen cgroup; freeze() itself waits for "frozen 1"
+    state: () => (readCgroupFile(dir, 'cgroup.freeze').trim() === '1' ? 'frozen' : 'thawed'),
     freeze: () => settle(true),
     thaw: () => settle(false),
   };

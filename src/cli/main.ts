@@ -1,9 +1,6 @@
 // hako: the command line. Each verb is a thin layer over the library.
 import { HakoError } from '../errors.js';
 import { type Globals, logRecord, parseGlobals } from './globals.js';
-import { nsCommand } from './ns.js';
-import { nsenterCommand } from './nsenter.js';
-import { unshareCommand } from './unshare.js';
 
 declare const HAKO_VERSION: string;
 
@@ -42,9 +39,9 @@ async function main(argv: string[]): Promise<number> {
     return runtimeCommand(verb, rest, parsed.globals);
   }
   switch (verb) {
-    case 'unshare': return unshareCommand(rest);
-    case 'nsenter': return nsenterCommand(rest);
-    case 'ns': return nsCommand(rest);
+    case 'unshare': return (await import('./unshare.js')).unshareCommand(rest);
+    case 'nsenter': return (await import('./nsenter.js')).nsenterCommand(rest);
+    case 'ns': return (await import('./ns.js')).nsCommand(rest);
     case '--version': case '-v': case 'version':
       process.stdout.write(`hako version ${HAKO_VERSION}\nspec: 1.2.0\n`);
       return 0;

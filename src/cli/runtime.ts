@@ -6,6 +6,7 @@ import { Runtime } from '../lifecycle/runtime.js';
 import { liveStatus } from '../lifecycle/state.js';
 import { defaultSpec } from '../spec/default.js';
 import { features } from '../spec/features.js';
+import { hakoSupport } from '../oci/support.js';
 import type { Process } from '../spec/types.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
@@ -29,6 +30,7 @@ function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
   const socket = last(args, 'console-socket');
   if (socket) o.consoleSocket = socket;
   if (has(args, 'no-pivot')) o.noPivot = true;
+  if (has(args, 'no-new-keyring')) o.noNewKeyring = true;
   const fds = last(args, 'preserve-fds');
   if (fds !== undefined) o.preserveFds = intValue(verb, 'preserve-fds', fds);
   return o;
@@ -112,7 +114,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return 0;
     }
     case 'features':
-      process.stdout.write(`${JSON.stringify(features(), null, '    ')}\n`);
+      process.stdout.write(`${JSON.stringify(features(hakoSupport()), null, '    ')}\n`);
       return 0;
     default:
       throw new HakoError(`hako: unknown command '${verb}'`);

@@ -32,6 +32,8 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noPivot?: boolean;
+  /** Keep the caller's session keyring instead of a new one (--no-new-keyring). */
+  noNewKeyring?: boolean;
   preserveFds?: number;
   /** stdio for the container (default: inherit this process's). */
   stdio?: 'inherit' | 'pipe' | 'ignore' | Array<'inherit' | 'pipe' | 'ignore' | number>;
@@ -284,6 +286,9 @@ export class Runtime {
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached'): Promise<RunResult> {
     checkContainerId(id);
+    if ((process.geteuid?.() ?? 0) !== 0) {
+      throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root');
+    }
     const { spec, bundle, rootfs } = loadBundle(options.bundle);
     const proc = spec.process;
     if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run');
@@ -312,6 +317,7 @@ export class Runtime {
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const builder = createPlan({
         spec, bundle, rootfs, process: proc, preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
+        ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),

@@ -61,6 +61,11 @@ const PROPAGATION: Record<string, number> = {
   slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/** Every mount option name hako understands (features: mountOptions). */
+export function supportedMountOptions(): string[] {
+  return ['bind', 'rbind', ...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION)].sort();
+}
+
 /** Options hako refuses rather than ignores (id-mapped mounts are not done yet). */
 const REFUSED = new Set(['idmap', 'ridmap']);
 

@@ -57,6 +57,8 @@ export interface CreatePlanInput extends ProcessPlanInput {
   noPivot: boolean;
   /** State JSON for hooks the helper runs (createContainer, startContainer). */
   hookState: string;
+  /** Join a new session keyring named after the container (runc's default). */
+  keyring?: string;
   /** v1 hierarchies to bind under a `cgroup` mount: name → host directory of this container's cgroup. */
   cgroupV1Dirs?: Array<{ name: string; host: string }>;
   cgroupV2?: boolean;
@@ -310,6 +312,13 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   if (wanted === 'shared' || wanted === 'rshared') {
     b.init(OpKind.MOUNT, [str(Tag.TARGET, '/'), { tag: Tag.FLAGS, value: rootPropagation[wanted] }], `rootfs propagation ${wanted}`);
   }
+  const personality = spec.linux?.personality;
+  if (personality) {
+    if (personality.flags?.length) throw new HakoError('hako: config.json: linux.personality.flags: personality flags are not supported yet');
+    const value = personality.domain === 'LINUX32' ? 0x0008 : 0x0000;
+    b.init(OpKind.PERSONALITY, [{ tag: Tag.VALUE, value }], `personality(${personality.domain})`);
+  }
+  if (input.keyring) b.init(OpKind.KEYRING, [str(Tag.NAME, input.keyring)], `join a new session keyring ${input.keyring}`);
   if (spec.root.readonly) b.init(OpKind.SETATTR, [root, str(Tag.TARGET, '/'), { tag: Tag.SET, value: 1 }], 'make the root read-only');
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.READY }], 'tell hako the container is created');

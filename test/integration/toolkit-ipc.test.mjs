@@ -57,7 +57,7 @@ describe('hako unshare -i (IPC namespace)', () => {
       assert.ok(!onHost.some((q) => q.key === inner.key), `the inner queue ${inner.key} is listed on the host`);
       assert.ok(has(onHost, hostQueue), 'the host queue is gone');
       // from the host, through the command's namespace, the inner queue is there
-      const sh = await findDescendant(bg.pid, 'sh');
+      const sh = await findDescendant(bg, 'sh');
       assert.notEqual(nsLink(sh.pid, 'ipc'), nsLink('self', 'ipc'));
       const seen = queues(ok(run('nsenter', ['-t', String(sh.pid), '-i', 'ipcs', '-q'])));
       assert.deepEqual(seen, made);

@@ -6,7 +6,7 @@ import { assertNoLeaks, findDescendant, isAlive, sleep, snapshot, spawnHako, wai
 /** Starts `hako unshare ARGS sleep 300`, returns the CLI and the sleep (procStat). */
 async function start(args) {
   const cli = spawnHako(['unshare', ...args, 'sleep', '300'], { stdio: 'ignore' });
-  const command = await findDescendant(cli.pid, 'sleep');
+  const command = await findDescendant(cli, 'sleep');
   return { cli, command };
 }
 

@@ -29,7 +29,7 @@ describe('hako unshare -m (mount namespace)', () => {
       assert.match(bg.stdout, new RegExp(` /mnt .* - tmpfs ${source} `), bg.describe());
       assert.ok(!mountTable().includes(source), 'the tmpfs is in the host mount table');
       // the host can see it in the command's own table
-      const sh = await findDescendant(bg.pid, 'sh');
+      const sh = await findDescendant(bg, 'sh');
       assert.notEqual(nsLink(sh.pid, 'mnt'), nsLink('self', 'mnt'));
       assert.ok(readFileSync(`/proc/${sh.pid}/mountinfo`, 'utf8').includes(source), "the command's mount table lacks the tmpfs");
       await finish(bg);

@@ -37,7 +37,7 @@ describe('hako unshare -n (network namespace)', () => {
       }
 
       // from the host: the command's namespace has only lo; the host's links are as they were
-      const sh = await findDescendant(bg.pid, 'sh');
+      const sh = await findDescendant(bg, 'sh');
       assert.equal(nsLink(sh.pid, 'net'), ns);
       assert.deepEqual(netDevNames(sh.pid), ['lo']);
       assert.deepEqual(links(ok(run('ip', ['-o', 'link']))), hostBefore);

@@ -16,7 +16,7 @@ describe('hako nsenter and hako ns, against a running unshare --all', () => {
     snap = snapshot();
     // -r so that joining its user namespace can become root there (0 is mapped)
     target = spawnHako(['unshare', '--all', '-r', '--mount-proc', '--hostname', 'nsx', 'sleep', '300'], { stdio: 'ignore' });
-    sleep = await findDescendant(target.pid, 'sleep');
+    sleep = await findDescendant(target, 'sleep');
     for (const type of NS_TYPES) {
       assert.notEqual(nsLink(sleep.pid, type), nsLink('self', type), `the target is still in our ${type} namespace`);
     }

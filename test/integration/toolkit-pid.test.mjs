@@ -37,7 +37,7 @@ describe('hako unshare -p (PID namespace)', () => {
     const bg = spawnHako(['unshare', '-p', '--mount-proc', 'sh', '-c', 'echo "inside:$$"; read line']);
     try {
       await bg.waitFor(/inside:1\n/);
-      const sh = await findDescendant(bg.pid, 'sh');
+      const sh = await findDescendant(bg, 'sh');
       assert.notEqual(sh.pid, 1);
       const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${sh.pid}/status`, 'utf8'))[1].split(/\s+/).map(Number);
       assert.deepEqual(nspid, [sh.pid, 1]);

@@ -28,7 +28,7 @@ describe('hako unshare -U as an unprivileged user', () => {
       assert.equal(uid, '0', bg.describe());
       assert.equal(gid, '0', bg.describe());
       assert.notEqual(ns, nsLink('self', 'user'));
-      const sh = await findDescendant(bg.pid, 'sh');
+      const sh = await findDescendant(bg, 'sh');
       const st = statSync(`/proc/${sh.pid}`);
       assert.equal(st.uid, user.uid, 'on the host the command runs as the user');
       assert.equal(st.gid, user.gid);

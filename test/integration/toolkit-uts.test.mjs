@@ -28,7 +28,7 @@ describe('hako unshare -u (UTS namespace)', () => {
       assert.equal(hostname(), host);
       assert.equal(ok(run('hostname')).trim(), host);
       // and the command's namespace, looked at from the host
-      const sh = await findDescendant(bg.pid, 'sh');
+      const sh = await findDescendant(bg, 'sh');
       assert.equal(nsLink(sh.pid, 'uts'), ns);
       assert.equal(ok(run('nsenter', ['-t', String(sh.pid), '-u', 'hostname'])).trim(), name);
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync,
+  chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -209,10 +209,19 @@ export function descendants(root) {
   return out;
 }
 
-/** Waits for a process named `comm` (after its exec) below `root`; returns its procStat. */
+/**
+ * Waits for a process named `comm` (after its exec) below `root` (a pid, or a Background, which
+ * then must not exit first); returns its procStat.
+ */
 export function findDescendant(root, comm, timeoutMs = 15_000) {
-  return waitUntil(() => descendants(root).find((s) => s.comm === comm && s.state !== 'Z'),
-    { timeoutMs, what: `a '${comm}' process below pid ${root}` });
+  const pid = typeof root === 'number' ? root : root.pid;
+  return waitUntil(() => {
+    const found = descendants(pid).find((s) => s.comm === comm && s.state !== 'Z');
+    if (!found && typeof root !== 'number' && root.exitStatus) {
+      throw new Error(`${root.cmd} exited (${JSON.stringify(root.exitStatus)}) before a '${comm}' process appeared\n${root.describe()}`);
+    }
+    return found;
+  }, { timeoutMs, what: `a '${comm}' process below pid ${pid}` });
 }
 
 function environHasTag(pid) {
@@ -231,8 +240,17 @@ export function taggedProcesses() {
   return pids().filter((p) => p !== process.pid && environHasTag(p)).map(procStat).filter((s) => s && s.state !== 'Z');
 }
 
+/**
+ * On a shared machine other programs mount and unmount too: HAKO_IT_FOREIGN_MOUNTS, a regular
+ * expression, names mount points that are theirs and left out of the comparison. Unset (as in CI):
+ * the whole table must be byte-identical.
+ */
+const foreignMounts = process.env.HAKO_IT_FOREIGN_MOUNTS ? new RegExp(process.env.HAKO_IT_FOREIGN_MOUNTS) : undefined;
+
 export function mountTable() {
-  return readFileSync('/proc/self/mountinfo', 'utf8');
+  const table = readFileSync('/proc/self/mountinfo', 'utf8');
+  if (!foreignMounts) return table;
+  return table.split('\n').filter((l) => !foreignMounts.test(l.split(' ')[4] ?? '')).join('\n');
 }
 
 /** What a test must leave as it found it: the mount table, helper and test processes. */
@@ -258,7 +276,14 @@ export async function assertNoLeaks(snap, timeoutMs = 10_000) {
   } catch {
     assert.deepEqual(leaks(), [], 'processes were left behind');
   }
-  assert.equal(mountTable(), snap.mounts, 'the host mount table changed');
+  const now = mountTable();
+  if (now !== snap.mounts) {
+    const before = snap.mounts.split('\n');
+    const after = now.split('\n');
+    const gone = before.filter((l) => !after.includes(l));
+    const added = after.filter((l) => !before.includes(l));
+    assert.fail(`the host mount table changed\n--- gone\n${gone.join('\n')}\n--- added\n${added.join('\n')}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,16 +345,16 @@ export function userExists(name) {
 /** Runs `test` as USER to check it can run hako from a tree at `root`; returns the run. */
 function canRunHako(name, root) {
   return runAs(name, 'sh', ['-c', 'test -x "$1" && test -r "$2" && test -r "$3" && test -x "$4"', 'sh',
-    NODE, join(root, 'bin', 'hako'), join(root, 'dist', 'hako.js'), join(root, 'native', 'hako-helper')]);
+    NODE, join(root, 'bin', 'hako'), join(root, 'dist', 'cli', 'hako.js'), join(root, 'native', 'hako-helper')]);
 }
 
 /** A copy of what the CLI needs (bin, the bundle, the helper) that every user can read. */
 function readableCopy() {
   const dir = mkdtempSync('/tmp/hako-it-copy-');
   chmodSync(dir, 0o755);
-  for (const file of ['package.json', 'bin/hako', 'dist/hako.js', 'native/hako-helper']) {
+  for (const file of ['package.json', 'bin/hako', 'dist/cli', 'native/hako-helper']) {
     mkdirSync(dirname(join(dir, file)), { recursive: true, mode: 0o755 });
-    copyFileSync(join(ROOT, file), join(dir, file));
+    cpSync(join(ROOT, file), join(dir, file), { recursive: true });
   }
   return dir;
 }

@@ -1,0 +1,29 @@
+// What hako's OCI runtime really implements, for `hako features` (spec/features.ts shapes it).
+import { CAPABILITIES, HOOK_NAMES, NAMESPACE_TYPES, SECCOMP_ARCHS, SECCOMP_OPERATORS } from '../spec/known.js';
+import type { Support } from '../spec/features.js';
+import { supportedMountOptions } from './mountopts.js';
+
+export function hakoSupport(): Support {
+  return {
+    hooks: HOOK_NAMES,
+    mountOptions: supportedMountOptions(),
+    namespaces: NAMESPACE_TYPES,
+    capabilities: CAPABILITIES,
+    // v2: limits, freezer and stats; the device filter (eBPF) is not done yet and is refused
+    cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+    seccomp: {
+      // SCMP_ACT_NOTIFY (and so listenerPath) is refused until seccomp notify lands
+      actions: ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG'],
+      operators: SECCOMP_OPERATORS,
+      archs: SECCOMP_ARCHS,
+      knownFlags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+      supportedFlags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
+    },
+    apparmor: false,
+    selinux: false,
+    intelRdt: false,
+    idmapMounts: false,
+    annotations: {},
+    potentiallyUnsafeConfigAnnotations: [],
+  };
+}
