@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root: sudo sh scripts/setup.sh" >&2; exit 1; }
 
 # the toolkit and its tests, then the OCI runtimes and clients hako is measured and tested against
-packages="build-essential libseccomp-dev uidmap iproute2 procps util-linux busybox-static jq hyperfine time
+packages="build-essential libseccomp-dev uidmap iproute2 procps util-linux bsdutils busybox-static jq hyperfine time
   runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap"
 missing=
 for p in $packages; do

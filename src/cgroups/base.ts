@@ -46,6 +46,11 @@ export abstract class BaseManager implements CgroupManager {
     return Object.values(this.dirs).some((d) => existsSync(d));
   }
 
+  /** Throw a clear error when the cgroup is not there (never created, or destroyed). */
+  protected requireExists(what: string): void {
+    if (!this.exists()) throw new HakoError(`hako: cgroup: cannot ${what}: the cgroup ${this.path} does not exist (create() it first; or it was destroyed)`);
+  }
+
   create(): void {
     for (const dir of Object.values(this.dirs)) {
       try {
@@ -88,14 +93,17 @@ export abstract class BaseManager implements CgroupManager {
   }
 
   freeze(): void {
+    this.requireExists('freeze');
     this.needFreezer().freeze();
   }
 
   thaw(): void {
+    this.requireExists('thaw');
     this.needFreezer().thaw();
   }
 
   state(): FreezerState {
+    this.requireExists('read the freezer state');
     return this.needFreezer().state();
   }
 

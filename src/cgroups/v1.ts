@@ -79,11 +79,13 @@ export class V1Manager extends BaseManager {
    * cannot take is an error naming the file and the errno. devices and rdma are refused.
    */
   set(resources: LinuxResources): void {
+    this.requireExists('apply linux.resources');
     const steps = planV1(normalizeResources(resources), { dirOf: (c) => this.dirOf(c), v2: this.tree });
     for (const step of steps) step();
   }
 
   stats(): CgroupStats {
+    this.requireExists('read statistics');
     return statsV1((c) => this.dirOf(c));
   }
 

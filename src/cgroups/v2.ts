@@ -41,10 +41,12 @@ export class V2Manager extends BaseManager {
    * cgroup cannot have, or a v1-only setting, is refused with the reason.
    */
   set(resources: LinuxResources): void {
+    this.requireExists('apply linux.resources');
     for (const step of planV2(normalizeResources(resources), this.tree)) step();
   }
 
   stats(): CgroupStats {
+    this.requireExists('read statistics');
     return statsV2(this.tree.dir);
   }
 

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupManager, detectCgroups } from '../../dist/src/cgroups/index.js';
 
@@ -90,7 +90,10 @@ after(() => {
   if (!v2top || subtreeBefore === undefined) return;
   for (const c of read(v2top, 'cgroup.subtree_control').split(' ').filter(Boolean)) {
     if (subtreeBefore.split(' ').includes(c)) continue;
-    for (const dir of [join(v2top, 'hako'), v2top]) {
+    // only when no other cgroup under /hako (a concurrent test, a container) may be using it
+    const hako = join(v2top, 'hako');
+    if (existsSync(hako) && readdirSync(hako, { withFileTypes: true }).some((e) => e.isDirectory())) return;
+    for (const dir of [hako, v2top]) {
       try { writeFileSync(join(dir, 'cgroup.subtree_control'), `-${c}`); } catch { /* in use elsewhere */ }
     }
   }
@@ -112,11 +115,22 @@ test('create, addProcess: the process is in the cgroup in every hierarchy; destr
     if (layout.mode === 'hybrid') assert.equal(lines.find((l) => l.ctrls === '')?.path, `/hako/${id}`, 'the v2 (0::) line');
     assert.deepEqual(m.pids(), [child.pid]);
     for (const dir of Object.values(m.dirs)) assert.match(read(dir, 'cgroup.procs'), new RegExp(`^${child.pid}$`, 'm'));
+    // and as the process itself sees it (a child it forks is in there too)
+    const sh = track(gated('cat /proc/self/cgroup'));
+    m.addProcess(sh.pid);
+    sh.go();
+    assert.deepEqual(await exited(sh), [0, null]);
+    const seen = sh.out.trim().split('\n');
+    assert.equal(seen.length, layout.v1.length + (layout.mode === 'hybrid' ? 1 : 0));
+    for (const l of seen) assert.match(l, new RegExp(`^\\d+:[^:]*:/hako/${id}$`));
     m.destroy();
     assert.deepEqual(await exited(child), [null, 'SIGKILL']);
     for (const dir of Object.values(m.dirs)) assert.equal(existsSync(dir), false, dir);
     m.destroy(); // idempotent
     assert.deepEqual(m.pids(), []);
+    throwsMessage(() => m.freeze(), /^hako: cgroup: cannot freeze: the cgroup \/hako\/.* does not exist/);
+    throwsMessage(() => m.set({ pids: { limit: 5 } }), /does not exist \(create\(\) it first/);
+    throwsMessage(() => m.addProcess(child.pid), /^hako: cgroup: cannot move process \d+ into .* \((ENOENT|ESRCH)/);
   });
 });
 
@@ -263,8 +277,8 @@ test('killAll sends the signal to every process', { skip }, async () => {
   });
 });
 
-test('cpu shares, quota/period, burst and cpuset read back', { skip }, async () => {
-  await withCgroup(async (m) => {
+test('cpu shares, quota/period, burst and cpuset read back; a quota throttles a busy loop', { skip }, async () => {
+  await withCgroup(async (m, track) => {
     const cpu = m.dirs[layout.v1.find((h) => h.controllers.includes('cpu')).key];
     const cpuset = m.dirs[layout.v1.find((h) => h.controllers.includes('cpuset')).key];
     // a new v1 cpuset cgroup got its parent's cpus and mems
@@ -283,9 +297,15 @@ test('cpu shares, quota/period, burst and cpuset read back', { skip }, async () 
     assert.equal(read(cpu, 'cpu.cfs_quota_us'), '5000');
     m.set({ cpu: { quota: -1 } });
     assert.equal(read(cpu, 'cpu.cfs_quota_us'), '-1');
+    // inside: a busy loop under 10% of a CPU gets throttled
+    m.set({ cpu: { quota: 10000, period: 100000 } });
+    const busy = track(spawn('sh', ['-c', 'while :; do :; done']));
+    m.addProcess(busy.pid);
+    await new Promise((r) => setTimeout(r, 700));
     const s = m.stats();
-    assert.equal(typeof s.cpu.usageNs, 'number');
-    assert.equal(typeof s.cpu.throttledPeriods, 'number');
+    assert.ok(s.cpu.throttledPeriods > 0, `throttled ${s.cpu.throttledPeriods} of ${s.cpu.periods} periods`);
+    assert.ok(s.cpu.throttledNs > 0);
+    assert.ok(s.cpu.usageNs > 0 && s.cpu.usageNs < 300e6, `used ${s.cpu.usageNs} ns in 700 ms at 10%`);
   });
 });
 

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupManager, detectCgroups } from '../../dist/src/cgroups/index.js';
 
@@ -69,7 +69,10 @@ after(() => {
   if (!top || subtreeBefore === undefined || layout.mode === 'unified') return;
   for (const c of read(top, 'cgroup.subtree_control').split(' ').filter(Boolean)) {
     if (subtreeBefore.split(' ').includes(c)) continue;
-    for (const dir of [join(top, 'hako'), top]) {
+    // only when no other cgroup under /hako (a concurrent test, a container) may be using it
+    const hako = join(top, 'hako');
+    if (existsSync(hako) && readdirSync(hako, { withFileTypes: true }).some((e) => e.isDirectory())) return;
+    for (const dir of [hako, top]) {
       try { writeFileSync(join(dir, 'cgroup.subtree_control'), `-${c}`); } catch { /* in use elsewhere */ }
     }
   }
@@ -87,10 +90,20 @@ test('create, addProcess, pids: /proc/PID/cgroup shows the v2 path; destroy kill
     assert.equal(line, `0::/hako/${id}`);
     assert.deepEqual(m.pids(), [child.pid]);
     assert.equal(read(m.dirs.unified, 'cgroup.procs'), String(child.pid));
+    // as the process itself sees it
+    const sh = track(spawn('sh', ['-c', 'read go; grep ^0:: /proc/self/cgroup'], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    let out = '';
+    sh.stdout.on('data', (d) => { out += d; });
+    m.addProcess(sh.pid);
+    sh.stdin.end('go\n');
+    assert.deepEqual(await exited(sh), [0, null]);
+    assert.equal(out.trim(), `0::/hako/${id}`);
     m.destroy();
     assert.deepEqual(await exited(child), [null, 'SIGKILL']);
     assert.equal(existsSync(m.dirs.unified), false);
     m.destroy();
+    throwsMessage(() => m.state(), /does not exist/);
+    throwsMessage(() => m.set({ pids: { limit: 5 } }), /does not exist/);
   });
 });
 

@@ -155,9 +155,14 @@ export class Background {
     }
   }
 
-  /** Ends it (SIGKILL) if it still runs: for finally blocks. */
+  /** For finally blocks: if it still runs, ends it and every process below it (SIGKILL). */
   async stop() {
-    if (!this.exitStatus) this.child.kill('SIGKILL');
+    if (!this.exitStatus) {
+      for (const d of descendants(this.pid).reverse()) {
+        try { process.kill(d.pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+      this.child.kill('SIGKILL');
+    }
     await this.wait({ output: false });
   }
 }

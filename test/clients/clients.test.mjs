@@ -1,0 +1,197 @@
+// Real clients drive hako: test/clients/check-clients.sh runs podman (+ conmon) and containerd
+// (+ ctr + containerd-shim-runc-v2) against ./bin/hako on a local busybox image, and prints one
+// "PASS name" / "FAIL name -- why" line per check and "N passed, M failed" at the end.
+// Every check line becomes a subtest here, then the summary and the exit status are checked, and
+// finally that the run left nothing behind: containers, hako state, cgroups, processes, mounts.
+// Needs root and the packages of scripts/setup.sh. Takes ~10-20 s; bounded at 15 minutes.
+// HAKO_SKIP_CLIENTS=1 skips it.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const HAKO = join(ROOT, 'bin', 'hako');
+const SCRIPT = join(ROOT, 'test', 'clients', 'check-clients.sh');
+
+// the script's fixed locations (keep in step with check-clients.sh)
+const CC = '/tmp/client-check';
+const NS = 'hako-test';
+const PODMAN = ['--root', `${CC}/podman/root`, '--runroot', `${CC}/podman/runroot`, '--tmpdir', `${CC}/podman/tmp`,
+  '--network-config-dir', `${CC}/podman/netconf`, '--cgroup-manager=cgroupfs', '--events-backend=file', '--storage-driver', 'overlay'];
+const SOCK = `${CC}/containerd.sock`;
+const CD_PIDFILE = `${CC}/containerd/containerd.pid`;
+const RUNC_ROOT = `${CC}/containerd/runc-root/${NS}`;
+const TASK_DIR = `${CC}/containerd/state/io.containerd.runtime.v2.task/${NS}`;
+const HAKO_ROOT = '/run/hako'; // hako's default --root: podman never passes one
+
+const SCRIPT_TIMEOUT_MS = 15 * 60_000;
+const MIN_CHECKS = 40; // 19 podman + 21 containerd (+ containerd/image-import on a first run)
+
+const skip = process.env.HAKO_SKIP_CLIENTS === '1' ? 'HAKO_SKIP_CLIENTS=1'
+  : process.geteuid?.() !== 0 ? 'needs root (podman and containerd run rootful)'
+  : false;
+if (!skip && spawnSync(HAKO, ['--version'], { stdio: 'ignore', timeout: 30_000 }).status !== 0) {
+  throw new Error(`clients test: ${HAKO} --version fails: build first (node scripts/build.mjs, sh native/build.sh)`);
+}
+
+// ------------------------------------------------------------------------------ leftovers
+const sh = (file, args, opts = {}) => spawnSync(file, args, { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', ...opts });
+const ls = (dir) => { try { return readdirSync(dir); } catch { return []; } };
+const read = (path) => { try { return readFileSync(path, 'utf8'); } catch { return ''; } };
+
+/** cgroup directories a client makes for these containers: libpod_parent, libpod-<id>, conmon, hako-test and below. */
+function cgroups() {
+  const r = sh('find', ['/sys/fs/cgroup', '-maxdepth', '4', '-type', 'd',
+    '(', '-name', 'libpod*', '-o', '-path', '*/libpod_parent/*', '-o', '-name', NS, '-o', '-path', `*/${NS}/*`, ')']);
+  return r.stdout.split('\n').filter(Boolean); // find exits 1 when a directory vanishes under it: ignored
+}
+
+/** Live processes of this run: anything whose command line names /tmp/client-check (containerd, shims,
+ *  conmon, podman cleanup, hako), or that sits in a libpod-* / hako-test cgroup (container processes). */
+function processes() {
+  const out = [];
+  for (const p of ls('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    const stat = read(`/proc/${p}/stat`);
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (!stat || state === 'Z') continue; // gone, or a zombie waiting for PID 1 to reap it
+    const cmd = read(`/proc/${p}/cmdline`).split('\0').filter(Boolean).join(' ');
+    const cg = read(`/proc/${p}/cgroup`);
+    if (cmd.includes(CC) || /\/libpod[-_]|\/hako-test(\/|$)/m.test(cg)) {
+      out.push(`${p} ${cmd || stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 1)}`);
+    }
+  }
+  return out;
+}
+
+const mounts = () => read('/proc/self/mountinfo').split('\n').filter((l) => l.includes(CC));
+/** hako state directories (not @locks) under hako's default root, where podman's containers live. */
+const hakoStates = () => ls(HAKO_ROOT).filter((e) => !e.startsWith('@'));
+const runDirs = () => ['/run/containerd', '/run/containers'].filter((d) => existsSync(d));
+
+function snapshot() {
+  return { cgroups: cgroups(), processes: processes(), mounts: mounts(), hakoStates: hakoStates(), runDirs: runDirs() };
+}
+
+// ------------------------------------------------------------------------------ the run
+/** Runs the script; resolves with its exit, stdout and stderr. On timeout: SIGTERM (the script
+ *  cleans up on TERM), then SIGKILL 3 minutes later. */
+function runScript() {
+  return new Promise((resolveRun) => {
+    const child = spawn('bash', [SCRIPT, HAKO], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOCK_WAIT: process.env.LOCK_WAIT ?? '600' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    let timedOut = false;
+    let killer;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    }, SCRIPT_TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      resolveRun({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** fn() until it returns an empty list (leftovers that are still on their way out), at most ms. */
+async function settle(fn, ms = 10_000) {
+  let left = fn();
+  for (let waited = 0; left.length && waited < ms; waited += 250) {
+    await sleep(250);
+    left = fn();
+  }
+  return left;
+}
+
+const fresh = (now, before) => now.filter((x) => !before.includes(x));
+
+let newCgroups = [];
+after(() => {
+  // best effort, after they were reported: leaked cgroups, deepest first, so a rerun starts clean
+  for (const d of [...newCgroups].sort((a, b) => b.length - a.length)) {
+    try { rmdirSync(d); } catch { /* busy or gone */ }
+  }
+});
+
+test('podman and containerd drive hako: test/clients/check-clients.sh', { skip, timeout: SCRIPT_TIMEOUT_MS + 240_000 }, async (t) => {
+  const before = snapshot();
+  for (const [k, v] of Object.entries(before)) {
+    if (v.length && k !== 'runDirs' && k !== 'hakoStates') t.diagnostic(`already there before the run (${k}): ${v.join('; ')}`);
+  }
+  const r = await runScript();
+  const tail = (s, n = 3000) => (s.length > n ? `...${s.slice(-n)}` : s);
+  const show = `exit ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}${r.timedOut ? ', timed out' : ''}\n--- stdout\n${tail(r.stdout)}\n--- stderr\n${tail(r.stderr)}`;
+
+  // ---- one subtest per check
+  const checks = [...r.stdout.matchAll(/^(PASS|FAIL) (\S+)(?:  -- (.*))?$/gm)];
+  for (const [, verdict, name, why] of checks) {
+    await t.test(name, () => {
+      assert.equal(verdict, 'PASS', `${name} failed: ${why ?? ''}\n(client output: ${CC}/run/out/${name.replace(/\//g, '_')}.txt)`);
+    });
+  }
+
+  // ---- the summary and the exit status
+  await t.test('summary: "N passed, 0 failed" and exit 0', () => {
+    const m = /^(\d+) passed, (\d+) failed$/m.exec(r.stdout);
+    assert.ok(m, `no summary line\n${show}`);
+    const [passed, failed] = [Number(m[1]), Number(m[2])];
+    assert.equal(failed, 0, `${failed} checks failed\n${show}`);
+    assert.equal(passed, checks.length, `summary says ${passed} passed, but ${checks.length} check lines were printed`);
+    assert.ok(passed >= MIN_CHECKS, `only ${passed} checks ran (expected at least ${MIN_CHECKS}): some were skipped\n${show}`);
+    assert.equal(r.code, 0, show);
+    assert.equal(r.timedOut, false, show);
+  });
+
+  // ---- nothing left behind
+  await t.test('nothing left: no podman containers in the script\'s store', () => {
+    const hadRunContainers = before.runDirs.includes('/run/containers');
+    const p = sh('podman', [...PODMAN, 'ps', '-a', '--format', '{{.ID}} {{.Names}} {{.Status}}']);
+    // rootful podman makes /run/containers/networks even for `ps`: undo that, as the script does
+    if (!hadRunContainers) for (const d of ['/run/containers/networks', '/run/containers']) { try { rmdirSync(d); } catch { /* not empty or gone */ } }
+    assert.equal(p.status, 0, `podman ps -a failed: ${p.stderr}`);
+    assert.equal(p.stdout.trim(), '', 'containers left in podman\'s store');
+    const storage = read(`${CC}/podman/root/overlay-containers/containers.json`).trim();
+    assert.ok(storage === '' || storage === '[]', `containers left in containers/storage: ${storage}`);
+  });
+
+  await t.test('nothing left: containerd stopped, no tasks, no containerd containers', () => {
+    const pid = Number(read(CD_PIDFILE).trim());
+    if (pid && existsSync(`/proc/${pid}`) && read(`/proc/${pid}/cmdline`).includes(CC)) {
+      const c = sh('ctr', ['--address', SOCK, '-n', NS, 'containers', 'ls', '-q']);
+      assert.fail(`the script's containerd (pid ${pid}) is still running; containers: ${c.stdout.trim() || '(none)'}`);
+    }
+    assert.equal(existsSync(SOCK), false, `${SOCK} left`);
+    assert.deepEqual(ls(TASK_DIR), [], `task bundles left in ${TASK_DIR}`);
+    assert.deepEqual(ls(RUNC_ROOT).filter((e) => !e.startsWith('@')), [], `hako state left in ${RUNC_ROOT} (containerd's runtime root)`);
+  });
+
+  await t.test(`nothing left: no hako state in ${HAKO_ROOT} (podman's containers)`, () => {
+    assert.deepEqual(fresh(hakoStates(), before.hakoStates).filter((e) => /^[0-9a-f]{64}$/.test(e)), []);
+  });
+
+  await t.test('nothing left: no libpod-* / libpod_parent / hako-test cgroups', async () => {
+    newCgroups = fresh(await settle(() => fresh(cgroups(), before.cgroups)), before.cgroups);
+    assert.deepEqual(newCgroups, []);
+  });
+
+  await t.test('nothing left: no conmon, containerd, shim, podman or container processes', async () => {
+    const left = fresh(await settle(() => fresh(processes(), before.processes)), before.processes);
+    assert.deepEqual(left, []);
+  });
+
+  await t.test(`nothing left: no mounts under ${CC}, no /run/containerd or /run/containers made by the run`, async () => {
+    assert.deepEqual(fresh(await settle(mounts), before.mounts), []);
+    assert.deepEqual(fresh(runDirs(), before.runDirs), []);
+  });
+});
