@@ -32,7 +32,7 @@ export class V1Manager extends BaseManager {
     if (layout.mode === 'hybrid' && layout.v2) {
       const place = placeIn(layout.v2, layout.self.v2, where, 'cgroup v2');
       dirs[UNIFIED] = place.dir;
-      tree = new V2Tree(layout.v2.mountPoint, place.dir);
+      tree = new V2Tree(layout.v2.mountPoint, place.dir, true);
       primary = place.path;
     }
     super(layout.mode, primary ?? where.path, dirs, options);

@@ -21,7 +21,7 @@ export class V2Manager extends BaseManager {
     if (!layout.v2) throw new HakoError('hako: cgroup: cgroup v2 is not mounted on this host');
     const place = placeIn(layout.v2, layout.self.v2, where, 'cgroup v2');
     super(layout.mode, place.path, { [UNIFIED]: place.dir }, options);
-    this.tree = new V2Tree(layout.v2.mountPoint, place.dir);
+    this.tree = new V2Tree(layout.v2.mountPoint, place.dir, layout.mode === 'hybrid');
   }
 
   protected afterCreate(): void {

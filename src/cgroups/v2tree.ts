@@ -8,10 +8,13 @@ export class V2Tree {
   readonly top: string;
   /** The cgroup's directory. */
   readonly dir: string;
+  /** On a hybrid host the missing controllers are most likely bound to cgroup v1: say so. */
+  private readonly hybrid: boolean;
 
-  constructor(top: string, dir: string) {
+  constructor(top: string, dir: string, hybrid = false) {
     this.top = top;
     this.dir = dir;
+    this.hybrid = hybrid;
   }
 
   /** The directories from top down to the parent of dir. */
@@ -41,7 +44,7 @@ export class V2Tree {
     if (this.available().includes(controller) || this.offered().includes(controller)) return;
     const offered = this.offered();
     throw new HakoError(`hako: cgroup: ${what} needs the ${controller} controller, which cgroup v2 does not have here `
-      + `(${this.top}/cgroup.controllers: ${offered.length ? offered.join(' ') : 'none'}; on a hybrid host it is bound to cgroup v1 or missing)`);
+      + `(${this.top}/cgroup.controllers: ${offered.length ? offered.join(' ') : 'none'}${this.hybrid ? '; on this hybrid host it is bound to cgroup v1' : ''})`);
   }
 
   /**

@@ -183,10 +183,12 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
 
     const setupTimeout = options.setupTimeoutMs ?? 10_000;
     let phase = 'namespaces';
-    const timer = setTimeout(() => {
+    const hung = () => {
       child.kill('SIGKILL');
+      if (result.pid > 0) { try { process.kill(result.pid, 'SIGKILL'); } catch { /* gone */ } }
       finish(new HakoError(`hako: the helper hung in the ${phase} phase (no answer within ${setupTimeout} ms)`));
-    }, setupTimeout);
+    };
+    let timer = setTimeout(hung, setupTimeout);
 
     const finish = (error?: Error) => {
       if (settled) return;
@@ -241,6 +243,8 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
           result.pid = f.int(Tag.PID) ?? 0;
           clearTimeout(timer);
           phase = 'init';
+          // a container's setup (mounts, hooks excepted) must reach READY in time too
+          if (handlers.onReady) timer = setTimeout(hung, setupTimeout);
           handlers.onSpawned?.(result.pid);
           return;
         case MessageType.PRE_EXEC:
@@ -249,6 +253,7 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
           return;
         case MessageType.READY:
         case MessageType.HOOKS: {
+          clearTimeout(timer); // hooks have timeouts of their own; after READY the process runs
           const handler = frame.type === MessageType.READY ? handlers.onReady : handlers.onHooks;
           try {
             await handler?.();
@@ -257,6 +262,7 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
             throw e;
           }
           if (frame.type === MessageType.READY) ready = true;
+          else timer = setTimeout(hung, setupTimeout);
           reply(MessageType.ACK, frame.seq);
           return;
         }

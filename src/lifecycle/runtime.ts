@@ -68,6 +68,14 @@ export interface RunResult {
 
 const CONFIG_SNAPSHOT = 'config.json';
 
+/** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
+ * (which run inside that phase); a hook without a timeout lifts the limit. */
+function setupTimeout(spec: Spec): number {
+  const hooks = spec.hooks?.createContainer ?? [];
+  if (hooks.some((h) => !h.timeout)) return 2 ** 31 - 1;
+  return 10_000 + hooks.reduce((sum, h) => sum + (h.timeout ?? 0) * 1000, 0);
+}
+
 /** linux.resources into the cgroup; the device rules go to the device cgroup (v1 only so far). */
 function applyResources(cgroup: CgroupManager, spec: Spec): void {
   const { devices, ...rest } = (spec.linux?.resources ?? {}) as LinuxResources;
@@ -277,8 +285,9 @@ export class Runtime {
     return out;
   }
 
-  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined }) {
+  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number }) {
     return runPlan({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers, {
+      ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
       ...(o.stdio !== undefined ? { stdio: o.stdio } : {}),
       ...(o.preserveFds ? { preserveFds: o.preserveFds } : {}),
       ...(o.forwardSignals ? { forwardSignals: o.forwardSignals } : {}),
@@ -354,7 +363,7 @@ export class Runtime {
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
         },
-      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals });
+      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec) });
       if (result.failure) {
         const err = failureError(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);

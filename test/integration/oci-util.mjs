@@ -441,7 +441,7 @@ export class Scope {
     for (const p of processesWith({ text: this.token, envEntry: `${MARK_VAR}=${this.token}` })) found.push(`process ${p}`);
     for (const p of processesWith({ text: `sleep ${this.marker}` })) found.push(`process ${p}`);
     if (hostHostname() !== this.hostname) found.push(`the host's hostname changed: ${this.hostname} -> ${hostHostname()}`);
-    return found;
+    return [...new Set(found)];
   }
 
   /** Waits (bounded) for exiting processes, returns the leftovers, then removes them and the temp dir. */
@@ -526,6 +526,15 @@ export function runDetached(scope, bundle, { id = scope.id() } = {}) {
 /** The config's process.args for a container that just waits (and is found by scope.marker). */
 export function sleeper(scope) {
   return ['sleep', scope.marker];
+}
+
+/** Polls `hako state ID` (bounded) until its status is status; returns the state. */
+export function waitStatus(scope, id, status, timeoutMs = 10_000) {
+  let last;
+  return waitUntil(() => {
+    last = scope.state(id);
+    return last.status === status ? last : undefined;
+  }, { timeoutMs, what: () => `container ${id} to be ${status} (last: ${JSON.stringify(last)})` });
 }
 
 /** Deletes a container and asserts it is gone. */
