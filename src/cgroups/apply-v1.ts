@@ -149,7 +149,10 @@ function planBlkio(b: WantedBlockIO, t: V1Target): Step[] {
     if (b.weight !== undefined && weightFile) writeCgroupFile(dir, weightFile, String(b.weight));
     if (b.leafWeight !== undefined) writeCgroupFile(dir, 'blkio.leaf_weight', String(b.leafWeight));
     for (const d of b.weightDevice) {
-      if (d.weight !== undefined && weightFile) writeCgroupFile(dir, `${weightFile}_device`, `${d.major}:${d.minor} ${d.weight}`);
+      if (d.weight !== undefined && weightFile) {
+        writeCgroupFile(dir, `${weightFile}_device`, `${d.major}:${d.minor} ${d.weight}`, (errno) => errno === 'ENOTSUP' || errno === 'EOPNOTSUPP'
+          ? `device ${d.major}:${d.minor} does not use the ${weightFile === 'blkio.bfq.weight' ? 'BFQ' : 'CFQ'} I/O scheduler` : undefined);
+      }
       if (d.leafWeight !== undefined) writeCgroupFile(dir, 'blkio.leaf_weight_device', `${d.major}:${d.minor} ${d.leafWeight}`);
     }
     for (const th of b.throttle) {

@@ -1,15 +1,17 @@
 // What every toolkit verb shares: the command's exit code and passing signals on.
-import type { LaunchResult } from '../toolkit/launch.js';
+import type { NamespaceType } from '../linux/namespaces.js';
+
+/** util-linux's namespace options, shared by unshare and nsenter: long name, short, type. */
+export const NS_OPTIONS: Array<[string, string, NamespaceType]> = [
+  ['uts', 'u', 'uts'], ['ipc', 'i', 'ipc'], ['pid', 'p', 'pid'], ['mount', 'm', 'mnt'],
+  ['net', 'n', 'net'], ['user', 'U', 'user'], ['cgroup', 'C', 'cgroup'], ['time', 'T', 'time'],
+];
 
 /** Signals that reach the command through hako. With a terminal, SIGINT and SIGQUIT come from it
  * to the whole foreground group, the command included, so hako does not send them twice. */
 export function signalsToForward(): NodeJS.Signals[] {
   const always: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'];
   return process.stdin.isTTY ? always : [...always, 'SIGINT', 'SIGQUIT'];
-}
-
-export function exitWith(result: LaunchResult): number {
-  return result.exitCode;
 }
 
 export function idOrName(text: string, file: '/etc/passwd' | '/etc/group', readFile: (p: string) => string): number | undefined {

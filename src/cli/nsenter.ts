@@ -1,9 +1,8 @@
 // hako nsenter -t PID [options] [--] [command [args...]]
 import { HakoError } from '../errors.js';
-import type { NamespaceType } from '../linux/namespaces.js';
 import { nsenter, type NsenterOptions } from '../toolkit/nsenter.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
-import { signalsToForward } from './common.js';
+import { NS_OPTIONS, signalsToForward } from './common.js';
 
 export const nsenterHelp = `Usage: hako nsenter -t PID [options] [--] [command [args...]]
 Run a command (default: $SHELL) in the namespaces of process PID.
@@ -18,11 +17,6 @@ Run a command (default: $SHELL) in the namespaces of process PID.
   -h, --help
 Entering a PID namespace forks, so that the command is really inside it.
 Exit status: the command's; 128+N if signal N killed it; 126 not executable; 127 not found.`;
-
-const NS_OPTIONS: Array<[string, string, NamespaceType]> = [
-  ['uts', 'u', 'uts'], ['ipc', 'i', 'ipc'], ['pid', 'p', 'pid'], ['mount', 'm', 'mnt'],
-  ['net', 'n', 'net'], ['user', 'U', 'user'], ['cgroup', 'C', 'cgroup'], ['time', 'T', 'time'],
-];
 
 const SPECS: OptionSpec[] = [
   { long: 'target', short: 't', arg: 'required' }, { long: 'all', short: 'a' },

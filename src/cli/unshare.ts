@@ -1,12 +1,11 @@
 // hako unshare [options] [--] [command [args...]]
 import { readFileSync } from 'node:fs';
 import { HakoError } from '../errors.js';
-import type { NamespaceType } from '../linux/namespaces.js';
 import { signalNumber } from '../linux/signals.js';
 import { parseRange } from '../toolkit/idmap.js';
 import { unshare, type UnshareOptions } from '../toolkit/unshare.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
-import { idOrName, signalsToForward } from './common.js';
+import { idOrName, NS_OPTIONS, signalsToForward } from './common.js';
 
 export const unshareHelp = `Usage: hako unshare [options] [--] [command [args...]]
 Run a command (default: $SHELL) in new namespaces. Safe for the host by default:
@@ -35,11 +34,6 @@ Setup:
       --explain               show each step as it happens
   -h, --help                  -V, --version
 Exit status: the command's; 128+N if signal N killed it; 126 not executable; 127 not found.`;
-
-const NS_OPTIONS: Array<[string, string, NamespaceType]> = [
-  ['uts', 'u', 'uts'], ['ipc', 'i', 'ipc'], ['pid', 'p', 'pid'], ['mount', 'm', 'mnt'],
-  ['net', 'n', 'net'], ['user', 'U', 'user'], ['cgroup', 'C', 'cgroup'], ['time', 'T', 'time'],
-];
 
 const SPECS: OptionSpec[] = [
   ...NS_OPTIONS.map(([long, short]) => ({ long, short, arg: 'optional' as const })),

@@ -1,21 +1,11 @@
-// Capability names to bits (linux/capability.h), and the OCI capability sets to masks.
+// The OCI capability sets to bit masks (bit n is capability n of linux/capability.h).
 import { HakoError } from '../errors.js';
-
-export const CAP_NAMES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
-  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-] as const;
+import { CAPABILITIES } from '../spec/known.js';
 
 export function capMask(names: string[] | undefined, where: string): bigint {
   let mask = 0n;
   for (const [i, name] of (names ?? []).entries()) {
-    const bit = CAP_NAMES.indexOf(name.toUpperCase() as (typeof CAP_NAMES)[number]);
+    const bit = (CAPABILITIES as readonly string[]).indexOf(name.toUpperCase());
     if (bit < 0) throw new HakoError(`hako: ${where}[${i}]: unknown capability '${name}'`);
     mask |= 1n << BigInt(bit);
   }

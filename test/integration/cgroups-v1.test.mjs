@@ -357,7 +357,7 @@ test('what the host cannot do is refused clearly, before anything is written', {
   });
 });
 
-test('blkio throttling reads back', { skip: skip || (!layout?.v1.some((h) => h.controllers.includes('blkio')) && 'no blkio') }, async () => {
+test('blkio throttling and weights read back', { skip: skip || (!layout?.v1.some((h) => h.controllers.includes('blkio')) && 'no blkio') }, async () => {
   // the device of / (any block device will do for the file format)
   const dev = spawnSync('sh', ['-c', 'for d in /sys/block/*; do cat $d/dev; break; done'], { encoding: 'utf8' }).stdout.trim();
   if (!/^\d+:\d+$/.test(dev)) return;
@@ -366,6 +366,23 @@ test('blkio throttling reads back', { skip: skip || (!layout?.v1.some((h) => h.c
     m.set({ blockIO: { throttleReadBpsDevice: [{ major, minor, rate: 1048576 }], throttleWriteIOPSDevice: [{ major, minor, rate: 100 }] } });
     assert.match(read(m.dirs.blkio, 'blkio.throttle.read_bps_device'), new RegExp(`^${major}:${minor} 1048576$`, 'm'));
     assert.match(read(m.dirs.blkio, 'blkio.throttle.write_iops_device'), new RegExp(`^${major}:${minor} 100$`, 'm'));
+    // proportional weight: CFQ's blkio.weight or BFQ's blkio.bfq.weight, whichever this kernel has
+    const weightFile = ['blkio.weight', 'blkio.bfq.weight'].find((f) => existsSync(join(m.dirs.blkio, f)));
+    if (weightFile) {
+      m.set({ blockIO: { weight: 500 } });
+      assert.match(read(m.dirs.blkio, weightFile), /^(default )?500$/m);
+      // a weight for one device needs that device to use the scheduler (the kernel says ENOTSUP)
+      const scheduler = readFileSync(`/sys/dev/block/${major}:${minor}/queue/scheduler`, 'utf8');
+      const set = () => m.set({ blockIO: { weightDevice: [{ major, minor, weight: 300 }] } });
+      if (/\[(bfq|cfq)\]/.test(scheduler)) {
+        set();
+        assert.match(read(m.dirs.blkio, `${weightFile}_device`), new RegExp(`^${major}:${minor} 300$`, 'm'));
+      } else {
+        throwsMessage(set, new RegExp(`^hako: cgroup: ${weightFile.replace(/\./g, '\\.')}_device: cannot set ${major}:${minor} 300 \\((ENOTSUP|EOPNOTSUPP)\\): device ${major}:${minor} does not use the`));
+      }
+    } else {
+      throwsMessage(() => m.set({ blockIO: { weight: 500 } }), /^hako: cgroup: linux\.resources\.blockIO\.weight: this host has no proportional I\/O control/);
+    }
   });
 });
 

@@ -400,11 +400,29 @@ export class Scope {
     return { ...r, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8'), outFile, errFile };
   }
 
-  /** hako --root ROOT ARGS in the background. */
+  /**
+   * hako --root ROOT ARGS in the background. With toFiles, its stdout and stderr go to files (for
+   * verbs that leave a container behind, which would hold pipes open): bg.result() reads them.
+   */
   spawnHako(args, options = {}) {
-    const { env, ...rest } = options;
+    const { env, toFiles = false, ...rest } = options;
+    let files;
+    if (toFiles) {
+      const n = rand(3);
+      files = { out: this.path(`out-${n}`), err: this.path(`err-${n}`) };
+      const fds = [openSync(files.out, 'w'), openSync(files.err, 'w')];
+      rest.stdio = ['ignore', ...fds];
+      files.fds = fds;
+    }
     const bg = new Background(NODE, [HAKO, '--root', this.root, ...args], { env: env ?? this.env(), ...rest });
     this.background.push(bg);
+    if (files) {
+      for (const fd of files.fds) closeSync(fd);
+      bg.result = async () => {
+        const r = await bg.wait();
+        return { ...r, stdout: readFileSync(files.out, 'utf8'), stderr: readFileSync(files.err, 'utf8') };
+      };
+    }
     return bg;
   }
 

@@ -12,15 +12,16 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HAKO = join(ROOT, 'bin', 'hako');
-export const HELPER = join(ROOT, 'native', 'hako-helper');
+export const HELPER = process.env.HAKO_HELPER ?? join(ROOT, 'native', 'hako-helper');
 export const NODE = process.execPath;
 export const NS_TYPES = ['user', 'mnt', 'pid', 'net', 'uts', 'ipc', 'cgroup', 'time'];
 /** The short nsenter/unshare option of each namespace type. */
 export const NS_FLAG = { user: '-U', mnt: '-m', pid: '-p', net: '-n', uts: '-u', ipc: '-i', cgroup: '-C', time: '-T' };
 
-for (const [file, how] of [[join(ROOT, 'dist', 'hako.js'), 'node scripts/build.mjs'], [join(ROOT, 'dist', 'index.js'), 'node scripts/build.mjs'], [HELPER, 'sh native/build.sh']]) {
-  if (!existsSync(file)) throw new Error(`integration tests: ${file} is missing: run \`${how}\` in ${ROOT} first`);
+if (!existsSync(join(ROOT, 'dist', 'index.js')) || spawnSync(NODE, [HAKO, '--version']).status !== 0) {
+  throw new Error(`integration tests: ${HAKO} does not run: build first (node scripts/build.mjs in ${ROOT})`);
 }
+if (!existsSync(HELPER)) throw new Error(`integration tests: ${HELPER} is missing: build it first (sh native/build.sh in ${ROOT})`);
 if (process.geteuid() !== 0) throw new Error('integration tests: these tests create namespaces, users and mounts: run them as root');
 
 /** Every process a test starts carries this in its environment, so leaks can be found by it. */
@@ -56,9 +57,14 @@ export function runAs(name, file, args = [], options) {
   return run('runuser', ['-u', name, '--', file, ...args], options);
 }
 
+/** The environment for hako run as a user made by createUser (its copy's helper, if it has one). */
+function userEnv(user, options) {
+  return options?.env ?? (user.helper ? testEnv({ HAKO_HELPER: user.helper }) : testEnv());
+}
+
 /** Runs hako ARGS as a user made by createUser. */
 export function hakoAs(user, args, options) {
-  return runAs(user.name, NODE, [user.hako, ...args], options);
+  return runAs(user.name, NODE, [user.hako, ...args], { ...options, env: userEnv(user, options) });
 }
 
 /** A readable summary of a run for assertion messages. */
@@ -142,7 +148,7 @@ export class Background {
     let timer;
     const timeout = new Promise((_, rej) => {
       timer = setTimeout(() => {
-        this.child.kill('SIGKILL');
+        this.killTree();
         rej(new Error(`${this.cmd} did not end within ${timeoutMs} ms\n${this.describe()}`));
       }, timeoutMs);
     });
@@ -155,14 +161,17 @@ export class Background {
     }
   }
 
-  /** For finally blocks: if it still runs, ends it and every process below it (SIGKILL). */
-  async stop() {
-    if (!this.exitStatus) {
-      for (const d of descendants(this.pid).reverse()) {
-        try { process.kill(d.pid, 'SIGKILL'); } catch { /* gone */ }
-      }
-      this.child.kill('SIGKILL');
+  /** SIGKILL to it and every process below it. */
+  killTree() {
+    for (const d of descendants(this.pid).reverse()) {
+      try { process.kill(d.pid, 'SIGKILL'); } catch { /* gone */ }
     }
+    this.child.kill('SIGKILL');
+  }
+
+  /** For finally blocks: ends it and every process below it, if it still runs. */
+  async stop() {
+    if (!this.exitStatus) this.killTree();
     await this.wait({ output: false });
   }
 }
@@ -173,7 +182,7 @@ export function spawnHako(args, options) {
 
 /** hako ARGS in the background, as a user made by createUser. */
 export function spawnHakoAs(user, args, options) {
-  return new Background('runuser', ['-u', user.name, '--', NODE, user.hako, ...args], options);
+  return new Background('runuser', ['-u', user.name, '--', NODE, user.hako, ...args], { ...options, env: userEnv(user, options) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,20 +356,19 @@ export function userExists(name) {
   return run('getent', ['passwd', name]).status === 0;
 }
 
-/** Runs `test` as USER to check it can run hako from a tree at `root`; returns the run. */
-function canRunHako(name, root) {
-  return runAs(name, 'sh', ['-c', 'test -x "$1" && test -r "$2" && test -r "$3" && test -x "$4"', 'sh',
-    NODE, join(root, 'bin', 'hako'), join(root, 'dist', 'cli', 'hako.js'), join(root, 'native', 'hako-helper')]);
+/** Checks that the user NAME can run the hako at `hako` and its helper; returns the run. */
+function canRunHako(name, hako, helper) {
+  return runAs(name, 'sh', ['-c', '"$1" "$2" --version && test -x "$3"', 'sh', NODE, hako, helper]);
 }
 
-/** A copy of what the CLI needs (bin, the bundle, the helper) that every user can read. */
+/** A copy of what the CLI needs (bin, dist, the helper) that every user can read. */
 function readableCopy() {
   const dir = mkdtempSync('/tmp/hako-it-copy-');
   chmodSync(dir, 0o755);
-  for (const file of ['package.json', 'bin/hako', 'dist/cli', 'native/hako-helper']) {
-    mkdirSync(dirname(join(dir, file)), { recursive: true, mode: 0o755 });
-    cpSync(join(ROOT, file), join(dir, file), { recursive: true });
-  }
+  for (const part of ['package.json', 'bin', 'dist']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+  mkdirSync(join(dir, 'native'), { mode: 0o755 });
+  copyFileSync(HELPER, join(dir, 'native', 'hako-helper'));
+  chmodSync(join(dir, 'native', 'hako-helper'), 0o755);
   return dir;
 }
 
@@ -384,10 +392,11 @@ export async function createUser() {
     ok(run('usermod', ['--add-subuids', range, '--add-subgids', range, name]));
     user.uid = Number(ok(run('id', ['-u', name])).trim());
     user.gid = Number(ok(run('id', ['-g', name])).trim());
-    if (canRunHako(name, ROOT).status !== 0) {
+    if (canRunHako(name, HAKO, HELPER).status !== 0) {
       user.copy = readableCopy();
       user.hako = join(user.copy, 'bin', 'hako');
-      const access = canRunHako(name, user.copy);
+      user.helper = join(user.copy, 'native', 'hako-helper');
+      const access = canRunHako(name, user.hako, user.helper);
       if (access.status !== 0) {
         throw new Error(`user ${name} can run neither hako in ${ROOT} nor a copy in ${user.copy}: ` +
           `it needs o+rx on the directories and o+x on ${NODE}\n${show(access)}`);
