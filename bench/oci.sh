@@ -2,7 +2,7 @@
 # How fast hako runs an OCI container, next to runc and crun, on one busybox bundle whose process
 # is /bin/true (built as /work/shared/bench/anchors.sh builds it: `runc spec`, terminal off):
 #   1. start-up, one process per launch, every row in ONE hyperfine run (-N, no shell):
-#      hako run, runc run, crun run, and node -e 0 (the floor for any Node CLI);
+#      hako run, runc run, crun run, node -e 0 (the floor for any Node CLI) and hako --version;
 #   2. the lifecycle through each CLI: create + start + wait + delete (bench/oci-lifecycle.sh);
 #   3. throughput through each CLI: TP_N containers, TP_PAR at a time (seq | xargs -P, as anchors.sh);
 #   4. the library in a warm Node process (bench/lib-run.mjs): Runtime.run() N times in sequence,
@@ -63,7 +63,8 @@ inner() {
     "crun --root $STATE/crun run --bundle $B $PFX-crun" \
     "$H $HAKO --root $STATE/hako run --bundle $B $PFX-hako-host" \
     "$H runc --root $STATE/runc run --bundle $B $PFX-runc-host" \
-    "node -e 0"
+    "node -e 0" \
+    "$HAKO --version"
   if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
     set -- "$@" "env -u NODE_EXTRA_CA_CERTS node -e 0" \
       "env -u NODE_EXTRA_CA_CERTS $HAKO --root $STATE/hako run --bundle $B $PFX-hako-noca"
@@ -200,7 +201,7 @@ label() { # the row names of run.json
   echo "| how | wall median s | containers/s | / crun |"
   echo "|---|---:|---:|---:|"
   jq -r --argjson n "$TP_N" --argjson p "$TP_PAR" '($n/.results[0].median) as $c | .results[] |
-    "| CLI \(.command | split(" -I{} ")[1] | split(" ")[0] | split("/")[-1]) (seq | xargs -P\($p)) | \(.median*1000|round/1000) | \($n/.median*10|round/10) | \($n/.median/$c*100|round/100) |"' "$OUT/tp.json"
+    "| CLI \(.command | split(" -I{} ")[1] | split(" ")[0] | split("/")[-1]) (seq \\| xargs -P\($p)) | \(.median*1000|round/1000) | \($n/.median*10|round/10) | \($n/.median/$c*100|round/100) |"' "$OUT/tp.json"
   for f in lib lib-host; do
     jq -r --argjson c "$(jq --argjson n "$TP_N" '$n/.results[0].median' "$OUT/tp.json")" --arg w "$([ $f = lib ] && echo "" || echo " [host ns]")" '
       "| library Runtime.run, promise pool of \(.tp.par)\($w) | \((.tp.n/.tp.median)*1000|round/1000) | \(.tp.median*10|round/10) | \(.tp.median/$c*100|round/100) |"' "$OUT/$f.json"
@@ -233,7 +234,8 @@ label() { # the row names of run.json
     "| CLI hako run / crun run | \(x($hako/$crun)) | | |",
     "",
     "Node floor: `node -e 0` \($node*1000|.*100|round/100) ms; CLI hako run is \(($hako-$node)*1000|.*100|round/100) ms above it" +
-    (if ($r | length) > 6 then "; without NODE_EXTRA_CA_CERTS `node -e 0` is \($r[6].median*1000|.*100|round/100) ms and hako run \($r[7].median*1000|.*100|round/100) ms (hako run / runc run \(x($r[7].median/$runc)))." else "." end)'
+    "; `hako --version` (Node + loading the CLI) \($r[6].median*1000|.*100|round/100) ms" +
+    (if ($r | length) > 7 then "; without NODE_EXTRA_CA_CERTS `node -e 0` is \($r[7].median*1000|.*100|round/100) ms and hako run \($r[8].median*1000|.*100|round/100) ms (hako run / runc run \(x($r[8].median/$runc)))." else "." end)'
   echo
   if [ -s "$OUT/leftovers.txt" ]; then echo "Left behind after the runs (removed where possible): $(cat "$OUT/leftovers.txt")"
   else echo "Left behind: nothing (state roots empty, no cgroups of these ids)."; fi

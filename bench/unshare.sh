@@ -3,11 +3,12 @@
 #   1. one process per launch, in ONE hyperfine run (-N, no shell): `hako unshare`, util-linux
 #      `unshare` with the same namespaces, and `node -e 0`, the floor for any Node CLI;
 #   2. the library in a warm Node process: bench/lib-unshare.mjs, unshare() against spawnSync of
-#      util-linux unshare from that same process.
+#      util-linux unshare from that same process;
+#   3. then the OCI runtime, bench/oci.sh (hako run vs runc and crun; its own summary). OCI=0 skips it.
 # Prints a markdown summary (also saved as $OUT/summary.md) with the ratios hako/unshare.
 # Needs root, hyperfine and jq (sudo sh scripts/setup.sh) and a build (npm ci).
 # Usage: sh bench/unshare.sh    (npm run bench)
-# Environment: RUNS (30) WARMUP (3) N (200 library calls) OUT (/tmp/hako-bench/<stamp>)
+# Environment: RUNS (30) WARMUP (3) N (200 library calls) OUT (/tmp/hako-bench/<stamp>) OCI (1)
 # The machine should be otherwise idle: the summary records the load average before and after.
 set -eu
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 for t in hyperfine jq unshare node; do
   command -v "$t" >/dev/null || die "missing $t: sudo sh scripts/setup.sh"
 done
-[ -x native/hako-helper ] && [ -f dist/cli/hako.js ] && [ -f dist/index.js ] || die "not built: npm ci (or npm run build)"
+[ -x native/hako-helper ] && [ -f dist/index.js ] && ./bin/hako --version >/dev/null 2>&1 || die "not built: npm ci (or npm run build)"
 mkdir -p "$OUT"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -29,11 +30,7 @@ set -- \
   './bin/hako unshare --pid --mount --uts --ipc --net --mount-proc true' \
   'unshare --fork --pid --mount --uts --ipc --net --mount-proc true' \
   'node -e 0'
-# ---- OCI runtimes (to come): add their rows here, on the busybox bundle that
-# /work/shared/bench/anchors.sh builds (process /bin/true), so they land in the same run and table:
-#   set -- "$@" "./bin/hako run --bundle $BUNDLE bench-hako" \
-#               "runc run --bundle $BUNDLE bench-runc" "crun run --bundle $BUNDLE bench-crun"
-# (crun refuses this host's hybrid cgroups: run those rows as anchors.sh's in_crun_env does.)
+# (the OCI runtime rows - hako run vs runc and crun - are bench/oci.sh's, run at the end)
 echo "== start-up: hyperfine -N, $RUNS runs + $WARMUP warm-up" >&2
 hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --style basic --export-json "$OUT/cli.json" "$@" >&2
 
@@ -72,3 +69,9 @@ ms='*1000|.*100|round/100'
 } >"$OUT/summary.md"
 cat "$OUT/summary.md"
 echo "raw figures: $OUT" >&2
+
+# ---- 3. the OCI runtime: hako run vs runc and crun, CLI and library (its own summary) -------
+if [ "${OCI:-1}" != 0 ]; then
+  echo >&2
+  RUNS=$RUNS WARMUP=$WARMUP OUT="$OUT/oci" bash bench/oci.sh
+fi

@@ -184,8 +184,12 @@ static int run_one(struct op *op, const char **what) {
     *what = op->path;
     switch (op->kind) {
     case OP_SETNS:
-        fd = open(op->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return -1;
+        if (op->slot >= 0) { /* opened earlier by OPEN_DIR: before another setns changed /proc */
+            if ((fd = slot_fd(op)) < 0) return -1;
+            slots[op->slot] = -1;
+        } else if ((fd = open(op->path, O_RDONLY | O_CLOEXEC)) < 0) {
+            return -1;
+        }
         if (setns(fd, (int)op->nstype) < 0) {
             int err = errno;
             close(fd);
@@ -211,7 +215,8 @@ static int run_one(struct op *op, const char **what) {
             errno = EINVAL;
             return -1;
         }
-        fd = open(op->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        /* TYPE 1: any file (a namespace file), else a directory */
+        fd = open(op->path, O_RDONLY | O_CLOEXEC | (op->type == 1 ? 0 : O_DIRECTORY));
         if (fd < 0) return -1;
         slots[op->slot] = fd;
         return 0;

@@ -19,12 +19,14 @@ const SPECS: OptionSpec[] = [
   { long: 'tree', short: 'T' }, { long: 'help', short: 'h' },
 ];
 
-function table(rows: string[][]): string {
+/** Columns: numbers right-aligned, text left-aligned; a tree's first column is left-aligned too. */
+function table(rows: string[][], treeColumn = false): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((cell, i) => {
     const w = widths[i] ?? 0;
     if (i === r.length - 1) return cell;
-    return /^\d+$/.test(cell) || i === 0 ? cell.padStart(w) : cell.padEnd(w);
+    const right = i === 0 ? !treeColumn : /^\d+$/.test(cell);
+    return right ? cell.padStart(w) : cell.padEnd(w);
   }).join(' ')).join('\n');
 }
 
@@ -52,7 +54,7 @@ function tree(list: NamespaceInfo[]): string {
   for (const root of users.filter((u) => u.parent === undefined || !known.has(u.parent))) walk(root, '', true, 0);
   // namespaces whose owner is not visible are listed at the end
   for (const n of list.filter((x) => x.type !== 'user' && (x.owner === undefined || !known.has(x.owner)))) out.push(line(n));
-  return table(out.map((r) => r.map(String)));
+  return table(out.map((r) => r.map(String)), true);
 }
 
 export async function nsCommand(argv: string[]): Promise<number> {

@@ -174,8 +174,12 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     let ready = false;
     let chain: Promise<void> = Promise.resolve();
 
+    // signals that arrive before the process exists are kept and sent once it does
+    const pending: NodeJS.Signals[] = [];
     const forward = (signal: NodeJS.Signals) => {
-      if (result.pid > 0 && result.status === null && result.signal === null) {
+      if (result.pid === 0) {
+        pending.push(signal);
+      } else if (result.status === null && result.signal === null) {
         try { process.kill(result.pid, signal); } catch { /* already gone */ }
       }
     };
@@ -246,6 +250,7 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
           // a container's setup (mounts, hooks excepted) must reach READY in time too
           if (handlers.onReady) timer = setTimeout(hung, setupTimeout);
           handlers.onSpawned?.(result.pid);
+          for (const signal of pending.splice(0)) forward(signal);
           return;
         case MessageType.PRE_EXEC:
           await handlers.onPreExec?.();

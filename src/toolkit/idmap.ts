@@ -127,7 +127,9 @@ export function writeIdMaps(pid: number, plan: IdMapPlan, log?: (step: IdMapStep
   if (setgroups === 'allow' && !privileged && plan.gid.length > 0 && !gidTool) {
     throw new HakoError('hako: --setgroups allow: an unprivileged gid map of your own group needs setgroups denied; map a range with --map-groups (newgidmap) or run as root');
   }
-  if (setgroups && !gidTool) write('setgroups', `${setgroups}\n`);
+  // with newgidmap only an explicit --setgroups is written (newgidmap itself refuses to map
+  // groups once setgroups is denied unless the ranges allow it; that is its call)
+  if (setgroups && (!gidTool || plan.setgroups)) write('setgroups', `${setgroups}\n`);
   if (plan.uid.length) {
     if (useTool('uid', plan.uid)) tool('newuidmap', plan.uid);
     else write('uid_map', formatMap(plan.uid));

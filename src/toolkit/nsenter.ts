@@ -26,6 +26,9 @@ function nsId(path: string): string | undefined {
   try { return readlinkSync(path); } catch { return undefined; }
 }
 
+/** Slots 0 and 1 hold --root and --wd; the namespace files take the slots from here on. */
+const FIRST_NS_SLOT = 6;
+
 export function nsenterPlan(o: NsenterOptions): PlanBuilder {
   const pid = o.target;
   if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: nsenter: --target: '${String(pid)}' is not a process id`);
@@ -44,6 +47,9 @@ export function nsenterPlan(o: NsenterOptions): PlanBuilder {
     const path = o.wd === true ? `/proc/${pid}/cwd` : String(o.wd);
     b.ns(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: 1 }, { tag: Tag.PATH, value: path }], `open ${path} as the working directory`);
   }
+  // every namespace file is opened before the first setns: after joining the mount namespace,
+  // /proc is the target's, where these paths no longer lead (util-linux opens them first too)
+  const joins: Array<{ slot: number; kind: (typeof NAMESPACES)[number]; path: string; theirs: string }> = [];
   let joinedUser = false;
   for (const kind of NAMESPACES) {
     if (!wanted.has(kind.type)) continue;
@@ -58,7 +64,12 @@ export function nsenterPlan(o: NsenterOptions): PlanBuilder {
       continue;
     }
     if (kind.type === 'user') joinedUser = true;
-    b.ns(OpKind.SETNS, [{ tag: Tag.NSTYPE, value: kind.flag }, { tag: Tag.PATH, value: path }], `setns(${path}, ${kind.flagName}): join ${theirs}`);
+    const slot = FIRST_NS_SLOT + joins.length;
+    joins.push({ slot, kind, path, theirs });
+    b.ns(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: slot }, { tag: Tag.PATH, value: path }, { tag: Tag.TYPE, value: 1 }], `open ${path}`);
+  }
+  for (const j of joins) {
+    b.ns(OpKind.SETNS, [{ tag: Tag.NSTYPE, value: j.kind.flag }, { tag: Tag.SLOT, value: j.slot }], `setns(${j.path}, ${j.kind.flagName}): join ${j.theirs}`);
   }
   if (o.root !== undefined) b.init(OpKind.FCHROOT, [{ tag: Tag.SLOT, value: 0 }], 'chroot to the opened root');
   if (o.wd !== undefined) b.init(OpKind.FCHDIR, [{ tag: Tag.SLOT, value: 1 }], 'chdir to the opened working directory');
