@@ -5,7 +5,7 @@
 // owner's token, PID.STARTTIME.NONCE: who holds it is read from one readdir, never from a file
 // that might be half written.
 //
-//  - Taking it: make a private directory ROOT/@locks/ID@TOKEN holding the file TOKEN, then
+//  - Taking it: make a private directory ROOT/@locks/@TOKEN holding the file TOKEN, then
 //    rename(2) it to ROOT/@locks/ID. The rename is atomic, and fails (ENOTEMPTY) when ID is there
 //    holding a token: exactly one process wins. When ID is there but empty (its last owner is
 //    between removing its token and removing the directory) the rename replaces it: it was free.
@@ -206,7 +206,7 @@ class Attempt {
 
   constructor(private readonly path: string, private readonly id: string) {
     this.dir = join(path, '..');
-    this.staged = `${path}@${this.token}`;
+    this.staged = join(this.dir, `@${this.token}`);
   }
 
   step(): Step {
@@ -275,7 +275,7 @@ class Attempt {
 }
 
 /**
- * Removes what dead processes left in a locks directory: private directories (ID@TOKEN) of
+ * Removes what dead processes left in a locks directory: private directories (@TOKEN) of
  * owners that are gone, and empty lock directories (rmdir leaves one in use: it is not empty).
  */
 export function sweepLocks(dir: string): void {

@@ -68,6 +68,16 @@ export interface RunResult {
 
 const CONFIG_SNAPSHOT = 'config.json';
 
+/** Moves the new process into the cgroup. If it is already gone, its own ERROR says why, and
+ * that is the error to show, not ESRCH from the cgroup. */
+function joinCgroup(cgroup: CgroupManager, pid: number): void {
+  try {
+    cgroup.addProcess(pid);
+  } catch (e) {
+    if (startTime(pid) !== undefined) throw e;
+  }
+}
+
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
  * (which run inside that phase); a hook without a timeout lifts the limit. */
 function setupTimeout(spec: Spec): number {
@@ -269,7 +279,7 @@ export class Runtime {
     const result = await this.runBuilder(builder, {
       onSpawned: (p) => {
         pid = p;
-        cgroup.addProcess(p); // before READY, so before the exec (see launchInit)
+        joinCgroup(cgroup, p); // before READY, so before the exec (see launchInit)
       },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
     }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals });
@@ -348,7 +358,7 @@ export class Runtime {
         },
         onSpawned: (p) => {
           pid = p;
-          if (!early) cg.addProcess(p);
+          if (!early) joinCgroup(cg, p);
         },
         onHooks: async () => {
           const s = this.hookState({ ...state, pid }, 'created');

@@ -5,7 +5,7 @@
 //       state.json              0600, the ContainerState record
 //       exec.fifo, config ...   room for the other files of the container (dir(), file())
 //     @locks/ID                 the per-container lock (lock.ts)
-//     ID@TOKEN[.what]           work in progress of one process (never a container: '@' is not in ids)
+//     @TOKEN.new, @TOKEN.rm     work in progress of one process (never a container: '@' is not in ids)
 //
 // Concurrent commands on one id never corrupt it:
 //  - create() claims the id atomically: it builds the whole directory, state.json included, under
@@ -113,7 +113,7 @@ export class StateStore {
     // runc refuses an id whose directory exists at all: so do we, before doing any work
     if (pathExists(target)) throw alreadyExists(id);
     this.sweep();
-    const staged = `${target}@${ownerToken()}.new`;
+    const staged = join(this.root, `@${ownerToken()}.new`);
     try {
       mkdirSync(staged, { mode: 0o711 });
       writeAtomic(staged, STATE_FILE, serialize(record));
@@ -222,7 +222,7 @@ export class StateStore {
     checkContainerId(id);
     const target = join(this.root, id);
     return withLockSync(this.root, id, () => {
-      const trash = `${target}@${ownerToken()}.rm`;
+      const trash = join(this.root, `@${ownerToken()}.rm`);
       try {
         // one step: from here the container is gone for everyone, and the id is free again
         renameSync(target, trash);
@@ -239,7 +239,7 @@ export class StateStore {
     }, this.lockOptions);
   }
 
-  /** Removes work left in the root by processes that died in the middle of it (ID@TOKEN...). */
+  /** Removes work left in the root by processes that died in the middle of it (@TOKEN.new, @TOKEN.rm). */
   sweep(): void {
     let names: string[];
     try {
@@ -347,10 +347,10 @@ function sweepTemporaries(dir: string): void {
   }
 }
 
-/** The owner named in NAME@TOKEN or NAME@TOKEN.what, or undefined for any other name. */
+/** The owner named in [NAME]@TOKEN[.what], or undefined for any other name. */
 function leftBy(name: string): ReturnType<typeof parseOwnerToken> {
   const at = name.lastIndexOf('@');
-  if (at <= 0) return undefined;
+  if (at < 0) return undefined;
   const rest = name.slice(at + 1);
   const m = /^(\d+\.\d+\.[0-9a-f]+)(?:\.[a-z]+)?$/.exec(rest);
   return m?.[1] ? parseOwnerToken(m[1]) : undefined;

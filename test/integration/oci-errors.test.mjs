@@ -91,6 +91,18 @@ test('a failing mount stops create after the cgroup and the state exist: nothing
   failsEverywhere(s, missing, /mounts\[\d+\]\.source.*no-such-source/);
 }));
 
+test('terminal: true without --console-socket is refused by create and run -d', scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.terminal = true; }).args(...sleeper(s));
+  for (const args of [['create'], ['run', '-d']]) {
+    const id = s.id();
+    oneLineError(s.hakoDetached([...args, '-b', b.dir, id]), { match: /console-socket|tty/ });
+    oneLineError(s.hako(['state', id]), { match: /does not exist/ });
+  }
+  // and --console-socket without a terminal
+  const plain = s.bundle().args(...sleeper(s));
+  oneLineError(s.hakoDetached(['create', '--console-socket', s.path('sock'), '-b', plain.dir, s.id()]), { match: /console-socket/ });
+}));
+
 test('a process that is not found fails with one line naming it, as runc (exit 1)', {
   todo: 'hako bug: run of a missing program exits 127 (unshare convention); runc exits 1',
 }, scoped(async (s) => {
@@ -223,7 +235,7 @@ test('exec into a stopped container fails and leaves it as it was', scoped(async
 }));
 
 test('a failing exec exits 255 as runc does, so it differs from the process exiting 1', {
-  todo: 'hako bug: exec failures (stopped container, missing program) exit 1; runc exits 255',
+  todo: 'hako bug: exec failures exit 127 (missing program) or 1 (stopped container); runc exits 255 for any exec failure',
 }, scoped(async (s) => {
   const { id } = runDetached(s, s.bundle().args(...sleeper(s)));
   try {
@@ -260,4 +272,14 @@ test('unknown verbs and options fail with one line', scoped(async (s) => {
   oneLineError(s.hako(['frobnicate']), { match: /frobnicate/ });
   oneLineError(s.hako(['create', '--no-such-option', 'x']), { match: /no-such-option/ });
   oneLineError(s.hako(['kill']), { match: /kill/ });
+}));
+
+test('exec into a paused container fails; the container stays paused', scoped(async (s) => {
+  const { id } = runDetached(s, s.bundle().args(...sleeper(s)));
+  ok(s.hako(['pause', id]));
+  const r = s.hako(['exec', id, 'true']);
+  assert.notEqual(r.status, 0, show(r));
+  assert.match(r.stderr, /paused/, show(r));
+  assert.equal(s.state(id).status, 'paused');
+  removeContainer(s, id);
 }));

@@ -2,7 +2,7 @@
 // and -d), list, ps, exec, pause, resume, update, kill --all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   cmdline, hakoRun, isAlive, lines, nsLink, ok, oneLineError, removeContainer, runDetached, scoped, show, sleeper,
@@ -130,8 +130,10 @@ test('exec: args, env, cwd and user flags; exit status passes through', scoped(a
   const out = ok(s.hako(['exec', '--env', 'EXTRA=x y', '--cwd', '/tmp', '--user', '1000:1000', '--additional-gids', '2000', id,
     'sh', '-c', 'echo "$BASE|$EXTRA"; pwd; id']));
   assert.equal(out, 'from-config|x y\n/tmp\nuid=1000(user) gid=1000(user) groups=2000(extra)\n');
-  // names from the container's /etc/passwd
-  assert.equal(ok(s.hako(['exec', '-u', 'user', id, 'id', '-u'])), '1000\n');
+  // names from the container's /etc/passwd and /etc/group; --env replaces a variable of the config
+  assert.equal(ok(s.hako(['exec', '-u', 'user', id, 'id'])), 'uid=1000(user) gid=1000(user)\n');
+  assert.equal(ok(s.hako(['exec', '-u', 'user:extra', id, 'id'])), 'uid=1000(user) gid=2000(extra)\n');
+  assert.equal(ok(s.hako(['exec', '-e', 'BASE=replaced', id, 'sh', '-c', 'echo $BASE; env | grep -c ^BASE='])), 'replaced\n1\n');
   // exit status
   const r = s.hako(['exec', id, 'sh', '-c', 'exit 7']);
   assert.equal(r.status, 7, show(r));
@@ -205,6 +207,8 @@ test('update --memory changes memory.limit_in_bytes on the host', scoped(async (
   ok(s.hako(['update', '--resources', file, id]));
   assert.equal(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim(), String(96 * 1024 * 1024));
   assert.equal(readFileSync(join(v1CgroupDir(pid, 'pids'), 'pids.max'), 'utf8').trim(), '50');
+  oneLineError(s.hako(['update', '--memory', 'lots', id]), { match: /memory/ });
+  assert.equal(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim(), String(96 * 1024 * 1024));
   removeContainer(s, id);
 }));
 
@@ -242,4 +246,65 @@ test('kill --all signals every process in the container', scoped(async (s) => {
   await waitUntil(() => all.every((p) => !isAlive(p)), { what: `all of ${all} to die` });
   await waitStatus(s, id, 'stopped');
   ok(s.hako(['delete', id]));
+}));
+
+test('a foreground run passes SIGTERM on to the container (signal proxy)', scoped(async (s) => {
+  const b = s.bundle().sh(`trap 'echo got-term; exit 7' TERM; echo ready; sleep ${s.marker} & wait`);
+  const id = s.id();
+  const fg = s.spawnHako(['run', '-b', b.dir, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await fg.waitFor(/ready\n/);
+  fg.child.kill('SIGTERM');
+  const r = await fg.wait();
+  assert.equal(r.status, 7, show(r));
+  assert.equal(r.stdout, 'ready\ngot-term\n');
+  oneLineError(s.hako(['state', id]), { match: /does not exist/ });
+}));
+
+test('run --keep keeps the stopped container until delete; the id is free again afterwards', scoped(async (s) => {
+  const b = s.bundle().sh('exit 4');
+  const id = s.id();
+  const r = hakoRun(s, b, { id, args: ['--keep'] });
+  assert.equal(r.status, 4, show(r));
+  const st = s.state(id);
+  assert.equal(st.status, 'stopped');
+  assert.equal(st.pid, 0);
+  assert.equal(ok(s.hako(['list', '-q'])), `${id}\n`);
+  ok(s.hako(['delete', id]));
+  // the same id again
+  assert.equal(hakoRun(s, b.sh('echo again'), { id }).stdout, 'again\n');
+  oneLineError(s.hako(['state', id]), { match: /does not exist/ });
+}));
+
+test('delete of a stopped container without a pid namespace kills what its init left in the cgroup', scoped(async (s) => {
+  const b = s.bundle().namespace('pid', { remove: true }).sh(`sleep ${s.marker} & exec sleep ${s.marker}`);
+  const { id, pid } = runDetached(s, b);
+  const all = await waitUntil(() => {
+    const p = JSON.parse(ok(s.hako(['ps', '--format', 'json', id])));
+    return p.length === 2 ? p : undefined;
+  }, { what: 'two processes' });
+  ok(s.hako(['kill', id, 'KILL']));
+  await waitStatus(s, id, 'stopped');
+  const orphan = all.find((p) => p !== pid);
+  assert.ok(isAlive(orphan), 'the other process outlives the init (no pid namespace)');
+  ok(s.hako(['delete', id]));
+  assert.ok(!isAlive(orphan), `delete left ${orphan} running`);
+}));
+
+test('--preserve-fds passes extra descriptors to the container process', scoped(async (s) => {
+  const file = s.path('fd3.txt');
+  writeFileSync(file, 'through fd 3\n');
+  const b = s.bundle().sh('cat <&3; ls /proc/self/fd | wc -l');
+  const fd = openSync(file, 'r');
+  try {
+    const r = hakoRun(s, b, { args: ['--preserve-fds', '1'], stdio: ['ignore', 'pipe', 'pipe', fd] });
+    assert.equal(r.status, 0, show(r));
+    // 0, 1, 2, 3 and the one ls reads /proc/self/fd through
+    assert.equal(r.stdout, 'through fd 3\n5\n');
+    // without --preserve-fds the container gets 0, 1 and 2 only
+    const none = hakoRun(s, b, { stdio: ['ignore', 'pipe', 'pipe', fd] });
+    assert.equal(none.stdout, '4\n', show(none));
+    assert.match(none.stderr, /Bad file descriptor/, show(none));
+  } finally {
+    closeSync(fd);
+  }
 }));

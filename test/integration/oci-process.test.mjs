@@ -42,10 +42,10 @@ test('a process.cwd that is a file fails with one line and leaves nothing behind
 test('process.user: uid, gid and additionalGids inside (id) and on the host (/proc/PID/status)', scoped(async (s) => {
   const b = s.bundle((c) => {
     c.process.user = { uid: 1000, gid: 1000, additionalGids: [5, 2000] };
-    c.process.args = ['id'];
-  });
+  }).sh('id; echo "HOME=$HOME"');
   const out = ok(hakoRun(s, b));
-  assert.equal(out, 'uid=1000(user) gid=1000(user) groups=5(tty),2000(extra)\n');
+  // HOME comes from the container's /etc/passwd when the config does not set it
+  assert.equal(out, 'uid=1000(user) gid=1000(user) groups=5(tty),2000(extra)\nHOME=/home/user\n');
   if (!NO_RUNC) assert.equal(out, ok(runcRun(s, b)));
 
   b.args(...sleeper(s));

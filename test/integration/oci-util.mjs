@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, openSync, readlinkSync, rmSync,
+  chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, openSync, readlinkSync, rmdirSync, rmSync,
   symlinkSync, writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -330,12 +330,13 @@ export class Scope {
   constructor(name = 'test') {
     this.token = `hkoci${rand(6)}`;
     this.dir = mkdtempSync(`/tmp/hako-oci-${name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}-`);
+    // searchable: a container's root in a user namespace is not the host's root
+    chmodSync(this.dir, 0o711);
     this.root = join(this.dir, 'state');
     this.runcRoot = join(this.dir, 'runc-state');
     this.ids = new Set();
     this.runcIds = new Set();
     this.background = [];
-    this.extraMountPaths = [];
     this.hostname = hostHostname();
     this.mountsBefore = new Set(lines(mountInfo()));
     // a number no other process on the machine has on its command line: sleep MARKER
@@ -385,19 +386,27 @@ export class Scope {
    * stdout/stderr are read back when hako exits; outFile/errFile keep collecting the container's.
    */
   hakoDetached(args, options = {}) {
+    const files = this.outputFiles();
+    let r;
+    try {
+      r = this.hako(args, { stdio: ['ignore', ...files.fds], ...options });
+    } finally {
+      files.close();
+    }
+    return { ...r, ...files.read() };
+  }
+
+  /** Two new files for stdout and stderr, open for writing: fds, close(), read(). */
+  outputFiles() {
     const n = rand(3);
     const outFile = this.path(`out-${n}`);
     const errFile = this.path(`err-${n}`);
-    const out = openSync(outFile, 'w');
-    const err = openSync(errFile, 'w');
-    let r;
-    try {
-      r = this.hako(args, { stdio: ['ignore', out, err], ...options });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-    return { ...r, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8'), outFile, errFile };
+    const fds = [openSync(outFile, 'w'), openSync(errFile, 'w')];
+    return {
+      fds,
+      close: () => fds.forEach((fd) => closeSync(fd)),
+      read: () => ({ stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8'), outFile, errFile }),
+    };
   }
 
   /**
@@ -406,23 +415,16 @@ export class Scope {
    */
   spawnHako(args, options = {}) {
     const { env, toFiles = false, ...rest } = options;
-    let files;
-    if (toFiles) {
-      const n = rand(3);
-      files = { out: this.path(`out-${n}`), err: this.path(`err-${n}`) };
-      const fds = [openSync(files.out, 'w'), openSync(files.err, 'w')];
-      rest.stdio = ['ignore', ...fds];
-      files.fds = fds;
+    const files = toFiles ? this.outputFiles() : undefined;
+    if (files) rest.stdio = ['ignore', ...files.fds];
+    let bg;
+    try {
+      bg = new Background(NODE, [HAKO, '--root', this.root, ...args], { env: env ?? this.env(), ...rest });
+    } finally {
+      files?.close();
     }
-    const bg = new Background(NODE, [HAKO, '--root', this.root, ...args], { env: env ?? this.env(), ...rest });
     this.background.push(bg);
-    if (files) {
-      for (const fd of files.fds) closeSync(fd);
-      bg.result = async () => {
-        const r = await bg.wait();
-        return { ...r, stdout: readFileSync(files.out, 'utf8'), stderr: readFileSync(files.err, 'utf8') };
-      };
-    }
+    if (files) bg.result = async () => ({ ...(await bg.wait()), ...files.read() });
     return bg;
   }
 
@@ -454,7 +456,7 @@ export class Scope {
     }
     for (const l of lines(mountInfo())) {
       if (this.mountsBefore.has(l)) continue;
-      if (l.includes(this.dir) || this.extraMountPaths.some((p) => l.includes(p))) found.push(`mount ${l}`);
+      if (l.includes(this.dir)) found.push(`mount ${l}`);
     }
     for (const p of processesWith({ text: this.token, envEntry: `${MARK_VAR}=${this.token}` })) found.push(`process ${p}`);
     for (const p of processesWith({ text: `sleep ${this.marker}` })) found.push(`process ${p}`);
@@ -483,15 +485,16 @@ export class Scope {
       try { process.kill(Number(p.split(':')[0]), 'SIGKILL'); } catch { /* gone */ }
     }
     for (let i = 0; i < 50; i++) {
-      const mine = lines(mountInfo()).filter((l) => !this.mountsBefore.has(l) && (l.includes(this.dir) || this.extraMountPaths.some((p) => l.includes(p))));
+      const mine = lines(mountInfo()).filter((l) => !this.mountsBefore.has(l) && l.includes(this.dir));
       if (!mine.length) break;
       const target = mine[mine.length - 1].split(' ')[4];
       runSync('umount', ['-l', target]);
     }
     for (const id of [...this.ids, ...this.runcIds]) {
       for (const d of cgroupDirs(id).sort((a, b) => b.length - a.length)) {
+        // bounded: the processes killed above may take a moment to leave it
         for (let i = 0; i < 20; i++) {
-          try { rmSync(d, { recursive: false }); break; } catch { runSync('rmdir', [d]); if (!existsSync(d)) break; }
+          try { rmdirSync(d); break; } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); }
         }
       }
     }

@@ -41,6 +41,7 @@ function node(code, env = {}) {
     if (stdout.includes('\n')) onReady(stdout.split('\n')[0]);
   });
   child.stderr.on('data', (d) => { stderr += d; });
+  child.on('close', () => onReady(undefined)); // a child that dies before its first line must not hang the test
   const done = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, ready, done };
 }
@@ -155,8 +156,9 @@ test('a lock whose owner pid is alive but started at another time (a reused pid)
 
 test('a lock whose owner is a zombie is taken over', async () => {
   const root = tempRoot();
-  // sh forks a short-lived child and execs sleep, which never reaps it: a zombie until sleep is killed
-  const sh = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // sh forks a short-lived child and execs sleep, which never reaps it: a zombie (once it exits,
+  // 0.2 s later, when sh has surely become sleep) until sleep is killed
+  const sh = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const zombie = Number(await new Promise((resolve) => sh.stdout.once('data', (d) => resolve(String(d).trim()))));
   try {
     let st;
@@ -206,12 +208,15 @@ test('a lock held by a process that is killed is recovered by the next command',
       await new Promise(() => setInterval(() => {}, 1000)); // hold it until killed
     });
   `, { ROOT: root });
-  assert.equal(await holder.ready, 'held');
-  await assert.rejects(withLock(root, 'c1', () => {}, { timeoutMs: 150 }), {
-    message: `hako: container c1 is locked by pid ${holder.child.pid} (another hako command is working on it)`,
-  });
-  holder.child.kill('SIGKILL'); // no chance to give the lock back
-  await holder.done;
+  try {
+    assert.equal(await holder.ready, 'held');
+    await assert.rejects(withLock(root, 'c1', () => {}, { timeoutMs: 150 }), {
+      message: `hako: container c1 is locked by pid ${holder.child.pid} (another hako command is working on it)`,
+    });
+  } finally {
+    holder.child.kill('SIGKILL'); // no chance to give the lock back
+    await holder.done;
+  }
   assert.equal(lockHolder(root, 'c1')?.pid, holder.child.pid);
   assert.equal(await withLock(root, 'c1', () => 'mine', { timeoutMs: 2000 }), 'mine');
   assert.deepEqual(lockDirEntries(root), []);
@@ -243,11 +248,38 @@ test('several processes breaking one stale lock at once: still exactly one holde
   assert.deepEqual(lockDirEntries(root), []);
 });
 
+test('a swarm whose holders die holding the lock: stale locks are broken without ever removing a live one', async () => {
+  // 24 processes, each doing 5 increments and killing itself (SIGKILL) inside its last critical
+  // section, after its write: every death leaves a stale lock that several waiters race to break.
+  // Breaking by "remove whatever lock is there" instead of by the stale token loses increments here.
+  const root = tempRoot();
+  const counter = join(root, 'counter');
+  writeFileSync(counter, '0');
+  const code = `
+    import { withLock } from ${JSON.stringify(LOCK_URL)};
+    import { readFileSync, writeFileSync } from 'node:fs';
+    for (let i = 0; i < 5; i++) {
+      await withLock(process.env.ROOT, 'counter', async () => {
+        const n = Number(readFileSync(process.env.COUNTER, 'utf8'));
+        await new Promise((r) => setImmediate(r));
+        writeFileSync(process.env.COUNTER, String(n + 1));
+        if (i === 4) process.kill(process.pid, 'SIGKILL');
+      });
+    }
+  `;
+  const results = await Promise.all(Array.from({ length: 24 }, () => node(code, { ROOT: root, COUNTER: counter }).done));
+  for (const r of results) assert.equal(r.signal, 'SIGKILL', r.stderr);
+  assert.equal(readFileSync(counter, 'utf8'), '120');
+  // the last one's lock is still there, stale; the next command takes it over and cleans up
+  await withLock(root, 'counter', () => {}, { timeoutMs: 2000 });
+  assert.deepEqual(lockDirEntries(root), []);
+});
+
 test('private directories of waiters that died are swept when a stale lock is broken', async () => {
   const root = tempRoot();
   const pid = await deadPid();
   plantLock(root, 'c1', pid, 7);
-  const leftover = join(root, LOCKS_DIR, `c2@${pid}.7.abc123`);
+  const leftover = join(root, LOCKS_DIR, `@${pid}.7.abc123`);
   mkdirSync(leftover);
   writeFileSync(join(leftover, `${pid}.7.abc123`), '');
   await withLock(root, 'c1', () => {}, { timeoutMs: 2000 });

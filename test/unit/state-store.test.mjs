@@ -35,6 +35,7 @@ function node(code, env = {}) {
     if (stdout.includes('\n')) onReady(stdout.split('\n')[0]);
   });
   child.stderr.on('data', (d) => { stderr += d; });
+  child.on('close', () => onReady(undefined)); // a child that dies before its first line must not hang the test
   const done = new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
   return { child, ready, done };
 }
@@ -188,13 +189,17 @@ test('update waits for the lock: another holder keeps it out until the timeout',
     import { withLock } from ${JSON.stringify(new URL('../../dist/src/lifecycle/lock.js', import.meta.url).href)};
     await withLock(process.env.ROOT, 'c1', async () => { console.log('held'); await new Promise((r) => process.stdin.once('data', r)); });
   `, { ROOT: store.root });
-  assert.equal(await holder.ready, 'held');
-  const locked = `hako: container c1 is locked by pid ${holder.child.pid} (another hako command is working on it)`;
-  assert.throws(() => store.update('c1', (s) => { s.status = 'running'; }), { message: locked });
-  assert.throws(() => store.remove('c1'), { message: locked });
-  assert.equal(store.read('c1').status, 'created', 'reads need no lock');
-  holder.child.stdin.end('done\n');
-  assert.equal((await holder.done).code, 0);
+  try {
+    assert.equal(await holder.ready, 'held');
+    const locked = `hako: container c1 is locked by pid ${holder.child.pid} (another hako command is working on it)`;
+    assert.throws(() => store.update('c1', (s) => { s.status = 'running'; }), { message: locked });
+    assert.throws(() => store.remove('c1'), { message: locked });
+    assert.equal(store.read('c1').status, 'created', 'reads need no lock');
+    holder.child.stdin.end('done\n');
+    assert.equal((await holder.done).code, 0);
+  } finally {
+    holder.child.kill('SIGKILL');
+  }
   assert.equal(store.update('c1', (s) => { s.status = 'running'; }).status, 'running');
 });
 
@@ -228,8 +233,8 @@ test('list sees only whole containers: not half-made directories, temporary file
   store.create('.dot', sample('.dot'));
   const dead = await deadPid();
   mkdirSync(join(root, 'half'));                                              // mkdir'd, no state yet
-  mkdirSync(join(root, `c@${dead}.5.abcdef.new`));                             // a create that died mid-way
-  writeFileSync(join(root, `c@${dead}.5.abcdef.new`, STATE_FILE), JSON.stringify(sample('c')));
+  mkdirSync(join(root, `@${dead}.5.abcdef.new`));                             // a create that died mid-way
+  writeFileSync(join(root, `@${dead}.5.abcdef.new`, STATE_FILE), JSON.stringify(sample('c')));
   writeFileSync(join(root, 'a', `${STATE_FILE}@${dead}.5.abcdef.tmp`), '{"trunc'); // a writer killed mid-way
   writeFileSync(join(root, 'stray-file'), 'x');                                 // a file, not a directory
   mkdirSync(join(root, 'broken'));
@@ -243,7 +248,7 @@ test('list sees only whole containers: not half-made directories, temporary file
   store.update('a', (s) => { s.status = 'running'; });
   assert.deepEqual(readdirSync(join(root, 'a')), [STATE_FILE]);
   store.create('d', sample('d'));
-  assert.equal(existsSync(join(root, `c@${dead}.5.abcdef.new`)), false);
+  assert.equal(existsSync(join(root, `@${dead}.5.abcdef.new`)), false);
   // work in progress of a live process is left alone
   const mine = `${STATE_FILE}@${process.pid}.${me().startTime}.abcdef.tmp`;
   writeFileSync(join(root, 'a', mine), '{');
@@ -288,7 +293,8 @@ test('liveStatus: the stored status holds only while the init process is the sam
 });
 
 test('liveStatus: a zombie init process is stopped', async () => {
-  const sh = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // a child of sh, which execs sleep and so never reaps it: a zombie once it exits (0.2 s later)
+  const sh = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const zombie = Number(await new Promise((resolve) => sh.stdout.once('data', (d) => resolve(String(d).trim()))));
   try {
     let st;
@@ -347,4 +353,16 @@ test('fields a newer hako added survive a read and an update', () => {
   assert.deepEqual(store.read('c1').future, { x: 1 });
   store.update('c1', (s) => { s.status = 'running'; });
   assert.deepEqual(JSON.parse(readFileSync(join(store.dir('c1'), STATE_FILE), 'utf8')).future, { x: 1 });
+});
+
+test('the longest id (255 characters) works through create, update, lock, list and remove', async () => {
+  const store = new StateStore(tempRoot());
+  const id = 'x'.repeat(255);
+  store.create(id, sample(id));
+  store.update(id, (s) => { s.status = 'running'; });
+  await withLock(store.root, id, () => { assert.equal(store.read(id).status, 'running'); });
+  assert.deepEqual(store.ids(), [id]);
+  assert.equal(store.remove(id), true);
+  assert.deepEqual(store.ids(), []);
+  assert.throws(() => store.create('x'.repeat(256), sample('x')), { message: /^hako: invalid container id '.*': 256 characters, the limit is 255$/ });
 });
