@@ -3,7 +3,7 @@ import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime } from '../lifecycle/runtime.js';
-import { liveStatus } from '../lifecycle/state.js';
+import { formatOciState, liveStatus } from '../lifecycle/state.js';
 import { defaultSpec } from '../spec/default.js';
 import { features } from '../spec/features.js';
 import { hakoSupport } from '../oci/support.js';
@@ -59,7 +59,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     }
     case 'state': {
       const args = parseArgs(verb, argv, [], false);
-      process.stdout.write(`${JSON.stringify(rt.state(oneId(verb, args.rest)), null, '  ')}\n`);
+      process.stdout.write(`${formatOciState(rt.state(oneId(verb, args.rest)))}\n`);
       return 0;
     }
     case 'list': case 'ps': if (verb === 'list') {

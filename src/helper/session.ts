@@ -116,7 +116,9 @@ function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, pr
   const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
   const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
   const ctrl = 3 + preserveFds;
-  const child = spawn(helperPath, ctrl === 3 ? [] : [String(ctrl)], { stdio: [...base, ...preserved, 'pipe'], env: env ?? process.env });
+  // the helper needs no environment of its own (the command's is in the EXEC op): a small one
+  // makes the spawn cheaper
+  const child = spawn(helperPath, ctrl === 3 ? [] : [String(ctrl)], { stdio: [...base, ...preserved, 'pipe'], env: env ?? {} });
   const control = child.stdio[ctrl] as Socket | null;
   if (!control) throw new HakoError('hako: could not open the control socket to the helper');
   return { child, control };

@@ -103,7 +103,6 @@ export async function launch(
   explain?.(`[hako] ${verb}: running the helper (one process creates or joins the namespaces, its child runs the command)`);
   const sessionOptions = {
     ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
-    ...(options.env !== undefined ? { env: options.env } : {}),
     ...(options.forwardSignals !== undefined ? { forwardSignals: options.forwardSignals } : {}),
     ...(options.setupTimeoutMs !== undefined ? { setupTimeoutMs: options.setupTimeoutMs } : {}),
   };
