@@ -5,6 +5,8 @@
 #include "proto.h"
 
 #define MAX_SLOTS 16
+/* The slot whose directory H0 forks H1 into (cgroup v2), if a host op opened one. */
+#define CGROUP_SLOT 7
 
 #include <sys/types.h>
 

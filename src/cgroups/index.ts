@@ -37,6 +37,15 @@ export interface CgroupManager {
   destroy(): void;
   /** What a `cgroup` mount inside the container needs (see src/oci/plan.ts). */
   mountInfo(): CgroupMountInfo;
+  /** The files and directory a process uses to join by itself (see BaseManager.joinPlan). */
+  joinPlan(): CgroupJoinPlan;
+}
+
+export interface CgroupJoinPlan {
+  /** v1 `tasks` files: the process writes "0" to each. */
+  tasks: string[];
+  /** The v2 directory to be forked into (clone3 CLONE_INTO_CGROUP). */
+  v2?: string;
 }
 
 /**

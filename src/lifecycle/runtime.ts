@@ -68,16 +68,6 @@ export interface RunResult {
 
 const CONFIG_SNAPSHOT = 'config.json';
 
-/** Moves the new process into the cgroup. If it is already gone, its own ERROR says why, and
- * that is the error to show, not ESRCH from the cgroup. */
-function joinCgroup(cgroup: CgroupManager, pid: number): void {
-  try {
-    cgroup.addProcess(pid);
-  } catch (e) {
-    if (startTime(pid) !== undefined) throw e;
-  }
-}
-
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
  * (which run inside that phase); a hook without a timeout lifts the limit. */
 function setupTimeout(spec: Spec): number {
@@ -267,20 +257,17 @@ export class Runtime {
     const spec = this.spec(state);
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
     const ns = containerNamespaces(spec);
+    const cgroup = this.cgroup(state);
     const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
     const input = {
       process: proc, preserveFds: options.preserveFds ?? 0, rootfs: state.rootfs, pid: state.pid,
-      namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach,
+      namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
       ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
     };
     const builder = execPlan(input);
-    const cgroup = this.cgroup(state);
     let pid = 0;
     const result = await this.runBuilder(builder, {
-      onSpawned: (p) => {
-        pid = p;
-        joinCgroup(cgroup, p); // before READY, so before the exec (see launchInit)
-      },
+      onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
     }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals });
     return this.resultOf(result, 'exec', builder);
@@ -343,23 +330,15 @@ export class Runtime {
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
+        cgroup: cgroup.joinPlan(),
       });
       const cg = cgroup;
-      // Moving a process into a cgroup costs a kernel RCU grace period (8 ms measured here). The
-      // init is moved when it exists, while it mounts, so the two overlap; READY (before the exec)
-      // comes after. A new cgroup namespace must be rooted at the container's cgroup, so then the
-      // helper is moved first, before it unshares.
-      const early = containerNamespaces(spec).created.has('cgroup');
       const result = await this.runBuilder(builder, {
-        onHelper: (helperPid) => { if (early) cg.addProcess(helperPid); },
         onIdmap: (p) => {
           writeFileSync(`/proc/${p}/uid_map`, formatMap((spec.linux?.uidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
           writeFileSync(`/proc/${p}/gid_map`, formatMap((spec.linux?.gidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
         },
-        onSpawned: (p) => {
-          pid = p;
-          if (!early) joinCgroup(cg, p);
-        },
+        onSpawned: (p) => { pid = p; },
         onHooks: async () => {
           const s = this.hookState({ ...state, pid }, 'created');
           await runHooks('prestart', spec.hooks?.prestart, s);

@@ -6,6 +6,7 @@ import { HakoError } from '../errors.js';
 import { MessageType, OpKind, Tag, type Field } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
+import type { CgroupJoinPlan } from '../cgroups/index.js';
 import type { Hook, LinuxNamespaceType, Mount, Process, Seccomp, Spec } from '../spec/types.js';
 import { PlanBuilder } from '../toolkit/launch.js';
 import { capMask } from './caps.js';
@@ -14,7 +15,7 @@ import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
 import { seccompOp } from './seccomp.js';
 
 /** Fd slots the plan uses in the helper (0 and 1 belong to nsenter). */
-export const SLOT = { ROOT: 2, FIFO: 3, CONSOLE: 4, DETACH: 5 } as const;
+export const SLOT = { ROOT: 2, FIFO: 3, CONSOLE: 4, DETACH: 5, CGROUP: 7 } as const;
 
 const NS_TYPE: Record<LinuxNamespaceType, NamespaceType> = {
   pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
@@ -40,6 +41,8 @@ export interface ConsoleChoice {
 
 export interface ProcessPlanInput {
   process: Process;
+  /** How the process joins the container's cgroup by itself (docs/PROTOCOL.md). */
+  cgroup?: CgroupJoinPlan;
   console?: ConsoleChoice;
   /** --preserve-fds: fds 3..3+N-1 stay open for the process. */
   preserveFds: number;
@@ -164,6 +167,13 @@ function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, s
 
 type SeccompOp = ReturnType<typeof seccompOp>;
 
+/** The cgroup join: H0 forks H1 into the v2 directory; H1 writes "0" to the v1 tasks files. */
+function joinCgroup(b: PlanBuilder, join: CgroupJoinPlan | undefined): void {
+  if (!join) return;
+  if (join.v2) b.host(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: SLOT.CGROUP }, str(Tag.PATH, join.v2)], `open ${join.v2}: H1 is forked into it`);
+  for (const tasks of join.tasks) b.ns(OpKind.WRITE, [str(Tag.PATH, tasks), str(Tag.DATA, '0')], `join ${tasks.replace(/\/tasks$/, '')}`);
+}
+
 function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoice | undefined, detach: boolean): void {
   if (fifo) b.host(OpKind.MKFIFO, [str(Tag.PATH, fifo), { tag: Tag.SLOT, value: SLOT.FIFO }], `mkfifo ${fifo}`);
   if (console?.socket) b.host(OpKind.CONNECT, [str(Tag.PATH, console.socket), { tag: Tag.SLOT, value: SLOT.CONSOLE }], `connect to the console socket ${console.socket}`);
@@ -249,6 +259,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})');
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   hostOps(b, input.fifo, input.console, input.detach);
+  joinCgroup(b, input.cgroup);
 
   // H1: join (user first), create user (maps), create the rest, time offsets
   const joinOrder = NAMESPACES.map((k) => k.type);
@@ -342,6 +353,7 @@ export function execPlan(input: ExecPlanInput): PlanBuilder {
   const b = new PlanBuilder();
   const seccomp = input.seccomp ? seccompOp(input.seccomp) : undefined;
   hostOps(b, undefined, input.console, input.detach);
+  joinCgroup(b, input.cgroup);
   const mask = input.namespaces.reduce((m, t) => m | namespaceKind(t).flag, 0);
   b.ns(OpKind.SETNS_PID, [{ tag: Tag.VALUE, value: input.pid }, { tag: Tag.FLAGS, value: mask }], `setns(pidfd of ${input.pid}, ${input.namespaces.join(', ')})`);
   addProcessOps(b, input, 'process', seccomp, () => {

@@ -20,8 +20,13 @@ export const NODE = process.execPath;
 export const RUNC = '/usr/sbin/runc';
 export const BUSYBOX = '/bin/busybox';
 
-for (const [file, how] of [[join(REPO, 'dist', 'hako.js'), 'node scripts/build.mjs'], [join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'), 'node scripts/build.mjs'], [join(REPO, 'native', 'hako-helper'), 'sh native/build.sh']]) {
+for (const [file, how] of [[join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'), 'node scripts/build.mjs'], [join(REPO, 'native', 'hako-helper'), 'sh native/build.sh']]) {
   if (!existsSync(file)) throw new Error(`oci integration tests: ${file} is missing: run \`${how}\` in ${REPO} first`);
+}
+{
+  // the CLI (bin/hako imports the bundle from dist): it must at least start
+  const v = spawnSync(process.execPath, [HAKO, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (v.status !== 0) throw new Error(`oci integration tests: ${HAKO} --version fails: run \`node scripts/build.mjs\` in ${REPO} first\n${v.stderr}`);
 }
 if (process.geteuid() !== 0) throw new Error('oci integration tests: containers need root: run them as root');
 if (!existsSync(BUSYBOX)) throw new Error(`oci integration tests: ${BUSYBOX} (busybox-static) is missing`);
