@@ -60,8 +60,10 @@ static int open_parent(int root, const char *path, char name[NAME_MAX + 1]) {
     return open_in_root(root, parent, O_PATH | O_DIRECTORY);
 }
 
-/* mkdir -p inside the root; with type 2 the last component is an empty file instead. */
-static int mkpath(int root, const char *path, int type, mode_t mode) {
+/* mkdir -p inside the root; with type 2 the last component is an empty file instead. A component
+ * that is a symlink to something missing is followed: its target is made, inside the root (as
+ * runc does), at most `depth` links deep. */
+static int mkpath_depth(int root, const char *path, int type, mode_t mode, int depth) {
     char buf[PATH_MAX];
     const char *p = path;
     while (*p == '/') p++;
@@ -77,26 +79,45 @@ static int mkpath(int root, const char *path, int type, mode_t mode) {
         int fd = open_in_root(root, buf, O_PATH);
         if (fd >= 0) {
             close(fd);
-        } else if (errno == ENOENT) {
-            char name[NAME_MAX + 1];
-            int dir = open_parent(root, buf, name);
-            if (dir < 0) return -1;
-            int r;
-            if (last && type == 2) {
-                r = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-                if (r >= 0) close(r), r = 0;
-            } else {
-                r = mkdirat(dir, name, last ? mode : 0755);
-            }
-            int err = errno;
-            close(dir);
-            if (r < 0 && err != EEXIST) return errno = err, -1;
-        } else {
-            return -1;
+            buf[i] = saved;
+            continue;
         }
+        if (errno != ENOENT) return -1;
+        char name[NAME_MAX + 1];
+        int dir = open_parent(root, buf, name);
+        if (dir < 0) return -1;
+        int r;
+        if (last && type == 2) {
+            r = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (r >= 0) close(r), r = 0;
+        } else {
+            r = mkdirat(dir, name, last ? mode : 0755);
+        }
+        int err = errno;
+        if (r < 0 && err == EEXIST) {
+            /* the name exists but does not resolve: a dangling symlink; make what it points at */
+            char target[PATH_MAX], next[PATH_MAX];
+            ssize_t n = readlinkat(dir, name, target, sizeof target - 1);
+            close(dir);
+            if (n < 0) return errno = EEXIST, -1;
+            if (depth <= 0) return errno = ELOOP, -1;
+            target[n] = 0;
+            char *slash = strrchr(buf, '/');
+            const char *rest = saved ? buf + i + 1 : "";
+            if (target[0] == '/' || !slash) r = snprintf(next, sizeof next, "%s/%s", target, rest);
+            else r = snprintf(next, sizeof next, "%.*s/%s/%s", (int)(slash - buf), buf, target, rest);
+            if (r < 0 || (size_t)r >= sizeof next) return errno = ENAMETOOLONG, -1;
+            return mkpath_depth(root, next, type, mode, depth - 1);
+        }
+        close(dir);
+        if (r < 0) return errno = err, -1;
         buf[i] = saved;
     }
     return 0;
+}
+
+static int mkpath(int root, const char *path, int type, mode_t mode) {
+    return mkpath_depth(root, path, type, mode, 40);
 }
 
 int op_mkpath(struct op *op, const char **what) {
@@ -139,11 +160,16 @@ int op_setattr(struct op *op, const char **what) {
     return r < 0 ? (errno = err, -1) : 0;
 }
 
-/* maskedPaths: a directory gets an empty read-only tmpfs, anything else the host's /dev/null. */
+/* maskedPaths: a directory gets an empty read-only tmpfs, anything else the host's /dev/null,
+ * which H0 opened into SLOT on the host (never the container's /dev/null, which the image could
+ * have replaced: CVE-2025-31133). */
 int op_mask(struct op *op, const char **what) {
     int root = root_fd(op);
     *what = op->path;
     if (root < 0) return -1;
+    if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
+    char null_path[64];
+    snprintf(null_path, sizeof null_path, "/proc/self/fd/%d", slots[op->slot]);
     int fd = open_in_root(root, op->path, O_PATH);
     if (fd < 0) return errno == ENOENT ? 0 : -1;
     struct stat st;
@@ -152,7 +178,7 @@ int op_mask(struct op *op, const char **what) {
     int r = fstat(fd, &st);
     if (r == 0) {
         if (S_ISDIR(st.st_mode)) r = mount("tmpfs", proc, "tmpfs", MS_RDONLY, "size=0,mode=0555");
-        else r = mount("/dev/null", proc, NULL, MS_BIND, NULL);
+        else r = mount(null_path, proc, NULL, MS_BIND, NULL);
     }
     int err = errno;
     close(fd);
@@ -214,6 +240,21 @@ int op_move_root(struct op *op, const char **what) {
     if (mount(".", "/", NULL, MS_MOVE, NULL) < 0) return -1;
     if (chroot(".") < 0) return -1;
     return chdir("/");
+}
+
+/* WRITE with ROOT: write DATA to PATH inside the root (a sysctl under the container's /proc). */
+int op_write_in_root(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->path;
+    if (root < 0) return -1;
+    int fd = open_in_root(root, op->path, O_WRONLY);
+    if (fd < 0) return -1;
+    size_t n = op->data ? strlen(op->data) : 0;
+    ssize_t w = write(fd, op->data ? op->data : "", n);
+    int err = errno;
+    close(fd);
+    if (w < 0) return errno = err, -1;
+    return (size_t)w == n ? 0 : (errno = EIO, -1);
 }
 
 /* The working directory must be inside the root (CVE-2024-21626: a leaked fd as cwd). */

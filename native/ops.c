@@ -209,6 +209,7 @@ static int run_one(struct op *op, const char **what) {
         return -1;
     }
     case OP_WRITE:
+        if (op->root >= 0) return op_write_in_root(op, what);
         return write_file(op->path, op->data ? op->data : "");
     case OP_OPEN_DIR:
         if (op->slot < 0 || op->slot >= MAX_SLOTS) {

@@ -52,6 +52,7 @@ int op_symlink(struct op *op, const char **what);
 int op_pivot(struct op *op, const char **what);
 int op_move_root(struct op *op, const char **what);
 int op_check_cwd(struct op *op, const char **what);
+int op_write_in_root(struct op *op, const char **what);
 int op_bounding(struct op *op, const char **what);
 int op_caps(struct op *op, const char **what);
 int op_rlimit(struct op *op, const char **what);

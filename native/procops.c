@@ -74,8 +74,12 @@ static long long now_ms(void) {
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Runs a hook: PATH with ARGs and ENVs, DATA (the state JSON) on stdin, VALUE seconds at most. */
+/* The state JSON for hooks run here, as P sent it with its last ACK (pid and status current). */
+static char *hook_state;
+
+/* Runs a hook: PATH with ARGs and ENVs, the state JSON on stdin, VALUE seconds at most. */
 int op_hook(struct op *op, const char **what) {
+    const char *state = hook_state ? hook_state : op->data;
     *what = op->path;
     int in[2];
     if (pipe2(in, O_CLOEXEC) < 0) return -1;
@@ -90,8 +94,8 @@ int op_hook(struct op *op, const char **what) {
     }
     close(in[0]);
     /* the hook may not read its stdin: a short write or EPIPE is fine */
-    if (op->data) {
-        ssize_t w = write(in[1], op->data, strlen(op->data));
+    if (state) {
+        ssize_t w = write(in[1], state, strlen(state));
         (void)w;
     }
     close(in[1]);
@@ -115,14 +119,27 @@ int op_hook(struct op *op, const char **what) {
     return errno = ECANCELED, -1;
 }
 
-/* A sync point with P: send TYPE (READY, HOOKS) and wait for ACK. */
+/* A sync point with P: send TYPE (READY, HOOKS) and wait for ACK, which may carry DATA: the state
+ * JSON for the hooks that run here next. */
 int op_sync(struct op *op, const char **what) {
     struct out o;
     *what = op->type == MSG_READY ? "ready" : "hooks";
     out_begin(&o);
     out_int(&o, T_PID, getpid());
-    int t = request((uint16_t)op->type, &o);
-    if (t == MSG_ACK) return 0;
+    struct frame reply;
+    int t = request_reply((uint16_t)op->type, &o, &reply);
+    if (t == MSG_ACK) {
+        struct fields c = { reply.payload, reply.payload + reply.len };
+        struct field f;
+        while (fields_next(&c, &f) == 1)
+            if (f.tag == T_DATA) {
+                free(hook_state);
+                hook_state = field_str(&f);
+            }
+        free(reply.payload);
+        return 0;
+    }
+    if (t >= 0) free(reply.payload);
     if (t != MSG_ABORT) return errno = EPIPE, -1;
     snprintf(op_message, sizeof op_message, "stopped by hako");
     return errno = ECANCELED, -1;

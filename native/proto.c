@@ -171,13 +171,17 @@ void explain_op(const char *op, const char *detail, int result) {
     out_send(CTRL_FD, &o, MSG_LOG, next_seq++);
 }
 
-int request(uint16_t type, struct out *o) {
+int request_reply(uint16_t type, struct out *o, struct frame *reply) {
     uint32_t seq = next_seq++;
     if (out_send(CTRL_FD, o, type, seq) < 0) return -1;
-    struct frame f;
-    int r = frame_read(CTRL_FD, &f);
+    int r = frame_read(CTRL_FD, reply);
     if (r <= 0) return -1;
-    int t = f.type;
-    free(f.payload);
+    return reply->type;
+}
+
+int request(uint16_t type, struct out *o) {
+    struct frame f;
+    int t = request_reply(type, o, &f);
+    if (t >= 0) free(f.payload);
     return t;
 }

@@ -95,5 +95,7 @@ void report_error(const char *op, const char *path, int err, const char *message
 void explain_op(const char *op, const char *detail, int result);
 /* Send a request and wait for its reply. Returns the reply type, or -1 on EOF/error. */
 int request(uint16_t type, struct out *o);
+/* The same, keeping the reply (its payload is the caller's to free) */
+int request_reply(uint16_t type, struct out *o, struct frame *reply);
 
 #endif

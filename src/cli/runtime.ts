@@ -94,7 +94,11 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       await rt.delete(oneId(verb, args.rest), has(args, 'force'));
       return 0;
     }
-    case 'exec': return execCommand(rt, argv);
+    case 'exec':
+      // runc: every failure of exec itself exits 255, apart from the process's own status
+      return execCommand(rt, argv).catch((e: unknown) => {
+        throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255) : e;
+      });
     case 'pause': case 'resume': {
       const args = parseArgs(verb, argv, [], false);
       if (verb === 'pause') rt.pause(oneId(verb, args.rest));

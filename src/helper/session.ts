@@ -54,10 +54,12 @@ export interface SessionHandlers {
   onPreExec?(): Promise<void> | void;
   /** H0 exists and has not read the plan yet (put it into the cgroup now). */
   onHelper?(pid: number): void;
-  /** The init (or exec'd process) is set up: record it. Throwing refuses it (ABORT). */
-  onReady?(): Promise<void> | void;
-  /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT). */
-  onHooks?(): Promise<void> | void;
+  /** The init (or exec'd process) is set up: record it. Throwing refuses it (ABORT); a string
+   * goes back with the ACK (the state JSON for the startContainer hooks). */
+  onReady?(): Promise<string | void> | string | void;
+  /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT); a string goes back with
+   * the ACK (the state JSON for the createContainer hooks). */
+  onHooks?(): Promise<string | void> | string | void;
 }
 
 export interface SessionOptions {
@@ -262,15 +264,16 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
         case MessageType.HOOKS: {
           clearTimeout(timer); // hooks have timeouts of their own; after READY the process runs
           const handler = frame.type === MessageType.READY ? handlers.onReady : handlers.onHooks;
+          let data: string | void;
           try {
-            await handler?.();
+            data = await handler?.();
           } catch (e) {
             reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
             throw e;
           }
           if (frame.type === MessageType.READY) ready = true;
           else timer = setTimeout(hung, setupTimeout);
-          reply(MessageType.ACK, frame.seq);
+          reply(MessageType.ACK, frame.seq, typeof data === 'string' ? [{ tag: Tag.DATA, value: data }] : []);
           return;
         }
         case MessageType.ERROR:

@@ -1,12 +1,12 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
-import { closeSync, constants as fsc, existsSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyDeviceRulesV1 } from '../cgroups/devices.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
-import { HakoError } from '../errors.js';
-import { runPlan, type SessionResult } from '../helper/session.js';
+import { HakoError, HelperError, type HelperFailure } from '../errors.js';
+import { helperPath, runPlan, type SessionResult } from '../helper/session.js';
 import { runHooks, runHooksWarn } from '../hooks/run.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -68,6 +68,13 @@ export interface RunResult {
 
 const CONFIG_SNAPSHOT = 'config.json';
 
+/** A helper failure with runc's exit codes: 255 for any failed exec, 1 for the rest (a program
+ * that is missing is a failed create, not the container's 127). */
+function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure): HakoError {
+  const err = failureError(verb, builder, failure);
+  return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1);
+}
+
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
  * (which run inside that phase); a hook without a timeout lifts the limit. */
 function setupTimeout(spec: Spec): number {
@@ -91,6 +98,15 @@ function applyResources(cgroup: CgroupManager, spec: Spec): void {
 
 function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Whether pid is still the helper (it has not exec'd the container's process yet). */
+function isHelper(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === helperPath;
+  } catch {
+    return false; // gone, or exec'd into something we may not read
+  }
 }
 
 function writePidFile(path: string, pid: number): void {
@@ -157,6 +173,9 @@ export class Runtime {
     }
     try { unlinkSync(fifo); } catch { /* gone already */ }
     this.store.update(id, (s) => { s.status = 'running'; });
+    // poststart hooks come after the process is executed (the spec): the init reads exec.fifo,
+    // runs the startContainer hooks, then execs; wait (bounded) until it is no longer the helper
+    for (let i = 0; i < 2000 && isHelper(state.pid); i++) sleep(1);
     const spec = this.spec(state);
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
@@ -176,8 +195,8 @@ export class Runtime {
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
   kill(id: string, signal: string | number = 'SIGTERM', all = false): void {
-    const n = typeof signal === 'number' ? signal : signalNumber(signal);
-    if (n === undefined) throw new HakoError(`hako: unknown signal '${signal}'`);
+    const n = typeof signal === 'number' ? signal : signal.trim() === '0' ? 0 : signalNumber(signal);
+    if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`);
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status === 'stopped' && !all) throw new HakoError('hako: container not running');
@@ -253,7 +272,7 @@ export class Runtime {
   async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`);
+    if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255);
     const spec = this.spec(state);
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
     const ns = containerNamespaces(spec);
@@ -274,7 +293,7 @@ export class Runtime {
   }
 
   private resultOf(result: SessionResult, verb: string, builder: PlanBuilder): RunResult {
-    if (result.failure) throw failureError(verb, builder, result.failure);
+    if (result.failure) throw ociFailure(verb, builder, result.failure);
     const exitCode = result.detached ? 0 : result.signal !== null ? 128 + result.signal : result.status ?? 1;
     const out: RunResult = { exitCode, status: result.status, signal: result.signal, pid: result.pid };
     if (result.stdout) out.stdout = result.stdout;
@@ -340,9 +359,10 @@ export class Runtime {
         },
         onSpawned: (p) => { pid = p; },
         onHooks: async () => {
-          const s = this.hookState({ ...state, pid }, 'created');
+          const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);
           await runHooks('createRuntime', spec.hooks?.createRuntime, s);
+          return JSON.stringify(s); // for the createContainer hooks
         },
         onReady: () => {
           state.pid = pid;
@@ -351,10 +371,11 @@ export class Runtime {
           this.store.write(id, state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
+          return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
       }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec) });
       if (result.failure) {
-        const err = failureError(mode === 'create' ? 'create' : 'run', builder, result.failure);
+        const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
         throw err;
       }

@@ -1,6 +1,6 @@
 // config.json → the helper's plan for a container's init (create/run) or an exec'd process.
 // Pure: every decision about what the helper does is made here, and it can be read back as text.
-import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { MessageType, OpKind, Tag, type Field } from '../helper/protocol.js';
@@ -15,7 +15,7 @@ import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
 import { seccompOp } from './seccomp.js';
 
 /** Fd slots the plan uses in the helper (0 and 1 belong to nsenter). */
-export const SLOT = { ROOT: 2, FIFO: 3, CONSOLE: 4, DETACH: 5, CGROUP: 7 } as const;
+export const SLOT = { ROOT: 2, FIFO: 3, CONSOLE: 4, DETACH: 5, CGROUP: 7, NULL: 8 } as const;
 
 const NS_TYPE: Record<LinuxNamespaceType, NamespaceType> = {
   pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
@@ -246,6 +246,43 @@ function addCgroupMount(b: PlanBuilder, dest: string, flags: number, input: Crea
   if (ro) b.init(OpKind.SETATTR, [root, str(Tag.TARGET, dest), { tag: Tag.SET, value: 1 }], `read-only ${dest}`);
 }
 
+/** sysctls that are namespaced, and the namespace each needs (runc's list): any other would
+ * change the host, so it is refused. */
+function checkSysctl(key: string, created: Set<NamespaceType>): void {
+  const where = `hako: config.json: linux.sysctl: ${key}`;
+  if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw new HakoError(`${where}: not a sysctl name`);
+  const ipc = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+  let needs: NamespaceType | undefined;
+  if (ipc.includes(key) || key.startsWith('fs.mqueue.')) needs = 'ipc';
+  else if (key.startsWith('net.')) needs = 'net';
+  else if (key === 'kernel.hostname' || key === 'kernel.domainname') needs = 'uts';
+  if (!needs) throw new HakoError(`${where}: not a namespaced sysctl: setting it would change the host`);
+  if (!created.has(needs)) throw new HakoError(`${where}: needs a new ${needs} namespace, or it would change the host's`);
+}
+
+/** Fields hako does not implement yet: refused, never ignored. */
+function refuseUnsupported(spec: Spec): void {
+  const p = spec.process;
+  const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`); };
+  if (p?.ioPriority) no('process.ioPriority');
+  if (p?.scheduler) no('process.scheduler');
+  if (p?.execCPUAffinity) no('process.execCPUAffinity');
+  if (spec.linux?.intelRdt) no('linux.intelRdt');
+  spec.mounts?.forEach((m, i) => { if (m.uidMappings || m.gidMappings) no(`mounts[${i}].uidMappings (id-mapped mounts)`); });
+  // AppArmor and SELinux are skipped where the host has them off (as runc does), refused where on
+  if ((p?.apparmorProfile) && hostHas('/sys/module/apparmor/parameters/enabled', 'Y')) no('process.apparmorProfile (AppArmor is enabled on this host)');
+  if ((p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce')) no('SELinux labels (SELinux is enabled on this host)');
+}
+
+function hostHas(file: string, content?: string): boolean {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    return content === undefined || text === content;
+  } catch {
+    return false;
+  }
+}
+
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */
 export function createPlan(input: CreatePlanInput): PlanBuilder {
   const { spec } = input;
@@ -253,9 +290,12 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const ns = containerNamespaces(spec);
   const process = spec.process;
   if (!process) throw new HakoError('hako: config.json: process: a container needs a process to run');
-  if (spec.hostname !== undefined && !ns.created.has('uts') && spec.hostname !== '') {
-    throw new HakoError('hako: config.json: hostname: setting a hostname needs a new uts namespace (linux.namespaces)');
+  for (const field of ['hostname', 'domainname'] as const) {
+    if (spec[field] && !ns.created.has('uts')) {
+      throw new HakoError(`hako: config.json: ${field}: setting it needs a new uts namespace (linux.namespaces), or it would change the host's`);
+    }
   }
+  refuseUnsupported(spec);
   if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})');
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   hostOps(b, input.fifo, input.console, input.detach);
@@ -271,6 +311,10 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   if (userNs) {
     b.ns(OpKind.UNSHARE, [{ tag: Tag.FLAGS, value: namespaceKind('user').flag }], 'unshare(CLONE_NEWUSER)');
     b.ns(OpKind.IDMAP, [], 'wait for hako to write the uid and gid maps');
+    // become the namespace's root: the helper's host ids need not be mapped in it
+    b.ns(OpKind.SETGROUPS, [], 'setgroups([])');
+    b.ns(OpKind.SETGID, [{ tag: Tag.ID, value: 0 }], 'setresgid(0) in the new user namespace');
+    b.ns(OpKind.SETUID, [{ tag: Tag.ID, value: 0 }], 'setresuid(0) in the new user namespace');
   }
   const rest = NAMESPACES.filter((k) => k.type !== 'user' && ns.created.has(k.type));
   const mask = rest.reduce((m, k) => m | k.flag, 0);
@@ -291,33 +335,41 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   b.init(OpKind.MOUNT, [str(Tag.TARGET, '/'), { tag: Tag.FLAGS, value: first }], `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
   b.init(OpKind.MOUNT, [str(Tag.SOURCE, input.rootfs), str(Tag.TARGET, input.rootfs), { tag: Tag.FLAGS, value: MS.BIND | MS.REC }], `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
   b.init(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: SLOT.ROOT }, str(Tag.PATH, input.rootfs)], `open the rootfs ${input.rootfs}`);
+  // the host's /dev/null, opened in this mount namespace (a bind source must be in it), for masks
+  if (spec.linux?.maskedPaths?.length) b.init(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: SLOT.NULL }, str(Tag.PATH, '/dev/null'), { tag: Tag.TYPE, value: 1 }], "open the host's /dev/null for masking");
   const mounts = spec.mounts ?? [];
   mounts.forEach((m, i) => addMount(b, m, i, input));
   const dev = mounts.find((m) => m.destination === '/dev');
   const devIsBind = dev && planMountOptions(dev.options, dev.type, 'mounts').bind;
   if (dev && !devIsBind) {
-    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc'));
+    // /dev/core only where the kernel has /proc/kcore (as runc)
+    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && existsSync('/proc/kcore'));
   }
   const hooks = spec.hooks ?? {};
-  if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0) {
-    b.init(OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.HOOKS }], 'ask hako to run the prestart and createRuntime hooks');
+  if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0) {
+    b.init(OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.HOOKS }], 'ask hako to run the prestart and createRuntime hooks (and for the state the createContainer hooks get)');
   }
   for (const h of hooks.createContainer ?? []) b.init(OpKind.HOOK, hookFields(h, input.hookState), `createContainer hook ${h.path}`);
-  for (const path of spec.linux?.maskedPaths ?? []) b.init(OpKind.MASK, [root, str(Tag.PATH, path)], `mask ${path}`);
+  // sysctls (written under the container's /proc, from the container's namespaces), then masked
+  // and read-only paths, which make /proc/sys read-only: all by fd in the root, before pivot_root
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    checkSysctl(key, ns.created);
+    const path = `/proc/sys/${key.replace(/\./g, '/')}`;
+    b.init(OpKind.WRITE, [root, str(Tag.PATH, path), str(Tag.DATA, value)], `sysctl ${key}=${value}`);
+  }
+  for (const path of spec.linux?.maskedPaths ?? []) b.init(OpKind.MASK, [root, str(Tag.PATH, path), { tag: Tag.SLOT, value: SLOT.NULL }], `mask ${path}`);
   for (const path of spec.linux?.readonlyPaths ?? []) {
     const t = str(Tag.TARGET, path);
     b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, path), t, { tag: Tag.FLAGS, value: MS.BIND | MS.REC }, { tag: Tag.OPTIONAL, value: 1 }], `bind ${path} onto itself`);
     b.init(OpKind.SETATTR, [root, t, { tag: Tag.SET, value: 1 }, { tag: Tag.FLAGS, value: AT_RECURSIVE }, { tag: Tag.OPTIONAL, value: 1 }], `make ${path} read-only`);
   }
+  // a missing working directory is made, as runc does
+  const cwd = process.cwd || '/';
+  if (cwd !== '/') b.init(OpKind.MKPATH, [root, str(Tag.PATH, cwd), { tag: Tag.TYPE, value: 1 }], `create the working directory ${cwd}`);
   if (input.noPivot) b.init(OpKind.MOVE_ROOT, [root], 'move the rootfs onto / and chroot (--no-pivot)');
   else b.init(OpKind.PIVOT, [root], 'pivot_root into the rootfs and detach the old root');
 
   // inside the root now
-  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    const path = `/proc/sys/${key.replace(/\./g, '/')}`;
-    if (key.includes('..') || key.includes('/')) throw new HakoError(`hako: config.json: linux.sysctl: '${key}' is not a sysctl name`);
-    b.init(OpKind.WRITE, [str(Tag.PATH, path), str(Tag.DATA, value)], `sysctl ${key}=${value}`);
-  }
   if (spec.hostname) b.init(OpKind.HOSTNAME, [str(Tag.NAME, spec.hostname)], `sethostname(${JSON.stringify(spec.hostname)})`);
   if (spec.domainname) b.init(OpKind.DOMAINNAME, [str(Tag.NAME, spec.domainname)], `setdomainname(${JSON.stringify(spec.domainname)})`);
   if (wanted === 'shared' || wanted === 'rshared') {

@@ -93,9 +93,7 @@ test('create, start, kill, delete: every hook runs once, in order, with the cont
   assert.equal(byName.createContainer.net, byName.startContainer.net);
 }));
 
-test('createContainer and startContainer hooks get the container\'s host pid in their state', {
-  todo: 'hako bug: the state given to createContainer and startContainer hooks has pid 0 (made before the init existed); the spec wants the host pid of the container process (runc 1.1.5 gives 1)',
-}, scoped(async (s) => {
+test('createContainer and startContainer hooks get the container\'s host pid in their state', scoped(async (s) => {
   const { b, read } = hookBundle(s, { kinds: ['createContainer', 'startContainer'] });
   b.args(...sleeper(s));
   const { id, pid } = runDetached(s, b);
@@ -108,9 +106,7 @@ test('createContainer and startContainer hooks get the container\'s host pid in 
   }
 }));
 
-test('hooks that run while the container is being created see status "creating"', {
-  todo: 'hako bug: prestart, createRuntime and createContainer hooks get status "created"; the container is still being created (runtime-spec state "creating", as runc gives)',
-}, scoped(async (s) => {
+test('hooks that run while the container is being created see status "creating"', scoped(async (s) => {
   const { b, read } = hookBundle(s, { kinds: ['prestart', 'createRuntime', 'createContainer'] });
   ok(hakoRun(s, b));
   const log = read();
@@ -129,9 +125,7 @@ test('run in the foreground runs the hooks in order, poststop after the process 
   for (const e of read()) assert.equal(e.state.id, id);
 }));
 
-test('poststart runs after startContainer, once the process has been executed, before start returns', {
-  todo: 'hako bug: `hako start` runs poststart as soon as the init reads exec.fifo, while the startContainer hooks still run and before the process is executed',
-}, scoped(async (s) => {
+test('poststart runs after startContainer, once the process has been executed, before start returns', scoped(async (s) => {
   const cmdlineFile = s.path('poststart-cmdline');
   const { b, read } = hookBundle(s, {
     kinds: ['startContainer', 'poststart'],

@@ -25,9 +25,7 @@ test('process.args, env and cwd reach the process as configured (and as runc pas
   if (!NO_RUNC) assert.equal(out, ok(runcRun(s, b)), 'runc shows the process another view');
 }));
 
-test('a process.cwd missing from the rootfs is created, as runc does', {
-  todo: 'hako bug: a missing process.cwd fails with chdir ENOENT; runc creates it (MkdirAll)',
-}, scoped(async (s) => {
+test('a process.cwd missing from the rootfs is created, as runc does', scoped(async (s) => {
   const b = s.bundle((c) => { c.process.args = ['pwd']; c.process.cwd = '/does/not/exist/yet'; });
   assert.equal(ok(hakoRun(s, b)), '/does/not/exist/yet\n');
 }));
