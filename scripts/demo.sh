@@ -16,3 +16,33 @@ echo "\$ ./bin/hako unshare --all --mount-proc --map-root-user --hostname hako-d
   echo; echo "== a new network namespace: only lo"; ip link'
 echo
 echo "== back on the host: hostname still $(hostname), $(ip -o link | wc -l) network links"
+
+# A real OCI container, as podman or containerd would run it: a bundle made here from the
+# host's static busybox (no image download), the default config of `hako spec`, `hako run`.
+if [ "$(id -u)" = 0 ]; then
+  BB=/bin/busybox # busybox-static, which scripts/setup.sh installs
+  if [ -x "$BB" ] && ! ldd "$BB" >/dev/null 2>&1; then
+    B=$(mktemp -d /tmp/hako-demo-XXXXXX)
+    trap 'rm -rf "$B"' EXIT
+    mkdir -p "$B/rootfs/bin" "$B/rootfs/etc" "$B/rootfs/proc" "$B/rootfs/dev" "$B/rootfs/sys" "$B/rootfs/tmp"
+    cp "$BB" "$B/rootfs/bin/busybox"
+    for a in sh hostname id ps ls cat mount; do ln -s busybox "$B/rootfs/bin/$a"; done
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$B/rootfs/etc/passwd"
+    ./bin/hako spec --bundle "$B"
+    # not a terminal, and a small script for the process (the rest is the default config)
+    node -e '
+      const fs = require("fs"), f = process.argv[1], c = JSON.parse(fs.readFileSync(f));
+      c.process.terminal = false;
+      c.process.args = ["sh", "-c", "echo \"in the container: hostname $(hostname), $(id)\"; ps; echo; grep -E \"^Cap(Eff|Bnd)\" /proc/self/status; mount | head -4"];
+      fs.writeFileSync(f, JSON.stringify(c));' "$B/config.json"
+    echo
+    echo "== an OCI container (busybox rootfs, default config), run by hako as runc would run it"
+    echo "\$ ./bin/hako run --bundle $B demo-$$"
+    ./bin/hako --root /run/hako run --bundle "$B" "demo-$$"
+    echo "== after it: $(./bin/hako --root /run/hako list -q | grep -c "demo-$$" || true) containers named demo-$$ left"
+  else
+    echo "(skipping the OCI container: no static busybox; apt-get install busybox-static)"
+  fi
+else
+  echo "(the OCI container part of the demo runs as root: sudo sh scripts/demo.sh)"
+fi
