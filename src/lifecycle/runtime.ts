@@ -1,7 +1,6 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
-import { closeSync, constants as fsc, existsSync, openSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { applyDeviceRulesV1 } from '../cgroups/devices.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
@@ -17,7 +16,6 @@ import { parseConfig } from '../spec/validate.js';
 import { failureError, type PlanBuilder } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { readFileSync } from 'node:fs';
 import { formatMap } from '../toolkit/idmap.js';
 
 export interface RuntimeOptions {
@@ -384,8 +382,8 @@ export class Runtime {
       if (mode === 'run' && !options.keep) await this.delete(id, true);
       return out;
     } catch (err) {
-      // nothing left behind: the process, the cgroup, the state
-      if (pid > 0 && !ready) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      // nothing left behind: the process, the cgroup, the state (a container that got ready and
+      // was started is left to `delete`, except a foreground run's, which is this call's)
       if (!ready || mode === 'run') {
         try {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
@@ -399,4 +397,3 @@ export class Runtime {
   }
 }
 
-export { existsSync };
