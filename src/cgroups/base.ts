@@ -1,8 +1,8 @@
 // What both backends share: the directories of one cgroup (one per hierarchy), moving processes
 // in, listing them, signalling them all, and the bounded teardown.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { HakoError } from '../errors.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, KillSignal } from './index.js';
 import { UNIFIED } from './path.js';
 import type { CgroupMode } from './detect.js';
@@ -16,6 +16,8 @@ export const DESTROY_TIMEOUT_MS = 5000;
 
 export interface ManagerOptions {
   destroyTimeoutMs?: number;
+  /** Set by cgroupManager() when cgroupsPath was unset (the cgroup is /hako/<id>). */
+  ownParent?: boolean;
 }
 
 export abstract class BaseManager implements CgroupManager {
@@ -25,12 +27,15 @@ export abstract class BaseManager implements CgroupManager {
   /** The cgroup's directory in each hierarchy: v1 keys as /proc/PID/cgroup names them, "unified" for v2. */
   readonly dirs: Readonly<Record<string, string>>;
   protected readonly destroyTimeoutMs: number;
+  /** The cgroup sits in hako's own parent (/hako, the default path), which it may remove. */
+  readonly ownParent: boolean;
 
   constructor(mode: CgroupMode, path: string, dirs: Record<string, string>, options: ManagerOptions) {
     this.mode = mode;
     this.path = path;
     this.dirs = Object.freeze({ ...dirs });
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? DESTROY_TIMEOUT_MS;
+    this.ownParent = options.ownParent ?? false;
   }
 
   /** The freezer of this cgroup, or undefined when the host has none. */
@@ -174,8 +179,21 @@ export abstract class BaseManager implements CgroupManager {
    * Kill what is left, wait for it to go, and remove the cgroup (and any child cgroups, leaf
    * first) in every hierarchy. Bounded by destroyTimeoutMs; calling it again is harmless.
    */
+  /** With the default cgroupsPath (/hako/<id>), the shared /hako parent goes once it is empty, so
+   * that nothing of hako stays on the host. A parent still in use (ENOTEMPTY, EBUSY) stays; a
+   * create racing with this recreates it (mkdir -p). */
+  private removeEmptyParents(): void {
+    if (!this.ownParent) return;
+    for (const dir of Object.values(this.dirs)) {
+      try { rmdirSync(dirname(dir)); } catch { /* in use, or already gone */ }
+    }
+  }
+
   destroy(): void {
-    if (!this.exists()) return;
+    if (!this.exists()) {
+      this.removeEmptyParents();
+      return;
+    }
     const start = Date.now();
     for (let round = 0; ; round++) {
       const left = this.pids();
@@ -191,7 +209,10 @@ export abstract class BaseManager implements CgroupManager {
         const r = removeTree(dir);
         if (r.failed !== undefined) failure ??= r;
       }
-      if (failure === undefined) return;
+      if (failure === undefined) {
+        this.removeEmptyParents();
+        return;
+      }
       if (Date.now() - start >= this.destroyTimeoutMs) {
         const still = this.pids();
         throw new CgroupError(`hako: cgroup: cannot remove ${failure.failed} (${failure.errno}) after ${this.destroyTimeoutMs} ms`

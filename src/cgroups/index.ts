@@ -72,6 +72,7 @@ export interface CgroupManagerOptions extends ManagerOptions {
  */
 export function cgroupManager(cgroupsPath: string | undefined, id: string, options: CgroupManagerOptions = {}): CgroupManager {
   const where = parseCgroupsPath(cgroupsPath, id);
+  if (cgroupsPath === undefined || cgroupsPath === null || cgroupsPath === '') options = { ...options, ownParent: true };
   const layout = options.layout ?? detectCgroups();
   const version = options.version ?? (layout.mode === 'unified' ? 2 : 1);
   if (version === 2) {
