@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <termios.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -26,9 +28,10 @@ static sigset_t original_mask;
 /* Ends a stage that failed: P has the ERROR already. */
 static _Noreturn void fail_stage(void) { _exit(1); }
 
-static void restore_signals(void) {
-    signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &original_mask, NULL);
+/* The command gets the signal state hako had: SIGPIPE default, the original mask. */
+static int restore_signals(void) {
+    if (signal(SIGPIPE, SIG_DFL) == SIG_ERR) return -1;
+    return sigprocmask(SIG_SETMASK, &original_mask, NULL);
 }
 
 /* H2: waits for H1 to be gone, runs the init ops and execs. */
@@ -46,7 +49,10 @@ static _Noreturn void stage_init(struct fields plan, int sync_fd, int kill_signa
         report_error("prctl", "PR_SET_PDEATHSIG", errno, NULL);
         fail_stage();
     }
-    restore_signals();
+    if (restore_signals() < 0) {
+        report_error("sigprocmask", NULL, errno, NULL);
+        fail_stage();
+    }
     exec_death_signal = kill_signal > 0 ? kill_signal : 0;
     if (run_ops(plan, T_INIT_OP) < 0) fail_stage();
     report_error("exec", NULL, EINVAL, "the plan has no exec op");
@@ -54,12 +60,13 @@ static _Noreturn void stage_init(struct fields plan, int sync_fd, int kill_signa
 }
 
 /* H1: joins and creates namespaces, then forks H2 into them. */
-static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal) {
+static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, pid_t h0) {
     stage_name = "ns";
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
         report_error("prctl", "PR_SET_PDEATHSIG", errno, NULL);
         fail_stage();
     }
+    if (getppid() != h0) fail_stage(); /* H0 died before the death signal was set */
     if (run_ops(plan, T_NS_OP) < 0) fail_stage();
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) < 0) {
@@ -242,6 +249,7 @@ static int run_plan(struct frame *f) {
         send_exited(1 << 8);
         return 1;
     }
+    pid_t h0 = getpid();
     /* a cgroup directory kept in CGROUP_SLOT by a host op: H1 is forked straight into it */
     pid_t h1 = fork_into(slots[CGROUP_SLOT]);
     if (h1 < 0) {
@@ -251,7 +259,7 @@ static int run_plan(struct frame *f) {
     if (h1 == 0) {
         close(pid_pipe[0]);
         close(sfd);
-        stage_ns(plan, pid_pipe[1], kill_signal);
+        stage_ns(plan, pid_pipe[1], kill_signal, h0);
     }
     close(pid_pipe[1]);
     for (int i = 0; i < MAX_SLOTS; i++) /* H1 and H2 have their copies */
@@ -322,8 +330,45 @@ static int nsinfo(struct frame *f) {
     return out_send(CTRL_FD, &o, MSG_NSINFO_RESULT, f->seq) < 0 ? 1 : 0;
 }
 
+/* --sealed: run from a sealed in-memory copy of this binary, so that no process in a container
+ * can write to the helper through /proc/PID/exe (CVE-2019-5736). Returns only on failure. */
+static int reexec_sealed(char **argv) {
+    int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (src < 0) return -1;
+    int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mem < 0) return -1;
+    struct stat st;
+    if (fstat(src, &st) < 0) return -1;
+    for (off_t done = 0; done < st.st_size;) {
+        ssize_t n = sendfile(mem, src, NULL, (size_t)(st.st_size - done));
+        if (n <= 0) return n == 0 ? (errno = EIO, -1) : -1;
+        done += n;
+    }
+    close(src);
+    if (fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) return -1;
+    fexecve(mem, argv, environ);
+    return -1;
+}
+
+static int running_sealed(void) {
+    char link[64];
+    ssize_t n = readlink("/proc/self/exe", link, sizeof link - 1);
+    if (n < 0) return 0;
+    link[n] = 0;
+    return strncmp(link, "/memfd:hako-helper", 18) == 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1) ctrl_fd = atoi(argv[1]);
+    int sealed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--sealed") == 0) sealed = 1;
+        else ctrl_fd = atoi(argv[i]);
+    }
+    if (sealed && !running_sealed() && reexec_sealed(argv) < 0) {
+        int err = errno;
+        if (fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) == 0) report_error("memfd", "/proc/self/exe", err, "cannot run from a sealed copy");
+        return 2;
+    }
     if (ctrl_fd < 3 || fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) < 0) {
         fputs("hako-helper: fd 3 is not open: this program is run by hako, not by hand\n", stderr);
         return 2;

@@ -71,6 +71,8 @@ export interface SessionOptions {
   forwardSignals?: NodeJS.Signals[];
   /** Fds 3..3+N-1 of this process are passed on to the command (--preserve-fds). */
   preserveFds?: number;
+  /** Run the helper from a sealed in-memory copy (when a container could ptrace it). */
+  sealed?: boolean;
 }
 
 export interface SessionResult {
@@ -114,13 +116,14 @@ function failureOf(f: Fields): HelperFailure {
 }
 
 /** Spawns the helper with the control socket after the stdio and the preserved fds (3..3+N-1). */
-function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0) {
+function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false) {
   const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
   const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
   const ctrl = 3 + preserveFds;
   // the helper needs no environment of its own (the command's is in the EXEC op): a small one
   // makes the spawn cheaper
-  const child = spawn(helperPath, ctrl === 3 ? [] : [String(ctrl)], { stdio: [...base, ...preserved, 'pipe'], env: env ?? {} });
+  const args = [...(ctrl === 3 ? [] : [String(ctrl)]), ...(sealed ? ['--sealed'] : [])];
+  const child = spawn(helperPath, args, { stdio: [...base, ...preserved, 'pipe'], env: env ?? {} });
   const control = child.stdio[ctrl] as Socket | null;
   if (!control) throw new HakoError('hako: could not open the control socket to the helper');
   return { child, control };
@@ -161,7 +164,7 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     const stdio = options.stdio ?? 'inherit';
     let spawned;
     try {
-      spawned = spawnHelper(stdio, options.env, options.preserveFds);
+      spawned = spawnHelper(stdio, options.env, options.preserveFds, options.sealed);
     } catch (err) {
       reject(err);
       return;

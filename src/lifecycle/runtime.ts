@@ -73,6 +73,18 @@ function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure):
   return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1);
 }
 
+/**
+ * Whether a process of this container could reach the helper through /proc/PID/exe while it is
+ * inside (CVE-2019-5736). The helper is non-dumpable there, which bars every process without
+ * CAP_SYS_PTRACE in the host's user namespace; a container without a user namespace of its own
+ * that keeps CAP_SYS_PTRACE has it, so for those the helper runs from a sealed copy (1 ms).
+ */
+function canPtraceHelper(spec: Spec): boolean {
+  if (containerNamespaces(spec).created.has('user')) return false;
+  const bounding = spec.process?.capabilities?.bounding;
+  return bounding === undefined || bounding.includes('CAP_SYS_PTRACE');
+}
+
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
  * (which run inside that phase); a hook without a timeout lifts the limit. */
 function setupTimeout(spec: Spec): number {
@@ -286,7 +298,7 @@ export class Runtime {
     const result = await this.runBuilder(builder, {
       onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
-    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals });
+    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, sealed: canPtraceHelper(spec) });
     return this.resultOf(result, 'exec', builder);
   }
 
@@ -299,8 +311,9 @@ export class Runtime {
     return out;
   }
 
-  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number }) {
+  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; sealed: boolean }) {
     return runPlan({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers, {
+      sealed: o.sealed,
       ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
       ...(o.stdio !== undefined ? { stdio: o.stdio } : {}),
       ...(o.preserveFds ? { preserveFds: o.preserveFds } : {}),
@@ -371,7 +384,7 @@ export class Runtime {
           ready = true;
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
-      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec) });
+      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), sealed: canPtraceHelper(spec) });
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
