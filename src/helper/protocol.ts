@@ -38,37 +38,52 @@ export interface Field { tag: number; value: FieldValue }
 /** A decoded frame: fields keep raw bytes so the reader picks the type it expects. */
 export interface Frame { type: number; seq: number; payload: Buffer }
 
-function encodeValue(value: FieldValue): Buffer {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (typeof value === 'number' || typeof value === 'bigint') {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt.asIntN(64, BigInt(value)));
-    return b;
+/** Bytes a value takes on the wire (strings as UTF-8, integers 8, lists their fields). */
+function valueSize(value: FieldValue): number {
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number' || typeof value === 'bigint') return 8;
+  return fieldsSize(value);
+}
+
+function fieldsSize(fields: Field[]): number {
+  let n = 0;
+  for (const f of fields) n += 6 + valueSize(f.value);
+  return n;
+}
+
+/** Writes fields at `at` (sizes computed once, one buffer for the whole frame); returns the end. */
+function writeFields(buf: Buffer, at: number, fields: Field[]): number {
+  for (const f of fields) {
+    const v = f.value;
+    const size = valueSize(v);
+    buf.writeUInt16LE(f.tag, at);
+    buf.writeUInt32LE(size, at + 2);
+    at += 6;
+    if (typeof v === 'string') at += buf.write(v, at, 'utf8');
+    else if (typeof v === 'number' || typeof v === 'bigint') {
+      buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), at);
+      at += 8;
+    } else at = writeFields(buf, at, v);
   }
-  return encodeFields(value);
+  return at;
 }
 
 export function encodeFields(fields: Field[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const f of fields) {
-    const value = encodeValue(f.value);
-    const head = Buffer.alloc(6);
-    head.writeUInt16LE(f.tag, 0);
-    head.writeUInt32LE(value.length, 2);
-    parts.push(head, value);
-  }
-  return Buffer.concat(parts);
+  const buf = Buffer.allocUnsafe(fieldsSize(fields));
+  writeFields(buf, 0, fields);
+  return buf;
 }
 
 export function encodeFrame(type: number, seq: number, fields: Field[]): Buffer {
-  const payload = encodeFields(fields);
-  if (payload.length > MAX_PAYLOAD) throw new RangeError(`helper message too large (${payload.length} bytes)`);
-  const head = Buffer.alloc(HEADER_BYTES);
-  head.writeUInt32LE(payload.length, 0);
-  head.writeUInt16LE(type, 4);
-  head.writeUInt16LE(0, 6);
-  head.writeUInt32LE(seq, 8);
-  return Buffer.concat([head, payload]);
+  const size = fieldsSize(fields);
+  if (size > MAX_PAYLOAD) throw new RangeError(`helper message too large (${size} bytes)`);
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + size);
+  buf.writeUInt32LE(size, 0);
+  buf.writeUInt16LE(type, 4);
+  buf.writeUInt16LE(0, 6);
+  buf.writeUInt32LE(seq, 8);
+  writeFields(buf, HEADER_BYTES, fields);
+  return buf;
 }
 
 /** Splits a byte stream into frames. */

@@ -2,7 +2,7 @@
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { applyDeviceRulesV1 } from '../cgroups/devices.js';
-import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
+import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { HakoError, HelperError, type HelperFailure } from '../errors.js';
 import { helperPath, runPlan, type SessionResult } from '../helper/session.js';
@@ -138,9 +138,17 @@ export class Runtime {
     return parseConfig(readFileSync(state.config, 'utf8'), () => { /* warned at create */ });
   }
 
+  /** The host's cgroup layout, read once per Runtime (mountinfo does not change under us). */
+  private layout?: CgroupLayout;
+
+  private cgroupFor(cgroupsPath: string | undefined, id: string): CgroupManager {
+    this.layout ??= detectCgroups();
+    return cgroupManager(cgroupsPath, id, { layout: this.layout });
+  }
+
   private cgroup(state: ContainerState): CgroupManager {
     const saved = (state.cgroup ?? {}) as { cgroupsPath?: string };
-    return cgroupManager(saved.cgroupsPath, state.id);
+    return this.cgroupFor(saved.cgroupsPath, state.id);
   }
 
   private hookState(state: ContainerState, status = liveStatus(state)): OciState {
@@ -225,6 +233,11 @@ export class Runtime {
 
   /** Removes a container; a running one only with force (which kills it first). */
   async delete(id: string, force = false): Promise<void> {
+    return this.remove(id, force);
+  }
+
+  /** delete, with the config when the caller has it already (a foreground run). */
+  private async remove(id: string, force: boolean, known?: Spec): Promise<void> {
     if (!this.store.exists(id)) {
       if (force) return;
       throw new HakoError(`hako: container ${id} does not exist`);
@@ -240,8 +253,10 @@ export class Runtime {
       for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) sleep(2);
     }
     cgroup.destroy();
-    let spec: Spec | undefined;
-    try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
+    let spec = known;
+    if (!spec) {
+      try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
+    }
     this.store.remove(id);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
   }
@@ -349,7 +364,7 @@ export class Runtime {
       writeFileSync(configPath, JSON.stringify(spec));
       state.config = configPath;
       this.store.write(id, state);
-      cgroup = cgroupManager(spec.linux?.cgroupsPath, id);
+      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       cgroup.create();
       applyResources(cgroup, spec);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -392,7 +407,7 @@ export class Runtime {
       }
       if (mode !== 'create') await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
       const out = this.resultOf(result, mode, builder);
-      if (mode === 'run' && !options.keep) await this.delete(id, true);
+      if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
       return out;
     } catch (err) {
       // nothing left behind: the process, the cgroup, the state (a container that got ready and
