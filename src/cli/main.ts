@@ -33,6 +33,7 @@ let globals: Globals | undefined;
 async function main(argv: string[]): Promise<number> {
   const parsed = parseGlobals(argv);
   globals = parsed.globals;
+  logRecord(globals, 'debug', `hako ${argv.join(' ')}`);
   const [verb, ...rest] = parsed.rest;
   if (verb && RUNTIME_VERBS.has(verb)) {
     const { runtimeCommand } = await import('./runtime.js');

@@ -1,4 +1,5 @@
 // The runc verbs: create, start, run, state, list, kill, delete, exec, ps, spec, features.
+import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
@@ -74,12 +75,23 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       }
       return 0;
     } else {
-      const args = parseArgs(verb, argv, [{ long: 'format', short: 'f', arg: 'required' }], false);
-      const id = args.rest[0];
+      const args = parseArgs(verb, argv, [{ long: 'format', short: 'f', arg: 'required' }]);
+      const [id, ...psArgs] = args.rest;
       if (!id) throw new HakoError("hako ps: expected a container id; see 'hako ps --help'");
       const pids = rt.ps(id);
-      if (last(args, 'format') === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
-      else process.stdout.write(['PID', ...pids.map(String)].join('\n') + '\n');
+      if (last(args, 'format') === 'json') {
+        process.stdout.write(`${JSON.stringify(pids)}\n`);
+        return 0;
+      }
+      // as runc: the host's `ps` (with the options given after the id, -ef by default), keeping
+      // its header and the lines of this container's processes
+      const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
+      if (ps.status !== 0) throw new HakoError(`hako ps: ps ${psArgs.join(' ')} failed: ${(ps.stderr || ps.error?.message || '').trim()}`);
+      const [header = '', ...rows] = ps.stdout.split('\n');
+      const pidColumn = header.trim().split(/\s+/).indexOf('PID');
+      if (pidColumn < 0) throw new HakoError("hako ps: the ps output has no PID column");
+      const inside = new Set(pids);
+      process.stdout.write([header, ...rows.filter((r) => inside.has(Number(r.trim().split(/\s+/)[pidColumn])))].join('\n') + '\n');
       return 0;
     }
     case 'kill': {

@@ -109,7 +109,9 @@ test('run -d with --pid-file: returns at once, the container runs, list and ps s
   assert.ok(psPids.includes(pid), `ps ${JSON.stringify(psPids)} lacks the init ${pid}`);
   for (const p of psPids) assert.deepEqual(cmdline(p), sleeper(s));
   const table2 = lines(ok(s.hako(['ps', id])));
-  assert.equal(table2[0].trim().split(/\s+/)[0], 'PID');
+  // runc's table: the host's `ps -ef` header and the container's lines
+  assert.deepEqual(table2[0].trim().split(/\s+/).slice(0, 2), ['UID', 'PID']);
+  for (const p of psPids) assert.ok(table2.some((l) => l.trim().split(/\s+/)[1] === String(p)), `ps lacks ${p}:\n${table2.join('\n')}`);
   assert.equal(table2.length, 3, table2.join('\n'));
 
   removeContainer(s, id);
