@@ -30,7 +30,17 @@ const RUNTIME_VERBS = new Set(['create', 'start', 'run', 'state', 'list', 'kill'
 
 let globals: Globals | undefined;
 
+/** bin/hako started Node without NODE_EXTRA_CA_CERTS (it costs every start): put it back, so
+ * that the commands, containers and hooks hako runs get the environment they were given. */
+function restoreEnvironment(): void {
+  const saved = process.env.HAKO_NODE_EXTRA_CA_CERTS;
+  if (saved === undefined) return;
+  process.env.NODE_EXTRA_CA_CERTS = saved;
+  delete process.env.HAKO_NODE_EXTRA_CA_CERTS;
+}
+
 async function main(argv: string[]): Promise<number> {
+  restoreEnvironment();
   const parsed = parseGlobals(argv);
   globals = parsed.globals;
   logRecord(globals, 'debug', `hako ${argv.join(' ')}`);

@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { HAKO, NODE, ok, runDetached, scoped, sleeper } from './oci-util.mjs';
+import { HAKO, ok, runDetached, scoped, sleeper } from './oci-util.mjs';
 
 /** Runs `hako ARGS` under script(1), with `input` typed into the terminal; returns the transcript. */
 function inTerminal(s, args, input = '') {
-  const command = [NODE, HAKO, '--root', s.root, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const command = [HAKO, '--root', s.root, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   const r = spawnSync('script', ['-qec', command, '/dev/null'], { input, encoding: 'utf8', timeout: 30_000, env: s.env() });
   return { status: r.status, out: (r.stdout ?? '').replace(/\r/g, '') };
 }

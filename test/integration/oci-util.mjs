@@ -25,7 +25,7 @@ for (const [file, how] of [[join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js')
 }
 {
   // the CLI (bin/hako imports the bundle from dist): it must at least start
-  const v = spawnSync(process.execPath, [HAKO, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  const v = spawnSync(HAKO, ['--version'], { encoding: 'utf8', timeout: 30_000 });
   if (v.status !== 0) throw new Error(`oci integration tests: ${HAKO} --version fails: run \`node scripts/build.mjs\` in ${REPO} first\n${v.stderr}`);
 }
 if (process.geteuid() !== 0) throw new Error('oci integration tests: containers need root: run them as root');
@@ -382,7 +382,7 @@ export class Scope {
   /** hako --root ROOT ARGS (synchronously, bounded). */
   hako(args, options = {}) {
     const { env, globals = [], ...rest } = options;
-    return runSync(NODE, [HAKO, '--root', this.root, ...globals, ...args], { env: env ?? this.env(), ...rest });
+    return runSync(HAKO, ['--root', this.root, ...globals, ...args], { env: env ?? this.env(), ...rest });
   }
 
   /**
@@ -424,7 +424,7 @@ export class Scope {
     if (files) rest.stdio = ['ignore', ...files.fds];
     let bg;
     try {
-      bg = new Background(NODE, [HAKO, '--root', this.root, ...args], { env: env ?? this.env(), ...rest });
+      bg = new Background(HAKO, ['--root', this.root, ...args], { env: env ?? this.env(), ...rest });
     } finally {
       files?.close();
     }
@@ -484,7 +484,7 @@ export class Scope {
 
   /** Best effort: removes whatever a failing test or a buggy runtime left. */
   forceCleanup() {
-    for (const id of this.ids) runSync(NODE, [HAKO, '--root', this.root, 'delete', '--force', id], { env: this.env() });
+    for (const id of this.ids) runSync(HAKO, ['--root', this.root, 'delete', '--force', id], { env: this.env() });
     for (const id of this.runcIds) runSync(RUNC, ['--root', this.runcRoot, 'delete', '--force', id]);
     for (const p of [...processesWith({ text: this.token, envEntry: `${MARK_VAR}=${this.token}` }), ...processesWith({ text: `sleep ${this.marker}` })]) {
       try { process.kill(Number(p.split(':')[0]), 'SIGKILL'); } catch { /* gone */ }

@@ -26,7 +26,7 @@ describe('hako unshare --explain', () => {
   it('explains each step before the command writes to the same pipe', async () => {
     const snap = snapshot();
     // stdout and stderr are one pipe, as `2>&1 |` makes them
-    const r = run('sh', ['-c', '"$@" 2>&1', 'sh', NODE, HAKO, ...ARGS]);
+    const r = run('sh', ['-c', '"$@" 2>&1', 'sh', HAKO, ...ARGS]);
     const out = lines(r.stdout);
     const context = show(r);
     assert.equal(r.status, 0, context);

@@ -18,7 +18,7 @@ export const NS_TYPES = ['user', 'mnt', 'pid', 'net', 'uts', 'ipc', 'cgroup', 't
 /** The short nsenter/unshare option of each namespace type. */
 export const NS_FLAG = { user: '-U', mnt: '-m', pid: '-p', net: '-n', uts: '-u', ipc: '-i', cgroup: '-C', time: '-T' };
 
-if (!existsSync(join(ROOT, 'dist', 'index.js')) || spawnSync(NODE, [HAKO, '--version']).status !== 0) {
+if (!existsSync(join(ROOT, 'dist', 'index.js')) || spawnSync(HAKO, ['--version']).status !== 0) {
   throw new Error(`integration tests: ${HAKO} does not run: build first (node scripts/build.mjs in ${ROOT})`);
 }
 if (!existsSync(HELPER)) throw new Error(`integration tests: ${HELPER} is missing: build it first (sh native/build.sh in ${ROOT})`);
@@ -49,7 +49,7 @@ export function run(file, args = [], options = {}) {
 
 /** Runs ./bin/hako ARGS. */
 export function hako(args, options) {
-  return run(NODE, [HAKO, ...args], options);
+  return run(HAKO, args, options);
 }
 
 /** Runs FILE ARGS as the user NAME (runuser, no login: the environment, tag included, is kept). */
@@ -64,7 +64,7 @@ function userEnv(user, options) {
 
 /** Runs hako ARGS as a user made by createUser. */
 export function hakoAs(user, args, options) {
-  return runAs(user.name, NODE, [user.hako, ...args], { ...options, env: userEnv(user, options) });
+  return runAs(user.name, user.hako, args, { ...options, env: userEnv(user, options) });
 }
 
 /** A readable summary of a run for assertion messages. */
@@ -177,12 +177,12 @@ export class Background {
 }
 
 export function spawnHako(args, options) {
-  return new Background(NODE, [HAKO, ...args], options);
+  return new Background(HAKO, args, options);
 }
 
 /** hako ARGS in the background, as a user made by createUser. */
 export function spawnHakoAs(user, args, options) {
-  return new Background('runuser', ['-u', user.name, '--', NODE, user.hako, ...args], { ...options, env: userEnv(user, options) });
+  return new Background('runuser', ['-u', user.name, '--', user.hako, ...args], { ...options, env: userEnv(user, options) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ export function userExists(name) {
 
 /** Checks that the user NAME can run the hako at `hako` and its helper; returns the run. */
 function canRunHako(name, hako, helper) {
-  return runAs(name, 'sh', ['-c', '"$1" "$2" --version && test -x "$3"', 'sh', NODE, hako, helper]);
+  return runAs(name, 'sh', ['-c', '"$1" --version && test -x "$2"', 'sh', hako, helper]);
 }
 
 /** A copy of what the CLI needs (bin, dist, the helper) that every user can read. */
