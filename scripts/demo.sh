@@ -4,7 +4,7 @@
 # Works as root or as a user (then the kernel must allow unprivileged user namespaces).
 set -eu
 cd "$(dirname "$0")/.."
-[ -x native/hako-helper ] && [ -f dist/cli/hako.js ] || { echo "demo.sh: build first: sudo sh scripts/setup.sh" >&2; exit 1; }
+[ -x native/hako-helper ] && [ -f dist/cli/hako.cjs ] || { echo "demo.sh: build first: sudo sh scripts/setup.sh" >&2; exit 1; }
 
 echo "== on the host: hostname $(hostname), $(id -un) (uid $(id -u)), $(ps -e --no-headers | wc -l) processes, $(ip -o link | wc -l) network links"
 echo "\$ ./bin/hako unshare --all --mount-proc --map-root-user --hostname hako-demo sh"
