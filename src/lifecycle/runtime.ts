@@ -217,13 +217,15 @@ export class Runtime {
     if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`);
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status === 'stopped' && !all) throw new HakoError('hako: container not running');
     if (all) {
       for (const pid of this.cgroup(state).pids()) {
         try { process.kill(pid, n); } catch { /* gone */ }
       }
       return;
     }
+    // only a live init with the recorded start time is signalled (never pid 0: that would be our
+    // own process group, and never a reused pid)
+    if (status !== 'created' && status !== 'running' && status !== 'paused') throw new HakoError('hako: container not running');
     try {
       process.kill(state.pid, n);
     } catch (e) {
@@ -247,8 +249,11 @@ export class Runtime {
     if ((status === 'running' || status === 'paused') && !force) {
       throw new HakoError(`hako: cannot delete container ${id} that is not stopped: ${status}`);
     }
+    if (status === 'creating' && !force) {
+      throw new HakoError(`hako: container ${id} is being created; delete --force removes what is left of it`);
+    }
     const cgroup = this.cgroup(state);
-    if (status !== 'stopped') {
+    if (state.pid > 0 && (status === 'created' || status === 'running' || status === 'paused')) {
       try { process.kill(state.pid, 'SIGKILL'); } catch { /* gone */ }
       for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) sleep(2);
     }

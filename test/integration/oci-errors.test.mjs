@@ -2,7 +2,8 @@
 // naming the problem and, for a config, its JSON path), and leaves nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   hakoRun, isAlive, lines, ok, oneLineError, removeContainer, runDetached, scoped, show, sleeper, waitStatus,
 } from './oci-util.mjs';
@@ -277,4 +278,19 @@ test('exec into a paused container fails; the container stays paused', scoped(as
   assert.match(r.stderr, /paused/, show(r));
   assert.equal(s.state(id).status, 'paused');
   removeContainer(s, id);
+}));
+
+test('a container left half-created (pid 0) is never signalled: kill refuses, delete needs --force', scoped(async (s) => {
+  const id = s.id();
+  // what a create killed before its init existed leaves: state "creating" with pid 0
+  mkdirSync(join(s.root, id), { recursive: true });
+  writeFileSync(join(s.root, id, 'state.json'), JSON.stringify({
+    ociVersion: '1.0.2', id, status: 'creating', pid: 0, pidStartTime: 0, bundle: s.dir, rootfs: s.dir,
+    created: new Date().toISOString(), owner: '', annotations: {}, cgroup: null, config: join(s.dir, 'none.json'),
+  }));
+  // (process.kill(0, …) would signal this test's own process group: that it is still here says no)
+  oneLineError(s.hako(['kill', id, 'KILL']), { match: /not running/ });
+  oneLineError(s.hako(['delete', id]), { match: /being created/ });
+  ok(s.hako(['delete', '--force', id]));
+  oneLineError(s.hako(['state', id]), { match: /does not exist/ });
 }));
