@@ -3,5 +3,5 @@
 set -eu
 cd "$(dirname "$0")"
 CC=${CC:-cc}
-$CC -std=c11 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -o hako-helper.tmp main.c ops.c proto.c fsops.c procops.c seccomp.c console.c -lseccomp
+$CC -std=c11 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -o hako-helper.tmp main.c ops.c proto.c fsops.c procops.c seccomp.c console.c bpf.c -lseccomp
 mv hako-helper.tmp hako-helper

@@ -74,6 +74,7 @@ static const char *kind_name(int64_t k) {
     case OP_SOCKETPAIR: return "socketpair";
     case OP_PIPE: return "pipe";
     case OP_KEYRING: return "keyctl";
+    case OP_BPF_DEVICES: return "bpf";
     case OP_PERSONALITY: return "personality";
     default: return "unknown";
     }
@@ -108,7 +109,7 @@ static int decode(struct fields c, struct op *op) {
             op->caps_given |= 1 << (f.tag - T_CAP_BOUNDING);
             break;
         case T_PATH: op->path = field_str(&f); break;
-        case T_DATA: op->data = field_str(&f); break;
+        case T_DATA: op->data = field_str(&f); op->data_len = f.len; break;
         case T_SOURCE: op->source = field_str(&f); break;
         case T_TARGET: op->target = field_str(&f); break;
         case T_FSTYPE: op->fstype = field_str(&f); break;
@@ -283,6 +284,7 @@ static int run_one(struct op *op, const char **what) {
     case OP_CONNECT: return op_connect(op, what);
     case OP_SOCKETPAIR: return op_socketpair(op, what);
     case OP_PIPE: return op_pipe(op, what);
+    case OP_BPF_DEVICES: return op_bpf_devices(op, what);
     case OP_KEYRING:
         /* a session keyring of the container's own (runc's default; --no-new-keyring skips it) */
         *what = op->name;

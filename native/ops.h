@@ -18,6 +18,7 @@ struct op {
     int caps_given;   /* bit i: caps[i] was sent */
     struct fields raw; /* the op's whole field list (seccomp rules) */
     char *path, *data, *source, *target, *fstype, *name;
+    size_t data_len; /* DATA may be binary (eBPF instructions) */
     gid_t ids[256];
     size_t nids;
     char *args[4096];
@@ -67,6 +68,7 @@ int op_mkfifo(struct op *op, const char **what);
 int op_connect(struct op *op, const char **what);
 int op_socketpair(struct op *op, const char **what);
 int op_pipe(struct op *op, const char **what);
+int op_bpf_devices(struct op *op, const char **what);
 
 /* H0's ends of the pty relay socket and of the detach pipe (-1: none). */
 extern int relay_fd, detach_fd;

@@ -25,14 +25,14 @@ export const OpKind = {
   MOVE_ROOT: 36, CHECK_CWD: 37, BOUNDING: 38, CAPS: 39, KEEPCAPS: 40, RLIMIT: 41, UMASK: 42,
   NNP: 43, SECCOMP: 44, CONSOLE: 45, HOOK: 46, SYNC: 47, DETACH: 48, FIFO_WAIT: 49,
   CLOEXEC_FROM: 50, SETSID: 51, SETNS_PID: 52, MKFIFO: 53, CONNECT: 54, SOCKETPAIR: 55, PIPE: 56,
-  KEYRING: 57, PERSONALITY: 58,
+  KEYRING: 57, PERSONALITY: 58, BPF_DEVICES: 59,
 } as const;
 
 export const HEADER_BYTES = 12;
 export const MAX_PAYLOAD = 1 << 20;
 
-/** One value in a field list: a string, an integer, or a nested list. */
-export type FieldValue = string | number | bigint | Field[];
+/** One value in a field list: a string, raw bytes, an integer, or a nested list. */
+export type FieldValue = string | number | bigint | Buffer | Field[];
 export interface Field { tag: number; value: FieldValue }
 
 /** A decoded frame: fields keep raw bytes so the reader picks the type it expects. */
@@ -41,6 +41,7 @@ export interface Frame { type: number; seq: number; payload: Buffer }
 /** Bytes a value takes on the wire (strings as UTF-8, integers 8, lists their fields). */
 function valueSize(value: FieldValue): number {
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (Buffer.isBuffer(value)) return value.length;
   if (typeof value === 'number' || typeof value === 'bigint') return 8;
   return fieldsSize(value);
 }
@@ -60,6 +61,7 @@ function writeFields(buf: Buffer, at: number, fields: Field[]): number {
     buf.writeUInt32LE(size, at + 2);
     at += 6;
     if (typeof v === 'string') at += buf.write(v, at, 'utf8');
+    else if (Buffer.isBuffer(v)) at += v.copy(buf, at);
     else if (typeof v === 'number' || typeof v === 'bigint') {
       buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), at);
       at += 8;

@@ -1,7 +1,8 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { applyDeviceRulesV1 } from '../cgroups/devices.js';
+import { applyDeviceRulesV1, DEFAULT_ALLOWED } from '../cgroups/devices.js';
+import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { HakoError, HelperError, type HelperFailure } from '../errors.js';
@@ -23,6 +24,8 @@ export interface RuntimeOptions {
   root?: string;
   /** Warnings (a failing poststart or poststop hook): default stderr. */
   warn?: (message: string) => void;
+  /** Use this cgroup version on a hybrid host (default 1, which enforces the limits there). */
+  cgroupVersion?: 1 | 2;
 }
 
 export interface CreateOptions {
@@ -93,17 +96,17 @@ function setupTimeout(spec: Spec): number {
   return 10_000 + hooks.reduce((sum, h) => sum + (h.timeout ?? 0) * 1000, 0);
 }
 
-/** linux.resources into the cgroup; the device rules go to the device cgroup (v1 only so far). */
-function applyResources(cgroup: CgroupManager, spec: Spec): void {
+/** linux.resources into the cgroup. The device rules (with runc's defaults) go to the v1 device
+ * cgroup where there is one; for cgroup v2 they are compiled into the eBPF program returned,
+ * which the helper attaches before anything runs in the cgroup (both on a hybrid host). */
+function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
   const { devices, ...rest } = (spec.linux?.resources ?? {}) as LinuxResources;
   if (Object.keys(rest).length) cgroup.set(rest);
-  if (cgroup.version === 2) {
-    if (devices?.length) throw new HakoError('hako: config.json: linux.resources.devices: the cgroup v2 device filter (eBPF) is not supported yet');
-    return;
-  }
-  const dir = cgroup.mountInfo().cgroupV1Dirs?.find((d) => d.name.split(',').includes('devices'))?.host;
-  if (!dir) throw new HakoError('hako: cgroup: no v1 devices hierarchy on this host, so device rules cannot be applied');
-  applyDeviceRulesV1(dir, devices ?? []);
+  const v1 = cgroup.version === 1 ? cgroup.mountInfo().cgroupV1Dirs?.find((d) => d.name.split(',').includes('devices'))?.host : undefined;
+  if (v1) applyDeviceRulesV1(v1, devices ?? []);
+  if (cgroup.joinPlan().v2) return deviceFilter([...(devices ?? []), ...DEFAULT_ALLOWED]);
+  if (!v1) throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied');
+  return undefined;
 }
 
 function sleep(ms: number): void {
@@ -132,7 +135,10 @@ export class Runtime {
   constructor(options: RuntimeOptions = {}) {
     this.store = new StateStore(options.root ?? '/run/hako');
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
+    if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
   }
+
+  private readonly cgroupVersion?: 1 | 2;
 
   private spec(state: ContainerState): Spec {
     return parseConfig(readFileSync(state.config, 'utf8'), () => { /* warned at create */ });
@@ -143,7 +149,7 @@ export class Runtime {
 
   private cgroupFor(cgroupsPath: string | undefined, id: string): CgroupManager {
     this.layout ??= detectCgroups();
-    return cgroupManager(cgroupsPath, id, { layout: this.layout });
+    return cgroupManager(cgroupsPath, id, { layout: this.layout, ...(this.cgroupVersion ? { version: this.cgroupVersion } : {}) });
   }
 
   private cgroup(state: ContainerState): CgroupManager {
@@ -371,7 +377,7 @@ export class Runtime {
       this.store.write(id, state);
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       cgroup.create();
-      applyResources(cgroup, spec);
+      const deviceProgram = applyResources(cgroup, spec);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const builder = createPlan({
         spec, bundle, rootfs, process: proc, preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
@@ -381,6 +387,7 @@ export class Runtime {
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
         cgroup: cgroup.joinPlan(),
+        ...(deviceProgram ? { deviceProgram } : {}),
       });
       const cg = cgroup;
       const result = await this.runBuilder(builder, {

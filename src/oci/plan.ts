@@ -60,6 +60,8 @@ export interface CreatePlanInput extends ProcessPlanInput {
   noPivot: boolean;
   /** State JSON for hooks the helper runs (createContainer, startContainer). */
   hookState: string;
+  /** The cgroup v2 device filter (eBPF), attached to the v2 directory before H1 is forked into it. */
+  deviceProgram?: Buffer;
   /** Join a new session keyring named after the container (runc's default). */
   keyring?: string;
   /** v1 hierarchies to bind under a `cgroup` mount: name → host directory of this container's cgroup. */
@@ -299,6 +301,10 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})');
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   hostOps(b, input.fifo, input.console, input.detach);
+  if (input.deviceProgram && input.cgroup?.v2) {
+    b.host(OpKind.BPF_DEVICES, [str(Tag.PATH, input.cgroup.v2), { tag: Tag.DATA, value: input.deviceProgram }],
+      `attach the device filter (${input.deviceProgram.length / 8} eBPF instructions) to ${input.cgroup.v2}`);
+  }
   joinCgroup(b, input.cgroup);
 
   // H1: join (user first), create user (maps), create the rest, time offsets

@@ -9,7 +9,7 @@ export function hakoSupport(): Support {
     mountOptions: supportedMountOptions(),
     namespaces: NAMESPACE_TYPES,
     capabilities: CAPABILITIES,
-    // v2: limits, freezer and stats; the device filter (eBPF) is not done yet and is refused
+    // v2: limits, freezer, stats and the device filter (eBPF)
     cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
     seccomp: {
       // SCMP_ACT_NOTIFY (and so listenerPath) is refused until seccomp notify lands

@@ -1,0 +1,97 @@
+// The cgroup v2 device controller is an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE). This compiles
+// the OCI device rules into one; the helper loads and attaches it (op BPF_DEVICES).
+//
+// The program sees { u32 access_type; u32 major; u32 minor } with access_type = access << 16 |
+// type (type 1 block, 2 char; access 1 mknod, 2 read, 4 write). Rules are checked last to first,
+// and the first that matches decides, so a later rule overrides an earlier one as in the v1
+// device cgroup; a request no rule matches is allowed (a v1 cgroup's default).
+import { HakoError } from '../errors.js';
+import type { LinuxDeviceCgroup } from './resources.js';
+
+const TYPE: Record<string, number> = { b: 1, c: 2 };
+const ACCESS: Record<string, number> = { m: 1, r: 2, w: 4 };
+
+// eBPF opcodes (linux/bpf.h)
+const LDX_MEM_W = 0x61;
+const ALU64_AND_K = 0x57;
+const ALU64_RSH_K = 0x77;
+const ALU64_MOV_K = 0xb7;
+const ALU64_MOV_X = 0xbf;
+const JMP_JNE_K = 0x55;
+const JMP_JEQ_K = 0x15;
+const JMP_EXIT = 0x95;
+
+type Insn = [code: number, dst: number, src: number, off: number, imm: number];
+
+function accessBits(access: string | undefined, where: string): number {
+  let bits = 0;
+  for (const ch of access ?? 'rwm') {
+    const bit = ACCESS[ch];
+    if (bit === undefined) throw new HakoError(`hako: config.json: ${where}.access: '${access}' is not made of r, w and m`);
+    bits |= bit;
+  }
+  return bits;
+}
+
+/** The instructions of one rule: if it matches, return allow (1) or deny (0). `always` is set
+ * when the rule matches everything (nothing after it is reachable). */
+function ruleBlock(rule: LinuxDeviceCgroup, where: string): { insns: Insn[]; always: boolean } {
+  const checks: Array<(skip: number) => Insn[]> = [];
+  const type = rule.type ?? 'a';
+  if (type !== 'a') {
+    const t = TYPE[type];
+    if (t === undefined) throw new HakoError(`hako: config.json: ${where}.type: '${type}' is not a, b or c`);
+    checks.push((skip) => [[JMP_JNE_K, 2, 0, skip, t]]);
+  }
+  const access = accessBits(rule.access, where);
+  if (rule.allow && access !== 7) {
+    // allow only if nothing outside the rule's access is asked for
+    checks.push((skip) => [[ALU64_MOV_X, 1, 3, 0, 0], [ALU64_AND_K, 1, 0, 0, ~access & 7], [JMP_JNE_K, 1, 0, skip, 0]]);
+  } else if (!rule.allow && access !== 7) {
+    // deny if any of the rule's access is asked for
+    checks.push((skip) => [[ALU64_MOV_X, 1, 3, 0, 0], [ALU64_AND_K, 1, 0, 0, access], [JMP_JEQ_K, 1, 0, skip, 0]]);
+  }
+  if (rule.major !== undefined && rule.major !== null && rule.major >= 0) {
+    const major = rule.major;
+    checks.push((skip) => [[JMP_JNE_K, 4, 0, skip, major]]);
+  }
+  if (rule.minor !== undefined && rule.minor !== null && rule.minor >= 0) {
+    const minor = rule.minor;
+    checks.push((skip) => [[JMP_JNE_K, 5, 0, skip, minor]]);
+  }
+  const verdict: Insn[] = [[ALU64_MOV_K, 0, 0, 0, rule.allow ? 1 : 0], [JMP_EXIT, 0, 0, 0, 0]];
+  // each check jumps past the rest of the block when it fails: sizes first, then offsets
+  const sizes = checks.map((c) => c(0).length);
+  const out: Insn[] = [];
+  checks.forEach((check, i) => {
+    // the jump is a check's last instruction: past the later checks and the verdict
+    out.push(...check(sizes.slice(i + 1).reduce((a, b) => a + b, 0) + verdict.length));
+  });
+  return { insns: [...out, ...verdict], always: checks.length === 0 };
+}
+
+/** The program for these rules, as the kernel takes it (8 bytes an instruction, little-endian). */
+export function deviceFilter(rules: LinuxDeviceCgroup[]): Buffer {
+  const insns: Insn[] = [
+    [LDX_MEM_W, 2, 1, 0, 0], [ALU64_AND_K, 2, 0, 0, 0xffff], // r2 = type
+    [LDX_MEM_W, 3, 1, 0, 0], [ALU64_RSH_K, 3, 0, 0, 16], // r3 = access
+    [LDX_MEM_W, 4, 1, 4, 0], // r4 = major
+    [LDX_MEM_W, 5, 1, 8, 0], // r5 = minor
+  ];
+  let always = false;
+  for (let i = rules.length - 1; i >= 0 && !always; i--) {
+    const block = ruleBlock(rules[i] as LinuxDeviceCgroup, `linux.resources.devices[${i}]`);
+    insns.push(...block.insns);
+    always = block.always; // a rule for every device ends it: the verifier refuses dead code
+  }
+  // no rule matched: allowed, as in a v1 device cgroup
+  if (!always) insns.push([ALU64_MOV_K, 0, 0, 0, 1], [JMP_EXIT, 0, 0, 0, 0]);
+  const buf = Buffer.alloc(insns.length * 8);
+  insns.forEach(([code, dst, src, off, imm], i) => {
+    buf.writeUInt8(code, i * 8);
+    buf.writeUInt8((src << 4) | dst, i * 8 + 1);
+    buf.writeInt16LE(off, i * 8 + 2);
+    buf.writeInt32LE(imm | 0, i * 8 + 4);
+  });
+  return buf;
+}
