@@ -1,36 +1,25 @@
 // config.json → the helper's plan for a container's init (create/run) or an exec'd process.
 // Pure: every decision about what the helper does is made here, and it can be read back as text.
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { HakoError } from '../errors.js';
 import { MessageType, OpKind, Tag, type Field } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
 import type { CgroupJoinPlan } from '../cgroups/index.js';
-import type { Hook, LinuxNamespaceType, Mount, Process, Seccomp, Spec } from '../spec/types.js';
+import type { Hook, LinuxNamespaceType, Process, Seccomp, Spec } from '../spec/types.js';
 import { PlanBuilder } from '../toolkit/launch.js';
-import { capMask } from './caps.js';
 import { addDevices } from './devices.js';
 import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
+import { addMount } from './mounts.js';
+import { checkSysctl, refuseUnsupported } from './checks.js';
+import { addProcessOps } from './process.js';
+import { SLOT, str } from './fields.js';
 import { seccompOp } from './seccomp.js';
 
-/** Fd slots the plan uses in the helper (0 and 1 belong to nsenter). */
-export const SLOT = { ROOT: 2, FIFO: 3, CONSOLE: 4, DETACH: 5, CGROUP: 7, NULL: 8 } as const;
 
 const NS_TYPE: Record<LinuxNamespaceType, NamespaceType> = {
   pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
 };
-
-const RLIMIT: Record<string, number> = {
-  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
-  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
-  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
-};
-
-/** An rlimit value for the helper: 2^64-1 and above (JSON loses the exact value) is RLIM_INFINITY. */
-function rlim(v: number): bigint {
-  return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
-}
 
 export interface ConsoleChoice {
   /** Send the pty master to this socket (--console-socket). */
@@ -87,9 +76,6 @@ export function containerNamespaces(spec: Spec): ContainerNamespaces {
   return { created, joined };
 }
 
-function str(tag: number, value: string): Field {
-  return { tag, value };
-}
 
 function hookFields(h: Hook, state: string): Field[] {
   return [
@@ -98,76 +84,6 @@ function hookFields(h: Hook, state: string): Field[] {
   ];
 }
 
-/** HOME from the container's /etc/passwd (read only if it is a plain file), else "/". */
-function homeOf(rootfs: string, uid: number): string {
-  const passwd = join(rootfs, 'etc/passwd');
-  try {
-    if (!lstatSync(passwd).isFile()) return '/';
-    for (const line of readFileSync(passwd, 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[2] === String(uid) && f[5]) return f[5];
-    }
-  } catch { /* no passwd: "/" */ }
-  return '/';
-}
-
-function processEnv(p: Process, rootfs: string): string[] {
-  const env = [...(p.env ?? [])];
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(rootfs, p.user?.uid ?? 0)}`);
-  return env;
-}
-
-/** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp. */
-function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: SeccompOp | undefined, beforeExec: () => void): void {
-  const p = input.process;
-  if (input.console?.socket || input.console?.relay) {
-    const size = p.consoleSize;
-    b.init(OpKind.CONSOLE, [{ tag: Tag.SLOT, value: SLOT.CONSOLE }, { tag: Tag.VALUE, value: size?.height ?? 0 }, { tag: Tag.VALUE2, value: size?.width ?? 0 }],
-      input.console.socket ? `make a pty and send its master to ${input.console.socket}` : 'make a pty and hand its master to hako, which relays it');
-  }
-  for (const r of p.rlimits ?? []) {
-    const resource = RLIMIT[r.type];
-    if (resource === undefined) throw new HakoError(`hako: config.json: ${where}.rlimits: unknown rlimit '${r.type}'`);
-    b.init(OpKind.RLIMIT, [{ tag: Tag.TYPE, value: resource }, { tag: Tag.VALUE, value: rlim(r.soft) }, { tag: Tag.VALUE2, value: rlim(r.hard) }, str(Tag.NAME, r.type)],
-      `setrlimit(${r.type}, ${r.soft}, ${r.hard})`);
-  }
-  if (p.oomScoreAdj !== undefined) {
-    b.init(OpKind.WRITE, [str(Tag.PATH, '/proc/self/oom_score_adj'), str(Tag.DATA, String(p.oomScoreAdj))], `oom_score_adj = ${p.oomScoreAdj}`);
-  }
-  b.init(OpKind.UMASK, [{ tag: Tag.MODE, value: p.user?.umask ?? 0o022 }], `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
-  b.init(OpKind.CHDIR, [str(Tag.PATH, p.cwd || '/')], `chdir(${JSON.stringify(p.cwd || '/')})`);
-  beforeExec();
-  const nnp = p.noNewPrivileges === true;
-  if (seccomp && !nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
-  const caps = p.capabilities;
-  if (caps) b.init(OpKind.BOUNDING, [{ tag: Tag.CAP_BOUNDING, value: capMask(caps.bounding, `${where}.capabilities.bounding`) }], 'drop capabilities outside the bounding set');
-  const uid = p.user?.uid ?? 0;
-  const gid = p.user?.gid ?? 0;
-  if (caps) b.init(OpKind.KEEPCAPS, [{ tag: Tag.VALUE, value: 1 }], 'keep capabilities across setuid');
-  b.init(OpKind.SETGROUPS, (p.user?.additionalGids ?? []).map((g) => ({ tag: Tag.ID, value: g })), `setgroups([${(p.user?.additionalGids ?? []).join(', ')}])`);
-  b.init(OpKind.SETGID, [{ tag: Tag.ID, value: gid }], `setresgid(${gid})`);
-  b.init(OpKind.SETUID, [{ tag: Tag.ID, value: uid }], `setresuid(${uid})`);
-  if (caps) {
-    b.init(OpKind.CAPS, [
-      { tag: Tag.CAP_EFFECTIVE, value: capMask(caps.effective, `${where}.capabilities.effective`) },
-      { tag: Tag.CAP_PERMITTED, value: capMask(caps.permitted, `${where}.capabilities.permitted`) },
-      { tag: Tag.CAP_INHERITABLE, value: capMask(caps.inheritable, `${where}.capabilities.inheritable`) },
-      // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
-      // crun skip the others (runc's own default config lists ambient without inheritable)
-      { tag: Tag.CAP_AMBIENT, value: capMask(caps.ambient, `${where}.capabilities.ambient`) & capMask(caps.inheritable, `${where}.capabilities.inheritable`) & capMask(caps.permitted, `${where}.capabilities.permitted`) },
-    ], 'set the effective, permitted, inheritable and ambient capabilities');
-  }
-  if (nnp) b.init(OpKind.NNP, [], 'no_new_privs');
-  if (seccomp && nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter');
-  b.init(OpKind.CHECK_CWD, [], 'check that the working directory is inside the container');
-  b.init(OpKind.CLOEXEC_FROM, [{ tag: Tag.VALUE, value: 3 + input.preserveFds }], `close every fd from ${3 + input.preserveFds} on at exec`);
-  b.exec(p.args, Object.fromEntries(processEnv(p, input.rootfs).map((e) => {
-    const i = e.indexOf('=');
-    return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-  })));
-}
-
-type SeccompOp = ReturnType<typeof seccompOp>;
 
 /** The cgroup join: H0 forks H1 into the v2 directory; H1 writes "0" to the v1 tasks files. */
 function joinCgroup(b: PlanBuilder, join: CgroupJoinPlan | undefined): void {
@@ -181,108 +97,6 @@ function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoic
   if (console?.socket) b.host(OpKind.CONNECT, [str(Tag.PATH, console.socket), { tag: Tag.SLOT, value: SLOT.CONSOLE }], `connect to the console socket ${console.socket}`);
   else if (console?.relay) b.host(OpKind.SOCKETPAIR, [{ tag: Tag.SLOT, value: SLOT.CONSOLE }], 'a socket pair to receive the pty master');
   if (detach) b.host(OpKind.PIPE, [{ tag: Tag.SLOT, value: SLOT.DETACH }], 'a pipe on which the container says it goes on alone');
-}
-
-function mountSource(m: Mount, bundle: string): string | undefined {
-  if (m.source === undefined) return undefined;
-  return isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
-}
-
-function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanInput): void {
-  const where = `mounts[${i}]`;
-  const dest = m.destination.startsWith('/') ? m.destination : `/${m.destination}`;
-  const opts = planMountOptions(m.options, m.type, where);
-  const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
-  const target = str(Tag.TARGET, dest);
-  if (m.type === 'cgroup' || m.type === 'cgroup2') {
-    addCgroupMount(b, dest, opts.flags, input);
-    return;
-  }
-  if (opts.bind) {
-    const source = mountSource(m, input.bundle);
-    if (!source) throw new HakoError(`hako: config.json: ${where}.source: a bind mount needs a source`);
-    let isDir: boolean;
-    try { isDir = statSync(source).isDirectory(); } catch {
-      throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`);
-    }
-    b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: isDir ? 1 : 2 }], `create ${dest} in the rootfs`);
-    const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, source), target, { tag: Tag.FLAGS, value: flags }],
-      `mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
-  } else {
-    const type = m.type ?? 'none';
-    b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
-    const fields: Field[] = [root, str(Tag.SOURCE, m.source ?? type), target, str(Tag.FSTYPE, type), { tag: Tag.FLAGS, value: opts.flags }];
-    if (opts.data) fields.push(str(Tag.DATA, opts.data));
-    b.init(OpKind.MOUNT_IN_ROOT, fields, `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(opts.flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
-  }
-  if (opts.bind && (opts.attrSet || opts.attrClear)) {
-    b.init(OpKind.SETATTR, [root, target, { tag: Tag.SET, value: opts.attrSet }, { tag: Tag.CLEAR, value: opts.attrClear }], `set the options of ${dest} (${(m.options ?? []).join(',')})`);
-  }
-  if (opts.recursiveSet || opts.recursiveClear) {
-    b.init(OpKind.SETATTR, [root, target, { tag: Tag.SET, value: opts.recursiveSet }, { tag: Tag.CLEAR, value: opts.recursiveClear }, { tag: Tag.FLAGS, value: AT_RECURSIVE }],
-      `set the recursive options of ${dest}`);
-  }
-  for (const prop of opts.propagation) {
-    b.init(OpKind.MOUNT_IN_ROOT, [root, target, { tag: Tag.FLAGS, value: prop }], `mount propagation of ${dest}: ${mountFlagNames(prop)}`);
-  }
-}
-
-function addCgroupMount(b: PlanBuilder, dest: string, flags: number, input: CreatePlanInput): void {
-  const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
-  const ro = (flags & MS.RDONLY) !== 0;
-  const base = flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
-  b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
-  if (input.cgroupV2) {
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'cgroup2'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'cgroup2'), { tag: Tag.FLAGS, value: base }], `mount cgroup2 on ${dest}`);
-    return;
-  }
-  // v1: a tmpfs with each hierarchy's directory of this container bound into it (as runc does)
-  b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'tmpfs'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'tmpfs'), { tag: Tag.FLAGS, value: MS.NOSUID | MS.NODEV | MS.NOEXEC }, str(Tag.DATA, 'mode=755')], `mount tmpfs on ${dest}`);
-  for (const dir of input.cgroupV1Dirs ?? []) {
-    const target = `${dest}/${dir.name}`;
-    b.init(OpKind.MKPATH, [root, str(Tag.PATH, target), { tag: Tag.TYPE, value: 1 }], `create ${target}`);
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, dir.host), str(Tag.TARGET, target), { tag: Tag.FLAGS, value: MS.BIND }], `bind the container's ${dir.name} cgroup on ${target}`);
-    b.init(OpKind.SETATTR, [root, str(Tag.TARGET, target), { tag: Tag.SET, value: (ro ? 1 : 0) | 2 | 4 | 8 }], `${ro ? 'read-only, ' : ''}nosuid, nodev, noexec ${target}`);
-  }
-  if (ro) b.init(OpKind.SETATTR, [root, str(Tag.TARGET, dest), { tag: Tag.SET, value: 1 }], `read-only ${dest}`);
-}
-
-/** sysctls that are namespaced, and the namespace each needs (runc's list): any other would
- * change the host, so it is refused. */
-function checkSysctl(key: string, created: Set<NamespaceType>): void {
-  const where = `hako: config.json: linux.sysctl: ${key}`;
-  if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw new HakoError(`${where}: not a sysctl name`);
-  const ipc = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
-  let needs: NamespaceType | undefined;
-  if (ipc.includes(key) || key.startsWith('fs.mqueue.')) needs = 'ipc';
-  else if (key.startsWith('net.')) needs = 'net';
-  else if (key === 'kernel.hostname' || key === 'kernel.domainname') needs = 'uts';
-  if (!needs) throw new HakoError(`${where}: not a namespaced sysctl: setting it would change the host`);
-  if (!created.has(needs)) throw new HakoError(`${where}: needs a new ${needs} namespace, or it would change the host's`);
-}
-
-/** Fields hako does not implement yet: refused, never ignored. */
-function refuseUnsupported(spec: Spec): void {
-  const p = spec.process;
-  const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`); };
-  if (p?.ioPriority) no('process.ioPriority');
-  if (p?.scheduler) no('process.scheduler');
-  if (p?.execCPUAffinity) no('process.execCPUAffinity');
-  if (spec.linux?.intelRdt) no('linux.intelRdt');
-  spec.mounts?.forEach((m, i) => { if (m.uidMappings || m.gidMappings) no(`mounts[${i}].uidMappings (id-mapped mounts)`); });
-  // AppArmor and SELinux are skipped where the host has them off (as runc does), refused where on
-  if ((p?.apparmorProfile) && hostHas('/sys/module/apparmor/parameters/enabled', 'Y')) no('process.apparmorProfile (AppArmor is enabled on this host)');
-  if ((p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce')) no('SELinux labels (SELinux is enabled on this host)');
-}
-
-function hostHas(file: string, content?: string): boolean {
-  try {
-    const text = readFileSync(file, 'utf8').trim();
-    return content === undefined || text === content;
-  } catch {
-    return false;
-  }
 }
 
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */

@@ -1,0 +1,44 @@
+// What config.json may not ask for: sysctls that would change the host, and fields hako does
+// not implement yet (refused, never ignored).
+import { readFileSync } from 'node:fs';
+import { HakoError } from '../errors.js';
+import type { NamespaceType } from '../linux/namespaces.js';
+import type { Spec } from '../spec/types.js';
+
+/** sysctls that are namespaced, and the namespace each needs (runc's list): any other would
+ * change the host, so it is refused. */
+export function checkSysctl(key: string, created: Set<NamespaceType>): void {
+  const where = `hako: config.json: linux.sysctl: ${key}`;
+  if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw new HakoError(`${where}: not a sysctl name`);
+  const ipc = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+  let needs: NamespaceType | undefined;
+  if (ipc.includes(key) || key.startsWith('fs.mqueue.')) needs = 'ipc';
+  else if (key.startsWith('net.')) needs = 'net';
+  else if (key === 'kernel.hostname' || key === 'kernel.domainname') needs = 'uts';
+  if (!needs) throw new HakoError(`${where}: not a namespaced sysctl: setting it would change the host`);
+  if (!created.has(needs)) throw new HakoError(`${where}: needs a new ${needs} namespace, or it would change the host's`);
+}
+
+/** Fields hako does not implement yet: refused, never ignored. */
+export function refuseUnsupported(spec: Spec): void {
+  const p = spec.process;
+  const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`); };
+  if (p?.ioPriority) no('process.ioPriority');
+  if (p?.scheduler) no('process.scheduler');
+  if (p?.execCPUAffinity) no('process.execCPUAffinity');
+  if (spec.linux?.intelRdt) no('linux.intelRdt');
+  spec.mounts?.forEach((m, i) => { if (m.uidMappings || m.gidMappings) no(`mounts[${i}].uidMappings (id-mapped mounts)`); });
+  // AppArmor and SELinux are skipped where the host has them off (as runc does), refused where on
+  if ((p?.apparmorProfile) && hostHas('/sys/module/apparmor/parameters/enabled', 'Y')) no('process.apparmorProfile (AppArmor is enabled on this host)');
+  if ((p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce')) no('SELinux labels (SELinux is enabled on this host)');
+}
+
+function hostHas(file: string, content?: string): boolean {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    return content === undefined || text === content;
+  } catch {
+    return false;
+  }
+}
+

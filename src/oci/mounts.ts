@@ -1,0 +1,78 @@
+// config.json mounts → helper ops: each resolved in the root by fd (MKPATH, MOUNT_IN_ROOT,
+// SETATTR), and the cgroup mount (cgroup2, or v1 hierarchies bound into a tmpfs, as runc does).
+import { statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { HakoError } from '../errors.js';
+import { OpKind, Tag, type Field } from '../helper/protocol.js';
+import { MS, mountFlagNames } from '../linux/mount.js';
+import type { Mount } from '../spec/types.js';
+import type { PlanBuilder } from '../toolkit/launch.js';
+import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
+import { SLOT, str } from './fields.js';
+import type { CreatePlanInput } from './plan.js';
+
+function mountSource(m: Mount, bundle: string): string | undefined {
+  if (m.source === undefined) return undefined;
+  return isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
+}
+
+export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanInput): void {
+  const where = `mounts[${i}]`;
+  const dest = m.destination.startsWith('/') ? m.destination : `/${m.destination}`;
+  const opts = planMountOptions(m.options, m.type, where);
+  const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
+  const target = str(Tag.TARGET, dest);
+  if (m.type === 'cgroup' || m.type === 'cgroup2') {
+    addCgroupMount(b, dest, opts.flags, input);
+    return;
+  }
+  if (opts.bind) {
+    const source = mountSource(m, input.bundle);
+    if (!source) throw new HakoError(`hako: config.json: ${where}.source: a bind mount needs a source`);
+    let isDir: boolean;
+    try { isDir = statSync(source).isDirectory(); } catch {
+      throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`);
+    }
+    b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: isDir ? 1 : 2 }], `create ${dest} in the rootfs`);
+    const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
+    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, source), target, { tag: Tag.FLAGS, value: flags }],
+      `mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
+  } else {
+    const type = m.type ?? 'none';
+    b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
+    const fields: Field[] = [root, str(Tag.SOURCE, m.source ?? type), target, str(Tag.FSTYPE, type), { tag: Tag.FLAGS, value: opts.flags }];
+    if (opts.data) fields.push(str(Tag.DATA, opts.data));
+    b.init(OpKind.MOUNT_IN_ROOT, fields, `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(opts.flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
+  }
+  if (opts.bind && (opts.attrSet || opts.attrClear)) {
+    b.init(OpKind.SETATTR, [root, target, { tag: Tag.SET, value: opts.attrSet }, { tag: Tag.CLEAR, value: opts.attrClear }], `set the options of ${dest} (${(m.options ?? []).join(',')})`);
+  }
+  if (opts.recursiveSet || opts.recursiveClear) {
+    b.init(OpKind.SETATTR, [root, target, { tag: Tag.SET, value: opts.recursiveSet }, { tag: Tag.CLEAR, value: opts.recursiveClear }, { tag: Tag.FLAGS, value: AT_RECURSIVE }],
+      `set the recursive options of ${dest}`);
+  }
+  for (const prop of opts.propagation) {
+    b.init(OpKind.MOUNT_IN_ROOT, [root, target, { tag: Tag.FLAGS, value: prop }], `mount propagation of ${dest}: ${mountFlagNames(prop)}`);
+  }
+}
+
+function addCgroupMount(b: PlanBuilder, dest: string, flags: number, input: CreatePlanInput): void {
+  const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
+  const ro = (flags & MS.RDONLY) !== 0;
+  const base = flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
+  b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
+  if (input.cgroupV2) {
+    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'cgroup2'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'cgroup2'), { tag: Tag.FLAGS, value: base }], `mount cgroup2 on ${dest}`);
+    return;
+  }
+  // v1: a tmpfs with each hierarchy's directory of this container bound into it (as runc does)
+  b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'tmpfs'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'tmpfs'), { tag: Tag.FLAGS, value: MS.NOSUID | MS.NODEV | MS.NOEXEC }, str(Tag.DATA, 'mode=755')], `mount tmpfs on ${dest}`);
+  for (const dir of input.cgroupV1Dirs ?? []) {
+    const target = `${dest}/${dir.name}`;
+    b.init(OpKind.MKPATH, [root, str(Tag.PATH, target), { tag: Tag.TYPE, value: 1 }], `create ${target}`);
+    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, dir.host), str(Tag.TARGET, target), { tag: Tag.FLAGS, value: MS.BIND }], `bind the container's ${dir.name} cgroup on ${target}`);
+    b.init(OpKind.SETATTR, [root, str(Tag.TARGET, target), { tag: Tag.SET, value: (ro ? 1 : 0) | 2 | 4 | 8 }], `${ro ? 'read-only, ' : ''}nosuid, nodev, noexec ${target}`);
+  }
+  if (ro) b.init(OpKind.SETATTR, [root, str(Tag.TARGET, dest), { tag: Tag.SET, value: 1 }], `read-only ${dest}`);
+}
+

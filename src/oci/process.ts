@@ -1,0 +1,95 @@
+// The ops that turn H2 into the configured process: console, rlimits, oom score, umask, cwd,
+// seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
+import { lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import { OpKind, Tag } from '../helper/protocol.js';
+import type { Process } from '../spec/types.js';
+import type { PlanBuilder } from '../toolkit/launch.js';
+import { capMask } from './caps.js';
+import { SLOT, str } from './fields.js';
+import type { ProcessPlanInput } from './plan.js';
+import type { seccompOp } from './seccomp.js';
+
+type SeccompOp = ReturnType<typeof seccompOp>;
+
+const RLIMIT: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+/** An rlimit value for the helper: 2^64-1 and above (JSON loses the exact value) is RLIM_INFINITY. */
+function rlim(v: number): bigint {
+  return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
+}
+
+/** HOME from the container's /etc/passwd (read only if it is a plain file), else "/". */
+function homeOf(rootfs: string, uid: number): string {
+  const passwd = join(rootfs, 'etc/passwd');
+  try {
+    if (!lstatSync(passwd).isFile()) return '/';
+    for (const line of readFileSync(passwd, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[2] === String(uid) && f[5]) return f[5];
+    }
+  } catch { /* no passwd: "/" */ }
+  return '/';
+}
+
+function processEnv(p: Process, rootfs: string): string[] {
+  const env = [...(p.env ?? [])];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(rootfs, p.user?.uid ?? 0)}`);
+  return env;
+}
+
+/** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp. */
+export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: SeccompOp | undefined, beforeExec: () => void): void {
+  const p = input.process;
+  if (input.console?.socket || input.console?.relay) {
+    const size = p.consoleSize;
+    b.init(OpKind.CONSOLE, [{ tag: Tag.SLOT, value: SLOT.CONSOLE }, { tag: Tag.VALUE, value: size?.height ?? 0 }, { tag: Tag.VALUE2, value: size?.width ?? 0 }],
+      input.console.socket ? `make a pty and send its master to ${input.console.socket}` : 'make a pty and hand its master to hako, which relays it');
+  }
+  for (const r of p.rlimits ?? []) {
+    const resource = RLIMIT[r.type];
+    if (resource === undefined) throw new HakoError(`hako: config.json: ${where}.rlimits: unknown rlimit '${r.type}'`);
+    b.init(OpKind.RLIMIT, [{ tag: Tag.TYPE, value: resource }, { tag: Tag.VALUE, value: rlim(r.soft) }, { tag: Tag.VALUE2, value: rlim(r.hard) }, str(Tag.NAME, r.type)],
+      `setrlimit(${r.type}, ${r.soft}, ${r.hard})`);
+  }
+  if (p.oomScoreAdj !== undefined) {
+    b.init(OpKind.WRITE, [str(Tag.PATH, '/proc/self/oom_score_adj'), str(Tag.DATA, String(p.oomScoreAdj))], `oom_score_adj = ${p.oomScoreAdj}`);
+  }
+  b.init(OpKind.UMASK, [{ tag: Tag.MODE, value: p.user?.umask ?? 0o022 }], `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
+  b.init(OpKind.CHDIR, [str(Tag.PATH, p.cwd || '/')], `chdir(${JSON.stringify(p.cwd || '/')})`);
+  beforeExec();
+  const nnp = p.noNewPrivileges === true;
+  if (seccomp && !nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
+  const caps = p.capabilities;
+  if (caps) b.init(OpKind.BOUNDING, [{ tag: Tag.CAP_BOUNDING, value: capMask(caps.bounding, `${where}.capabilities.bounding`) }], 'drop capabilities outside the bounding set');
+  const uid = p.user?.uid ?? 0;
+  const gid = p.user?.gid ?? 0;
+  if (caps) b.init(OpKind.KEEPCAPS, [{ tag: Tag.VALUE, value: 1 }], 'keep capabilities across setuid');
+  b.init(OpKind.SETGROUPS, (p.user?.additionalGids ?? []).map((g) => ({ tag: Tag.ID, value: g })), `setgroups([${(p.user?.additionalGids ?? []).join(', ')}])`);
+  b.init(OpKind.SETGID, [{ tag: Tag.ID, value: gid }], `setresgid(${gid})`);
+  b.init(OpKind.SETUID, [{ tag: Tag.ID, value: uid }], `setresuid(${uid})`);
+  if (caps) {
+    b.init(OpKind.CAPS, [
+      { tag: Tag.CAP_EFFECTIVE, value: capMask(caps.effective, `${where}.capabilities.effective`) },
+      { tag: Tag.CAP_PERMITTED, value: capMask(caps.permitted, `${where}.capabilities.permitted`) },
+      { tag: Tag.CAP_INHERITABLE, value: capMask(caps.inheritable, `${where}.capabilities.inheritable`) },
+      // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
+      // crun skip the others (runc's own default config lists ambient without inheritable)
+      { tag: Tag.CAP_AMBIENT, value: capMask(caps.ambient, `${where}.capabilities.ambient`) & capMask(caps.inheritable, `${where}.capabilities.inheritable`) & capMask(caps.permitted, `${where}.capabilities.permitted`) },
+    ], 'set the effective, permitted, inheritable and ambient capabilities');
+  }
+  if (nnp) b.init(OpKind.NNP, [], 'no_new_privs');
+  if (seccomp && nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter');
+  b.init(OpKind.CHECK_CWD, [], 'check that the working directory is inside the container');
+  b.init(OpKind.CLOEXEC_FROM, [{ tag: Tag.VALUE, value: 3 + input.preserveFds }], `close every fd from ${3 + input.preserveFds} on at exec`);
+  b.exec(p.args, Object.fromEntries(processEnv(p, input.rootfs).map((e) => {
+    const i = e.indexOf('=');
+    return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
+  })));
+}
+
