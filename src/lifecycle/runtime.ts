@@ -122,6 +122,11 @@ function isHelper(pid: number): boolean {
   }
 }
 
+/** Resolves once pid has exec'd the container's process (bounded: 10 s), or is gone. */
+async function waitForExec(pid: number): Promise<void> {
+  for (let i = 0; i < 10_000 && isHelper(pid); i++) await new Promise((r) => setTimeout(r, 1));
+}
+
 function writePidFile(path: string, pid: number): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, String(pid));
@@ -198,8 +203,8 @@ export class Runtime {
     try { unlinkSync(fifo); } catch { /* gone already */ }
     this.store.update(id, (s) => { s.status = 'running'; });
     // poststart hooks come after the process is executed (the spec): the init reads exec.fifo,
-    // runs the startContainer hooks, then execs; wait (bounded) until it is no longer the helper
-    for (let i = 0; i < 2000 && isHelper(state.pid); i++) sleep(1);
+    // runs the startContainer hooks, then execs
+    await waitForExec(state.pid);
     const spec = this.spec(state);
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
@@ -370,6 +375,7 @@ export class Runtime {
     let cgroup: CgroupManager | undefined;
     let pid = 0;
     let ready = false;
+    let poststart: Promise<void> | undefined;
     try {
       const configPath = this.store.file(id, CONFIG_SNAPSHOT);
       writeFileSync(configPath, JSON.stringify(spec));
@@ -409,6 +415,10 @@ export class Runtime {
           this.store.write(id, state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
+          // run starts at once: poststart once the process is executed, while it runs
+          if (mode !== 'create' && spec.hooks?.poststart?.length) {
+            poststart = waitForExec(pid).then(() => runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn));
+          }
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
       }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), sealed: canPtraceHelper(spec) });
@@ -417,7 +427,7 @@ export class Runtime {
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
         throw err;
       }
-      if (mode !== 'create') await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
+      await poststart;
       const out = this.resultOf(result, mode, builder);
       if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
       return out;

@@ -147,6 +147,21 @@ test('poststart runs after startContainer, once the process has been executed, b
   }
 }));
 
+test('run: poststart runs once the process is executed and while it runs, not after it exits', scoped(async (s) => {
+  const cmdlineFile = s.path('poststart-cmdline');
+  const { b, read } = hookBundle(s, {
+    kinds: ['poststart'],
+    tails: { poststart: `pid=$(printf '%s' "$state" | sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p'); tr '\\0' ' ' < /proc/$pid/cmdline > ${cmdlineFile}` },
+  });
+  // the process lives a second: poststart must see it as itself, alive
+  b.sh('sleep 1');
+  ok(hakoRun(s, b));
+  assert.deepEqual(read().map((e) => e.name), ['poststart']);
+  // (busybox sh execs its last command: the process may be `sleep 1` itself)
+  const seen = readFileSync(cmdlineFile, 'utf8').trim();
+  assert.match(seen, /sleep 1$/, `poststart saw ${JSON.stringify(seen)}, not the container's process`);
+}));
+
 test('a failing prestart hook makes create fail with one line and leaves nothing behind', scoped(async (s) => {
   const { b, read } = hookBundle(s, { kinds: ['prestart', 'createRuntime', 'startContainer'], tails: { prestart: 'echo "prestart says no" >&2; exit 3' } });
   b.args(...sleeper(s));
