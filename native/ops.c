@@ -75,6 +75,7 @@ static const char *kind_name(int64_t k) {
     case OP_PIPE: return "pipe";
     case OP_KEYRING: return "keyctl";
     case OP_BPF_DEVICES: return "bpf";
+    case OP_CHECK_EXEC: return "find-exec";
     case OP_PERSONALITY: return "personality";
     default: return "unknown";
     }
@@ -285,6 +286,7 @@ static int run_one(struct op *op, const char **what) {
     case OP_SOCKETPAIR: return op_socketpair(op, what);
     case OP_PIPE: return op_pipe(op, what);
     case OP_BPF_DEVICES: return op_bpf_devices(op, what);
+    case OP_CHECK_EXEC: return op_check_exec(op, what);
     case OP_KEYRING:
         /* a session keyring of the container's own (runc's default; --no-new-keyring skips it) */
         *what = op->name;

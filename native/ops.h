@@ -69,6 +69,7 @@ int op_connect(struct op *op, const char **what);
 int op_socketpair(struct op *op, const char **what);
 int op_pipe(struct op *op, const char **what);
 int op_bpf_devices(struct op *op, const char **what);
+int op_check_exec(struct op *op, const char **what);
 
 /* H0's ends of the pty relay socket and of the detach pipe (-1: none). */
 extern int relay_fd, detach_fd;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -173,6 +174,34 @@ int op_fifo_wait(struct op *op, const char **what) {
     close(slots[op->slot]);
     slots[op->slot] = -1;
     return w == 1 ? 0 : (errno = err, -1);
+}
+
+/* CHECK_EXEC: the program ARG exists and is executable, looked up in PATH from the ENVs (glibc's
+ * default path without one), so that a missing program fails `create` as with runc, not `start`. */
+int op_check_exec(struct op *op, const char **what) {
+    if (op->nargs != 1) return errno = EINVAL, -1;
+    const char *name = op->args[0];
+    *what = name;
+    struct stat st;
+    if (strchr(name, '/')) {
+        if (stat(name, &st) < 0) return -1;
+        if (!S_ISREG(st.st_mode)) return errno = EACCES, -1;
+        return access(name, X_OK);
+    }
+    const char *path = "/usr/local/bin:/bin:/usr/bin";
+    for (size_t i = 0; i < op->nenv; i++)
+        if (strncmp(op->env[i], "PATH=", 5) == 0) path = op->env[i] + 5;
+    char candidate[4096];
+    for (const char *p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int n = snprintf(candidate, sizeof candidate, "%.*s%s%s", (int)len, p, len ? "/" : "", name);
+        if (n > 0 && (size_t)n < sizeof candidate && stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) return 0;
+        if (!end) break;
+        p = end;
+    }
+    snprintf(op_message, sizeof op_message, "executable file not found in $PATH");
+    return errno = ENOENT, -1;
 }
 
 /* Joins every namespace in FLAGS of process VALUE at once, through a pidfd. */

@@ -62,6 +62,9 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   }
   b.init(OpKind.UMASK, [{ tag: Tag.MODE, value: p.user?.umask ?? 0o022 }], `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
   b.init(OpKind.CHDIR, [str(Tag.PATH, p.cwd || '/')], `chdir(${JSON.stringify(p.cwd || '/')})`);
+  // a missing program fails here, before READY, as runc's create does (not at start)
+  const path = (p.env ?? []).filter((e) => e.startsWith('PATH='));
+  b.init(OpKind.CHECK_EXEC, [str(Tag.ARG, p.args[0] ?? ''), ...path.map((e) => str(Tag.ENV, e))], `find ${JSON.stringify(p.args[0])} in the container`);
   beforeExec();
   const nnp = p.noNewPrivileges === true;
   if (seccomp && !nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');

@@ -111,6 +111,13 @@ test('a process that is not found fails with one line naming it, as runc (exit 1
   oneLineError(s.hako(['state', id]), { match: /does not exist/ });
 }));
 
+test('create fails for a program missing from the container\'s PATH (as runc: at create, not at start)', scoped(async (s) => {
+  const b = s.bundle().args('no-such-program');
+  const id = s.id();
+  oneLineError(s.hakoDetached(['create', '-b', b.dir, id]), { match: /no-such-program.*not found in \$PATH/ });
+  oneLineError(s.hako(['state', id]), { match: /does not exist/ });
+}));
+
 test('a process that is not executable fails naming it and leaves nothing', scoped(async (s) => {
   const b = s.bundle().args('/etc/passwd');
   const id = s.id();
