@@ -67,6 +67,12 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
         fail_stage();
     }
     if (getppid() != h0) fail_stage(); /* H0 died before the death signal was set */
+    /* H1 is in the cgroup now: its directory fd must not follow into the container, where it
+     * would be a way out (a cwd of /proc/self/fd/N: CVE-2024-21626) */
+    if (slots[CGROUP_SLOT] >= 0) {
+        close(slots[CGROUP_SLOT]);
+        slots[CGROUP_SLOT] = -1;
+    }
     if (run_ops(plan, T_NS_OP) < 0) fail_stage();
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) < 0) {
