@@ -1,4 +1,4 @@
-// The hako library: the namespace toolkit (and, later, the OCI runtime and the sandbox).
+// The hako library: the namespace toolkit and the OCI runtime (the sandbox API comes next).
 export { unshare, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
 export { nsenter, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
 export { listNamespaces, describeProcesses, processNamespaces, type NamespaceInfo, type ListOptions, type ProcessNamespaceRow } from './toolkit/ns.js';
