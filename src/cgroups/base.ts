@@ -1,6 +1,7 @@
 // What both backends share: the directories of one cgroup (one per hierarchy), moving processes
 // in, listing them, signalling them all, and the bounded teardown.
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { dirname, join } from 'node:path';
 import type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, KillSignal } from './index.js';
@@ -187,6 +188,19 @@ export abstract class BaseManager implements CgroupManager {
     for (const dir of Object.values(this.dirs)) {
       try { rmdirSync(dirname(dir)); } catch { /* in use, or already gone */ }
     }
+  }
+
+  /** destroy() for the common end of a container (its processes gone, only its directories
+   * left): the rmdirs run on libuv's threadpool, in parallel and off the event loop; anything
+   * else (a process still there, child cgroups) falls back to the bounded synchronous teardown. */
+  async destroyAsync(): Promise<void> {
+    const results = await Promise.allSettled(Object.values(this.dirs).map((d) => rmdir(d)));
+    const left = results.some((r) => r.status === 'rejected' && (r.reason as NodeJS.ErrnoException).code !== 'ENOENT');
+    if (left) {
+      this.destroy();
+      return;
+    }
+    if (this.ownParent) await Promise.allSettled(Object.values(this.dirs).map((d) => rmdir(dirname(d))));
   }
 
   destroy(): void {

@@ -35,6 +35,8 @@ export interface CgroupManager {
   killAll(signal?: KillSignal): void;
   /** Kill what is left, wait (bounded), remove the cgroup leaf-first everywhere. Idempotent. */
   destroy(): void;
+  /** destroy(), with the common case (nothing left inside) off the event loop. */
+  destroyAsync(): Promise<void>;
   /** What a `cgroup` mount inside the container needs (see src/oci/plan.ts). */
   mountInfo(): CgroupMountInfo;
   /** The files and directory a process uses to join by itself (see BaseManager.joinPlan). */

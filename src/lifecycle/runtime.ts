@@ -97,16 +97,19 @@ function setupTimeout(spec: Spec): number {
 }
 
 /** linux.resources into the cgroup. The device rules (with runc's defaults) go to the v1 device
- * cgroup where there is one; for cgroup v2 they are compiled into the eBPF program returned,
- * which the helper attaches before anything runs in the cgroup (both on a hybrid host). */
+ * cgroup where there is one (a hybrid host, as runc does); otherwise, for cgroup v2, they are
+ * compiled into the eBPF program returned, which the helper attaches before anything runs in the
+ * cgroup (loading it costs 0.5 ms, so it is not done twice). */
 function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
   const { devices, ...rest } = (spec.linux?.resources ?? {}) as LinuxResources;
   if (Object.keys(rest).length) cgroup.set(rest);
   const v1 = cgroup.version === 1 ? cgroup.mountInfo().cgroupV1Dirs?.find((d) => d.name.split(',').includes('devices'))?.host : undefined;
-  if (v1) applyDeviceRulesV1(v1, devices ?? []);
+  if (v1) {
+    applyDeviceRulesV1(v1, devices ?? []);
+    return undefined;
+  }
   if (cgroup.joinPlan().v2) return deviceFilter([...(devices ?? []), ...DEFAULT_ALLOWED]);
-  if (!v1) throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied');
-  return undefined;
+  throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied');
 }
 
 function sleep(ms: number): void {
@@ -268,7 +271,7 @@ export class Runtime {
       try { process.kill(state.pid, 'SIGKILL'); } catch { /* gone */ }
       for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) sleep(2);
     }
-    cgroup.destroy();
+    await cgroup.destroyAsync();
     let spec = known;
     if (!spec) {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
