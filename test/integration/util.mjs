@@ -100,13 +100,14 @@ export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `check` until it returns a truthy value (returned), or throws after `timeoutMs`. */
+/** Polls `check` until it returns a truthy value (returned), or throws after `timeoutMs`.
+ * `what` (a text, or a function that makes one when it is needed) says what was awaited. */
 export async function waitUntil(check, { timeoutMs = 10_000, intervalMs = 25, what = 'a condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await sleep(intervalMs);
   }
 }
