@@ -372,7 +372,7 @@ export class Runtime {
     const created = new Date().toISOString();
     const state: ContainerState = {
       ociVersion: spec.ociVersion, id, status: 'creating', pid: 0, pidStartTime: 0, bundle, rootfs, created,
-      owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: '',
+      owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: this.store.file(id, CONFIG_SNAPSHOT),
     };
     this.store.create(id, state);
     let cgroup: CgroupManager | undefined;
@@ -380,10 +380,7 @@ export class Runtime {
     let ready = false;
     let poststart: Promise<void> | undefined;
     try {
-      const configPath = this.store.file(id, CONFIG_SNAPSHOT);
-      writeFileSync(configPath, JSON.stringify(spec));
-      state.config = configPath;
-      this.store.write(id, state);
+      writeFileSync(state.config, JSON.stringify(spec));
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       cgroup.create();
       const deviceProgram = applyResources(cgroup, spec);

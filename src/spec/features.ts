@@ -1,6 +1,6 @@
-// The OCI features document (features.md, features-linux.md; `runc features`). It must tell the
-// truth about the runtime, so what is implemented is the SUPPORT constant below, which the
-// runtime's implementers extend as each feature lands; features() only shapes it.
+// The OCI features document (features.md, features-linux.md; `runc features`). features() only
+// shapes a Support record; what hako implements is src/oci/support.ts, and SUPPORT below is the
+// record that claims nothing (the default, and the base the tests build on).
 import type { HookName, LinuxNamespaceType, SeccompAction, SeccompArch, SeccompFlag, SeccompOperator } from './types.js';
 
 export interface Support {
@@ -28,10 +28,7 @@ export interface Support {
   potentiallyUnsafeConfigAnnotations: readonly string[];
 }
 
-/**
- * What hako's OCI runtime implements. It claims nothing until the runtime does it: add each
- * hook, mount option, namespace, capability, cgroup manager and seccomp name here when it works.
- */
+/** A Support that claims nothing (hako's own is hakoSupport() in src/oci/support.ts). */
 export const SUPPORT: Support = {
   hooks: [],
   mountOptions: [],
