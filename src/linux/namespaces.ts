@@ -32,10 +32,6 @@ export function namespaceKind(type: NamespaceType): NamespaceKind {
   return kind;
 }
 
-export function kindByFlag(flag: number): NamespaceKind | undefined {
-  return NAMESPACES.find((k) => k.flag === flag);
-}
-
 /** "CLONE_NEWUSER|CLONE_NEWPID" for a flag mask. */
 export function flagNames(mask: number): string {
   const names = NAMESPACES.filter((k) => (mask & k.flag) !== 0).map((k) => k.flagName);

@@ -1,7 +1,7 @@
 // What unshare and nsenter share: a plan with a description of every op, running it,
 // explaining it as it happens, and turning a helper failure into one clear line.
 import type { StdioOptions } from 'node:child_process';
-import { HakoError, HelperError, type HelperFailure } from '../errors.js';
+import { HelperError, type HelperFailure } from '../errors.js';
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
 import { runPlan, type LogEntry, type Plan } from '../helper/session.js';
 import { signalName } from '../linux/signals.js';
@@ -151,4 +151,3 @@ export function failureError(verb: string, builder: PlanBuilder, failure: Helper
   return new HelperError(`hako: ${verb}: ${what}: ${reason}${errno}`, failure, 1);
 }
 
-export { HakoError };
