@@ -58,7 +58,7 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
       `setrlimit(${r.type}, ${r.soft}, ${r.hard})`);
   }
   if (p.oomScoreAdj !== undefined) {
-    b.init(OpKind.WRITE, [str(Tag.PATH, '/proc/self/oom_score_adj'), str(Tag.DATA, String(p.oomScoreAdj))], `oom_score_adj = ${p.oomScoreAdj}`);
+    b.init(OpKind.WRITE, [str(Tag.PATH, '/proc/self/oom_score_adj'), str(Tag.DATA, String(p.oomScoreAdj)), { tag: Tag.PROCFS, value: 1 }], `oom_score_adj = ${p.oomScoreAdj}`);
   }
   b.init(OpKind.UMASK, [{ tag: Tag.MODE, value: p.user?.umask ?? 0o022 }], `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
   b.init(OpKind.CHDIR, [str(Tag.PATH, p.cwd || '/')], `chdir(${JSON.stringify(p.cwd || '/')})`);
