@@ -1,6 +1,6 @@
 // The ops that turn H2 into the configured process: console, rlimits, oom score, umask, cwd,
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
-import { lstatSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { OpKind, Tag } from '../helper/protocol.js';
@@ -24,16 +24,30 @@ function rlim(v: number): bigint {
   return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
 }
 
-/** HOME from the container's /etc/passwd (read only if it is a plain file), else "/". */
-function homeOf(rootfs: string, uid: number): string {
-  const passwd = join(rootfs, 'etc/passwd');
+/**
+ * A file of the image read from the host (rootfs/REL), or undefined: only a regular file reached
+ * without any symlink, which on the host could name a host file (an image's /etc -> /etc).
+ */
+export function readImageFile(rootfs: string, rel: string): string | undefined {
+  const path = join(rootfs, rel);
+  let fd: number | undefined;
   try {
-    if (!lstatSync(passwd).isFile()) return '/';
-    for (const line of readFileSync(passwd, 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[2] === String(uid) && f[5]) return f[5];
-    }
-  } catch { /* no passwd: "/" */ }
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (readlinkSync(`/proc/self/fd/${fd}`) !== path || !fstatSync(fd).isFile()) return undefined;
+    return readFileSync(fd, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** HOME from the container's /etc/passwd, else "/". */
+function homeOf(rootfs: string, uid: number): string {
+  for (const line of (readImageFile(rootfs, 'etc/passwd') ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f[2] === String(uid) && f[5]) return f[5];
+  }
   return '/';
 }
 

@@ -152,3 +152,34 @@ test('a masked path under a read-only path stays masked, and /proc/sys is the co
   assert.ok(dev('/proc') && dev('/proc/sys'), out.join('\n'));
   assert.equal(dev('/proc/sys'), dev('/proc'), `/proc/sys is another procfs than /proc:\n${out.join('\n')}`);
 }));
+
+// Files of the image that hako reads on the host (HOME, exec --user): a symlink in the image is
+// resolved on the host there, so it must never be followed
+
+function hostHome(uid) {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[2] === String(uid));
+  return line?.[5];
+}
+
+test('HOME never comes from the host\'s /etc/passwd through an image /etc -> /etc', scoped(async (s, t) => {
+  const home = hostHome(1);
+  if (!home || home === '/') return t.skip('the host has no uid 1 with a home other than /: nothing to tell apart');
+  const b = s.bundle((c) => { c.process.user = { uid: 1, gid: 1 }; }).sh('echo $HOME');
+  rmSync(join(b.rootfs, 'etc'), { recursive: true, force: true });
+  symlinkSync('/etc', join(b.rootfs, 'etc'));
+  assert.equal(ok(hakoRun(s, b)), '/\n');
+}));
+
+test('exec --user never resolves a name in the host\'s /etc/passwd through an image /etc -> /etc', scoped(async (s, t) => {
+  const name = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[2] === '1')?.[0];
+  if (!name) return t.skip('the host has no uid 1 to look up');
+  const b = s.bundle((c) => { c.process.args = sleeper(s); });
+  rmSync(join(b.rootfs, 'etc'), { recursive: true, force: true });
+  symlinkSync('/etc', join(b.rootfs, 'etc'));
+  const { id } = runDetached(s, b);
+  try {
+    oneLineError(s.hako(['exec', '--user', name, id, 'id', '-u']), { status: 255, match: /no user/ });
+  } finally {
+    removeContainer(s, id);
+  }
+}));
