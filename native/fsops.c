@@ -157,22 +157,14 @@ int op_mount_in_root(struct op *op, const char **what) {
     int fd = open_in_root(root, op->target, O_PATH);
     if (fd < 0) return op->optional && errno == ENOENT ? 0 : -1;
     int src = -1, r = check_procfs(op, fd, op->target);
-    char proc[64], source[64];
-    const char *from = op->source;
     if (r == 0 && op->source_in_root) {
-        *what = op->source;
-        src = open_in_root(root, op->source ? op->source : "", O_PATH);
-        if (src < 0 && op->optional && errno == ENOENT) {
-            close(fd);
-            return 0;
-        }
-        r = src < 0 ? -1 : 0;
-        snprintf(source, sizeof source, "/proc/self/fd/%d", src);
-        from = source;
-        *what = op->target;
+        if (!op->source) errno = EINVAL, r = -1;
+        else if ((src = open_in_root(root, op->source, O_PATH)) < 0) r = -1;
     }
+    char proc[64], source[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    if (r == 0) r = mount(from, proc, op->fstype, (unsigned long)op->flags, op->data);
+    snprintf(source, sizeof source, "/proc/self/fd/%d", src);
+    if (r == 0) r = mount(src >= 0 ? source : op->source, proc, op->fstype, (unsigned long)op->flags, op->data);
     int err = errno;
     close(fd);
     if (src >= 0) close(src);
