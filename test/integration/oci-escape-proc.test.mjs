@@ -67,6 +67,9 @@ test('a config mount inside /proc is refused, except the lxcfs files (/proc/upti
   const t = s.bundle().args('true');
   t.addMount({ destination: '/proc/sys/kernel', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
   oneLineError(hakoRun(s, t), { match: /inside \/proc/ });
+  // /proc itself takes only a procfs
+  const p = s.bundle((c) => { c.mounts = c.mounts.map((m) => (m.destination === '/proc' ? { destination: '/proc', type: 'tmpfs', source: 'tmpfs' } : m)); }).args('true');
+  oneLineError(hakoRun(s, p), { match: /\/proc cannot be mounted because it is not of type proc/ });
   // lxcfs-style: a host file on /proc/uptime
   const uptime = s.path('uptime');
   writeFileSync(uptime, '12345.67 89.01\n');
