@@ -8,11 +8,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/mount.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -127,18 +129,45 @@ int op_mkpath(struct op *op, const char **what) {
     return mkpath(root, op->path, (int)op->type, (mode_t)op->mode);
 }
 
-/* mount(2) onto a target inside the root, through /proc/self/fd of the resolved target. */
+/* PROCFS 1: what fd names must be on procfs (a sysctl, oom_score_adj); 2: it must not be (a mount
+ * target: an image's symlink must not send a mount onto procfs, e.g. over cap_last_cap). Checked
+ * on the fd that is then used, so what is checked is what is used (as runc's CVE-2025-52881 fix). */
+int check_procfs(const struct op *op, int fd, const char *name) {
+    if (op->procfs != 1 && op->procfs != 2) return 0;
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0) return -1;
+    int on_proc = sf.f_type == PROC_SUPER_MAGIC;
+    if (op->procfs == 1 && !on_proc) {
+        snprintf(op_message, sizeof op_message, "refused: %s is not on procfs (a file or a symlink of the image?)", name);
+        return errno = EPERM, -1;
+    }
+    if (op->procfs == 2 && on_proc) {
+        snprintf(op_message, sizeof op_message, "refused: %s resolves onto procfs (through a symlink of the image?)", name);
+        return errno = EPERM, -1;
+    }
+    return 0;
+}
+
+/* mount(2) onto a target inside the root, through /proc/self/fd of the resolved target; with
+ * SOURCE_IN_ROOT the source is resolved in the root too (a readonlyPath bound onto itself). */
 int op_mount_in_root(struct op *op, const char **what) {
     int root = root_fd(op);
     *what = op->target;
     if (root < 0) return -1;
     int fd = open_in_root(root, op->target, O_PATH);
     if (fd < 0) return op->optional && errno == ENOENT ? 0 : -1;
-    char proc[64];
+    int src = -1, r = check_procfs(op, fd, op->target);
+    if (r == 0 && op->source_in_root) {
+        if (!op->source) errno = EINVAL, r = -1;
+        else if ((src = open_in_root(root, op->source, O_PATH)) < 0) r = -1;
+    }
+    char proc[64], source[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    int r = mount(op->source, proc, op->fstype, (unsigned long)op->flags, op->data);
+    snprintf(source, sizeof source, "/proc/self/fd/%d", src);
+    if (r == 0) r = mount(src >= 0 ? source : op->source, proc, op->fstype, (unsigned long)op->flags, op->data);
     int err = errno;
     close(fd);
+    if (src >= 0) close(src);
     return r < 0 ? (errno = err, -1) : 0;
 }
 
@@ -242,13 +271,19 @@ int op_move_root(struct op *op, const char **what) {
     return chdir("/");
 }
 
-/* WRITE with ROOT: write DATA to PATH inside the root (a sysctl under the container's /proc). */
+/* WRITE with ROOT: write DATA to PATH inside the root (a sysctl under the container's /proc, with
+ * PROCFS 1: never to a file of the image). */
 int op_write_in_root(struct op *op, const char **what) {
     int root = root_fd(op);
     *what = op->path;
     if (root < 0) return -1;
     int fd = open_in_root(root, op->path, O_WRONLY);
     if (fd < 0) return -1;
+    if (check_procfs(op, fd, op->path) < 0) {
+        int err = errno;
+        close(fd);
+        return errno = err, -1;
+    }
     size_t n = op->data ? strlen(op->data) : 0;
     ssize_t w = write(fd, op->data ? op->data : "", n);
     int err = errno;

@@ -104,6 +104,8 @@ static int decode(struct fields c, struct op *op) {
         case T_SET: op->set = field_int(&f); break;
         case T_CLEAR: op->clear = field_int(&f); break;
         case T_PROPAGATION: op->propagation = field_int(&f); break;
+        case T_PROCFS: op->procfs = field_int(&f); break;
+        case T_SOURCE_IN_ROOT: op->source_in_root = field_int(&f); break;
         case T_CAP_BOUNDING: case T_CAP_EFFECTIVE: case T_CAP_PERMITTED:
         case T_CAP_INHERITABLE: case T_CAP_AMBIENT:
             op->caps[f.tag - T_CAP_BOUNDING] = field_int(&f);
@@ -143,9 +145,14 @@ static int slot_fd(const struct op *op) {
     return slots[op->slot];
 }
 
-static int write_file(const char *path, const char *data) {
+static int write_file(const struct op *op, const char *path, const char *data) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
+    if (check_procfs(op, fd, path) < 0) {
+        int err = errno;
+        close(fd);
+        return errno = err, -1;
+    }
     size_t n = strlen(data);
     ssize_t w = write(fd, data, n);
     int err = errno;
@@ -212,7 +219,7 @@ static int run_one(struct op *op, const char **what) {
     }
     case OP_WRITE:
         if (op->root >= 0) return op_write_in_root(op, what);
-        return write_file(op->path, op->data ? op->data : "");
+        return write_file(op, op->path, op->data ? op->data : "");
     case OP_OPEN_DIR:
         if (op->slot < 0 || op->slot >= MAX_SLOTS) {
             errno = EINVAL;

@@ -14,6 +14,8 @@
 struct op {
     int64_t kind, nstype, flags, slot, mode, root, type, optional, value, value2;
     int64_t set, clear, propagation;
+    int64_t procfs;         /* PROCFS: 1 the resolved path must be on procfs, 2 it must not */
+    int64_t source_in_root; /* SOURCE_IN_ROOT: SOURCE is resolved in the root too */
     int64_t caps[5]; /* bounding, effective, permitted, inheritable, ambient */
     int caps_given;   /* bit i: caps[i] was sent */
     struct fields raw; /* the op's whole field list (seccomp rules) */
@@ -54,6 +56,8 @@ int op_pivot(struct op *op, const char **what);
 int op_move_root(struct op *op, const char **what);
 int op_check_cwd(struct op *op, const char **what);
 int op_write_in_root(struct op *op, const char **what);
+/* The PROCFS check of an op on fd (0 when it holds or none was asked; -1, errno and op_message if not). */
+int check_procfs(const struct op *op, int fd, const char *name);
 int op_bounding(struct op *op, const char **what);
 int op_caps(struct op *op, const char **what);
 int op_rlimit(struct op *op, const char **what);

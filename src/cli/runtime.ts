@@ -1,6 +1,6 @@
 // The runc verbs: create, start, run, state, list, kill, delete, exec, ps, spec, features.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime } from '../lifecycle/runtime.js';
@@ -8,6 +8,7 @@ import { formatOciState, liveStatus } from '../lifecycle/state.js';
 import { defaultSpec } from '../spec/default.js';
 import { features } from '../spec/features.js';
 import { hakoSupport } from '../oci/support.js';
+import { readImageFile } from '../oci/process.js';
 import type { Process } from '../spec/types.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
@@ -186,18 +187,13 @@ const EXEC_SPECS: OptionSpec[] = [
   { long: 'ignore-paused' }, { long: 'cgroup', arg: 'required' },
 ];
 
-/** A name or number from the container's /etc/passwd or /etc/group (read only if a plain file). */
+/** A name or number from the container's /etc/passwd or /etc/group (never through a symlink). */
 function idIn(rootfs: string, file: 'passwd' | 'group', text: string): { id: number; gid?: number } {
   if (/^\d+$/.test(text)) return { id: Number(text) };
-  const path = join(rootfs, 'etc', file);
-  try {
-    if (lstatSync(path).isFile()) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        const f = line.split(':');
-        if (f[0] === text && f[2]) return file === 'passwd' && f[3] ? { id: Number(f[2]), gid: Number(f[3]) } : { id: Number(f[2]) };
-      }
-    }
-  } catch { /* not found below */ }
+  for (const line of (readImageFile(rootfs, `etc/${file}`) ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f[0] === text && f[2]) return file === 'passwd' && f[3] ? { id: Number(f[2]), gid: Number(f[3]) } : { id: Number(f[2]) };
+  }
   throw new HakoError(`hako exec: --user: no ${file === 'passwd' ? 'user' : 'group'} '${text}' in the container`);
 }
 

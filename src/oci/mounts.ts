@@ -1,7 +1,7 @@
 // config.json mounts → helper ops: each resolved in the root by fd (MKPATH, MOUNT_IN_ROOT,
 // SETATTR), and the cgroup mount (cgroup2, or v1 hierarchies bound into a tmpfs, as runc does).
-import { statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { statfsSync, statSync } from 'node:fs';
+import { isAbsolute, posix, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
@@ -16,14 +16,45 @@ function mountSource(m: Mount, bundle: string): string | undefined {
   return isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
 }
 
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** The files in /proc that lxcfs emulates: the only destinations inside /proc allowed (as runc). */
+const PROC_ALLOWED = new Set([
+  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime',
+  '/proc/loadavg', '/proc/slabinfo', '/proc/net/dev', '/proc/sys/kernel/ns_last_pid',
+]);
+
+/**
+ * runc's checkProcMount: /proc itself takes only a procfs (a proc mount, or a bind of a procfs);
+ * nothing else may go inside /proc but the lxcfs files. Returns the check the helper makes on the
+ * resolved target: anything but an lxcfs file must not land on procfs, whatever symlink of the
+ * image it went through (e.g. /etc/hostname -> /proc/sys/kernel/cap_last_cap).
+ */
+function procCheck(m: Mount, dest: string, where: string, bind: boolean, source: string | undefined): Field[] {
+  const path = posix.normalize(dest).replace(/(.)\/+$/, '$1');
+  const notOnProc: Field[] = [{ tag: Tag.PROCFS, value: 2 }];
+  if (path === '/proc') {
+    let isProc = !bind && m.type === 'proc';
+    if (bind && source) {
+      try { isProc = statfsSync(source).type === PROC_SUPER_MAGIC; } catch { /* the bind fails later, with its own error */ }
+    }
+    if (!isProc) throw new HakoError(`hako: config.json: ${where}: ${dest} cannot be mounted because it is not of type proc`);
+    return notOnProc;
+  }
+  if (!path.startsWith('/proc/')) return notOnProc;
+  if (PROC_ALLOWED.has(path)) return [];
+  throw new HakoError(`hako: config.json: ${where}.destination: ${dest} cannot be mounted because it is inside /proc`);
+}
+
 export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanInput): void {
   const where = `mounts[${i}]`;
   const dest = m.destination.startsWith('/') ? m.destination : `/${m.destination}`;
   const opts = planMountOptions(m.options, m.type, where);
   const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
   const target = str(Tag.TARGET, dest);
+  const check = procCheck(m, dest, where, opts.bind, opts.bind ? mountSource(m, input.bundle) : undefined);
   if (m.type === 'cgroup' || m.type === 'cgroup2') {
-    addCgroupMount(b, dest, opts.flags, input);
+    addCgroupMount(b, dest, opts.flags, input, check);
     return;
   }
   if (opts.bind) {
@@ -35,12 +66,12 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
     }
     b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: isDir ? 1 : 2 }], `create ${dest} in the rootfs`);
     const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, source), target, { tag: Tag.FLAGS, value: flags }],
+    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, source), target, { tag: Tag.FLAGS, value: flags }, ...check],
       `mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
   } else {
     const type = m.type ?? 'none';
     b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
-    const fields: Field[] = [root, str(Tag.SOURCE, m.source ?? type), target, str(Tag.FSTYPE, type), { tag: Tag.FLAGS, value: opts.flags }];
+    const fields: Field[] = [root, str(Tag.SOURCE, m.source ?? type), target, str(Tag.FSTYPE, type), { tag: Tag.FLAGS, value: opts.flags }, ...check];
     if (opts.data) fields.push(str(Tag.DATA, opts.data));
     b.init(OpKind.MOUNT_IN_ROOT, fields, `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(opts.flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
   }
@@ -56,17 +87,17 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
   }
 }
 
-function addCgroupMount(b: PlanBuilder, dest: string, flags: number, input: CreatePlanInput): void {
+function addCgroupMount(b: PlanBuilder, dest: string, flags: number, input: CreatePlanInput, check: Field[]): void {
   const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
   const ro = (flags & MS.RDONLY) !== 0;
   const base = flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
   b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
   if (input.cgroupV2) {
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'cgroup2'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'cgroup2'), { tag: Tag.FLAGS, value: base }], `mount cgroup2 on ${dest}`);
+    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'cgroup2'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'cgroup2'), { tag: Tag.FLAGS, value: base }, ...check], `mount cgroup2 on ${dest}`);
     return;
   }
   // v1: a tmpfs with each hierarchy's directory of this container bound into it (as runc does)
-  b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'tmpfs'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'tmpfs'), { tag: Tag.FLAGS, value: MS.NOSUID | MS.NODEV | MS.NOEXEC }, str(Tag.DATA, 'mode=755')], `mount tmpfs on ${dest}`);
+  b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'tmpfs'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'tmpfs'), { tag: Tag.FLAGS, value: MS.NOSUID | MS.NODEV | MS.NOEXEC }, str(Tag.DATA, 'mode=755'), ...check], `mount tmpfs on ${dest}`);
   for (const dir of input.cgroupV1Dirs ?? []) {
     const target = `${dest}/${dir.name}`;
     b.init(OpKind.MKPATH, [root, str(Tag.PATH, target), { tag: Tag.TYPE, value: 1 }], `create ${target}`);

@@ -170,19 +170,21 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     b.init(OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.HOOKS }], 'ask hako to run the prestart and createRuntime hooks (and for the state the createContainer hooks get)');
   }
   for (const h of hooks.createContainer ?? []) b.init(OpKind.HOOK, hookFields(h, input.hookState), `createContainer hook ${h.path}`);
-  // sysctls (written under the container's /proc, from the container's namespaces), then masked
-  // and read-only paths, which make /proc/sys read-only: all by fd in the root, before pivot_root
+  // sysctls (written under the container's /proc, from the container's namespaces: never to a
+  // file of the image), then read-only paths (which make /proc/sys read-only), then masked paths,
+  // as runc: a mask under a read-only path stays. All by fd in the root, before pivot_root.
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     checkSysctl(key, ns.created);
     const path = `/proc/sys/${key.replace(/\./g, '/')}`;
-    b.init(OpKind.WRITE, [root, str(Tag.PATH, path), str(Tag.DATA, value)], `sysctl ${key}=${value}`);
+    b.init(OpKind.WRITE, [root, str(Tag.PATH, path), str(Tag.DATA, value), { tag: Tag.PROCFS, value: 1 }], `sysctl ${key}=${value}`);
   }
-  for (const path of spec.linux?.maskedPaths ?? []) b.init(OpKind.MASK, [root, str(Tag.PATH, path), { tag: Tag.SLOT, value: SLOT.NULL }], `mask ${path}`);
   for (const path of spec.linux?.readonlyPaths ?? []) {
+    // the container's own path (resolved in the root, as the target is) onto itself; missing: skipped
     const t = str(Tag.TARGET, path);
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, path), t, { tag: Tag.FLAGS, value: MS.BIND | MS.REC }, { tag: Tag.OPTIONAL, value: 1 }], `bind ${path} onto itself`);
+    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, path), t, { tag: Tag.SOURCE_IN_ROOT, value: 1 }, { tag: Tag.FLAGS, value: MS.BIND | MS.REC }, { tag: Tag.OPTIONAL, value: 1 }], `bind ${path} onto itself`);
     b.init(OpKind.SETATTR, [root, t, { tag: Tag.SET, value: 1 }, { tag: Tag.FLAGS, value: AT_RECURSIVE }, { tag: Tag.OPTIONAL, value: 1 }], `make ${path} read-only`);
   }
+  for (const path of spec.linux?.maskedPaths ?? []) b.init(OpKind.MASK, [root, str(Tag.PATH, path), { tag: Tag.SLOT, value: SLOT.NULL }], `mask ${path}`);
   // a missing working directory is made, as runc does
   const cwd = process.cwd || '/';
   if (cwd !== '/') b.init(OpKind.MKPATH, [root, str(Tag.PATH, cwd), { tag: Tag.TYPE, value: 1 }], `create the working directory ${cwd}`);

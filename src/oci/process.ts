@@ -1,6 +1,6 @@
 // The ops that turn H2 into the configured process: console, rlimits, oom score, umask, cwd,
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
-import { lstatSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { OpKind, Tag } from '../helper/protocol.js';
@@ -24,16 +24,30 @@ function rlim(v: number): bigint {
   return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
 }
 
-/** HOME from the container's /etc/passwd (read only if it is a plain file), else "/". */
-function homeOf(rootfs: string, uid: number): string {
-  const passwd = join(rootfs, 'etc/passwd');
+/**
+ * A file of the image read from the host (rootfs/REL), or undefined: only a regular file reached
+ * without any symlink, which on the host could name a host file (an image's /etc -> /etc).
+ */
+export function readImageFile(rootfs: string, rel: string): string | undefined {
+  const path = join(rootfs, rel);
+  let fd: number | undefined;
   try {
-    if (!lstatSync(passwd).isFile()) return '/';
-    for (const line of readFileSync(passwd, 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[2] === String(uid) && f[5]) return f[5];
-    }
-  } catch { /* no passwd: "/" */ }
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (readlinkSync(`/proc/self/fd/${fd}`) !== path || !fstatSync(fd).isFile()) return undefined;
+    return readFileSync(fd, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** HOME from the container's /etc/passwd, else "/". */
+function homeOf(rootfs: string, uid: number): string {
+  for (const line of (readImageFile(rootfs, 'etc/passwd') ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f[2] === String(uid) && f[5]) return f[5];
+  }
   return '/';
 }
 
@@ -58,7 +72,7 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
       `setrlimit(${r.type}, ${r.soft}, ${r.hard})`);
   }
   if (p.oomScoreAdj !== undefined) {
-    b.init(OpKind.WRITE, [str(Tag.PATH, '/proc/self/oom_score_adj'), str(Tag.DATA, String(p.oomScoreAdj))], `oom_score_adj = ${p.oomScoreAdj}`);
+    b.init(OpKind.WRITE, [str(Tag.PATH, '/proc/self/oom_score_adj'), str(Tag.DATA, String(p.oomScoreAdj)), { tag: Tag.PROCFS, value: 1 }], `oom_score_adj = ${p.oomScoreAdj}`);
   }
   b.init(OpKind.UMASK, [{ tag: Tag.MODE, value: p.user?.umask ?? 0o022 }], `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
   b.init(OpKind.CHDIR, [str(Tag.PATH, p.cwd || '/')], `chdir(${JSON.stringify(p.cwd || '/')})`);
