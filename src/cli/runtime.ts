@@ -1,6 +1,6 @@
 // The runc verbs: create, start, run, state, list, kill, delete, exec, ps, spec, features.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime } from '../lifecycle/runtime.js';
@@ -186,21 +186,6 @@ const EXEC_SPECS: OptionSpec[] = [
   { long: 'ignore-paused' }, { long: 'cgroup', arg: 'required' },
 ];
 
-/** A name or number from the container's /etc/passwd or /etc/group (read only if a plain file). */
-function idIn(rootfs: string, file: 'passwd' | 'group', text: string): { id: number; gid?: number } {
-  if (/^\d+$/.test(text)) return { id: Number(text) };
-  const path = join(rootfs, 'etc', file);
-  try {
-    if (lstatSync(path).isFile()) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        const f = line.split(':');
-        if (f[0] === text && f[2]) return file === 'passwd' && f[3] ? { id: Number(f[2]), gid: Number(f[3]) } : { id: Number(f[2]) };
-      }
-    }
-  } catch { /* not found below */ }
-  throw new HakoError(`hako exec: --user: no ${file === 'passwd' ? 'user' : 'group'} '${text}' in the container`);
-}
-
 async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
   const args = parseArgs('exec', argv, EXEC_SPECS);
   const [id, ...command] = args.rest;
@@ -225,12 +210,6 @@ async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
     const cwd = last(args, 'cwd');
     if (cwd) proc.cwd = cwd;
     proc.env = [...(base?.env ?? []), ...(args.values.get('env') ?? [])];
-    const user = last(args, 'user');
-    if (user) {
-      const [u, g] = user.split(':');
-      const resolved = idIn(state.rootfs, 'passwd', u ?? '');
-      proc.user = { uid: resolved.id, gid: g !== undefined ? idIn(state.rootfs, 'group', g).id : resolved.gid ?? 0 };
-    }
     const gids = args.values.get('additional-gids');
     if (gids?.length) proc.user = { ...(proc.user ?? { uid: 0, gid: 0 }), additionalGids: gids.map((g) => intValue('exec', 'additional-gids', g)) };
     const caps = args.values.get('cap');
@@ -241,6 +220,9 @@ async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
     if (has(args, 'no-new-privs')) proc.noNewPrivileges = true;
   }
   const o: Parameters<Runtime['exec']>[2] = { detach: has(args, 'detach'), forwardSignals: PROXIED };
+  // names are looked up in the container's own /etc/passwd and /etc/group by Runtime.exec
+  const user = file ? undefined : last(args, 'user');
+  if (user) o.user = user;
   const socket = last(args, 'console-socket');
   if (socket) o.consoleSocket = socket;
   const pidFile = last(args, 'pid-file');
