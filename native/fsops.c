@@ -25,7 +25,7 @@ static int root_fd(const struct op *op) {
 }
 
 /* Opens path (relative to the container root) without ever leaving the root. */
-static int open_in_root(int root, const char *path, int flags) {
+int open_in_root(int root, const char *path, int flags) {
     struct open_how how;
     memset(&how, 0, sizeof how);
     how.flags = (uint64_t)(flags | O_CLOEXEC);

@@ -336,6 +336,71 @@ static int nsinfo(struct frame *f) {
     return out_send(CTRL_FD, &o, MSG_NSINFO_RESULT, f->seq) < 0 ? 1 : 0;
 }
 
+/* Reads the file behind an O_PATH fd, reopened through /proc/self/fd (the very file that was
+ * checked), up to max bytes. Returns 0 or an errno (EFBIG: longer than max). */
+static int read_whole(int fd, size_t max, char **data, size_t *got) {
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    int rfd = open(self, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (rfd < 0) return errno;
+    *data = malloc(max + 1);
+    int err = *data ? 0 : ENOMEM;
+    while (!err && *got <= max) {
+        ssize_t n = read(rfd, *data + *got, max + 1 - *got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) err = errno;
+        if (n <= 0) break;
+        *got += (size_t)n;
+    }
+    close(rfd);
+    return !err && *got > max ? EFBIG : err;
+}
+
+/* READ_IN_ROOT: a file of a container, resolved inside its root, never through the host's. Only
+ * a regular file is read (opening a device could do something); P decides what the rest means. */
+static int read_in_root(struct frame *f) {
+    struct fields c = { f->payload, f->payload + f->len };
+    struct field fl;
+    char *root = NULL, *path = NULL;
+    size_t max = MAX_PAYLOAD - 64;
+    while (fields_next(&c, &fl) == 1) {
+        if (fl.tag == T_SOURCE && !root) root = field_str(&fl);
+        if (fl.tag == T_PATH && !path) path = field_str(&fl);
+        if (fl.tag == T_VALUE && field_int(&fl) >= 0 && (uint64_t)field_int(&fl) < max) max = (size_t)field_int(&fl);
+    }
+    if (!root || !path) {
+        report_error("decode", NULL, EPROTO, "READ_IN_ROOT needs SOURCE and PATH");
+        return 1;
+    }
+    int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+        report_error("open", root, errno, NULL);
+        return 1;
+    }
+    static struct out o;
+    out_begin(&o);
+    char *data = NULL;
+    size_t got = 0;
+    int err = 0;
+    struct stat st;
+    int fd = open_in_root(dir, path, O_PATH);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        err = errno;
+    } else {
+        out_int(&o, T_TYPE, st.st_mode & S_IFMT);
+        if (S_ISREG(st.st_mode)) err = read_whole(fd, max, &data, &got);
+    }
+    if (err) out_int(&o, T_ERRNO, err);
+    if (fd >= 0) close(fd);
+    close(dir);
+    int r = data && !err ? out_send_tail(CTRL_FD, &o, MSG_READ_RESULT, f->seq, T_DATA, data, got)
+                         : out_send(CTRL_FD, &o, MSG_READ_RESULT, f->seq);
+    free(data);
+    free(root);
+    free(path);
+    return r < 0 ? 1 : 0;
+}
+
 /* --sealed: run from a sealed in-memory copy of this binary, so that no process in a container
  * can write to the helper through /proc/PID/exe (CVE-2019-5736). Returns only on failure. */
 static int reexec_sealed(char **argv) {
@@ -386,6 +451,7 @@ int main(int argc, char **argv) {
     switch (f.type) {
     case MSG_PLAN: return run_plan(&f);
     case MSG_NSINFO: return nsinfo(&f);
+    case MSG_READ_IN_ROOT: return read_in_root(&f);
     default:
         report_error("read", NULL, EPROTO, "unexpected first message");
         return 2;

@@ -45,6 +45,9 @@ int run_ops(struct fields list, uint16_t tag);
 /* The exit code for a failed exec of errno err: 127 not found, 126 otherwise. */
 int exec_failure_code(int err);
 
+/* Opens path inside the directory root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS). */
+int open_in_root(int root, const char *path, int flags);
+
 /* Ops in other files: each returns 0, or -1 with errno set and *what naming the path. */
 int op_mkpath(struct op *op, const char **what);
 int op_mount_in_root(struct op *op, const char **what);

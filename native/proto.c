@@ -144,6 +144,22 @@ int out_send(int fd, struct out *o, uint16_t type, uint32_t seq) {
     return write_full(fd, o->buf, o->len);
 }
 
+int out_send_tail(int fd, struct out *o, uint16_t type, uint32_t seq, uint16_t tag, const void *v, size_t n) {
+    if (o->overflow || o->len - 12 + 6 + n > MAX_PAYLOAD) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    unsigned char head[6];
+    put32(o->buf, (uint32_t)(o->len - 12 + 6 + n));
+    put16(o->buf + 4, type);
+    put16(o->buf + 6, 0);
+    put32(o->buf + 8, seq);
+    put16(head, tag);
+    put32(head + 2, (uint32_t)n);
+    if (write_full(fd, o->buf, o->len) < 0 || write_full(fd, head, sizeof head) < 0) return -1;
+    return n ? write_full(fd, v, n) : 0;
+}
+
 void report_error(const char *op, const char *path, int err, const char *message) {
     struct out o;
     out_begin(&o);

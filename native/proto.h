@@ -11,9 +11,10 @@ extern int ctrl_fd;
 #define MAX_PAYLOAD (1u << 20)
 
 enum msg_type {
-    MSG_PLAN = 1, MSG_ACK = 2, MSG_ABORT = 3, MSG_NSINFO = 4,
+    MSG_PLAN = 1, MSG_ACK = 2, MSG_ABORT = 3, MSG_NSINFO = 4, MSG_READ_IN_ROOT = 5,
     MSG_IDMAP_REQUEST = 16, MSG_SPAWNED = 17, MSG_PRE_EXEC = 18, MSG_EXITED = 19,
     MSG_LOG = 20, MSG_ERROR = 21, MSG_NSINFO_RESULT = 22, MSG_READY = 23, MSG_HOOKS = 24,
+    MSG_READ_RESULT = 25,
 };
 
 enum tag {
@@ -82,6 +83,8 @@ void out_bytes(struct out *o, uint16_t tag, const void *v, size_t n);
 size_t out_open(struct out *o, uint16_t tag);       /* begin a nested list; returns its mark */
 void out_close(struct out *o, size_t mark);
 int out_send(int fd, struct out *o, uint16_t type, uint32_t seq);
+/* out_send with one more field after o's, whose value (up to MAX_PAYLOAD) is too big for o */
+int out_send_tail(int fd, struct out *o, uint16_t type, uint32_t seq, uint16_t tag, const void *v, size_t n);
 
 /* The stage name this process reports in LOG and ERROR ("host", "ns", "init"). */
 extern const char *stage_name;

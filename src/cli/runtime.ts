@@ -8,7 +8,6 @@ import { formatOciState, liveStatus } from '../lifecycle/state.js';
 import { defaultSpec } from '../spec/default.js';
 import { features } from '../spec/features.js';
 import { hakoSupport } from '../oci/support.js';
-import { readImageFile } from '../oci/process.js';
 import type { Process } from '../spec/types.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
@@ -187,16 +186,6 @@ const EXEC_SPECS: OptionSpec[] = [
   { long: 'ignore-paused' }, { long: 'cgroup', arg: 'required' },
 ];
 
-/** A name or number from the container's /etc/passwd or /etc/group (never through a symlink). */
-function idIn(rootfs: string, file: 'passwd' | 'group', text: string): { id: number; gid?: number } {
-  if (/^\d+$/.test(text)) return { id: Number(text) };
-  for (const line of (readImageFile(rootfs, `etc/${file}`) ?? '').split('\n')) {
-    const f = line.split(':');
-    if (f[0] === text && f[2]) return file === 'passwd' && f[3] ? { id: Number(f[2]), gid: Number(f[3]) } : { id: Number(f[2]) };
-  }
-  throw new HakoError(`hako exec: --user: no ${file === 'passwd' ? 'user' : 'group'} '${text}' in the container`);
-}
-
 async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
   const args = parseArgs('exec', argv, EXEC_SPECS);
   const [id, ...command] = args.rest;
@@ -221,12 +210,6 @@ async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
     const cwd = last(args, 'cwd');
     if (cwd) proc.cwd = cwd;
     proc.env = [...(base?.env ?? []), ...(args.values.get('env') ?? [])];
-    const user = last(args, 'user');
-    if (user) {
-      const [u, g] = user.split(':');
-      const resolved = idIn(state.rootfs, 'passwd', u ?? '');
-      proc.user = { uid: resolved.id, gid: g !== undefined ? idIn(state.rootfs, 'group', g).id : resolved.gid ?? 0 };
-    }
     const gids = args.values.get('additional-gids');
     if (gids?.length) proc.user = { ...(proc.user ?? { uid: 0, gid: 0 }), additionalGids: gids.map((g) => intValue('exec', 'additional-gids', g)) };
     const caps = args.values.get('cap');
@@ -237,6 +220,9 @@ async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
     if (has(args, 'no-new-privs')) proc.noNewPrivileges = true;
   }
   const o: Parameters<Runtime['exec']>[2] = { detach: has(args, 'detach'), forwardSignals: PROXIED };
+  // names are looked up in the container's own /etc/passwd and /etc/group by Runtime.exec
+  const user = file ? undefined : last(args, 'user');
+  if (user) o.user = user;
   const socket = last(args, 'console-socket');
   if (socket) o.consoleSocket = socket;
   const pidFile = last(args, 'pid-file');

@@ -18,6 +18,7 @@ import { failureError, type PlanBuilder } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { formatMap } from '../toolkit/idmap.js';
+import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
 export interface RuntimeOptions {
   /** Where container state lives (runc's --root). */
@@ -56,6 +57,9 @@ export interface ExecOptions {
   preserveFds?: number;
   stdio?: CreateOptions['stdio'];
   forwardSignals?: NodeJS.Signals[];
+  /** Run as `user[:group]` (names or numbers, names from the container's /etc/passwd and
+   * /etc/group): sets process.user's uid and gid (exec --user). */
+  user?: string;
 }
 
 export interface RunResult {
@@ -319,11 +323,15 @@ export class Runtime {
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255);
     const spec = this.spec(state);
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
+    // the container's own files, as its init sees them (its root, with its mounts)
+    const files = new ContainerFiles(`/proc/${state.pid}/root`);
+    if (options.user !== undefined) proc = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
+    const home = await homeFor(files, proc);
     const ns = containerNamespaces(spec);
     const cgroup = this.cgroup(state);
     const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
     const input = {
-      process: proc, preserveFds: options.preserveFds ?? 0, rootfs: state.rootfs, pid: state.pid,
+      process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
       namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
       ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
     };
@@ -364,6 +372,9 @@ export class Runtime {
     const { spec, bundle, rootfs } = loadBundle(options.bundle);
     const proc = spec.process;
     if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run');
+    // read in the rootfs by the helper while the rest is set up (only if the env has no HOME)
+    const home = homeFor(new ContainerFiles(rootfs), proc);
+    home.catch(() => { /* awaited below */ });
     const detach = mode !== 'run';
     if (proc.terminal && detach && !options.consoleSocket) {
       throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)');
@@ -385,8 +396,9 @@ export class Runtime {
       cgroup.create();
       const deviceProgram = applyResources(cgroup, spec);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
+      const homeDir = await home;
       const builder = createPlan({
-        spec, bundle, rootfs, process: proc, preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
+        spec, bundle, rootfs, process: proc, ...(homeDir !== undefined ? { home: homeDir } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),

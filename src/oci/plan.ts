@@ -35,13 +35,16 @@ export interface ProcessPlanInput {
   console?: ConsoleChoice;
   /** --preserve-fds: fds 3..3+N-1 stay open for the process. */
   preserveFds: number;
-  /** The container's user namespace maps (for HOME lookups and nothing else). */
-  rootfs: string;
+  /** HOME from the container's /etc/passwd, for a process whose env has none (default "/"):
+   * looked up by the runtime (lifecycle/users.ts), never read by the planner. */
+  home?: string;
 }
 
 export interface CreatePlanInput extends ProcessPlanInput {
   spec: Spec;
   bundle: string;
+  /** The bundle's root filesystem on the host. */
+  rootfs: string;
   /** The exec.fifo path on the host; absent for `run`, which starts at once. */
   fifo?: string;
   /** H0 leaves once the container is ready (create, run -d). */

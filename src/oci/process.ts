@@ -1,7 +1,5 @@
 // The ops that turn H2 into the configured process: console, rlimits, oom score, umask, cwd,
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
-import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import type { Process } from '../spec/types.js';
@@ -24,36 +22,10 @@ function rlim(v: number): bigint {
   return v >= 2 ** 64 - 1 ? -1n : BigInt(v);
 }
 
-/**
- * A file of the image read from the host (rootfs/REL), or undefined: only a regular file reached
- * without any symlink, which on the host could name a host file (an image's /etc -> /etc).
- */
-export function readImageFile(rootfs: string, rel: string): string | undefined {
-  const path = join(rootfs, rel);
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    if (readlinkSync(`/proc/self/fd/${fd}`) !== path || !fstatSync(fd).isFile()) return undefined;
-    return readFileSync(fd, 'utf8');
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** HOME from the container's /etc/passwd, else "/". */
-function homeOf(rootfs: string, uid: number): string {
-  for (const line of (readImageFile(rootfs, 'etc/passwd') ?? '').split('\n')) {
-    const f = line.split(':');
-    if (f[2] === String(uid) && f[5]) return f[5];
-  }
-  return '/';
-}
-
-function processEnv(p: Process, rootfs: string): string[] {
+/** The environment, with HOME (looked up in the container by the runtime) when it has none. */
+function processEnv(p: Process, home: string | undefined): string[] {
   const env = [...(p.env ?? [])];
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(rootfs, p.user?.uid ?? 0)}`);
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${home ?? '/'}`);
   return env;
 }
 
@@ -104,7 +76,7 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   if (seccomp && nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter');
   b.init(OpKind.CHECK_CWD, [], 'check that the working directory is inside the container');
   b.init(OpKind.CLOEXEC_FROM, [{ tag: Tag.VALUE, value: 3 + input.preserveFds }], `close every fd from ${3 + input.preserveFds} on at exec`);
-  b.exec(p.args, Object.fromEntries(processEnv(p, input.rootfs).map((e) => {
+  b.exec(p.args, Object.fromEntries(processEnv(p, input.home).map((e) => {
     const i = e.indexOf('=');
     return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
   })));
