@@ -1,0 +1,101 @@
+// Hardening against other local users and hostile inputs: the helper hako runs as root is only
+// the package's own (never one found in a parent directory) and only when nobody else could have
+// replaced it; pid files are never written through planted links; a cgroup that holds processes is
+// not joined; state and logs are private; oversized inputs and outputs are refused or capped.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NODE, REPO, oneLineError, runSync, scoped, show } from './oci-util.mjs';
+
+// ---------------------------------------------------------------------------------------------
+// The helper
+
+/** A copy of the package (bin, dist, package.json) at DIR/pkg, with no helper of its own. */
+function packageCopy(s) {
+  const top = s.path('app');
+  const pkg = join(top, 'pkg');
+  mkdirSync(pkg, { recursive: true, mode: 0o755 });
+  chmodSync(top, 0o755);
+  for (const part of ['package.json', 'bin', 'dist']) cpSync(join(REPO, part), join(pkg, part), { recursive: true });
+  return { top, pkg };
+}
+
+/** An env without HAKO_HELPER (so the package's own helper is the one looked for). */
+function ownEnv(s, extra = {}) {
+  const env = s.env(extra);
+  if (!('HAKO_HELPER' in extra)) delete env.HAKO_HELPER;
+  return env;
+}
+
+/** The three builds that spawn the helper: the CLI bundle, the library bundle, the per-module build. */
+function runEach(s, pkg, env) {
+  const lib = (file) => runSync(NODE, ['--input-type=module', '-e', `
+    const { unshare } = await import(${JSON.stringify(join(pkg, file))});
+    try { const r = await unshare({ namespaces: ['uts'], command: ['true'] }); console.log('exit', r.exitCode); }
+    catch (e) { console.error(e.message); process.exit(1); }`], { env });
+  return {
+    cli: runSync(join(pkg, 'bin', 'hako'), ['unshare', '-u', 'true'], { env }),
+    bundle: lib('dist/index.js'),
+    modules: lib('dist/src/toolkit/unshare.js'),
+  };
+}
+
+test('a helper planted in a parent directory is never run; a missing helper is one clear line', scoped(async (s) => {
+  const { top, pkg } = packageCopy(s);
+  const marker = s.path('planted-ran');
+  mkdirSync(join(top, 'native'), { mode: 0o755 });
+  const planted = join(top, 'native', 'hako-helper');
+  writeFileSync(planted, `#!/bin/sh\necho ran >> ${marker}\n`, { mode: 0o755 });
+  for (const [what, r] of Object.entries(runEach(s, pkg, ownEnv(s)))) {
+    oneLineError(r, { match: new RegExp(`helper ${join(pkg, 'native', 'hako-helper')} is missing: build it \\(npm rebuild hako`) });
+    assert.ok(!existsSync(marker), `${what}: the planted helper ran\n${show(r)}`);
+  }
+}));
+
+test('the package\'s own helper runs from each build when it is safe', scoped(async (s) => {
+  const { pkg } = packageCopy(s);
+  mkdirSync(join(pkg, 'native'), { mode: 0o755 });
+  copyFileSync(join(REPO, 'native', 'hako-helper'), join(pkg, 'native', 'hako-helper'));
+  chmodSync(join(pkg, 'native', 'hako-helper'), 0o755);
+  for (const [what, r] of Object.entries(runEach(s, pkg, ownEnv(s)))) assert.equal(r.status, 0, `${what}\n${show(r)}`);
+}));
+
+test('a helper others could replace is refused, naming the path and the fix', scoped(async (s) => {
+  const { pkg } = packageCopy(s);
+  const native = join(pkg, 'native');
+  const helper = join(native, 'hako-helper');
+  const marker = s.path('copy-ran');
+  mkdirSync(native, { mode: 0o755 });
+  // a stand-in that would leave a mark: none of these may run it
+  writeFileSync(helper, `#!/bin/sh\necho ran >> ${marker}\n`, { mode: 0o755 });
+  const cases = [
+    ['group-writable', () => chmodSync(helper, 0o775), /it is writable by its group \(mode 775\).*chmod go-w/],
+    ['other-writable', () => chmodSync(helper, 0o757), /it is writable by others \(mode 757\).*chmod go-w/],
+    ['owned by another uid', () => chownSync(helper, 65534, 65534), /it is owned by uid 65534.*npm rebuild hako/],
+    ['in a directory others may write', () => chmodSync(native, 0o777), /its directory .*native is writable by others/],
+    ['in a directory another uid owns', () => chownSync(native, 65534, 65534), /its directory .*native is owned by uid 65534/],
+  ];
+  for (const [what, spoil, re] of cases) {
+    chmodSync(helper, 0o755);
+    chownSync(helper, 0, 0);
+    chmodSync(native, 0o755);
+    chownSync(native, 0, 0);
+    spoil();
+    for (const [how, r] of Object.entries(runEach(s, pkg, ownEnv(s)))) {
+      const line = oneLineError(r, { match: re });
+      assert.match(line, new RegExp(`refusing to run the helper ${helper}`), `${what}, ${how}`);
+      assert.ok(!existsSync(marker), `${what}, ${how}: the helper ran\n${show(r)}`);
+    }
+  }
+}));
+
+test('HAKO_HELPER must be an absolute path', scoped(async (s) => {
+  const { pkg } = packageCopy(s);
+  const marker = s.path('relative-ran');
+  mkdirSync(join(pkg, 'native'), { mode: 0o755 });
+  writeFileSync(join(pkg, 'native', 'hako-helper'), `#!/bin/sh\necho ran >> ${marker}\n`, { mode: 0o755 });
+  const r = runSync(join(pkg, 'bin', 'hako'), ['unshare', '-u', 'true'], { env: ownEnv(s, { HAKO_HELPER: 'native/hako-helper' }), cwd: pkg });
+  oneLineError(r, { match: /HAKO_HELPER must be an absolute path, not 'native\/hako-helper'/ });
+  assert.ok(!existsSync(marker), show(r));
+}));
