@@ -1,6 +1,8 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
-import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { applyDeviceRulesV1, DEFAULT_ALLOWED } from '../cgroups/devices.js';
 import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
@@ -130,10 +132,33 @@ async function waitForExec(pid: number): Promise<void> {
   for (let i = 0; i < 10_000 && isHelper(pid); i++) await new Promise((r) => setTimeout(r, 1));
 }
 
+/**
+ * Writes the pid file as runc does, atomically: a new temporary file beside it, renamed over it
+ * (which replaces a link there rather than following it). The temporary name is unpredictable and
+ * created exclusively (O_EXCL, which never follows a link), so links planted in a shared directory
+ * cannot redirect the write to another file.
+ */
 function writePidFile(path: string, pid: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, String(pid));
-  renameSync(tmp, path);
+  const target = resolve(path);
+  for (let attempt = 0; ; attempt++) {
+    const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+    let fd: number;
+    try {
+      fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && attempt < 16) continue;
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${code ?? String(e)}`);
+    }
+    try {
+      try { writeSync(fd, String(pid)); } finally { closeSync(fd); }
+      renameSync(tmp, target);
+    } catch (e) {
+      try { unlinkSync(tmp); } catch { /* gone */ }
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    return;
+  }
 }
 
 export class Runtime {

@@ -4,9 +4,9 @@
 // not joined; state and logs are private; oversized inputs and outputs are refused or capped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE, REPO, oneLineError, runSync, scoped, show } from './oci-util.mjs';
+import { NODE, REPO, ok, oneLineError, removeContainer, runSync, scoped, show, sleeper } from './oci-util.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // The helper
@@ -98,4 +98,49 @@ test('HAKO_HELPER must be an absolute path', scoped(async (s) => {
   const r = runSync(join(pkg, 'bin', 'hako'), ['unshare', '-u', 'true'], { env: ownEnv(s, { HAKO_HELPER: 'native/hako-helper' }), cwd: pkg });
   oneLineError(r, { match: /HAKO_HELPER must be an absolute path, not 'native\/hako-helper'/ });
   assert.ok(!existsSync(marker), show(r));
+}));
+
+// ---------------------------------------------------------------------------------------------
+// --pid-file
+
+test('--pid-file never writes through links planted at its temporary names or at itself', scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.args = sleeper(s); });
+  const victim = s.path('victim');
+  writeFileSync(victim, 'precious\n', { mode: 0o644 });
+  const dir = s.path('shared');
+  mkdirSync(dir, { mode: 0o1777 });
+  // create and exec -d, through the library, plant links at every name derived from the pid file
+  // and the writer's pid (which a local user can guess) before they write
+  const id = s.id();
+  const pidFile = join(dir, 'init.pid');
+  const execPidFile = join(dir, 'exec.pid');
+  const script = `
+    import { symlinkSync } from 'node:fs';
+    const { Runtime } = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'))});
+    const plant = (p) => {
+      for (const name of [p + '.' + process.pid + '.tmp', p + '.tmp', ${JSON.stringify(dir)} + '/.' + p.split('/').pop(), p]) symlinkSync(${JSON.stringify(victim)}, name);
+    };
+    plant(${JSON.stringify(pidFile)});
+    plant(${JSON.stringify(execPidFile)});
+    const rt = new Runtime({ root: ${JSON.stringify(s.root)} });
+    await rt.create(${JSON.stringify(id)}, { bundle: ${JSON.stringify(b.dir)}, pidFile: ${JSON.stringify(pidFile)}, stdio: 'ignore' });
+    await rt.start(${JSON.stringify(id)});
+    await rt.exec(${JSON.stringify(id)}, { args: ['sleep', '1'], cwd: '/', env: [] }, { detach: true, pidFile: ${JSON.stringify(execPidFile)}, stdio: 'ignore' });
+    console.log(rt.state(${JSON.stringify(id)}).pid);`;
+  const r = runSync(NODE, ['--input-type=module', '-e', script], { env: s.env() });
+  assert.equal(r.status, 0, show(r));
+  assert.equal(readFileSync(victim, 'utf8'), 'precious\n', 'the victim was written through a link');
+  assert.ok(lstatSync(pidFile).isFile(), 'the pid file replaced the link at its name');
+  assert.equal(readFileSync(pidFile, 'utf8'), r.stdout.trim());
+  assert.ok(lstatSync(execPidFile).isFile());
+  assert.match(readFileSync(execPidFile, 'utf8'), /^[1-9][0-9]*$/);
+  // the CLI too, with a link at the pid file itself
+  const id2 = s.id();
+  const cliPidFile = join(dir, 'cli.pid');
+  symlinkSync(victim, cliPidFile);
+  ok(s.hakoDetached(['create', '--pid-file', cliPidFile, '-b', b.dir, id2]));
+  assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  assert.equal(Number(readFileSync(cliPidFile, 'utf8')), s.state(id2).pid);
+  removeContainer(s, id);
+  removeContainer(s, id2);
 }));
