@@ -405,7 +405,7 @@ export class Runtime {
     let ready = false;
     let poststart: Promise<void> | undefined;
     try {
-      writeFileSync(state.config, JSON.stringify(spec));
+      writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       cgroup.create();
       const deviceProgram = applyResources(cgroup, spec);

@@ -4,7 +4,7 @@
 // not joined; state and logs are private; oversized inputs and outputs are refused or capped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE, REPO, ok, oneLineError, removeContainer, runSync, scoped, show, sleeper } from './oci-util.mjs';
 
@@ -143,4 +143,52 @@ test('--pid-file never writes through links planted at its temporary names or at
   assert.equal(Number(readFileSync(cliPidFile, 'utf8')), s.state(id2).pid);
   removeContainer(s, id);
   removeContainer(s, id2);
+}));
+
+// ---------------------------------------------------------------------------------------------
+// State and log modes
+
+/** Every path under dir (dir included) with its permission bits, as 'path mode' lines. */
+function modes(dir) {
+  const out = [`${dir} ${(statSync(dir).mode & 0o7777).toString(8)}`];
+  for (const name of readdirSync(dir, { recursive: true })) {
+    const p = join(dir, name);
+    out.push(`${p} ${(lstatSync(p).mode & 0o7777).toString(8)}`);
+  }
+  return out;
+}
+
+test('state, config snapshot, locks and --log are private to root (0600 files, 0700 directories)', scoped(async (s) => {
+  // a user namespace too: its init, a mapped uid, still reaches exec.fifo in the 0700 directory
+  for (const userns of [false, true]) {
+    const b = s.bundle((c) => {
+      c.process.args = sleeper(s);
+      c.process.env.push('API_TOKEN=secret');
+      if (userns) {
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      }
+    });
+    const id = s.id();
+    const log = s.path(`log-${id}`);
+    ok(s.hakoDetached(['create', '-b', b.dir, id], { globals: ['--log', log, '--debug'] }));
+    assert.ok(readFileSync(join(s.root, id, 'config.json'), 'utf8').includes('API_TOKEN=secret'));
+    const check = () => {
+      for (const line of modes(s.root)) {
+        const [p, mode] = line.split(' ');
+        const st = lstatSync(p);
+        if (st.isDirectory()) assert.equal(mode, '700', line);
+        else if (st.isFIFO()) assert.equal(mode, '622', `${line} (exec.fifo: as runc, any uid of the container may open it)`);
+        else assert.equal(mode, '600', line);
+      }
+      assert.equal((statSync(log).mode & 0o7777).toString(8), '600', log);
+    };
+    check();
+    assert.ok(existsSync(join(s.root, id, 'exec.fifo')));
+    ok(s.hako(['start', id], { globals: ['--log', log] }));
+    assert.equal(s.state(id).status, 'running');
+    check();
+    removeContainer(s, id);
+  }
 }));
