@@ -399,14 +399,20 @@ export class Runtime {
       ociVersion: spec.ociVersion, id, status: 'creating', pid: 0, pidStartTime: 0, bundle, rootfs, created,
       owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: this.store.file(id, CONFIG_SNAPSHOT),
     };
+    // a cgroup that holds processes is another container's or a service's: joining it would let
+    // delete --force, kill --all and pause act on them (runc refuses it too)
+    const cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
+    const existed = cgroup.existingDirs();
+    if (existed.length) {
+      const n = cgroup.pids().length;
+      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`);
+    }
     this.store.create(id, state);
-    let cgroup: CgroupManager | undefined;
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
     try {
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
-      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       cgroup.create();
       const deviceProgram = applyResources(cgroup, spec);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -462,7 +468,9 @@ export class Runtime {
       if (!ready || mode === 'run') {
         try {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-          cgroup?.destroy();
+          // a cgroup hako did not create is left as it was: only what hako made goes
+          if (existed.length) cgroup.removeCreated(existed);
+          else cgroup.destroy();
         } finally {
           this.store.remove(id);
         }

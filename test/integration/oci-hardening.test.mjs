@@ -4,9 +4,14 @@
 // not joined; state and logs are private; oversized inputs and outputs are refused or capped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, rmdirSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE, REPO, ok, oneLineError, removeContainer, runSync, scoped, show, sleeper } from './oci-util.mjs';
+import { spawn } from 'node:child_process';
+import {
+  NODE, REPO, cgroupDirs, hakoRun, isAlive, ok, oneLineError, removeContainer, runSync, scoped, show, sleeper, waitUntil,
+} from './oci-util.mjs';
+
+const { Runtime } = await import(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'));
 
 // ---------------------------------------------------------------------------------------------
 // The helper
@@ -190,5 +195,82 @@ test('state, config snapshot, locks and --log are private to root (0600 files, 0
     assert.equal(s.state(id).status, 'running');
     check();
     removeContainer(s, id);
+  }
+}));
+
+// ---------------------------------------------------------------------------------------------
+// linux.cgroupsPath naming a cgroup in use
+
+/** A cgroup made by the test in the v1 pids hierarchy and in the v2 one, cleaned up by done(). */
+function hostCgroup(s) {
+  const name = `hkcg-${s.token}`;
+  const dirs = { v1: join('/sys/fs/cgroup/pids', name), v2: join('/sys/fs/cgroup/unified', name) };
+  const made = [];
+  const sleepers = [];
+  return {
+    name, dirs,
+    make(which) { mkdirSync(dirs[which]); made.push(dirs[which]); },
+    /** A sleeping process in the cgroup's directory of which. */
+    sleeper(which) {
+      const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+      sleepers.push(child);
+      writeFileSync(join(dirs[which], 'cgroup.procs'), String(child.pid));
+      return child.pid;
+    },
+    async done() {
+      for (const c of sleepers) c.kill('SIGKILL');
+      await waitUntil(() => sleepers.every((c) => c.exitCode !== null || c.signalCode !== null), { what: 'the sleepers to end' });
+      const gone = (d) => {
+        try { rmdirSync(d); } catch (e) { if (e.code === 'EBUSY') return false; if (e.code !== 'ENOENT') throw e; }
+        return true;
+      };
+      await waitUntil(() => made.every(gone), { what: `the test's cgroups ${made.join(' ')} to go` });
+    },
+  };
+}
+
+test('a cgroupsPath naming a cgroup that holds processes is refused before anything is made; the cgroup is untouched', scoped(async (s) => {
+  const cg = hostCgroup(s);
+  try {
+    cg.make('v1');
+    const pid = cg.sleeper('v1');
+    const b = s.bundle((c) => { c.process.args = sleeper(s); c.linux.cgroupsPath = `/${cg.name}`; });
+    for (const args of [['run', '-b', b.dir], ['run', '-d', '-b', b.dir], ['create', '-b', b.dir]]) {
+      const id = s.id();
+      oneLineError(s.hakoDetached([...args, id]), { match: new RegExp(`container's cgroup is not empty: 1 process\\(es\\) found in /${cg.name}`) });
+      oneLineError(s.hako(['state', id]), { match: /does not exist/ });
+      assert.ok(isAlive(pid));
+      assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`:pids:/${cg.name}\\n`));
+      assert.deepEqual(cgroupDirs(cg.name), [cg.dirs.v1], 'hako made no cgroup of its own, nor removed this one');
+    }
+    // cgroup v2 (the library, on this hybrid host's unified hierarchy)
+    if (existsSync('/sys/fs/cgroup/unified/cgroup.procs')) {
+      cg.make('v2');
+      const pid2 = cg.sleeper('v2');
+      const rt = new Runtime({ root: s.root, cgroupVersion: 2, warn: () => {} });
+      const id = s.id();
+      await assert.rejects(rt.run(id, { bundle: b.dir, stdio: 'ignore' }), /container's cgroup is not empty: 1 process\(es\) found/);
+      assert.ok(isAlive(pid2));
+      assert.match(readFileSync(`/proc/${pid2}/cgroup`, 'utf8'), new RegExp(`^0::/${cg.name}$`, 'm'));
+      assert.equal(rt.list().length, 0);
+    }
+  } finally {
+    await cg.done();
+  }
+}));
+
+test('a failed create in an empty cgroup hako did not make leaves that cgroup, and removes only what hako made', scoped(async (s) => {
+  const cg = hostCgroup(s);
+  try {
+    cg.make('v1');
+    const b = s.bundle((c) => { c.process.args = ['/no-such-program']; c.linux.cgroupsPath = `/${cg.name}`; });
+    const id = s.id();
+    oneLineError(s.hakoDetached(['create', '-b', b.dir, id]), { match: /no-such-program/ });
+    assert.deepEqual(cgroupDirs(cg.name), [cg.dirs.v1]);
+    // and an empty cgroup is joined as before: a container runs in it
+    b.edit((c) => { c.process.args = ['true']; });
+    ok(hakoRun(s, b));
+  } finally {
+    await cg.done();
   }
 }));
