@@ -5,7 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { HakoError, type HelperFailure } from '../errors.js';
-import { encodeFrame, type Field, Fields, FrameReader, type Frame, MessageType, Tag } from './protocol.js';
+import { encodeFrame, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, planSize, Tag } from './protocol.js';
 
 /** Where the package's own helper is from the file this module was built into (scripts/build.mjs
  * sets it per output: dist/cli/hako.cjs, dist/index.js, dist/src/helper/session.js); the default
@@ -116,7 +116,13 @@ export interface SessionOptions {
   preserveFds?: number;
   /** Run the helper from a sealed in-memory copy (when a container could ptrace it). */
   sealed?: boolean;
+  /** Bytes kept of each piped stdout and stderr (default DEFAULT_MAX_BUFFER); the rest is read
+   * and dropped, and the result says so (stdoutTruncated, stderrTruncated). */
+  maxBuffer?: number;
 }
+
+/** What runPlan keeps of a piped stdout or stderr unless told otherwise: 64 MiB. */
+export const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024;
 
 export interface SessionResult {
   /** Host pid of the command (0 when it never started). */
@@ -131,6 +137,24 @@ export interface SessionResult {
   detached?: boolean;
   stdout?: Buffer;
   stderr?: Buffer;
+  /** Piped output went past maxBuffer: stdout or stderr holds only its first maxBuffer bytes. */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+}
+
+/** Collects a piped stream up to max bytes; past that it keeps reading (the writer never blocks)
+ * and drops what it reads. */
+function capture(stream: NodeJS.ReadableStream | null, max: number) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  stream?.on('data', (b: Buffer) => {
+    if (size >= max) { truncated = true; return; }
+    if (size + b.length > max) { b = b.subarray(0, max - size); truncated = true; }
+    chunks.push(b);
+    size += b.length;
+  });
+  return { buffer: () => Buffer.concat(chunks, size), truncated: () => truncated };
 }
 
 function planFields(plan: Plan): Field[] {
@@ -206,6 +230,12 @@ export function helperRequest(type: number, fields: Field[], timeoutMs = 5000): 
 export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: SessionOptions = {}): Promise<SessionResult> {
   return new Promise((resolve, reject) => {
     const stdio = options.stdio ?? 'inherit';
+    const fields = planFields(plan);
+    const size = planSize(fields);
+    if (size > MAX_PAYLOAD) {
+      reject(new HakoError(`hako: the plan for the helper is ${size} bytes, over its limit of ${MAX_PAYLOAD} (1 MiB): fewer or shorter args, env, mounts, hooks or seccomp rules`));
+      return;
+    }
     let spawned;
     try {
       spawned = spawnHelper(stdio, options.env, options.preserveFds, options.sealed);
@@ -216,10 +246,9 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     const { child, control } = spawned;
     const reader = new FrameReader();
     const result: SessionResult = { pid: 0, status: null, signal: null };
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
+    const out = capture(child.stdout, maxBuffer);
+    const err = capture(child.stderr, maxBuffer);
     let settled = false;
     let exited = false;
     let ready = false;
@@ -256,8 +285,10 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
         return;
       }
       const done = () => {
-        if (child.stdout) result.stdout = Buffer.concat(out);
-        if (child.stderr) result.stderr = Buffer.concat(err);
+        if (child.stdout) result.stdout = out.buffer();
+        if (child.stderr) result.stderr = err.buffer();
+        if (out.truncated()) result.stdoutTruncated = true;
+        if (err.truncated()) result.stderrTruncated = true;
         resolve(result);
       };
       // wait for the helper itself to be gone, and for captured output to end
@@ -393,6 +424,6 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
         return;
       }
     }
-    control.write(encodeFrame(MessageType.PLAN, 1, planFields(plan)));
+    control.write(encodeFrame(MessageType.PLAN, 1, fields));
   });
 }

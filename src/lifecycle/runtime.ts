@@ -15,7 +15,7 @@ import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../oci/plan.js';
 import { loadBundle } from '../spec/bundle.js';
 import type { Process, Spec } from '../spec/types.js';
-import { parseConfig } from '../spec/validate.js';
+import { execEnvCount, MAX_EXEC_STRINGS, parseConfig } from '../spec/validate.js';
 import { failureError, type PlanBuilder } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
@@ -40,6 +40,9 @@ export interface CreateOptions {
   preserveFds?: number;
   /** stdio for the container (default: inherit this process's). */
   stdio?: 'inherit' | 'pipe' | 'ignore' | Array<'inherit' | 'pipe' | 'ignore' | number>;
+  /** Bytes kept of a piped stdout and of a piped stderr (default 64 MiB); the rest is read and
+   * dropped, and the result's stdoutTruncated / stderrTruncated say so. */
+  maxBuffer?: number;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -58,6 +61,7 @@ export interface ExecOptions {
   preserveFds?: number;
   stdio?: CreateOptions['stdio'];
   forwardSignals?: NodeJS.Signals[];
+  maxBuffer?: number;
 }
 
 export interface RunResult {
@@ -67,6 +71,9 @@ export interface RunResult {
   pid: number;
   stdout?: Buffer;
   stderr?: Buffer;
+  /** The piped output went past maxBuffer: only its first maxBuffer bytes are kept. */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
@@ -344,6 +351,8 @@ export class Runtime {
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255);
     const spec = this.spec(state);
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
+    if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255);
+    if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255);
     const ns = containerNamespaces(spec);
     const cgroup = this.cgroup(state);
     const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -357,7 +366,7 @@ export class Runtime {
     const result = await this.runBuilder(builder, {
       onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
-    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, sealed: canPtraceHelper(spec) });
+    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, sealed: canPtraceHelper(spec), maxBuffer: options.maxBuffer });
     return this.resultOf(result, 'exec', builder);
   }
 
@@ -367,12 +376,15 @@ export class Runtime {
     const out: RunResult = { exitCode, status: result.status, signal: result.signal, pid: result.pid };
     if (result.stdout) out.stdout = result.stdout;
     if (result.stderr) out.stderr = result.stderr;
+    if (result.stdoutTruncated) out.stdoutTruncated = true;
+    if (result.stderrTruncated) out.stderrTruncated = true;
     return out;
   }
 
-  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; sealed: boolean }) {
+  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; sealed: boolean; maxBuffer?: number | undefined }) {
     return runPlan({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers, {
       sealed: o.sealed,
+      ...(o.maxBuffer !== undefined ? { maxBuffer: o.maxBuffer } : {}),
       ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
       ...(o.stdio !== undefined ? { stdio: o.stdio } : {}),
       ...(o.preserveFds ? { preserveFds: o.preserveFds } : {}),
@@ -452,7 +464,7 @@ export class Runtime {
           }
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
-      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), sealed: canPtraceHelper(spec) });
+      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), sealed: canPtraceHelper(spec), maxBuffer: options.maxBuffer });
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);

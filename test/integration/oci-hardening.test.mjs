@@ -274,3 +274,67 @@ test('a failed create in an empty cgroup hako did not make leaves that cgroup, a
     await cg.done();
   }
 }));
+
+// ---------------------------------------------------------------------------------------------
+// Limits: one clear line instead of a misleading error or an internal one; captured output capped
+
+/** create and run both fail with one line matching re, and leave no container behind. */
+function refusedEverywhere(s, b, re) {
+  for (const args of [['create', '-b', b.dir], ['run', '-b', b.dir]]) {
+    const id = s.id();
+    oneLineError(s.hakoDetached([...args, id]), { match: re });
+    oneLineError(s.hako(['state', id]), { match: /does not exist/ });
+  }
+}
+
+test('more args or env entries than the helper passes are refused naming the JSON path and the limit', scoped(async (s) => {
+  const many = Array.from({ length: 4096 }, (_, i) => `A${i}=x`);
+  refusedEverywhere(s, s.bundle((c) => { c.process.args = ['true', ...many.slice(1)]; }), /config\.json: process\.args: has 4096 entries; hako passes at most 4095/);
+  refusedEverywhere(s, s.bundle((c) => { c.process.env = many; }), /config\.json: process\.env: has 4096 entries; hako passes at most 4095/);
+  refusedEverywhere(s, s.bundle((c) => { c.hooks = { startContainer: [{ path: '/bin/true', args: many }] }; }), /hooks\.startContainer\[0\]\.args: has 4096 entries/);
+  // HOME, which hako adds when it is not set, counts
+  refusedEverywhere(s, s.bundle((c) => { c.process.env = many.slice(1); }), /config\.json: process\.env: has 4095 entries and no HOME \(which hako adds\); hako passes at most 4095/);
+  // 4095 is fine
+  ok(hakoRun(s, s.bundle((c) => { c.process.args = ['true', ...many.slice(2)]; c.process.env = ['HOME=/', ...many.slice(2)]; })));
+  ok(hakoRun(s, s.bundle((c) => { c.process.env = many.slice(2); })));
+  // exec, through the library
+  const b = s.bundle((c) => { c.process.args = sleeper(s); });
+  const id = s.id();
+  ok(s.hakoDetached(['run', '-d', '-b', b.dir, id]));
+  const rt = new Runtime({ root: s.root });
+  await assert.rejects(rt.exec(id, { args: ['true', ...many], cwd: '/' }, { stdio: 'ignore' }), /process\.args has 4097 entries; hako passes at most 4095/);
+  removeContainer(s, id);
+}));
+
+test('a plan over the helper\'s 1 MiB frame limit is refused before the helper runs', scoped(async (s) => {
+  const big = Array.from({ length: 4000 }, (_, i) => `V${i}=${'x'.repeat(300)}`);
+  refusedEverywhere(s, s.bundle((c) => { c.process.env = big; }), /the plan for the helper is \d+ bytes, over its limit of 1048576 \(1 MiB\)/);
+}));
+
+test('config.json nested deeper than 256 levels is refused with its position', scoped(async (s) => {
+  const b = s.bundle();
+  const text = readFileSync(b.configPath, 'utf8').replace(/^\{/, `{"deep": ${'['.repeat(100_000)}${']'.repeat(100_000)},`);
+  writeFileSync(b.configPath, text);
+  refusedEverywhere(s, b, /config\.json: nests deeper than 256 levels \(at line 1 column 265\)/);
+  // 200 levels (in a field hako ignores) are fine
+  writeFileSync(b.configPath, readFileSync(b.configPath, 'utf8').replace(/"deep": \[+\]+,/, `"deep": ${'['.repeat(200)}${']'.repeat(200)},`));
+  ok(hakoRun(s, b));
+}));
+
+test('captured output stops at maxBuffer: the rest is read and dropped, the result says so', scoped(async (s) => {
+  const total = 200 * 1024 * 1024;
+  const b = s.bundle((c) => { c.process.args = ['sh', '-c', `head -c ${total} /dev/zero; echo done >&2`]; });
+  const id = s.id();
+  const script = `
+    const { Runtime } = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'))});
+    const rt = new Runtime({ root: ${JSON.stringify(s.root)} });
+    const before = process.resourceUsage().maxRSS;
+    const r = await rt.run(${JSON.stringify(id)}, { bundle: ${JSON.stringify(b.dir)}, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 });
+    console.log(JSON.stringify({ exitCode: r.exitCode, out: r.stdout.length, zeros: r.stdout.every((x) => x === 0), outTruncated: r.stdoutTruncated ?? false,
+      err: r.stderr.toString(), errTruncated: r.stderrTruncated ?? false, grewKiB: process.resourceUsage().maxRSS - before }));`;
+  const r = runSync(NODE, ['--input-type=module', '-e', script], { env: s.env() });
+  assert.equal(r.status, 0, show(r));
+  const got = JSON.parse(r.stdout);
+  assert.deepEqual({ ...got, grewKiB: undefined }, { exitCode: 0, out: 1 << 20, zeros: true, outTruncated: true, err: 'done\n', errTruncated: false, grewKiB: undefined });
+  assert.ok(got.grewKiB < 100 * 1024, `the caller's peak RSS grew by ${got.grewKiB} KiB for ${total >> 20} MiB of output`);
+}));
