@@ -235,7 +235,7 @@ test('a cgroupsPath naming a cgroup that holds processes is refused before anyth
     cg.make('v1');
     const pid = cg.sleeper('v1');
     const b = s.bundle((c) => { c.process.args = sleeper(s); c.linux.cgroupsPath = `/${cg.name}`; });
-    for (const args of [['run', '-b', b.dir], ['run', '-d', '-b', b.dir], ['create', '-b', b.dir]]) {
+    for (const args of [['create', '-b', b.dir], ['run', '-d', '-b', b.dir], ['run', '-b', b.dir]]) {
       const id = s.id();
       oneLineError(s.hakoDetached([...args, id]), { match: new RegExp(`container's cgroup is not empty: 1 process\\(es\\) found in /${cg.name}`) });
       oneLineError(s.hako(['state', id]), { match: /does not exist/ });
@@ -254,9 +254,11 @@ test('a cgroupsPath naming a cgroup that holds processes is refused before anyth
       assert.match(readFileSync(`/proc/${pid2}/cgroup`, 'utf8'), new RegExp(`^0::/${cg.name}$`, 'm'));
       assert.equal(rt.list().length, 0);
     }
-  } finally {
-    await cg.done();
+  } catch (e) {
+    await cg.done().catch(() => { /* the scope's leak check cleans up what hako left in it */ });
+    throw e;
   }
+  await cg.done();
 }));
 
 test('a failed create in an empty cgroup hako did not make leaves that cgroup, and removes only what hako made', scoped(async (s) => {
@@ -270,9 +272,11 @@ test('a failed create in an empty cgroup hako did not make leaves that cgroup, a
     // and an empty cgroup is joined as before: a container runs in it
     b.edit((c) => { c.process.args = ['true']; });
     ok(hakoRun(s, b));
-  } finally {
-    await cg.done();
+  } catch (e) {
+    await cg.done().catch(() => { /* the scope's leak check cleans up what hako left in it */ });
+    throw e;
   }
+  await cg.done();
 }));
 
 // ---------------------------------------------------------------------------------------------
