@@ -411,19 +411,20 @@ export class Runtime {
       ociVersion: spec.ociVersion, id, status: 'creating', pid: 0, pidStartTime: 0, bundle, rootfs, created,
       owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: this.store.file(id, CONFIG_SNAPSHOT),
     };
-    // a cgroup that holds processes is another container's or a service's: joining it would let
-    // delete --force, kill --all and pause act on them (runc refuses it too)
-    const cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
-    const existed = cgroup.existingDirs();
-    if (existed.length) {
-      const n = cgroup.pids().length;
-      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`);
-    }
     this.store.create(id, state);
+    let cgroup: CgroupManager | undefined;
+    let existed: string[] = [];
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
     try {
+      // a cgroup that holds processes is another container's or a service's: joining it would let
+      // delete --force, kill --all and pause act on them (runc refuses it too); it is not touched
+      const candidate = this.cgroupFor(spec.linux?.cgroupsPath, id);
+      existed = candidate.existingDirs();
+      const n = existed.length ? candidate.pids().length : 0;
+      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${candidate.path} (linux.cgroupsPath)`);
+      cgroup = candidate;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup.create();
       const deviceProgram = applyResources(cgroup, spec);
@@ -481,8 +482,8 @@ export class Runtime {
         try {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
           // a cgroup hako did not create is left as it was: only what hako made goes
-          if (existed.length) cgroup.removeCreated(existed);
-          else cgroup.destroy();
+          if (existed.length) cgroup?.removeCreated(existed);
+          else cgroup?.destroy();
         } finally {
           this.store.remove(id);
         }
