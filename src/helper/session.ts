@@ -230,6 +230,11 @@ export function helperRequest(type: number, fields: Field[], timeoutMs = 5000): 
 export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: SessionOptions = {}): Promise<SessionResult> {
   return new Promise((resolve, reject) => {
     const stdio = options.stdio ?? 'inherit';
+    const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
+    if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 0) {
+      reject(new HakoError(`hako: maxBuffer must be a whole number of bytes (0 or more), not ${String(options.maxBuffer)}`));
+      return;
+    }
     const fields = planFields(plan);
     const size = planSize(fields);
     if (size > MAX_PAYLOAD) {
@@ -246,7 +251,6 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     const { child, control } = spawned;
     const reader = new FrameReader();
     const result: SessionResult = { pid: 0, status: null, signal: null };
-    const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
     const out = capture(child.stdout, maxBuffer);
     const err = capture(child.stderr, maxBuffer);
     let settled = false;
