@@ -323,6 +323,16 @@ test('config.json nested deeper than 256 levels is refused with its position', s
   // 200 levels (in a field hako ignores) are fine
   writeFileSync(b.configPath, readFileSync(b.configPath, 'utf8').replace(/"deep": \[+\]+,/, `"deep": ${'['.repeat(200)}${']'.repeat(200)},`));
   ok(hakoRun(s, b));
+  // exec --process too
+  b.edit((c) => { c.process.args = sleeper(s); });
+  const id = s.id();
+  ok(s.hakoDetached(['run', '-d', '-b', b.dir, id]));
+  const proc = s.path('process.json');
+  writeFileSync(proc, `{"args": ["true"], "cwd": "/", "x": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+  const r = s.hako(['exec', '--process', proc, id]);
+  assert.ok(r.status !== 0, show(r));
+  oneLineError(r, { status: r.status, match: /--process .*: nests deeper than 256 levels/ });
+  removeContainer(s, id);
 }));
 
 test('captured output stops at maxBuffer: the rest is read and dropped, the result says so', scoped(async (s) => {
