@@ -3,7 +3,7 @@ import { build } from 'esbuild';
 import { readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -11,6 +11,9 @@ const common = {
   metafile: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false,
   define: { HAKO_VERSION: JSON.stringify(version) }, logLevel: 'warning', absWorkingDir: root,
 };
+// The helper is the package's own native/hako-helper, at a path fixed relative to the file
+// session.ts is built into (never searched for: see src/helper/session.ts)
+const helperFrom = (outDir) => ({ HAKO_HELPER_FROM_MODULE: JSON.stringify(relative(join(root, outDir), join(root, 'native', 'hako-helper'))) });
 // every module on its own too (dist/src/**), so unit tests can import internals without a loader
 const modules = readdirSync(join(root, 'src'), { recursive: true })
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => join('src', f));
@@ -19,11 +22,11 @@ const results = await Promise.all([
   // here, 8 ms faster than ESM chunks (no module loader) and 5 ms more with the cache
   build({
     ...common, format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli/hako.cjs',
-    define: { ...common.define, 'import.meta.url': '__hako_module_url' },
+    define: { ...common.define, 'import.meta.url': '__hako_module_url', ...helperFrom('dist/cli') },
     banner: { js: 'var __hako_module_url = require("node:url").pathToFileURL(__filename).href;' },
   }),
-  build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' }),
-  build({ ...common, bundle: false, entryPoints: modules, outdir: 'dist/src', outbase: 'src' }),
+  build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', define: { ...common.define, ...helperFrom('dist') } }),
+  build({ ...common, bundle: false, entryPoints: modules, outdir: 'dist/src', outbase: 'src', define: { ...common.define, ...helperFrom('dist/src/helper') } }),
 ]);
 // files an earlier build left (old chunks) go, so that what is packed is what was built; the
 // tree is never removed whole, so a build running beside tests does not pull files from under them

@@ -66,6 +66,22 @@ export abstract class BaseManager implements CgroupManager {
     return Object.values(this.dirs).some((d) => existsSync(d));
   }
 
+  existingDirs(): string[] {
+    return Object.values(this.dirs).filter((d) => existsSync(d));
+  }
+
+  removeCreated(keep: string[]): void {
+    const start = Date.now();
+    for (const dir of Object.values(this.dirs)) {
+      if (keep.includes(dir)) continue;
+      for (let round = 0; ; round++) {
+        const r = removeTree(dir);
+        if (r.failed === undefined || r.errno !== 'EBUSY' || Date.now() - start >= this.destroyTimeoutMs) break;
+        sleepMs(round < 20 ? 5 : 20);
+      }
+    }
+  }
+
   /** Throw a clear error when the cgroup is not there (never created, or destroyed). */
   protected requireExists(what: string): void {
     if (!this.exists()) throw new HakoError(`hako: cgroup: cannot ${what}: the cgroup ${this.path} does not exist (create() it first; or it was destroyed)`);

@@ -33,6 +33,11 @@ export interface CgroupManager {
   oomKilled(): boolean;
   /** Signal every process in the cgroup (default SIGKILL). */
   killAll(signal?: KillSignal): void;
+  /** The cgroup's directories that exist now (in any hierarchy). */
+  existingDirs(): string[];
+  /** Remove, without signalling anything, this cgroup's directories except those in `keep` (which
+   * existed before hako): waits (bounded) for them to empty. For a cgroup hako did not create. */
+  removeCreated(keep: string[]): void;
   /** Kill what is left, wait (bounded), remove the cgroup leaf-first everywhere. Idempotent. */
   destroy(): void;
   /** destroy(), with the common case (nothing left inside) off the event loop. */

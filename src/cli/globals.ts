@@ -54,5 +54,5 @@ export function logRecord(globals: Globals | undefined, level: 'error' | 'warnin
   const line = globals.logFormat === 'json'
     ? JSON.stringify({ level, msg, time })
     : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
-  try { appendFileSync(globals.log, `${line}\n`); } catch { /* the log is best effort; stderr has the message */ }
+  try { appendFileSync(globals.log, `${line}\n`, { mode: 0o600 }); } catch { /* the log is best effort; stderr has the message */ }
 }

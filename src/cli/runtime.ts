@@ -9,6 +9,7 @@ import { defaultSpec } from '../spec/default.js';
 import { features } from '../spec/features.js';
 import { hakoSupport } from '../oci/support.js';
 import type { Process } from '../spec/types.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../spec/json-position.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
 import type { Globals } from './globals.js';
@@ -197,7 +198,9 @@ async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
   const file = last(args, 'process');
   if (file) {
     try {
-      proc = JSON.parse(readFileSync(file, 'utf8')) as Process;
+      const text = readFileSync(file, 'utf8');
+      if (jsonTooDeep(text) >= 0) throw new Error(`nests deeper than ${MAX_JSON_DEPTH} levels`);
+      proc = JSON.parse(text) as Process;
     } catch (e) {
       throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`);
     }

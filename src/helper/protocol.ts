@@ -70,6 +70,11 @@ function writeFields(buf: Buffer, at: number, fields: Field[]): number {
   return at;
 }
 
+/** The payload size of a message with these fields (compare with MAX_PAYLOAD). */
+export function planSize(fields: Field[]): number {
+  return fieldsSize(fields);
+}
+
 export function encodeFields(fields: Field[]): Buffer {
   const buf = Buffer.allocUnsafe(fieldsSize(fields));
   writeFields(buf, 0, fields);

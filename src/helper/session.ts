@@ -1,24 +1,67 @@
 // Runs one plan through the helper: spawn H0, send PLAN, answer its requests, return the exit.
 import { spawn, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { HakoError, type HelperFailure } from '../errors.js';
-import { encodeFrame, type Field, Fields, FrameReader, type Frame, MessageType, Tag } from './protocol.js';
+import { encodeFrame, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, planSize, Tag } from './protocol.js';
 
-/** The helper binary, built by `npm ci` (native/build.sh): $HAKO_HELPER, or native/ of the package
- * that holds this module (dist/hako.js, dist/index.js or dist/src/**). */
-export const helperPath = process.env.HAKO_HELPER ?? findHelper();
+/** Where the package's own helper is from the file this module was built into (scripts/build.mjs
+ * sets it per output: dist/cli/hako.cjs, dist/index.js, dist/src/helper/session.js); the default
+ * is the source file's (src/helper/session.ts). */
+declare const HAKO_HELPER_FROM_MODULE: string;
+const fromModule = typeof HAKO_HELPER_FROM_MODULE === 'string' ? HAKO_HELPER_FROM_MODULE : '../../native/hako-helper';
 
-function findHelper(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, '..', 'native', 'hako-helper');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
+/** The package's own helper (built by its install script, native/build.sh). Never searched for:
+ * a helper found elsewhere (a parent directory any user may write) would run as root. */
+const ownHelper = resolve(dirname(fileURLToPath(import.meta.url)), fromModule);
+
+/** The helper binary: $HAKO_HELPER (an absolute path), or the package's own native/hako-helper.
+ * checkHelper() vets it before it runs. */
+export const helperPath = process.env.HAKO_HELPER ?? ownHelper;
+
+let vetted: string | undefined;
+
+/**
+ * Refuses (one line naming the path, the reason and the fix) a helper that is missing or that
+ * someone other than root, this user or the package's owner could have replaced: it runs as root.
+ * The file must be a regular file, not writable by group or others, owned by root, by the
+ * effective user or by the owner of the package directory (who can change the JS that runs as
+ * root anyway); its directory likewise.
+ */
+export function checkHelper(path = helperPath): void {
+  if (vetted === path) return;
+  if (!isAbsolute(path)) throw new HakoError(`hako: HAKO_HELPER must be an absolute path, not '${path}'`);
+  const fix = 'reinstall or rebuild it (npm rebuild hako, or npm ci in a checkout)';
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new HakoError(`hako: the helper ${path} is missing: build it (npm rebuild hako, or npm ci in a checkout)`);
+    throw new HakoError(`hako: cannot run the helper ${path}: ${code ?? String(e)}`);
   }
-  return fileURLToPath(new URL('../native/hako-helper', import.meta.url));
+  const owners = new Set([0, process.geteuid?.() ?? 0]);
+  try { owners.add(statSync(dirname(dirname(ownHelper))).uid); } catch { /* no package directory: root and this user */ }
+  const refuse = (what: string, why: string, hint: string): never => {
+    throw new HakoError(`hako: refusing to run the helper ${path}: ${what} ${why}, and it runs as root; ${hint}`);
+  };
+  const vet = (file: string, kind: string) => {
+    const st = statSync(file);
+    const what = kind === 'dir' ? `its directory ${file}` : file === path ? 'it' : `it (${file})`;
+    if (kind === 'file' && !st.isFile()) refuse(what, 'is not a regular file', fix);
+    if (st.mode & 0o022) refuse(what, `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`, `chmod go-w ${file}, or ${fix}`);
+    if (!owners.has(st.uid)) refuse(what, `is owned by uid ${st.uid} (not root, this user or the package's owner)`, fix);
+  };
+  try {
+    vet(real, 'file');
+    for (const dir of new Set([dirname(path), dirname(real)])) vet(dir, 'dir');
+  } catch (e) {
+    if (e instanceof HakoError) throw e;
+    throw new HakoError(`hako: cannot run the helper ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  vetted = path;
 }
 
 export interface Plan {
@@ -73,7 +116,13 @@ export interface SessionOptions {
   preserveFds?: number;
   /** Run the helper from a sealed in-memory copy (when a container could ptrace it). */
   sealed?: boolean;
+  /** Bytes kept of each piped stdout and stderr (default DEFAULT_MAX_BUFFER); the rest is read
+   * and dropped, and the result says so (stdoutTruncated, stderrTruncated). */
+  maxBuffer?: number;
 }
+
+/** What runPlan keeps of a piped stdout or stderr unless told otherwise: 64 MiB. */
+export const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024;
 
 export interface SessionResult {
   /** Host pid of the command (0 when it never started). */
@@ -88,6 +137,24 @@ export interface SessionResult {
   detached?: boolean;
   stdout?: Buffer;
   stderr?: Buffer;
+  /** Piped output went past maxBuffer: stdout or stderr holds only its first maxBuffer bytes. */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+}
+
+/** Collects a piped stream up to max bytes; past that it keeps reading (the writer never blocks)
+ * and drops what it reads. */
+function capture(stream: NodeJS.ReadableStream | null, max: number) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  stream?.on('data', (b: Buffer) => {
+    if (size >= max) { truncated = true; return; }
+    if (size + b.length > max) { b = b.subarray(0, max - size); truncated = true; }
+    chunks.push(b);
+    size += b.length;
+  });
+  return { buffer: () => Buffer.concat(chunks, size), truncated: () => truncated };
 }
 
 function planFields(plan: Plan): Field[] {
@@ -119,6 +186,7 @@ function failureOf(f: Fields): HelperFailure {
 function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false) {
   const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
   const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+  checkHelper();
   const ctrl = 3 + preserveFds;
   // the helper needs no environment of its own (the command's is in the EXEC op): a small one
   // makes the spawn cheaper
@@ -162,6 +230,17 @@ export function helperRequest(type: number, fields: Field[], timeoutMs = 5000): 
 export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: SessionOptions = {}): Promise<SessionResult> {
   return new Promise((resolve, reject) => {
     const stdio = options.stdio ?? 'inherit';
+    const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
+    if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 0) {
+      reject(new HakoError(`hako: maxBuffer must be a whole number of bytes (0 or more), not ${String(options.maxBuffer)}`));
+      return;
+    }
+    const fields = planFields(plan);
+    const size = planSize(fields);
+    if (size > MAX_PAYLOAD) {
+      reject(new HakoError(`hako: the plan for the helper is ${size} bytes, over its limit of ${MAX_PAYLOAD} (1 MiB): fewer or shorter args, env, mounts, hooks or seccomp rules`));
+      return;
+    }
     let spawned;
     try {
       spawned = spawnHelper(stdio, options.env, options.preserveFds, options.sealed);
@@ -172,10 +251,8 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     const { child, control } = spawned;
     const reader = new FrameReader();
     const result: SessionResult = { pid: 0, status: null, signal: null };
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    const out = capture(child.stdout, maxBuffer);
+    const err = capture(child.stderr, maxBuffer);
     let settled = false;
     let exited = false;
     let ready = false;
@@ -212,8 +289,10 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
         return;
       }
       const done = () => {
-        if (child.stdout) result.stdout = Buffer.concat(out);
-        if (child.stderr) result.stderr = Buffer.concat(err);
+        if (child.stdout) result.stdout = out.buffer();
+        if (child.stderr) result.stderr = err.buffer();
+        if (out.truncated()) result.stdoutTruncated = true;
+        if (err.truncated()) result.stderrTruncated = true;
         resolve(result);
       };
       // wait for the helper itself to be gone, and for captured output to end
@@ -349,6 +428,6 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
         return;
       }
     }
-    control.write(encodeFrame(MessageType.PLAN, 1, planFields(plan)));
+    control.write(encodeFrame(MessageType.PLAN, 1, fields));
   });
 }

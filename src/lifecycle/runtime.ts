@@ -1,6 +1,8 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
-import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { applyDeviceRulesV1, DEFAULT_ALLOWED } from '../cgroups/devices.js';
 import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
@@ -13,7 +15,7 @@ import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../oci/plan.js';
 import { loadBundle } from '../spec/bundle.js';
 import type { Process, Spec } from '../spec/types.js';
-import { parseConfig } from '../spec/validate.js';
+import { execEnvCount, MAX_EXEC_STRINGS, parseConfig } from '../spec/validate.js';
 import { failureError, type PlanBuilder } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
@@ -39,6 +41,9 @@ export interface CreateOptions {
   preserveFds?: number;
   /** stdio for the container (default: inherit this process's). */
   stdio?: 'inherit' | 'pipe' | 'ignore' | Array<'inherit' | 'pipe' | 'ignore' | number>;
+  /** Bytes kept of a piped stdout and of a piped stderr (default 64 MiB); the rest is read and
+   * dropped, and the result's stdoutTruncated / stderrTruncated say so. */
+  maxBuffer?: number;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -60,6 +65,8 @@ export interface ExecOptions {
   /** Run as `user[:group]` (names or numbers, names from the container's /etc/passwd and
    * /etc/group): sets process.user's uid and gid (exec --user). */
   user?: string;
+  /** As CreateOptions.maxBuffer. */
+  maxBuffer?: number;
 }
 
 export interface RunResult {
@@ -69,6 +76,9 @@ export interface RunResult {
   pid: number;
   stdout?: Buffer;
   stderr?: Buffer;
+  /** The piped output went past maxBuffer: only its first maxBuffer bytes are kept. */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
@@ -134,10 +144,33 @@ async function waitForExec(pid: number): Promise<void> {
   for (let i = 0; i < 10_000 && isHelper(pid); i++) await new Promise((r) => setTimeout(r, 1));
 }
 
+/**
+ * Writes the pid file as runc does, atomically: a new temporary file beside it, renamed over it
+ * (which replaces a link there rather than following it). The temporary name is unpredictable and
+ * created exclusively (O_EXCL, which never follows a link), so links planted in a shared directory
+ * cannot redirect the write to another file.
+ */
 function writePidFile(path: string, pid: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, String(pid));
-  renameSync(tmp, path);
+  const target = resolve(path);
+  for (let attempt = 0; ; attempt++) {
+    const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+    let fd: number;
+    try {
+      fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && attempt < 16) continue;
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${code ?? String(e)}`);
+    }
+    try {
+      try { writeSync(fd, String(pid)); } finally { closeSync(fd); }
+      renameSync(tmp, target);
+    } catch (e) {
+      try { unlinkSync(tmp); } catch { /* gone */ }
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    return;
+  }
 }
 
 export class Runtime {
@@ -323,6 +356,8 @@ export class Runtime {
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255);
     const spec = this.spec(state);
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
+    if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255);
+    if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255);
     // the container's own files, as its init sees them (its root, with its mounts)
     const files = new ContainerFiles(`/proc/${state.pid}/root`);
     if (options.user !== undefined) proc = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
@@ -340,7 +375,7 @@ export class Runtime {
     const result = await this.runBuilder(builder, {
       onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
-    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, sealed: canPtraceHelper(spec) });
+    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, sealed: canPtraceHelper(spec), maxBuffer: options.maxBuffer });
     return this.resultOf(result, 'exec', builder);
   }
 
@@ -350,12 +385,15 @@ export class Runtime {
     const out: RunResult = { exitCode, status: result.status, signal: result.signal, pid: result.pid };
     if (result.stdout) out.stdout = result.stdout;
     if (result.stderr) out.stderr = result.stderr;
+    if (result.stdoutTruncated) out.stdoutTruncated = true;
+    if (result.stderrTruncated) out.stderrTruncated = true;
     return out;
   }
 
-  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; sealed: boolean }) {
+  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; sealed: boolean; maxBuffer?: number | undefined }) {
     return runPlan({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers, {
       sealed: o.sealed,
+      ...(o.maxBuffer !== undefined ? { maxBuffer: o.maxBuffer } : {}),
       ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
       ...(o.stdio !== undefined ? { stdio: o.stdio } : {}),
       ...(o.preserveFds ? { preserveFds: o.preserveFds } : {}),
@@ -387,12 +425,19 @@ export class Runtime {
     };
     this.store.create(id, state);
     let cgroup: CgroupManager | undefined;
+    let existed: string[] = [];
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
     try {
-      writeFileSync(state.config, JSON.stringify(spec));
-      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
+      // a cgroup that holds processes is another container's or a service's: joining it would let
+      // delete --force, kill --all and pause act on them (runc refuses it too); it is not touched
+      const candidate = this.cgroupFor(spec.linux?.cgroupsPath, id);
+      existed = candidate.existingDirs();
+      const n = existed.length ? candidate.pids().length : 0;
+      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${candidate.path} (linux.cgroupsPath)`);
+      cgroup = candidate;
+      writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup.create();
       const deviceProgram = applyResources(cgroup, spec);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -433,7 +478,7 @@ export class Runtime {
           }
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
-      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), sealed: canPtraceHelper(spec) });
+      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), sealed: canPtraceHelper(spec), maxBuffer: options.maxBuffer });
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
@@ -449,7 +494,9 @@ export class Runtime {
       if (!ready || mode === 'run') {
         try {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-          cgroup?.destroy();
+          // a cgroup hako did not create is left as it was: only what hako made goes
+          if (existed.length) cgroup?.removeCreated(existed);
+          else cgroup?.destroy();
         } finally {
           this.store.remove(id);
         }

@@ -1,9 +1,9 @@
 // The container state store, kept as runc keeps it under --root (default /run/hako):
 //
 //   ROOT/                       0700
-//     ID/                       0711, one per container
+//     ID/                       0700, one per container (the init reaches exec.fifo through an fd)
 //       state.json              0600, the ContainerState record
-//       exec.fifo, config ...   room for the other files of the container (dir(), file())
+//       exec.fifo, config ...   room for the other files of the container (dir(), file()): config.json 0600
 //     @locks/ID                 the per-container lock (lock.ts)
 //     @TOKEN.new, @TOKEN.rm     work in progress of one process (never a container: '@' is not in ids)
 //
@@ -117,7 +117,7 @@ export class StateStore {
     this.sweep();
     const staged = join(this.root, `@${ownerToken()}.new`);
     try {
-      mkdirSync(staged, { mode: 0o711 });
+      mkdirSync(staged, { mode: 0o700 });
       writeAtomic(staged, STATE_FILE, serialize(record));
     } catch (e) {
       rmSync(staged, { recursive: true, force: true });

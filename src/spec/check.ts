@@ -70,15 +70,18 @@ export function object<T>(shape: Shape<T>, also?: (v: T, path: string, ctx: Cont
 
 export interface ArrayOptions<T> {
   min?: number;
+  /** At most this many entries (a limit of the helper's, named in the error). */
+  max?: number;
   /** No two entries may share this field's value. */
   unique?: keyof T & string;
 }
 
 export function array<T>(item: Check<T>, options: ArrayOptions<T> = {}): Check<T[]> {
-  const { min = 0, unique } = options;
+  const { min = 0, max, unique } = options;
   return (v, path, ctx) => {
     if (!Array.isArray(v)) fail(path, 'must be an array');
     if (v.length < min) fail(path, `must have at least ${min === 1 ? 'one entry' : `${min} entries`}`);
+    if (max !== undefined && v.length > max) fail(path, `has ${v.length} entries; hako passes at most ${max}`);
     const seen = new Map<unknown, number>();
     v.forEach((x, i) => {
       const at = `${path}[${i}]`;

@@ -97,3 +97,30 @@ export function jsonErrorPosition(text: string): { line: number; column: number 
   const line = before.split('\n').length;
   return { line, column: at - before.lastIndexOf('\n') };
 }
+
+/** How deep config.json may nest: far beyond any real config; deeper text would overflow the
+ * stack of JSON.parse (10^5 levels do) and fail as an internal error. */
+export const MAX_JSON_DEPTH = 256;
+
+/** The offset of the first `[` or `{` that opens level limit+1, or -1 when the text nests no
+ * deeper than limit (strings skipped; malformed text is left to JSON.parse). */
+export function jsonTooDeep(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) { // a string: skip to its closing quote
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
+/** 1-based line and column of an offset. */
+export function positionOf(text: string, at: number): { line: number; column: number } {
+  const before = text.slice(0, at);
+  return { line: before.split('\n').length, column: at - before.lastIndexOf('\n') };
+}

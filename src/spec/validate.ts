@@ -11,7 +11,7 @@ import type {
   User,
 } from './types.js';
 import { cpuList, idMapping, linux } from './validate-linux.js';
-import { jsonErrorPosition } from './json-position.js';
+import { jsonErrorPosition, jsonTooDeep, MAX_JSON_DEPTH, positionOf } from './json-position.js';
 
 export { ConfigError } from './check.js';
 export type OnWarning = (message: string) => void;
@@ -75,6 +75,15 @@ const rlimit = object<Rlimit>(
 
 const user = object<User>({ uid: uint32, gid: uint32, umask: opt(uint32), additionalGids: opt(array(uint32)) });
 
+/** Entries of args and of env the helper passes to execve (native/ops.h: 4096 slots, the last NULL). */
+export const MAX_EXEC_STRINGS = 4095;
+
+/** How many env entries the process gets: HOME is added when it is not set (src/oci/process.ts). */
+export function execEnvCount(env: string[] | undefined): number {
+  const list = env ?? [];
+  return list.length + (list.some((e) => e.startsWith('HOME=')) ? 0 : 1);
+}
+
 const env = text((s) => s.indexOf('=') > 0, 'KEY=value with a non-empty KEY');
 
 const processCheck = object<Process>({
@@ -82,9 +91,9 @@ const processCheck = object<Process>({
   // a terminal's size is two unsigned shorts (struct winsize)
   consoleSize: opt(object<ConsoleSize>({ height: uint16, width: uint16 })),
   user: opt(user),
-  args: array(string, { min: 1 }),
+  args: array(string, { min: 1, max: MAX_EXEC_STRINGS }),
   commandLine: opt(string),
-  env: opt(array(env)),
+  env: opt(array(env, { max: MAX_EXEC_STRINGS })),
   cwd: absolutePath,
   capabilities: opt(capabilities),
   rlimits: opt(array(rlimit, { unique: 'type' })),
@@ -103,12 +112,15 @@ const processCheck = object<Process>({
     period: opt(uint64),
   })),
   execCPUAffinity: opt(object<CPUAffinity>({ initial: opt(cpuList), final: opt(cpuList) })),
+}, (p, path) => {
+  const n = execEnvCount(p.env);
+  if (n > MAX_EXEC_STRINGS) fail(keyPath(path, 'env'), `has ${n - 1} entries and no HOME (which hako adds); hako passes at most ${MAX_EXEC_STRINGS}`);
 });
 
 const hookList = opt(array(object<Hook>({
   path: absolutePath,
-  args: opt(array(string)),
-  env: opt(array(string)),
+  args: opt(array(string, { max: MAX_EXEC_STRINGS })),
+  env: opt(array(string, { max: MAX_EXEC_STRINGS })),
   timeout: opt(integer('a positive integer', 1)),
 })));
 const hooks = object<Hooks>({
@@ -147,6 +159,11 @@ export function validateConfig(value: unknown, onWarning: OnWarning = toStderr):
 
 /** Parses and checks the text of a config.json. */
 export function parseConfig(text: string, onWarning?: OnWarning): Spec {
+  const deep = jsonTooDeep(text);
+  if (deep >= 0) {
+    const { line, column } = positionOf(text, deep);
+    throw new ConfigError('', `nests deeper than ${MAX_JSON_DEPTH} levels (at line ${line} column ${column})`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

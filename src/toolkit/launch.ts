@@ -59,6 +59,9 @@ export interface LaunchOptions {
   killSignal?: number;
   /** Milliseconds the namespace setup may take before it counts as hung (default 10 s). */
   setupTimeoutMs?: number;
+  /** Bytes kept of a piped stdout and of a piped stderr (default 64 MiB); the rest is read and
+   * dropped, and stdoutTruncated / stderrTruncated say so. */
+  maxBuffer?: number;
 }
 
 export interface LaunchResult {
@@ -70,6 +73,9 @@ export interface LaunchResult {
   signal: number | null;
   stdout?: Buffer;
   stderr?: Buffer;
+  /** The piped output went past maxBuffer: only its first maxBuffer bytes are kept. */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
 }
 
 export type Explainer = (line: string) => void;
@@ -105,6 +111,7 @@ export async function launch(
     ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
     ...(options.forwardSignals !== undefined ? { forwardSignals: options.forwardSignals } : {}),
     ...(options.setupTimeoutMs !== undefined ? { setupTimeoutMs: options.setupTimeoutMs } : {}),
+    ...(options.maxBuffer !== undefined ? { maxBuffer: options.maxBuffer } : {}),
   };
   const result = await runPlan(plan, {
     onLog,
@@ -128,6 +135,8 @@ export async function launch(
   const out: LaunchResult = { pid: result.pid, exitCode, status: result.status, signal: result.signal };
   if (result.stdout) out.stdout = result.stdout;
   if (result.stderr) out.stderr = result.stderr;
+  if (result.stdoutTruncated) out.stdoutTruncated = true;
+  if (result.stderrTruncated) out.stderrTruncated = true;
   return out;
 }
 

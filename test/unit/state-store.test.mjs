@@ -75,7 +75,7 @@ test('create writes ROOT/ID/state.json atomically, with runc\'s modes, and read 
   assert.deepEqual(store.read('c1'), written);
   assert.deepEqual(written, sample('c1'));
   assert.equal(statSync(root).mode & 0o777, 0o700);
-  assert.equal(statSync(join(root, 'c1')).mode & 0o777, 0o711);
+  assert.equal(statSync(join(root, 'c1')).mode & 0o777, 0o700);
   assert.equal(statSync(join(root, 'c1', STATE_FILE)).mode & 0o777, 0o600);
   assert.deepEqual(readdirSync(root), ['c1']);
   assert.deepEqual(readdirSync(join(root, 'c1')), [STATE_FILE]);
