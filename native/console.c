@@ -6,11 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -60,31 +64,82 @@ int receive_fd(int sock) {
     return fd;
 }
 
-/* Makes the pty, sends the master over SLOT, and makes the slave this process's terminal. */
+/* The pty is made by name inside the container, where the image (or a config without a /dev
+ * tmpfs) decides what /dev/ptmx and /dev/pts/N are: a FIFO, a file, a device node, a symlink to
+ * another pty. So what is opened is checked (as runc's fix for CVE-2025-52565): the master must
+ * be the pty multiplexer (char 5:2) and answer TIOCGPTN, and the slave is the master's own peer
+ * from TIOCGPTPEER, never a name. */
+#define PTMX_MAJOR 5
+#define PTMX_MINOR 2
+#define PTS_MAJOR 136
+
+static int refuse(const char *message) {
+    snprintf(op_message, sizeof op_message, "%s", message);
+    return errno = ENOTTY, -1;
+}
+
+/* O_NONBLOCK: an open that waits (a tty for its carrier) cannot hang; cleared once it is a pty. */
+static int open_master(unsigned *index) {
+    int fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(op_message, sizeof op_message, "cannot open /dev/ptmx in the container: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    int flags, r = fstat(fd, &st);
+    if (r == 0 && (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(PTMX_MAJOR, PTMX_MINOR) || ioctl(fd, TIOCGPTN, index) < 0))
+        r = refuse("/dev/ptmx in the container is not a pty multiplexer (a file, FIFO or device of the image?)");
+    if (r == 0 && ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 || unlockpt(fd) < 0)) r = -1;
+    if (r == 0) return fd;
+    int err = errno;
+    close(fd);
+    return errno = err, -1;
+}
+
+/* The slave: the master's peer (Linux >= 4.13); before that by name, checked to be pty INDEX on devpts. */
+static int open_slave(int master, unsigned index, const char *name) {
+    int fd = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0 || (errno != EINVAL && errno != ENOTTY)) return fd;
+    fd = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat st;
+    struct statfs sf;
+    int flags, r = fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0 ? -1 : 0;
+    if (r == 0 && (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(PTS_MAJOR, index) || sf.f_type != DEVPTS_SUPER_MAGIC))
+        r = refuse("the pty's slave in the container's /dev/pts is not the pty's own (a file or symlink of the image?)");
+    if (r == 0 && ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) r = -1;
+    if (r == 0) return fd;
+    int err = errno;
+    close(fd);
+    return errno = err, -1;
+}
+
+/* Makes the pty, makes the slave fds 0-2 and this process's controlling terminal, then sends the
+ * master over SLOT (last: whoever receives it gets a terminal that is ready). */
 int op_console(struct op *op, const char **what) {
     *what = "/dev/ptmx";
     if (!slot_valid(op) || slots[op->slot] < 0) return errno = EBADF, -1;
-    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    unsigned index;
+    int master = open_master(&index);
     if (master < 0) return -1;
-    char name[128];
-    if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) return -1;
+    char name[32];
+    snprintf(name, sizeof name, "/dev/pts/%u", index);
     *what = name;
-    int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int slave = open_slave(master, index, name);
     if (slave < 0) return -1;
     if (op->value > 0 && op->value2 > 0) {
         struct winsize ws = { (unsigned short)op->value, (unsigned short)op->value2, 0, 0 };
         if (ioctl(slave, TIOCSWINSZ, &ws) < 0) return -1;
     }
+    if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) return -1;
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(slave, fd) < 0) return -1;
+    if (slave > 2) close(slave);
     *what = "console socket";
     if (send_fd(slots[op->slot], master, "/dev/ptmx") < 0) return -1;
     close(master);
     close(slots[op->slot]);
     slots[op->slot] = -1;
-    *what = name;
-    if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) return -1;
-    for (int fd = 0; fd < 3; fd++)
-        if (dup2(slave, fd) < 0) return -1;
-    if (slave > 2) close(slave);
     return 0;
 }
 
