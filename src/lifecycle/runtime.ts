@@ -385,10 +385,11 @@ export class Runtime {
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
-    // run starts at once: poststart once the process is executed, which H2's exec socket tells
+    // run starts at once: poststart once the process is executed, which H2's exec socket tells;
+    // run -d returns then too (as runc's start, which reads exec.fifo to its EOF)
     let execFailed = false;
     let onExec: ((outcome: 'executed' | 'failed') => void) | undefined;
-    const execed = mode !== 'create' && spec.hooks?.poststart?.length ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
+    const execed = mode === 'run-detached' || (mode === 'run' && spec.hooks?.poststart?.length) ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
     try {
       writeFileSync(state.config, JSON.stringify(spec));
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
@@ -429,7 +430,7 @@ export class Runtime {
             const limit = setupTimeout(spec, 'startContainer');
             poststart = bounded(execed, limit).then((outcome) => {
               if (outcome === 'executed') return runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
-              if (outcome === 'timeout') this.warn(`hako: container ${id}: poststart hooks not run: the process did not start within ${Math.round(limit / 1000)} s`);
+              if (outcome === 'timeout') this.warn(`hako: container ${id}: the process did not start within ${Math.round(limit / 1000)} s${spec.hooks?.poststart?.length ? ': poststart hooks not run' : ''}`);
               // a failure before the exec: a foreground run reports the helper's error
               else execFailed = true;
               return undefined;

@@ -99,3 +99,21 @@ test('an fd the caller of hako left open reaches neither the helper nor the cont
   assert.ok(!fds.some((fd) => isHostRoot(pid, fd)), `the waiting init holds the caller's fd on the host's /:\n${listing}`);
   ok(s.hako(['delete', '--force', id]));
 }));
+
+test('hooks hako runs itself (prestart, poststart, poststop) do not get the fds its caller left open', scoped(async (s) => {
+  const dir = s.path('report');
+  mkdirSync(dir);
+  const hooks = {};
+  for (const kind of ['prestart', 'poststart', 'poststop']) {
+    const path = join(dir, `${kind}.sh`);
+    writeFileSync(path, REPORT, { mode: 0o755 });
+    hooks[kind] = [{ path, args: [path, join(dir, kind)], env: ['PATH=/usr/bin:/bin', `${MARK_VAR}=${s.token}`] }];
+  }
+  const b = s.bundle().edit((c) => { c.hooks = hooks; });
+  const r = hakoWithStrayFd(s, ['run', '-b', b.dir, s.id()]);
+  assert.equal(r.status, 0, show(r));
+  for (const kind of ['prestart', 'poststart', 'poststop']) {
+    const report = readReport(join(dir, kind));
+    assert.equal(report.fds[String(STRAY_FD)], undefined, `the ${kind} hook got the caller's fd ${STRAY_FD}:\n${report.text}`);
+  }
+}));
