@@ -117,3 +117,28 @@ test('hooks hako runs itself (prestart, poststart, poststop) do not get the fds 
     assert.equal(report.fds[String(STRAY_FD)], undefined, `the ${kind} hook got the caller's fd ${STRAY_FD}:\n${report.text}`);
   }
 }));
+
+test('a failing startContainer hook makes start (and run -d) fail with one line; poststart does not run', scoped(async (s) => {
+  const dir = s.path('report');
+  mkdirSync(dir);
+  const b = s.bundle();
+  writeFileSync(join(b.rootfs, 'fail.sh'), '#!/bin/sh\necho "startContainer says no" >&2\nexit 3\n', { mode: 0o755 });
+  const poststart = join(dir, 'poststart.sh');
+  writeFileSync(poststart, `#!/bin/sh\ntouch ${join(dir, 'poststart-ran')}\n`, { mode: 0o755 });
+  b.edit((c) => {
+    c.process.args = sleeper(s);
+    c.hooks = { startContainer: [{ path: '/fail.sh' }], poststart: [{ path: poststart }] };
+  });
+  const id = s.id();
+  ok(s.hakoDetached(['create', '-b', b.dir, id]));
+  const r = s.hako(['start', id]);
+  assert.equal(r.status, 1, show(r));
+  assert.match(r.stderr, /^hako: start: container .*: its init failed before it ran the process/, show(r));
+  ok(s.hako(['delete', '--force', id]));
+  const id2 = s.id();
+  const d = s.hakoDetached(['run', '-d', '-b', b.dir, id2]);
+  assert.equal(d.status, 1, show(d));
+  assert.match(d.stderr, /^hako: run: container .*: its init failed before it ran the process/m, show(d));
+  ok(s.hako(['delete', '--force', id2]));
+  assert.equal(existsSync(join(dir, 'poststart-ran')), false, 'poststart ran although the process never started');
+}));
