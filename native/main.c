@@ -345,10 +345,13 @@ static int nsinfo(struct frame *f) {
 
 /* --sealed: run from a sealed in-memory copy of this binary, so that no process in a container
  * can write to the helper through /proc/PID/exe (CVE-2019-5736). Returns only on failure. */
+#define MFD_EXEC_FLAG 0x0010U
 static int reexec_sealed(char **argv) {
     int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (src < 0) return -1;
-    int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    /* MFD_EXEC (Linux 6.3) says so where vm.memfd_noexec would otherwise refuse to exec it */
+    int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_FLAG);
+    if (mem < 0 && errno == EINVAL) mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (mem < 0) return -1;
     struct stat st;
     if (fstat(src, &st) < 0) return -1;
