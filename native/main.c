@@ -45,6 +45,7 @@ static _Noreturn void stage_init(struct fields plan, int sync_fd, int kill_signa
         fail_stage();
     }
     close(sync_fd);
+    stage_death_signal = SIGKILL;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
         report_error("prctl", "PR_SET_PDEATHSIG", errno, NULL);
         fail_stage();
@@ -54,14 +55,19 @@ static _Noreturn void stage_init(struct fields plan, int sync_fd, int kill_signa
         fail_stage();
     }
     exec_death_signal = kill_signal > 0 ? kill_signal : 0;
-    if (run_ops(plan, T_INIT_OP) < 0) fail_stage();
+    if (run_ops(plan, T_INIT_OP) < 0) {
+        exec_failed();
+        fail_stage();
+    }
     report_error("exec", NULL, EINVAL, "the plan has no exec op");
+    exec_failed();
     fail_stage();
 }
 
 /* H1: joins and creates namespaces, then forks H2 into them. */
 static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, pid_t h0) {
     stage_name = "ns";
+    stage_death_signal = SIGKILL;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
         report_error("prctl", "PR_SET_PDEATHSIG", errno, NULL);
         fail_stage();
@@ -268,6 +274,7 @@ static int run_plan(struct frame *f) {
         stage_ns(plan, pid_pipe[1], kill_signal, h0);
     }
     close(pid_pipe[1]);
+    if (exec_fd >= 0) close(exec_fd), exec_fd = -1; /* H2's alone: its EOF is H2's exec */
     for (int i = 0; i < MAX_SLOTS; i++) /* H1 and H2 have their copies */
         if (slots[i] >= 0) close(slots[i]), slots[i] = -1;
     int status;
@@ -403,10 +410,13 @@ static int read_in_root(struct frame *f) {
 
 /* --sealed: run from a sealed in-memory copy of this binary, so that no process in a container
  * can write to the helper through /proc/PID/exe (CVE-2019-5736). Returns only on failure. */
+#define MFD_EXEC_FLAG 0x0010U
 static int reexec_sealed(char **argv) {
     int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (src < 0) return -1;
-    int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    /* MFD_EXEC (Linux 6.3) says so where vm.memfd_noexec would otherwise refuse to exec it */
+    int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_FLAG);
+    if (mem < 0 && errno == EINVAL) mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (mem < 0) return -1;
     struct stat st;
     if (fstat(src, &st) < 0) return -1;
@@ -433,15 +443,26 @@ int main(int argc, char **argv) {
     int sealed = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sealed") == 0) sealed = 1;
+        else if (strncmp(argv[i], "--exec-fd=", 10) == 0) exec_fd = atoi(argv[i] + 10);
         else ctrl_fd = atoi(argv[i]);
     }
-    if (sealed && !running_sealed() && reexec_sealed(argv) < 0) {
-        int err = errno;
-        if (fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) == 0) report_error("memfd", "/proc/self/exe", err, "cannot run from a sealed copy");
+    if (ctrl_fd < 3 || fcntl(CTRL_FD, F_GETFD) < 0) {
+        fputs("hako-helper: fd 3 is not open: this program is run by hako, not by hand\n", stderr);
         return 2;
     }
-    if (ctrl_fd < 3 || fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) < 0) {
-        fputs("hako-helper: fd 3 is not open: this program is run by hako, not by hand\n", stderr);
+    /* nothing of the caller's but what the protocol passes (stdio, preserved fds 3..N-1, the
+     * control socket N, --exec-fd): a stray fd must reach neither hooks nor the container */
+    if (close_fds_from((ctrl_fd > exec_fd ? ctrl_fd : exec_fd) + 1) < 0) {
+        report_error("close_range", NULL, errno, NULL);
+        return 2;
+    }
+    if (sealed && !running_sealed() && reexec_sealed(argv) < 0) {
+        report_error("memfd", "/proc/self/exe", errno, "cannot run from a sealed copy");
+        return 2;
+    }
+    /* the command never inherits these */
+    if (fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC) < 0 || (exec_fd >= 0 && fcntl(exec_fd, F_SETFD, FD_CLOEXEC) < 0)) {
+        report_error("fcntl", exec_fd >= 0 ? "--exec-fd" : NULL, errno, NULL);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

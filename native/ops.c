@@ -17,9 +17,46 @@
 #include <sys/syscall.h>
 #include <linux/close_range.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 int exec_death_signal = 0;
+int stage_death_signal = 0;
+int exec_fd = -1, fifo_fd = -1;
+
+/* H2 failed before its exec: says so ("E") on the fds that watch the exec (exec.fifo once
+ * `start` opened it, --exec-fd), whose EOF alone would read as "executed". */
+void exec_failed(void) {
+    signal(SIGPIPE, SIG_IGN); /* the watcher may be gone: nothing to tell then */
+    ssize_t w;
+    if (fifo_fd >= 0) w = write(fifo_fd, "E", 1);
+    if (exec_fd >= 0) w = write(exec_fd, "E", 1);
+    (void)w;
+}
+
+/* Closes every fd from `first` on: close_range, or one by one from /proc/self/fd without it. */
+int close_fds_from(int first) {
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return 0;
+    if (errno != ENOSYS && errno != EINVAL) return -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int fds[1024], n = 0, self = dirfd(d), more = 1;
+    while (more) {
+        /* collect, then close: closing while reading the directory would skip entries */
+        struct dirent *e;
+        n = 0;
+        rewinddir(d);
+        while (n < 1024 && (e = readdir(d)) != NULL) {
+            int fd = atoi(e->d_name);
+            if (e->d_name[0] != '.' && fd >= first && fd != self) fds[n++] = fd;
+        }
+        more = n == 1024;
+        for (int i = 0; i < n; i++) close(fds[i]);
+    }
+    closedir(d);
+    return 0;
+}
 char op_message[256];
 
 int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
@@ -254,10 +291,13 @@ static int run_one(struct op *op, const char **what) {
         return setgroups(op->nids, op->ids);
     case OP_SETGID:
         if (op->nids != 1) return errno = EINVAL, -1;
-        return setresgid(op->ids[0], op->ids[0], op->ids[0]);
+        if (setresgid(op->ids[0], op->ids[0], op->ids[0]) < 0) return -1;
+        /* a change of credentials clears the parent-death signal: set it again */
+        return stage_death_signal ? prctl(PR_SET_PDEATHSIG, stage_death_signal) : 0;
     case OP_SETUID:
         if (op->nids != 1) return errno = EINVAL, -1;
-        return setresuid(op->ids[0], op->ids[0], op->ids[0]);
+        if (setresuid(op->ids[0], op->ids[0], op->ids[0]) < 0) return -1;
+        return stage_death_signal ? prctl(PR_SET_PDEATHSIG, stage_death_signal) : 0;
     case OP_MKDIR:
         if (mkdir(op->path, (mode_t)op->mode) < 0 && errno != EEXIST) return -1;
         return 0;
@@ -346,7 +386,10 @@ int run_ops(struct fields list, uint16_t tag) {
         if (run_one(&op, &what) < 0) {
             int err = errno;
             report_error(kind_name(op.kind), what, err, op_message[0] ? op_message : NULL);
-            if (op.kind == OP_EXEC) _exit(exec_failure_code(err));
+            if (op.kind == OP_EXEC) {
+                exec_failed();
+                _exit(exec_failure_code(err));
+            }
             return -1;
         }
         if (op.kind != OP_EXEC) explain_op(kind_name(op.kind), what, 0);

@@ -38,6 +38,20 @@ extern int slots[MAX_SLOTS];
 /* The signal the command gets when H0 dies (0: none), set just before EXEC. */
 extern int exec_death_signal;
 
+/* The parent-death signal of this stage (SIGKILL in H1 and H2 until DETACH; 0: none): set again
+ * after setresuid/setresgid, which clear it. */
+extern int stage_death_signal;
+
+/* --exec-fd (-1: none) and exec.fifo opened for writing by FIFO_WAIT (-1: not yet): both
+ * close-on-exec, so their EOF tells the watcher the exec happened (docs/PROTOCOL.md). */
+extern int exec_fd, fifo_fd;
+
+/* H2 failed before its exec: write "E" on exec_fd and fifo_fd. */
+void exec_failed(void);
+
+/* Closes every fd from first on (close_range, else a walk of /proc/self/fd). */
+int close_fds_from(int first);
+
 /* Runs every op in list whose field tag is `tag`. Returns 0, or -1 after reporting an ERROR.
  * On success of OP_EXEC this never returns. */
 int run_ops(struct fields list, uint16_t tag);

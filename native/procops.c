@@ -79,7 +79,8 @@ int op_hook(struct op *op, const char **what) {
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
-        if (dup2(in[0], 0) < 0) _exit(127);
+        /* the hook gets its stdio only: no fd of the runtime's or of its caller's */
+        if (dup2(in[0], 0) < 0 || close_fds_from(3) < 0) _exit(127);
         signal(SIGPIPE, SIG_DFL);
         char *fallback[] = { op->path, NULL };
         execve(op->path, op->nargs ? op->args : fallback, op->env);
@@ -143,6 +144,7 @@ int op_detach(struct op *op, const char **what) {
     *what = "detach";
     if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) return -1;
     exec_death_signal = 0;
+    stage_death_signal = 0;
     if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
     char byte = 'D';
     if (write(slots[op->slot], &byte, 1) != 1) return -1;
@@ -151,7 +153,8 @@ int op_detach(struct op *op, const char **what) {
     return 0;
 }
 
-/* Blocks until `start` opens exec.fifo, through the O_PATH fd H0 opened on the host. */
+/* Blocks until `start` opens exec.fifo, through the O_PATH fd H0 opened on the host, and writes
+ * "0". The fifo stays open (close-on-exec) until the exec: its EOF tells `start` the process runs. */
 int op_fifo_wait(struct op *op, const char **what) {
     *what = "exec.fifo";
     if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
@@ -162,10 +165,14 @@ int op_fifo_wait(struct op *op, const char **what) {
     if (fd < 0) return -1;
     ssize_t w = write(fd, "0", 1);
     int err = errno;
-    close(fd);
     close(slots[op->slot]);
     slots[op->slot] = -1;
-    return w == 1 ? 0 : (errno = err, -1);
+    if (w != 1) {
+        close(fd);
+        return errno = err, -1;
+    }
+    fifo_fd = fd;
+    return 0;
 }
 
 /* CHECK_EXEC: the program ARG exists and is executable, looked up in PATH from the ENVs (glibc's

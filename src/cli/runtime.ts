@@ -1,6 +1,6 @@
 // The runc verbs: create, start, run, state, list, kill, delete, exec, ps, spec, features.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime } from '../lifecycle/runtime.js';
@@ -25,6 +25,26 @@ function oneId(verb: string, rest: string[]): string {
   return rest[0] as string;
 }
 
+/**
+ * Closes what hako's caller left open by mistake: fds from `from` on (after stdio and the
+ * --preserve-fds range) that are not close-on-exec. Node's own fds all are; the caller's strays
+ * would otherwise reach the hooks hako spawns itself (prestart, createRuntime, poststart,
+ * poststop). The helper closes them on its side too (docs/PROTOCOL.md).
+ */
+function closeStrayFds(from: number): void {
+  const channel = Number(process.env.NODE_CHANNEL_FD ?? -1);
+  let names: string[];
+  try { names = readdirSync('/proc/self/fd'); } catch { return; }
+  for (const name of names) {
+    const fd = Number(name);
+    if (fd < from || fd === channel) continue;
+    let flags: string | undefined;
+    try { flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1]; } catch { continue; }
+    if (flags === undefined || (parseInt(flags, 8) & 0o2000000) !== 0) continue; // O_CLOEXEC
+    try { closeSync(fd); } catch { /* gone */ }
+  }
+}
+
 function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
   const o: Parameters<Runtime['create']>[1] = { bundle: last(args, 'bundle') ?? process.cwd() };
   const pidFile = last(args, 'pid-file');
@@ -35,6 +55,7 @@ function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
   if (has(args, 'no-new-keyring')) o.noNewKeyring = true;
   const fds = last(args, 'preserve-fds');
   if (fds !== undefined) o.preserveFds = intValue(verb, 'preserve-fds', fds);
+  closeStrayFds(3 + (o.preserveFds ?? 0));
   return o;
 }
 
@@ -56,6 +77,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     }
     case 'start': {
       const args = parseArgs(verb, argv, [], false);
+      closeStrayFds(3);
       await rt.start(oneId(verb, args.rest));
       return 0;
     }
@@ -104,6 +126,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     }
     case 'delete': {
       const args = parseArgs(verb, argv, [{ long: 'force', short: 'f' }], false);
+      closeStrayFds(3);
       await rt.delete(oneId(verb, args.rest), has(args, 'force'));
       return 0;
     }

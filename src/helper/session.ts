@@ -114,11 +114,15 @@ export interface SessionOptions {
   forwardSignals?: NodeJS.Signals[];
   /** Fds 3..3+N-1 of this process are passed on to the command (--preserve-fds). */
   preserveFds?: number;
-  /** Run the helper from a sealed in-memory copy (when a container could ptrace it). */
-  sealed?: boolean;
   /** Bytes kept of each piped stdout and stderr (default DEFAULT_MAX_BUFFER); the rest is read
    * and dropped, and the result says so (stdoutTruncated, stderrTruncated). */
   maxBuffer?: number;
+  /**
+   * Told once H2 has exec'd the command ('executed') or failed before (a failed init op:
+   * 'failed'): H2 holds a socket (--exec-fd) until its execve, close-on-exec (docs/PROTOCOL.md).
+   * It does not keep the event loop alive.
+   */
+  onExec?: (outcome: 'executed' | 'failed') => void;
 }
 
 /** What runPlan keeps of a piped stdout or stderr unless told otherwise: 64 MiB. */
@@ -182,19 +186,41 @@ function failureOf(f: Fields): HelperFailure {
   return failure;
 }
 
-/** Spawns the helper with the control socket after the stdio and the preserved fds (3..3+N-1). */
-function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false) {
+/**
+ * Spawns the helper with the control socket after the stdio and the preserved fds (3..3+N-1),
+ * and with watchExec the exec socket after it. sealed: the helper runs from a sealed in-memory
+ * copy of itself, never from a file a container could write to (CVE-2019-5736): every launch that
+ * runs a command does so; one-shot requests (NSINFO) exec nothing and need not.
+ */
+function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false, watchExec = false) {
   const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
   const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
   checkHelper();
   const ctrl = 3 + preserveFds;
   // the helper needs no environment of its own (the command's is in the EXEC op): a small one
   // makes the spawn cheaper
-  const args = [...(ctrl === 3 ? [] : [String(ctrl)]), ...(sealed ? ['--sealed'] : [])];
-  const child = spawn(helperPath, args, { stdio: [...base, ...preserved, 'pipe'], env: env ?? {} });
+  const args = [...(ctrl === 3 ? [] : [String(ctrl)]), ...(sealed ? ['--sealed'] : []), ...(watchExec ? [`--exec-fd=${ctrl + 1}`] : [])];
+  const child = spawn(helperPath, args, { stdio: [...base, ...preserved, 'pipe', ...(watchExec ? ['pipe' as const] : [])], env: env ?? {} });
   const control = child.stdio[ctrl] as Socket | null;
-  if (!control) throw new HakoError('hako: could not open the control socket to the helper');
-  return { child, control };
+  const exec = watchExec ? child.stdio[ctrl + 1] as Socket | null : undefined;
+  if (!control || exec === null) throw new HakoError('hako: could not open the control socket to the helper');
+  return { child, control, exec };
+}
+
+/** Watches the exec socket: "E" then EOF is a failed init, EOF alone the exec. */
+function watchExec(exec: Socket, onExec: (outcome: 'executed' | 'failed') => void): void {
+  let failed = false;
+  let told = false;
+  const tell = () => {
+    if (told) return;
+    told = true;
+    onExec(failed ? 'failed' : 'executed');
+  };
+  exec.on('data', (b: Buffer) => { if (b.includes(0x45)) failed = true; });
+  exec.on('end', tell);
+  exec.on('close', tell);
+  exec.on('error', () => { /* close follows */ });
+  exec.unref();
 }
 
 /** A one-shot request to a fresh helper (e.g. NSINFO): returns the reply's fields. */
@@ -243,12 +269,13 @@ export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: Ses
     }
     let spawned;
     try {
-      spawned = spawnHelper(stdio, options.env, options.preserveFds, options.sealed);
+      spawned = spawnHelper(stdio, options.env, options.preserveFds, true, !!options.onExec);
     } catch (err) {
       reject(err);
       return;
     }
-    const { child, control } = spawned;
+    const { child, control, exec } = spawned;
+    if (exec && options.onExec) watchExec(exec, options.onExec);
     const reader = new FrameReader();
     const result: SessionResult = { pid: 0, status: null, signal: null };
     const out = capture(child.stdout, maxBuffer);

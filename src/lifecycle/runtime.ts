@@ -1,14 +1,14 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { applyDeviceRulesV1, DEFAULT_ALLOWED } from '../cgroups/devices.js';
 import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { HakoError, HelperError, type HelperFailure } from '../errors.js';
-import { helperPath, runPlan, type SessionResult } from '../helper/session.js';
+import { runPlan, type SessionResult } from '../helper/session.js';
 import { runHooks, runHooksWarn } from '../hooks/run.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -90,24 +90,32 @@ function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure):
   return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1);
 }
 
-/**
- * Whether a process of this container could reach the helper through /proc/PID/exe while it is
- * inside (CVE-2019-5736). The helper is non-dumpable there, which bars every process without
- * CAP_SYS_PTRACE in the host's user namespace; a container without a user namespace of its own
- * that keeps CAP_SYS_PTRACE has it, so for those the helper runs from a sealed copy (1 ms).
- */
-function canPtraceHelper(spec: Spec): boolean {
-  if (containerNamespaces(spec).created.has('user')) return false;
-  const bounding = spec.process?.capabilities?.bounding;
-  return bounding === undefined || bounding.includes('CAP_SYS_PTRACE');
-}
-
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
- * (which run inside that phase); a hook without a timeout lifts the limit. */
-function setupTimeout(spec: Spec): number {
-  const hooks = spec.hooks?.createContainer ?? [];
+ * (which run inside that phase); a hook without a timeout lifts the limit. The same for the way
+ * from READY (or `start`) to the exec, with the startContainer hooks. */
+function setupTimeout(spec: Spec, kind: 'createContainer' | 'startContainer' = 'createContainer'): number {
+  const hooks = spec.hooks?.[kind] ?? [];
   if (hooks.some((h) => !h.timeout)) return 2 ** 31 - 1;
   return 10_000 + hooks.reduce((sum, h) => sum + (h.timeout ?? 0) * 1000, 0);
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** One read of a non-blocking fd: the bytes, 'eof' (no writer), or 'again' (a writer, no data). */
+function readSome(fd: number): Promise<Buffer | 'eof' | 'again'> {
+  const buf = Buffer.alloc(16);
+  return new Promise((resolve, reject) => {
+    read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (err) (err.code === 'EAGAIN' ? resolve('again') : reject(err));
+      else resolve(n === 0 ? 'eof' : buf.subarray(0, n));
+    });
+  });
+}
+
+/** The outcome of an exec watched with a bound: 'timeout' when it did not come in time. */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), ms); })]).finally(() => clearTimeout(timer));
 }
 
 /** linux.resources into the cgroup. The device rules (with runc's defaults) go to the v1 device
@@ -128,20 +136,6 @@ function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
 
 function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Whether pid is still the helper (it has not exec'd the container's process yet). */
-function isHelper(pid: number): boolean {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`) === helperPath;
-  } catch {
-    return false; // gone, or exec'd into something we may not read
-  }
-}
-
-/** Resolves once pid has exec'd the container's process (bounded: 10 s), or is gone. */
-async function waitForExec(pid: number): Promise<void> {
-  for (let i = 0; i < 10_000 && isHelper(pid); i++) await new Promise((r) => setTimeout(r, 1));
 }
 
 /**
@@ -224,28 +218,40 @@ export class Runtime {
     } catch {
       throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`);
     }
+    const spec = this.spec(state);
+    let outcome: 'executed' | 'failed' = 'executed';
     try {
-      const buf = Buffer.alloc(1);
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        let n = 0;
-        try { n = readSync(fd, buf, 0, 1, null); } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      // the init opens exec.fifo (O_CLOEXEC) once we have it open, writes "0", runs the
+      // startContainer hooks and execs: EOF then. "E" before EOF: it failed on the way.
+      let deadline = Date.now() + 10_000;
+      let started = false;
+      for (let i = 0; ; i++) {
+        const got = await readSome(fd);
+        if (Buffer.isBuffer(got)) {
+          if (!started && got.includes(0x30)) {
+            started = true;
+            deadline = Date.now() + setupTimeout(spec, 'startContainer');
+          }
+          if (got.includes(0x45)) outcome = 'failed';
+          continue;
         }
-        if (n === 1) break;
-        if (liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`);
-        if (Date.now() > deadline) throw new HakoError(`hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`);
-        sleep(1);
+        if (got === 'eof' && started) break;
+        // before "0": no writer yet (eof) or nothing written (again); after: the init still runs hooks
+        if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`);
+        if (Date.now() > deadline) {
+          throw new HakoError(started
+            ? `hako: cannot start container ${id}: its init did not run the process within ${Math.round((setupTimeout(spec, 'startContainer')) / 1000)} s of start`
+            : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`);
+        }
+        await delay(i < 200 ? 1 : 10);
       }
     } finally {
       closeSync(fd);
     }
     try { unlinkSync(fifo); } catch { /* gone already */ }
     this.store.update(id, (s) => { s.status = 'running'; });
-    // poststart hooks come after the process is executed (the spec): the init reads exec.fifo,
-    // runs the startContainer hooks, then execs
-    await waitForExec(state.pid);
-    const spec = this.spec(state);
+    if (outcome === 'failed') throw new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`);
+    // poststart hooks come after the process is executed (the spec)
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
 
@@ -375,7 +381,7 @@ export class Runtime {
     const result = await this.runBuilder(builder, {
       onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
-    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, sealed: canPtraceHelper(spec), maxBuffer: options.maxBuffer });
+    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
     return this.resultOf(result, 'exec', builder);
   }
 
@@ -390,9 +396,9 @@ export class Runtime {
     return out;
   }
 
-  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; sealed: boolean; maxBuffer?: number | undefined }) {
+  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined }) {
     return runPlan({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers, {
-      sealed: o.sealed,
+      ...(o.onExec ? { onExec: o.onExec } : {}),
       ...(o.maxBuffer !== undefined ? { maxBuffer: o.maxBuffer } : {}),
       ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
       ...(o.stdio !== undefined ? { stdio: o.stdio } : {}),
@@ -429,6 +435,11 @@ export class Runtime {
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
+    // run starts at once: poststart once the process is executed, which H2's exec socket tells;
+    // run -d returns then too (as runc's start, which reads exec.fifo to its EOF)
+    let execFailed = false;
+    let onExec: ((outcome: 'executed' | 'failed') => void) | undefined;
+    const execed = mode === 'run-detached' || (mode === 'run' && spec.hooks?.poststart?.length) ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
     try {
       // a cgroup that holds processes is another container's or a service's: joining it would let
       // delete --force, kill --all and pause act on them (runc refuses it too); it is not touched
@@ -472,19 +483,26 @@ export class Runtime {
           this.store.write(id, state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
-          // run starts at once: poststart once the process is executed, while it runs
-          if (mode !== 'create' && spec.hooks?.poststart?.length) {
-            poststart = waitForExec(pid).then(() => runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn));
+          if (execed) {
+            const limit = setupTimeout(spec, 'startContainer');
+            poststart = bounded(execed, limit).then((outcome) => {
+              if (outcome === 'executed') return runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
+              if (outcome === 'timeout') this.warn(`hako: container ${id}: the process did not start within ${Math.round(limit / 1000)} s${spec.hooks?.poststart?.length ? ': poststart hooks not run' : ''}`);
+              // a failure before the exec: a foreground run reports the helper's error
+              else execFailed = true;
+              return undefined;
+            });
           }
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
-      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), sealed: canPtraceHelper(spec), maxBuffer: options.maxBuffer });
+      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer });
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
         throw err;
       }
       await poststart;
+      if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`);
       const out = this.resultOf(result, mode, builder);
       if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
       return out;

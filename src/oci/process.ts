@@ -29,7 +29,9 @@ function processEnv(p: Process, home: string | undefined): string[] {
   return env;
 }
 
-/** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp. */
+/** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp.
+ * beforeExec adds the ops that run with the process's credentials just before the exec (READY,
+ * DETACH, the wait on exec.fifo, the startContainer hooks). */
 export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: SeccompOp | undefined, beforeExec: () => void): void {
   const p = input.process;
   if (input.console?.socket || input.console?.relay) {
@@ -51,7 +53,6 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   // a missing program fails here, before READY, as runc's create does (not at start)
   const path = (p.env ?? []).filter((e) => e.startsWith('PATH='));
   b.init(OpKind.CHECK_EXEC, [str(Tag.ARG, p.args[0] ?? ''), ...path.map((e) => str(Tag.ENV, e))], `find ${JSON.stringify(p.args[0])} in the container`);
-  beforeExec();
   const nnp = p.noNewPrivileges === true;
   if (seccomp && !nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
   const caps = p.capabilities;
@@ -73,9 +74,12 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
     ], 'set the effective, permitted, inheritable and ambient capabilities');
   }
   if (nnp) b.init(OpKind.NNP, [], 'no_new_privs');
-  if (seccomp && nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter');
   b.init(OpKind.CHECK_CWD, [], 'check that the working directory is inside the container');
   b.init(OpKind.CLOEXEC_FROM, [{ tag: Tag.VALUE, value: 3 + input.preserveFds }], `close every fd from ${3 + input.preserveFds} on at exec`);
+  // as runc: all that can fail comes first; READY, the wait for `start` and the startContainer
+  // hooks come after the credentials are the process's, so the hooks run as the process would
+  beforeExec();
+  if (seccomp && nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter');
   b.exec(p.args, Object.fromEntries(processEnv(p, input.home).map((e) => {
     const i = e.indexOf('=');
     return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
