@@ -277,7 +277,12 @@ int op_write_in_root(struct op *op, const char **what) {
     int root = root_fd(op);
     *what = op->path;
     if (root < 0) return -1;
-    int fd = open_in_root(root, op->path, O_WRONLY);
+    /* a write meant for procfs never blocks on a FIFO of the image: it is refused below */
+    int fd = open_in_root(root, op->path, O_WRONLY | (op->procfs == 1 ? O_NONBLOCK : 0));
+    if (fd < 0 && errno == ENXIO && op->procfs == 1) { /* a FIFO without a reader */
+        snprintf(op_message, sizeof op_message, "refused: %s is not on procfs (a FIFO of the image?)", op->path);
+        return errno = EPERM, -1;
+    }
     if (fd < 0) return -1;
     if (check_procfs(op, fd, op->path) < 0) {
         int err = errno;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 int exec_death_signal = 0;
@@ -183,7 +184,12 @@ static int slot_fd(const struct op *op) {
 }
 
 static int write_file(const struct op *op, const char *path, const char *data) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    /* a write meant for procfs never blocks on a FIFO of the image: it is refused below */
+    int fd = open(path, O_WRONLY | O_CLOEXEC | (op->procfs == 1 ? O_NONBLOCK : 0));
+    if (fd < 0 && errno == ENXIO && op->procfs == 1) { /* a FIFO without a reader */
+        snprintf(op_message, sizeof op_message, "refused: %s is not on procfs (a FIFO of the image?)", path);
+        return errno = EPERM, -1;
+    }
     if (fd < 0) return -1;
     if (check_procfs(op, fd, path) < 0) {
         int err = errno;

@@ -14,6 +14,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -160,9 +162,22 @@ int op_fifo_wait(struct op *op, const char **what) {
     if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", slots[op->slot]);
+    /* after pivot_root, /proc is the container's: without a procfs there, /proc/self/fd/N would
+     * be a file of the image (which would start the process at once, or block forever) */
+    struct statfs sf;
+    if (statfs("/proc/self/fd", &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+        snprintf(op_message, sizeof op_message, "the container has no procfs at /proc, through which the init reopens exec.fifo: mount proc on /proc");
+        return errno = ENOENT, -1;
+    }
     int fd;
     while ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) continue;
     if (fd < 0) return -1;
+    struct stat want, got;
+    if (fstat(slots[op->slot], &want) < 0 || fstat(fd, &got) < 0 || want.st_dev != got.st_dev || want.st_ino != got.st_ino) {
+        close(fd);
+        snprintf(op_message, sizeof op_message, "/proc/self/fd/%d in the container is not exec.fifo", slots[op->slot]);
+        return errno = EPERM, -1;
+    }
     ssize_t w = write(fd, "0", 1);
     int err = errno;
     close(slots[op->slot]);

@@ -292,6 +292,7 @@ export class Runtime {
 
   /** Removes a container; a running one only with force (which kills it first). */
   async delete(id: string, force = false): Promise<void> {
+    checkContainerId(id); // even with force: an id that can never exist is a mistake (as runc)
     return this.remove(id, force);
   }
 

@@ -117,6 +117,11 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   refuseUnsupported(spec);
   if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})');
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
+  // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
+  // a procfs on /proc that path would be the image's, which could start the process before `start`
+  if (input.fifo && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
+    throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}');
+  }
   hostOps(b, input.fifo, input.console, input.detach);
   if (input.deviceProgram && input.cgroup?.v2) {
     b.host(OpKind.BPF_DEVICES, [str(Tag.PATH, input.cgroup.v2), { tag: Tag.DATA, value: input.deviceProgram }],

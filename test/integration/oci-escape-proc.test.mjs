@@ -2,6 +2,7 @@
 // symlink or a destination inside /proc) must be refused; the capability bounding set must not
 // depend on anything the image controls; readonlyPaths are the container's own paths, applied
 // before the masks. Each test is a real container; the host must be as it was.
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -119,6 +120,45 @@ test('process.oomScoreAdj is written to procfs, never to an image file at /proc/
   writeFileSync(join(b.rootfs, 'proc', 'self', 'oom_score_adj'), 'image\n');
   oneLineError(hakoRun(s, b), { match: /oom_score_adj.*procfs/ });
   assert.equal(readFileSync(join(b.rootfs, 'proc', 'self', 'oom_score_adj'), 'utf8'), 'image\n');
+}));
+
+test('a FIFO of the image where a sysctl or oom_score_adj is written fails at once, never hangs', scoped(async (s) => {
+  for (const [dir, file, edit] of [
+    [['proc', 'sys', 'net', 'ipv4'], 'ip_forward', (c) => { c.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; }],
+    [['proc', 'self'], 'oom_score_adj', (c) => { c.process.oomScoreAdj = 5; }],
+  ]) {
+    const b = s.bundle((c) => {
+      c.mounts = c.mounts.filter((m) => m.destination !== '/proc');
+      c.linux.maskedPaths = [];
+      c.linux.readonlyPaths = [];
+      edit(c);
+    }).args('true');
+    mkdirSync(join(b.rootfs, ...dir), { recursive: true });
+    const fifo = join(b.rootfs, ...dir, file);
+    const made = spawnSync('mkfifo', [fifo]);
+    assert.equal(made.status, 0, String(made.stderr));
+    // without O_NONBLOCK the open blocks until the setup timeout (10 s) ends it as a "hang"
+    const t0 = Date.now();
+    oneLineError(hakoRun(s, b), { match: new RegExp(`${file}.*not on procfs`) });
+    assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
+  }
+}));
+
+test('create without a proc mount on /proc is refused: the image\'s proc/self/fd could start the process before `start`', scoped(async (s) => {
+  const marker = '/ran-before-start';
+  const b = s.bundle((c) => {
+    c.mounts = c.mounts.filter((m) => m.destination !== '/proc');
+    c.linux.maskedPaths = [];
+    c.linux.readonlyPaths = [];
+  }).sh(`echo ran > ${marker}`);
+  // what the init reopens as exec.fifo: plain files of the image
+  mkdirSync(join(b.rootfs, 'proc', 'self', 'fd'), { recursive: true });
+  for (let fd = 0; fd < 64; fd++) writeFileSync(join(b.rootfs, 'proc', 'self', 'fd', String(fd)), '');
+  const id = s.id();
+  const r = s.hakoDetached(['create', '-b', b.dir, id]);
+  if (r.status === 0) removeContainer(s, id);
+  oneLineError(r, { match: /^hako: config\.json: mounts: create needs a proc mount on \/proc/ });
+  assert.equal(existsSync(join(b.rootfs, marker)), false, 'the process ran before start');
 }));
 
 // readonlyPaths: the container's own path, bound onto itself, then read-only

@@ -30,8 +30,10 @@ test('bad ids are refused by every verb, and nothing outside the state root is t
       assert.match(r.stderr, /^hako.*(invalid container id|does not exist)/, `${JSON.stringify(id)}: ${show(r)}`);
       assert.equal(lines(r.stderr).length, 1, show(r));
     }
-    // delete --force of an id that cannot exist is quiet, and removes nothing
-    s.hako(['delete', '--force', id]);
+    // delete --force of an id that cannot exist is refused too (as runc), and removes nothing
+    const forced = s.hako(['delete', '--force', id]);
+    assert.notEqual(forced.status, 0, `${JSON.stringify(id)}: ${show(forced)}`);
+    assert.match(forced.stderr, /^hako.*invalid container id/, show(forced));
     assert.equal(readFileSync(join(victim, 'state.json'), 'utf8'), '{"id":"x"}', JSON.stringify(id));
   }
   assert.deepEqual(readdirSync(s.root).filter((n) => n !== '@locks'), []);
