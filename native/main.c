@@ -466,15 +466,23 @@ int main(int argc, char **argv) {
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    struct frame f;
-    int r = frame_read(CTRL_FD, &f);
-    if (r <= 0) return 2;
-    switch (f.type) {
-    case MSG_PLAN: return run_plan(&f);
-    case MSG_NSINFO: return nsinfo(&f);
-    case MSG_READ_IN_ROOT: return read_in_root(&f);
-    default:
-        report_error("read", NULL, EPROTO, "unexpected first message");
-        return 2;
+    /* READ_IN_ROOT requests may come first, each answered, on the socket the plan then comes on:
+     * P starts the helper before it has built the plan (docs/PROTOCOL.md) */
+    for (int answered = 0;; answered++) {
+        struct frame f;
+        int r = frame_read(CTRL_FD, &f);
+        if (r == 0 && answered > 0) return 0; /* P needed no plan after all */
+        if (r <= 0) return 2;
+        switch (f.type) {
+        case MSG_PLAN: return run_plan(&f);
+        case MSG_NSINFO: return nsinfo(&f);
+        case MSG_READ_IN_ROOT:
+            if (read_in_root(&f) != 0) return 1;
+            free(f.payload);
+            continue;
+        default:
+            report_error("read", NULL, EPROTO, "unexpected message before the plan");
+            return 2;
+        }
     }
 }

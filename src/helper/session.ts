@@ -252,209 +252,316 @@ export function helperRequest(type: number, fields: Field[], timeoutMs = 5000): 
   });
 }
 
-/** Runs a plan to the end: resolves when the command has exited (or failed to start). */
-export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: SessionOptions = {}): Promise<SessionResult> {
-  return new Promise((resolve, reject) => {
-    const stdio = options.stdio ?? 'inherit';
-    const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
-    if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 0) {
-      reject(new HakoError(`hako: maxBuffer must be a whole number of bytes (0 or more), not ${String(options.maxBuffer)}`));
-      return;
-    }
-    const fields = planFields(plan);
-    const size = planSize(fields);
-    if (size > MAX_PAYLOAD) {
-      reject(new HakoError(`hako: the plan for the helper is ${size} bytes, over its limit of ${MAX_PAYLOAD} (1 MiB): fewer or shorter args, env, mounts, hooks or seccomp rules`));
-      return;
-    }
-    let spawned;
-    try {
-      spawned = spawnHelper(stdio, options.env, options.preserveFds, true, !!options.onExec);
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const { child, control, exec } = spawned;
-    if (exec && options.onExec) watchExec(exec, options.onExec);
-    const reader = new FrameReader();
-    const result: SessionResult = { pid: 0, status: null, signal: null };
-    const out = capture(child.stdout, maxBuffer);
-    const err = capture(child.stderr, maxBuffer);
-    let settled = false;
-    let exited = false;
-    let ready = false;
-    let chain: Promise<void> = Promise.resolve();
+/**
+ * One helper process for one command: spawned at once (from its sealed copy), so that it starts
+ * while the caller still prepares the plan; it answers requests (READ_IN_ROOT) before the plan on
+ * the same socket, then runs the plan (docs/PROTOCOL.md: "Requests before the plan").
+ */
+export class HelperSession {
+  private readonly child: ReturnType<typeof spawnHelper>['child'];
+  private readonly control: Socket;
+  private readonly reader = new FrameReader();
+  private readonly out: ReturnType<typeof capture>;
+  private readonly err: ReturnType<typeof capture>;
+  private readonly waiting = new Map<number, { resolve: (f: Fields) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private nextSeq = 2; // 1 is the plan's
+  private running = false;
+  /** Frames and ends seen before run(): replies go to their requests. */
+  private onFrame: (frame: Frame) => void = (frame) => this.answer(frame);
+  private onEnd: (how: string) => void = (how) => this.failRequests(new HakoError(`hako: the helper ended before the plan (${how})`));
+  private ended?: string;
 
-    // signals that arrive before the process exists are kept and sent once it does
-    const pending: NodeJS.Signals[] = [];
-    const forward = (signal: NodeJS.Signals) => {
-      if (result.pid === 0) {
-        pending.push(signal);
-      } else if (result.status === null && result.signal === null) {
-        try { process.kill(result.pid, signal); } catch { /* already gone */ }
-      }
-    };
-    for (const s of options.forwardSignals ?? []) process.on(s, forward);
-
-    const setupTimeout = options.setupTimeoutMs ?? 10_000;
-    let phase = 'namespaces';
-    const hung = () => {
-      child.kill('SIGKILL');
-      if (result.pid > 0) { try { process.kill(result.pid, 'SIGKILL'); } catch { /* gone */ } }
-      finish(new HakoError(`hako: the helper hung in the ${phase} phase (no answer within ${setupTimeout} ms)`));
-    };
-    let timer = setTimeout(hung, setupTimeout);
-
-    const finish = (error?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      for (const s of options.forwardSignals ?? []) process.off(s, forward);
-      control.destroy();
-      if (error) {
-        reject(error);
-        return;
-      }
-      const done = () => {
-        if (child.stdout) result.stdout = out.buffer();
-        if (child.stderr) result.stderr = err.buffer();
-        if (out.truncated()) result.stdoutTruncated = true;
-        if (err.truncated()) result.stderrTruncated = true;
-        resolve(result);
-      };
-      // wait for the helper itself to be gone, and for captured output to end
-      if (child.exitCode !== null || child.signalCode !== null) done();
-      else child.once('close', done);
-    };
-
-    const reply = (type: number, seq: number, fields: Field[] = []) => {
-      if (!control.destroyed) control.write(encodeFrame(type, seq, fields));
-    };
-
-    const handle = async (frame: Frame) => {
-      const f = Fields.decode(frame.payload);
-      switch (frame.type) {
-        case MessageType.LOG: {
-          const entry: LogEntry = {
-            stage: f.str(Tag.STAGE) ?? '?', op: f.str(Tag.OP) ?? '?', detail: f.str(Tag.DETAIL) ?? '',
-            result: f.int(Tag.RESULT) ?? 0, pid: f.int(Tag.PID) ?? 0,
-          };
-          const index = f.int(Tag.ID);
-          if (index !== undefined) entry.index = index;
-          handlers.onLog?.(entry);
-          return;
-        }
-        case MessageType.IDMAP_REQUEST: {
-          phase = 'idmap';
-          try {
-            await handlers.onIdmap?.(f.int(Tag.PID) ?? 0);
-            phase = 'namespaces';
-            reply(MessageType.ACK, frame.seq);
-          } catch (e) {
-            reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
-            throw e;
-          }
-          return;
-        }
-        case MessageType.SPAWNED:
-          result.pid = f.int(Tag.PID) ?? 0;
-          clearTimeout(timer);
-          phase = 'init';
-          // a container's setup (mounts, hooks excepted) must reach READY in time too
-          if (handlers.onReady) timer = setTimeout(hung, setupTimeout);
-          handlers.onSpawned?.(result.pid);
-          for (const signal of pending.splice(0)) forward(signal);
-          return;
-        case MessageType.PRE_EXEC:
-          await handlers.onPreExec?.();
-          reply(MessageType.ACK, frame.seq);
-          return;
-        case MessageType.READY:
-        case MessageType.HOOKS: {
-          clearTimeout(timer); // hooks have timeouts of their own; after READY the process runs
-          const handler = frame.type === MessageType.READY ? handlers.onReady : handlers.onHooks;
-          let data: string | void;
-          try {
-            data = await handler?.();
-          } catch (e) {
-            reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
-            throw e;
-          }
-          if (frame.type === MessageType.READY) ready = true;
-          else timer = setTimeout(hung, setupTimeout);
-          reply(MessageType.ACK, frame.seq, typeof data === 'string' ? [{ tag: Tag.DATA, value: data }] : []);
-          return;
-        }
-        case MessageType.ERROR:
-          result.failure ??= failureOf(f);
-          return;
-        case MessageType.EXITED: {
-          exited = true;
-          const signal = f.int(Tag.SIGNAL);
-          if (signal !== undefined) result.signal = signal;
-          else result.status = f.int(Tag.STATUS) ?? 1;
-          finish();
-          return;
-        }
-        default:
-          throw new HakoError(`hako: the helper sent an unexpected message (type ${frame.type})`);
-      }
-    };
-
-    control.on('data', (chunk: Buffer) => {
+  private constructor(private readonly options: SessionOptions, maxBuffer: number) {
+    const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, true, !!options.onExec);
+    this.child = spawned.child;
+    this.control = spawned.control;
+    if (spawned.exec && options.onExec) watchExec(spawned.exec, options.onExec);
+    this.out = capture(this.child.stdout, maxBuffer);
+    this.err = capture(this.child.stderr, maxBuffer);
+    this.control.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
-        frames = reader.push(chunk);
+        frames = this.reader.push(chunk);
       } catch (e) {
-        child.kill('SIGKILL');
-        finish(e instanceof Error ? e : new Error(String(e)));
+        this.child.kill('SIGKILL');
+        this.onEnd(e instanceof Error ? e.message : String(e));
         return;
       }
-      for (const frame of frames) {
+      for (const frame of frames) this.onFrame(frame);
+    });
+    this.control.on('error', () => { /* the close/exit handlers report */ });
+    const end = (how: string) => {
+      this.ended ??= how;
+      this.onEnd(how);
+    };
+    this.child.on('error', (e) => end(`cannot run the helper ${helperPath}: ${e.message} (build it: npm rebuild hako, or npm ci in a checkout)`));
+    this.child.on('exit', (code, signal) => end(signal ?? `exit ${code}`));
+  }
+
+  /** Spawns the helper for one command (options as runPlan's). */
+  static start(options: SessionOptions = {}): HelperSession {
+    const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
+    if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 0) {
+      throw new HakoError(`hako: maxBuffer must be a whole number of bytes (0 or more), not ${String(options.maxBuffer)}`);
+    }
+    return new HelperSession(options, maxBuffer);
+  }
+
+  /** A request answered before the plan (READ_IN_ROOT): the reply's fields. */
+  request(type: number, fields: Field[], timeoutMs = 5000): Promise<Fields> {
+    if (this.running) return Promise.reject(new HakoError('hako: internal error: a helper request after the plan'));
+    if (this.ended) return Promise.reject(new HakoError(`hako: the helper ended before the plan (${this.ended})`));
+    const seq = this.nextSeq++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(seq);
+        reject(new HakoError(`hako: the helper did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(seq, { resolve, reject, timer });
+      this.control.write(encodeFrame(type, seq, fields));
+    });
+  }
+
+  /** Ends a session whose plan will not be sent (the caller failed first). */
+  abandon(): void {
+    if (this.running) return;
+    this.failRequests(new HakoError('hako: the helper was not needed after all'));
+    this.child.kill('SIGKILL');
+    this.control.destroy();
+  }
+
+  private answer(frame: Frame): void {
+    const w = this.waiting.get(frame.seq);
+    if (!w) {
+      // an ERROR of the helper's own (not a reply) fails whatever waits
+      if (frame.type === MessageType.ERROR) {
+        const failure = failureOf(Fields.decode(frame.payload));
+        this.failRequests(new HakoError(`hako: helper: ${failure.op}${failure.path ? ` ${failure.path}` : ''}: ${failure.message || failure.errname}`));
+      }
+      return;
+    }
+    this.waiting.delete(frame.seq);
+    clearTimeout(w.timer);
+    const payload = Fields.decode(frame.payload);
+    if (frame.type === MessageType.ERROR) {
+      const failure = failureOf(payload);
+      w.reject(new HakoError(`hako: helper: ${failure.op}${failure.path ? ` ${failure.path}` : ''}: ${failure.message || failure.errname}`));
+    } else w.resolve(payload);
+  }
+
+  private failRequests(e: Error): void {
+    for (const [seq, w] of this.waiting) {
+      clearTimeout(w.timer);
+      this.waiting.delete(seq);
+      w.reject(e);
+    }
+  }
+
+  /** Sends the plan and runs it to the end: resolves when the command has exited (or failed to
+   * start, or went on alone after READY). */
+  run(plan: Plan, handlers: SessionHandlers = {}): Promise<SessionResult> {
+    return new Promise((resolve, reject) => {
+      const fields = planFields(plan);
+      const size = planSize(fields);
+      if (size > MAX_PAYLOAD) {
+        this.abandon();
+        reject(new HakoError(`hako: the plan for the helper is ${size} bytes, over its limit of ${MAX_PAYLOAD} (1 MiB): fewer or shorter args, env, mounts, hooks or seccomp rules`));
+        return;
+      }
+      if (this.running) {
+        reject(new HakoError('hako: internal error: a helper session runs one plan'));
+        return;
+      }
+      this.running = true;
+      this.failRequests(new HakoError('hako: internal error: a helper request still waiting when the plan was sent'));
+      const { child, control, options } = this;
+      const out = this.out;
+      const err = this.err;
+      const result: SessionResult = { pid: 0, status: null, signal: null };
+      let settled = false;
+      let exited = false;
+      let ready = false;
+      let chain: Promise<void> = Promise.resolve();
+
+      // signals that arrive before the process exists are kept and sent once it does
+      const pending: NodeJS.Signals[] = [];
+      const forward = (signal: NodeJS.Signals) => {
+        if (result.pid === 0) {
+          pending.push(signal);
+        } else if (result.status === null && result.signal === null) {
+          try { process.kill(result.pid, signal); } catch { /* already gone */ }
+        }
+      };
+      for (const s of options.forwardSignals ?? []) process.on(s, forward);
+
+      const setupTimeout = options.setupTimeoutMs ?? 10_000;
+      let phase = 'namespaces';
+      const hung = () => {
+        child.kill('SIGKILL');
+        if (result.pid > 0) { try { process.kill(result.pid, 'SIGKILL'); } catch { /* gone */ } }
+        finish(new HakoError(`hako: the helper hung in the ${phase} phase (no answer within ${setupTimeout} ms)`));
+      };
+      let timer = setTimeout(hung, setupTimeout);
+
+      const finish = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        for (const s of options.forwardSignals ?? []) process.off(s, forward);
+        control.destroy();
+        if (error) {
+          reject(error);
+          return;
+        }
+        const done = () => {
+          if (child.stdout) result.stdout = out.buffer();
+          if (child.stderr) result.stderr = err.buffer();
+          if (out.truncated()) result.stdoutTruncated = true;
+          if (err.truncated()) result.stderrTruncated = true;
+          resolve(result);
+        };
+        // wait for the helper itself to be gone, and for captured output to end
+        if (child.exitCode !== null || child.signalCode !== null) done();
+        else child.once('close', done);
+      };
+
+      const reply = (type: number, seq: number, fields: Field[] = []) => {
+        if (!control.destroyed) control.write(encodeFrame(type, seq, fields));
+      };
+
+      const handle = async (frame: Frame) => {
+        const f = Fields.decode(frame.payload);
+        switch (frame.type) {
+          case MessageType.LOG: {
+            const entry: LogEntry = {
+              stage: f.str(Tag.STAGE) ?? '?', op: f.str(Tag.OP) ?? '?', detail: f.str(Tag.DETAIL) ?? '',
+              result: f.int(Tag.RESULT) ?? 0, pid: f.int(Tag.PID) ?? 0,
+            };
+            const index = f.int(Tag.ID);
+            if (index !== undefined) entry.index = index;
+            handlers.onLog?.(entry);
+            return;
+          }
+          case MessageType.IDMAP_REQUEST: {
+            phase = 'idmap';
+            try {
+              await handlers.onIdmap?.(f.int(Tag.PID) ?? 0);
+              phase = 'namespaces';
+              reply(MessageType.ACK, frame.seq);
+            } catch (e) {
+              reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
+              throw e;
+            }
+            return;
+          }
+          case MessageType.SPAWNED:
+            result.pid = f.int(Tag.PID) ?? 0;
+            clearTimeout(timer);
+            phase = 'init';
+            // a container's setup (mounts, hooks excepted) must reach READY in time too
+            if (handlers.onReady) timer = setTimeout(hung, setupTimeout);
+            handlers.onSpawned?.(result.pid);
+            for (const signal of pending.splice(0)) forward(signal);
+            return;
+          case MessageType.PRE_EXEC:
+            await handlers.onPreExec?.();
+            reply(MessageType.ACK, frame.seq);
+            return;
+          case MessageType.READY:
+          case MessageType.HOOKS: {
+            clearTimeout(timer); // hooks have timeouts of their own; after READY the process runs
+            const handler = frame.type === MessageType.READY ? handlers.onReady : handlers.onHooks;
+            let data: string | void;
+            try {
+              data = await handler?.();
+            } catch (e) {
+              reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
+              throw e;
+            }
+            if (frame.type === MessageType.READY) ready = true;
+            else timer = setTimeout(hung, setupTimeout);
+            reply(MessageType.ACK, frame.seq, typeof data === 'string' ? [{ tag: Tag.DATA, value: data }] : []);
+            return;
+          }
+          case MessageType.ERROR:
+            result.failure ??= failureOf(f);
+            return;
+          case MessageType.EXITED: {
+            exited = true;
+            const signal = f.int(Tag.SIGNAL);
+            if (signal !== undefined) result.signal = signal;
+            else result.status = f.int(Tag.STATUS) ?? 1;
+            finish();
+            return;
+          }
+          default:
+            throw new HakoError(`hako: the helper sent an unexpected message (type ${frame.type})`);
+        }
+      };
+
+      this.onFrame = (frame) => {
         chain = chain.then(() => handle(frame)).catch((e: unknown) => {
           child.kill('SIGKILL');
           finish(e instanceof Error ? e : new Error(String(e)));
         });
-      }
-    });
-    control.on('error', () => { /* the close/exit handlers report */ });
-    child.on('error', (e) => finish(new HakoError(`hako: cannot run the helper ${helperPath}: ${e.message} (build it: npm rebuild hako, or npm ci in a checkout)`)));
-    // The helper's end: both the process exit and the socket's close (which follows its last frame).
-    let exitCode: number | null = null;
-    let exitSignal: NodeJS.Signals | null = null;
-    let ends = 0;
-    const ended = () => {
-      if (++ends < 2) return;
-      chain = chain.then(() => {
-        if (exited || settled) return;
-        if (result.failure) {
-          result.status = exitCode ?? 1;
-          finish();
-        } else if (ready && exitCode === 0) {
-          result.detached = true;
-          finish();
-        } else {
-          finish(new HakoError(`hako: the helper ended without a result (${exitSignal ?? `exit ${exitCode}`}) in the ${phase} phase`));
-        }
-      });
-    };
-    control.on('close', ended);
-    child.on('exit', (code, signal) => {
-      exitCode = code;
-      exitSignal = signal;
-      // a detached process keeps its end of the socket until it execs: H0's exit is the end
-      if (ready && code === 0) ends++;
-      ended();
-    });
-    if (child.pid !== undefined) {
-      try {
-        handlers.onHelper?.(child.pid);
-      } catch (e) {
-        child.kill('SIGKILL');
-        finish(e instanceof Error ? e : new Error(String(e)));
+      };
+      this.onEnd = (how) => { if (how.startsWith('cannot run')) finish(new HakoError(`hako: ${how}`)); };
+      if (this.ended?.startsWith('cannot run')) {
+        finish(new HakoError(`hako: ${this.ended}`));
         return;
       }
-    }
-    control.write(encodeFrame(MessageType.PLAN, 1, fields));
-  });
+      // The helper's end: both the process exit and the socket's close (which follows its last frame).
+      let exitCode: number | null = null;
+      let exitSignal: NodeJS.Signals | null = null;
+      let ends = 0;
+      const ended = () => {
+        if (++ends < 2) return;
+        chain = chain.then(() => {
+          if (exited || settled) return;
+          if (result.failure) {
+            result.status = exitCode ?? 1;
+            finish();
+          } else if (ready && exitCode === 0) {
+            result.detached = true;
+            finish();
+          } else {
+            finish(new HakoError(`hako: the helper ended without a result (${exitSignal ?? `exit ${exitCode}`}) in the ${phase} phase`));
+          }
+        });
+      };
+      const exitedNow = (code: number | null, signal: NodeJS.Signals | null) => {
+        exitCode = code;
+        exitSignal = signal;
+        // a detached process keeps its end of the socket until it execs: H0's exit is the end
+        if (ready && code === 0) ends++;
+        ended();
+      };
+      if (control.destroyed || control.readableEnded) ended();
+      else control.on('close', ended);
+      if (child.exitCode !== null || child.signalCode !== null) exitedNow(child.exitCode, child.signalCode);
+      else child.on('exit', exitedNow);
+      if (child.pid !== undefined) {
+        try {
+          handlers.onHelper?.(child.pid);
+        } catch (e) {
+          child.kill('SIGKILL');
+          finish(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+      }
+      control.write(encodeFrame(MessageType.PLAN, 1, fields));
+    });
+  }
+}
+
+/** Runs a plan to the end with a new helper: resolves when the command has exited (or failed to
+ * start). */
+export function runPlan(plan: Plan, handlers: SessionHandlers = {}, options: SessionOptions = {}): Promise<SessionResult> {
+  let session: HelperSession;
+  try {
+    session = HelperSession.start(options);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return session.run(plan, handlers);
 }

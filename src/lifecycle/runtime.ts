@@ -8,7 +8,7 @@ import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { HakoError, HelperError, type HelperFailure } from '../errors.js';
-import { runPlan, type SessionResult } from '../helper/session.js';
+import { HelperSession, type SessionHandlers, type SessionResult } from '../helper/session.js';
 import { runHooks, runHooksWarn } from '../hooks/run.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -365,24 +365,32 @@ export class Runtime {
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
     if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255);
     if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255);
-    // the container's own files, as its init sees them (its root, with its mounts)
-    const files = new ContainerFiles(`/proc/${state.pid}/root`);
-    if (options.user !== undefined) proc = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
-    const home = await homeFor(files, proc);
-    const ns = containerNamespaces(spec);
-    const cgroup = this.cgroup(state);
-    const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
-    const input = {
-      process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
-      namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
-      ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
-    };
-    const builder = execPlan(input);
+    const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
+    let builder: PlanBuilder;
+    let home: string | undefined;
+    try {
+      // the container's own files, as its init sees them (its root, with its mounts)
+      const files = new ContainerFiles(`/proc/${state.pid}/root`, (t, f) => helper.request(t, f));
+      if (options.user !== undefined) proc = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
+      home = await homeFor(files, proc);
+      const ns = containerNamespaces(spec);
+      const cgroup = this.cgroup(state);
+      const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
+      const input = {
+        process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
+        namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
+        ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+      };
+      builder = execPlan(input);
+    } catch (e) {
+      helper.abandon();
+      throw e;
+    }
     let pid = 0;
-    const result = await this.runBuilder(builder, {
+    const result = await Runtime.runOn(helper, builder, {
       onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
-    }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
+    });
     return this.resultOf(result, 'exec', builder);
   }
 
@@ -397,8 +405,10 @@ export class Runtime {
     return out;
   }
 
-  private runBuilder(builder: PlanBuilder, handlers: Parameters<typeof runPlan>[1], o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined }) {
-    return runPlan({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers, {
+  /** Starts the helper for one command before its plan is built (it starts, and re-executes its
+   * sealed copy, while hako prepares the rest; READ_IN_ROOT lookups go over the same socket). */
+  private startHelper(o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined }): HelperSession {
+    return HelperSession.start({
       ...(o.onExec ? { onExec: o.onExec } : {}),
       ...(o.maxBuffer !== undefined ? { maxBuffer: o.maxBuffer } : {}),
       ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
@@ -406,6 +416,10 @@ export class Runtime {
       ...(o.preserveFds ? { preserveFds: o.preserveFds } : {}),
       ...(o.forwardSignals ? { forwardSignals: o.forwardSignals } : {}),
     });
+  }
+
+  private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers): Promise<SessionResult> {
+    return helper.run({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers);
   }
 
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
@@ -417,30 +431,37 @@ export class Runtime {
     const { spec, bundle, rootfs } = loadBundle(options.bundle);
     const proc = spec.process;
     if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run');
-    // read in the rootfs by the helper while the rest is set up (only if the env has no HOME)
-    const home = homeFor(new ContainerFiles(rootfs), proc);
-    home.catch(() => { /* awaited below */ });
     const detach = mode !== 'run';
     if (proc.terminal && detach && !options.consoleSocket) {
       throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)');
     }
     if (!proc.terminal && options.consoleSocket) throw new HakoError('hako: --console-socket given but process.terminal is false');
-    const created = new Date().toISOString();
-    const state: ContainerState = {
-      ociVersion: spec.ociVersion, id, status: 'creating', pid: 0, pidStartTime: 0, bundle, rootfs, created,
-      owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: this.store.file(id, CONFIG_SNAPSHOT),
-    };
-    this.store.create(id, state);
-    let cgroup: CgroupManager | undefined;
-    let existed: string[] = [];
-    let pid = 0;
-    let ready = false;
-    let poststart: Promise<void> | undefined;
     // run starts at once: poststart once the process is executed, which H2's exec socket tells;
     // run -d returns then too (as runc's start, which reads exec.fifo to its EOF)
     let execFailed = false;
     let onExec: ((outcome: 'executed' | 'failed') => void) | undefined;
     const execed = mode === 'run-detached' || (mode === 'run' && spec.hooks?.poststart?.length) ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
+    // the helper starts now, while the rest is set up; it reads HOME's passwd in the rootfs first
+    // (only if the env has no HOME)
+    const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer });
+    const home = homeFor(new ContainerFiles(rootfs, (t, f) => helper.request(t, f)), proc);
+    home.catch(() => { /* awaited below */ });
+    const created = new Date().toISOString();
+    const state: ContainerState = {
+      ociVersion: spec.ociVersion, id, status: 'creating', pid: 0, pidStartTime: 0, bundle, rootfs, created,
+      owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: this.store.file(id, CONFIG_SNAPSHOT),
+    };
+    try {
+      this.store.create(id, state);
+    } catch (e) {
+      helper.abandon();
+      throw e;
+    }
+    let cgroup: CgroupManager | undefined;
+    let existed: string[] = [];
+    let pid = 0;
+    let ready = false;
+    let poststart: Promise<void> | undefined;
     try {
       // a cgroup that holds processes is another container's or a service's: joining it would let
       // delete --force, kill --all and pause act on them (runc refuses it too); it is not touched
@@ -465,7 +486,7 @@ export class Runtime {
         ...(deviceProgram ? { deviceProgram } : {}),
       });
       const cg = cgroup;
-      const result = await this.runBuilder(builder, {
+      const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => {
           writeFileSync(`/proc/${p}/uid_map`, formatMap((spec.linux?.uidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
           writeFileSync(`/proc/${p}/gid_map`, formatMap((spec.linux?.gidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
@@ -496,7 +517,7 @@ export class Runtime {
           }
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
-      }, { stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer });
+      });
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
@@ -508,6 +529,7 @@ export class Runtime {
       if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
       return out;
     } catch (err) {
+      helper.abandon(); // a plan never sent: the helper goes (a no-op once it ran)
       // nothing left behind: the process, the cgroup, the state (a container that got ready and
       // was started is left to `delete`, except a foreground run's, which is this call's)
       if (!ready || mode === 'run') {

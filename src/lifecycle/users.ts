@@ -3,7 +3,7 @@
 // RESOLVE_IN_ROOT), never through a host path that an image's symlink (/etc -> /etc) could send
 // onto the host's files. The parsing, and what a missing file means, is decided here.
 import { HakoError } from '../errors.js';
-import { MAX_PAYLOAD, MessageType, Tag } from '../helper/protocol.js';
+import { type Field, type Fields, MAX_PAYLOAD, MessageType, Tag } from '../helper/protocol.js';
 import { helperRequest } from '../helper/session.js';
 import type { Process } from '../spec/types.js';
 
@@ -17,8 +17,12 @@ const READ_MAX = MAX_PAYLOAD - 64;
  * or /proc/PID/root), or undefined when there is none: missing, unresolvable (a symlink loop), or
  * not a regular file, which runc also treats as no file.
  */
-export async function readInRoot(root: string, path: string): Promise<string | undefined> {
-  const reply = await helperRequest(MessageType.READ_IN_ROOT, [
+/** Sends one request to a helper: a fresh one by default, or the session's that will run the
+ * command (HelperSession.request), which saves a helper per lookup. */
+export type HelperRequester = (type: number, fields: Field[]) => Promise<Fields>;
+
+export async function readInRoot(root: string, path: string, request: HelperRequester = helperRequest): Promise<string | undefined> {
+  const reply = await request(MessageType.READ_IN_ROOT, [
     { tag: Tag.SOURCE, value: root }, { tag: Tag.PATH, value: path }, { tag: Tag.VALUE, value: READ_MAX },
   ]);
   const errno = reply.int(Tag.ERRNO);
@@ -32,14 +36,14 @@ export class ContainerFiles {
   private passwdText?: Promise<string | undefined>;
   private groupText?: Promise<string | undefined>;
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string, private readonly request?: HelperRequester) {}
 
   passwd(): Promise<string | undefined> {
-    return (this.passwdText ??= readInRoot(this.root, '/etc/passwd'));
+    return (this.passwdText ??= readInRoot(this.root, '/etc/passwd', this.request));
   }
 
   group(): Promise<string | undefined> {
-    return (this.groupText ??= readInRoot(this.root, '/etc/group'));
+    return (this.groupText ??= readInRoot(this.root, '/etc/group', this.request));
   }
 }
 
