@@ -126,8 +126,19 @@ function withValue(specs: OptionSpec[]): string {
   return specs.filter((o) => o.arg === 'required').flatMap((o) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]).join(' ');
 }
 
+/** The values a flag takes when its help names them all (text|json, allow|deny). */
+function choices(o: OptionSpec): string[] | undefined {
+  return o.arg !== 'none' && o.arg !== undefined && o.value && /^[a-z]+(\|[a-z]+)+$/.test(o.value) ? o.value.split('|') : undefined;
+}
+
+/** bash: a case on the previous word, for flags whose values are known. */
+function bashChoices(specs: OptionSpec[]): string {
+  return specs.filter((o) => o.arg === 'required' && choices(o))
+    .map((o) => `${[`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])].join('|')}) COMPREPLY=($(compgen -W '${choices(o)!.join(' ')}' -- "$cur")); return 0 ;; `).join('');
+}
+
 export function bashCompletion(): string {
-  const cases = COMMANDS.map((c) => `    ${c.name}) opts='${words(c.specs)}'; valued=' ${withValue(c.specs)} ' ;;`).join('\n');
+  const cases = COMMANDS.map((c) => `    ${c.name}) opts='${words(c.specs)}'; case $prev in ${bashChoices(c.specs)}esac ;;`).join('\n');
   return `# bash completion for hako (hako completion bash): source <(hako completion bash)
 _hako() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} verb= i w
@@ -140,6 +151,7 @@ _hako() {
   done
   COMPREPLY=()
   if [[ -z $verb ]]; then
+    case $prev in ${bashChoices(GLOBAL_SPECS)}esac
     if [[ $cur == -* ]]; then
       COMPREPLY=($(compgen -W '${words(GLOBAL_SPECS)}' -- "$cur"))
     elif [[ $globals_valued != *" $prev "* ]]; then
@@ -147,7 +159,7 @@ _hako() {
     fi
     return 0
   fi
-  local opts valued
+  local opts
   case $verb in
 ${cases}
     *) return 0 ;;
@@ -168,8 +180,9 @@ complete -o default -F _hako hako
 /** A zsh _arguments item for one option. */
 function zshSpec(o: OptionSpec): string {
   const help = (o.help ?? '').replace(/[[\]]/g, (b) => (b === '[' ? '(' : ')')).replace(/'/g, "'\\''").replace(/:/g, ' -');
-  const action = o.arg === 'required' ? `:${(o.value ?? 'value').replace(/:/g, ' ')}:_files` : '';
-  const long = o.arg === 'optional' ? `--${o.long}=-` : `--${o.long}`;
+  const values = choices(o);
+  const action = o.arg !== 'required' ? '' : values ? `:${o.value}:(${values.join(' ')})` : `:${(o.value ?? 'value').replace(/:/g, ' ')}:_files`;
+  const long = `--${o.long}`;
   if (!o.short) return `'${long}[${help}]${action}'`;
   return `'(-${o.short} --${o.long})'{-${o.short},${long}}'[${help}]${action}'`;
 }

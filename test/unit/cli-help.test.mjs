@@ -97,10 +97,10 @@ test('hako completion bash: completes commands and each command\'s flags', (t) =
   if (spawnSync('bash', ['--version']).status !== 0) { t.skip('bash is not installed'); return; }
   const script = `source <("${HAKO}" completion bash) || exit 9; complete -p hako || exit 8
     try() { COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _hako; echo "\${COMPREPLY[*]}"; }
-    try hako run --bu; try hako --root /tmp/x ru; try hako --ro; try hako exec --proc; try hako completion ""`;
+    try hako run --bu; try hako --root /tmp/x ru; try hako --ro; try hako exec --proc; try hako completion ""; try hako list --format ""`;
   const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split('\n'), ['complete -o default -F _hako hako', '--bundle', 'run', '--root --rootless', '--process --process-label', 'bash zsh']);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['complete -o default -F _hako hako', '--bundle', 'run', '--root --rootless', '--process --process-label', 'bash zsh', 'table json']);
   assert.equal(r.stderr, '');
 });
 
