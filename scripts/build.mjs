@@ -1,15 +1,18 @@
 // Bundles the CLI and the library into single files (esbuild), and writes the type declarations.
 import { build } from 'esbuild';
-import { readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+// the commit `hako --version` names, as runc's does (none outside a git checkout)
+let commit = '';
+try { commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* not a checkout */ }
 const common = {
   metafile: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false,
-  define: { HAKO_VERSION: JSON.stringify(version) }, logLevel: 'warning', absWorkingDir: root,
+  define: { HAKO_VERSION: JSON.stringify(version), HAKO_COMMIT: JSON.stringify(commit) }, logLevel: 'warning', absWorkingDir: root,
 };
 // The helper is the package's own native/hako-helper, at a path fixed relative to the file
 // session.ts is built into (never searched for: see src/helper/session.ts)
@@ -39,6 +42,8 @@ for (const dir of ['dist/cli', 'dist/src']) {
     if (path.endsWith('.cache')) rmSync(path, { force: true }); // made for the old bundle
   }
 }
+// the man page (package.json "man"), from the same help text as `hako help --man`
+writeFileSync(join(root, 'dist', 'hako.1'), execFileSync(process.execPath, [join(root, 'dist', 'cli', 'hako.cjs'), 'help', '--man'], { encoding: 'utf8' }));
 // declarations for library users (skipped quietly when typescript is not installed)
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
 if (existsSync(tsc)) execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });

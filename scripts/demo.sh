@@ -4,7 +4,7 @@
 # Works as root or as a user (then the kernel must allow unprivileged user namespaces).
 set -eu
 cd "$(dirname "$0")/.."
-[ -x native/hako-helper ] && [ -f dist/cli/hako.cjs ] || { echo "demo.sh: build first: sudo sh scripts/setup.sh" >&2; exit 1; }
+[ -x native/hako-helper ] && [ -f dist/cli/hako.cjs ] || { echo "demo.sh: build first, as root: sh scripts/setup.sh (or sudo sh scripts/setup.sh)" >&2; exit 1; }
 
 echo "== on the host: hostname $(hostname), $(id -un) (uid $(id -u)), $(ps -e --no-headers | wc -l) processes, $(ip -o link | wc -l) network links"
 echo "\$ ./bin/hako unshare --all --mount-proc --map-root-user --hostname hako-demo sh"
@@ -44,5 +44,5 @@ if [ "$(id -u)" = 0 ]; then
     echo "(skipping the OCI container: no static busybox; apt-get install busybox-static)"
   fi
 else
-  echo "(the OCI container part of the demo runs as root: sudo sh scripts/demo.sh)"
+  echo "(the OCI container part of the demo runs as root: sh scripts/demo.sh from a root shell, or with sudo)"
 fi

@@ -1,13 +1,30 @@
 #!/bin/sh
-# Installs what hako and its tests need on Debian 12, then runs `npm ci` (which builds the C
+# Installs what hako needs on Debian 12 (or Ubuntu), then runs `npm ci` (which builds the C
 # helper and the bundle). Run as root, from anywhere; running it again changes nothing.
+#   sh scripts/setup.sh          what the CLI, the library and scripts/demo.sh need
+#   sh scripts/setup.sh --test   that, and the peers and clients the test suite uses (~220 MB more)
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
-[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root: sudo sh scripts/setup.sh" >&2; exit 1; }
+tests=false
+case "${1:-}" in
+  '') ;;
+  --test) tests=true ;;
+  -h|--help) sed -n '2,5s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "setup.sh: unknown option '$1' (use --test for what the tests need, or nothing)" >&2; exit 2 ;;
+esac
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (sudo sh scripts/setup.sh, or from a root shell)" >&2; exit 1; }
+command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1 || {
+  echo "setup.sh: this script installs Debian/Ubuntu packages (apt-get); elsewhere install a C compiler and libseccomp's headers (Fedora: gcc libseccomp-devel; Alpine: build-base libseccomp-dev) and Node.js 20+, then run npm ci" >&2
+  exit 1
+}
 
-# the toolkit and its tests, then the OCI runtimes and clients hako is measured and tested against
-packages="build-essential libseccomp-dev uidmap iproute2 procps util-linux bsdutils busybox-static jq hyperfine time
+# hako itself: a C compiler and libseccomp for the helper, newuidmap/newgidmap for a user's id
+# maps, a static busybox for the demo's container; ip and ps, which the demo shows
+packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps"
+# the tests: the toolkit's peers (zsh and groff check the completion and the man page), then the
+# OCI runtimes and clients hako is measured and tested against
+$tests && packages="$packages util-linux bsdutils jq hyperfine time zsh groff-base
   runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap"
 missing=
 for p in $packages; do
@@ -24,7 +41,7 @@ fi
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || {
   echo "setup.sh: hako needs Node.js 20 or newer on PATH (Debian 12's own nodejs is 18)" >&2; exit 1; }
 
-# npm ci as the checkout's owner, so that `sudo sh scripts/setup.sh` leaves no root-owned files
+# npm ci as the checkout's owner, so that running this with sudo leaves no root-owned files
 cd "$repo"
 owner=$(stat -c %U .)
 if [ "$owner" = root ] || [ "$owner" = UNKNOWN ]; then

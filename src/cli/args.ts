@@ -7,6 +7,10 @@ export interface OptionSpec {
   short?: string;
   /** none: a switch; required: takes a value; optional: takes one only as --opt=value or -oVALUE. */
   arg?: 'none' | 'required' | 'optional';
+  /** What the value is, in help (DIR, FILE, N): VALUE when not given. */
+  value?: string;
+  /** One line for --help, the man page and shell completion. */
+  help?: string;
 }
 
 export interface ParsedArgs {
@@ -26,7 +30,8 @@ export function parseArgs(verb: string, argv: string[], specs: OptionSpec[], sto
     list.push(value);
     values.set(spec.long, list);
   };
-  const bad = (msg: string) => new HakoError(`hako ${verb}: ${msg} (see 'hako ${verb} --help')`);
+  const who = verb ? `hako ${verb}` : 'hako';
+  const bad = (msg: string, guess?: string) => new HakoError(`${who}: ${msg}${guess ? `; did you mean '${guess}'?` : ''} (see '${who} --help')`);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -37,7 +42,7 @@ export function parseArgs(verb: string, argv: string[], specs: OptionSpec[], sto
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq < 0 ? undefined : eq);
       const spec = byLong.get(name);
-      if (!spec) throw bad(`unknown option '--${name}'`);
+      if (!spec) throw bad(`unknown option '--${name}'`, closest(`--${name}`, specs.map((x) => `--${x.long}`)));
       const kind = spec.arg ?? 'none';
       if (eq >= 0) {
         if (kind === 'none') throw bad(`option '--${name}' takes no value`);
@@ -79,6 +84,33 @@ export function parseArgs(verb: string, argv: string[], specs: OptionSpec[], sto
   return { values, rest };
 }
 
+/** Edit distance (insertions, deletions, substitutions, and swapping two neighbours), for "did you mean". */
+export function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number) => (d[i] as number[])[j] as number;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = v;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** The candidate closest to what was typed, when it is close: at most 2 edits, and fewer than a
+ * third of the word (so that '--rot' suggests '--root' but '--x' suggests nothing). */
+export function closest(typed: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = distance(typed, c);
+    if (d < bestDistance) { best = c; bestDistance = d; }
+  }
+  const word = typed.replace(/^-+/, '');
+  return bestDistance <= Math.min(2, Math.ceil(word.length / 3)) ? best : undefined;
+}
+
 /** The last value given for an option (util-linux: the last occurrence wins). */
 export function last(args: ParsedArgs, name: string): string | undefined {
   const list = args.values.get(name);
@@ -94,4 +126,20 @@ export function intValue(verb: string, option: string, text: string, min = 0): n
     throw new HakoError(`hako ${verb}: --${option}: '${text}' is not ${min >= 0 ? 'a whole number' : 'an integer'}${min > 0 ? ` of at least ${min}` : ''}`);
   }
   return Number(text);
+}
+
+/**
+ * A byte size as runc and docker take it (go-units RAMInBytes): a number, optionally with a
+ * binary unit k, m, g, t or p (1024-based), with or without i and b, in any case: 512k, 50M,
+ * 1.5GiB. -1 (unlimited) is taken as runc does.
+ */
+export function byteSize(verb: string, option: string, text: string): number {
+  if (text.trim() === '-1') return -1;
+  const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i.exec(text.trim());
+  const unit = m ? 1024 ** ' kmgtp'.indexOf((m[2] ?? ' ').toLowerCase()) : 0;
+  const value = m ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not a size (bytes, or with a unit: 512k, 50M, 1g; -1 for no limit)`);
+  }
+  return value;
 }

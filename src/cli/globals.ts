@@ -2,7 +2,8 @@
 // as containerd's shim reads them from --log.
 import { appendFileSync } from 'node:fs';
 import { HakoError } from '../errors.js';
-import { last, type OptionSpec, parseArgs } from './args.js';
+import { last, parseArgs } from './args.js';
+import { GLOBAL_SPECS } from './commands.js';
 
 export interface Globals {
   root: string;
@@ -12,11 +13,8 @@ export interface Globals {
   rootless: 'auto' | 'true' | 'false';
 }
 
-const SPECS: OptionSpec[] = [
-  { long: 'root', arg: 'required' }, { long: 'log', arg: 'required' }, { long: 'log-format', arg: 'required' },
-  { long: 'debug' }, { long: 'systemd-cgroup' }, { long: 'rootless', arg: 'required' },
-  { long: 'criu', arg: 'required' },
-];
+// --help and --version end the globals: they are handled as commands (src/cli/main.ts)
+const SPECS = GLOBAL_SPECS.filter((s) => s.long !== 'help' && s.long !== 'version');
 
 /** Splits `hako [globals] verb args...`; returns the globals and the rest from the verb on. */
 export function parseGlobals(argv: string[]): { globals: Globals; rest: string[] } {

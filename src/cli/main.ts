@@ -1,30 +1,10 @@
 // hako: the command line. Each verb is a thin layer over the library.
 import { HakoError } from '../errors.js';
+import { OCI_VERSION_MAX } from '../spec/features.js';
+import { closest, has, parseArgs } from './args.js';
+import { command, COMMANDS, specsOf } from './commands.js';
 import { type Globals, logRecord, parseGlobals } from './globals.js';
-
-declare const HAKO_VERSION: string;
-
-const usage = `Usage: hako [global options] <command> [options]
-
-Namespace toolkit:
-  unshare    run a command in new namespaces (hako unshare --help)
-  nsenter    run a command in the namespaces of a running process
-  ns         list namespaces, as lsns does
-
-OCI runtime (runc's command line):
-  spec       write a default config.json        features   what hako supports (JSON)
-  create     create a container                 start      start a created container
-  run        create and start                   exec       run a process in a container
-  state      a container's state (JSON)         list       containers
-  kill       signal a container                 delete     remove a container
-  ps         processes of a container           update     change a container's resources
-  pause      freeze a container                 resume     thaw a paused container
-
-Global options (OCI runtime): --root DIR (/run/hako), --log FILE, --log-format text|json,
-  --debug, --rootless auto|true|false, --systemd-cgroup (refused: no systemd here)
-
-  hako <command> --help   for a command's options
-  hako --version`;
+import { bashCompletion, commandHelp, manPage, topHelp, versionText, zshCompletion } from './help.js';
 
 const RUNTIME_VERBS = new Set(['create', 'start', 'run', 'state', 'list', 'kill', 'delete', 'exec', 'ps', 'spec', 'features', 'pause', 'resume', 'update']);
 
@@ -54,14 +34,53 @@ async function main(argv: string[]): Promise<number> {
     case 'nsenter': return (await import('./nsenter.js')).nsenterCommand(rest);
     case 'ns': return (await import('./ns.js')).nsCommand(rest);
     case '--version': case '-v': case 'version':
-      process.stdout.write(`hako version ${HAKO_VERSION}\nspec: 1.2.0\n`);
+      process.stdout.write(versionText(OCI_VERSION_MAX));
       return 0;
-    case undefined: case '--help': case '-h': case 'help':
-      process.stdout.write(`${usage}\n`);
+    case undefined: case '--help': case '-h':
+      process.stdout.write(`${topHelp()}\n`);
       return verb === undefined ? 1 : 0;
-    default:
-      throw new HakoError(`hako: unknown command '${verb}' (see 'hako --help')`);
+    case 'help': return helpCommand(rest);
+    case 'completion': return completionCommand(rest);
+    default: {
+      const guess = closest(verb, COMMANDS.map((c) => c.name));
+      throw new HakoError(`hako: unknown command '${verb}'${guess ? `; did you mean '${guess}'?` : ''} (see 'hako --help')`);
+    }
   }
+}
+
+/** hako help [COMMAND] [--man]. */
+function helpCommand(argv: string[]): number {
+  const args = parseArgs('help', argv, specsOf('help'), false);
+  if (has(args, 'help')) {
+    process.stdout.write(`${commandHelp(command('help')!)}\n`);
+  } else if (has(args, 'man')) {
+    process.stdout.write(manPage());
+  } else if (args.rest.length === 0) {
+    process.stdout.write(`${topHelp()}\n`);
+  } else {
+    const name = args.rest[0] as string;
+    const c = command(name);
+    if (!c || args.rest.length > 1) {
+      const guess = c ? undefined : closest(name, COMMANDS.map((x) => x.name));
+      throw new HakoError(`hako help: ${c ? 'one command at a time' : `no command '${name}'${guess ? `; did you mean '${guess}'?` : ''}`} (see 'hako --help')`);
+    }
+    process.stdout.write(`${commandHelp(c)}\n`);
+  }
+  return 0;
+}
+
+/** hako completion bash|zsh. */
+function completionCommand(argv: string[]): number {
+  const args = parseArgs('completion', argv, specsOf('completion'), false);
+  if (has(args, 'help')) {
+    process.stdout.write(`${commandHelp(command('completion')!)}\n`);
+    return 0;
+  }
+  const [shell, ...more] = args.rest;
+  if (shell === 'bash' && !more.length) process.stdout.write(bashCompletion());
+  else if (shell === 'zsh' && !more.length) process.stdout.write(zshCompletion());
+  else throw new HakoError("hako completion: name one shell: bash or zsh (see 'hako completion --help')");
+  return 0;
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -2,22 +2,11 @@
 import { HakoError } from '../errors.js';
 import type { NamespaceType } from '../linux/namespaces.js';
 import { describeProcesses, listNamespaces, type NamespaceInfo, referenceProcess } from '../toolkit/ns.js';
-import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
+import { has, intValue, last, parseArgs } from './args.js';
+import { command, specsOf } from './commands.js';
+import { commandHelp } from './help.js';
 
-export const nsHelp = `Usage: hako ns [PID...] [--type TYPE] [--json] [--tree]
-List namespaces, as lsns does: NS (inode), TYPE, NPROCS, PID (lowest), USER, COMMAND.
-Given PIDs, show each of their namespaces and mark with * those that differ from PID 1's
-(or hako's own, where PID 1's cannot be read).
-
-  -t, --type TYPE   only this type: user mnt pid net uts ipc cgroup time
-  -J, --json        JSON for programs
-  -T, --tree        user namespaces as a tree, with the namespaces each one owns
-  -h, --help`;
-
-const SPECS: OptionSpec[] = [
-  { long: 'type', short: 't', arg: 'required' }, { long: 'json', short: 'J' },
-  { long: 'tree', short: 'T' }, { long: 'help', short: 'h' },
-];
+const SPECS = specsOf('ns');
 
 /** Columns: numbers right-aligned, text left-aligned; a tree's first column is left-aligned too. */
 function table(rows: string[][], treeColumn = false): string {
@@ -60,7 +49,7 @@ function tree(list: NamespaceInfo[]): string {
 export async function nsCommand(argv: string[]): Promise<number> {
   const args = parseArgs('ns', argv, SPECS, false);
   if (has(args, 'help')) {
-    process.stdout.write(`${nsHelp}\n`);
+    process.stdout.write(`${commandHelp(command('ns')!)}\n`);
     return 0;
   }
   const type = last(args, 'type') as NamespaceType | undefined;

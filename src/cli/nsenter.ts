@@ -1,29 +1,12 @@
 // hako nsenter -t PID [options] [--] [command [args...]]
 import { HakoError } from '../errors.js';
 import { nsenter, type NsenterOptions } from '../toolkit/nsenter.js';
-import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
+import { has, intValue, last, parseArgs } from './args.js';
+import { command, specsOf } from './commands.js';
 import { NS_OPTIONS, signalsToForward } from './common.js';
+import { commandHelp } from './help.js';
 
-export const nsenterHelp = `Usage: hako nsenter -t PID [options] [--] [command [args...]]
-Run a command (default: $SHELL) in the namespaces of process PID.
-
-  -t, --target PID          the process whose namespaces to enter
-  -a, --all                 all of its namespaces (its user namespace only if it is not yours)
-  -u, --uts  -i, --ipc  -p, --pid  -m, --mount  -n, --net  -U, --user  -C, --cgroup  -T, --time
-      --preserve-credentials  keep your uid and gid after entering a user namespace
-  -r, --root[=DIR]          chroot to the target's root (or DIR)
-  -w, --wd[=DIR]            chdir to the target's working directory (or DIR)
-      --explain             show each step as it happens
-  -h, --help
-Entering a PID namespace forks, so that the command is really inside it.
-Exit status: the command's; 128+N if signal N killed it; 126 not executable; 127 not found.`;
-
-const SPECS: OptionSpec[] = [
-  { long: 'target', short: 't', arg: 'required' }, { long: 'all', short: 'a' },
-  ...NS_OPTIONS.map(([long, short]) => ({ long, short, arg: 'optional' as const })),
-  { long: 'preserve-credentials' }, { long: 'root', short: 'r', arg: 'optional' },
-  { long: 'wd', short: 'w', arg: 'optional' }, { long: 'explain' }, { long: 'help', short: 'h' },
-];
+const SPECS = specsOf('nsenter');
 
 export function nsenterOptions(argv: string[]): NsenterOptions | 'help' {
   const args = parseArgs('nsenter', argv, SPECS);
@@ -48,7 +31,7 @@ export function nsenterOptions(argv: string[]): NsenterOptions | 'help' {
 export async function nsenterCommand(argv: string[]): Promise<number> {
   const o = nsenterOptions(argv);
   if (o === 'help') {
-    process.stdout.write(`${nsenterHelp}\n`);
+    process.stdout.write(`${commandHelp(command('nsenter')!)}\n`);
     return 0;
   }
   o.forwardSignals = signalsToForward();

@@ -11,14 +11,10 @@ import { hakoSupport } from '../oci/support.js';
 import type { Process } from '../spec/types.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../spec/json-position.js';
 import type { LinuxResources } from '../cgroups/resources.js';
-import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
+import { byteSize, has, intValue, last, parseArgs } from './args.js';
+import { command } from './commands.js';
 import type { Globals } from './globals.js';
-
-const CREATE_SPECS: OptionSpec[] = [
-  { long: 'bundle', short: 'b', arg: 'required' }, { long: 'pid-file', arg: 'required' },
-  { long: 'console-socket', arg: 'required' }, { long: 'no-pivot' }, { long: 'no-new-keyring' },
-  { long: 'preserve-fds', arg: 'required' }, { long: 'help', short: 'h' },
-];
+import { commandHelp } from './help.js';
 
 function oneId(verb: string, rest: string[]): string {
   if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`);
@@ -63,31 +59,40 @@ function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
 const PROXIED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export async function runtimeCommand(verb: string, argv: string[], globals: Globals): Promise<number> {
+  const cmd = command(verb);
+  if (!cmd) throw new HakoError(`hako: unknown command '${verb}'`);
+  // the options of every verb come from src/cli/commands.ts, as its --help does
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(verb, argv, cmd.specs, cmd.stopAtFirstArg ?? false);
+  } catch (e) {
+    // runc: every failure of exec itself exits 255, apart from the process's own status
+    throw verb === 'exec' && e instanceof HakoError ? new HakoError(e.message, 255) : e;
+  }
+  if (has(args, 'help')) {
+    process.stdout.write(`${commandHelp(cmd)}\n`);
+    return 0;
+  }
   const rt = new Runtime({ root: globals.root });
   switch (verb) {
     case 'create': {
-      const args = parseArgs(verb, argv, CREATE_SPECS, false);
       await rt.create(oneId(verb, args.rest), createOptions(verb, args));
       return 0;
     }
     case 'run': {
-      const args = parseArgs(verb, argv, [...CREATE_SPECS, { long: 'detach', short: 'd' }, { long: 'keep' }], false);
       const o = { ...createOptions(verb, args), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED };
       return (await rt.run(oneId(verb, args.rest), o)).exitCode;
     }
     case 'start': {
-      const args = parseArgs(verb, argv, [], false);
       closeStrayFds(3);
       await rt.start(oneId(verb, args.rest));
       return 0;
     }
     case 'state': {
-      const args = parseArgs(verb, argv, [], false);
       process.stdout.write(`${formatOciState(rt.state(oneId(verb, args.rest)))}\n`);
       return 0;
     }
     case 'list': case 'ps': if (verb === 'list') {
-      const args = parseArgs(verb, argv, [{ long: 'format', short: 'f', arg: 'required' }, { long: 'quiet', short: 'q' }], false);
       const list = rt.list();
       if (has(args, 'quiet')) process.stdout.write(list.map((s) => `${s.id}\n`).join(''));
       else if (last(args, 'format') === 'json') process.stdout.write(`${JSON.stringify(list)}\n`);
@@ -98,7 +103,6 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       }
       return 0;
     } else {
-      const args = parseArgs(verb, argv, [{ long: 'format', short: 'f', arg: 'required' }]);
       const [id, ...psArgs] = args.rest;
       if (!id) throw new HakoError("hako ps: expected a container id; see 'hako ps --help'");
       const pids = rt.ps(id);
@@ -118,36 +122,31 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return 0;
     }
     case 'kill': {
-      const args = parseArgs(verb, argv, [{ long: 'all', short: 'a' }], false);
       const [id, signal] = args.rest;
       if (!id || args.rest.length > 2) throw new HakoError("hako kill: usage: hako kill [--all] ID [SIGNAL]");
       rt.kill(id, signal ?? 'SIGTERM', has(args, 'all'));
       return 0;
     }
     case 'delete': {
-      const args = parseArgs(verb, argv, [{ long: 'force', short: 'f' }], false);
       closeStrayFds(3);
       await rt.delete(oneId(verb, args.rest), has(args, 'force'));
       return 0;
     }
     case 'exec':
       // runc: every failure of exec itself exits 255, apart from the process's own status
-      return execCommand(rt, argv).catch((e: unknown) => {
+      return execCommand(rt, args).catch((e: unknown) => {
         throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255) : e;
       });
     case 'pause': case 'resume': {
-      const args = parseArgs(verb, argv, [], false);
       if (verb === 'pause') rt.pause(oneId(verb, args.rest));
       else rt.resume(oneId(verb, args.rest));
       return 0;
     }
     case 'update': {
-      const args = parseArgs(verb, argv, UPDATE_SPECS, false);
       rt.update(oneId(verb, args.rest), updateResources(args));
       return 0;
     }
     case 'spec': {
-      const args = parseArgs(verb, argv, [{ long: 'bundle', short: 'b', arg: 'required' }, { long: 'rootless' }], false);
       const file = join(last(args, 'bundle') ?? '.', 'config.json');
       if (existsSync(file)) throw new HakoError(`hako spec: ${file} exists; remove it first`);
       writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: has(args, 'rootless') }), null, '\t')}\n`);
@@ -160,14 +159,6 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       throw new HakoError(`hako: unknown command '${verb}'`);
   }
 }
-
-const UPDATE_SPECS: OptionSpec[] = [
-  { long: 'resources', short: 'r', arg: 'required' }, { long: 'memory', arg: 'required' },
-  { long: 'memory-reservation', arg: 'required' }, { long: 'memory-swap', arg: 'required' },
-  { long: 'cpu-shares', arg: 'required' }, { long: 'cpu-quota', arg: 'required' }, { long: 'cpu-period', arg: 'required' },
-  { long: 'cpuset-cpus', arg: 'required' }, { long: 'cpuset-mems', arg: 'required' }, { long: 'pids-limit', arg: 'required' },
-  { long: 'blkio-weight', arg: 'required' },
-];
 
 /** runc update: a resources JSON file (- for stdin) and/or the single-value flags. */
 function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
@@ -184,10 +175,15 @@ function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
     const v = last(args, name);
     return v === undefined ? undefined : intValue('update', name, v, -1);
   };
+  // sizes as runc takes them: bytes, or with a unit (50M, 1g)
+  const size = (name: string) => {
+    const v = last(args, name);
+    return v === undefined ? undefined : byteSize('update', name, v);
+  };
   const memory = { ...(r.memory ?? {}) };
-  const limit = num('memory'); if (limit !== undefined) memory.limit = limit;
-  const reservation = num('memory-reservation'); if (reservation !== undefined) memory.reservation = reservation;
-  const swap = num('memory-swap'); if (swap !== undefined) memory.swap = swap;
+  const limit = size('memory'); if (limit !== undefined) memory.limit = limit;
+  const reservation = size('memory-reservation'); if (reservation !== undefined) memory.reservation = reservation;
+  const swap = size('memory-swap'); if (swap !== undefined) memory.swap = swap;
   if (Object.keys(memory).length) r.memory = memory;
   const cpu = { ...(r.cpu ?? {}) };
   const shares = num('cpu-shares'); if (shares !== undefined) cpu.shares = shares;
@@ -201,17 +197,7 @@ function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
   return r;
 }
 
-const EXEC_SPECS: OptionSpec[] = [
-  { long: 'process', short: 'p', arg: 'required' }, { long: 'tty', short: 't' }, { long: 'console-socket', arg: 'required' },
-  { long: 'cwd', arg: 'required' }, { long: 'env', short: 'e', arg: 'required' }, { long: 'user', short: 'u', arg: 'required' },
-  { long: 'additional-gids', short: 'g', arg: 'required' }, { long: 'cap', short: 'c', arg: 'required' },
-  { long: 'no-new-privs' }, { long: 'detach', short: 'd' }, { long: 'pid-file', arg: 'required' },
-  { long: 'preserve-fds', arg: 'required' }, { long: 'apparmor', arg: 'required' }, { long: 'process-label', arg: 'required' },
-  { long: 'ignore-paused' }, { long: 'cgroup', arg: 'required' },
-];
-
-async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
-  const args = parseArgs('exec', argv, EXEC_SPECS);
+async function execCommand(rt: Runtime, args: ReturnType<typeof parseArgs>): Promise<number> {
   const [id, ...command] = args.rest;
   if (!id) throw new HakoError("hako exec: expected a container id; see 'hako exec --help'");
   const state = rt.store.read(id);

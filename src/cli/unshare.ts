@@ -4,54 +4,18 @@ import { HakoError } from '../errors.js';
 import { signalNumber } from '../linux/signals.js';
 import { parseRange } from '../toolkit/idmap.js';
 import { unshare, type UnshareOptions } from '../toolkit/unshare.js';
-import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
+import { OCI_VERSION_MAX } from '../spec/features.js';
+import { has, intValue, last, parseArgs } from './args.js';
+import { command, specsOf } from './commands.js';
 import { idOrName, NS_OPTIONS, signalsToForward } from './common.js';
+import { commandHelp, versionText } from './help.js';
 
-export const unshareHelp = `Usage: hako unshare [options] [--] [command [args...]]
-Run a command (default: $SHELL) in new namespaces. Safe for the host by default:
-mounts made inside never propagate out, and --mount-proc gets its own mount namespace.
+const SPECS = specsOf('unshare');
 
-Namespaces:
-  -u, --uts            hostname and domain name     -i, --ipc      System V IPC, POSIX queues
-  -p, --pid            process ids (forks: the command is PID 1)
-  -m, --mount          mount points                 -n, --net      network (only lo, up)
-  -U, --user           user and group ids           -C, --cgroup   cgroup root
-  -T, --time           monotonic and boot clocks        --all      all of the above
-Setup:
-      --mount-proc[=DIR]      mount a new proc at DIR (/proc); implies --mount
-      --propagation MODE      private (default), shared, slave or unchanged
-      --hostname NAME         --domainname NAME   (imply --uts)
-  -r, --map-root-user         map your uid and gid to 0 inside
-  -c, --map-current-user      map your uid and gid to themselves
-      --map-user UID|NAME     --map-group GID|NAME
-      --map-users IN:OUT:N    --map-groups IN:OUT:N   (repeatable; newuidmap when not root)
-      --map-auto              map your ranges from /etc/subuid and /etc/subgid
-      --setgroups allow|deny
-      --monotonic SECONDS     --boottime SECONDS   (imply --time)
-  -R, --root DIR              -w, --wd DIR
-  -f, --fork                  (always: the command runs in a child)
-      --kill-child[=SIGNAL]   kill the command (SIGKILL) if hako dies
-      --explain               show each step as it happens
-  -h, --help                  -V, --version
-Exit status: the command's; 128+N if signal N killed it; 126 not executable; 127 not found.`;
-
-const SPECS: OptionSpec[] = [
-  ...NS_OPTIONS.map(([long, short]) => ({ long, short, arg: 'optional' as const })),
-  { long: 'all' }, { long: 'mount-proc', arg: 'optional' }, { long: 'propagation', arg: 'required' },
-  { long: 'hostname', arg: 'required' }, { long: 'domainname', arg: 'required' },
-  { long: 'map-root-user', short: 'r' }, { long: 'map-current-user', short: 'c' },
-  { long: 'map-user', arg: 'required' }, { long: 'map-group', arg: 'required' },
-  { long: 'map-users', arg: 'required' }, { long: 'map-groups', arg: 'required' },
-  { long: 'map-auto' }, { long: 'setgroups', arg: 'required' },
-  { long: 'monotonic', arg: 'required' }, { long: 'boottime', arg: 'required' },
-  { long: 'root', short: 'R', arg: 'required' }, { long: 'wd', short: 'w', arg: 'required' },
-  { long: 'fork', short: 'f' }, { long: 'kill-child', arg: 'optional' }, { long: 'explain' },
-  { long: 'help', short: 'h' }, { long: 'version', short: 'V' },
-];
-
-export function unshareOptions(argv: string[]): UnshareOptions | 'help' {
+export function unshareOptions(argv: string[]): UnshareOptions | 'help' | 'version' {
   const args = parseArgs('unshare', argv, SPECS);
   if (has(args, 'help')) return 'help';
+  if (has(args, 'version')) return 'version';
   const o: UnshareOptions = { namespaces: [] };
   for (const [long, , type] of NS_OPTIONS) {
     if (!has(args, long)) continue;
@@ -114,7 +78,11 @@ export function unshareOptions(argv: string[]): UnshareOptions | 'help' {
 export async function unshareCommand(argv: string[]): Promise<number> {
   const o = unshareOptions(argv);
   if (o === 'help') {
-    process.stdout.write(`${unshareHelp}\n`);
+    process.stdout.write(`${commandHelp(command('unshare')!)}\n`);
+    return 0;
+  }
+  if (o === 'version') {
+    process.stdout.write(versionText(OCI_VERSION_MAX));
     return 0;
   }
   o.forwardSignals = signalsToForward();

@@ -1,6 +1,7 @@
 // Runs one plan through the helper: spawn H0, send PLAN, answer its requests, return the exit.
 import { spawn, type StdioOptions } from 'node:child_process';
 import { realpathSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
@@ -524,6 +525,9 @@ export class HelperSession {
           } else if (ready && exitCode === 0) {
             result.detached = true;
             finish();
+          } else if (exitSignal && options.forwardSignals?.includes(exitSignal)) {
+            // a signal hako passes on also reached the helper (sent to the process group, as timeout does)
+            finish(new HakoError(`hako: stopped by ${exitSignal}`, 128 + (constants.signals[exitSignal] ?? 0)));
           } else {
             finish(new HakoError(`hako: the helper ended without a result (${exitSignal ?? `exit ${exitCode}`}) in the ${phase} phase`));
           }
