@@ -58,6 +58,8 @@ function assertClean(r, { match, code } = {}) {
     if (f.type !== MessageType.EXITED) continue;
     assert.equal(f.fields.int(Tag.SIGNAL), undefined, `a stage died by a signal\n${describe(r)}`);
   }
+  // (for a scratch build with -fsanitize=address,undefined run through HAKO_HELPER)
+  assert.doesNotMatch(r.stderr, /Sanitizer|runtime error/, describe(r));
   if (code !== undefined) assert.equal(r.code, code, describe(r));
   if (match) assert.ok(errors(r).some((e) => match.test(e)), `an ERROR matching ${match}\n${describe(r)}`);
 }
