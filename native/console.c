@@ -120,12 +120,12 @@ int op_console(struct op *op, const char **what) {
     *what = "/dev/ptmx";
     if (!slot_valid(op) || slots[op->slot] < 0) return errno = EBADF, -1;
     unsigned index;
-    int master = open_master(&index);
+    _cleanup_fd_ int master = open_master(&index);
     if (master < 0) return -1;
-    char name[32];
+    static char name[32]; /* *what may name it after the return */
     snprintf(name, sizeof name, "/dev/pts/%u", index);
     *what = name;
-    int slave = open_slave(master, index, name);
+    _cleanup_fd_ int slave = open_slave(master, index, name);
     if (slave < 0) return -1;
     if (op->value > 0 && op->value2 > 0) {
         struct winsize ws = { (unsigned short)op->value, (unsigned short)op->value2, 0, 0 };
@@ -134,10 +134,9 @@ int op_console(struct op *op, const char **what) {
     if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) return -1;
     for (int fd = 0; fd < 3; fd++)
         if (dup2(slave, fd) < 0) return -1;
-    if (slave > 2) close(slave);
+    if (slave <= 2) take_fd(&slave); /* it is one of 0-2 now: kept */
     *what = "console socket";
     if (send_fd(slots[op->slot], master, "/dev/ptmx") < 0) return -1;
-    close(master);
     close(slots[op->slot]);
     slots[op->slot] = -1;
     return 0;

@@ -72,7 +72,10 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
         report_error("prctl", "PR_SET_PDEATHSIG", errno, NULL);
         fail_stage();
     }
-    if (getppid() != h0) fail_stage(); /* H0 died before the death signal was set */
+    if (getppid() != h0) { /* H0 died before the death signal was set */
+        report_error("getppid", NULL, ESRCH, "the helper's host stage ended before the namespace stage began");
+        fail_stage();
+    }
     /* H1 is in the cgroup now: its directory fd must not follow into the container, where it
      * would be a way out (a cwd of /proc/self/fd/N: CVE-2024-21626) */
     if (slots[CGROUP_SLOT] >= 0) {
@@ -97,12 +100,17 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
         stage_init(plan, sync[0], kill_signal);
     }
     close(sync[0]);
-    struct out o;
+    _cleanup_out_ struct out o;
     out_begin(&o);
     out_int(&o, T_PID, pid);
     int32_t pid32 = pid;
-    if (out_send(CTRL_FD, &o, MSG_SPAWNED, next_seq++) < 0 ||
-        write(pid_fd, &pid32, sizeof pid32) != sizeof pid32) {
+    if (out_send(CTRL_FD, &o, MSG_SPAWNED, next_seq++) < 0) {
+        report_error("send", "SPAWNED", errno, NULL); /* P may be gone: then nobody reads it */
+        kill(pid, SIGKILL);
+        fail_stage();
+    }
+    if (write(pid_fd, &pid32, sizeof pid32) != sizeof pid32) {
+        report_error("write", "pid pipe", errno, NULL);
         kill(pid, SIGKILL);
         fail_stage();
     }
@@ -110,7 +118,7 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
 }
 
 static void send_exited(int status) {
-    struct out o;
+    _cleanup_out_ struct out o;
     out_begin(&o);
     if (WIFSIGNALED(status)) {
         out_int(&o, T_SIGNAL, WTERMSIG(status));
@@ -137,7 +145,7 @@ static int copy_some(int from, int to) {
 }
 
 static struct termios saved_tty;
-static int tty_raw = 0;
+static int tty_raw = 0, tty_atexit = 0;
 
 static void restore_tty(void) {
     if (tty_raw) tcsetattr(0, TCSAFLUSH, &saved_tty);
@@ -150,8 +158,9 @@ static void resize_pty(int master) {
 }
 
 /* H0 after H2 exists: waits for it, watching P for hang-up, relaying a pty if there is one.
- * Returns H2's wait status, -2 when H2 detached (it outlives us), or -1 on error. */
-static int monitor(pid_t child, int sfd, int kill_signal) {
+ * Returns H2's wait status, -2 when H2 detached (it outlives us), or -1 on error. monitor()
+ * below restores the terminal whichever way this returns. */
+static int monitor_loop(pid_t child, int sfd, int kill_signal) {
     enum { SIG, CTRL, DETACH, RELAY, MASTER, INPUT, NFDS };
     struct pollfd fds[NFDS];
     for (int i = 0; i < NFDS; i++) fds[i] = (struct pollfd){ -1, POLLIN, 0 };
@@ -165,7 +174,6 @@ static int monitor(pid_t child, int sfd, int kill_signal) {
         pid_t w = waitpid(child, &status, WNOHANG);
         if (w == child) {
             if (master >= 0) while (copy_some(master, 1)) continue; /* the last output */
-            restore_tty();
             return status;
         }
         if (w < 0 && errno != EINTR) return -1;
@@ -193,6 +201,7 @@ static int monitor(pid_t child, int sfd, int kill_signal) {
                     struct termios raw = saved_tty;
                     cfmakeraw(&raw);
                     if (tcsetattr(0, TCSANOW, &raw) == 0) tty_raw = 1;
+                    if (tty_raw && !tty_atexit) tty_atexit = atexit(restore_tty) == 0; /* any exit of H0 */
                     resize_pty(master);
                 }
             }
@@ -205,6 +214,14 @@ static int monitor(pid_t child, int sfd, int kill_signal) {
                 if (si.ssi_signo == SIGWINCH && master >= 0) resize_pty(master);
         }
     }
+}
+
+static int monitor(pid_t child, int sfd, int kill_signal) {
+    int status = monitor_loop(child, sfd, kill_signal);
+    int err = errno;
+    restore_tty();
+    errno = err;
+    return status;
 }
 
 /* Like fork(), but into a cgroup v2 directory when cgroup_fd >= 0 (clone3 CLONE_INTO_CGROUP):
@@ -230,6 +247,12 @@ static int run_plan(struct frame *f) {
     struct field fl;
     int kill_signal = -1, r;
     while ((r = fields_next(&c, &fl)) == 1) {
+        if ((fl.tag == T_EXPLAIN || fl.tag == T_KILL_SIGNAL || fl.tag == T_FLAGS) && fl.len != 8) {
+            char message[96];
+            snprintf(message, sizeof message, "PLAN field %s is %u bytes, not an 8-byte integer", tag_name(fl.tag), fl.len);
+            report_error("decode", NULL, EPROTO, message);
+            return 1;
+        }
         if (fl.tag == T_EXPLAIN) explain = field_int(&fl) != 0;
         if (fl.tag == T_KILL_SIGNAL) kill_signal = (int)field_int(&fl);
         /* non-dumpable until the exec: no container process can open /proc/PID/exe of the
@@ -288,7 +311,10 @@ static int run_plan(struct frame *f) {
     while ((got = read(pid_pipe[0], &child, sizeof child)) < 0 && errno == EINTR) continue;
     close(pid_pipe[0]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != sizeof child || child <= 0) {
+        /* a stage that exits 1 sent its ERROR; anything else is told here */
         if (WIFSIGNALED(status)) report_error("wait", NULL, 0, strsignal(WTERMSIG(status)));
+        else if (WEXITSTATUS(status) == 0) report_error("read", "pid pipe", EPROTO, "the namespace stage ended without the init's pid");
+        else if (WEXITSTATUS(status) != 1) report_error("wait", NULL, 0, "the namespace stage exited with an unexpected status");
         send_exited(WIFSIGNALED(status) ? status : 1 << 8);
         return 1;
     }
@@ -317,14 +343,19 @@ static int ns_inode(int fd, unsigned long req, int64_t *out) {
 static int nsinfo(struct frame *f) {
     struct fields c = { f->payload, f->payload + f->len };
     struct field fl;
-    static struct out o;
+    int r;
+    _cleanup_out_ struct out o;
     out_begin(&o);
-    while (fields_next(&c, &fl) == 1) {
+    while ((r = fields_next(&c, &fl)) == 1) {
         if (fl.tag != T_PATH) continue;
-        char *path = field_str(&fl);
+        if (memchr(fl.value, 0, fl.len)) {
+            report_error("nsinfo", NULL, EPROTO, "field PATH contains a NUL byte");
+            return 1;
+        }
+        _cleanup_free_ char *path = field_str(&fl);
         size_t mark = out_open(&o, T_ENTRY);
         out_str(&o, T_PATH, path);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0) {
             out_int(&o, T_ERRNO, errno);
@@ -336,9 +367,12 @@ static int nsinfo(struct frame *f) {
             if (ns_inode(fd, NS_GET_USERNS, &owner) == 0) out_int(&o, T_OWNER, owner);
             if (ns_inode(fd, NS_GET_PARENT, &parent) == 0) out_int(&o, T_PARENT, parent);
         }
-        if (fd >= 0) close(fd);
         out_close(&o, mark);
-        free(path);
+        if (o.overflow) break; /* out_send says so */
+    }
+    if (r < 0) {
+        report_error("nsinfo", NULL, EPROTO, "malformed field list (a length past its end)");
+        return 1;
     }
     return out_send(CTRL_FD, &o, MSG_NSINFO_RESULT, f->seq) < 0 ? 1 : 0;
 }
@@ -348,7 +382,7 @@ static int nsinfo(struct frame *f) {
 static int read_whole(int fd, size_t max, char **data, size_t *got) {
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    int rfd = open(self, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    _cleanup_fd_ int rfd = open(self, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (rfd < 0) return errno;
     *data = malloc(max + 1);
     int err = *data ? 0 : ENOMEM;
@@ -359,7 +393,6 @@ static int read_whole(int fd, size_t max, char **data, size_t *got) {
         if (n <= 0) break;
         *got += (size_t)n;
     }
-    close(rfd);
     return !err && *got > max ? EFBIG : err;
 }
 
@@ -368,29 +401,39 @@ static int read_whole(int fd, size_t max, char **data, size_t *got) {
 static int read_in_root(struct frame *f) {
     struct fields c = { f->payload, f->payload + f->len };
     struct field fl;
-    char *root = NULL, *path = NULL;
+    _cleanup_free_ char *root = NULL;
+    _cleanup_free_ char *path = NULL;
     size_t max = MAX_PAYLOAD - 64;
-    while (fields_next(&c, &fl) == 1) {
+    int r;
+    while ((r = fields_next(&c, &fl)) == 1) {
+        if ((fl.tag == T_SOURCE || fl.tag == T_PATH) && memchr(fl.value, 0, fl.len)) {
+            report_error("read-in-root", NULL, EPROTO, fl.tag == T_PATH ? "field PATH contains a NUL byte" : "field SOURCE contains a NUL byte");
+            return 1;
+        }
+        if (fl.tag == T_VALUE && fl.len != 8) {
+            report_error("read-in-root", NULL, EPROTO, "field VALUE is not an 8-byte integer");
+            return 1;
+        }
         if (fl.tag == T_SOURCE && !root) root = field_str(&fl);
         if (fl.tag == T_PATH && !path) path = field_str(&fl);
         if (fl.tag == T_VALUE && field_int(&fl) >= 0 && (uint64_t)field_int(&fl) < max) max = (size_t)field_int(&fl);
     }
-    if (!root || !path) {
-        report_error("decode", NULL, EPROTO, "READ_IN_ROOT needs SOURCE and PATH");
+    if (r < 0 || !root || !path) {
+        report_error("read-in-root", NULL, EPROTO, r < 0 ? "malformed field list (a length past its end)" : !root ? "READ_IN_ROOT needs field SOURCE" : "READ_IN_ROOT needs field PATH");
         return 1;
     }
-    int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_fd_ int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) {
         report_error("open", root, errno, NULL);
         return 1;
     }
-    static struct out o;
+    _cleanup_out_ struct out o;
     out_begin(&o);
-    char *data = NULL;
+    _cleanup_free_ char *data = NULL;
     size_t got = 0;
     int err = 0;
     struct stat st;
-    int fd = open_in_root(dir, path, O_PATH);
+    _cleanup_fd_ int fd = open_in_root(dir, path, O_PATH);
     if (fd < 0 || fstat(fd, &st) < 0) {
         err = errno;
     } else {
@@ -398,13 +441,8 @@ static int read_in_root(struct frame *f) {
         if (S_ISREG(st.st_mode)) err = read_whole(fd, max, &data, &got);
     }
     if (err) out_int(&o, T_ERRNO, err);
-    if (fd >= 0) close(fd);
-    close(dir);
-    int r = data && !err ? out_send_tail(CTRL_FD, &o, MSG_READ_RESULT, f->seq, T_DATA, data, got)
-                         : out_send(CTRL_FD, &o, MSG_READ_RESULT, f->seq);
-    free(data);
-    free(root);
-    free(path);
+    r = data && !err ? out_send_tail(CTRL_FD, &o, MSG_READ_RESULT, f->seq, T_DATA, data, got)
+                     : out_send(CTRL_FD, &o, MSG_READ_RESULT, f->seq);
     return r < 0 ? 1 : 0;
 }
 
@@ -412,10 +450,10 @@ static int read_in_root(struct frame *f) {
  * can write to the helper through /proc/PID/exe (CVE-2019-5736). Returns only on failure. */
 #define MFD_EXEC_FLAG 0x0010U
 static int reexec_sealed(char **argv) {
-    int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    _cleanup_fd_ int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (src < 0) return -1;
     /* MFD_EXEC (Linux 6.3) says so where vm.memfd_noexec would otherwise refuse to exec it */
-    int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_FLAG);
+    _cleanup_fd_ int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_FLAG);
     if (mem < 0 && errno == EINVAL) mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (mem < 0) return -1;
     struct stat st;
@@ -425,7 +463,6 @@ static int reexec_sealed(char **argv) {
         if (n <= 0) return n == 0 ? (errno = EIO, -1) : -1;
         done += n;
     }
-    close(src);
     if (fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) return -1;
     fexecve(mem, argv, environ);
     return -1;
@@ -472,17 +509,24 @@ int main(int argc, char **argv) {
         struct frame f;
         int r = frame_read(CTRL_FD, &f);
         if (r == 0 && answered > 0) return 0; /* P needed no plan after all */
-        if (r <= 0) return 2;
+        if (r == 0) return 2;                  /* P hung up before any request: nobody to tell */
+        if (r < 0) {                           /* a broken frame: said, if P still listens */
+            report_error("read", NULL, errno, errno == EMSGSIZE ? "a frame longer than 1 MiB" : "a truncated frame");
+            return 2;
+        }
+        _cleanup_free_ unsigned char *payload = f.payload;
         switch (f.type) {
         case MSG_PLAN: return run_plan(&f);
         case MSG_NSINFO: return nsinfo(&f);
         case MSG_READ_IN_ROOT:
             if (read_in_root(&f) != 0) return 1;
-            free(f.payload);
             continue;
-        default:
-            report_error("read", NULL, EPROTO, "unexpected message before the plan");
+        default: {
+            char message[96];
+            snprintf(message, sizeof message, "unexpected message (type %u) before the plan", f.type);
+            report_error("read", NULL, EPROTO, message);
             return 2;
+        }
         }
     }
 }

@@ -63,71 +63,81 @@ char op_message[256];
 int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
 
 
+/* The op table (ops_table.h) as data: kind, name, stages, required fields. */
+struct op_spec {
+    int kind;
+    const char *name;
+    unsigned stages;
+    const uint16_t *required; /* ends with 0 */
+};
+#define HAKO_UNPAREN(...) __VA_ARGS__
+#define HAKO_OP_SPEC(id, n, text, st, req) { n, text, st, (const uint16_t[]){ HAKO_UNPAREN req, 0 } },
+static const struct op_spec op_specs[] = { HAKO_OPS(HAKO_OP_SPEC) };
+#undef HAKO_OP_SPEC
+
+static const struct op_spec *op_spec(int64_t kind) {
+    for (size_t i = 0; i < sizeof op_specs / sizeof op_specs[0]; i++)
+        if (op_specs[i].kind == kind) return &op_specs[i];
+    return NULL;
+}
+
 static const char *kind_name(int64_t k) {
-    switch (k) {
-    case OP_SETNS: return "setns";
-    case OP_UNSHARE: return "unshare";
-    case OP_IDMAP: return "idmap";
-    case OP_WRITE: return "write";
-    case OP_OPEN_DIR: return "open";
-    case OP_MOUNT: return "mount";
-    case OP_HOSTNAME: return "sethostname";
-    case OP_DOMAINNAME: return "setdomainname";
-    case OP_CHROOT: return "chroot";
-    case OP_CHDIR: return "chdir";
-    case OP_FCHROOT: return "fchroot";
-    case OP_FCHDIR: return "fchdir";
-    case OP_SETGROUPS: return "setgroups";
-    case OP_SETGID: return "setresgid";
-    case OP_SETUID: return "setresuid";
-    case OP_EXEC: return "execve";
-    case OP_MKDIR: return "mkdir";
-    case OP_LINK_UP: return "link-up";
-    case OP_MKPATH: return "mkpath";
-    case OP_MOUNT_IN_ROOT: return "mount";
-    case OP_SETATTR: return "mount_setattr";
-    case OP_MASK: return "mask";
-    case OP_MKNOD: return "mknod";
-    case OP_SYMLINK: return "symlink";
-    case OP_PIVOT: return "pivot_root";
-    case OP_MOVE_ROOT: return "move-root";
-    case OP_CHECK_CWD: return "check-cwd";
-    case OP_BOUNDING: return "capbset";
-    case OP_CAPS: return "capset";
-    case OP_KEEPCAPS: return "keepcaps";
-    case OP_RLIMIT: return "setrlimit";
-    case OP_UMASK: return "umask";
-    case OP_NNP: return "no_new_privs";
-    case OP_SECCOMP: return "seccomp";
-    case OP_CONSOLE: return "console";
-    case OP_HOOK: return "hook";
-    case OP_SYNC: return "sync";
-    case OP_DETACH: return "detach";
-    case OP_FIFO_WAIT: return "exec.fifo";
-    case OP_CLOEXEC_FROM: return "close_range";
-    case OP_SETSID: return "setsid";
-    case OP_SETNS_PID: return "setns";
-    case OP_MKFIFO: return "mkfifo";
-    case OP_CONNECT: return "connect";
-    case OP_SOCKETPAIR: return "socketpair";
-    case OP_PIPE: return "pipe";
-    case OP_KEYRING: return "keyctl";
-    case OP_BPF_DEVICES: return "bpf";
-    case OP_CHECK_EXEC: return "find-exec";
-    case OP_PERSONALITY: return "personality";
-    default: return "unknown";
+    const struct op_spec *spec = op_spec(k);
+    return spec ? spec->name : "unknown";
+}
+
+/* Integer fields are 8 bytes; string fields carry no NUL (DATA may be binary). */
+static int is_int_tag(uint16_t tag) {
+    switch (tag) {
+    case T_KIND: case T_NSTYPE: case T_FLAGS: case T_SLOT: case T_MODE: case T_ROOT: case T_TYPE:
+    case T_OPTIONAL: case T_VALUE: case T_VALUE2: case T_SET: case T_CLEAR: case T_PROPAGATION:
+    case T_PROCFS: case T_SOURCE_IN_ROOT: case T_ID: case T_CAP_BOUNDING: case T_CAP_EFFECTIVE:
+    case T_CAP_PERMITTED: case T_CAP_INHERITABLE: case T_CAP_AMBIENT: case T_ACTION:
+        return 1;
+    default: return 0;
     }
 }
 
+static int is_str_tag(uint16_t tag) {
+    switch (tag) {
+    case T_PATH: case T_SOURCE: case T_TARGET: case T_FSTYPE: case T_NAME: case T_ARG: case T_ENV: case T_ARCH:
+        return 1;
+    default: return 0;
+    }
+}
+
+/* Frees what decode allocated (the strings) and clears op. */
+static void op_release(struct op *op) {
+    free(op->path);
+    free(op->data);
+    free(op->source);
+    free(op->target);
+    free(op->fstype);
+    free(op->name);
+    for (size_t i = 0; i < op->nargs; i++) free(op->args[i]);
+    for (size_t i = 0; i < op->nenv; i++) free(op->env[i]);
+    memset(op, 0, sizeof *op);
+}
+
+/* A field that is not what its tag says: op_message says which. */
+static int bad_field(const struct field *f, const char *why) {
+    snprintf(op_message, sizeof op_message, "field %s (tag %u) %s", tag_name(f->tag), f->tag, why);
+    return -1;
+}
+
+/* Decodes an op's field list into op (released first). Returns 0, or -1 with op_message set. */
 static int decode(struct fields c, struct op *op) {
     struct field f;
     int r;
-    memset(op, 0, sizeof *op);
+    op_release(op);
     op->raw = c;
     op->slot = -1;
     op->root = -1;
     op->mode = 0755;
     while ((r = fields_next(&c, &f)) == 1) {
+        if (f.tag < 128) op->seen[f.tag / 64] |= UINT64_C(1) << (f.tag % 64);
+        if (is_int_tag(f.tag) && f.len != 8) return bad_field(&f, "is not an 8-byte integer");
+        if (is_str_tag(f.tag) && memchr(f.value, 0, f.len)) return bad_field(&f, "contains a NUL byte");
         switch (f.tag) {
         case T_KIND: op->kind = field_int(&f); break;
         case T_NSTYPE: op->nstype = field_int(&f); break;
@@ -149,28 +159,58 @@ static int decode(struct fields c, struct op *op) {
             op->caps[f.tag - T_CAP_BOUNDING] = field_int(&f);
             op->caps_given |= 1 << (f.tag - T_CAP_BOUNDING);
             break;
-        case T_PATH: op->path = field_str(&f); break;
-        case T_DATA: op->data = field_str(&f); op->data_len = f.len; break;
-        case T_SOURCE: op->source = field_str(&f); break;
-        case T_TARGET: op->target = field_str(&f); break;
-        case T_FSTYPE: op->fstype = field_str(&f); break;
-        case T_NAME: op->name = field_str(&f); break;
+        /* a repeated string field: the last one counts (the earlier copy is freed) */
+        case T_PATH: free(op->path); op->path = field_str(&f); break;
+        case T_DATA: free(op->data); op->data = field_str(&f); op->data_len = f.len; break;
+        case T_SOURCE: free(op->source); op->source = field_str(&f); break;
+        case T_TARGET: free(op->target); op->target = field_str(&f); break;
+        case T_FSTYPE: free(op->fstype); op->fstype = field_str(&f); break;
+        case T_NAME: free(op->name); op->name = field_str(&f); break;
         case T_ID:
-            if (op->nids >= sizeof op->ids / sizeof op->ids[0]) return -1;
+            if (op->nids >= sizeof op->ids / sizeof op->ids[0]) return bad_field(&f, "repeats more than 256 times");
             op->ids[op->nids++] = (gid_t)field_int(&f);
             break;
         case T_ARG:
-            if (op->nargs >= sizeof op->args / sizeof op->args[0] - 1) return -1;
+            if (op->nargs >= sizeof op->args / sizeof op->args[0] - 1) return bad_field(&f, "repeats more than 4095 times");
             op->args[op->nargs++] = field_str(&f);
             break;
         case T_ENV:
-            if (op->nenv >= sizeof op->env / sizeof op->env[0] - 1) return -1;
+            if (op->nenv >= sizeof op->env / sizeof op->env[0] - 1) return bad_field(&f, "repeats more than 4095 times");
             op->env[op->nenv++] = field_str(&f);
             break;
         default: break; /* unknown fields are ignored: newer P, older helper */
         }
     }
+    if (r < 0) snprintf(op_message, sizeof op_message, "malformed field list (a length past its end)");
     return r;
+}
+
+static int has_field(const struct op *op, uint16_t tag) {
+    return tag < 128 && (op->seen[tag / 64] >> (tag % 64) & 1);
+}
+
+/* The op table's rules: a known kind, allowed in this stage, with its required fields (and SETNS
+ * with PATH or SLOT). Returns 0, or -1 with op_message naming the op and what is wrong. */
+static int check_op(const struct op *op, unsigned stage) {
+    const struct op_spec *spec = op_spec(op->kind);
+    if (!has_field(op, T_KIND) || !spec) {
+        snprintf(op_message, sizeof op_message, "unknown op kind %lld", (long long)op->kind);
+        return -1;
+    }
+    if (!(spec->stages & stage)) {
+        snprintf(op_message, sizeof op_message, "op %s (kind %d) cannot run in the %s stage", spec->name, spec->kind, stage_name);
+        return -1;
+    }
+    for (const uint16_t *t = spec->required; *t; t++)
+        if (!has_field(op, *t)) {
+            snprintf(op_message, sizeof op_message, "op %s (kind %d) needs field %s", spec->name, spec->kind, tag_name(*t));
+            return -1;
+        }
+    if (op->kind == OP_SETNS && !has_field(op, T_PATH) && !has_field(op, T_SLOT)) {
+        snprintf(op_message, sizeof op_message, "op %s (kind %d) needs field PATH or SLOT", spec->name, spec->kind);
+        return -1;
+    }
+    return 0;
 }
 
 int exec_failure_code(int err) { return err == ENOENT || err == ENOTDIR ? 127 : 126; }
@@ -252,7 +292,7 @@ static int run_one(struct op *op, const char **what) {
     case OP_UNSHARE:
         return unshare((int)op->flags);
     case OP_IDMAP: {
-        struct out o;
+        _cleanup_out_ struct out o;
         out_begin(&o);
         out_int(&o, T_PID, getpid());
         int t = request(MSG_IDMAP_REQUEST, &o);
@@ -351,7 +391,7 @@ static int run_one(struct op *op, const char **what) {
         *what = op->args[0];
         if (explain) {
             explain_op("execve", op->args[0], 0);
-            struct out o;
+            _cleanup_out_ struct out o;
             out_begin(&o);
             if (request(MSG_PRE_EXEC, &o) != MSG_ACK) return errno = EPIPE, -1;
         }
@@ -364,7 +404,7 @@ static int run_one(struct op *op, const char **what) {
                 has_path = 1;
                 if (setenv("PATH", op->env[i] + 5, 1) < 0) return -1;
             }
-        if (!has_path) unsetenv("PATH"); /* glibc's default path then */
+        if (!has_path && setenv("PATH", DEFAULT_EXEC_PATH, 1) < 0) return -1;
         /* after any credential change (which clears it), right before the exec */
         if (prctl(PR_SET_PDEATHSIG, exec_death_signal) < 0) return -1;
         execvpe(op->args[0], op->args, op->env);
@@ -379,26 +419,31 @@ static int run_one(struct op *op, const char **what) {
 int run_ops(struct fields list, uint16_t tag) {
     struct field f;
     int r, index = 0;
+    unsigned stage = tag == T_HOST_OP ? S_HOST : tag == T_NS_OP ? S_NS : S_INIT;
     static struct op op; /* large (argv/env tables): kept off the stack */
     while ((r = fields_next(&list, &f)) == 1) {
         if (f.tag != tag) continue;
-        if (decode(field_list(&f), &op) < 0) {
-            report_error("decode", NULL, EPROTO, "malformed op");
+        current_op = index;
+        op_message[0] = 0;
+        if (decode(field_list(&f), &op) < 0 || check_op(&op, stage) < 0) {
+            report_error(has_field(&op, T_KIND) ? kind_name(op.kind) : "decode", NULL, EPROTO, op_message);
+            op_release(&op);
             return -1;
         }
         const char *what = NULL;
-        current_op = index;
         op_message[0] = 0;
         if (run_one(&op, &what) < 0) {
             int err = errno;
-            report_error(kind_name(op.kind), what, err, op_message[0] ? op_message : NULL);
+            report_error_status(kind_name(op.kind), what, err, op_message[0] ? op_message : NULL, op.kind == OP_EXEC ? exec_failure_code(err) : -1);
             if (op.kind == OP_EXEC) {
                 exec_failed();
                 _exit(exec_failure_code(err));
             }
+            op_release(&op);
             return -1;
         }
         if (op.kind != OP_EXEC) explain_op(kind_name(op.kind), what, 0);
+        op_release(&op);
         index++;
     }
     current_op = -1;

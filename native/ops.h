@@ -5,8 +5,7 @@
 #include "proto.h"
 
 #define MAX_SLOTS 16
-/* The slot whose directory H0 forks H1 into (cgroup v2), if a host op opened one. */
-#define CGROUP_SLOT 7
+/* CGROUP_SLOT (the slot whose directory H0 forks H1 into) is in ops_table.h */
 
 #include <sys/types.h>
 
@@ -18,6 +17,7 @@ struct op {
     int64_t source_in_root; /* SOURCE_IN_ROOT: SOURCE is resolved in the root too */
     int64_t caps[5]; /* bounding, effective, permitted, inheritable, ambient */
     int caps_given;   /* bit i: caps[i] was sent */
+    uint64_t seen[2]; /* bit t: a field with tag t (< 128) was sent */
     struct fields raw; /* the op's whole field list (seccomp rules) */
     char *path, *data, *source, *target, *fstype, *name;
     size_t data_len; /* DATA may be binary (eBPF instructions) */
@@ -56,8 +56,14 @@ int close_fds_from(int first);
  * On success of OP_EXEC this never returns. */
 int run_ops(struct fields list, uint16_t tag);
 
-/* The exit code for a failed exec of errno err: 127 not found, 126 otherwise. */
+/* The exit code for a failed exec of errno err: 127 not found, 126 otherwise. The only place it
+ * is decided: H2's exit status is what H0 reports in EXITED and what a subreaper sees once H2
+ * detached; the execve ERROR carries it too (STATUS), for P's message. */
 int exec_failure_code(int err);
+
+/* The command search path of EXEC and CHECK_EXEC when the ENVs have no PATH: glibc's own default
+ * (confstr(_CS_PATH), what execvpe searches without PATH), so that the check and the exec agree. */
+#define DEFAULT_EXEC_PATH "/bin:/usr/bin"
 
 /* Opens path inside the directory root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS). */
 int open_in_root(int root, const char *path, int flags);

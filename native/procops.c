@@ -48,7 +48,7 @@ int op_caps(struct op *op, const char **what) {
     *what = "ambient capabilities";
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -1;
     for (int cap = 0; cap < 64; cap++) {
-        if (!(op->caps[4] & (1LL << cap))) continue;
+        if (!((uint64_t)op->caps[4] & (UINT64_C(1) << cap))) continue;
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
             snprintf(op_message, sizeof op_message, "cannot raise ambient capability %d: %s", cap, strerror(errno));
             return -1;
@@ -72,14 +72,35 @@ static long long now_ms(void) {
 /* The state JSON for hooks run here, as P sent it with its last ACK (pid and status current). */
 static char *hook_state;
 
-/* Runs a hook: PATH with ARGs and ENVs, the state JSON on stdin, VALUE seconds at most. */
+/* Writes what it can of state[*done..n) to the non-blocking pipe fd; closes it (-1) when all is
+ * written or the hook will not read (EPIPE): a hook need not read its stdin. */
+static void feed_state(int *fd, const char *state, size_t n, size_t *done) {
+    while (*fd >= 0 && *done < n) {
+        ssize_t w = write(*fd, state + *done, n - *done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) return; /* the pipe is full: poll says when there is room */
+        if (w < 0) break;                     /* EPIPE: the hook closed its stdin */
+        *done += (size_t)w;
+    }
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+/* Runs a hook: PATH with ARGs and ENVs, the state JSON on stdin, VALUE seconds at most. The state
+ * is written as the hook reads it, within the same deadline: a hook that never reads a state
+ * larger than the pipe cannot hold the helper past its timeout. */
 int op_hook(struct op *op, const char **what) {
     const char *state = hook_state ? hook_state : op->data;
     *what = op->path;
     int in[2];
     if (pipe2(in, O_CLOEXEC) < 0) return -1;
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0) {
+        int err = errno;
+        close(in[0]);
+        close(in[1]);
+        return errno = err, -1;
+    }
     if (pid == 0) {
         /* the hook gets its stdio only: no fd of the runtime's or of its caller's */
         if (dup2(in[0], 0) < 0 || close_fds_from(3) < 0) _exit(127);
@@ -89,25 +110,36 @@ int op_hook(struct op *op, const char **what) {
         _exit(127);
     }
     close(in[0]);
-    /* the hook may not read its stdin: a short write or EPIPE is fine */
-    if (state) {
-        ssize_t w = write(in[1], state, strlen(state));
-        (void)w;
+    _cleanup_fd_ int feed = in[1];
+    size_t n = state ? strlen(state) : 0, done = 0;
+    int flags = fcntl(feed, F_GETFL);
+    if (flags < 0 || fcntl(feed, F_SETFL, flags | O_NONBLOCK) < 0) {
+        int err = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return errno = err, -1;
     }
-    close(in[1]);
+    feed_state(&feed, state, n, &done);
     long long deadline = op->value > 0 ? now_ms() + op->value * 1000 : -1;
     int status;
     for (;;) {
-        pid_t w = waitpid(pid, &status, deadline < 0 ? 0 : WNOHANG);
+        pid_t w = waitpid(pid, &status, deadline < 0 && feed < 0 ? 0 : WNOHANG);
         if (w == pid) break;
-        if (w < 0 && errno != EINTR) return -1;
-        if (deadline >= 0 && now_ms() > deadline) {
+        if (w < 0 && errno != EINTR) {
+            int err = errno;
+            kill(pid, SIGKILL);
+            return errno = err, -1;
+        }
+        long long left = deadline < 0 ? 50 : deadline - now_ms();
+        if (deadline >= 0 && left < 0) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             snprintf(op_message, sizeof op_message, "hook timed out after %lld s", (long long)op->value);
             return errno = ETIMEDOUT, -1;
         }
-        if (w == 0) poll(NULL, 0, 5);
+        /* wait for room in the pipe (or its reader gone), at most 5 ms between exit checks */
+        struct pollfd p = { feed, POLLOUT, 0 };
+        if (poll(&p, feed >= 0 ? 1 : 0, left < 5 ? (int)left : 5) > 0) feed_state(&feed, state, n, &done);
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
     if (WIFEXITED(status)) snprintf(op_message, sizeof op_message, "hook exited with status %d", WEXITSTATUS(status));
@@ -118,7 +150,7 @@ int op_hook(struct op *op, const char **what) {
 /* A sync point with P: send TYPE (READY, HOOKS) and wait for ACK, which may carry DATA: the state
  * JSON for the hooks that run here next. */
 int op_sync(struct op *op, const char **what) {
-    struct out o;
+    _cleanup_out_ struct out o;
     *what = op->type == MSG_READY ? "ready" : "hooks";
     out_begin(&o);
     out_int(&o, T_PID, getpid());
@@ -190,8 +222,9 @@ int op_fifo_wait(struct op *op, const char **what) {
     return 0;
 }
 
-/* CHECK_EXEC: the program ARG exists and is executable, looked up in PATH from the ENVs (glibc's
- * default path without one), so that a missing program fails `create` as with runc, not `start`. */
+/* CHECK_EXEC: the program ARG exists and is executable, looked up in PATH from the ENVs
+ * (DEFAULT_EXEC_PATH without one, as EXEC), so that a missing program fails `create` as with
+ * runc, not `start`. */
 int op_check_exec(struct op *op, const char **what) {
     if (op->nargs != 1) return errno = EINVAL, -1;
     const char *name = op->args[0];
@@ -202,7 +235,7 @@ int op_check_exec(struct op *op, const char **what) {
         if (!S_ISREG(st.st_mode)) return errno = EACCES, -1;
         return access(name, X_OK);
     }
-    const char *path = "/usr/local/bin:/bin:/usr/bin";
+    const char *path = DEFAULT_EXEC_PATH;
     for (size_t i = 0; i < op->nenv; i++)
         if (strncmp(op->env[i], "PATH=", 5) == 0) path = op->env[i] + 5;
     char candidate[4096];

@@ -3,6 +3,7 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,8 +48,32 @@ static int write_full(int fd, const void *buf, size_t n) {
     return 0;
 }
 
+void cleanup_fdp(int *fd) {
+    if (*fd >= 0) {
+        int err = errno;
+        close(*fd);
+        errno = err;
+    }
+}
+
+void cleanup_freep(void *p) {
+    int err = errno;
+    free(*(void **)p);
+    errno = err;
+}
+
+const char *tag_name(unsigned tag) {
+    switch (tag) {
+#define HAKO_TAG_CASE(name, n) case n: return #name;
+    HAKO_TAGS(HAKO_TAG_CASE)
+#undef HAKO_TAG_CASE
+    default: return "?";
+    }
+}
+
 int frame_read(int fd, struct frame *f) {
     unsigned char h[12];
+    f->payload = NULL;
     int r = read_full(fd, h, sizeof h);
     if (r <= 0) return r;
     f->len = get32(h);
@@ -58,12 +83,13 @@ int frame_read(int fd, struct frame *f) {
         errno = EMSGSIZE;
         return -1;
     }
-    f->payload = malloc(f->len ? f->len : 1);
-    if (!f->payload) return -1;
-    if (f->len && read_full(fd, f->payload, f->len) != 1) {
+    _cleanup_free_ unsigned char *payload = malloc(f->len ? f->len : 1);
+    if (!payload) return -1;
+    if (f->len && read_full(fd, payload, f->len) != 1) {
         if (errno == 0) errno = EPROTO;
         return -1;
     }
+    f->payload = take_ptr(&payload);
     return 1;
 }
 
@@ -97,10 +123,36 @@ struct fields field_list(const struct field *f) {
     return c;
 }
 
-void out_begin(struct out *o) { o->len = 12; o->overflow = 0; }
+void out_begin(struct out *o) {
+    o->buf = NULL;
+    o->len = 12;
+    o->cap = 0;
+    o->overflow = 0;
+}
+
+void out_free(struct out *o) {
+    free(o->buf);
+    o->buf = NULL;
+    o->cap = 0;
+}
+
+/* Room for n more bytes: doubles up to the frame limit (header included). */
+static int out_reserve(struct out *o, size_t n) {
+    if (o->overflow) return -1;
+    if (n > MAX_PAYLOAD + 12 - o->len) return o->overflow = 1, -1;
+    if (o->len + n <= o->cap) return 0;
+    size_t cap = o->cap ? o->cap : 4096;
+    while (cap < o->len + n) cap *= 2;
+    if (cap > MAX_PAYLOAD + 12) cap = MAX_PAYLOAD + 12;
+    unsigned char *buf = realloc(o->buf, cap);
+    if (!buf) return o->overflow = 1, -1;
+    o->buf = buf;
+    o->cap = cap;
+    return 0;
+}
 
 void out_bytes(struct out *o, uint16_t tag, const void *v, size_t n) {
-    if (o->overflow || o->len + 6 + n > sizeof o->buf) {
+    if (n > MAX_PAYLOAD || out_reserve(o, 6 + n) < 0) {
         o->overflow = 1;
         return;
     }
@@ -132,36 +184,50 @@ void out_close(struct out *o, size_t mark) {
     if (!o->overflow) put32(o->buf + mark + 2, (uint32_t)(o->len - mark - 6));
 }
 
-int out_send(int fd, struct out *o, uint16_t type, uint32_t seq) {
-    if (o->overflow) {
-        errno = EMSGSIZE;
-        return -1;
+/* An overflowed frame is never sent: an ERROR names it instead, so P is not left waiting. */
+static int refuse_overflow(struct out *o, uint16_t type) {
+    out_free(o);
+    if (type != MSG_ERROR) {
+        char message[128];
+        snprintf(message, sizeof message, "the helper's message (type %u) would be larger than %u bytes", type, MAX_PAYLOAD);
+        report_error("reply", NULL, EMSGSIZE, message);
     }
-    put32(o->buf, (uint32_t)(o->len - 12));
+    errno = EMSGSIZE;
+    return -1;
+}
+
+static void put_header(struct out *o, size_t payload, uint16_t type, uint32_t seq) {
+    put32(o->buf, (uint32_t)payload);
     put16(o->buf + 4, type);
     put16(o->buf + 6, 0);
     put32(o->buf + 8, seq);
-    return write_full(fd, o->buf, o->len);
+}
+
+int out_send(int fd, struct out *o, uint16_t type, uint32_t seq) {
+    if (out_reserve(o, 0) < 0) return refuse_overflow(o, type); /* out_reserve: the header at least */
+    put_header(o, o->len - 12, type, seq);
+    int r = write_full(fd, o->buf, o->len);
+    out_free(o);
+    return r;
 }
 
 int out_send_tail(int fd, struct out *o, uint16_t type, uint32_t seq, uint16_t tag, const void *v, size_t n) {
-    if (o->overflow || o->len - 12 + 6 + n > MAX_PAYLOAD) {
-        errno = EMSGSIZE;
-        return -1;
-    }
+    if (out_reserve(o, 0) < 0 || n > MAX_PAYLOAD || o->len - 12 + 6 + n > MAX_PAYLOAD) return refuse_overflow(o, type);
     unsigned char head[6];
-    put32(o->buf, (uint32_t)(o->len - 12 + 6 + n));
-    put16(o->buf + 4, type);
-    put16(o->buf + 6, 0);
-    put32(o->buf + 8, seq);
+    put_header(o, o->len - 12 + 6 + n, type, seq);
     put16(head, tag);
     put32(head + 2, (uint32_t)n);
-    if (write_full(fd, o->buf, o->len) < 0 || write_full(fd, head, sizeof head) < 0) return -1;
-    return n ? write_full(fd, v, n) : 0;
+    int r = write_full(fd, o->buf, o->len) < 0 || write_full(fd, head, sizeof head) < 0 ? -1 : n ? write_full(fd, v, n) : 0;
+    out_free(o);
+    return r;
 }
 
 void report_error(const char *op, const char *path, int err, const char *message) {
-    struct out o;
+    report_error_status(op, path, err, message, -1);
+}
+
+void report_error_status(const char *op, const char *path, int err, const char *message, int status) {
+    _cleanup_out_ struct out o;
     out_begin(&o);
     out_str(&o, T_STAGE, stage_name);
     out_str(&o, T_OP, op);
@@ -171,12 +237,13 @@ void report_error(const char *op, const char *path, int err, const char *message
     out_str(&o, T_ERRNAME, name ? name : "");
     out_str(&o, T_MESSAGE, message ? message : (err ? strerror(err) : ""));
     if (current_op >= 0) out_int(&o, T_ID, current_op);
+    if (status >= 0) out_int(&o, T_STATUS, status);
     out_send(CTRL_FD, &o, MSG_ERROR, next_seq++); /* nothing more can be done if this fails */
 }
 
 void explain_op(const char *op, const char *detail, int result) {
     if (!explain) return;
-    struct out o;
+    _cleanup_out_ struct out o;
     out_begin(&o);
     out_str(&o, T_STAGE, stage_name);
     out_str(&o, T_OP, op);
@@ -189,6 +256,7 @@ void explain_op(const char *op, const char *detail, int result) {
 
 int request_reply(uint16_t type, struct out *o, struct frame *reply) {
     uint32_t seq = next_seq++;
+    reply->payload = NULL;
     if (out_send(CTRL_FD, o, type, seq) < 0) return -1;
     int r = frame_read(CTRL_FD, reply);
     if (r <= 0) return -1;
@@ -198,6 +266,6 @@ int request_reply(uint16_t type, struct out *o, struct frame *reply) {
 int request(uint16_t type, struct out *o) {
     struct frame f;
     int t = request_reply(type, o, &f);
-    if (t >= 0) free(f.payload);
+    free(f.payload);
     return t;
 }

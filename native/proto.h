@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops_table.h"
+
 /* The control socket: fd 3 unless argv[1] names another (when fds 3.. are preserved fds). */
 extern int ctrl_fd;
 #define CTRL_FD ctrl_fd
@@ -17,32 +19,73 @@ enum msg_type {
     MSG_READ_RESULT = 25,
 };
 
-enum tag {
-    T_EXPLAIN = 1, T_KILL_SIGNAL = 2, T_NS_OP = 3, T_INIT_OP = 4, T_KIND = 5, T_NSTYPE = 6,
-    T_PATH = 7, T_FLAGS = 8, T_DATA = 9, T_SLOT = 10, T_SOURCE = 11, T_TARGET = 12,
-    T_FSTYPE = 13, T_NAME = 14, T_ID = 15, T_ARG = 16, T_ENV = 17, T_MODE = 18,
-    T_PID = 32, T_STATUS = 33, T_SIGNAL = 34, T_CORE = 35, T_STAGE = 36, T_OP = 37,
-    T_ERRNO = 38, T_ERRNAME = 39, T_MESSAGE = 40, T_DETAIL = 41, T_RESULT = 42,
-    T_ENTRY = 43, T_INODE = 44, T_OWNER = 45, T_PARENT = 46,
-    T_ROOT = 47, T_TYPE = 48, T_OPTIONAL = 49, T_VALUE = 50, T_VALUE2 = 51, T_SET = 52,
-    T_CLEAR = 53, T_PROPAGATION = 54, T_RULE = 55, T_ARCH = 56, T_ACTION = 57, T_ARGCMP = 58,
-    T_HOST_OP = 61, T_CAP_BOUNDING = 62, T_CAP_EFFECTIVE = 63,
-    T_CAP_PERMITTED = 64, T_CAP_INHERITABLE = 65, T_CAP_AMBIENT = 66, T_PROCFS = 67,
-    T_SOURCE_IN_ROOT = 68,
-};
+/* The field tags: X(NAME, number); T_NAME in C, Tag.NAME in src/helper/protocol.ts. */
+#define HAKO_TAGS(X) \
+    X(EXPLAIN, 1) \
+    X(KILL_SIGNAL, 2) \
+    X(NS_OP, 3) \
+    X(INIT_OP, 4) \
+    X(KIND, 5) \
+    X(NSTYPE, 6) \
+    X(PATH, 7) \
+    X(FLAGS, 8) \
+    X(DATA, 9) \
+    X(SLOT, 10) \
+    X(SOURCE, 11) \
+    X(TARGET, 12) \
+    X(FSTYPE, 13) \
+    X(NAME, 14) \
+    X(ID, 15) \
+    X(ARG, 16) \
+    X(ENV, 17) \
+    X(MODE, 18) \
+    X(PID, 32) \
+    X(STATUS, 33) \
+    X(SIGNAL, 34) \
+    X(CORE, 35) \
+    X(STAGE, 36) \
+    X(OP, 37) \
+    X(ERRNO, 38) \
+    X(ERRNAME, 39) \
+    X(MESSAGE, 40) \
+    X(DETAIL, 41) \
+    X(RESULT, 42) \
+    X(ENTRY, 43) \
+    X(INODE, 44) \
+    X(OWNER, 45) \
+    X(PARENT, 46) \
+    X(ROOT, 47) \
+    X(TYPE, 48) \
+    X(OPTIONAL, 49) \
+    X(VALUE, 50) \
+    X(VALUE2, 51) \
+    X(SET, 52) \
+    X(CLEAR, 53) \
+    X(PROPAGATION, 54) \
+    X(RULE, 55) \
+    X(ARCH, 56) \
+    X(ACTION, 57) \
+    X(ARGCMP, 58) \
+    X(HOST_OP, 61) \
+    X(CAP_BOUNDING, 62) \
+    X(CAP_EFFECTIVE, 63) \
+    X(CAP_PERMITTED, 64) \
+    X(CAP_INHERITABLE, 65) \
+    X(CAP_AMBIENT, 66) \
+    X(PROCFS, 67) \
+    X(SOURCE_IN_ROOT, 68)
 
-enum op_kind {
-    OP_SETNS = 1, OP_UNSHARE = 2, OP_IDMAP = 3, OP_WRITE = 4, OP_OPEN_DIR = 5,
-    OP_MOUNT = 16, OP_HOSTNAME = 17, OP_DOMAINNAME = 18, OP_CHROOT = 19, OP_CHDIR = 20,
-    OP_FCHROOT = 21, OP_FCHDIR = 22, OP_SETGROUPS = 23, OP_SETGID = 24, OP_SETUID = 25,
-    OP_EXEC = 26, OP_MKDIR = 27, OP_LINK_UP = 28,
-    OP_MKPATH = 29, OP_MOUNT_IN_ROOT = 30, OP_SETATTR = 31, OP_MASK = 32, OP_MKNOD = 33,
-    OP_SYMLINK = 34, OP_PIVOT = 35, OP_MOVE_ROOT = 36, OP_CHECK_CWD = 37, OP_BOUNDING = 38,
-    OP_CAPS = 39, OP_KEEPCAPS = 40, OP_RLIMIT = 41, OP_UMASK = 42, OP_NNP = 43, OP_SECCOMP = 44,
-    OP_CONSOLE = 45, OP_HOOK = 46, OP_SYNC = 47, OP_DETACH = 48, OP_FIFO_WAIT = 49,
-    OP_CLOEXEC_FROM = 50, OP_SETSID = 51, OP_SETNS_PID = 52, OP_MKFIFO = 53, OP_CONNECT = 54,
-    OP_SOCKETPAIR = 55, OP_PIPE = 56, OP_KEYRING = 57, OP_PERSONALITY = 58, OP_BPF_DEVICES = 59, OP_CHECK_EXEC = 60,
-};
+#define HAKO_TAG_ENUM(name, n) T_##name = n,
+enum tag { HAKO_TAGS(HAKO_TAG_ENUM) };
+#undef HAKO_TAG_ENUM
+
+/* "PATH" for T_PATH ("?" for a tag not in the table). */
+const char *tag_name(unsigned tag);
+
+/* The op kinds: OP_NAME, from the op table (ops_table.h). */
+#define HAKO_OP_ENUM(name, n, text, stages, required) OP_##name = n,
+enum op_kind { HAKO_OPS(HAKO_OP_ENUM) };
+#undef HAKO_OP_ENUM
 
 /* A received frame. The payload is owned by the frame. */
 struct frame {
@@ -63,12 +106,26 @@ struct field {
     const unsigned char *value;
 };
 
-/* An outgoing frame under construction. */
+/* An outgoing frame under construction: it grows (on the heap) up to the protocol's frame limit;
+ * past it, or without memory, it is marked overflowed and out_send refuses it with an ERROR.
+ * out_send frees it; declare one with _cleanup_out_ so an early return frees it too. */
 struct out {
-    unsigned char buf[65536];
-    size_t len;
+    unsigned char *buf;
+    size_t len, cap;
     int overflow;
 };
+void out_free(struct out *o);
+#define _cleanup_out_ __attribute__((cleanup(out_free)))
+
+/* Cleanup helpers (as bubblewrap's and crun's): an fd closed and a pointer freed when the variable
+ * goes out of scope, on every return path. take_fd/take_ptr hand the value on (the variable is
+ * left -1/NULL). */
+void cleanup_fdp(int *fd);
+void cleanup_freep(void *p);
+#define _cleanup_fd_ __attribute__((cleanup(cleanup_fdp)))
+#define _cleanup_free_ __attribute__((cleanup(cleanup_freep)))
+static inline int take_fd(int *fd) { int r = *fd; *fd = -1; return r; }
+static inline void *take_ptr(void *pp) { void **p = (void **)pp; void *r = *p; *p = 0; return r; }
 
 int frame_read(int fd, struct frame *f);          /* 1: frame, 0: EOF, -1: error (errno) */
 int fields_next(struct fields *c, struct field *f); /* 1: field, 0: end, -1: malformed */
@@ -82,6 +139,7 @@ void out_str(struct out *o, uint16_t tag, const char *s);
 void out_bytes(struct out *o, uint16_t tag, const void *v, size_t n);
 size_t out_open(struct out *o, uint16_t tag);       /* begin a nested list; returns its mark */
 void out_close(struct out *o, size_t mark);
+/* Sends and frees o. An overflowed o is not sent: an ERROR says so instead (-1, EMSGSIZE). */
 int out_send(int fd, struct out *o, uint16_t type, uint32_t seq);
 /* out_send with one more field after o's, whose value (up to MAX_PAYLOAD) is too big for o */
 int out_send_tail(int fd, struct out *o, uint16_t type, uint32_t seq, uint16_t tag, const void *v, size_t n);
@@ -95,6 +153,8 @@ extern int current_op;
 
 /* Report a failed operation (errno taken from err) to P. */
 void report_error(const char *op, const char *path, int err, const char *message);
+/* The same with STATUS: the exit status the stage exits with (a failed exec: 126 or 127). */
+void report_error_status(const char *op, const char *path, int err, const char *message, int status);
 /* With EXPLAIN, tell P an op ran (result 0 or an errno). */
 void explain_op(const char *op, const char *detail, int result);
 /* Send a request and wait for its reply. Returns the reply type, or -1 on EOF/error. */

@@ -1,11 +1,15 @@
-// The protocol's numbers live twice, in native/proto.h and src/helper/protocol.ts; they must agree,
-// and both must be what docs/PROTOCOL.md says. Frames round-trip through the encoder and reader.
+// The protocol's numbers live twice, in native/proto.h (tags, messages) or native/ops_table.h (the
+// op table: kinds, stages, required fields) and src/helper/protocol.ts; they must agree, and both
+// must be what docs/PROTOCOL.md says. Frames round-trip through the encoder and reader.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { encodeFrame, Fields, FrameReader, MessageType, OpKind, Tag } from '../../dist/src/helper/protocol.js';
 
+import { SLOT } from '../../dist/src/oci/fields.js';
+
 const header = readFileSync(new URL('../../native/proto.h', import.meta.url), 'utf8');
+const opsTable = readFileSync(new URL('../../native/ops_table.h', import.meta.url), 'utf8');
 const doc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 
 function cEnum(prefix) {
@@ -14,13 +18,66 @@ function cEnum(prefix) {
   return out;
 }
 
-for (const [prefix, table] of [['MSG', MessageType], ['T', Tag], ['OP', OpKind]]) {
+/** The rows X(NAME, n) of HAKO_TAGS in proto.h. */
+function cTags() {
+  const out = {};
+  for (const m of header.matchAll(/^\s*X\(([A-Z0-9_]+), (\d+)\)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+/** The rows of HAKO_OPS in ops_table.h: X(NAME, n, "name", stages, (required)). */
+const STAGE_BITS = { S_HOST: 'H0', S_NS: 'H1', S_INIT: 'H2' };
+function cOps() {
+  const out = {};
+  const row = /^\s*X\(([A-Z0-9_]+), (\d+), "([^"]+)", ([A-Z_ |]+), \(([^)]*)\)\)/gm;
+  for (const m of opsTable.matchAll(row)) {
+    const stages = m[4].split('|').map((s) => STAGE_BITS[s.trim()]);
+    assert.ok(stages.every(Boolean), `stages of ${m[1]}: ${m[4]}`);
+    const required = m[5].trim() === '0' ? [] : m[5].split(',').map((t) => t.trim().replace(/^T_/, ''));
+    out[m[1]] = { kind: Number(m[2]), name: m[3], stages, required };
+  }
+  return out;
+}
+
+for (const [prefix, table] of [['MSG', MessageType]]) {
   test(`${prefix}_* in proto.h equal the TypeScript table`, () => {
     const c = cEnum(prefix);
     assert.ok(Object.keys(c).length > 5, `found ${prefix} constants in proto.h`);
     assert.deepEqual(c, { ...table });
   });
 }
+
+test('the tags of proto.h (HAKO_TAGS) equal the TypeScript table', () => {
+  const c = cTags();
+  assert.ok(Object.keys(c).length > 40, 'found the tag rows in proto.h');
+  assert.deepEqual(c, { ...Tag });
+});
+
+test('the op table (native/ops_table.h) gives the TypeScript OpKind, and its fields are tags', () => {
+  const ops = cOps();
+  assert.ok(Object.keys(ops).length > 40, 'found the op rows in ops_table.h');
+  assert.deepEqual(Object.fromEntries(Object.entries(ops).map(([k, v]) => [k, v.kind])), { ...OpKind });
+  for (const [name, op] of Object.entries(ops)) for (const f of op.required) assert.ok(f in Tag, `${name} requires ${f}, a tag`);
+});
+
+test('the op table in docs/PROTOCOL.md has each op\'s stages and required fields', () => {
+  const rows = {};
+  for (const m of doc.matchAll(/^\| (\d+) \| ([A-Z_]+) \| ([H0-2/]+) \| ([^|]*) \|/gm)) rows[m[2]] = { kind: Number(m[1]), stages: m[3].split('/'), fields: m[4] };
+  for (const [name, op] of Object.entries(cOps())) {
+    const row = rows[name];
+    assert.ok(row, `op ${name} is in the doc's table`);
+    assert.equal(row.kind, op.kind, name);
+    assert.deepEqual(row.stages, op.stages, `stages of ${name}`);
+    for (const f of op.required) assert.match(row.fields, new RegExp(`\\b${f}\\b`), `${name}'s required ${f} in the doc`);
+  }
+});
+
+test('the cgroup slot is the same in C (CGROUP_SLOT) and TypeScript (SLOT.CGROUP)', () => {
+  const m = /#define CGROUP_SLOT (\d+)/.exec(opsTable);
+  assert.ok(m, 'CGROUP_SLOT in ops_table.h');
+  assert.equal(Number(m[1]), SLOT.CGROUP);
+  assert.match(doc, new RegExp(`slot ${SLOT.CGROUP}\\b`));
+});
 
 test('every message type and op kind is documented with its number', () => {
   for (const [name, n] of Object.entries(MessageType)) assert.match(doc, new RegExp(`\\| ${n} \\| ${name} \\|`), `message ${name}`);
