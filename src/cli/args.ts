@@ -26,7 +26,7 @@ export function parseArgs(verb: string, argv: string[], specs: OptionSpec[], sto
     list.push(value);
     values.set(spec.long, list);
   };
-  const bad = (msg: string) => new HakoError(`hako ${verb}: ${msg} (see 'hako ${verb} --help')`);
+  const bad = (msg: string) => new HakoError(`hako ${verb}: ${msg} (see 'hako ${verb} --help')`, { code: 'bad-option' });
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -91,7 +91,7 @@ export function has(args: ParsedArgs, name: string): boolean {
 
 export function intValue(verb: string, option: string, text: string, min = 0): number {
   if (!/^-?\d+$/.test(text.trim()) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
-    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not ${min >= 0 ? 'a whole number' : 'an integer'}${min > 0 ? ` of at least ${min}` : ''}`);
+    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not ${min >= 0 ? 'a whole number' : 'an integer'}${min > 0 ? ` of at least ${min}` : ''}`, { code: 'bad-option' });
   }
   return Number(text);
 }

@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${usage}\n`);
       return verb === undefined ? 1 : 0;
     default:
-      throw new HakoError(`hako: unknown command '${verb}' (see 'hako --help')`);
+      throw new HakoError(`hako: unknown command '${verb}' (see 'hako --help')`, { code: 'bad-option' });
   }
 }
 

@@ -80,7 +80,7 @@ export async function nsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const listOptions = { relations: has(args, 'tree') || json, ...(type ? { type } : {}) };
-  if (has(args, 'tree') && type && type !== 'user') throw new HakoError('hako ns: --tree shows user namespaces and what they own: use it without --type, or with --type user');
+  if (has(args, 'tree') && type && type !== 'user') throw new HakoError('hako ns: --tree shows user namespaces and what they own: use it without --type, or with --type user', { code: 'bad-option' });
   const list = await listNamespaces(listOptions);
   if (json) {
     const namespaces = list.map(({ pids: _pids, ...rest }) => rest);

@@ -21,7 +21,7 @@ const CREATE_SPECS: OptionSpec[] = [
 ];
 
 function oneId(verb: string, rest: string[]): string {
-  if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`);
+  if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`, { code: 'bad-option' });
   return rest[0] as string;
 }
 
@@ -100,7 +100,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     } else {
       const args = parseArgs(verb, argv, [{ long: 'format', short: 'f', arg: 'required' }]);
       const [id, ...psArgs] = args.rest;
-      if (!id) throw new HakoError("hako ps: expected a container id; see 'hako ps --help'");
+      if (!id) throw new HakoError("hako ps: expected a container id; see 'hako ps --help'", { code: 'bad-option' });
       const pids = rt.ps(id);
       if (last(args, 'format') === 'json') {
         process.stdout.write(`${JSON.stringify(pids)}\n`);
@@ -109,10 +109,10 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       // as runc: the host's `ps` (with the options given after the id, -ef by default), keeping
       // its header and the lines of this container's processes
       const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
-      if (ps.status !== 0) throw new HakoError(`hako ps: ps ${psArgs.join(' ')} failed: ${(ps.stderr || ps.error?.message || '').trim()}`);
+      if (ps.status !== 0) throw new HakoError(`hako ps: ps ${psArgs.join(' ')} failed: ${(ps.stderr || ps.error?.message || '').trim()}`, { code: 'error' });
       const [header = '', ...rows] = ps.stdout.split('\n');
       const pidColumn = header.trim().split(/\s+/).indexOf('PID');
-      if (pidColumn < 0) throw new HakoError("hako ps: the ps output has no PID column");
+      if (pidColumn < 0) throw new HakoError("hako ps: the ps output has no PID column", { code: 'error' });
       const inside = new Set(pids);
       process.stdout.write([header, ...rows.filter((r) => inside.has(Number(r.trim().split(/\s+/)[pidColumn])))].join('\n') + '\n');
       return 0;
@@ -120,7 +120,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     case 'kill': {
       const args = parseArgs(verb, argv, [{ long: 'all', short: 'a' }], false);
       const [id, signal] = args.rest;
-      if (!id || args.rest.length > 2) throw new HakoError("hako kill: usage: hako kill [--all] ID [SIGNAL]");
+      if (!id || args.rest.length > 2) throw new HakoError("hako kill: usage: hako kill [--all] ID [SIGNAL]", { code: 'bad-option' });
       rt.kill(id, signal ?? 'SIGTERM', has(args, 'all'));
       return 0;
     }
@@ -133,7 +133,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     case 'exec':
       // runc: every failure of exec itself exits 255, apart from the process's own status
       return execCommand(rt, argv).catch((e: unknown) => {
-        throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255) : e;
+        throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255, e.code) : e;
       });
     case 'pause': case 'resume': {
       const args = parseArgs(verb, argv, [], false);
@@ -149,7 +149,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     case 'spec': {
       const args = parseArgs(verb, argv, [{ long: 'bundle', short: 'b', arg: 'required' }, { long: 'rootless' }], false);
       const file = join(last(args, 'bundle') ?? '.', 'config.json');
-      if (existsSync(file)) throw new HakoError(`hako spec: ${file} exists; remove it first`);
+      if (existsSync(file)) throw new HakoError(`hako spec: ${file} exists; remove it first`, { code: 'exists' });
       writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: has(args, 'rootless') }), null, '\t')}\n`);
       return 0;
     }
@@ -157,7 +157,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       process.stdout.write(`${JSON.stringify(features(hakoSupport()), null, '    ')}\n`);
       return 0;
     default:
-      throw new HakoError(`hako: unknown command '${verb}'`);
+      throw new HakoError(`hako: unknown command '${verb}'`, { code: 'bad-option' });
   }
 }
 
@@ -177,7 +177,7 @@ function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
     try {
       r = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as LinuxResources;
     } catch (e) {
-      throw new HakoError(`hako update: --resources ${file}: ${(e as Error).message}`);
+      throw new HakoError(`hako update: --resources ${file}: ${(e as Error).message}`, { code: 'bad-config' });
     }
   }
   const num = (name: string) => {
@@ -213,9 +213,9 @@ const EXEC_SPECS: OptionSpec[] = [
 async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
   const args = parseArgs('exec', argv, EXEC_SPECS);
   const [id, ...command] = args.rest;
-  if (!id) throw new HakoError("hako exec: expected a container id; see 'hako exec --help'");
+  if (!id) throw new HakoError("hako exec: expected a container id; see 'hako exec --help'", { code: 'bad-option' });
   const state = rt.store.read(id);
-  if (liveStatus(state) === 'stopped') throw new HakoError('hako: cannot exec in a stopped container');
+  if (liveStatus(state) === 'stopped') throw new HakoError('hako: cannot exec in a stopped container', { code: 'not-running' });
   const spec = JSON.parse(readFileSync(state.config, 'utf8')) as { process?: Process };
   let proc: Process;
   const file = last(args, 'process');
@@ -225,11 +225,11 @@ async function execCommand(rt: Runtime, argv: string[]): Promise<number> {
       if (jsonTooDeep(text) >= 0) throw new Error(`nests deeper than ${MAX_JSON_DEPTH} levels`);
       proc = JSON.parse(text) as Process;
     } catch (e) {
-      throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`);
+      throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`, { code: 'bad-config' });
     }
-    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new HakoError(`hako exec: --process ${file}: args: must be a non-empty array`);
+    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new HakoError(`hako exec: --process ${file}: args: must be a non-empty array`, { code: 'bad-config' });
   } else {
-    if (command.length === 0) throw new HakoError('hako exec: no command given (and no --process)');
+    if (command.length === 0) throw new HakoError('hako exec: no command given (and no --process)', { code: 'bad-option' });
     const base = spec.process;
     proc = { ...(base ?? { cwd: '/' }), args: command, terminal: has(args, 'tty') } as Process;
     delete proc.consoleSize;

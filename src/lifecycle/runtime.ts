@@ -87,7 +87,7 @@ const CONFIG_SNAPSHOT = 'config.json';
  * that is missing is a failed create, not the container's 127). */
 function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure): HakoError {
   const err = failureError(verb, builder, failure);
-  return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1);
+  return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1, err.code);
 }
 
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
@@ -131,7 +131,7 @@ function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
     return undefined;
   }
   if (cgroup.joinPlan().v2) return deviceFilter([...(devices ?? []), ...DEFAULT_ALLOWED]);
-  throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied');
+  throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied', { code: 'unsupported' });
 }
 
 function sleep(ms: number): void {
@@ -154,14 +154,14 @@ function writePidFile(path: string, pid: number): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && attempt < 16) continue;
-      throw new HakoError(`hako: cannot write the pid file ${path}: ${code ?? String(e)}`);
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${code ?? String(e)}`, { code: 'io' });
     }
     try {
       try { writeSync(fd, String(pid)); } finally { closeSync(fd); }
       renameSync(tmp, target);
     } catch (e) {
       try { unlinkSync(tmp); } catch { /* gone */ }
-      throw new HakoError(`hako: cannot write the pid file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { code: 'io' });
     }
     return;
   }
@@ -209,14 +209,14 @@ export class Runtime {
   async start(id: string): Promise<void> {
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`);
-    if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`);
+    if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`, { code: 'not-running' });
+    if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`, { code: 'bad-state' });
     const fifo = this.store.file(id, 'exec.fifo');
     let fd: number;
     try {
       fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     } catch {
-      throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`);
+      throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
     }
     const spec = this.spec(state);
     let outcome: 'executed' | 'failed' = 'executed';
@@ -237,11 +237,11 @@ export class Runtime {
         }
         if (got === 'eof' && started) break;
         // before "0": no writer yet (eof) or nothing written (again); after: the init still runs hooks
-        if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`);
+        if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' });
         if (Date.now() > deadline) {
           throw new HakoError(started
             ? `hako: cannot start container ${id}: its init did not run the process within ${Math.round((setupTimeout(spec, 'startContainer')) / 1000)} s of start`
-            : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`);
+            : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`, { code: 'timeout' });
         }
         await delay(i < 200 ? 1 : 10);
       }
@@ -250,7 +250,7 @@ export class Runtime {
     }
     try { unlinkSync(fifo); } catch { /* gone already */ }
     this.store.update(id, (s) => { s.status = 'running'; });
-    if (outcome === 'failed') throw new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`);
+    if (outcome === 'failed') throw new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
     // poststart hooks come after the process is executed (the spec)
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
@@ -271,7 +271,7 @@ export class Runtime {
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
   kill(id: string, signal: string | number = 'SIGTERM', all = false): void {
     const n = typeof signal === 'number' ? signal : signal.trim() === '0' ? 0 : signalNumber(signal);
-    if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`);
+    if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`, { code: 'bad-option' });
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (all) {
@@ -282,7 +282,7 @@ export class Runtime {
     }
     // only a live init with the recorded start time is signalled (never pid 0: that would be our
     // own process group, and never a reused pid)
-    if (status !== 'created' && status !== 'running' && status !== 'paused') throw new HakoError('hako: container not running');
+    if (status !== 'created' && status !== 'running' && status !== 'paused') throw new HakoError('hako: container not running', { code: 'not-running' });
     try {
       process.kill(state.pid, n);
     } catch (e) {
@@ -300,15 +300,15 @@ export class Runtime {
   private async remove(id: string, force: boolean, known?: Spec): Promise<void> {
     if (!this.store.exists(id)) {
       if (force) return;
-      throw new HakoError(`hako: container ${id} does not exist`);
+      throw new HakoError(`hako: container ${id} does not exist`, { code: 'not-found' });
     }
     const state = this.store.read(id);
     const status = liveStatus(state);
     if ((status === 'running' || status === 'paused') && !force) {
-      throw new HakoError(`hako: cannot delete container ${id} that is not stopped: ${status}`);
+      throw new HakoError(`hako: cannot delete container ${id} that is not stopped: ${status}`, { code: 'bad-state' });
     }
     if (status === 'creating' && !force) {
-      throw new HakoError(`hako: container ${id} is being created; delete --force removes what is left of it`);
+      throw new HakoError(`hako: container ${id} is being created; delete --force removes what is left of it`, { code: 'bad-state' });
     }
     const cgroup = this.cgroup(state);
     if (state.pid > 0 && (status === 'created' || status === 'running' || status === 'paused')) {
@@ -328,7 +328,7 @@ export class Runtime {
   pause(id: string): void {
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'running') throw new HakoError(`hako: container ${id} is not running (${status})`);
+    if (status !== 'running') throw new HakoError(`hako: container ${id} is not running (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
     this.cgroup(state).freeze();
     this.store.update(id, (s) => { s.status = 'paused'; });
   }
@@ -336,7 +336,7 @@ export class Runtime {
   resume(id: string): void {
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'paused') throw new HakoError(`hako: container ${id} is not paused (${status})`);
+    if (status !== 'paused') throw new HakoError(`hako: container ${id} is not paused (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
     this.cgroup(state).thaw();
     this.store.update(id, (s) => { s.status = 'running'; });
   }
@@ -345,9 +345,9 @@ export class Runtime {
   update(id: string, resources: LinuxResources): void {
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`);
+    if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
     const { devices, ...rest } = resources;
-    if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet');
+    if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet', { code: 'unsupported' });
     this.cgroup(state).set(rest);
   }
 
@@ -360,11 +360,11 @@ export class Runtime {
   async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255);
+    if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255, status === 'stopped' ? 'not-running' : 'bad-state');
     const spec = this.spec(state);
-    if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
-    if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255);
-    if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255);
+    if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket', { code: 'bad-option' });
+    if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
+    if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
     const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
     let builder: PlanBuilder;
     let home: string | undefined;
@@ -426,16 +426,16 @@ export class Runtime {
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached'): Promise<RunResult> {
     checkContainerId(id);
     if ((process.geteuid?.() ?? 0) !== 0) {
-      throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root');
+      throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root', { code: 'unsupported' });
     }
     const { spec, bundle, rootfs } = loadBundle(options.bundle);
     const proc = spec.process;
-    if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run');
+    if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
     const detach = mode !== 'run';
     if (proc.terminal && detach && !options.consoleSocket) {
-      throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)');
+      throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)', { code: 'bad-option' });
     }
-    if (!proc.terminal && options.consoleSocket) throw new HakoError('hako: --console-socket given but process.terminal is false');
+    if (!proc.terminal && options.consoleSocket) throw new HakoError('hako: --console-socket given but process.terminal is false', { code: 'bad-option' });
     // run starts at once: poststart once the process is executed, which H2's exec socket tells;
     // run -d returns then too (as runc's start, which reads exec.fifo to its EOF)
     let execFailed = false;
@@ -468,7 +468,7 @@ export class Runtime {
       const candidate = this.cgroupFor(spec.linux?.cgroupsPath, id);
       existed = candidate.existingDirs();
       const n = existed.length ? candidate.pids().length : 0;
-      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${candidate.path} (linux.cgroupsPath)`);
+      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${candidate.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       cgroup = candidate;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup.create();
@@ -520,11 +520,11 @@ export class Runtime {
       });
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
-        if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
+        if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`, { code: 'helper' });
         throw err;
       }
       await poststart;
-      if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`);
+      if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
       const out = this.resultOf(result, mode, builder);
       if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
       return out;

@@ -20,9 +20,9 @@ function readConfig(bundle: string): string {
     return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new HakoError(`hako: config.json: not found in ${bundle}`);
-    if (code === 'EISDIR') throw new HakoError(`hako: config.json: ${file} is not a file`);
-    throw new HakoError(`hako: config.json: cannot read ${file}: ${(err as Error).message}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new HakoError(`hako: config.json: not found in ${bundle}`, { code: 'not-found' });
+    if (code === 'EISDIR') throw new HakoError(`hako: config.json: ${file} is not a file`, { code: 'bad-config' });
+    throw new HakoError(`hako: config.json: cannot read ${file}: ${(err as Error).message}`, { code: 'io' });
   }
 }
 

@@ -153,7 +153,7 @@ export function failureError(verb: string, builder: PlanBuilder, failure: Helper
     const cmd = failure.path ?? 'command';
     const code = failure.errname === 'ENOENT' || failure.errname === 'ENOTDIR' ? 127 : 126;
     const reason = code === 127 ? 'command not found' : `cannot execute (${failure.message.toLowerCase()})`;
-    return new HelperError(`hako: ${verb}: ${cmd}: ${reason}`, failure, code);
+    return new HelperError(`hako: ${verb}: ${cmd}: ${reason}`, failure, code, 'exec');
   }
   const errno = failure.errname ? ` (${failure.errname})` : '';
   const reason = failure.message || hints[failure.errname] || 'failed';

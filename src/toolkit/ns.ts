@@ -74,7 +74,7 @@ export function processNamespaces(pid: number | 'self'): Map<NamespaceType, numb
 
 /** Every namespace some process is in, ordered by inode as lsns orders them. */
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceInfo[]> {
-  if (options.type && !TYPES.has(options.type)) throw new HakoError(`hako: ns: unknown namespace type '${options.type}' (one of ${[...TYPES].join(', ')})`);
+  if (options.type && !TYPES.has(options.type)) throw new HakoError(`hako: ns: unknown namespace type '${options.type}' (one of ${[...TYPES].join(', ')})`, { code: 'bad-option' });
   const names = userNames();
   const byKey = new Map<string, NamespaceInfo>();
   const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => a - b);
@@ -127,7 +127,7 @@ export function describeProcesses(pids: number[]): ProcessNamespaceRow[] {
   const rows: ProcessNamespaceRow[] = [];
   for (const pid of pids) {
     const own = processNamespaces(pid);
-    if (own.size === 0) throw new HakoError(`hako: ns: no process with pid ${pid} (or its namespaces are not readable)`);
+    if (own.size === 0) throw new HakoError(`hako: ns: no process with pid ${pid} (or its namespaces are not readable)`, { code: 'not-found' });
     const command = commandOf(pid);
     for (const [type, ns] of own) rows.push({ pid, type, ns, differs: init.has(type) && init.get(type) !== ns, command });
   }

@@ -84,21 +84,21 @@ export function idMapPlan(o: UnshareOptions): IdMapPlan {
   if (o.setgroups) plan.setgroups = o.setgroups;
   else if (o.mapRootUser || o.mapGroup !== undefined || o.mapCurrentUser) plan.setgroups = 'deny';
   if (o.setgroups === 'allow' && (o.mapRootUser || o.mapGroup !== undefined)) {
-    throw new HakoError('hako: unshare: --setgroups allow cannot go with --map-root-user or --map-group (the kernel needs setgroups denied for those maps)');
+    throw new HakoError('hako: unshare: --setgroups allow cannot go with --map-root-user or --map-group (the kernel needs setgroups denied for those maps)', { code: 'bad-option' });
   }
   return plan;
 }
 
 function checkName(value: string | undefined, what: string): void {
   if (value === undefined) return;
-  if (value.length === 0 || Buffer.byteLength(value) > 64) throw new HakoError(`hako: unshare: --${what}: must be 1 to 64 bytes long`);
+  if (value.length === 0 || Buffer.byteLength(value) > 64) throw new HakoError(`hako: unshare: --${what}: must be 1 to 64 bytes long`, { code: 'bad-option' });
 }
 
 function checkDir(path: string | undefined, what: string): void {
   if (path === undefined) return;
   let isDir = false;
   try { isDir = statSync(path).isDirectory(); } catch { /* reported below */ }
-  if (!isDir) throw new HakoError(`hako: unshare: --${what}: ${path} is not a directory`);
+  if (!isDir) throw new HakoError(`hako: unshare: --${what}: ${path} is not a directory`, { code: 'bad-option' });
 }
 
 /** Builds the plan for unshare: pure, so it can be tested and explained without running it. */
@@ -109,7 +109,7 @@ export function unsharePlan(o: UnshareOptions): { builder: PlanBuilder; maps?: I
   checkDir(o.root, 'root');
   if (!set.has('user') && set.size > 0 && !hasCap(CAP_SYS_ADMIN)) {
     const names = [...set].map((t) => namespaceKind(t).option).join(", ");
-    throw new HakoError(`hako: unshare: creating new namespaces (${names}) needs CAP_SYS_ADMIN, which you do not have: add -U/--user (and -r to be root inside), or run as root`);
+    throw new HakoError(`hako: unshare: creating new namespaces (${names}) needs CAP_SYS_ADMIN, which you do not have: add -U/--user (and -r to be root inside), or run as root`, { code: 'permission' });
   }
   const b = new PlanBuilder();
   let maps: IdMapPlan | undefined;
