@@ -2,20 +2,25 @@
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyDeviceRulesV1, DEFAULT_ALLOWED } from '../cgroups/devices.js';
 import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
-import { HakoError, HelperError, type HelperFailure } from '../errors.js';
+import { statsData, type StatsData } from '../cgroups/stats.js';
+import { HakoError, HelperError, type HelperFailure, OptionError } from '../errors.js';
+import {
+  boolean, checkOptions, containerId, CREATE_OPTIONS, EXEC_OPTIONS, object, plainObject, RUN_OPTIONS, RUNTIME_OPTIONS,
+} from '../options.js';
 import { HelperSession, type SessionHandlers, type SessionResult } from '../helper/session.js';
 import { runHooks, runHooksWarn } from '../hooks/run.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../oci/plan.js';
-import { loadBundle } from '../spec/bundle.js';
-import type { Process, Spec } from '../spec/types.js';
-import { execEnvCount, MAX_EXEC_STRINGS, parseConfig } from '../spec/validate.js';
+import { type Bundle, loadBundle, rootfsOf } from '../spec/bundle.js';
+import { ConfigError } from '../spec/check.js';
+import type { Process, Spec, User } from '../spec/types.js';
+import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../spec/validate.js';
 import { failureError, type PlanBuilder } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
@@ -31,13 +36,43 @@ export interface RuntimeOptions {
   cgroupVersion?: 1 | 2;
 }
 
+/**
+ * What create and run take. The container's config is a bundle's config.json (`bundle`) or a Spec
+ * object (`spec`); the overrides (`args`, `env`, `cwd`, `user`, `hostname`, `resources`, `rootfs`)
+ * change it for this container only. Whichever it is, the result is checked as config.json is
+ * (errors name its JSON path) before anything is created, and the container's state keeps it.
+ */
 export interface CreateOptions {
-  bundle: string;
+  /** The bundle directory. Its config.json is read unless `spec` is given; then it is only the
+   * directory a relative root.path (and relative mount sources) are taken from. */
+  bundle?: string;
+  /** The container's config as an object, instead of the bundle's config.json. Its root.path must be
+   * absolute unless `bundle` or `rootfs` is given. The object is copied, never changed. */
+  spec?: Spec;
+  /** The root filesystem: sets root.path. */
+  rootfs?: string;
+  /** Sets process.args: the command and its arguments. */
+  args?: string[];
+  /** Sets process.env (every variable, as KEY=value). */
+  env?: string[];
+  /** Sets process.cwd (absolute, inside the container). */
+  cwd?: string;
+  /** Sets process.user: an object as in config.json, or `user[:group]` (names or numbers; names
+   * from the rootfs's /etc/passwd and /etc/group). */
+  user?: User | string;
+  /** Sets hostname (the spec needs a new uts namespace). */
+  hostname?: string;
+  /** Sets these fields of linux.resources (each field replaces the spec's). */
+  resources?: LinuxResources;
+  /** Write the container's init pid here once it is created. */
   pidFile?: string;
+  /** A unix socket to send the terminal's master fd to (process.terminal). */
   consoleSocket?: string;
+  /** Use chroot-like MS_MOVE instead of pivot_root (for a rootfs on a ramfs). */
   noPivot?: boolean;
   /** Keep the caller's session keyring instead of a new one (--no-new-keyring). */
   noNewKeyring?: boolean;
+  /** Pass this many fds on, from 3 up, to the container's process. */
   preserveFds?: number;
   /** stdio for the container (default: inherit this process's). */
   stdio?: 'inherit' | 'pipe' | 'ignore' | Array<'inherit' | 'pipe' | 'ignore' | number>;
@@ -47,6 +82,7 @@ export interface CreateOptions {
 }
 
 export interface RunOptions extends CreateOptions {
+  /** Return once the process is running, leaving the container (delete it when done). */
   detach?: boolean;
   /** Keep the stopped container's state (run --keep). */
   keep?: boolean;
@@ -55,12 +91,19 @@ export interface RunOptions extends CreateOptions {
 }
 
 export interface ExecOptions {
+  /** Give the process a terminal (sets process.terminal). */
   tty?: boolean;
+  /** A unix socket to send the terminal's master fd to. */
   consoleSocket?: string;
+  /** Return once the process has started. */
   detach?: boolean;
+  /** Write the process's pid here. */
   pidFile?: string;
+  /** Pass this many fds on, from 3 up, to the process. */
   preserveFds?: number;
+  /** As CreateOptions.stdio. */
   stdio?: CreateOptions['stdio'];
+  /** Signals this process receives that go on to the process (without detach). */
   forwardSignals?: NodeJS.Signals[];
   /** Run as `user[:group]` (names or numbers, names from the container's /etc/passwd and
    * /etc/group): sets process.user's uid and gid (exec --user). */
@@ -70,15 +113,78 @@ export interface ExecOptions {
 }
 
 export interface RunResult {
+  /** The exit code a shell would show: the status, or 128 + the signal number (0 when detached). */
   exitCode: number;
+  /** The exit status, or null when a signal ended the process. */
   status: number | null;
+  /** The signal that ended the process, or null. */
   signal: number | null;
+  /** The process's pid on the host. */
   pid: number;
+  /** The captured stdout (stdio 'pipe'). */
   stdout?: Buffer;
+  /** The captured stderr (stdio 'pipe'). */
   stderr?: Buffer;
-  /** The piped output went past maxBuffer: only its first maxBuffer bytes are kept. */
+  /** The piped stdout went past maxBuffer: only its first maxBuffer bytes are kept. */
   stdoutTruncated?: boolean;
+  /** The piped stderr went past maxBuffer. */
   stderrTruncated?: boolean;
+  /** A foreground run: the OOM killer killed a process of the container (its cgroup's OOM counter). */
+  oomKilled?: boolean;
+}
+
+/** Runtime.stats: runc's `events --stats` event. */
+export interface ContainerStats {
+  type: 'stats';
+  /** The container's id. */
+  id: string;
+  /** The figures, from the container's cgroup. */
+  data: StatsData;
+}
+
+/** The keys of CreateOptions that change the spec. */
+const OVERRIDES = ['args', 'env', 'cwd', 'user', 'hostname', 'resources', 'rootfs'] as const;
+
+/**
+ * The container's config: the bundle's config.json or options.spec, with the overrides, checked as
+ * config.json is before anything is created. A string user is resolved later, in the rootfs.
+ */
+function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => void): Bundle {
+  const overridden = OVERRIDES.some((k) => o[k] !== undefined);
+  if (o.spec === undefined) {
+    if (o.bundle === undefined) throw new OptionError(verb, 'options', 'needs a bundle directory (bundle) or a Spec object (spec)');
+    if (!overridden) return loadBundle(o.bundle);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!).spec)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof HakoError) throw e;
+    throw new OptionError(verb, 'options.spec', `cannot be copied as JSON (${(e as Error).message})`);
+  }
+  const source = `${verb}: spec`;
+  const obj = (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : undefined);
+  if (o.rootfs !== undefined) raw.root = { ...obj(raw.root), path: resolve(o.rootfs) };
+  const proc = obj(raw.process) ?? (o.args !== undefined ? { cwd: '/' } : undefined);
+  if (proc) {
+    if (o.args !== undefined) proc.args = o.args;
+    if (o.env !== undefined) proc.env = o.env;
+    if (o.cwd !== undefined) proc.cwd = o.cwd;
+    if (o.user !== undefined && typeof o.user !== 'string') proc.user = o.user;
+    raw.process = proc;
+  }
+  if (o.hostname !== undefined) raw.hostname = o.hostname;
+  if (o.resources !== undefined) {
+    const linux = obj(raw.linux) ?? {};
+    linux.resources = { ...obj(linux.resources), ...o.resources };
+    raw.linux = linux;
+  }
+  const spec = validateConfig(raw, warn, source);
+  if (o.bundle === undefined && !isAbsolute(spec.root.path)) {
+    throw new ConfigError('root.path', 'must be an absolute path when there is no bundle directory (or give options.rootfs)', source);
+  }
+  const bundle = o.bundle !== undefined ? resolve(o.bundle) : dirname(spec.root.path);
+  return { spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) };
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
@@ -168,10 +274,12 @@ function writePidFile(path: string, pid: number): void {
 }
 
 export class Runtime {
+  /** @internal The state directory (the CLI reads records through it). */
   readonly store: StateStore;
   private readonly warn: (message: string) => void;
 
   constructor(options: RuntimeOptions = {}) {
+    checkOptions('Runtime', options, object(RUNTIME_OPTIONS));
     this.store = new StateStore(options.root ?? '/run/hako');
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
     if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
@@ -202,11 +310,14 @@ export class Runtime {
 
   /** Creates a container: everything but the user's process, which waits for `start`. */
   async create(id: string, options: CreateOptions): Promise<void> {
+    checkOptions('create', id, containerId, 'id');
+    checkOptions('create', options, object(CREATE_OPTIONS));
     await this.launchInit(id, options, 'create');
   }
 
   /** Starts a created container's process. */
   async start(id: string): Promise<void> {
+    checkOptions('start', id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`, { code: 'not-running' });
@@ -257,10 +368,13 @@ export class Runtime {
 
   /** create + start in one; in the foreground it returns the container's exit. */
   async run(id: string, options: RunOptions): Promise<RunResult> {
+    checkOptions('run', id, containerId, 'id');
+    checkOptions('run', options, object(RUN_OPTIONS));
     return this.launchInit(id, options, options.detach ? 'run-detached' : 'run');
   }
 
   state(id: string): OciState {
+    checkOptions('state', id, containerId, 'id');
     return ociState(this.store.read(id));
   }
 
@@ -270,6 +384,9 @@ export class Runtime {
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
   kill(id: string, signal: string | number = 'SIGTERM', all = false): void {
+    checkOptions('kill', id, containerId, 'id');
+    if (typeof signal !== 'string' && typeof signal !== 'number') throw new OptionError('kill', 'signal', `must be a signal name or number (got ${typeof signal})`);
+    checkOptions('kill', all, boolean, 'all');
     const n = typeof signal === 'number' ? signal : signal.trim() === '0' ? 0 : signalNumber(signal);
     if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`, { code: 'bad-option' });
     const state = this.store.read(id);
@@ -292,6 +409,8 @@ export class Runtime {
 
   /** Removes a container; a running one only with force (which kills it first). */
   async delete(id: string, force = false): Promise<void> {
+    checkOptions('delete', id, containerId, 'id');
+    checkOptions('delete', force, boolean, 'force');
     checkContainerId(id); // even with force: an id that can never exist is a mistake (as runc)
     return this.remove(id, force);
   }
@@ -326,6 +445,7 @@ export class Runtime {
 
   /** Freezes every process of a running container (cgroup freezer). */
   pause(id: string): void {
+    checkOptions('pause', id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status !== 'running') throw new HakoError(`hako: container ${id} is not running (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
@@ -334,6 +454,7 @@ export class Runtime {
   }
 
   resume(id: string): void {
+    checkOptions('resume', id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status !== 'paused') throw new HakoError(`hako: container ${id} is not paused (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
@@ -343,6 +464,8 @@ export class Runtime {
 
   /** Changes the resources of a created, running or paused container. */
   update(id: string, resources: LinuxResources): void {
+    checkOptions('update', id, containerId, 'id');
+    checkOptions('update', resources, plainObject, 'resources');
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
@@ -353,11 +476,27 @@ export class Runtime {
 
   /** The pids of every process in the container. */
   ps(id: string): number[] {
+    checkOptions('ps', id, containerId, 'id');
     return this.cgroup(this.store.read(id)).pids();
+  }
+
+  /** Usage figures of a created, running or paused container, from its cgroup, in the shape of
+   * runc's `events --stats` event. */
+  stats(id: string): ContainerStats {
+    checkOptions('stats', id, containerId, 'id');
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status === 'stopped') throw new HakoError(`hako: stats: container ${id} is not running`, { code: 'not-running' });
+    return { type: 'stats', id, data: statsData(this.cgroup(state).stats()) };
   }
 
   /** Runs another process in a running container. */
   async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
+    checkOptions('exec', id, containerId, 'id');
+    checkOptions('exec', options, object(EXEC_OPTIONS));
+    // the process is checked as config.json's is (after the entry counts, whose message is exec's own)
+    const p = proc as unknown as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null || !Array.isArray(p.args) || !(p.env === undefined || Array.isArray(p.env))) validateProcess(proc, 'exec', this.warn);
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255, status === 'stopped' ? 'not-running' : 'bad-state');
@@ -365,6 +504,7 @@ export class Runtime {
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket', { code: 'bad-option' });
     if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
     if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
+    proc = validateProcess(proc, 'exec', this.warn);
     const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
     let builder: PlanBuilder;
     let home: string | undefined;
@@ -428,8 +568,8 @@ export class Runtime {
     if ((process.geteuid?.() ?? 0) !== 0) {
       throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root', { code: 'unsupported' });
     }
-    const { spec, bundle, rootfs } = loadBundle(options.bundle);
-    const proc = spec.process;
+    const { spec, bundle, rootfs } = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn);
+    let proc = spec.process;
     if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
     const detach = mode !== 'run';
     if (proc.terminal && detach && !options.consoleSocket) {
@@ -444,7 +584,16 @@ export class Runtime {
     // the helper starts now, while the rest is set up; it reads HOME's passwd in the rootfs first
     // (only if the env has no HOME)
     const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer });
-    const home = homeFor(new ContainerFiles(rootfs, (t, f) => helper.request(t, f)), proc);
+    const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
+    if (typeof options.user === 'string') {
+      try {
+        proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
+      } catch (e) {
+        helper.abandon();
+        throw e;
+      }
+    }
+    const home = homeFor(files, proc);
     home.catch(() => { /* awaited below */ });
     const created = new Date().toISOString();
     const state: ContainerState = {
@@ -526,6 +675,7 @@ export class Runtime {
       await poststart;
       if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
       const out = this.resultOf(result, mode, builder);
+      if (mode === 'run') out.oomKilled = cg.oomKilled();
       if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
       return out;
     } catch (err) {

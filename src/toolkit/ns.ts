@@ -1,6 +1,7 @@
 // hako ns: the namespaces on this machine, from /proc/*/ns, as lsns shows them.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { HakoError } from '../errors.js';
+import { checkOptions, LIST_OPTIONS, object } from '../options.js';
 import { helperRequest } from '../helper/session.js';
 import { MessageType, Tag } from '../helper/protocol.js';
 import { NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
@@ -74,6 +75,7 @@ export function processNamespaces(pid: number | 'self'): Map<NamespaceType, numb
 
 /** Every namespace some process is in, ordered by inode as lsns orders them. */
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceInfo[]> {
+  checkOptions('listNamespaces', options, object(LIST_OPTIONS));
   if (options.type && !TYPES.has(options.type)) throw new HakoError(`hako: ns: unknown namespace type '${options.type}' (one of ${[...TYPES].join(', ')})`, { code: 'bad-option' });
   const names = userNames();
   const byKey = new Map<string, NamespaceInfo>();

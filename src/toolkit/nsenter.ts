@@ -1,6 +1,7 @@
 // hako nsenter: run a command in the namespaces of a running process (util-linux nsenter).
 import { readFileSync, readlinkSync } from 'node:fs';
 import { HakoError } from '../errors.js';
+import { checkOptions, NSENTER_OPTIONS, object } from '../options.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import { NAMESPACES, nsPath, type NamespaceType } from '../linux/namespaces.js';
 import { processExists } from '../linux/proc.js';
@@ -30,6 +31,7 @@ function nsId(path: string): string | undefined {
 const FIRST_NS_SLOT = 6;
 
 export function nsenterPlan(o: NsenterOptions): PlanBuilder {
+  checkOptions('nsenter', o, object(NSENTER_OPTIONS, ['target']));
   const pid = o.target;
   if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: nsenter: --target: '${String(pid)}' is not a process id`, { code: 'bad-option' });
   if (!processExists(pid)) throw new HakoError(`hako: nsenter: no process with pid ${pid}`, { code: 'not-found' });

@@ -1,6 +1,7 @@
 // hako unshare: run a command in new namespaces, with util-linux unshare's options and meanings.
 import { statSync } from 'node:fs';
 import { HakoError } from '../errors.js';
+import { checkOptions, object, UNSHARE_OPTIONS } from '../options.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
 import { CAP_SYS_ADMIN, hasCap } from '../linux/proc.js';
@@ -102,7 +103,8 @@ function checkDir(path: string | undefined, what: string): void {
 }
 
 /** Builds the plan for unshare: pure, so it can be tested and explained without running it. */
-export function unsharePlan(o: UnshareOptions): { builder: PlanBuilder; maps?: IdMapPlan } {
+export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; maps?: IdMapPlan } {
+  checkOptions('unshare', o, object(UNSHARE_OPTIONS));
   const set = selectedNamespaces(o);
   checkName(o.hostname, 'hostname');
   checkName(o.domainname, 'domainname');
