@@ -157,6 +157,7 @@ export function failureError(verb: string, builder: PlanBuilder, failure: Helper
   }
   const errno = failure.errname ? ` (${failure.errname})` : '';
   const reason = failure.message || hints[failure.errname] || 'failed';
-  return new HelperError(`hako: ${verb}: ${what}: ${reason}${errno}`, failure, 1);
+  // the lookup of the program before the exec (find-exec) is a failed exec too
+  return new HelperError(`hako: ${verb}: ${what}: ${reason}${errno}`, failure, 1, failure.op === 'find-exec' ? 'exec' : 'helper');
 }
 
