@@ -4,7 +4,8 @@ export { unshare, unsharePlan, type UnshareOptions, type Propagation } from './t
 export { nsenter, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
 export { listNamespaces, describeProcesses, processNamespaces, type NamespaceInfo, type ListOptions, type ProcessNamespaceRow } from './toolkit/ns.js';
 export { PlanBuilder, type LaunchOptions, type LaunchResult } from './toolkit/launch.js';
-export { parseRange, checkMap, type IdRange } from './toolkit/idmap.js';
+export { parseRange, checkMap, type IdRange, type IdMapPlan, type IdKind } from './toolkit/idmap.js';
+export type { Field, FieldValue } from './helper/protocol.js';
 export { HakoError, HelperError, OptionError, ERROR_CODES, type ErrorCode, type HakoErrorOptions, type HelperFailure } from './errors.js';
 export { ConfigError } from './spec/check.js';
 export { CgroupError } from './cgroups/files.js';
@@ -15,5 +16,8 @@ export {
 export type { OciState, ContainerStatus } from './lifecycle/state.js';
 export type { StatsData } from './cgroups/stats.js';
 export type * from './spec/types.js';
-export type { LinuxResources } from './cgroups/resources.js';
+export type {
+  LinuxResources, LinuxDeviceCgroup, LinuxMemory, LinuxCPU, LinuxPids, LinuxBlockIO, LinuxBlockIODevice, LinuxWeightDevice,
+  LinuxThrottleDevice, LinuxHugepageLimit, LinuxNetwork, LinuxInterfacePriority, LinuxRdma,
+} from './cgroups/resources.js';
 export { defaultSpec } from './spec/default.js';

@@ -135,6 +135,7 @@ export interface RunResult {
 
 /** Runtime.stats: runc's `events --stats` event. */
 export interface ContainerStats {
+  /** Always 'stats' (runc's event type). */
   type: 'stats';
   /** The container's id. */
   id: string;

@@ -9,6 +9,7 @@ import { NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 export interface NamespaceInfo {
   /** The namespace's inode number, its identity. */
   ns: number;
+  /** Its type. */
   type: NamespaceType;
   /** How many processes are in it. */
   nprocs: number;
@@ -16,6 +17,7 @@ export interface NamespaceInfo {
   pid: number;
   /** The owner of that process. */
   user: string;
+  /** That owner's uid. */
   uid: number;
   /** That process's command line. */
   command: string;
@@ -28,6 +30,7 @@ export interface NamespaceInfo {
 }
 
 export interface ListOptions {
+  /** Only namespaces of this type. */
   type?: NamespaceType;
   /** Ask the kernel for owner and parent (NS_GET_USERNS, NS_GET_PARENT) through the helper. */
   relations?: boolean;

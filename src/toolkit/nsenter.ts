@@ -20,6 +20,7 @@ export interface NsenterOptions extends LaunchOptions {
   root?: boolean | string;
   /** Use the target's working directory (true) or this one. */
   wd?: boolean | string;
+  /** The command and its arguments (default: $SHELL, or /bin/sh). */
   command?: string[];
 }
 

@@ -20,7 +20,9 @@ export interface UnshareOptions extends LaunchOptions {
   mountProc?: boolean | string;
   /** Mount propagation of / in the new mount namespace (default private). */
   propagation?: Propagation;
+  /** Set this hostname in the new uts namespace (implies one). */
   hostname?: string;
+  /** Set this NIS domain name in the new uts namespace (implies one). */
   domainname?: string;
   /** -r: map your uid and gid to root (0) inside. */
   mapRootUser?: boolean;
@@ -30,13 +32,17 @@ export interface UnshareOptions extends LaunchOptions {
   mapUser?: number;
   /** Map your gid to this gid inside. */
   mapGroup?: number;
+  /** uid ranges to map (newuidmap when unprivileged). */
   mapUsers?: IdRange[];
+  /** gid ranges to map (newgidmap when unprivileged). */
   mapGroups?: IdRange[];
   /** Map your first /etc/subuid and /etc/subgid ranges. */
   mapAuto?: boolean;
+  /** Write /proc/PID/setgroups: 'deny' is needed for some maps when unprivileged. */
   setgroups?: 'allow' | 'deny';
   /** Seconds added to CLOCK_MONOTONIC inside (implies a time namespace). */
   monotonic?: number;
+  /** Seconds added to CLOCK_BOOTTIME inside (implies a time namespace). */
   boottime?: number;
   /** chroot into this directory. */
   root?: string;
