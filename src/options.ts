@@ -237,12 +237,18 @@ export const NSENTER_OPTIONS: Shape = {
 
 export const LIST_OPTIONS: Shape = { type: namespace, relations: boolean };
 
+/** describeProcesses: the pids. */
+export const PIDS: Check = array(integer(1, 0x7fffffff));
+
 export const RUNTIME_OPTIONS: Shape = { root: path(), warn: func, cgroupVersion: oneOf([1, 2]) };
 
 const plainObject: Check = (v, p) => { if (!isPlainObject(v)) expect(p, 'an object', v); };
 
+// create returns once the container exists: it has no signals to forward (run has)
+const { forwardSignals: _forward, ...CREATE_SESSION } = SESSION_OPTIONS;
+
 export const CREATE_OPTIONS: Shape = {
-  ...SESSION_OPTIONS,
+  ...CREATE_SESSION,
   ...LIVE_SESSION_OPTIONS,
   bundle: path(),
   spec: plainObject,
@@ -260,7 +266,7 @@ export const CREATE_OPTIONS: Shape = {
   preserveFds: integer(0),
 };
 
-export const RUN_OPTIONS: Shape = { ...CREATE_OPTIONS, detach: boolean, keep: boolean };
+export const RUN_OPTIONS: Shape = { ...CREATE_OPTIONS, forwardSignals: SESSION_OPTIONS.forwardSignals!, detach: boolean, keep: boolean };
 
 export const EXEC_OPTIONS: Shape = {
   ...SESSION_OPTIONS,

@@ -5,7 +5,14 @@ import { userInfo } from 'node:os';
 import { HakoError } from '../errors.js';
 
 /** `count` ids starting at `inside` in the namespace are `outside` ids in the parent. */
-export interface IdRange { inside: number; outside: number; count: number }
+export interface IdRange {
+  /** The first id inside the namespace. */
+  inside: number;
+  /** The first id outside (in the parent namespace) it maps to. */
+  outside: number;
+  /** How many ids the range holds. */
+  count: number;
+}
 
 export type IdKind = 'uid' | 'gid';
 

@@ -1,7 +1,7 @@
 // hako ns: the namespaces on this machine, from /proc/*/ns, as lsns shows them.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { HakoError } from '../errors.js';
-import { checkOptions, LIST_OPTIONS, object } from '../options.js';
+import { checkOptions, LIST_OPTIONS, object, PIDS } from '../options.js';
 import { helperRequest } from '../helper/session.js';
 import { MessageType, Tag } from '../helper/protocol.js';
 import { NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
@@ -120,7 +120,18 @@ async function addRelations(list: NamespaceInfo[]): Promise<void> {
 
 /** For `hako ns PID...`: each namespace of each process, and whether it differs from the
  * reference's: PID 1's, or (where PID 1's links cannot be read, as in some VMs) hako's own. */
-export interface ProcessNamespaceRow { pid: number; type: NamespaceType; ns: number; differs: boolean; command: string }
+export interface ProcessNamespaceRow {
+  /** The process. */
+  pid: number;
+  /** The namespace's type. */
+  type: NamespaceType;
+  /** The namespace's inode number. */
+  ns: number;
+  /** Whether it differs from the reference process's (PID 1's, or hako's own). */
+  differs: boolean;
+  /** The process's command line. */
+  command: string;
+}
 
 export function referenceProcess(): { pid: number | 'self'; namespaces: Map<NamespaceType, number> } {
   const init = processNamespaces(1);
@@ -128,6 +139,7 @@ export function referenceProcess(): { pid: number | 'self'; namespaces: Map<Name
 }
 
 export function describeProcesses(pids: number[]): ProcessNamespaceRow[] {
+  checkOptions('describeProcesses', pids, PIDS, 'pids');
   const init = referenceProcess().namespaces;
   const rows: ProcessNamespaceRow[] = [];
   for (const pid of pids) {

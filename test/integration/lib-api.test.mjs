@@ -49,6 +49,7 @@ libraryTest('bad options of every Runtime call are refused before anything is cr
     [() => rt.run(id, { spec: 'config.json' }), "hako: run: options.spec: must be an object (got 'config.json')"],
     [() => rt.create(id, { bundle: b.dir, stdio: 'pipes' }), "hako: create: options.stdio: unknown stdio 'pipes' (one of inherit, pipe, ignore)"],
     [() => rt.create(id, { bundle: b.dir, detach: true }), /^hako: create: options\.detach: unknown option/],
+    [() => rt.create(id, { bundle: b.dir, forwardSignals: ['SIGTERM'] }), /^hako: create: options\.forwardSignals: unknown option/],
     [() => rt.create(id, { bundle: b.dir, preserveFds: -1 }), 'hako: create: options.preserveFds: must be a non-negative integer (got -1)'],
     [() => rt.exec(id, { args: ['true'], cwd: '/' }, { tty: 'yes' }), "hako: exec: options.tty: must be true or false (got 'yes')"],
     [() => rt.exec(id, { args: ['true'], cwd: '/' }, { usr: 'root' }), /^hako: exec: options\.usr: unknown option/],

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { HakoError, OptionError, Runtime, listNamespaces, nsenter, nsenterPlan, unshare, unsharePlan } from '../../dist/index.js';
+import { HakoError, OptionError, Runtime, describeProcesses, listNamespaces, nsenter, nsenterPlan, unshare, unsharePlan } from '../../dist/index.js';
 
 const NS = "(one of user, mnt, pid, net, uts, ipc, cgroup, time)";
 
@@ -71,6 +71,8 @@ const cases = [
     `hako: listNamespaces: options.type: unknown namespace 'network' ${NS}`, 'options.type'],
   ['listNamespaces: an unknown key', () => listNamespaces({ relation: true }),
     'hako: listNamespaces: options.relation: unknown option (known: type, relations)', 'options.relation'],
+  ['describeProcesses: a string pid', () => describeProcesses([process.pid, '1']),
+    "hako: describeProcesses: pids[1]: must be an integer from 1 to 2147483647 (got '1')", 'pids[1]'],
   ['Runtime: a number for root', () => new Runtime({ root: 1 }),
     'hako: Runtime: options.root: must be a path (got 1)', 'options.root'],
   ['Runtime: an unknown cgroup version', () => new Runtime({ cgroupVersion: 3 }),
