@@ -89,6 +89,13 @@ export function has(args: ParsedArgs, name: string): boolean {
   return args.values.has(name);
 }
 
+/** A process id (1 to 2^31-1, as the kernel's pid_t allows). */
+export function pidValue(verb: string, option: string, text: string): number {
+  const n = intValue(verb, option, text, 1);
+  if (n > 0x7fffffff) throw new HakoError(`hako ${verb}: --${option}: '${text}' is not a process id`, { code: 'bad-option' });
+  return n;
+}
+
 export function intValue(verb: string, option: string, text: string, min = 0): number {
   if (!/^-?\d+$/.test(text.trim()) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
     throw new HakoError(`hako ${verb}: --${option}: '${text}' is not ${min >= 0 ? 'a whole number' : 'an integer'}${min > 0 ? ` of at least ${min}` : ''}`, { code: 'bad-option' });

@@ -1,8 +1,8 @@
 // hako ns [PID...] [--type TYPE] [--json] [--tree]
 import { HakoError } from '../errors.js';
-import type { NamespaceType } from '../linux/namespaces.js';
+import { NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 import { describeProcesses, listNamespaces, type NamespaceInfo, referenceProcess } from '../toolkit/ns.js';
-import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
+import { has, last, type OptionSpec, parseArgs, pidValue } from './args.js';
 
 export const nsHelp = `Usage: hako ns [PID...] [--type TYPE] [--json] [--tree]
 List namespaces, as lsns does: NS (inode), TYPE, NPROCS, PID (lowest), USER, COMMAND.
@@ -64,9 +64,12 @@ export async function nsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const type = last(args, 'type') as NamespaceType | undefined;
+  if (type !== undefined && !NAMESPACES.some((k) => k.type === type)) {
+    throw new HakoError(`hako ns: --type: unknown namespace type '${type}' (one of user, mnt, pid, net, uts, ipc, cgroup, time)`, { code: 'bad-option' });
+  }
   const json = has(args, 'json');
   if (args.rest.length) {
-    const pids = args.rest.map((p) => intValue('ns', 'pid', p, 1));
+    const pids = args.rest.map((p) => pidValue('ns', 'pid', p));
     let rows = describeProcesses(pids);
     if (type) rows = rows.filter((r) => r.type === type);
     if (json) {

@@ -1,7 +1,7 @@
 // hako nsenter -t PID [options] [--] [command [args...]]
 import { HakoError } from '../errors.js';
 import { nsenter, type NsenterOptions } from '../toolkit/nsenter.js';
-import { has, intValue, last, type OptionSpec, parseArgs } from './args.js';
+import { has, last, type OptionSpec, parseArgs, pidValue } from './args.js';
 import { NS_OPTIONS, signalsToForward } from './common.js';
 
 export const nsenterHelp = `Usage: hako nsenter -t PID [options] [--] [command [args...]]
@@ -30,7 +30,7 @@ export function nsenterOptions(argv: string[]): NsenterOptions | 'help' {
   if (has(args, 'help')) return 'help';
   const target = last(args, 'target');
   if (target === undefined) throw new HakoError("hako nsenter: no target process: give -t PID (see 'hako nsenter --help')", { code: 'bad-option' });
-  const o: NsenterOptions = { target: intValue('nsenter', 'target', target, 1), namespaces: [] };
+  const o: NsenterOptions = { target: pidValue('nsenter', 'target', target), namespaces: [] };
   for (const [long, , type] of NS_OPTIONS) {
     if (!has(args, long)) continue;
     if (last(args, long)) throw new HakoError(`hako nsenter: --${long}=FILE: entering a namespace by file is not supported yet`, { code: 'unsupported' });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { HakoError, OptionError, ConfigError, Runtime } from '../../dist/index.js';
-import { MARK_VAR, scoped, sleeper, waitUntil } from './oci-util.mjs';
+import { MARK_VAR, oneLineError, scoped, sleeper, waitUntil } from './oci-util.mjs';
 
 const piped = { stdio: ['ignore', 'pipe', 'pipe'] };
 
@@ -179,3 +179,9 @@ libraryTest('failures carry a stable code', async (s, rt) => {
   await refused(() => rt.run(s.id(), { bundle: b.dir }), 'bad-config', 'hako: config.json: process.cwd: must be an absolute path');
   await refused(() => rt.run(s.id(), { bundle: s.path('nowhere') }), 'not-found', `hako: config.json: not found in ${s.path('nowhere')}`);
 });
+
+test("the CLI's errors name its flags, not the library's option paths", scoped(async (s) => {
+  oneLineError(s.hako(['ns', '--type', 'network']), { match: /^hako ns: --type: unknown namespace type 'network' \(one of user, mnt, pid, net, uts, ipc, cgroup, time\)$/ });
+  oneLineError(s.hako(['nsenter', '-t', '99999999999', '-u', 'true']), { match: /^hako nsenter: --target: '99999999999' is not a process id$/ });
+  oneLineError(s.hako(['unshare', '--propagation', 'rprivate', 'true']), { match: /^hako unshare: --propagation: 'rprivate' is not private, shared, slave or unchanged$/ });
+}));
