@@ -1,12 +1,23 @@
+/// <reference types="node" preserve="true" />
 // The hako library: the namespace toolkit and the OCI runtime (the sandbox API comes next).
 export { unshare, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
 export { nsenter, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
 export { listNamespaces, describeProcesses, processNamespaces, type NamespaceInfo, type ListOptions, type ProcessNamespaceRow } from './toolkit/ns.js';
-export type { LaunchOptions, LaunchResult } from './toolkit/launch.js';
-export { parseRange, checkMap, type IdRange } from './toolkit/idmap.js';
-export { HakoError, HelperError, type HelperFailure } from './errors.js';
-export { NAMESPACES, type NamespaceType } from './linux/namespaces.js';
-export { Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type RunResult } from './lifecycle/runtime.js';
+export { PlanBuilder, type LaunchOptions, type LaunchResult } from './toolkit/launch.js';
+export { parseRange, checkMap, type IdRange, type IdMapPlan, type IdKind } from './toolkit/idmap.js';
+export type { Field, FieldValue } from './helper/protocol.js';
+export { HakoError, HelperError, OptionError, ERROR_CODES, type ErrorCode, type HakoErrorOptions, type HelperFailure } from './errors.js';
+export { ConfigError } from './spec/check.js';
+export { CgroupError } from './cgroups/files.js';
+export { NAMESPACES, type NamespaceType, type NamespaceKind } from './linux/namespaces.js';
+export {
+  Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type RunResult, type ContainerStats,
+} from './lifecycle/runtime.js';
 export type { OciState, ContainerStatus } from './lifecycle/state.js';
-export type { Spec, Process } from './spec/types.js';
+export type { StatsData } from './cgroups/stats.js';
+export type * from './spec/types.js';
+export type {
+  LinuxResources, LinuxDeviceCgroup, LinuxMemory, LinuxCPU, LinuxPids, LinuxBlockIO, LinuxBlockIODevice, LinuxWeightDevice,
+  LinuxThrottleDevice, LinuxHugepageLimit, LinuxNetwork, LinuxInterfacePriority, LinuxRdma,
+} from './cgroups/resources.js';
 export { defaultSpec } from './spec/default.js';

@@ -17,7 +17,7 @@ export interface V1Target {
 
 function controllerDir(t: V1Target, controller: string, what: string): string {
   const dir = t.dirOf(controller);
-  if (dir === undefined) throw new HakoError(`hako: cgroup: ${what} needs the ${controller} controller, which is not mounted as cgroup v1 on this host (see /proc/self/mountinfo)`);
+  if (dir === undefined) throw new HakoError(`hako: cgroup: ${what} needs the ${controller} controller, which is not mounted as cgroup v1 on this host (see /proc/self/mountinfo)`, { code: 'unsupported' });
   return dir;
 }
 
@@ -46,15 +46,15 @@ function planMemory(m: NonNullable<Wanted['memory']>, t: V1Target): Step[] {
   const memsw = 'memory.memsw.limit_in_bytes';
   const hasSwapFile = hasFile(dir, memsw);
   if (m.swap !== undefined && m.swap !== -1 && !hasSwapFile) {
-    throw new HakoError(`hako: cgroup: ${what}.swap: this kernel does not account swap (no ${memsw}; boot with swapaccount=1)`);
+    throw new HakoError(`hako: cgroup: ${what}.swap: this kernel does not account swap (no ${memsw}; boot with swapaccount=1)`, { code: 'unsupported' });
   }
   if (m.swap !== undefined && m.limit !== undefined && m.swap !== -1 && (m.limit === -1 || m.swap < m.limit)) {
-    throw new HakoError(`hako: cgroup: ${what}.swap (memory+swap, ${m.swap}) must be at least the memory limit (${m.limit})`);
+    throw new HakoError(`hako: cgroup: ${what}.swap (memory+swap, ${m.swap}) must be at least the memory limit (${m.limit})`, { code: 'bad-config' });
   }
   return [() => {
     if (m.checkBeforeUpdate && m.limit !== undefined && m.limit > 0) {
       const usage = Number(readCgroupFile(dir, 'memory.usage_in_bytes').trim());
-      if (usage > m.limit) throw new HakoError(`hako: cgroup: ${what}.limit: ${m.limit} is below the current usage (${usage} bytes) and checkBeforeUpdate is set`);
+      if (usage > m.limit) throw new HakoError(`hako: cgroup: ${what}.limit: ${m.limit} is below the current usage (${usage} bytes) and checkBeforeUpdate is set`, { code: 'bad-config' });
     }
     // runc's order: memory+swap must never be below memory, so raise memsw first when it grows
     let swap = m.swap;
@@ -141,10 +141,10 @@ function planBlkio(b: WantedBlockIO, t: V1Target): Step[] {
   const weightFile = ['blkio.weight', 'blkio.bfq.weight'].find((f) => hasFile(dir, f));
   const wantsWeight = b.weight !== undefined || b.weightDevice.some((d) => d.weight !== undefined);
   if (wantsWeight && weightFile === undefined) {
-    throw new HakoError(`hako: cgroup: ${what}.weight: this host has no proportional I/O control (neither blkio.weight nor blkio.bfq.weight in ${dir}: the BFQ I/O scheduler is not in use)`);
+    throw new HakoError(`hako: cgroup: ${what}.weight: this host has no proportional I/O control (neither blkio.weight nor blkio.bfq.weight in ${dir}: the BFQ I/O scheduler is not in use)`, { code: 'unsupported' });
   }
   const wantsLeaf = b.leafWeight !== undefined || b.weightDevice.some((d) => d.leafWeight !== undefined);
-  if (wantsLeaf && !hasFile(dir, 'blkio.leaf_weight')) throw new HakoError(`hako: cgroup: ${what}.leafWeight: this kernel has no blkio.leaf_weight (it went with the CFQ scheduler)`);
+  if (wantsLeaf && !hasFile(dir, 'blkio.leaf_weight')) throw new HakoError(`hako: cgroup: ${what}.leafWeight: this kernel has no blkio.leaf_weight (it went with the CFQ scheduler)`, { code: 'unsupported' });
   return [() => {
     if (b.weight !== undefined && weightFile) writeCgroupFile(dir, weightFile, String(b.weight));
     if (b.leafWeight !== undefined) writeCgroupFile(dir, 'blkio.leaf_weight', String(b.leafWeight));
@@ -172,7 +172,7 @@ function planHugetlb(limits: Wanted['hugepageLimits'], t: V1Target): Step[] {
   return [() => {
     for (const { size, limit } of limits) {
       const file = `hugetlb.${size}.limit_in_bytes`;
-      if (!hasFile(dir!, file)) throw new HakoError(`hako: cgroup: ${P}.hugepageLimits: this host has no ${size} huge pages (no ${file})`);
+      if (!hasFile(dir!, file)) throw new HakoError(`hako: cgroup: ${P}.hugepageLimits: this host has no ${size} huge pages (no ${file})`, { code: 'unsupported' });
       writeCgroupFile(dir!, file, int(limit));
     }
   }];
@@ -207,7 +207,7 @@ export function planV1(w: Wanted, t: V1Target): Step[] {
   steps.push(...planHugetlb(w.hugepageLimits, t));
   if (w.network) steps.push(...planNetwork(w.network, t));
   if (w.unified.length > 0) {
-    if (!t.v2) throw new HakoError(`hako: cgroup: ${P}.unified needs cgroup v2, and this host has only cgroup v1`);
+    if (!t.v2) throw new HakoError(`hako: cgroup: ${P}.unified needs cgroup v2, and this host has only cgroup v1`, { code: 'unsupported' });
     steps.push(...planUnifiedV2(w.unified, t.v2));
   }
   return steps;

@@ -25,7 +25,7 @@ export function planHugetlbV2(limits: Wanted['hugepageLimits'], tree: V2Tree): S
     tree.need('hugetlb', `${P}.hugepageLimits`);
     for (const { size, limit } of limits) {
       const file = `hugetlb.${size}.max`;
-      if (!hasFile(tree.dir, file)) throw new HakoError(`hako: cgroup: ${P}.hugepageLimits: this host has no ${size} huge pages (no ${file})`);
+      if (!hasFile(tree.dir, file)) throw new HakoError(`hako: cgroup: ${P}.hugepageLimits: this host has no ${size} huge pages (no ${file})`, { code: 'unsupported' });
       writeCgroupFile(tree.dir, file, int(limit));
     }
   }];
@@ -48,7 +48,7 @@ export function planUnifiedV2(entries: Wanted['unified'], tree: V2Tree): Step[] 
 function planIo(b: WantedBlockIO, tree: V2Tree): Step[] {
   tree.check('io', `${P}.blockIO`);
   if (b.leafWeight !== undefined || b.weightDevice.some((d) => d.leafWeight !== undefined)) {
-    throw new HakoError(`hako: cgroup: ${P}.blockIO.leafWeight has no cgroup v2 equivalent`);
+    throw new HakoError(`hako: cgroup: ${P}.blockIO.leafWeight has no cgroup v2 equivalent`, { code: 'unsupported' });
   }
   return [() => {
     const dir = tree.dir;
@@ -58,7 +58,7 @@ function planIo(b: WantedBlockIO, tree: V2Tree): Step[] {
     const weightFile = bfq ? 'io.bfq.weight' : 'io.weight';
     const conv = (w: number) => String(bfq ? w : blkioToIoWeight(w));
     if (b.weight !== undefined) {
-      if (!hasFile(dir, weightFile)) throw new HakoError(`hako: cgroup: ${P}.blockIO.weight: neither io.bfq.weight nor io.weight exists in ${dir} (no proportional I/O control here)`);
+      if (!hasFile(dir, weightFile)) throw new HakoError(`hako: cgroup: ${P}.blockIO.weight: neither io.bfq.weight nor io.weight exists in ${dir} (no proportional I/O control here)`, { code: 'unsupported' });
       writeCgroupFile(dir, weightFile, bfq ? conv(b.weight) : `default ${conv(b.weight)}`);
     }
     for (const d of b.weightDevice) {
@@ -80,27 +80,27 @@ export function planV2(w: Wanted, tree: V2Tree): Step[] {
     const what = `${P}.memory`;
     tree.check('memory', what);
     for (const [k, v] of [['kernel', m.kernel], ['kernelTCP', m.kernelTCP], ['swappiness', m.swappiness]] as const) {
-      if (v !== undefined) throw new HakoError(`hako: cgroup: ${what}.${k} has no cgroup v2 equivalent`);
+      if (v !== undefined) throw new HakoError(`hako: cgroup: ${what}.${k} has no cgroup v2 equivalent`, { code: 'unsupported' });
     }
-    if (m.disableOOMKiller === true) throw new HakoError(`hako: cgroup: ${what}.disableOOMKiller has no cgroup v2 equivalent (cgroup v2 cannot turn the OOM killer off)`);
-    if (m.useHierarchy === false) throw new HakoError(`hako: cgroup: ${what}.useHierarchy false is impossible on cgroup v2 (memory accounting is always hierarchical)`);
+    if (m.disableOOMKiller === true) throw new HakoError(`hako: cgroup: ${what}.disableOOMKiller has no cgroup v2 equivalent (cgroup v2 cannot turn the OOM killer off)`, { code: 'unsupported' });
+    if (m.useHierarchy === false) throw new HakoError(`hako: cgroup: ${what}.useHierarchy false is impossible on cgroup v2 (memory accounting is always hierarchical)`, { code: 'unsupported' });
     let swap: string | undefined;
     try {
       swap = swapToV2(m.swap, m.limit);
     } catch (reason) {
-      throw new HakoError(`hako: cgroup: ${what}.swap: ${String(reason)}`);
+      throw new HakoError(`hako: cgroup: ${what}.swap: ${String(reason)}`, { code: 'bad-config' });
     }
     steps.push(() => {
       tree.need('memory', what);
       if (m.checkBeforeUpdate && m.limit !== undefined && m.limit > 0) {
         const current = Number(readCgroupFile(dir, 'memory.current').trim());
-        if (current > m.limit) throw new HakoError(`hako: cgroup: ${what}.limit: ${m.limit} is below the current usage (${current} bytes) and checkBeforeUpdate is set`);
+        if (current > m.limit) throw new HakoError(`hako: cgroup: ${what}.limit: ${m.limit} is below the current usage (${current} bytes) and checkBeforeUpdate is set`, { code: 'bad-config' });
       }
       if (swap !== undefined) {
         if (hasFile(dir, 'memory.swap.max')) writeCgroupFile(dir, 'memory.swap.max', swap);
         // without swap accounting: "max" asks for nothing, and "0" holds when no swap exists
         else if (!(swap === 'max' || (swap === '0' && !hostHasSwap()))) {
-          throw new HakoError(`hako: cgroup: ${what}.swap: this kernel does not account swap (no memory.swap.max in ${dir})`);
+          throw new HakoError(`hako: cgroup: ${what}.swap: this kernel does not account swap (no memory.swap.max in ${dir})`, { code: 'unsupported' });
         }
       }
       if (m.limit !== undefined) writeCgroupFile(dir, 'memory.max', m.limit === -1 ? 'max' : int(m.limit));
@@ -112,7 +112,7 @@ export function planV2(w: Wanted, tree: V2Tree): Step[] {
     const c = w.cpu;
     const what = `${P}.cpu`;
     if (c.realtimeRuntime !== undefined || c.realtimePeriod !== undefined) {
-      throw new HakoError(`hako: cgroup: ${what}.realtimeRuntime/realtimePeriod have no cgroup v2 equivalent`);
+      throw new HakoError(`hako: cgroup: ${what}.realtimeRuntime/realtimePeriod have no cgroup v2 equivalent`, { code: 'unsupported' });
     }
     const needCpu = c.shares !== undefined || c.quota !== undefined || c.period !== undefined || c.burst !== undefined || c.idle !== undefined;
     const needCpuset = c.cpus !== undefined || c.mems !== undefined;
@@ -147,7 +147,7 @@ export function planV2(w: Wanted, tree: V2Tree): Step[] {
 
   if (w.blockIO) steps.push(...planIo(w.blockIO, tree));
   steps.push(...planHugetlbV2(w.hugepageLimits, tree));
-  if (w.network) throw new HakoError(`hako: cgroup: ${P}.network (net_cls classID, net_prio priorities) has no cgroup v2 equivalent`);
+  if (w.network) throw new HakoError(`hako: cgroup: ${P}.network (net_cls classID, net_prio priorities) has no cgroup v2 equivalent`, { code: 'unsupported' });
   steps.push(...planUnifiedV2(w.unified, tree));
   return steps;
 }

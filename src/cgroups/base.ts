@@ -84,7 +84,7 @@ export abstract class BaseManager implements CgroupManager {
 
   /** Throw a clear error when the cgroup is not there (never created, or destroyed). */
   protected requireExists(what: string): void {
-    if (!this.exists()) throw new HakoError(`hako: cgroup: cannot ${what}: the cgroup ${this.path} does not exist (create() it first; or it was destroyed)`);
+    if (!this.exists()) throw new HakoError(`hako: cgroup: cannot ${what}: the cgroup ${this.path} does not exist (create() it first; or it was destroyed)`, { code: 'cgroup' });
   }
 
   create(): void {
@@ -99,7 +99,7 @@ export abstract class BaseManager implements CgroupManager {
   }
 
   addProcess(pid: number): void {
-    if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: cgroup: '${String(pid)}' is not a process id`);
+    if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: cgroup: '${String(pid)}' is not a process id`, { code: 'bad-option' });
     for (const dir of Object.values(this.dirs)) {
       try {
         writeCgroupFile(dir, 'cgroup.procs', String(pid));
@@ -124,7 +124,7 @@ export abstract class BaseManager implements CgroupManager {
 
   private needFreezer(): Freezer {
     const f = this.freezer();
-    if (!f) throw new HakoError('hako: cgroup: this host has no freezer (no v1 freezer controller mounted and no cgroup v2)');
+    if (!f) throw new HakoError('hako: cgroup: this host has no freezer (no v1 freezer controller mounted and no cgroup v2)', { code: 'unsupported' });
     return f;
   }
 
@@ -185,7 +185,7 @@ export abstract class BaseManager implements CgroupManager {
         try {
           process.kill(pid, signal);
         } catch (err) {
-          if (errnoOf(err) !== 'ESRCH') throw new HakoError(`hako: cgroup: cannot signal process ${pid} (${errnoOf(err) ?? String(err)})`);
+          if (errnoOf(err) !== 'ESRCH') throw new HakoError(`hako: cgroup: cannot signal process ${pid} (${errnoOf(err) ?? String(err)})`, { code: 'cgroup' });
         }
       }
     }

@@ -137,9 +137,9 @@ export function layoutFrom(mountinfo: string, selfCgroup: string, procCgroups?: 
   const v2 = v2mount ? { mountPoint: v2mount.mountPoint, root: v2mount.root } : undefined;
 
   const withControllers = v1.some((h) => h.controllers.length > 0);
-  if (!v2 && v1.length === 0) throw new HakoError('hako: cgroup: no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo)');
+  if (!v2 && v1.length === 0) throw new HakoError('hako: cgroup: no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo)', { code: 'unsupported' });
   const mode: CgroupMode = !withControllers ? 'unified' : v2 ? 'hybrid' : 'legacy';
-  if (mode === 'unified' && !v2) throw new HakoError('hako: cgroup: only named cgroup v1 hierarchies are mounted, with no controllers and no cgroup v2');
+  if (mode === 'unified' && !v2) throw new HakoError('hako: cgroup: only named cgroup v1 hierarchies are mounted, with no controllers and no cgroup v2', { code: 'unsupported' });
   return { mode, v1: mode === 'unified' ? [] : v1, v2, self };
 }
 

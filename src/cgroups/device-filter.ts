@@ -27,7 +27,7 @@ function accessBits(access: string | undefined, where: string): number {
   let bits = 0;
   for (const ch of access ?? 'rwm') {
     const bit = ACCESS[ch];
-    if (bit === undefined) throw new HakoError(`hako: config.json: ${where}.access: '${access}' is not made of r, w and m`);
+    if (bit === undefined) throw new HakoError(`hako: config.json: ${where}.access: '${access}' is not made of r, w and m`, { code: 'bad-config' });
     bits |= bit;
   }
   return bits;
@@ -40,7 +40,7 @@ function ruleBlock(rule: LinuxDeviceCgroup, where: string): { insns: Insn[]; alw
   const type = rule.type ?? 'a';
   if (type !== 'a') {
     const t = TYPE[type];
-    if (t === undefined) throw new HakoError(`hako: config.json: ${where}.type: '${type}' is not a, b or c`);
+    if (t === undefined) throw new HakoError(`hako: config.json: ${where}.type: '${type}' is not a, b or c`, { code: 'bad-config' });
     checks.push((skip) => [[JMP_JNE_K, 2, 0, skip, t]]);
   }
   const access = accessBits(rule.access, where);

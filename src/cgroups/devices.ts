@@ -29,7 +29,7 @@ function ruleText(r: LinuxDeviceCgroup): string {
 export function applyDeviceRulesV1(dir: string, rules: LinuxDeviceCgroup[]): void {
   for (const [i, r] of [...rules, ...DEFAULT_ALLOWED].entries()) {
     const access = r.access ?? 'rwm';
-    if (!/^[rwm]{1,3}$/.test(access)) throw new HakoError(`hako: config.json: linux.resources.devices[${i}].access: '${access}' is not made of r, w and m`);
+    if (!/^[rwm]{1,3}$/.test(access)) throw new HakoError(`hako: config.json: linux.resources.devices[${i}].access: '${access}' is not made of r, w and m`, { code: 'bad-config' });
     writeCgroupFile(dir, r.allow ? 'devices.allow' : 'devices.deny', ruleText(r));
   }
 }

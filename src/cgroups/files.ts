@@ -22,7 +22,7 @@ export function errnoOf(err: unknown): string | undefined {
 
 /** A refusal: the request is understood but cannot (or will not) be applied here. */
 export function refuse(message: string): never {
-  throw new HakoError(`hako: cgroup: ${message}`);
+  throw new HakoError(`hako: cgroup: ${message}`, { code: 'unsupported' });
 }
 
 const HINTS: Record<string, string> = {

@@ -34,7 +34,7 @@ export function v1Freezer(dir: string): Freezer {
         if (state === 'FROZEN') return;
         if (Date.now() > deadline) {
           writeCgroupFile(dir, 'freezer.state', 'THAWED');
-          throw new HakoError(`hako: cgroup: freezer.state: could not freeze ${dir} within ${FREEZE_TIMEOUT_MS} ms (it stays ${state})`);
+          throw new HakoError(`hako: cgroup: freezer.state: could not freeze ${dir} within ${FREEZE_TIMEOUT_MS} ms (it stays ${state})`, { code: 'timeout' });
         }
         sleepMs(i < 10 ? 1 : 10);
       }
@@ -45,7 +45,7 @@ export function v1Freezer(dir: string): Freezer {
         writeCgroupFile(dir, 'freezer.state', 'THAWED');
         const state = read();
         if (state === 'THAWED') return;
-        if (Date.now() > deadline) throw new HakoError(`hako: cgroup: freezer.state: could not thaw ${dir} within ${FREEZE_TIMEOUT_MS} ms (it stays ${state}; is a parent cgroup frozen?)`);
+        if (Date.now() > deadline) throw new HakoError(`hako: cgroup: freezer.state: could not thaw ${dir} within ${FREEZE_TIMEOUT_MS} ms (it stays ${state}; is a parent cgroup frozen?)`, { code: 'timeout' });
         sleepMs(i < 10 ? 1 : 10);
       }
     },
@@ -56,14 +56,14 @@ export function v2Freezer(dir: string): Freezer {
   const frozen = () => parseKeyed(readCgroupFile(dir, 'cgroup.events')).get('frozen') === '1';
   const settle = (want: boolean) => {
     if (readOptional(dir, 'cgroup.freeze') === undefined) {
-      throw new HakoError(`hako: cgroup: ${dir} has no cgroup.freeze (the cgroup v2 freezer needs Linux 5.2 or later)`);
+      throw new HakoError(`hako: cgroup: ${dir} has no cgroup.freeze (the cgroup v2 freezer needs Linux 5.2 or later)`, { code: 'unsupported' });
     }
     writeCgroupFile(dir, 'cgroup.freeze', want ? '1' : '0');
     const deadline = Date.now() + FREEZE_TIMEOUT_MS;
     for (let i = 0; frozen() !== want; i++) {
       if (Date.now() > deadline) {
         if (want) writeCgroupFile(dir, 'cgroup.freeze', '0');
-        throw new HakoError(`hako: cgroup: cgroup.freeze: ${dir} did not become ${want ? 'frozen' : 'thawed'} within ${FREEZE_TIMEOUT_MS} ms${want ? '' : ' (is a parent cgroup frozen?)'}`);
+        throw new HakoError(`hako: cgroup: cgroup.freeze: ${dir} did not become ${want ? 'frozen' : 'thawed'} within ${FREEZE_TIMEOUT_MS} ms${want ? '' : ' (is a parent cgroup frozen?)'}`, { code: 'timeout' });
       }
       sleepMs(i < 10 ? 1 : 10);
     }

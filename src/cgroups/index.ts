@@ -83,10 +83,10 @@ export function cgroupManager(cgroupsPath: string | undefined, id: string, optio
   const layout = options.layout ?? detectCgroups();
   const version = options.version ?? (layout.mode === 'unified' ? 2 : 1);
   if (version === 2) {
-    if (!layout.v2) throw new HakoError('hako: cgroup: cgroup v2 is not mounted on this host (see /proc/self/mountinfo)');
+    if (!layout.v2) throw new HakoError('hako: cgroup: cgroup v2 is not mounted on this host (see /proc/self/mountinfo)', { code: 'unsupported' });
     return new V2Manager(layout, where, options);
   }
-  if (layout.mode === 'unified') throw new HakoError('hako: cgroup: this host has only cgroup v2; there is no cgroup v1 hierarchy to use');
+  if (layout.mode === 'unified') throw new HakoError('hako: cgroup: this host has only cgroup v2; there is no cgroup v1 hierarchy to use', { code: 'unsupported' });
   return new V1Manager(layout, where, options);
 }
 

@@ -105,3 +105,43 @@ export function statsV2(dir: string): CgroupStats {
   };
   return { memory, pids, cpu };
 }
+
+/** Usage figures in the shape of runc's `events --stats` data (libcontainer/types Stats): a
+ * section is left out when its controller is not there, a figure when the kernel has none. */
+export interface StatsData {
+  /** CPU time, in nanoseconds. */
+  cpu?: {
+    usage: { /** All CPU time. */ total: number; /** In user mode. */ user?: number; /** In kernel mode. */ kernel?: number };
+    /** CFS bandwidth throttling: periods, periods throttled, nanoseconds throttled. */
+    throttling: { periods: number; throttledPeriods: number; throttledTime: number };
+  };
+  /** Memory, in bytes. */
+  memory?: {
+    usage: { /** In use now. */ usage: number; /** The highest usage seen. */ max?: number; /** The limit (absent: none). */ limit?: number };
+    /** Processes the OOM killer killed in the container's cgroup. */
+    oomKills: number;
+  };
+  /** Processes (and threads). */
+  pids?: { /** How many now. */ current: number; /** The limit (absent: none). */ limit?: number };
+}
+
+function defined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === null || o[k] === undefined) delete o[k];
+  return o;
+}
+
+/** CgroupStats as runc's `events --stats` data. */
+export function statsData(s: CgroupStats): StatsData {
+  const out: StatsData = {};
+  if (s.cpu) {
+    out.cpu = {
+      usage: defined({ total: s.cpu.usageNs, user: s.cpu.userNs ?? undefined, kernel: s.cpu.systemNs ?? undefined }),
+      throttling: { periods: s.cpu.periods, throttledPeriods: s.cpu.throttledPeriods, throttledTime: s.cpu.throttledNs },
+    };
+  }
+  if (s.memory) {
+    out.memory = { usage: defined({ usage: s.memory.usage, max: s.memory.maxUsage ?? undefined, limit: s.memory.limit ?? undefined }), oomKills: s.memory.oomKills };
+  }
+  if (s.pids) out.pids = defined({ current: s.pids.current, limit: s.pids.limit ?? undefined });
+  return out;
+}

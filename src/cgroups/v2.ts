@@ -18,7 +18,7 @@ export class V2Manager extends BaseManager {
   readonly tree: V2Tree;
 
   constructor(layout: CgroupLayout, where: CgroupsPath, options: ManagerOptions = {}) {
-    if (!layout.v2) throw new HakoError('hako: cgroup: cgroup v2 is not mounted on this host');
+    if (!layout.v2) throw new HakoError('hako: cgroup: cgroup v2 is not mounted on this host', { code: 'unsupported' });
     const place = placeIn(layout.v2, layout.self.v2, where, 'cgroup v2');
     super(layout.mode, place.path, { [UNIFIED]: place.dir }, options);
     this.tree = new V2Tree(layout.v2.mountPoint, place.dir, layout.mode === 'hybrid');

@@ -44,7 +44,7 @@ export class V2Tree {
     if (this.available().includes(controller) || this.offered().includes(controller)) return;
     const offered = this.offered();
     throw new HakoError(`hako: cgroup: ${what} needs the ${controller} controller, which cgroup v2 does not have here `
-      + `(${this.top}/cgroup.controllers: ${offered.length ? offered.join(' ') : 'none'}${this.hybrid ? '; on this hybrid host it is bound to cgroup v1, or absent' : ''})`);
+      + `(${this.top}/cgroup.controllers: ${offered.length ? offered.join(' ') : 'none'}${this.hybrid ? '; on this hybrid host it is bound to cgroup v1, or absent' : ''})`, { code: 'unsupported' });
   }
 
   /**

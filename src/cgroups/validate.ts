@@ -54,7 +54,7 @@ export interface Wanted {
 const P = 'linux.resources';
 
 function bad(where: string, what: string, value: unknown): never {
-  throw new HakoError(`hako: cgroup: ${where} must be ${what} (got ${JSON.stringify(value) ?? String(value)})`);
+  throw new HakoError(`hako: cgroup: ${where} must be ${what} (got ${JSON.stringify(value) ?? String(value)})`, { code: 'bad-config' });
 }
 
 function object(value: unknown, where: string, known: readonly string[]): Record<string, unknown> | undefined {
@@ -62,7 +62,7 @@ function object(value: unknown, where: string, known: readonly string[]): Record
   if (typeof value !== 'object' || Array.isArray(value)) bad(where, 'an object', value);
   const obj = value as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
-    if (!known.includes(key)) throw new HakoError(`hako: cgroup: ${where}.${key} is not a field the OCI runtime-spec defines (hako refuses what it does not know rather than ignore it)`);
+    if (!known.includes(key)) throw new HakoError(`hako: cgroup: ${where}.${key} is not a field the OCI runtime-spec defines (hako refuses what it does not know rather than ignore it)`, { code: 'bad-config' });
   }
   return obj;
 }
@@ -129,11 +129,11 @@ export function normalizeResources(resources: LinuxResources | unknown): Wanted 
   const out: Wanted = { hugepageLimits: [], unified: [] };
 
   if (array(r.devices, `${P}.devices`).length > 0) {
-    throw new HakoError(`hako: cgroup: ${P}.devices is not supported yet (the device cgroup is a separate piece; leave the rules out of what is passed to set())`);
+    throw new HakoError(`hako: cgroup: ${P}.devices is not supported yet (the device cgroup is a separate piece; leave the rules out of what is passed to set())`, { code: 'unsupported' });
   }
   if (r.rdma !== undefined && r.rdma !== null) {
     if (typeof r.rdma !== 'object' || Array.isArray(r.rdma)) bad(`${P}.rdma`, 'an object', r.rdma);
-    if (Object.keys(r.rdma).length > 0) throw new HakoError(`hako: cgroup: ${P}.rdma is not supported yet`);
+    if (Object.keys(r.rdma).length > 0) throw new HakoError(`hako: cgroup: ${P}.rdma is not supported yet`, { code: 'unsupported' });
   }
 
   const m = object(r.memory, `${P}.memory`, KNOWN_KEYS.memory);
@@ -244,10 +244,10 @@ export function normalizeResources(resources: LinuxResources | unknown): Wanted 
     if (typeof r.unified !== 'object' || Array.isArray(r.unified)) bad(`${P}.unified`, 'an object of file names and values', r.unified);
     for (const [key, value] of Object.entries(r.unified as Record<string, unknown>)) {
       if (!/^[a-z][a-z0-9_]*\.[A-Za-z0-9_.]+$/.test(key)) {
-        throw new HakoError(`hako: cgroup: ${P}.unified: '${key}' is not a cgroup v2 file name (such as "memory.high")`);
+        throw new HakoError(`hako: cgroup: ${P}.unified: '${key}' is not a cgroup v2 file name (such as "memory.high")`, { code: 'bad-config' });
       }
       if (/^cgroup\.(procs|threads|subtree_control|kill|freeze|type)$/.test(key)) {
-        throw new HakoError(`hako: cgroup: ${P}.unified: '${key}' is managed by hako itself and cannot be set as a resource`);
+        throw new HakoError(`hako: cgroup: ${P}.unified: '${key}' is managed by hako itself and cannot be set as a resource`, { code: 'bad-config' });
       }
       if (typeof value !== 'string') bad(`${P}.unified["${key}"]`, 'a string', value);
       out.unified.push([key, value]);

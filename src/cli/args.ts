@@ -31,7 +31,7 @@ export function parseArgs(verb: string, argv: string[], specs: OptionSpec[], sto
     values.set(spec.long, list);
   };
   const who = verb ? `hako ${verb}` : 'hako';
-  const bad = (msg: string, guess?: string) => new HakoError(`${who}: ${msg}${guess ? `; did you mean '${guess}'?` : ''} (see '${who} --help')`);
+  const bad = (msg: string, guess?: string) => new HakoError(`${who}: ${msg}${guess ? `; did you mean '${guess}'?` : ''} (see '${who} --help')`, { code: 'bad-option' });
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -121,9 +121,16 @@ export function has(args: ParsedArgs, name: string): boolean {
   return args.values.has(name);
 }
 
+/** A process id (1 to 2^31-1, as the kernel's pid_t allows). */
+export function pidValue(verb: string, option: string, text: string): number {
+  const n = intValue(verb, option, text, 1);
+  if (n > 0x7fffffff) throw new HakoError(`hako ${verb}: --${option}: '${text}' is not a process id`, { code: 'bad-option' });
+  return n;
+}
+
 export function intValue(verb: string, option: string, text: string, min = 0): number {
   if (!/^-?\d+$/.test(text.trim()) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
-    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not ${min >= 0 ? 'a whole number' : 'an integer'}${min > 0 ? ` of at least ${min}` : ''}`);
+    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not ${min >= 0 ? 'a whole number' : 'an integer'}${min > 0 ? ` of at least ${min}` : ''}`, { code: 'bad-option' });
   }
   return Number(text);
 }
@@ -139,7 +146,7 @@ export function byteSize(verb: string, option: string, text: string): number {
   const unit = m ? 1024 ** ' kmgtp'.indexOf((m[2] ?? ' ').toLowerCase()) : 0;
   const value = m ? Math.floor(Number(m[1]) * unit) : NaN;
   if (!Number.isSafeInteger(value)) {
-    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not a size (bytes, or with a unit: 512k, 50M, 1g; -1 for no limit)`);
+    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not a size (bytes, or with a unit: 512k, 50M, 1g; -1 for no limit)`, { code: 'bad-option' });
   }
   return value;
 }

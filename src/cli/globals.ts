@@ -29,12 +29,12 @@ export function parseGlobals(argv: string[]): { globals: Globals; rest: string[]
   }
   const args = parseArgs('', leading, SPECS, false);
   if (args.values.has('systemd-cgroup')) {
-    throw new HakoError('hako: --systemd-cgroup: systemd cgroup management is not available here (no systemd); use the cgroupfs manager');
+    throw new HakoError('hako: --systemd-cgroup: systemd cgroup management is not available here (no systemd); use the cgroupfs manager', { code: 'unsupported' });
   }
   const format = last(args, 'log-format') ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new HakoError(`hako: --log-format: '${format}' is not text or json`);
+  if (format !== 'text' && format !== 'json') throw new HakoError(`hako: --log-format: '${format}' is not text or json`, { code: 'bad-option' });
   const rootless = last(args, 'rootless') ?? 'auto';
-  if (!['auto', 'true', 'false'].includes(rootless)) throw new HakoError(`hako: --rootless: '${rootless}' is not auto, true or false`);
+  if (!['auto', 'true', 'false'].includes(rootless)) throw new HakoError(`hako: --rootless: '${rootless}' is not auto, true or false`, { code: 'bad-option' });
   const globals: Globals = {
     root: last(args, 'root') ?? '/run/hako', logFormat: format, debug: args.values.has('debug'),
     rootless: rootless as Globals['rootless'],

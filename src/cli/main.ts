@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case 'completion': return completionCommand(rest);
     default: {
       const guess = closest(verb, COMMANDS.map((c) => c.name));
-      throw new HakoError(`hako: unknown command '${verb}'${guess ? `; did you mean '${guess}'?` : ''} (see 'hako --help')`);
+      throw new HakoError(`hako: unknown command '${verb}'${guess ? `; did you mean '${guess}'?` : ''} (see 'hako --help')`, { code: 'bad-option' });
     }
   }
 }
@@ -62,7 +62,7 @@ function helpCommand(argv: string[]): number {
     const c = command(name);
     if (!c || args.rest.length > 1) {
       const guess = c ? undefined : closest(name, COMMANDS.map((x) => x.name));
-      throw new HakoError(`hako help: ${c ? 'one command at a time' : `no command '${name}'${guess ? `; did you mean '${guess}'?` : ''}`} (see 'hako --help')`);
+      throw new HakoError(`hako help: ${c ? 'one command at a time' : `no command '${name}'${guess ? `; did you mean '${guess}'?` : ''}`} (see 'hako --help')`, { code: 'bad-option' });
     }
     process.stdout.write(`${commandHelp(c)}\n`);
   }
@@ -79,7 +79,7 @@ function completionCommand(argv: string[]): number {
   const [shell, ...more] = args.rest;
   if (shell === 'bash' && !more.length) process.stdout.write(bashCompletion());
   else if (shell === 'zsh' && !more.length) process.stdout.write(zshCompletion());
-  else throw new HakoError("hako completion: name one shell: bash or zsh (see 'hako completion --help')");
+  else throw new HakoError("hako completion: name one shell: bash or zsh (see 'hako completion --help')", { code: 'bad-option' });
   return 0;
 }
 

@@ -1,8 +1,8 @@
 // hako ns [PID...] [--type TYPE] [--json] [--tree]
 import { HakoError } from '../errors.js';
-import type { NamespaceType } from '../linux/namespaces.js';
+import { NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 import { describeProcesses, listNamespaces, type NamespaceInfo, referenceProcess } from '../toolkit/ns.js';
-import { has, intValue, last, parseArgs } from './args.js';
+import { has, last, parseArgs, pidValue } from './args.js';
 import { command, specsOf } from './commands.js';
 import { commandHelp } from './help.js';
 
@@ -53,9 +53,12 @@ export async function nsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const type = last(args, 'type') as NamespaceType | undefined;
+  if (type !== undefined && !NAMESPACES.some((k) => k.type === type)) {
+    throw new HakoError(`hako ns: --type: unknown namespace type '${type}' (one of user, mnt, pid, net, uts, ipc, cgroup, time)`, { code: 'bad-option' });
+  }
   const json = has(args, 'json');
   if (args.rest.length) {
-    const pids = args.rest.map((p) => intValue('ns', 'pid', p, 1));
+    const pids = args.rest.map((p) => pidValue('ns', 'pid', p));
     let rows = describeProcesses(pids);
     if (type) rows = rows.filter((r) => r.type === type);
     if (json) {
@@ -69,7 +72,7 @@ export async function nsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const listOptions = { relations: has(args, 'tree') || json, ...(type ? { type } : {}) };
-  if (has(args, 'tree') && type && type !== 'user') throw new HakoError('hako ns: --tree shows user namespaces and what they own: use it without --type, or with --type user');
+  if (has(args, 'tree') && type && type !== 'user') throw new HakoError('hako ns: --tree shows user namespaces and what they own: use it without --type, or with --type user', { code: 'bad-option' });
   const list = await listNamespaces(listOptions);
   if (json) {
     const namespaces = list.map(({ pids: _pids, ...rest }) => rest);

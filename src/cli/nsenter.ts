@@ -1,7 +1,7 @@
 // hako nsenter -t PID [options] [--] [command [args...]]
 import { HakoError } from '../errors.js';
 import { nsenter, type NsenterOptions } from '../toolkit/nsenter.js';
-import { has, intValue, last, parseArgs } from './args.js';
+import { has, last, parseArgs, pidValue } from './args.js';
 import { command, specsOf } from './commands.js';
 import { NS_OPTIONS, signalsToForward } from './common.js';
 import { commandHelp } from './help.js';
@@ -12,11 +12,11 @@ export function nsenterOptions(argv: string[]): NsenterOptions | 'help' {
   const args = parseArgs('nsenter', argv, SPECS);
   if (has(args, 'help')) return 'help';
   const target = last(args, 'target');
-  if (target === undefined) throw new HakoError("hako nsenter: no target process: give -t PID (see 'hako nsenter --help')");
-  const o: NsenterOptions = { target: intValue('nsenter', 'target', target, 1), namespaces: [] };
+  if (target === undefined) throw new HakoError("hako nsenter: no target process: give -t PID (see 'hako nsenter --help')", { code: 'bad-option' });
+  const o: NsenterOptions = { target: pidValue('nsenter', 'target', target), namespaces: [] };
   for (const [long, , type] of NS_OPTIONS) {
     if (!has(args, long)) continue;
-    if (last(args, long)) throw new HakoError(`hako nsenter: --${long}=FILE: entering a namespace by file is not supported yet`);
+    if (last(args, long)) throw new HakoError(`hako nsenter: --${long}=FILE: entering a namespace by file is not supported yet`, { code: 'unsupported' });
     o.namespaces?.push(type);
   }
   if (has(args, 'all')) o.all = true;

@@ -17,7 +17,7 @@ import type { Globals } from './globals.js';
 import { commandHelp } from './help.js';
 
 function oneId(verb: string, rest: string[]): string {
-  if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`);
+  if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`, { code: 'bad-option' });
   return rest[0] as string;
 }
 
@@ -60,7 +60,7 @@ const PROXIED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SI
 
 export async function runtimeCommand(verb: string, argv: string[], globals: Globals): Promise<number> {
   const cmd = command(verb);
-  if (!cmd) throw new HakoError(`hako: unknown command '${verb}'`);
+  if (!cmd) throw new HakoError(`hako: unknown command '${verb}'`, { code: 'bad-option' });
   // the options of every verb come from src/cli/commands.ts, as its --help does
   let args: ReturnType<typeof parseArgs>;
   try {
@@ -104,7 +104,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return 0;
     } else {
       const [id, ...psArgs] = args.rest;
-      if (!id) throw new HakoError("hako ps: expected a container id; see 'hako ps --help'");
+      if (!id) throw new HakoError("hako ps: expected a container id; see 'hako ps --help'", { code: 'bad-option' });
       const pids = rt.ps(id);
       if (last(args, 'format') === 'json') {
         process.stdout.write(`${JSON.stringify(pids)}\n`);
@@ -113,17 +113,17 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       // as runc: the host's `ps` (with the options given after the id, -ef by default), keeping
       // its header and the lines of this container's processes
       const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
-      if (ps.status !== 0) throw new HakoError(`hako ps: ps ${psArgs.join(' ')} failed: ${(ps.stderr || ps.error?.message || '').trim()}`);
+      if (ps.status !== 0) throw new HakoError(`hako ps: ps ${psArgs.join(' ')} failed: ${(ps.stderr || ps.error?.message || '').trim()}`, { code: 'error' });
       const [header = '', ...rows] = ps.stdout.split('\n');
       const pidColumn = header.trim().split(/\s+/).indexOf('PID');
-      if (pidColumn < 0) throw new HakoError("hako ps: the ps output has no PID column");
+      if (pidColumn < 0) throw new HakoError("hako ps: the ps output has no PID column", { code: 'error' });
       const inside = new Set(pids);
       process.stdout.write([header, ...rows.filter((r) => inside.has(Number(r.trim().split(/\s+/)[pidColumn])))].join('\n') + '\n');
       return 0;
     }
     case 'kill': {
       const [id, signal] = args.rest;
-      if (!id || args.rest.length > 2) throw new HakoError("hako kill: usage: hako kill [--all] ID [SIGNAL]");
+      if (!id || args.rest.length > 2) throw new HakoError("hako kill: usage: hako kill [--all] ID [SIGNAL]", { code: 'bad-option' });
       rt.kill(id, signal ?? 'SIGTERM', has(args, 'all'));
       return 0;
     }
@@ -135,7 +135,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     case 'exec':
       // runc: every failure of exec itself exits 255, apart from the process's own status
       return execCommand(rt, args).catch((e: unknown) => {
-        throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255) : e;
+        throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255, e.code) : e;
       });
     case 'pause': case 'resume': {
       if (verb === 'pause') rt.pause(oneId(verb, args.rest));
@@ -148,7 +148,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     }
     case 'spec': {
       const file = join(last(args, 'bundle') ?? '.', 'config.json');
-      if (existsSync(file)) throw new HakoError(`hako spec: ${file} exists; remove it first`);
+      if (existsSync(file)) throw new HakoError(`hako spec: ${file} exists; remove it first`, { code: 'exists' });
       writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: has(args, 'rootless') }), null, '\t')}\n`);
       return 0;
     }
@@ -156,7 +156,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       process.stdout.write(`${JSON.stringify(features(hakoSupport()), null, '    ')}\n`);
       return 0;
     default:
-      throw new HakoError(`hako: unknown command '${verb}'`);
+      throw new HakoError(`hako: unknown command '${verb}'`, { code: 'bad-option' });
   }
 }
 
@@ -168,7 +168,7 @@ function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
     try {
       r = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as LinuxResources;
     } catch (e) {
-      throw new HakoError(`hako update: --resources ${file}: ${(e as Error).message}`);
+      throw new HakoError(`hako update: --resources ${file}: ${(e as Error).message}`, { code: 'bad-config' });
     }
   }
   const num = (name: string) => {
@@ -199,9 +199,9 @@ function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
 
 async function execCommand(rt: Runtime, args: ReturnType<typeof parseArgs>): Promise<number> {
   const [id, ...command] = args.rest;
-  if (!id) throw new HakoError("hako exec: expected a container id; see 'hako exec --help'");
+  if (!id) throw new HakoError("hako exec: expected a container id; see 'hako exec --help'", { code: 'bad-option' });
   const state = rt.store.read(id);
-  if (liveStatus(state) === 'stopped') throw new HakoError('hako: cannot exec in a stopped container');
+  if (liveStatus(state) === 'stopped') throw new HakoError('hako: cannot exec in a stopped container', { code: 'not-running' });
   const spec = JSON.parse(readFileSync(state.config, 'utf8')) as { process?: Process };
   let proc: Process;
   const file = last(args, 'process');
@@ -211,11 +211,11 @@ async function execCommand(rt: Runtime, args: ReturnType<typeof parseArgs>): Pro
       if (jsonTooDeep(text) >= 0) throw new Error(`nests deeper than ${MAX_JSON_DEPTH} levels`);
       proc = JSON.parse(text) as Process;
     } catch (e) {
-      throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`);
+      throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`, { code: 'bad-config' });
     }
-    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new HakoError(`hako exec: --process ${file}: args: must be a non-empty array`);
+    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new HakoError(`hako exec: --process ${file}: args: must be a non-empty array`, { code: 'bad-config' });
   } else {
-    if (command.length === 0) throw new HakoError('hako exec: no command given (and no --process)');
+    if (command.length === 0) throw new HakoError('hako exec: no command given (and no --process)', { code: 'bad-option' });
     const base = spec.process;
     proc = { ...(base ?? { cwd: '/' }), args: command, terminal: has(args, 'tty') } as Process;
     delete proc.consoleSize;

@@ -19,14 +19,14 @@ export function unshareOptions(argv: string[]): UnshareOptions | 'help' | 'versi
   const o: UnshareOptions = { namespaces: [] };
   for (const [long, , type] of NS_OPTIONS) {
     if (!has(args, long)) continue;
-    if (last(args, long)) throw new HakoError(`hako unshare: --${long}=FILE: keeping a namespace alive in a file is not supported yet`);
+    if (last(args, long)) throw new HakoError(`hako unshare: --${long}=FILE: keeping a namespace alive in a file is not supported yet`, { code: 'unsupported' });
     o.namespaces?.push(type);
   }
   if (has(args, 'all')) o.all = true;
   if (has(args, 'mount-proc')) o.mountProc = last(args, 'mount-proc') || true;
   const prop = last(args, 'propagation');
   if (prop !== undefined) {
-    if (!['private', 'shared', 'slave', 'unchanged'].includes(prop)) throw new HakoError(`hako unshare: --propagation: '${prop}' is not private, shared, slave or unchanged`);
+    if (!['private', 'shared', 'slave', 'unchanged'].includes(prop)) throw new HakoError(`hako unshare: --propagation: '${prop}' is not private, shared, slave or unchanged`, { code: 'bad-option' });
     o.propagation = prop as UnshareOptions['propagation'];
   }
   const hostname = last(args, 'hostname');
@@ -39,13 +39,13 @@ export function unshareOptions(argv: string[]): UnshareOptions | 'help' | 'versi
   const mapUser = last(args, 'map-user');
   if (mapUser !== undefined) {
     const id = idOrName(mapUser, '/etc/passwd', read);
-    if (id === undefined) throw new HakoError(`hako unshare: --map-user: no user '${mapUser}'`);
+    if (id === undefined) throw new HakoError(`hako unshare: --map-user: no user '${mapUser}'`, { code: 'not-found' });
     o.mapUser = intValue('unshare', 'map-user', String(id));
   }
   const mapGroup = last(args, 'map-group');
   if (mapGroup !== undefined) {
     const id = idOrName(mapGroup, '/etc/group', read);
-    if (id === undefined) throw new HakoError(`hako unshare: --map-group: no group '${mapGroup}'`);
+    if (id === undefined) throw new HakoError(`hako unshare: --map-group: no group '${mapGroup}'`, { code: 'not-found' });
     o.mapGroup = intValue('unshare', 'map-group', String(id));
   }
   o.mapUsers = (args.values.get('map-users') ?? []).map((s) => parseRange(s, 'unshare: --map-users'));
@@ -53,7 +53,7 @@ export function unshareOptions(argv: string[]): UnshareOptions | 'help' | 'versi
   if (has(args, 'map-auto')) o.mapAuto = true;
   const setgroups = last(args, 'setgroups');
   if (setgroups !== undefined) {
-    if (setgroups !== 'allow' && setgroups !== 'deny') throw new HakoError(`hako unshare: --setgroups: '${setgroups}' is not allow or deny`);
+    if (setgroups !== 'allow' && setgroups !== 'deny') throw new HakoError(`hako unshare: --setgroups: '${setgroups}' is not allow or deny`, { code: 'bad-option' });
     o.setgroups = setgroups;
   }
   const monotonic = last(args, 'monotonic');
@@ -67,7 +67,7 @@ export function unshareOptions(argv: string[]): UnshareOptions | 'help' | 'versi
   if (has(args, 'kill-child')) {
     const spec = last(args, 'kill-child') || 'KILL';
     const n = signalNumber(spec);
-    if (n === undefined) throw new HakoError(`hako unshare: --kill-child: unknown signal '${spec}'`);
+    if (n === undefined) throw new HakoError(`hako unshare: --kill-child: unknown signal '${spec}'`, { code: 'bad-option' });
     o.killSignal = n;
   }
   if (has(args, 'explain')) o.explain = true;

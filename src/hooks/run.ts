@@ -18,19 +18,19 @@ export async function runHook(kind: string, hook: Hook, state: object): Promise<
     if (hook.timeout) {
       timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new HakoError(`hako: ${kind} hook ${hook.path}: timed out after ${hook.timeout} s`));
+        reject(new HakoError(`hako: ${kind} hook ${hook.path}: timed out after ${hook.timeout} s`, { code: 'timeout' }));
       }, hook.timeout * 1000);
     }
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new HakoError(`hako: ${kind} hook ${hook.path}: ${e.message}`));
+      reject(new HakoError(`hako: ${kind} hook ${hook.path}: ${e.message}`, { code: 'hook' }));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) return resolve();
       const why = signal ? `killed by ${signal}` : `exited with status ${code}`;
       const text = Buffer.concat(stderr).toString('utf8').trim().split('\n').pop() ?? '';
-      reject(new HakoError(`hako: ${kind} hook ${hook.path}: ${why}${text ? `: ${text}` : ''}`));
+      reject(new HakoError(`hako: ${kind} hook ${hook.path}: ${why}${text ? `: ${text}` : ''}`, { code: 'hook' }));
     });
     child.stdin.on('error', () => { /* the hook need not read its stdin */ });
     child.stdin.end(JSON.stringify(state));

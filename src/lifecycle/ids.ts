@@ -33,7 +33,7 @@ export function isValidContainerId(id: unknown): id is string {
 /** Returns id when it is a valid container id; otherwise throws `hako: invalid container id 'x': why`. */
 export function checkContainerId(id: unknown): string {
   const problem = containerIdProblem(id);
-  if (problem !== undefined) throw new HakoError(`hako: invalid container id '${shown(id)}': ${problem}`);
+  if (problem !== undefined) throw new HakoError(`hako: invalid container id '${shown(id)}': ${problem}`, { code: 'bad-option' });
   return id as string;
 }
 

@@ -270,7 +270,7 @@ class Attempt {
 
   private fsError(e: unknown, what: string): HakoError {
     const code = errno(e) ?? String(e);
-    return new HakoError(`hako: ${what} the lock of container ${this.id} (${this.path}) failed: ${code}`);
+    return new HakoError(`hako: ${what} the lock of container ${this.id} (${this.path}) failed: ${code}`, { code: 'io' });
   }
 }
 
@@ -291,8 +291,8 @@ export function sweepLocks(dir: string): void {
 }
 
 function lockedError(id: string, holder: Owner | undefined, path: string): HakoError {
-  if (holder) return new HakoError(`hako: container ${id} is locked by pid ${holder.pid} (another hako command is working on it)`);
-  return new HakoError(`hako: container ${id} is locked (${path} names no owner hako can read; remove it if no hako command is running)`);
+  if (holder) return new HakoError(`hako: container ${id} is locked by pid ${holder.pid} (another hako command is working on it)`, { code: 'locked' });
+  return new HakoError(`hako: container ${id} is locked (${path} names no owner hako can read; remove it if no hako command is running)`, { code: 'locked' });
 }
 
 function listDir(path: string): string[] {

@@ -2,20 +2,25 @@
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyDeviceRulesV1, DEFAULT_ALLOWED } from '../cgroups/devices.js';
 import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
-import { HakoError, HelperError, type HelperFailure } from '../errors.js';
+import { statsData, type StatsData } from '../cgroups/stats.js';
+import { HakoError, HelperError, type HelperFailure, OptionError } from '../errors.js';
+import {
+  boolean, checkOptions, containerId, CREATE_OPTIONS, EXEC_OPTIONS, object, plainObject, RUN_OPTIONS, RUNTIME_OPTIONS,
+} from '../options.js';
 import { HelperSession, type SessionHandlers, type SessionResult } from '../helper/session.js';
 import { runHooks, runHooksWarn } from '../hooks/run.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../oci/plan.js';
-import { loadBundle } from '../spec/bundle.js';
-import type { Process, Spec } from '../spec/types.js';
-import { execEnvCount, MAX_EXEC_STRINGS, parseConfig } from '../spec/validate.js';
+import { type Bundle, loadBundle, rootfsOf } from '../spec/bundle.js';
+import { ConfigError } from '../spec/check.js';
+import type { Process, Spec, User } from '../spec/types.js';
+import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../spec/validate.js';
 import { failureError, type PlanBuilder } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
@@ -31,13 +36,43 @@ export interface RuntimeOptions {
   cgroupVersion?: 1 | 2;
 }
 
+/**
+ * What create and run take. The container's config is a bundle's config.json (`bundle`) or a Spec
+ * object (`spec`); the overrides (`args`, `env`, `cwd`, `user`, `hostname`, `resources`, `rootfs`)
+ * change it for this container only. Whichever it is, the result is checked as config.json is
+ * (errors name its JSON path) before anything is created, and the container's state keeps it.
+ */
 export interface CreateOptions {
-  bundle: string;
+  /** The bundle directory. Its config.json is read unless `spec` is given; then it is only the
+   * directory a relative root.path (and relative mount sources) are taken from. */
+  bundle?: string;
+  /** The container's config as an object, instead of the bundle's config.json. Its root.path must be
+   * absolute unless `bundle` or `rootfs` is given. The object is copied, never changed. */
+  spec?: Spec;
+  /** The root filesystem: sets root.path. */
+  rootfs?: string;
+  /** Sets process.args: the command and its arguments. */
+  args?: string[];
+  /** Sets process.env (every variable, as KEY=value). */
+  env?: string[];
+  /** Sets process.cwd (absolute, inside the container). */
+  cwd?: string;
+  /** Sets process.user: an object as in config.json, or `user[:group]` (names or numbers; names
+   * from the rootfs's /etc/passwd and /etc/group). */
+  user?: User | string;
+  /** Sets hostname (the spec needs a new uts namespace). */
+  hostname?: string;
+  /** Sets these fields of linux.resources (each field replaces the spec's). */
+  resources?: LinuxResources;
+  /** Write the container's init pid here once it is created. */
   pidFile?: string;
+  /** A unix socket to send the terminal's master fd to (process.terminal). */
   consoleSocket?: string;
+  /** Use chroot-like MS_MOVE instead of pivot_root (for a rootfs on a ramfs). */
   noPivot?: boolean;
   /** Keep the caller's session keyring instead of a new one (--no-new-keyring). */
   noNewKeyring?: boolean;
+  /** Pass this many fds on, from 3 up, to the container's process. */
   preserveFds?: number;
   /** stdio for the container (default: inherit this process's). */
   stdio?: 'inherit' | 'pipe' | 'ignore' | Array<'inherit' | 'pipe' | 'ignore' | number>;
@@ -47,6 +82,7 @@ export interface CreateOptions {
 }
 
 export interface RunOptions extends CreateOptions {
+  /** Return once the process is running, leaving the container (delete it when done). */
   detach?: boolean;
   /** Keep the stopped container's state (run --keep). */
   keep?: boolean;
@@ -55,12 +91,19 @@ export interface RunOptions extends CreateOptions {
 }
 
 export interface ExecOptions {
+  /** Give the process a terminal (sets process.terminal). */
   tty?: boolean;
+  /** A unix socket to send the terminal's master fd to. */
   consoleSocket?: string;
+  /** Return once the process has started. */
   detach?: boolean;
+  /** Write the process's pid here. */
   pidFile?: string;
+  /** Pass this many fds on, from 3 up, to the process. */
   preserveFds?: number;
+  /** As CreateOptions.stdio. */
   stdio?: CreateOptions['stdio'];
+  /** Signals this process receives that go on to the process (without detach). */
   forwardSignals?: NodeJS.Signals[];
   /** Run as `user[:group]` (names or numbers, names from the container's /etc/passwd and
    * /etc/group): sets process.user's uid and gid (exec --user). */
@@ -70,15 +113,79 @@ export interface ExecOptions {
 }
 
 export interface RunResult {
+  /** The exit code a shell would show: the status, or 128 + the signal number (0 when detached). */
   exitCode: number;
+  /** The exit status, or null when a signal ended the process. */
   status: number | null;
+  /** The signal that ended the process, or null. */
   signal: number | null;
+  /** The process's pid on the host. */
   pid: number;
+  /** The captured stdout (stdio 'pipe'). */
   stdout?: Buffer;
+  /** The captured stderr (stdio 'pipe'). */
   stderr?: Buffer;
-  /** The piped output went past maxBuffer: only its first maxBuffer bytes are kept. */
+  /** The piped stdout went past maxBuffer: only its first maxBuffer bytes are kept. */
   stdoutTruncated?: boolean;
+  /** The piped stderr went past maxBuffer. */
   stderrTruncated?: boolean;
+  /** A foreground run: the OOM killer killed a process of the container (its cgroup's OOM counter). */
+  oomKilled?: boolean;
+}
+
+/** Runtime.stats: runc's `events --stats` event. */
+export interface ContainerStats {
+  /** Always 'stats' (runc's event type). */
+  type: 'stats';
+  /** The container's id. */
+  id: string;
+  /** The figures, from the container's cgroup. */
+  data: StatsData;
+}
+
+/** The keys of CreateOptions that change the spec. */
+const OVERRIDES = ['args', 'env', 'cwd', 'user', 'hostname', 'resources', 'rootfs'] as const;
+
+/**
+ * The container's config: the bundle's config.json or options.spec, with the overrides, checked as
+ * config.json is before anything is created. A string user is resolved later, in the rootfs.
+ */
+function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => void): Bundle {
+  const overridden = OVERRIDES.some((k) => o[k] !== undefined);
+  if (o.spec === undefined) {
+    if (o.bundle === undefined) throw new OptionError(verb, 'options', 'needs a bundle directory (bundle) or a Spec object (spec)');
+    if (!overridden) return loadBundle(o.bundle);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!).spec)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof HakoError) throw e;
+    throw new OptionError(verb, 'options.spec', `cannot be copied as JSON (${(e as Error).message})`);
+  }
+  const source = `${verb}: spec`;
+  const obj = (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : undefined);
+  if (o.rootfs !== undefined) raw.root = { ...obj(raw.root), path: resolve(o.rootfs) };
+  const proc = obj(raw.process) ?? (o.args !== undefined ? { cwd: '/' } : undefined);
+  if (proc) {
+    if (o.args !== undefined) proc.args = o.args;
+    if (o.env !== undefined) proc.env = o.env;
+    if (o.cwd !== undefined) proc.cwd = o.cwd;
+    if (o.user !== undefined && typeof o.user !== 'string') proc.user = o.user;
+    raw.process = proc;
+  }
+  if (o.hostname !== undefined) raw.hostname = o.hostname;
+  if (o.resources !== undefined) {
+    const linux = obj(raw.linux) ?? {};
+    linux.resources = { ...obj(linux.resources), ...o.resources };
+    raw.linux = linux;
+  }
+  const spec = validateConfig(raw, warn, source);
+  if (o.bundle === undefined && !isAbsolute(spec.root.path)) {
+    throw new ConfigError('root.path', 'must be an absolute path when there is no bundle directory (or give options.rootfs)', source);
+  }
+  const bundle = o.bundle !== undefined ? resolve(o.bundle) : dirname(spec.root.path);
+  return { spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) };
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
@@ -87,7 +194,7 @@ const CONFIG_SNAPSHOT = 'config.json';
  * that is missing is a failed create, not the container's 127). */
 function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure): HakoError {
   const err = failureError(verb, builder, failure);
-  return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1);
+  return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1, err.code);
 }
 
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
@@ -131,7 +238,7 @@ function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
     return undefined;
   }
   if (cgroup.joinPlan().v2) return deviceFilter([...(devices ?? []), ...DEFAULT_ALLOWED]);
-  throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied');
+  throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied', { code: 'unsupported' });
 }
 
 function sleep(ms: number): void {
@@ -154,24 +261,26 @@ function writePidFile(path: string, pid: number): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && attempt < 16) continue;
-      throw new HakoError(`hako: cannot write the pid file ${path}: ${code ?? String(e)}`);
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${code ?? String(e)}`, { code: 'io' });
     }
     try {
       try { writeSync(fd, String(pid)); } finally { closeSync(fd); }
       renameSync(tmp, target);
     } catch (e) {
       try { unlinkSync(tmp); } catch { /* gone */ }
-      throw new HakoError(`hako: cannot write the pid file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new HakoError(`hako: cannot write the pid file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { code: 'io' });
     }
     return;
   }
 }
 
 export class Runtime {
+  /** @internal The state directory (the CLI reads records through it). */
   readonly store: StateStore;
   private readonly warn: (message: string) => void;
 
   constructor(options: RuntimeOptions = {}) {
+    checkOptions('Runtime', options, object(RUNTIME_OPTIONS));
     this.store = new StateStore(options.root ?? '/run/hako');
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
     if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
@@ -202,21 +311,24 @@ export class Runtime {
 
   /** Creates a container: everything but the user's process, which waits for `start`. */
   async create(id: string, options: CreateOptions): Promise<void> {
+    checkOptions('create', id, containerId, 'id');
+    checkOptions('create', options, object(CREATE_OPTIONS));
     await this.launchInit(id, options, 'create');
   }
 
   /** Starts a created container's process. */
   async start(id: string): Promise<void> {
+    checkOptions('start', id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`);
-    if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`);
+    if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`, { code: 'not-running' });
+    if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`, { code: 'bad-state' });
     const fifo = this.store.file(id, 'exec.fifo');
     let fd: number;
     try {
       fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     } catch {
-      throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`);
+      throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
     }
     const spec = this.spec(state);
     let outcome: 'executed' | 'failed' = 'executed';
@@ -237,11 +349,11 @@ export class Runtime {
         }
         if (got === 'eof' && started) break;
         // before "0": no writer yet (eof) or nothing written (again); after: the init still runs hooks
-        if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`);
+        if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' });
         if (Date.now() > deadline) {
           throw new HakoError(started
             ? `hako: cannot start container ${id}: its init did not run the process within ${Math.round((setupTimeout(spec, 'startContainer')) / 1000)} s of start`
-            : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`);
+            : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`, { code: 'timeout' });
         }
         await delay(i < 200 ? 1 : 10);
       }
@@ -250,17 +362,20 @@ export class Runtime {
     }
     try { unlinkSync(fifo); } catch { /* gone already */ }
     this.store.update(id, (s) => { s.status = 'running'; });
-    if (outcome === 'failed') throw new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`);
+    if (outcome === 'failed') throw new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
     // poststart hooks come after the process is executed (the spec)
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
 
   /** create + start in one; in the foreground it returns the container's exit. */
   async run(id: string, options: RunOptions): Promise<RunResult> {
+    checkOptions('run', id, containerId, 'id');
+    checkOptions('run', options, object(RUN_OPTIONS));
     return this.launchInit(id, options, options.detach ? 'run-detached' : 'run');
   }
 
   state(id: string): OciState {
+    checkOptions('state', id, containerId, 'id');
     return ociState(this.store.read(id));
   }
 
@@ -270,8 +385,11 @@ export class Runtime {
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
   kill(id: string, signal: string | number = 'SIGTERM', all = false): void {
+    checkOptions('kill', id, containerId, 'id');
+    if (typeof signal !== 'string' && typeof signal !== 'number') throw new OptionError('kill', 'signal', `must be a signal name or number (got ${typeof signal})`);
+    checkOptions('kill', all, boolean, 'all');
     const n = typeof signal === 'number' ? signal : signal.trim() === '0' ? 0 : signalNumber(signal);
-    if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`);
+    if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`, { code: 'bad-option' });
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (all) {
@@ -282,7 +400,7 @@ export class Runtime {
     }
     // only a live init with the recorded start time is signalled (never pid 0: that would be our
     // own process group, and never a reused pid)
-    if (status !== 'created' && status !== 'running' && status !== 'paused') throw new HakoError('hako: container not running');
+    if (status !== 'created' && status !== 'running' && status !== 'paused') throw new HakoError('hako: container not running', { code: 'not-running' });
     try {
       process.kill(state.pid, n);
     } catch (e) {
@@ -292,6 +410,8 @@ export class Runtime {
 
   /** Removes a container; a running one only with force (which kills it first). */
   async delete(id: string, force = false): Promise<void> {
+    checkOptions('delete', id, containerId, 'id');
+    checkOptions('delete', force, boolean, 'force');
     checkContainerId(id); // even with force: an id that can never exist is a mistake (as runc)
     return this.remove(id, force);
   }
@@ -300,15 +420,15 @@ export class Runtime {
   private async remove(id: string, force: boolean, known?: Spec): Promise<void> {
     if (!this.store.exists(id)) {
       if (force) return;
-      throw new HakoError(`hako: container ${id} does not exist`);
+      throw new HakoError(`hako: container ${id} does not exist`, { code: 'not-found' });
     }
     const state = this.store.read(id);
     const status = liveStatus(state);
     if ((status === 'running' || status === 'paused') && !force) {
-      throw new HakoError(`hako: cannot delete container ${id} that is not stopped: ${status}`);
+      throw new HakoError(`hako: cannot delete container ${id} that is not stopped: ${status}`, { code: 'bad-state' });
     }
     if (status === 'creating' && !force) {
-      throw new HakoError(`hako: container ${id} is being created; delete --force removes what is left of it`);
+      throw new HakoError(`hako: container ${id} is being created; delete --force removes what is left of it`, { code: 'bad-state' });
     }
     const cgroup = this.cgroup(state);
     if (state.pid > 0 && (status === 'created' || status === 'running' || status === 'paused')) {
@@ -326,45 +446,66 @@ export class Runtime {
 
   /** Freezes every process of a running container (cgroup freezer). */
   pause(id: string): void {
+    checkOptions('pause', id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'running') throw new HakoError(`hako: container ${id} is not running (${status})`);
+    if (status !== 'running') throw new HakoError(`hako: container ${id} is not running (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
     this.cgroup(state).freeze();
     this.store.update(id, (s) => { s.status = 'paused'; });
   }
 
   resume(id: string): void {
+    checkOptions('resume', id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'paused') throw new HakoError(`hako: container ${id} is not paused (${status})`);
+    if (status !== 'paused') throw new HakoError(`hako: container ${id} is not paused (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
     this.cgroup(state).thaw();
     this.store.update(id, (s) => { s.status = 'running'; });
   }
 
   /** Changes the resources of a created, running or paused container. */
   update(id: string, resources: LinuxResources): void {
+    checkOptions('update', id, containerId, 'id');
+    checkOptions('update', resources, plainObject, 'resources');
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`);
+    if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
     const { devices, ...rest } = resources;
-    if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet');
+    if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet', { code: 'unsupported' });
     this.cgroup(state).set(rest);
   }
 
   /** The pids of every process in the container. */
   ps(id: string): number[] {
+    checkOptions('ps', id, containerId, 'id');
     return this.cgroup(this.store.read(id)).pids();
+  }
+
+  /** Usage figures of a created, running or paused container, from its cgroup, in the shape of
+   * runc's `events --stats` event. */
+  stats(id: string): ContainerStats {
+    checkOptions('stats', id, containerId, 'id');
+    const state = this.store.read(id);
+    const status = liveStatus(state);
+    if (status === 'stopped') throw new HakoError(`hako: stats: container ${id} is not running`, { code: 'not-running' });
+    return { type: 'stats', id, data: statsData(this.cgroup(state).stats()) };
   }
 
   /** Runs another process in a running container. */
   async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
+    checkOptions('exec', id, containerId, 'id');
+    checkOptions('exec', options, object(EXEC_OPTIONS));
+    // the process is checked as config.json's is (after the entry counts, whose message is exec's own)
+    const p = proc as unknown as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null || !Array.isArray(p.args) || !(p.env === undefined || Array.isArray(p.env))) validateProcess(proc, 'exec', this.warn);
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255);
+    if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255, status === 'stopped' ? 'not-running' : 'bad-state');
     const spec = this.spec(state);
-    if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
-    if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255);
-    if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255);
+    if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket', { code: 'bad-option' });
+    if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
+    if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
+    proc = validateProcess(proc, 'exec', this.warn);
     const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
     let builder: PlanBuilder;
     let home: string | undefined;
@@ -426,16 +567,16 @@ export class Runtime {
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached'): Promise<RunResult> {
     checkContainerId(id);
     if ((process.geteuid?.() ?? 0) !== 0) {
-      throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root');
+      throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root', { code: 'unsupported' });
     }
-    const { spec, bundle, rootfs } = loadBundle(options.bundle);
-    const proc = spec.process;
-    if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run');
+    const { spec, bundle, rootfs } = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn);
+    let proc = spec.process;
+    if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
     const detach = mode !== 'run';
     if (proc.terminal && detach && !options.consoleSocket) {
-      throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)');
+      throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)', { code: 'bad-option' });
     }
-    if (!proc.terminal && options.consoleSocket) throw new HakoError('hako: --console-socket given but process.terminal is false');
+    if (!proc.terminal && options.consoleSocket) throw new HakoError('hako: --console-socket given but process.terminal is false', { code: 'bad-option' });
     // run starts at once: poststart once the process is executed, which H2's exec socket tells;
     // run -d returns then too (as runc's start, which reads exec.fifo to its EOF)
     let execFailed = false;
@@ -444,7 +585,16 @@ export class Runtime {
     // the helper starts now, while the rest is set up; it reads HOME's passwd in the rootfs first
     // (only if the env has no HOME)
     const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer });
-    const home = homeFor(new ContainerFiles(rootfs, (t, f) => helper.request(t, f)), proc);
+    const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
+    if (typeof options.user === 'string') {
+      try {
+        proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
+      } catch (e) {
+        helper.abandon();
+        throw e;
+      }
+    }
+    const home = homeFor(files, proc);
     home.catch(() => { /* awaited below */ });
     const created = new Date().toISOString();
     const state: ContainerState = {
@@ -468,7 +618,7 @@ export class Runtime {
       const candidate = this.cgroupFor(spec.linux?.cgroupsPath, id);
       existed = candidate.existingDirs();
       const n = existed.length ? candidate.pids().length : 0;
-      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${candidate.path} (linux.cgroupsPath)`);
+      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${candidate.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       cgroup = candidate;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup.create();
@@ -520,12 +670,13 @@ export class Runtime {
       });
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
-        if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
+        if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`, { code: 'helper' });
         throw err;
       }
       await poststart;
-      if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`);
+      if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
       const out = this.resultOf(result, mode, builder);
+      if (mode === 'run') out.oomKilled = cg.oomKilled();
       if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
       return out;
     } catch (err) {

@@ -373,14 +373,14 @@ function parse(text: string, id: string, path: string): ContainerState {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new HakoError(`hako: the state of container ${id} (${path}) is not JSON: ${(e as Error).message}`);
+    throw new HakoError(`hako: the state of container ${id} (${path}) is not JSON: ${(e as Error).message}`, { code: 'io' });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HakoError(`hako: the state of container ${id} (${path}) is not a state record`);
+    throw new HakoError(`hako: the state of container ${id} (${path}) is not a state record`, { code: 'io' });
   }
   const v = value as Partial<ContainerState>;
   if (v.id !== id || typeof v.status !== 'string' || !CONTAINER_STATUSES.includes(v.status) || typeof v.pid !== 'number') {
-    throw new HakoError(`hako: the state of container ${id} (${path}) is not a state record of that container`);
+    throw new HakoError(`hako: the state of container ${id} (${path}) is not a state record of that container`, { code: 'io' });
   }
   return {
     ...v, // keep fields a newer hako added
@@ -408,16 +408,16 @@ function errno(e: unknown): string | undefined {
 }
 
 function alreadyExists(id: string): HakoError {
-  return new HakoError(`hako: container with id ${id} already exists`, 1);
+  return new HakoError(`hako: container with id ${id} already exists`, 1, 'exists');
 }
 
 function doesNotExist(id: string): HakoError {
-  return new HakoError(`hako: container ${id} does not exist`, 1);
+  return new HakoError(`hako: container ${id} does not exist`, 1, 'not-found');
 }
 
 function fsFailure(e: unknown, what: string): HakoError {
   if (e instanceof HakoError) return e;
   const code = errno(e);
   const path = typeof e === 'object' && e !== null && 'path' in e && typeof e.path === 'string' ? ` (${e.path})` : '';
-  return new HakoError(`hako: ${what} failed: ${code ?? String(e)}${path}`);
+  return new HakoError(`hako: ${what} failed: ${code ?? String(e)}${path}`, { code: 'io' });
 }

@@ -26,7 +26,7 @@ export async function readInRoot(root: string, path: string, request: HelperRequ
     { tag: Tag.SOURCE, value: root }, { tag: Tag.PATH, value: path }, { tag: Tag.VALUE, value: READ_MAX },
   ]);
   const errno = reply.int(Tag.ERRNO);
-  if (errno === EFBIG) throw new HakoError(`hako: the container's ${path} is larger than ${READ_MAX} bytes: not read`);
+  if (errno === EFBIG) throw new HakoError(`hako: the container's ${path} is larger than ${READ_MAX} bytes: not read`, { code: 'error' });
   if (errno !== undefined || reply.int(Tag.TYPE) !== S_IFREG) return undefined;
   return reply.str(Tag.DATA) ?? '';
 }
@@ -60,7 +60,7 @@ export function homeIn(passwd: string | undefined, uid: number): string {
 function idIn(text: string | undefined, kind: 'user' | 'group', name: string): { id: number; gid?: number } {
   if (/^\d+$/.test(name)) return { id: Number(name) };
   const f = entries(text).find((e) => e[0] === name && e[2] && /^\d+$/.test(e[2]));
-  if (!f) throw new HakoError(`hako exec: --user: no ${kind} '${name}' in the container`);
+  if (!f) throw new HakoError(`hako exec: --user: no ${kind} '${name}' in the container`, { code: 'not-found' });
   return kind === 'user' && f[3] && /^\d+$/.test(f[3]) ? { id: Number(f[2]), gid: Number(f[3]) } : { id: Number(f[2]) };
 }
 

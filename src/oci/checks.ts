@@ -9,20 +9,20 @@ import type { Spec } from '../spec/types.js';
  * change the host, so it is refused. */
 export function checkSysctl(key: string, created: Set<NamespaceType>): void {
   const where = `hako: config.json: linux.sysctl: ${key}`;
-  if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw new HakoError(`${where}: not a sysctl name`);
+  if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw new HakoError(`${where}: not a sysctl name`, { code: 'bad-config' });
   const ipc = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
   let needs: NamespaceType | undefined;
   if (ipc.includes(key) || key.startsWith('fs.mqueue.')) needs = 'ipc';
   else if (key.startsWith('net.')) needs = 'net';
   else if (key === 'kernel.hostname' || key === 'kernel.domainname') needs = 'uts';
-  if (!needs) throw new HakoError(`${where}: not a namespaced sysctl: setting it would change the host`);
-  if (!created.has(needs)) throw new HakoError(`${where}: needs a new ${needs} namespace, or it would change the host's`);
+  if (!needs) throw new HakoError(`${where}: not a namespaced sysctl: setting it would change the host`, { code: 'bad-config' });
+  if (!created.has(needs)) throw new HakoError(`${where}: needs a new ${needs} namespace, or it would change the host's`, { code: 'bad-config' });
 }
 
 /** Fields hako does not implement yet: refused, never ignored. */
 export function refuseUnsupported(spec: Spec): void {
   const p = spec.process;
-  const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`); };
+  const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`, { code: 'unsupported' }); };
   if (p?.ioPriority) no('process.ioPriority');
   if (p?.scheduler) no('process.scheduler');
   if (p?.execCPUAffinity) no('process.execCPUAffinity');

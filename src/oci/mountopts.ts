@@ -81,7 +81,7 @@ export function planMountOptions(options: string[] | undefined, type: string | u
       plan.recursive ||= option === 'rbind';
       continue;
     }
-    if (REFUSED.has(option)) throw new HakoError(`hako: config.json: ${where}: mount option '${option}' is not supported yet`);
+    if (REFUSED.has(option)) throw new HakoError(`hako: config.json: ${where}: mount option '${option}' is not supported yet`, { code: 'unsupported' });
     const flag = FLAGS[option];
     if (flag) {
       if (flag.set) plan.flags |= flag.set;

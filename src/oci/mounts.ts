@@ -38,12 +38,12 @@ function procCheck(m: Mount, dest: string, where: string, bind: boolean, source:
     if (bind && source) {
       try { isProc = statfsSync(source).type === PROC_SUPER_MAGIC; } catch { /* the bind fails later, with its own error */ }
     }
-    if (!isProc) throw new HakoError(`hako: config.json: ${where}: ${dest} cannot be mounted because it is not of type proc`);
+    if (!isProc) throw new HakoError(`hako: config.json: ${where}: ${dest} cannot be mounted because it is not of type proc`, { code: 'bad-config' });
     return notOnProc;
   }
   if (!path.startsWith('/proc/')) return notOnProc;
   if (PROC_ALLOWED.has(path)) return [];
-  throw new HakoError(`hako: config.json: ${where}.destination: ${dest} cannot be mounted because it is inside /proc`);
+  throw new HakoError(`hako: config.json: ${where}.destination: ${dest} cannot be mounted because it is inside /proc`, { code: 'bad-config' });
 }
 
 export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanInput): void {
@@ -59,10 +59,10 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
   }
   if (opts.bind) {
     const source = mountSource(m, input.bundle);
-    if (!source) throw new HakoError(`hako: config.json: ${where}.source: a bind mount needs a source`);
+    if (!source) throw new HakoError(`hako: config.json: ${where}.source: a bind mount needs a source`, { code: 'bad-config' });
     let isDir: boolean;
     try { isDir = statSync(source).isDirectory(); } catch {
-      throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`);
+      throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`, { code: 'bad-config' });
     }
     b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: isDir ? 1 : 2 }], `create ${dest} in the rootfs`);
     const flags = MS.BIND | (opts.recursive ? MS.REC : 0);

@@ -108,19 +108,19 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const b = new PlanBuilder();
   const ns = containerNamespaces(spec);
   const process = spec.process;
-  if (!process) throw new HakoError('hako: config.json: process: a container needs a process to run');
+  if (!process) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
   for (const field of ['hostname', 'domainname'] as const) {
     if (spec[field] && !ns.created.has('uts')) {
-      throw new HakoError(`hako: config.json: ${field}: setting it needs a new uts namespace (linux.namespaces), or it would change the host's`);
+      throw new HakoError(`hako: config.json: ${field}: setting it needs a new uts namespace (linux.namespaces), or it would change the host's`, { code: 'bad-config' });
     }
   }
   refuseUnsupported(spec);
-  if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})');
+  if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})', { code: 'bad-config' });
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
   if (input.fifo && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
-    throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}');
+    throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}', { code: 'bad-config' });
   }
   hostOps(b, input.fifo, input.console, input.detach);
   if (input.deviceProgram && input.cgroup?.v2) {
@@ -149,7 +149,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   if (mask) b.ns(OpKind.UNSHARE, [{ tag: Tag.FLAGS, value: mask }], `unshare(${rest.map((k) => k.flagName).join('|')})`);
   const offsets = spec.linux?.timeOffsets;
   if (offsets && Object.keys(offsets).length) {
-    if (!ns.created.has('time')) throw new HakoError('hako: config.json: linux.timeOffsets: needs a new time namespace');
+    if (!ns.created.has('time')) throw new HakoError('hako: config.json: linux.timeOffsets: needs a new time namespace', { code: 'bad-config' });
     const text = Object.entries(offsets).map(([clock, o]) => `${clock} ${o?.secs ?? 0} ${o?.nanosecs ?? 0}\n`).join('');
     b.ns(OpKind.WRITE, [str(Tag.PATH, '/proc/self/timens_offsets'), str(Tag.DATA, text)], 'write the time namespace offsets');
   }
@@ -207,7 +207,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   const personality = spec.linux?.personality;
   if (personality) {
-    if (personality.flags?.length) throw new HakoError('hako: config.json: linux.personality.flags: personality flags are not supported yet');
+    if (personality.flags?.length) throw new HakoError('hako: config.json: linux.personality.flags: personality flags are not supported yet', { code: 'unsupported' });
     const value = personality.domain === 'LINUX32' ? 0x0008 : 0x0000;
     b.init(OpKind.PERSONALITY, [{ tag: Tag.VALUE, value }], `personality(${personality.domain})`);
   }

@@ -41,7 +41,7 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   }
   for (const r of p.rlimits ?? []) {
     const resource = RLIMIT[r.type];
-    if (resource === undefined) throw new HakoError(`hako: config.json: ${where}.rlimits: unknown rlimit '${r.type}'`);
+    if (resource === undefined) throw new HakoError(`hako: config.json: ${where}.rlimits: unknown rlimit '${r.type}'`, { code: 'bad-config' });
     b.init(OpKind.RLIMIT, [{ tag: Tag.TYPE, value: resource }, { tag: Tag.VALUE, value: rlim(r.soft) }, { tag: Tag.VALUE2, value: rlim(r.hard) }, str(Tag.NAME, r.type)],
       `setrlimit(${r.type}, ${r.soft}, ${r.hard})`);
   }

@@ -15,9 +15,9 @@ function action(name: string, errnoRet: number | undefined, where: string): numb
     case 'SCMP_ACT_LOG': return 0x7ffc0000;
     case 'SCMP_ACT_ALLOW': return 0x7fff0000;
     case 'SCMP_ACT_NOTIFY':
-      throw new HakoError(`hako: config.json: ${where}: SCMP_ACT_NOTIFY (seccomp user notification) is not supported yet`);
+      throw new HakoError(`hako: config.json: ${where}: SCMP_ACT_NOTIFY (seccomp user notification) is not supported yet`, { code: 'unsupported' });
     default:
-      throw new HakoError(`hako: config.json: ${where}: unknown seccomp action '${name}'`);
+      throw new HakoError(`hako: config.json: ${where}: unknown seccomp action '${name}'`, { code: 'bad-config' });
   }
 }
 
@@ -31,12 +31,12 @@ const FLAGS: Record<string, number> = {
 
 /** The SECCOMP op's fields for a config's linux.seccomp. */
 export function seccompOp(s: Seccomp): { kind: number; fields: Field[] } {
-  if (s.listenerPath) throw new HakoError('hako: config.json: linux.seccomp.listenerPath: seccomp user notification is not supported yet');
+  if (s.listenerPath) throw new HakoError('hako: config.json: linux.seccomp.listenerPath: seccomp user notification is not supported yet', { code: 'unsupported' });
   const fields: Field[] = [{ tag: Tag.ACTION, value: action(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction') }];
   let flags = 0;
   for (const [i, f] of (s.flags ?? []).entries()) {
     const bit = FLAGS[f];
-    if (bit === undefined) throw new HakoError(`hako: config.json: linux.seccomp.flags[${i}]: '${f}' is not supported`);
+    if (bit === undefined) throw new HakoError(`hako: config.json: linux.seccomp.flags[${i}]: '${f}' is not supported`, { code: 'unsupported' });
     flags |= bit;
   }
   fields.push({ tag: Tag.FLAGS, value: flags });
@@ -47,7 +47,7 @@ export function seccompOp(s: Seccomp): { kind: number; fields: Field[] } {
     for (const name of rule.names) ruleFields.push({ tag: Tag.NAME, value: name });
     for (const [j, arg] of (rule.args ?? []).entries()) {
       const op = OPERATORS[arg.op];
-      if (op === undefined) throw new HakoError(`hako: config.json: ${where}.args[${j}].op: unknown operator '${arg.op}'`);
+      if (op === undefined) throw new HakoError(`hako: config.json: ${where}.args[${j}].op: unknown operator '${arg.op}'`, { code: 'bad-config' });
       ruleFields.push({ tag: Tag.ARGCMP, value: [
         { tag: Tag.TYPE, value: arg.index }, { tag: Tag.VALUE, value: BigInt(arg.value) },
         { tag: Tag.VALUE2, value: BigInt(arg.valueTwo ?? 0) }, { tag: Tag.MODE, value: op },

@@ -20,9 +20,9 @@ function readConfig(bundle: string): string {
     return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new HakoError(`hako: config.json: not found in ${bundle}`);
-    if (code === 'EISDIR') throw new HakoError(`hako: config.json: ${file} is not a file`);
-    throw new HakoError(`hako: config.json: cannot read ${file}: ${(err as Error).message}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new HakoError(`hako: config.json: not found in ${bundle}`, { code: 'not-found' });
+    if (code === 'EISDIR') throw new HakoError(`hako: config.json: ${file} is not a file`, { code: 'bad-config' });
+    throw new HakoError(`hako: config.json: cannot read ${file}: ${(err as Error).message}`, { code: 'io' });
   }
 }
 
@@ -33,12 +33,16 @@ function readConfig(bundle: string): string {
 export function loadBundle(bundleDir: string, onWarning?: OnWarning): Bundle {
   const bundle = resolve(bundleDir);
   const spec = parseConfig(readConfig(bundle), onWarning);
-  const given = spec.root.path;
+  return { spec, bundle, rootfs: rootfsOf(bundle, spec.root.path) };
+}
+
+/** The rootfs root.path names, from the bundle directory: absolute, symlinks resolved, a directory. */
+export function rootfsOf(bundle: string, given: string, source = 'config.json'): string {
   let rootfs = resolve(bundle, given);
   if (!isAbsolute(given)) {
     const rel = relative(bundle, rootfs);
     if (rel === '..' || rel.startsWith(`..${sep}`)) {
-      throw new ConfigError('root.path', `${given} leaves the bundle (a relative path must stay inside it)`);
+      throw new ConfigError('root.path', `${given} leaves the bundle (a relative path must stay inside it)`, source);
     }
   }
   let isDir: boolean;
@@ -47,9 +51,9 @@ export function loadBundle(bundleDir: string, onWarning?: OnWarning): Bundle {
     isDir = statSync(rootfs).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConfigError('root.path', `${rootfs} does not exist`);
-    throw new ConfigError('root.path', `cannot use ${rootfs}: ${(err as Error).message}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConfigError('root.path', `${rootfs} does not exist`, source);
+    throw new ConfigError('root.path', `cannot use ${rootfs}: ${(err as Error).message}`, source);
   }
-  if (!isDir) throw new ConfigError('root.path', `${rootfs} is not a directory`);
-  return { spec, bundle, rootfs };
+  if (!isDir) throw new ConfigError('root.path', `${rootfs} is not a directory`, source);
+  return rootfs;
 }

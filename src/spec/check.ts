@@ -7,10 +7,14 @@ import { HakoError } from '../errors.js';
 export class ConfigError extends HakoError {
   /** JSON path of the problem, e.g. linux.uidMappings[0].size ('' for the whole document). */
   readonly path: string;
-  constructor(path: string, problem: string) {
-    super(`hako: config.json: ${path ? `${path}: ` : ''}${problem}`);
+  /** What is wrong with it, without the path. */
+  readonly problem: string;
+  /** `source` names what was checked: config.json, or a Spec object given to the library. */
+  constructor(path: string, problem: string, source = 'config.json') {
+    super(`hako: ${source}: ${path ? `${path}: ` : ''}${problem}`, 1, 'bad-config');
     this.name = 'ConfigError';
     this.path = path;
+    this.problem = problem;
   }
 }
 

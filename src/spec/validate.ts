@@ -13,7 +13,7 @@ import type {
 import { cpuList, idMapping, linux } from './validate-linux.js';
 import { jsonErrorPosition, jsonTooDeep, MAX_JSON_DEPTH, positionOf } from './json-position.js';
 
-export { ConfigError } from './check.js';
+export { ConfigError };
 export type OnWarning = (message: string) => void;
 
 const SEMVER =
@@ -151,10 +151,29 @@ const spec = object<Spec>({
 /** Warnings go to stderr unless the caller takes them (pass () => {} to drop them). */
 const toStderr: OnWarning = (message) => void process.stderr.write(`${message}\n`);
 
-/** Checks a parsed config.json; returns it (unknown fields kept) typed as Spec. */
-export function validateConfig(value: unknown, onWarning: OnWarning = toStderr): Spec {
-  const ctx: Context = { warn: (path, message) => onWarning(`hako: config.json: ${path}: ${message}`) };
-  return spec(value, '', ctx);
+/**
+ * Checks a parsed config.json, or a Spec object given to the library; returns it (unknown fields
+ * kept) typed as Spec. `source` names it in errors and warnings (`hako: SOURCE: PATH: problem`).
+ */
+export function validateConfig(value: unknown, onWarning: OnWarning = toStderr, source = 'config.json'): Spec {
+  const ctx: Context = { warn: (path, message) => onWarning(`hako: ${source}: ${path}: ${message}`) };
+  try {
+    return spec(value, '', ctx);
+  } catch (e) {
+    if (e instanceof ConfigError && source !== 'config.json') throw new ConfigError(e.path, e.problem, source);
+    throw e;
+  }
+}
+
+/** Checks a process object (as exec takes it) as config.json's process is checked. */
+export function validateProcess(value: unknown, source: string, onWarning: OnWarning = toStderr): Process {
+  const ctx: Context = { warn: (path, message) => onWarning(`hako: ${source}: ${path}: ${message}`) };
+  try {
+    return processCheck(value, 'process', ctx);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(e.path, e.problem, source);
+    throw e;
+  }
 }
 
 /** Parses and checks the text of a config.json. */

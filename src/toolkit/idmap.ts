@@ -5,41 +5,48 @@ import { userInfo } from 'node:os';
 import { HakoError } from '../errors.js';
 
 /** `count` ids starting at `inside` in the namespace are `outside` ids in the parent. */
-export interface IdRange { inside: number; outside: number; count: number }
+export interface IdRange {
+  /** The first id inside the namespace. */
+  inside: number;
+  /** The first id outside (in the parent namespace) it maps to. */
+  outside: number;
+  /** How many ids the range holds. */
+  count: number;
+}
 
 export type IdKind = 'uid' | 'gid';
 
 const ID_MAX = 0xffffffff; // (uid_t)-1 is never a valid id
 
 function parseId(text: string, what: string): number {
-  if (!/^\d+$/.test(text)) throw new HakoError(`hako: ${what}: '${text}' is not a number`);
+  if (!/^\d+$/.test(text)) throw new HakoError(`hako: ${what}: '${text}' is not a number`, { code: 'bad-option' });
   const n = Number(text);
-  if (n >= ID_MAX) throw new HakoError(`hako: ${what}: ${text} is out of range (ids are below ${ID_MAX})`);
+  if (n >= ID_MAX) throw new HakoError(`hako: ${what}: ${text} is out of range (ids are below ${ID_MAX})`, { code: 'bad-option' });
   return n;
 }
 
 /** "INNER:OUTER:COUNT" (util-linux 2.39's order). */
 export function parseRange(spec: string, what: string): IdRange {
   const parts = spec.split(':');
-  if (parts.length !== 3) throw new HakoError(`hako: ${what}: '${spec}' is not INNER:OUTER:COUNT`);
+  if (parts.length !== 3) throw new HakoError(`hako: ${what}: '${spec}' is not INNER:OUTER:COUNT`, { code: 'bad-option' });
   const [inside, outside, count] = parts.map((p, i) => parseId(p, `${what}: ${['inner id', 'outer id', 'count'][i]}`)) as [number, number, number];
-  if (count === 0) throw new HakoError(`hako: ${what}: '${spec}': the count must be at least 1`);
+  if (count === 0) throw new HakoError(`hako: ${what}: '${spec}': the count must be at least 1`, { code: 'bad-option' });
   return { inside, outside, count };
 }
 
 /** Checks a whole map as the kernel would, with messages that say which ranges clash. */
 export function checkMap(ranges: IdRange[], kind: IdKind): void {
-  if (ranges.length > 340) throw new HakoError(`hako: ${kind} map: ${ranges.length} ranges, the kernel takes at most 340`);
+  if (ranges.length > 340) throw new HakoError(`hako: ${kind} map: ${ranges.length} ranges, the kernel takes at most 340`, { code: 'bad-option' });
   ranges.forEach((r, i) => {
     if (r.inside + r.count > ID_MAX || r.outside + r.count > ID_MAX) {
-      throw new HakoError(`hako: ${kind} map: range ${fmt(r)} runs past the largest id (${ID_MAX - 1})`);
+      throw new HakoError(`hako: ${kind} map: range ${fmt(r)} runs past the largest id (${ID_MAX - 1})`, { code: 'bad-option' });
     }
     for (const other of ranges.slice(0, i)) {
       if (overlaps(r.inside, other.inside, r.count, other.count)) {
-        throw new HakoError(`hako: ${kind} map: ranges ${fmt(other)} and ${fmt(r)} overlap inside the namespace`);
+        throw new HakoError(`hako: ${kind} map: ranges ${fmt(other)} and ${fmt(r)} overlap inside the namespace`, { code: 'bad-option' });
       }
       if (overlaps(r.outside, other.outside, r.count, other.count)) {
-        throw new HakoError(`hako: ${kind} map: ranges ${fmt(other)} and ${fmt(r)} overlap outside the namespace`);
+        throw new HakoError(`hako: ${kind} map: ranges ${fmt(other)} and ${fmt(r)} overlap outside the namespace`, { code: 'bad-option' });
       }
     }
   });
@@ -70,7 +77,7 @@ export function subordinateRange(kind: IdKind, file = kind === 'uid' ? '/etc/sub
       return { start: Number(start), count: Number(count) };
     }
   }
-  throw new HakoError(`hako: --map-auto: ${file} has no range for ${name} (add one with usermod --add-sub${kind}s)`);
+  throw new HakoError(`hako: --map-auto: ${file} has no range for ${name} (add one with usermod --add-sub${kind}s)`, { code: 'not-found' });
 }
 
 export interface IdMapPlan {
@@ -107,7 +114,7 @@ export function writeIdMaps(pid: number, plan: IdMapPlan, log?: (step: IdMapStep
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
       log?.({ what: `write ${path} ${JSON.stringify(content.trimEnd())}`, ok: false, error: code });
-      throw new HakoError(`hako: writing ${path} failed (${code})${hintFor(file, code, privileged)}`);
+      throw new HakoError(`hako: writing ${path} failed (${code})${hintFor(file, code, privileged)}`, 1, code === 'EPERM' || code === 'EACCES' ? 'permission' : 'error');
     }
   };
   const tool = (name: 'newuidmap' | 'newgidmap', ranges: IdRange[]) => {
@@ -117,7 +124,7 @@ export function writeIdMaps(pid: number, plan: IdMapPlan, log?: (step: IdMapStep
     log?.({ what: `${name} ${args.join(' ')}`, ok, ...(ok ? {} : { error: run.error ? String(run.error.message) : (run.stderr || '').trim() }) });
     if (!ok) {
       const why = run.error ? (run.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${name} is not installed (apt-get install uidmap)` : run.error.message : (run.stderr || `exit ${run.status}`).trim();
-      throw new HakoError(`hako: ${name} failed: ${why}`);
+      throw new HakoError(`hako: ${name} failed: ${why}`, { code: 'permission' });
     }
   };
 
@@ -125,7 +132,7 @@ export function writeIdMaps(pid: number, plan: IdMapPlan, log?: (step: IdMapStep
   // An unprivileged gid_map written directly needs setgroups denied first (user_namespaces(7)).
   const setgroups = plan.setgroups ?? (!privileged && !gidTool && plan.gid.length > 0 ? 'deny' : undefined);
   if (setgroups === 'allow' && !privileged && plan.gid.length > 0 && !gidTool) {
-    throw new HakoError('hako: --setgroups allow: an unprivileged gid map of your own group needs setgroups denied; map a range with --map-groups (newgidmap) or run as root');
+    throw new HakoError('hako: --setgroups allow: an unprivileged gid map of your own group needs setgroups denied; map a range with --map-groups (newgidmap) or run as root', { code: 'bad-option' });
   }
   // with newgidmap only an explicit --setgroups is written (newgidmap itself refuses to map
   // groups once setgroups is denied unless the ranges allow it; that is its call)

@@ -51,7 +51,9 @@ export class PlanBuilder {
 export interface LaunchOptions {
   /** Print each step as it happens: true for stderr, or a function that takes each line. */
   explain?: boolean | ((line: string) => void);
+  /** stdio for the command, as child_process takes it (default: inherit this process's). */
   stdio?: StdioOptions;
+  /** The command's environment (default: this process's). */
   env?: NodeJS.ProcessEnv;
   /** Signals hako receives that are passed on to the command. */
   forwardSignals?: NodeJS.Signals[];
@@ -69,12 +71,17 @@ export interface LaunchResult {
   pid: number;
   /** The exit code a shell would show: the status, or 128 + the signal number. */
   exitCode: number;
+  /** The exit status, or null when a signal ended the command. */
   status: number | null;
+  /** The signal that ended the command, or null. */
   signal: number | null;
+  /** The captured stdout (stdio 'pipe'). */
   stdout?: Buffer;
+  /** The captured stderr (stdio 'pipe'). */
   stderr?: Buffer;
-  /** The piped output went past maxBuffer: only its first maxBuffer bytes are kept. */
+  /** The piped stdout went past maxBuffer: only its first maxBuffer bytes are kept. */
   stdoutTruncated?: boolean;
+  /** The piped stderr went past maxBuffer. */
   stderrTruncated?: boolean;
 }
 
@@ -153,10 +160,11 @@ export function failureError(verb: string, builder: PlanBuilder, failure: Helper
     const cmd = failure.path ?? 'command';
     const code = failure.errname === 'ENOENT' || failure.errname === 'ENOTDIR' ? 127 : 126;
     const reason = code === 127 ? 'command not found' : `cannot execute (${failure.message.toLowerCase()})`;
-    return new HelperError(`hako: ${verb}: ${cmd}: ${reason}`, failure, code);
+    return new HelperError(`hako: ${verb}: ${cmd}: ${reason}`, failure, code, 'exec');
   }
   const errno = failure.errname ? ` (${failure.errname})` : '';
   const reason = failure.message || hints[failure.errname] || 'failed';
-  return new HelperError(`hako: ${verb}: ${what}: ${reason}${errno}`, failure, 1);
+  // the lookup of the program before the exec (find-exec) is a failed exec too
+  return new HelperError(`hako: ${verb}: ${what}: ${reason}${errno}`, failure, 1, failure.op === 'find-exec' ? 'exec' : 'helper');
 }
 

@@ -1,6 +1,7 @@
 // hako ns: the namespaces on this machine, from /proc/*/ns, as lsns shows them.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { HakoError } from '../errors.js';
+import { checkOptions, LIST_OPTIONS, object, PIDS } from '../options.js';
 import { helperRequest } from '../helper/session.js';
 import { MessageType, Tag } from '../helper/protocol.js';
 import { NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
@@ -8,6 +9,7 @@ import { NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 export interface NamespaceInfo {
   /** The namespace's inode number, its identity. */
   ns: number;
+  /** Its type. */
   type: NamespaceType;
   /** How many processes are in it. */
   nprocs: number;
@@ -15,6 +17,7 @@ export interface NamespaceInfo {
   pid: number;
   /** The owner of that process. */
   user: string;
+  /** That owner's uid. */
   uid: number;
   /** That process's command line. */
   command: string;
@@ -27,6 +30,7 @@ export interface NamespaceInfo {
 }
 
 export interface ListOptions {
+  /** Only namespaces of this type. */
   type?: NamespaceType;
   /** Ask the kernel for owner and parent (NS_GET_USERNS, NS_GET_PARENT) through the helper. */
   relations?: boolean;
@@ -74,7 +78,8 @@ export function processNamespaces(pid: number | 'self'): Map<NamespaceType, numb
 
 /** Every namespace some process is in, ordered by inode as lsns orders them. */
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceInfo[]> {
-  if (options.type && !TYPES.has(options.type)) throw new HakoError(`hako: ns: unknown namespace type '${options.type}' (one of ${[...TYPES].join(', ')})`);
+  checkOptions('listNamespaces', options, object(LIST_OPTIONS));
+  if (options.type && !TYPES.has(options.type)) throw new HakoError(`hako: ns: unknown namespace type '${options.type}' (one of ${[...TYPES].join(', ')})`, { code: 'bad-option' });
   const names = userNames();
   const byKey = new Map<string, NamespaceInfo>();
   const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => a - b);
@@ -115,7 +120,18 @@ async function addRelations(list: NamespaceInfo[]): Promise<void> {
 
 /** For `hako ns PID...`: each namespace of each process, and whether it differs from the
  * reference's: PID 1's, or (where PID 1's links cannot be read, as in some VMs) hako's own. */
-export interface ProcessNamespaceRow { pid: number; type: NamespaceType; ns: number; differs: boolean; command: string }
+export interface ProcessNamespaceRow {
+  /** The process. */
+  pid: number;
+  /** The namespace's type. */
+  type: NamespaceType;
+  /** The namespace's inode number. */
+  ns: number;
+  /** Whether it differs from the reference process's (PID 1's, or hako's own). */
+  differs: boolean;
+  /** The process's command line. */
+  command: string;
+}
 
 export function referenceProcess(): { pid: number | 'self'; namespaces: Map<NamespaceType, number> } {
   const init = processNamespaces(1);
@@ -123,11 +139,12 @@ export function referenceProcess(): { pid: number | 'self'; namespaces: Map<Name
 }
 
 export function describeProcesses(pids: number[]): ProcessNamespaceRow[] {
+  checkOptions('describeProcesses', pids, PIDS, 'pids');
   const init = referenceProcess().namespaces;
   const rows: ProcessNamespaceRow[] = [];
   for (const pid of pids) {
     const own = processNamespaces(pid);
-    if (own.size === 0) throw new HakoError(`hako: ns: no process with pid ${pid} (or its namespaces are not readable)`);
+    if (own.size === 0) throw new HakoError(`hako: ns: no process with pid ${pid} (or its namespaces are not readable)`, { code: 'not-found' });
     const command = commandOf(pid);
     for (const [type, ns] of own) rows.push({ pid, type, ns, differs: init.has(type) && init.get(type) !== ns, command });
   }

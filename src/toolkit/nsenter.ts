@@ -1,6 +1,7 @@
 // hako nsenter: run a command in the namespaces of a running process (util-linux nsenter).
 import { readFileSync, readlinkSync } from 'node:fs';
 import { HakoError } from '../errors.js';
+import { checkOptions, NSENTER_OPTIONS, object } from '../options.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import { NAMESPACES, nsPath, type NamespaceType } from '../linux/namespaces.js';
 import { processExists } from '../linux/proc.js';
@@ -19,6 +20,7 @@ export interface NsenterOptions extends LaunchOptions {
   root?: boolean | string;
   /** Use the target's working directory (true) or this one. */
   wd?: boolean | string;
+  /** The command and its arguments (default: $SHELL, or /bin/sh). */
   command?: string[];
 }
 
@@ -30,12 +32,13 @@ function nsId(path: string): string | undefined {
 const FIRST_NS_SLOT = 6;
 
 export function nsenterPlan(o: NsenterOptions): PlanBuilder {
+  checkOptions('nsenter', o, object(NSENTER_OPTIONS, ['target']));
   const pid = o.target;
-  if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: nsenter: --target: '${String(pid)}' is not a process id`);
-  if (!processExists(pid)) throw new HakoError(`hako: nsenter: no process with pid ${pid}`);
+  if (!Number.isInteger(pid) || pid <= 0) throw new HakoError(`hako: nsenter: --target: '${String(pid)}' is not a process id`, { code: 'bad-option' });
+  if (!processExists(pid)) throw new HakoError(`hako: nsenter: no process with pid ${pid}`, { code: 'not-found' });
   const wanted = new Set<NamespaceType>(o.all ? NAMESPACES.map((k) => k.type) : o.namespaces ?? []);
   if (wanted.size === 0 && o.root === undefined && o.wd === undefined) {
-    throw new HakoError('hako: nsenter: no namespace to enter: name some (-m -u -i -n -p -U -C -T) or --all');
+    throw new HakoError('hako: nsenter: no namespace to enter: name some (-m -u -i -n -p -U -C -T) or --all', { code: 'bad-option' });
   }
   const b = new PlanBuilder();
   // the target's root and cwd are opened before any setns: the paths mean the host's /proc
@@ -56,11 +59,11 @@ export function nsenterPlan(o: NsenterOptions): PlanBuilder {
     const path = nsPath(pid, kind.type);
     const theirs = nsId(path);
     if (theirs === undefined) {
-      throw new HakoError(`hako: nsenter: cannot read ${path}${processExists(pid) ? ' (permission denied?)' : `: process ${pid} is gone`}`);
+      throw new HakoError(`hako: nsenter: cannot read ${path}${processExists(pid) ? ' (permission denied?)' : `: process ${pid} is gone`}`, 1, processExists(pid) ? 'permission' : 'not-found');
     }
     // joining your own user namespace is EINVAL: util-linux skips it, and so does --all
     if (kind.type === 'user' && theirs === nsId(nsPath('self', 'user'))) {
-      if (!o.all) throw new HakoError(`hako: nsenter: process ${pid} is already in your user namespace; drop -U`);
+      if (!o.all) throw new HakoError(`hako: nsenter: process ${pid} is already in your user namespace; drop -U`, { code: 'bad-option' });
       continue;
     }
     if (kind.type === 'user') joinedUser = true;

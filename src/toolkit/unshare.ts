@@ -1,6 +1,7 @@
 // hako unshare: run a command in new namespaces, with util-linux unshare's options and meanings.
 import { statSync } from 'node:fs';
 import { HakoError } from '../errors.js';
+import { checkOptions, object, UNSHARE_OPTIONS } from '../options.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
 import { CAP_SYS_ADMIN, hasCap } from '../linux/proc.js';
@@ -19,7 +20,9 @@ export interface UnshareOptions extends LaunchOptions {
   mountProc?: boolean | string;
   /** Mount propagation of / in the new mount namespace (default private). */
   propagation?: Propagation;
+  /** Set this hostname in the new uts namespace (implies one). */
   hostname?: string;
+  /** Set this NIS domain name in the new uts namespace (implies one). */
   domainname?: string;
   /** -r: map your uid and gid to root (0) inside. */
   mapRootUser?: boolean;
@@ -29,13 +32,17 @@ export interface UnshareOptions extends LaunchOptions {
   mapUser?: number;
   /** Map your gid to this gid inside. */
   mapGroup?: number;
+  /** uid ranges to map (newuidmap when unprivileged). */
   mapUsers?: IdRange[];
+  /** gid ranges to map (newgidmap when unprivileged). */
   mapGroups?: IdRange[];
   /** Map your first /etc/subuid and /etc/subgid ranges. */
   mapAuto?: boolean;
+  /** Write /proc/PID/setgroups: 'deny' is needed for some maps when unprivileged. */
   setgroups?: 'allow' | 'deny';
   /** Seconds added to CLOCK_MONOTONIC inside (implies a time namespace). */
   monotonic?: number;
+  /** Seconds added to CLOCK_BOOTTIME inside (implies a time namespace). */
   boottime?: number;
   /** chroot into this directory. */
   root?: string;
@@ -84,32 +91,33 @@ export function idMapPlan(o: UnshareOptions): IdMapPlan {
   if (o.setgroups) plan.setgroups = o.setgroups;
   else if (o.mapRootUser || o.mapGroup !== undefined || o.mapCurrentUser) plan.setgroups = 'deny';
   if (o.setgroups === 'allow' && (o.mapRootUser || o.mapGroup !== undefined)) {
-    throw new HakoError('hako: unshare: --setgroups allow cannot go with --map-root-user or --map-group (the kernel needs setgroups denied for those maps)');
+    throw new HakoError('hako: unshare: --setgroups allow cannot go with --map-root-user or --map-group (the kernel needs setgroups denied for those maps)', { code: 'bad-option' });
   }
   return plan;
 }
 
 function checkName(value: string | undefined, what: string): void {
   if (value === undefined) return;
-  if (value.length === 0 || Buffer.byteLength(value) > 64) throw new HakoError(`hako: unshare: --${what}: must be 1 to 64 bytes long`);
+  if (value.length === 0 || Buffer.byteLength(value) > 64) throw new HakoError(`hako: unshare: --${what}: must be 1 to 64 bytes long`, { code: 'bad-option' });
 }
 
 function checkDir(path: string | undefined, what: string): void {
   if (path === undefined) return;
   let isDir = false;
   try { isDir = statSync(path).isDirectory(); } catch { /* reported below */ }
-  if (!isDir) throw new HakoError(`hako: unshare: --${what}: ${path} is not a directory`);
+  if (!isDir) throw new HakoError(`hako: unshare: --${what}: ${path} is not a directory`, { code: 'bad-option' });
 }
 
 /** Builds the plan for unshare: pure, so it can be tested and explained without running it. */
-export function unsharePlan(o: UnshareOptions): { builder: PlanBuilder; maps?: IdMapPlan } {
+export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; maps?: IdMapPlan } {
+  checkOptions('unshare', o, object(UNSHARE_OPTIONS));
   const set = selectedNamespaces(o);
   checkName(o.hostname, 'hostname');
   checkName(o.domainname, 'domainname');
   checkDir(o.root, 'root');
   if (!set.has('user') && set.size > 0 && !hasCap(CAP_SYS_ADMIN)) {
     const names = [...set].map((t) => namespaceKind(t).option).join(", ");
-    throw new HakoError(`hako: unshare: creating new namespaces (${names}) needs CAP_SYS_ADMIN, which you do not have: add -U/--user (and -r to be root inside), or run as root`);
+    throw new HakoError(`hako: unshare: creating new namespaces (${names}) needs CAP_SYS_ADMIN, which you do not have: add -U/--user (and -r to be root inside), or run as root`, { code: 'permission' });
   }
   const b = new PlanBuilder();
   let maps: IdMapPlan | undefined;
