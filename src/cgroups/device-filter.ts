@@ -2,9 +2,14 @@
 // the OCI device rules into one; the helper loads and attaches it (op BPF_DEVICES).
 //
 // The program sees { u32 access_type; u32 major; u32 minor } with access_type = access << 16 |
-// type (type 1 block, 2 char; access 1 mknod, 2 read, 4 write). Rules are checked last to first,
-// and the first that matches decides, so a later rule overrides an earlier one as in the v1
-// device cgroup; a request no rule matches is allowed (a v1 cgroup's default).
+// type (type 1 block, 2 char; access 1 mknod, 2 read, 4 write). The rules are first played as a
+// v1 device cgroup plays writes to devices.allow / devices.deny (as runc's emulator does), so a
+// container sees the same devices on v1 and v2: a rule of type 'a' sets the default and drops
+// the exceptions; any other rule adds its access to the exception for exactly its
+// type:major:minor when it goes against the default, and takes it away otherwise. A rule that
+// would take access away inside a wildcard exception is refused (v1 ignores it; runc refuses it
+// too). The program then checks the exceptions: in a default-deny cgroup one must cover the
+// whole request, in a default-allow one none may share any access with it. No rule: allow all.
 import { HakoError } from '../errors.js';
 import type { LinuxDeviceCgroup } from './resources.js';
 
@@ -70,8 +75,56 @@ function ruleBlock(rule: LinuxDeviceCgroup, where: string): { insns: Insn[]; alw
   return { insns: [...out, ...verdict], always: checks.length === 0 };
 }
 
+const num = (n: number | null | undefined) => (n === undefined || n === null || n < 0 ? -1 : n);
+const text = (r: { type: string; major: number; minor: number }, access: number) =>
+  `${r.type} ${r.major < 0 ? '*' : r.major}:${r.minor < 0 ? '*' : r.minor} ${[...'rwm'].filter((c) => access & (ACCESS[c] as number)).join('')}`;
+
+/** The rules as the v1 device cgroup ends up with them: a default and its exceptions (each
+ * against the default, at most one per type:major:minor). */
+function emulateV1(rules: LinuxDeviceCgroup[]): { defaultAllow: boolean; exceptions: LinuxDeviceCgroup[] } {
+  let defaultAllow = true;
+  let exceptions = new Map<string, { type: string; major: number; minor: number; access: number }>();
+  rules.forEach((rule, i) => {
+    const where = `linux.resources.devices[${i}]`;
+    const type = rule.type ?? 'a';
+    if (type !== 'a' && TYPE[type] === undefined) throw new HakoError(`hako: config.json: ${where}.type: '${type}' is not a, b or c`, { code: 'bad-config' });
+    const access = accessBits(rule.access, where);
+    if (type === 'a') {
+      defaultAllow = rule.allow;
+      exceptions = new Map();
+      return;
+    }
+    const r = { type, major: num(rule.major), minor: num(rule.minor) };
+    const key = (major: number, minor: number) => `${type} ${major}:${minor}`;
+    const own = exceptions.get(key(r.major, r.minor));
+    if (rule.allow !== defaultAllow) {
+      if (own) own.access |= access;
+      else exceptions.set(key(r.major, r.minor), { ...r, access });
+      return;
+    }
+    for (const [major, minor] of [[-1, r.minor], [r.major, -1], [-1, -1]] as const) {
+      const wider = major === r.major && minor === r.minor ? undefined : exceptions.get(key(major, minor));
+      if (wider && wider.access & access) {
+        throw new HakoError(`hako: config.json: ${where}: '${text(r, access)}' cannot take access away from the wider rule '${text(wider, wider.access)}' (the device cgroup keeps no holes in a wildcard; list the devices instead)`, { code: 'bad-config' });
+      }
+    }
+    if (own) {
+      own.access &= ~access;
+      if (own.access === 0) exceptions.delete(key(r.major, r.minor));
+    }
+  });
+  const access = (bits: number) => [...'rwm'].filter((c) => bits & (ACCESS[c] as number)).join('');
+  return {
+    defaultAllow,
+    exceptions: [...exceptions.values()].map((e) => ({ allow: !defaultAllow, type: e.type, major: e.major, minor: e.minor, access: access(e.access) })),
+  };
+}
+
 /** The program for these rules, as the kernel takes it (8 bytes an instruction, little-endian). */
-export function deviceFilter(rules: LinuxDeviceCgroup[]): Buffer {
+export function deviceFilter(configRules: LinuxDeviceCgroup[]): Buffer {
+  const { defaultAllow, exceptions } = emulateV1(configRules);
+  // the default first: a rule for every device, the last one checked
+  const rules: LinuxDeviceCgroup[] = [{ allow: defaultAllow, type: 'a', access: 'rwm' }, ...exceptions];
   const insns: Insn[] = [
     [LDX_MEM_W, 2, 1, 0, 0], [ALU64_AND_K, 2, 0, 0, 0xffff], // r2 = type
     [LDX_MEM_W, 3, 1, 0, 0], [ALU64_RSH_K, 3, 0, 0, 16], // r3 = access
