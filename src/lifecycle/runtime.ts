@@ -8,7 +8,8 @@ import { deviceFilter } from '../cgroups/device-filter.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { HakoError, HelperError, type HelperFailure } from '../errors.js';
-import { HelperSession, type SessionHandlers, type SessionResult } from '../helper/session.js';
+import { HelperSession, type SessionHandlers, type SessionOptions, type SessionResult } from '../helper/session.js';
+import { HakoProcess } from '../helper/handle.js';
 import { runHooks, runHooksWarn } from '../hooks/run.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -16,7 +17,7 @@ import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '.
 import { loadBundle } from '../spec/bundle.js';
 import type { Process, Spec } from '../spec/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig } from '../spec/validate.js';
-import { failureError, type PlanBuilder } from '../toolkit/launch.js';
+import { failureError, type PlanBuilder, stdioWithInput } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { formatMap } from '../toolkit/idmap.js';
@@ -44,6 +45,11 @@ export interface CreateOptions {
   /** Bytes kept of a piped stdout and of a piped stderr (default 64 MiB); the rest is read and
    * dropped, and the result's stdoutTruncated / stderrTruncated say so. */
   maxBuffer?: number;
+  /** Aborting kills the container's init (SIGKILL) and rejects with a HakoError whose code is
+   * 'aborted'; for create and run -d, only until the call has returned (its setup). */
+  signal?: AbortSignal;
+  /** As signal, after this many milliseconds, with code 'timeout'. */
+  timeoutMs?: number;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -52,6 +58,11 @@ export interface RunOptions extends CreateOptions {
   keep?: boolean;
   /** Signals this process receives that go on to the container (foreground run). */
   forwardSignals?: NodeJS.Signals[];
+  /** Written to the container's stdin, which is then closed (a foreground run; stdin is piped for it). */
+  input?: string | Buffer;
+  /** Signal for the container's init when this process goes away (a foreground run: default
+   * SIGKILL; false lets the container run on without its caller). */
+  killSignal?: NodeJS.Signals | number | false;
 }
 
 export interface ExecOptions {
@@ -67,6 +78,14 @@ export interface ExecOptions {
   user?: string;
   /** As CreateOptions.maxBuffer. */
   maxBuffer?: number;
+  /** Written to the process's stdin, which is then closed (stdin is piped for it). */
+  input?: string | Buffer;
+  /** Aborting kills the process (SIGKILL) and rejects with code 'aborted' (exec -d: until it returned). */
+  signal?: AbortSignal;
+  /** As signal, after this many milliseconds, with code 'timeout'. */
+  timeoutMs?: number;
+  /** Signal for the process when this one goes away (default SIGKILL unless detached; false: none). */
+  killSignal?: NodeJS.Signals | number | false;
 }
 
 export interface RunResult {
@@ -134,8 +153,37 @@ function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
   throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied');
 }
 
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** What foreground runs clean up if this process exits while they run: one 'exit' listener. */
+const exitCleanups = new Set<() => void>();
+function atExit(fn: () => void): void {
+  if (exitCleanups.size === 0 && !process.listeners('exit').includes(runExitCleanups)) process.on('exit', runExitCleanups);
+  exitCleanups.add(fn);
+}
+function runExitCleanups(): void {
+  for (const fn of exitCleanups) {
+    try { fn(); } catch { /* the next one still runs */ }
+  }
+  exitCleanups.clear();
+}
+
+/** The kill-on-exit signal of a foreground run or exec: SIGKILL unless told otherwise. */
+function killSignalOf(option: NodeJS.Signals | number | false | undefined, detached: boolean): number | undefined {
+  if (option === false || (option === undefined && detached)) return undefined;
+  if (option === undefined) return 9;
+  const n = typeof option === 'number' ? option : signalNumber(String(option));
+  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw new HakoError(`hako: killSignal: unknown signal '${String(option)}'`);
+  return n;
+}
+
+/** A detached call returns while the process runs on: a pipe to it would have no reader (and
+ * would keep this process alive), so 'pipe' is refused there with the way to get streams. */
+function refusePipes(stdio: CreateOptions['stdio'], verb: string, input: unknown): void {
+  const list = stdio === undefined ? [] : typeof stdio === 'string' ? [stdio] : stdio;
+  const streams = verb === 'exec -d' ? 'Runtime.execSpawn' : 'Runtime.spawn';
+  if (list.includes('pipe')) {
+    throw new HakoError(`hako: ${verb}: stdio 'pipe' is not available when the process outlives the call (nothing would read it): use ${streams} for live streams, or pass 'ignore', 'inherit' or a file descriptor`);
+  }
+  if (input !== undefined) throw new HakoError(`hako: ${verb}: input is only for a process the call waits for: use ${streams}`);
 }
 
 /**
@@ -202,6 +250,7 @@ export class Runtime {
 
   /** Creates a container: everything but the user's process, which waits for `start`. */
   async create(id: string, options: CreateOptions): Promise<void> {
+    refusePipes(options.stdio, 'create', (options as RunOptions).input);
     await this.launchInit(id, options, 'create');
   }
 
@@ -257,7 +306,23 @@ export class Runtime {
 
   /** create + start in one; in the foreground it returns the container's exit. */
   async run(id: string, options: RunOptions): Promise<RunResult> {
-    return this.launchInit(id, options, options.detach ? 'run-detached' : 'run');
+    if (options.detach) {
+      refusePipes(options.stdio, 'run -d', options.input);
+      return this.launchInit(id, options, 'run-detached');
+    }
+    return new HakoProcess<RunResult>((attach) => this.launchInit(id, options, 'run', attach, true)).result;
+  }
+
+  /**
+   * A foreground run as a live handle (as child_process.spawn): `pid` (the container's init) once
+   * it exists, `stdin`/`stdout`/`stderr` for the stdio entries that are 'pipe', `kill(signal)`,
+   * and `result`, which resolves as run() does (the container removed unless keep).
+   */
+  spawn(id: string, options: Omit<RunOptions, 'detach'>): HakoProcess<RunResult> {
+    return new HakoProcess<RunResult>((attach) => {
+      if ((options as RunOptions).detach) throw new HakoError('hako: spawn runs in the foreground: use run with detach for a detached container');
+      return this.launchInit(id, options, 'run', attach, false);
+    });
   }
 
   state(id: string): OciState {
@@ -313,7 +378,7 @@ export class Runtime {
     const cgroup = this.cgroup(state);
     if (state.pid > 0 && (status === 'created' || status === 'running' || status === 'paused')) {
       try { process.kill(state.pid, 'SIGKILL'); } catch { /* gone */ }
-      for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) sleep(2);
+      for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) await delay(2);
     }
     await cgroup.destroyAsync();
     let spec = known;
@@ -358,6 +423,22 @@ export class Runtime {
 
   /** Runs another process in a running container. */
   async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
+    if (options.detach) {
+      refusePipes(options.stdio, 'exec -d', options.input);
+      return this.execOn(id, proc, options, () => { /* no handle */ }, true);
+    }
+    return new HakoProcess<RunResult>((attach) => this.execOn(id, proc, options, attach, true)).result;
+  }
+
+  /** exec as a live handle (as child_process.spawn), in the foreground: see spawn. */
+  execSpawn(id: string, proc: Process, options: Omit<ExecOptions, 'detach'> = {}): HakoProcess<RunResult> {
+    return new HakoProcess<RunResult>((attach) => {
+      if ((options as ExecOptions).detach) throw new HakoError('hako: execSpawn runs in the foreground: use exec with detach');
+      return this.execOn(id, proc, options, attach, false);
+    });
+  }
+
+  private async execOn(id: string, proc: Process, options: ExecOptions, attach: (s: HelperSession) => void, capture: boolean): Promise<RunResult> {
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255);
@@ -365,7 +446,12 @@ export class Runtime {
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket');
     if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255);
     if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255);
-    const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
+    const killSignal = killSignalOf(options.killSignal, !!options.detach);
+    const helper = this.startHelper({
+      stdio: stdioWithInput(options.stdio, options.input) as CreateOptions['stdio'], preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer,
+      capture, input: options.input, signal: options.signal, timeoutMs: options.timeoutMs, label: `exec: container ${id}`, detach: !!options.detach,
+    });
+    attach(helper);
     let builder: PlanBuilder;
     let home: string | undefined;
     try {
@@ -390,7 +476,7 @@ export class Runtime {
     const result = await Runtime.runOn(helper, builder, {
       onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
-    });
+    }, killSignal);
     return this.resultOf(result, 'exec', builder);
   }
 
@@ -407,8 +493,21 @@ export class Runtime {
 
   /** Starts the helper for one command before its plan is built (it starts, and re-executes its
    * sealed copy, while hako prepares the rest; READ_IN_ROOT lookups go over the same socket). */
-  private startHelper(o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined }): HelperSession {
+  private startHelper(o: {
+    stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number;
+    onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined; capture?: boolean; input?: string | Buffer | undefined;
+    signal?: AbortSignal | undefined; timeoutMs?: number | undefined; label?: string; detach: boolean;
+  }): HelperSession {
+    const stop: SessionOptions = {
+      detach: o.detach,
+      ...(o.capture !== undefined ? { capture: o.capture } : {}),
+      ...(o.input !== undefined ? { input: o.input } : {}),
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.label !== undefined ? { label: o.label } : {}),
+    };
     return HelperSession.start({
+      ...stop,
       ...(o.onExec ? { onExec: o.onExec } : {}),
       ...(o.maxBuffer !== undefined ? { maxBuffer: o.maxBuffer } : {}),
       ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
@@ -418,12 +517,15 @@ export class Runtime {
     });
   }
 
-  private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers): Promise<SessionResult> {
-    return helper.run({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers);
+  private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers, killSignal?: number): Promise<SessionResult> {
+    return helper.run({
+      explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps,
+      ...(killSignal !== undefined ? { killSignal } : {}),
+    }, handlers);
   }
 
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
-  private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached'): Promise<RunResult> {
+  private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
     if ((process.geteuid?.() ?? 0) !== 0) {
       throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root');
@@ -443,7 +545,14 @@ export class Runtime {
     const execed = mode === 'run-detached' || (mode === 'run' && spec.hooks?.poststart?.length) ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
     // the helper starts now, while the rest is set up; it reads HOME's passwd in the rootfs first
     // (only if the env has no HOME)
-    const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer });
+    const killSignal = mode === 'run' ? killSignalOf(options.killSignal, false) : undefined;
+    const helper = this.startHelper({
+      stdio: (mode === 'run' ? stdioWithInput(options.stdio, options.input) : options.stdio) as CreateOptions['stdio'], preserveFds: options.preserveFds,
+      forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
+      capture, input: mode === 'run' ? options.input : undefined, signal: options.signal, timeoutMs: options.timeoutMs,
+      label: `${mode === 'create' ? 'create' : 'run'}: container ${id}`, detach,
+    });
+    attach?.(helper);
     const home = homeFor(new ContainerFiles(rootfs, (t, f) => helper.request(t, f)), proc);
     home.catch(() => { /* awaited below */ });
     const created = new Date().toISOString();
@@ -462,6 +571,19 @@ export class Runtime {
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
+    // a foreground run is this process's: if it exits (process.exit) while the container runs,
+    // the container is killed and its state removed, synchronously (nothing else runs then); a
+    // process that is killed leaves it to the helper, which kills the init when this process
+    // hangs up (killSignal), and the stopped container's state to `delete`
+    const onExit = mode === 'run' ? () => {
+      if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      try {
+        if (existed.length) cgroup?.removeCreated(existed);
+        else cgroup?.destroy();
+      } catch { /* left for delete */ }
+      try { this.store.remove(id); } catch { /* left for delete */ }
+    } : undefined;
+    if (onExit) atExit(onExit);
     try {
       // a cgroup that holds processes is another container's or a service's: joining it would let
       // delete --force, kill --all and pause act on them (runc refuses it too); it is not touched
@@ -517,7 +639,7 @@ export class Runtime {
           }
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
-      });
+      }, killSignal);
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
@@ -543,6 +665,8 @@ export class Runtime {
         }
       }
       throw err;
+    } finally {
+      if (onExit) exitCleanups.delete(onExit);
     }
   }
 }
