@@ -254,3 +254,19 @@ libraryTest('a foreground run whose caller calls process.exit: the container is 
   assert.ok(!isAlive(pid), 'the container died with the process');
   assert.deepEqual(rt.list(), [], 'its state was removed on exit');
 });
+
+libraryTest('a process left behind holding the captured stdout does not hold the result (STREAM_GRACE_MS), and its output so far is kept', async (s, rt) => {
+  // not a regression test of the old code (which resolved at once): a guard for the wait on the streams
+  const b = s.bundle().sh(`exec ${sleeper(s).join(' ')}`);
+  const svc = s.id('svc');
+  await rt.run(svc, { bundle: b.dir, detach: true, stdio: 'ignore' });
+  try {
+    const t0 = Date.now();
+    const r = await within(rt.exec(svc, proc('sh', '-c', `echo before; (exec ${sleeper(s).join(' ')}) & echo after`), { stdio: ['ignore', 'pipe', 'pipe'] }), 15_000, 'the exec');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout.toString(), 'before\nafter\n');
+    assert.ok(Date.now() - t0 < 10_000);
+  } finally {
+    await rt.delete(svc, true);
+  }
+});
