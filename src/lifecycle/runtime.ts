@@ -50,6 +50,10 @@ export interface CreateOptions {
   signal?: AbortSignal;
   /** As signal, after this many milliseconds, with code 'timeout'. */
   timeoutMs?: number;
+  /** create and run -d: kill the container's init (SIGKILL) when this process exits normally
+   * (process.exit, or nothing left to do); its state is left, stopped, for delete. A process
+   * killed by a signal runs no code: a foreground run (Runtime.spawn) dies with it instead. */
+  killOnExit?: boolean;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -155,15 +159,18 @@ function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
 
 /** What foreground runs clean up if this process exits while they run: one 'exit' listener. */
 const exitCleanups = new Set<() => void>();
-function atExit(fn: () => void): void {
-  if (exitCleanups.size === 0 && !process.listeners('exit').includes(runExitCleanups)) process.on('exit', runExitCleanups);
-  exitCleanups.add(fn);
+/** killOnExit of detached containers: kept for the life of this process. */
+const detachedCleanups = new Set<() => void>();
+function atExit(fn: () => void, set = exitCleanups): void {
+  if (!process.listeners('exit').includes(runExitCleanups)) process.on('exit', runExitCleanups);
+  set.add(fn);
 }
 function runExitCleanups(): void {
-  for (const fn of exitCleanups) {
+  for (const fn of [...exitCleanups, ...detachedCleanups]) {
     try { fn(); } catch { /* the next one still runs */ }
   }
   exitCleanups.clear();
+  detachedCleanups.clear();
 }
 
 /** The kill-on-exit signal of a foreground run or exec: SIGKILL unless told otherwise. */
@@ -623,6 +630,12 @@ export class Runtime {
         onReady: () => {
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
+          if (options.killOnExit && mode !== 'run') {
+            // only the init with the recorded start time: never a pid reused after a delete
+            const { pidStartTime } = state;
+            const p = pid;
+            atExit(() => { if (startTime(p) === pidStartTime) process.kill(p, 'SIGKILL'); }, detachedCleanups);
+          }
           state.status = mode === 'create' ? 'created' : 'running';
           this.store.write(id, state);
           if (options.pidFile) writePidFile(options.pidFile, pid);

@@ -256,7 +256,8 @@ libraryTest('a foreground run whose caller calls process.exit: the container is 
 });
 
 libraryTest('a process left behind holding the captured stdout does not hold the result (STREAM_GRACE_MS), and its output so far is kept', async (s, rt) => {
-  // not a regression test of the old code (which resolved at once): a guard for the wait on the streams
+  // the old code hung here (it waited for the helper's stdio to close); the new one waits for the
+  // captured streams, bounded after the exit
   const b = s.bundle().sh(`exec ${sleeper(s).join(' ')}`);
   const svc = s.id('svc');
   await rt.run(svc, { bundle: b.dir, detach: true, stdio: 'ignore' });
@@ -269,4 +270,33 @@ libraryTest('a process left behind holding the captured stdout does not hold the
   } finally {
     await rt.delete(svc, true);
   }
+});
+
+libraryTest('run -d with killOnExit: the container dies when its caller exits; without it, it runs on', async (s, rt) => {
+  const b = s.bundle().sh(`exec ${sleeper(s).join(' ')}`);
+  const runDetached = async (id, killOnExit) => {
+    const file = s.path(`child-d-${id}.mjs`);
+    writeFileSync(file, `
+import { Runtime } from ${JSON.stringify(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'))};
+const rt = new Runtime({ root: ${JSON.stringify(s.root)} });
+await rt.run(${JSON.stringify(id)}, { bundle: ${JSON.stringify(b.dir)}, stdio: 'ignore', detach: true, killOnExit: ${killOnExit} });
+console.log(rt.state(${JSON.stringify(id)}).pid);
+`);
+    const child = spawn(NODE, [file], { env: s.env(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    await within(new Promise((r) => child.once('exit', r)), 20_000, 'the child');
+    return Number(out.trim());
+  };
+  const kept = s.id();
+  const keptPid = await runDetached(kept, false);
+  const killed = s.id();
+  const killedPid = await runDetached(killed, true);
+  assert.ok(keptPid > 1 && killedPid > 1);
+  await waitUntil(() => !isAlive(killedPid), { timeoutMs: 5000, what: 'the killOnExit container to die' });
+  assert.equal(rt.state(killed).status, 'stopped');
+  assert.ok(isAlive(keptPid), 'without killOnExit the container runs on');
+  assert.equal(rt.state(kept).status, 'running');
+  await rt.delete(killed);
+  await rt.delete(kept, true);
 });
