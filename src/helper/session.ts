@@ -103,6 +103,9 @@ export interface SessionHandlers {
   /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT); a string goes back with
    * the ACK (the state JSON for the createContainer hooks). */
   onHooks?(): Promise<string | void> | string | void;
+  /** The command exited (EXITED): called before the result waits for the captured output (a
+   * foreground run kills what its init left behind, which would hold the pipes). */
+  onExited?(): void;
 }
 
 export interface SessionOptions {
@@ -670,6 +673,7 @@ export class HelperSession {
             if (signal !== undefined) result.signal = signal;
             else result.status = f.int(Tag.STATUS) ?? 1;
             this.over = true;
+            try { handlers.onExited?.(); } catch { /* the result still comes */ }
             finish(this.stopError);
             return;
           }

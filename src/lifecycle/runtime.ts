@@ -621,6 +621,13 @@ export class Runtime {
           writeFileSync(`/proc/${p}/gid_map`, formatMap((spec.linux?.gidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
         },
         onSpawned: (p) => { pid = p; },
+        // the init of a foreground run is gone: what it left behind goes now (remove would kill
+        // it next), not after the wait for the output it holds open
+        ...(mode === 'run' && !options.keep ? {
+          onExited: () => {
+            for (const p of cg.pids()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+          },
+        } : {}),
         onHooks: async () => {
           const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);
@@ -672,7 +679,7 @@ export class Runtime {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
           // a cgroup hako did not create is left as it was: only what hako made goes
           if (existed.length) cgroup?.removeCreated(existed);
-          else cgroup?.destroy();
+          else await cgroup?.destroyAsync();
         } finally {
           this.store.remove(id);
         }
