@@ -662,6 +662,12 @@ export class Runtime {
       }, killSignal);
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
+        // run -d: the init failed after READY (a startContainer hook, the exec), and its report
+        // came before the helper's exit was seen: the same error as when it came after
+        if (ready && mode === 'run-detached') {
+          await poststart;
+          throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (${err.message.replace(/^hako: run: /, '')})`);
+        }
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`);
         throw err;
       }
