@@ -1,7 +1,7 @@
 /// <reference types="node" preserve="true" />
 // The hako library: the namespace toolkit and the OCI runtime (the sandbox API comes next).
-export { unshare, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
-export { nsenter, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
+export { unshare, unshareSpawn, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
+export { nsenter, nsenterSpawn, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
 export { listNamespaces, describeProcesses, processNamespaces, type NamespaceInfo, type ListOptions, type ProcessNamespaceRow } from './toolkit/ns.js';
 export { PlanBuilder, type LaunchOptions, type LaunchResult } from './toolkit/launch.js';
 export { parseRange, checkMap, type IdRange, type IdMapPlan, type IdKind } from './toolkit/idmap.js';
@@ -13,6 +13,7 @@ export { NAMESPACES, type NamespaceType, type NamespaceKind } from './linux/name
 export {
   Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type RunResult, type ContainerStats,
 } from './lifecycle/runtime.js';
+export { HakoProcess } from './helper/handle.js';
 export type { OciState, ContainerStatus } from './lifecycle/state.js';
 export type { StatsData } from './cgroups/stats.js';
 export type * from './spec/types.js';

@@ -170,9 +170,7 @@ export const SESSION_OPTIONS: Shape = {
  */
 export const LIVE_SESSION_OPTIONS: Shape = {
   /** What the command reads on stdin. */
-  input: either('a string, a Buffer, a Uint8Array or a readable stream',
-    [(v) => typeof v === 'string' || v instanceof Uint8Array, () => {}], [isStream, () => {}],
-    [(v) => typeof v === 'object' && v !== null && Symbol.asyncIterator in v, () => {}]),
+  input: (v, p) => { if (!(typeof v === 'string' || v instanceof Uint8Array)) expect(p, 'a string or a Buffer', v); },
   /** An AbortSignal that ends the command. */
   signal: (v, p) => { if (!(v instanceof AbortSignal)) expect(p, 'an AbortSignal', v); },
   /** Milliseconds the command may run. */
@@ -266,7 +264,13 @@ export const CREATE_OPTIONS: Shape = {
   preserveFds: integer(0),
 };
 
-export const RUN_OPTIONS: Shape = { ...CREATE_OPTIONS, forwardSignals: SESSION_OPTIONS.forwardSignals!, detach: boolean, keep: boolean };
+/** The signal a foreground run's or exec's process gets when this process goes away (false: none). */
+const killSignalOption: Check = (v, p) => {
+  if (v === false || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 64) || (typeof v === 'string' && /^SIG[A-Z0-9+-]+$/.test(v))) return;
+  expect(p, "a signal name ('SIGKILL'), a number from 1 to 64, or false", v);
+};
+
+export const RUN_OPTIONS: Shape = { ...CREATE_OPTIONS, forwardSignals: SESSION_OPTIONS.forwardSignals!, detach: boolean, keep: boolean, killSignal: killSignalOption };
 
 export const EXEC_OPTIONS: Shape = {
   ...SESSION_OPTIONS,
@@ -277,6 +281,7 @@ export const EXEC_OPTIONS: Shape = {
   pidFile: path(),
   preserveFds: integer(0),
   user: nonEmpty,
+  killSignal: killSignalOption,
 };
 
 /** A container id: a string (checkContainerId checks what it may hold). */

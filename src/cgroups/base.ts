@@ -213,19 +213,28 @@ export abstract class BaseManager implements CgroupManager {
     const results = await Promise.allSettled(Object.values(this.dirs).map((d) => rmdir(d)));
     const left = results.some((r) => r.status === 'rejected' && (r.reason as NodeJS.ErrnoException).code !== 'ENOENT');
     if (left) {
-      this.destroy();
+      // processes still inside (or child cgroups): destroy()'s rounds, waiting off the event loop
+      await this.destroyRounds((ms) => new Promise<void>((r) => { setTimeout(r, ms); }));
       return;
     }
     if (this.ownParent) await Promise.allSettled(Object.values(this.dirs).map((d) => rmdir(dirname(d))));
   }
 
   destroy(): void {
+    void this.destroyRounds((ms) => { sleepMs(ms); });
+  }
+
+  /** Kills what is left and removes the directories, in rounds until destroyTimeoutMs; wait(ms)
+   * between rounds (synchronous for destroy(), a timer for destroyAsync(): then the returned
+   * promise settles when it is done; with a synchronous wait everything happens before it returns,
+   * and a failure is thrown). */
+  private destroyRounds(wait: (ms: number) => void | Promise<void>): void | Promise<void> {
     if (!this.exists()) {
       this.removeEmptyParents();
       return;
     }
     const start = Date.now();
-    for (let round = 0; ; round++) {
+    const round = (n: number): void | Promise<void> => {
       const left = this.pids();
       if (left.length > 0) {
         try {
@@ -248,7 +257,9 @@ export abstract class BaseManager implements CgroupManager {
         throw new CgroupError(`hako: cgroup: cannot remove ${failure.failed} (${failure.errno}) after ${this.destroyTimeoutMs} ms`
           + `${still.length ? `; processes still inside: ${still.join(' ')}` : ''}`, failure.failed ?? '', failure.errno);
       }
-      sleepMs(round < 20 ? 5 : 20);
-    }
+      const waited = wait(n < 20 ? 5 : 20);
+      return waited ? waited.then(() => round(n + 1)) : round(n + 1);
+    };
+    return round(0);
   }
 }

@@ -80,7 +80,9 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return 0;
     }
     case 'run': {
-      const o = { ...createOptions(verb, args), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED };
+      // as runc: a foreground container does not die with hako itself (killSignal false); the
+      // signals hako gets are forwarded to it
+      const o = { ...createOptions(verb, args), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
       return (await rt.run(oneId(verb, args.rest), o)).exitCode;
     }
     case 'start': {
@@ -231,7 +233,7 @@ async function execCommand(rt: Runtime, args: ReturnType<typeof parseArgs>): Pro
     }
     if (has(args, 'no-new-privs')) proc.noNewPrivileges = true;
   }
-  const o: Parameters<Runtime['exec']>[2] = { detach: has(args, 'detach'), forwardSignals: PROXIED };
+  const o: Parameters<Runtime['exec']>[2] = { detach: has(args, 'detach'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
   // names are looked up in the container's own /etc/passwd and /etc/group by Runtime.exec
   const user = file ? undefined : last(args, 'user');
   if (user) o.user = user;

@@ -104,6 +104,9 @@ export interface SessionHandlers {
   /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT); a string goes back with
    * the ACK (the state JSON for the createContainer hooks). */
   onHooks?(): Promise<string | void> | string | void;
+  /** The command exited (EXITED): called before the result waits for the captured output (a
+   * foreground run kills what its init left behind, which would hold the pipes). */
+  onExited?(): void;
 }
 
 export interface SessionOptions {
@@ -124,6 +127,51 @@ export interface SessionOptions {
    * It does not keep the event loop alive.
    */
   onExec?: (outcome: 'executed' | 'failed') => void;
+  /** Collect piped stdout and stderr into the result (default true: the promise APIs). False
+   * leaves the streams to the caller (the live handles), and the result has no stdout/stderr. */
+  capture?: boolean;
+  /** Written to a piped stdin, which is then closed. With capture and no input, a piped stdin
+   * is closed at once (nobody else could write to it). */
+  input?: string | Buffer;
+  /** Aborting kills the process (SIGKILL) and rejects with a HakoError whose code is 'aborted'. */
+  signal?: AbortSignal;
+  /** Milliseconds from the start to kill the process (SIGKILL) and reject with code 'timeout'. */
+  timeoutMs?: number;
+  /** What runs, for the abort and timeout messages (e.g. "run: container x"). */
+  label?: string;
+  /** The plan detaches after READY (create, run -d, exec -d): H0's exit 0 then ends the session
+   * without EXITED. Otherwise only EXITED does (H0's exit can be seen before its last frame). */
+  detach?: boolean;
+}
+
+/** How long captured output may stay open after the command exited (a process it left behind
+ * holds the pipe): what was written by then is kept, the rest is not waited for. */
+export const STREAM_GRACE_MS = 2000;
+
+/** A HakoError with a stable `code` ('aborted', 'timeout'). */
+export function codedError(message: string, code: string, exitCode = 1, cause?: unknown): HakoError {
+  const e = new HakoError(message, exitCode);
+  Object.defineProperty(e, 'code', { value: code, enumerable: true, configurable: true, writable: true });
+  if (cause !== undefined) Object.defineProperty(e, 'cause', { value: cause, enumerable: false, configurable: true, writable: true });
+  return e;
+}
+
+/** The time and abort checks every call that runs something takes. */
+export function checkStopOptions(o: { signal?: unknown; timeoutMs?: unknown }): void {
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new HakoError('hako: signal must be an AbortSignal');
+  if (o.timeoutMs !== undefined && (typeof o.timeoutMs !== 'number' || !Number.isFinite(o.timeoutMs) || o.timeoutMs <= 0 || o.timeoutMs > 2 ** 31 - 1)) {
+    throw new HakoError(`hako: timeoutMs must be a number of milliseconds above 0, not ${String(o.timeoutMs)}`);
+  }
+}
+
+/** Resolves once the stream has ended, closed or failed. */
+function streamEnded(stream: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean; closed?: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.readableEnded || stream.destroyed || stream.closed) { resolve(); return; }
+    stream.once('end', () => resolve());
+    stream.once('close', () => resolve());
+    stream.once('error', () => resolve());
+  });
 }
 
 /** What runPlan keeps of a piped stdout or stderr unless told otherwise: 64 MiB. */
@@ -271,14 +319,47 @@ export class HelperSession {
   private onFrame: (frame: Frame) => void = (frame) => this.answer(frame);
   private onEnd: (how: string) => void = (how) => this.failRequests(new HakoError(`hako: the helper ended before the plan (${how})`));
   private ended?: string;
+  /** Host pid of the command once it exists (0 before). */
+  pid = 0;
+  /** The command has exited (EXITED came) or the session is over. */
+  private over = false;
+  /** Signals asked for before the process existed: sent once it does. */
+  private queued: Array<NodeJS.Signals | number> = [];
+  private spawnListeners: Array<(pid: number) => void> = [];
+  /** Why the session was stopped (abort, timeout): what it rejects with. */
+  private stopError?: HakoError;
+  /** Called by stop() once run() has started: kills and settles. */
+  private onStop?: () => void;
+  private stopTimer?: NodeJS.Timeout;
+  private unlistenAbort?: () => void;
 
   private constructor(private readonly options: SessionOptions, maxBuffer: number) {
     const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, true, !!options.onExec);
     this.child = spawned.child;
     this.control = spawned.control;
     if (spawned.exec && options.onExec) watchExec(spawned.exec, options.onExec);
-    this.out = capture(this.child.stdout, maxBuffer);
-    this.err = capture(this.child.stderr, maxBuffer);
+    const capturing = options.capture !== false;
+    this.out = capture(capturing ? this.child.stdout : null, maxBuffer);
+    this.err = capture(capturing ? this.child.stderr : null, maxBuffer);
+    const stdin = this.child.stdin;
+    if (stdin && (capturing || options.input !== undefined)) {
+      stdin.on('error', () => { /* the command did not read it all (EPIPE): as execFile */ });
+      stdin.end(options.input ?? '');
+    }
+    const label = options.label ?? 'the command';
+    if (options.signal) {
+      const signal = options.signal;
+      const abort = () => this.stop(codedError(`hako: ${label}: aborted`, 'aborted', 1, signal.reason));
+      if (signal.aborted) queueMicrotask(abort);
+      else {
+        signal.addEventListener('abort', abort, { once: true });
+        this.unlistenAbort = () => signal.removeEventListener('abort', abort);
+      }
+    }
+    if (options.timeoutMs !== undefined) {
+      const ms = options.timeoutMs;
+      this.stopTimer = setTimeout(() => this.stop(codedError(`hako: ${label}: timed out after ${ms} ms (killed with SIGKILL)`, 'timeout', 124)), ms);
+    }
     this.control.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
@@ -305,11 +386,71 @@ export class HelperSession {
     if (!Number.isSafeInteger(maxBuffer) || maxBuffer < 0) {
       throw new HakoError(`hako: maxBuffer must be a whole number of bytes (0 or more), not ${String(options.maxBuffer)}`);
     }
+    checkStopOptions(options);
+    if (options.input !== undefined && typeof options.input !== 'string' && !Buffer.isBuffer(options.input)) {
+      throw new HakoError('hako: input must be a string or a Buffer');
+    }
+    if (options.signal?.aborted) throw codedError(`hako: ${options.label ?? 'the command'}: aborted`, 'aborted', 1, options.signal.reason);
     return new HelperSession(options, maxBuffer);
+  }
+
+  /** The helper's stdio (null unless piped): the live handles hand them on. */
+  get stdio(): { stdin: NodeJS.WritableStream | null; stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null } {
+    return { stdin: this.child.stdin, stdout: this.child.stdout, stderr: this.child.stderr };
+  }
+
+  /** Calls fn with the command's host pid once it exists. */
+  onSpawn(fn: (pid: number) => void): void {
+    if (this.pid > 0) fn(this.pid);
+    else this.spawnListeners.push(fn);
+  }
+
+  /** Sends a signal to the command (queued until it exists); false once it has exited. */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.over || this.stopError) return false;
+    if (this.pid === 0) {
+      this.queued.push(signal);
+      return true;
+    }
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private spawnedNow(pid: number): void {
+    this.pid = pid;
+    for (const fn of this.spawnListeners.splice(0)) {
+      try { fn(pid); } catch { /* a listener's own failure */ }
+    }
+    for (const signal of this.queued.splice(0)) this.kill(signal);
+  }
+
+  /** Stops the command (abort, timeout): kills it, and the session rejects with error. */
+  stop(error: HakoError): void {
+    if (this.over || this.stopError) return;
+    this.stopError = error;
+    this.clearStop();
+    if (this.onStop) {
+      this.onStop();
+      return;
+    }
+    // before the plan: requests fail with the error, the helper goes
+    this.failRequests(error);
+    this.child.kill('SIGKILL');
+  }
+
+  private clearStop(): void {
+    clearTimeout(this.stopTimer);
+    this.unlistenAbort?.();
+    this.unlistenAbort = undefined;
   }
 
   /** A request answered before the plan (READ_IN_ROOT): the reply's fields. */
   request(type: number, fields: Field[], timeoutMs = 5000): Promise<Fields> {
+    if (this.stopError) return Promise.reject(this.stopError);
     if (this.running) return Promise.reject(new HakoError('hako: internal error: a helper request after the plan'));
     if (this.ended) return Promise.reject(new HakoError(`hako: the helper ended before the plan (${this.ended})`));
     const seq = this.nextSeq++;
@@ -326,6 +467,8 @@ export class HelperSession {
   /** Ends a session whose plan will not be sent (the caller failed first). */
   abandon(): void {
     if (this.running) return;
+    this.over = true;
+    this.clearStop();
     this.failRequests(new HakoError('hako: the helper was not needed after all'));
     this.child.kill('SIGKILL');
     this.control.destroy();
@@ -373,6 +516,11 @@ export class HelperSession {
         reject(new HakoError('hako: internal error: a helper session runs one plan'));
         return;
       }
+      if (this.stopError) {
+        this.abandon();
+        reject(this.stopError);
+        return;
+      }
       this.running = true;
       this.failRequests(new HakoError('hako: internal error: a helper request still waiting when the plan was sent'));
       const { child, control, options } = this;
@@ -385,14 +533,7 @@ export class HelperSession {
       let chain: Promise<void> = Promise.resolve();
 
       // signals that arrive before the process exists are kept and sent once it does
-      const pending: NodeJS.Signals[] = [];
-      const forward = (signal: NodeJS.Signals) => {
-        if (result.pid === 0) {
-          pending.push(signal);
-        } else if (result.status === null && result.signal === null) {
-          try { process.kill(result.pid, signal); } catch { /* already gone */ }
-        }
-      };
+      const forward = (signal: NodeJS.Signals) => { this.kill(signal); };
       for (const s of options.forwardSignals ?? []) process.on(s, forward);
 
       const setupTimeout = options.setupTimeoutMs ?? 10_000;
@@ -404,26 +545,65 @@ export class HelperSession {
       };
       let timer = setTimeout(hung, setupTimeout);
 
+      const capturing = options.capture !== false;
       const finish = (error?: Error) => {
         if (settled) return;
         settled = true;
+        this.over = true;
+        this.clearStop();
         clearTimeout(timer);
+        clearTimeout(stopTimer);
         for (const s of options.forwardSignals ?? []) process.off(s, forward);
         control.destroy();
-        if (error) {
-          reject(error);
-          return;
+        const captured = capturing ? [child.stdout, child.stderr].filter((s): s is NonNullable<typeof s> => s !== null) : [];
+        if (error || result.detached) {
+          // nothing waits for output that will not come: a detached process keeps the pipes
+          // (its output is not the caller's once the call returned), and a failure has no result
+          for (const s of captured) s.destroy();
+          if (error) reject(error);
         }
+        if (error) return;
         const done = () => {
-          if (child.stdout) result.stdout = out.buffer();
-          if (child.stderr) result.stderr = err.buffer();
+          if (capturing && child.stdout) result.stdout = out.buffer();
+          if (capturing && child.stderr) result.stderr = err.buffer();
           if (out.truncated()) result.stdoutTruncated = true;
           if (err.truncated()) result.stderrTruncated = true;
           resolve(result);
         };
-        // wait for the helper itself to be gone, and for captured output to end
-        if (child.exitCode !== null || child.signalCode !== null) done();
-        else child.once('close', done);
+        // the result waits for the helper to be gone and for every captured stream to end (the
+        // exit can come before the last output is read); a process the command left behind that
+        // holds a pipe is waited for STREAM_GRACE_MS, then its pipe is closed
+        const helperGone = child.exitCode !== null || child.signalCode !== null
+          ? Promise.resolve() : new Promise<void>((r) => { child.once('exit', () => r()); });
+        if (result.detached) {
+          void helperGone.then(done);
+          return;
+        }
+        let grace: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<void>((r) => {
+          grace = setTimeout(() => setImmediate(() => {
+            for (const s of captured) s.destroy();
+            r();
+          }), STREAM_GRACE_MS);
+        });
+        void Promise.race([Promise.all(captured.map(streamEnded)), graceOver])
+          .then(() => { clearTimeout(grace); return helperGone; })
+          .then(done);
+      };
+
+      // abort or timeout: the process is killed and its exit awaited (H0 reports it); before it
+      // exists, the helper goes (its stages die with it)
+      let stopTimer: NodeJS.Timeout | undefined;
+      this.onStop = () => {
+        const error = this.stopError;
+        if (!error || settled) return;
+        if (result.pid > 0 && !exited) {
+          try { process.kill(result.pid, 'SIGKILL'); } catch { /* gone */ }
+          stopTimer = setTimeout(() => { child.kill('SIGKILL'); finish(error); }, 5000);
+        } else {
+          child.kill('SIGKILL');
+          finish(error);
+        }
       };
 
       const reply = (type: number, seq: number, fields: Field[] = []) => {
@@ -462,7 +642,8 @@ export class HelperSession {
             // a container's setup (mounts, hooks excepted) must reach READY in time too
             if (handlers.onReady) timer = setTimeout(hung, setupTimeout);
             handlers.onSpawned?.(result.pid);
-            for (const signal of pending.splice(0)) forward(signal);
+            this.spawnedNow(result.pid);
+            if (this.stopError) this.onStop?.();
             return;
           case MessageType.PRE_EXEC:
             await handlers.onPreExec?.();
@@ -492,7 +673,9 @@ export class HelperSession {
             const signal = f.int(Tag.SIGNAL);
             if (signal !== undefined) result.signal = signal;
             else result.status = f.int(Tag.STATUS) ?? 1;
-            finish();
+            this.over = true;
+            try { handlers.onExited?.(); } catch { /* the result still comes */ }
+            finish(this.stopError);
             return;
           }
           default:
@@ -522,7 +705,7 @@ export class HelperSession {
           if (result.failure) {
             result.status = exitCode ?? 1;
             finish();
-          } else if (ready && exitCode === 0) {
+          } else if (options.detach && ready && exitCode === 0) {
             result.detached = true;
             finish();
           } else if (exitSignal && options.forwardSignals?.includes(exitSignal)) {
@@ -537,7 +720,7 @@ export class HelperSession {
         exitCode = code;
         exitSignal = signal;
         // a detached process keeps its end of the socket until it execs: H0's exit is the end
-        if (ready && code === 0) ends++;
+        if (options.detach && ready && code === 0) ends++;
         ended();
       };
       if (control.destroyed || control.readableEnded) ended();

@@ -12,7 +12,8 @@ import { HakoError, HelperError, type HelperFailure, OptionError } from '../erro
 import {
   boolean, checkOptions, containerId, CREATE_OPTIONS, EXEC_OPTIONS, object, plainObject, RUN_OPTIONS, RUNTIME_OPTIONS,
 } from '../options.js';
-import { HelperSession, type SessionHandlers, type SessionResult } from '../helper/session.js';
+import { HelperSession, type SessionHandlers, type SessionOptions, type SessionResult } from '../helper/session.js';
+import { HakoProcess } from '../helper/handle.js';
 import { runHooks, runHooksWarn } from '../hooks/run.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -21,7 +22,7 @@ import { type Bundle, loadBundle, rootfsOf } from '../spec/bundle.js';
 import { ConfigError } from '../spec/check.js';
 import type { Process, Spec, User } from '../spec/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../spec/validate.js';
-import { failureError, type PlanBuilder } from '../toolkit/launch.js';
+import { failureError, type PlanBuilder, stdioWithInput } from '../toolkit/launch.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { formatMap } from '../toolkit/idmap.js';
@@ -79,6 +80,15 @@ export interface CreateOptions {
   /** Bytes kept of a piped stdout and of a piped stderr (default 64 MiB); the rest is read and
    * dropped, and the result's stdoutTruncated / stderrTruncated say so. */
   maxBuffer?: number;
+  /** Aborting kills the container's init (SIGKILL) and rejects with a HakoError whose code is
+   * 'aborted'; for create and run -d, only until the call has returned (its setup). */
+  signal?: AbortSignal;
+  /** As signal, after this many milliseconds, with code 'timeout'. */
+  timeoutMs?: number;
+  /** create and run -d: kill the container's init (SIGKILL) when this process exits normally
+   * (process.exit, or nothing left to do); its state is left, stopped, for delete. A process
+   * killed by a signal runs no code: a foreground run (Runtime.spawn) dies with it instead. */
+  killOnExit?: boolean;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -88,6 +98,11 @@ export interface RunOptions extends CreateOptions {
   keep?: boolean;
   /** Signals this process receives that go on to the container (foreground run). */
   forwardSignals?: NodeJS.Signals[];
+  /** Written to the container's stdin, which is then closed (a foreground run; stdin is piped for it). */
+  input?: string | Buffer;
+  /** Signal for the container's init when this process goes away (a foreground run: default
+   * SIGKILL; false lets the container run on without its caller). */
+  killSignal?: NodeJS.Signals | number | false;
 }
 
 export interface ExecOptions {
@@ -110,6 +125,14 @@ export interface ExecOptions {
   user?: string;
   /** As CreateOptions.maxBuffer. */
   maxBuffer?: number;
+  /** Written to the process's stdin, which is then closed (stdin is piped for it). */
+  input?: string | Buffer;
+  /** Aborting kills the process (SIGKILL) and rejects with code 'aborted' (exec -d: until it returned). */
+  signal?: AbortSignal;
+  /** As signal, after this many milliseconds, with code 'timeout'. */
+  timeoutMs?: number;
+  /** Signal for the process when this one goes away (default SIGKILL unless detached; false: none). */
+  killSignal?: NodeJS.Signals | number | false;
 }
 
 export interface RunResult {
@@ -241,8 +264,40 @@ function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
   throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied', { code: 'unsupported' });
 }
 
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** What foreground runs clean up if this process exits while they run: one 'exit' listener. */
+const exitCleanups = new Set<() => void>();
+/** killOnExit of detached containers: kept for the life of this process. */
+const detachedCleanups = new Set<() => void>();
+function atExit(fn: () => void, set = exitCleanups): void {
+  if (!process.listeners('exit').includes(runExitCleanups)) process.on('exit', runExitCleanups);
+  set.add(fn);
+}
+function runExitCleanups(): void {
+  for (const fn of [...exitCleanups, ...detachedCleanups]) {
+    try { fn(); } catch { /* the next one still runs */ }
+  }
+  exitCleanups.clear();
+  detachedCleanups.clear();
+}
+
+/** The kill-on-exit signal of a foreground run or exec: SIGKILL unless told otherwise. */
+function killSignalOf(option: NodeJS.Signals | number | false | undefined, detached: boolean): number | undefined {
+  if (option === false || (option === undefined && detached)) return undefined;
+  if (option === undefined) return 9;
+  const n = typeof option === 'number' ? option : signalNumber(String(option));
+  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw new HakoError(`hako: killSignal: unknown signal '${String(option)}'`);
+  return n;
+}
+
+/** A detached call returns while the process runs on: a pipe to it would have no reader (and
+ * would keep this process alive), so 'pipe' is refused there with the way to get streams. */
+function refusePipes(stdio: CreateOptions['stdio'], verb: string, input: unknown): void {
+  const list = stdio === undefined ? [] : typeof stdio === 'string' ? [stdio] : stdio;
+  const streams = verb === 'exec -d' ? 'Runtime.execSpawn' : 'Runtime.spawn';
+  if (list.includes('pipe')) {
+    throw new HakoError(`hako: ${verb}: stdio 'pipe' is not available when the process outlives the call (nothing would read it): use ${streams} for live streams, or pass 'ignore', 'inherit' or a file descriptor`);
+  }
+  if (input !== undefined) throw new HakoError(`hako: ${verb}: input is only for a process the call waits for: use ${streams}`);
 }
 
 /**
@@ -313,6 +368,7 @@ export class Runtime {
   async create(id: string, options: CreateOptions): Promise<void> {
     checkOptions('create', id, containerId, 'id');
     checkOptions('create', options, object(CREATE_OPTIONS));
+    refusePipes(options.stdio, 'create', (options as RunOptions).input);
     await this.launchInit(id, options, 'create');
   }
 
@@ -371,7 +427,23 @@ export class Runtime {
   async run(id: string, options: RunOptions): Promise<RunResult> {
     checkOptions('run', id, containerId, 'id');
     checkOptions('run', options, object(RUN_OPTIONS));
-    return this.launchInit(id, options, options.detach ? 'run-detached' : 'run');
+    if (options.detach) {
+      refusePipes(options.stdio, 'run -d', options.input);
+      return this.launchInit(id, options, 'run-detached');
+    }
+    return new HakoProcess<RunResult>((attach) => this.launchInit(id, options, 'run', attach, true)).result;
+  }
+
+  /**
+   * A foreground run as a live handle (as child_process.spawn): `pid` (the container's init) once
+   * it exists, `stdin`/`stdout`/`stderr` for the stdio entries that are 'pipe', `kill(signal)`,
+   * and `result`, which resolves as run() does (the container removed unless keep).
+   */
+  spawn(id: string, options: Omit<RunOptions, 'detach'>): HakoProcess<RunResult> {
+    return new HakoProcess<RunResult>((attach) => {
+      if ((options as RunOptions).detach) throw new HakoError('hako: spawn runs in the foreground: use run with detach for a detached container');
+      return this.launchInit(id, options, 'run', attach, false);
+    });
   }
 
   state(id: string): OciState {
@@ -433,7 +505,7 @@ export class Runtime {
     const cgroup = this.cgroup(state);
     if (state.pid > 0 && (status === 'created' || status === 'running' || status === 'paused')) {
       try { process.kill(state.pid, 'SIGKILL'); } catch { /* gone */ }
-      for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) sleep(2);
+      for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) await delay(2);
     }
     await cgroup.destroyAsync();
     let spec = known;
@@ -493,6 +565,22 @@ export class Runtime {
 
   /** Runs another process in a running container. */
   async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
+    if (options.detach) {
+      refusePipes(options.stdio, 'exec -d', options.input);
+      return this.execOn(id, proc, options, () => { /* no handle */ }, true);
+    }
+    return new HakoProcess<RunResult>((attach) => this.execOn(id, proc, options, attach, true)).result;
+  }
+
+  /** exec as a live handle (as child_process.spawn), in the foreground: see spawn. */
+  execSpawn(id: string, proc: Process, options: Omit<ExecOptions, 'detach'> = {}): HakoProcess<RunResult> {
+    return new HakoProcess<RunResult>((attach) => {
+      if ((options as ExecOptions).detach) throw new HakoError('hako: execSpawn runs in the foreground: use exec with detach');
+      return this.execOn(id, proc, options, attach, false);
+    });
+  }
+
+  private async execOn(id: string, proc: Process, options: ExecOptions, attach: (s: HelperSession) => void, capture: boolean): Promise<RunResult> {
     checkOptions('exec', id, containerId, 'id');
     checkOptions('exec', options, object(EXEC_OPTIONS));
     // the process is checked as config.json's is (after the entry counts, whose message is exec's own)
@@ -506,7 +594,12 @@ export class Runtime {
     if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
     if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
     proc = validateProcess(proc, 'exec', this.warn);
-    const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer });
+    const killSignal = killSignalOf(options.killSignal, !!options.detach);
+    const helper = this.startHelper({
+      stdio: stdioWithInput(options.stdio, options.input) as CreateOptions['stdio'], preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer,
+      capture, input: options.input, signal: options.signal, timeoutMs: options.timeoutMs, label: `exec: container ${id}`, detach: !!options.detach,
+    });
+    attach(helper);
     let builder: PlanBuilder;
     let home: string | undefined;
     try {
@@ -531,7 +624,7 @@ export class Runtime {
     const result = await Runtime.runOn(helper, builder, {
       onSpawned: (p) => { pid = p; },
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
-    });
+    }, killSignal);
     return this.resultOf(result, 'exec', builder);
   }
 
@@ -548,8 +641,21 @@ export class Runtime {
 
   /** Starts the helper for one command before its plan is built (it starts, and re-executes its
    * sealed copy, while hako prepares the rest; READ_IN_ROOT lookups go over the same socket). */
-  private startHelper(o: { stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number; onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined }): HelperSession {
+  private startHelper(o: {
+    stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number;
+    onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined; capture?: boolean; input?: string | Buffer | undefined;
+    signal?: AbortSignal | undefined; timeoutMs?: number | undefined; label?: string; detach: boolean;
+  }): HelperSession {
+    const stop: SessionOptions = {
+      detach: o.detach,
+      ...(o.capture !== undefined ? { capture: o.capture } : {}),
+      ...(o.input !== undefined ? { input: o.input } : {}),
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.label !== undefined ? { label: o.label } : {}),
+    };
     return HelperSession.start({
+      ...stop,
       ...(o.onExec ? { onExec: o.onExec } : {}),
       ...(o.maxBuffer !== undefined ? { maxBuffer: o.maxBuffer } : {}),
       ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
@@ -559,12 +665,15 @@ export class Runtime {
     });
   }
 
-  private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers): Promise<SessionResult> {
-    return helper.run({ explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps }, handlers);
+  private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers, killSignal?: number): Promise<SessionResult> {
+    return helper.run({
+      explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps,
+      ...(killSignal !== undefined ? { killSignal } : {}),
+    }, handlers);
   }
 
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
-  private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached'): Promise<RunResult> {
+  private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
     if ((process.geteuid?.() ?? 0) !== 0) {
       throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root', { code: 'unsupported' });
@@ -584,7 +693,14 @@ export class Runtime {
     const execed = mode === 'run-detached' || (mode === 'run' && spec.hooks?.poststart?.length) ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
     // the helper starts now, while the rest is set up; it reads HOME's passwd in the rootfs first
     // (only if the env has no HOME)
-    const helper = this.startHelper({ stdio: options.stdio, preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer });
+    const killSignal = mode === 'run' ? killSignalOf(options.killSignal, false) : undefined;
+    const helper = this.startHelper({
+      stdio: (mode === 'run' ? stdioWithInput(options.stdio, options.input) : options.stdio) as CreateOptions['stdio'], preserveFds: options.preserveFds,
+      forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
+      capture, input: mode === 'run' ? options.input : undefined, signal: options.signal, timeoutMs: options.timeoutMs,
+      label: `${mode === 'create' ? 'create' : 'run'}: container ${id}`, detach,
+    });
+    attach?.(helper);
     const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
     if (typeof options.user === 'string') {
       try {
@@ -612,6 +728,19 @@ export class Runtime {
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
+    // a foreground run is this process's: if it exits (process.exit) while the container runs,
+    // the container is killed and its state removed, synchronously (nothing else runs then); a
+    // process that is killed leaves it to the helper, which kills the init when this process
+    // hangs up (killSignal), and the stopped container's state to `delete`
+    const onExit = mode === 'run' ? () => {
+      if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      try {
+        if (existed.length) cgroup?.removeCreated(existed);
+        else cgroup?.destroy();
+      } catch { /* left for delete */ }
+      try { this.store.remove(id); } catch { /* left for delete */ }
+    } : undefined;
+    if (onExit) atExit(onExit);
     try {
       // a cgroup that holds processes is another container's or a service's: joining it would let
       // delete --force, kill --all and pause act on them (runc refuses it too); it is not touched
@@ -642,6 +771,13 @@ export class Runtime {
           writeFileSync(`/proc/${p}/gid_map`, formatMap((spec.linux?.gidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
         },
         onSpawned: (p) => { pid = p; },
+        // the init of a foreground run is gone: what it left behind goes now (remove would kill
+        // it next), not after the wait for the output it holds open
+        ...(mode === 'run' && !options.keep ? {
+          onExited: () => {
+            for (const p of cg.pids()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+          },
+        } : {}),
         onHooks: async () => {
           const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);
@@ -651,6 +787,12 @@ export class Runtime {
         onReady: () => {
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
+          if (options.killOnExit && mode !== 'run') {
+            // only the init with the recorded start time: never a pid reused after a delete
+            const { pidStartTime } = state;
+            const p = pid;
+            atExit(() => { if (startTime(p) === pidStartTime) process.kill(p, 'SIGKILL'); }, detachedCleanups);
+          }
           state.status = mode === 'create' ? 'created' : 'running';
           this.store.write(id, state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
@@ -667,9 +809,15 @@ export class Runtime {
           }
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
-      });
+      }, killSignal);
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
+        // run -d: the init failed after READY (a startContainer hook, the exec), and its report
+        // came before the helper's exit was seen: the same error as when it came after
+        if (ready && mode === 'run-detached') {
+          await poststart;
+          throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (${err.message.replace(/^hako: run: /, '')})`, { code: 'helper' });
+        }
         if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`, { code: 'helper' });
         throw err;
       }
@@ -688,12 +836,14 @@ export class Runtime {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
           // a cgroup hako did not create is left as it was: only what hako made goes
           if (existed.length) cgroup?.removeCreated(existed);
-          else cgroup?.destroy();
+          else await cgroup?.destroyAsync();
         } finally {
           this.store.remove(id);
         }
       }
       throw err;
+    } finally {
+      if (onExit) exitCleanups.delete(onExit);
     }
   }
 }

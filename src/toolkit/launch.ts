@@ -3,7 +3,8 @@
 import type { StdioOptions } from 'node:child_process';
 import { HelperError, type HelperFailure } from '../errors.js';
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
-import { runPlan, type LogEntry, type Plan } from '../helper/session.js';
+import { HelperSession, type LogEntry, type Plan } from '../helper/session.js';
+import { HakoProcess } from '../helper/handle.js';
 import { signalName } from '../linux/signals.js';
 
 /** Builds the two op lists, keeping a readable description of each op for explain and errors. */
@@ -64,6 +65,21 @@ export interface LaunchOptions {
   /** Bytes kept of a piped stdout and of a piped stderr (default 64 MiB); the rest is read and
    * dropped, and stdoutTruncated / stderrTruncated say so. */
   maxBuffer?: number;
+  /** Written to the command's stdin, which is then closed (stdin is piped for it). Without it,
+   * the promise API closes a piped stdin at once; a handle leaves it to you. */
+  input?: string | Buffer;
+  /** Aborting kills the command (SIGKILL) and rejects with a HakoError whose code is 'aborted'. */
+  signal?: AbortSignal;
+  /** Kill the command (SIGKILL) after this many milliseconds and reject with code 'timeout'. */
+  timeoutMs?: number;
+}
+
+/** stdio with stdin piped when input is given: input overrides stdio[0] (as execSync's). */
+export function stdioWithInput<T>(stdio: T | undefined, input: unknown): T | Array<unknown> | undefined {
+  if (input === undefined) return stdio;
+  const list: unknown[] = stdio === undefined ? ['pipe', 'inherit', 'inherit'] : typeof stdio === 'string' ? [stdio, stdio, stdio] : [...(stdio as unknown as unknown[])];
+  list[0] = 'pipe';
+  return list;
 }
 
 export interface LaunchResult {
@@ -96,11 +112,32 @@ export function explainerOf(option: LaunchOptions['explain']): Explainer | undef
 const stageLabel: Record<string, string> = { ns: 'namespaces', init: 'init', host: 'helper' };
 
 /** Runs a built plan. `onIdmap` writes id maps when the plan asked for them. */
-export async function launch(
+export function launch(
   verb: string,
   builder: PlanBuilder,
   options: LaunchOptions,
   onIdmap?: (pid: number, explain?: Explainer) => void,
+): Promise<LaunchResult> {
+  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, builder, options, onIdmap, attach, true)).result;
+}
+
+/** launch as a live handle: piped stdio as streams, the pid as soon as it exists. */
+export function launchSpawn(
+  verb: string,
+  build: () => PlanBuilder,
+  options: LaunchOptions,
+  onIdmap?: (pid: number, explain?: Explainer) => void,
+): HakoProcess<LaunchResult> {
+  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, build(), options, onIdmap, attach, false));
+}
+
+async function launchOn(
+  verb: string,
+  builder: PlanBuilder,
+  options: LaunchOptions,
+  onIdmap: ((pid: number, explain?: Explainer) => void) | undefined,
+  attach: (session: HelperSession) => void,
+  capture: boolean,
 ): Promise<LaunchResult> {
   const explain = explainerOf(options.explain);
   let initPid = 0;
@@ -113,14 +150,21 @@ export async function launch(
       ? `init, pid ${entry.pid} inside, ${initPid} on the host` : `${stageLabel[entry.stage] ?? entry.stage}, pid ${entry.pid}`;
     explain(`[${who}] ${text}: ${entry.result === 0 ? 'ok' : `failed (${entry.result})`}`);
   };
-  explain?.(`[hako] ${verb}: running the helper (one process creates or joins the namespaces, its child runs the command)`);
-  const sessionOptions = {
-    ...(options.stdio !== undefined ? { stdio: options.stdio } : {}),
+  const stdio = stdioWithInput(options.stdio, options.input) as LaunchOptions['stdio'];
+  const session = HelperSession.start({
+    capture,
+    label: verb,
+    ...(stdio !== undefined ? { stdio } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.forwardSignals !== undefined ? { forwardSignals: options.forwardSignals } : {}),
     ...(options.setupTimeoutMs !== undefined ? { setupTimeoutMs: options.setupTimeoutMs } : {}),
     ...(options.maxBuffer !== undefined ? { maxBuffer: options.maxBuffer } : {}),
-  };
-  const result = await runPlan(plan, {
+  });
+  attach(session);
+  explain?.(`[hako] ${verb}: running the helper (one process creates or joins the namespaces, its child runs the command)`);
+  const result = await session.run(plan, {
     onLog,
     onIdmap: (pid) => onIdmap?.(pid, explain),
     onSpawned: (pid) => {
@@ -131,7 +175,7 @@ export async function launch(
       const last = builder.initText[builder.initText.length - 1];
       explain?.(`[init] ${last}: the command takes over this process now`);
     },
-  }, sessionOptions);
+  });
   if (result.failure) throw failureError(verb, builder, result.failure);
   const exitCode = result.signal !== null ? 128 + result.signal : result.status ?? 1;
   if (explain) {

@@ -5,7 +5,8 @@ import { checkOptions, NSENTER_OPTIONS, object } from '../options.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import { NAMESPACES, nsPath, type NamespaceType } from '../linux/namespaces.js';
 import { processExists } from '../linux/proc.js';
-import { launch, type LaunchOptions, type LaunchResult, PlanBuilder } from './launch.js';
+import { launch, launchSpawn, type LaunchOptions, type LaunchResult, PlanBuilder } from './launch.js';
+import type { HakoProcess } from '../helper/handle.js';
 
 export interface NsenterOptions extends LaunchOptions {
   /** The process whose namespaces to join. */
@@ -92,4 +93,9 @@ export function nsenterPlan(o: NsenterOptions): PlanBuilder {
 /** Runs a command in the namespaces of process `target`. */
 export function nsenter(options: NsenterOptions): Promise<LaunchResult> {
   return launch('nsenter', nsenterPlan(options), options);
+}
+
+/** nsenter as a live handle (as child_process.spawn): pid, stdio streams, kill(), result. */
+export function nsenterSpawn(options: NsenterOptions): HakoProcess<LaunchResult> {
+  return launchSpawn('nsenter', () => nsenterPlan(options), options);
 }

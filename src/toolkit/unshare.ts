@@ -7,7 +7,8 @@ import { MS, mountFlagNames } from '../linux/mount.js';
 import { CAP_SYS_ADMIN, hasCap } from '../linux/proc.js';
 import { flagNames, namespaceKind, NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 import { checkMap, type IdMapPlan, type IdRange, subordinateRange, writeIdMaps } from './idmap.js';
-import { launch, type LaunchOptions, type LaunchResult, PlanBuilder } from './launch.js';
+import { launch, launchSpawn, type LaunchOptions, type LaunchResult, PlanBuilder } from './launch.js';
+import type { HakoProcess } from '../helper/handle.js';
 
 export type Propagation = 'private' | 'shared' | 'slave' | 'unchanged';
 
@@ -163,7 +164,21 @@ export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; map
 /** Runs a command in new namespaces; resolves with its exit once it has ended. */
 export async function unshare(options: UnshareOptions = {}): Promise<LaunchResult> {
   const { builder, maps } = unsharePlan(options);
-  return launch('unshare', builder, options, maps ? (pid, explain) => {
+  return launch('unshare', builder, options, idmapWriter(maps));
+}
+
+/** unshare as a live handle (as child_process.spawn): pid, stdio streams, kill(), result. */
+export function unshareSpawn(options: UnshareOptions = {}): HakoProcess<LaunchResult> {
+  let maps: IdMapPlan | undefined;
+  return launchSpawn('unshare', () => {
+    const plan = unsharePlan(options);
+    maps = plan.maps;
+    return plan.builder;
+  }, options, (pid, explain) => idmapWriter(maps)?.(pid, explain));
+}
+
+function idmapWriter(maps: IdMapPlan | undefined): ((pid: number, explain?: (line: string) => void) => void) | undefined {
+  return maps ? (pid, explain) => {
     writeIdMaps(pid, maps, explain ? (s) => explain(`[hako] ${s.what}: ${s.ok ? 'ok' : `failed (${s.error})`}`) : undefined);
-  } : undefined);
+  } : undefined;
 }
