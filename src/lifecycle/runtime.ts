@@ -285,7 +285,7 @@ function killSignalOf(option: NodeJS.Signals | number | false | undefined, detac
   if (option === false || (option === undefined && detached)) return undefined;
   if (option === undefined) return 9;
   const n = typeof option === 'number' ? option : signalNumber(String(option));
-  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw new HakoError(`hako: killSignal: unknown signal '${String(option)}'`);
+  if (n === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw new HakoError(`hako: killSignal: unknown signal '${String(option)}'`, { code: 'bad-option' });
   return n;
 }
 
@@ -295,9 +295,9 @@ function refusePipes(stdio: CreateOptions['stdio'], verb: string, input: unknown
   const list = stdio === undefined ? [] : typeof stdio === 'string' ? [stdio] : stdio;
   const streams = verb === 'exec -d' ? 'Runtime.execSpawn' : 'Runtime.spawn';
   if (list.includes('pipe')) {
-    throw new HakoError(`hako: ${verb}: stdio 'pipe' is not available when the process outlives the call (nothing would read it): use ${streams} for live streams, or pass 'ignore', 'inherit' or a file descriptor`);
+    throw new HakoError(`hako: ${verb}: stdio 'pipe' is not available when the process outlives the call (nothing would read it): use ${streams} for live streams, or pass 'ignore', 'inherit' or a file descriptor`, { code: 'bad-option' });
   }
-  if (input !== undefined) throw new HakoError(`hako: ${verb}: input is only for a process the call waits for: use ${streams}`);
+  if (input !== undefined) throw new HakoError(`hako: ${verb}: input is only for a process the call waits for: use ${streams}`, { code: 'bad-option' });
 }
 
 /**
@@ -441,7 +441,7 @@ export class Runtime {
    */
   spawn(id: string, options: Omit<RunOptions, 'detach'>): HakoProcess<RunResult> {
     return new HakoProcess<RunResult>((attach) => {
-      if ((options as RunOptions).detach) throw new HakoError('hako: spawn runs in the foreground: use run with detach for a detached container');
+      if ((options as RunOptions).detach) throw new HakoError('hako: spawn runs in the foreground: use run with detach for a detached container', { code: 'bad-option' });
       return this.launchInit(id, options, 'run', attach, false);
     });
   }
@@ -575,7 +575,7 @@ export class Runtime {
   /** exec as a live handle (as child_process.spawn), in the foreground: see spawn. */
   execSpawn(id: string, proc: Process, options: Omit<ExecOptions, 'detach'> = {}): HakoProcess<RunResult> {
     return new HakoProcess<RunResult>((attach) => {
-      if ((options as ExecOptions).detach) throw new HakoError('hako: execSpawn runs in the foreground: use exec with detach');
+      if ((options as ExecOptions).detach) throw new HakoError('hako: execSpawn runs in the foreground: use exec with detach', { code: 'bad-option' });
       return this.execOn(id, proc, options, attach, false);
     });
   }

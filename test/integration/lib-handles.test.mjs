@@ -161,7 +161,7 @@ libraryTest('execSpawn, unshareSpawn and nsenterSpawn handles: pid, streams, kil
     await assert.rejects(bad.result, /command not found/);
     const never = lib.nsenterSpawn({ target: -1, namespaces: ['uts'] });
     assert.equal(never.stdin, null);
-    await assert.rejects(never.result, /not a process id/);
+    await assert.rejects(never.result, /options\.target: must be an integer from 1/);
     await assert.rejects(never.spawned);
     assert.equal(never.pid, undefined);
   } finally {
