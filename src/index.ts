@@ -3,7 +3,8 @@
 export { unshare, unshareSpawn, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
 export { nsenter, nsenterSpawn, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
 export { listNamespaces, describeProcesses, processNamespaces, type NamespaceInfo, type ListOptions, type ProcessNamespaceRow } from './toolkit/ns.js';
-export { PlanBuilder, type LaunchOptions, type LaunchResult } from './toolkit/launch.js';
+export type { LaunchOptions, LaunchResult } from './toolkit/launch.js';
+export { PlanBuilder } from './helper/plan-builder.js';
 export { parseRange, checkMap, type IdRange, type IdMapPlan, type IdKind } from './toolkit/idmap.js';
 export type { Field, FieldValue } from './helper/protocol.js';
 export { HakoError, HelperError, OptionError, ERROR_CODES, type ErrorCode, type HakoErrorOptions, type HelperFailure } from './errors.js';

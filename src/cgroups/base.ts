@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { dirname, join } from 'node:path';
-import type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, KillSignal } from './index.js';
+import type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, KillSignal } from './manager.js';
 import { UNIFIED } from './path.js';
 import type { CgroupMode } from './detect.js';
 import { CgroupError, errnoOf, readProcs, removeTree, sleepMs, walkCgroups, writeCgroupFile } from './files.js';

@@ -9,7 +9,7 @@ import { hasFile, parseKeyed, readCgroupFile, readOptional, writeCgroupFile } fr
 import { v1Freezer, v2Freezer, type Freezer } from './freezer.js';
 import { placeIn, UNIFIED, type CgroupsPath } from './path.js';
 import type { LinuxResources } from './resources.js';
-import type { CgroupMountInfo } from './index.js';
+import type { CgroupMountInfo } from './manager.js';
 import { statsV1, type CgroupStats } from './stats.js';
 import { normalizeResources } from './validate.js';
 import { V2Tree } from './v2tree.js';

@@ -8,7 +8,7 @@ import { hasFile, parseKeyed, readOptional } from './files.js';
 import { v2Freezer, type Freezer } from './freezer.js';
 import { placeIn, UNIFIED, type CgroupsPath } from './path.js';
 import type { LinuxResources } from './resources.js';
-import type { CgroupMountInfo } from './index.js';
+import type { CgroupMountInfo } from './manager.js';
 import { statsV2, type CgroupStats } from './stats.js';
 import { normalizeResources } from './validate.js';
 import { V2Tree } from './v2tree.js';

@@ -70,3 +70,11 @@ export class HakoProcess<R> extends EventEmitter {
     return this.session.kill(signal);
   }
 }
+
+/** stdio with stdin piped when input is given: input overrides stdio[0] (as execSync's). */
+export function stdioWithInput<T>(stdio: T | undefined, input: unknown): T | Array<unknown> | undefined {
+  if (input === undefined) return stdio;
+  const list: unknown[] = stdio === undefined ? ['pipe', 'inherit', 'inherit'] : typeof stdio === 'string' ? [stdio, stdio, stdio] : [...(stdio as unknown as unknown[])];
+  list[0] = 'pipe';
+  return list;
+}

@@ -3,8 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { applyDeviceRulesV1, DEFAULT_ALLOWED } from '../cgroups/devices.js';
-import { deviceFilter } from '../cgroups/device-filter.js';
+import { applyResources } from '../cgroups/apply.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { statsData, type StatsData } from '../cgroups/stats.js';
@@ -22,10 +21,12 @@ import { type Bundle, loadBundle, rootfsOf } from '../spec/bundle.js';
 import { ConfigError } from '../spec/check.js';
 import type { Process, Spec, User } from '../spec/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../spec/validate.js';
-import { failureError, type PlanBuilder, stdioWithInput } from '../toolkit/launch.js';
+import { failureError } from '../helper/failure.js';
+import { stdioWithInput } from '../helper/handle.js';
+import type { PlanBuilder } from '../helper/plan-builder.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { formatMap } from '../toolkit/idmap.js';
+import { formatMap } from '../linux/idmap.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
 export interface RuntimeOptions {
@@ -248,21 +249,6 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([p, new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), ms); })]).finally(() => clearTimeout(timer));
 }
 
-/** linux.resources into the cgroup. The device rules (with runc's defaults) go to the v1 device
- * cgroup where there is one (a hybrid host, as runc does); otherwise, for cgroup v2, they are
- * compiled into the eBPF program returned, which the helper attaches before anything runs in the
- * cgroup (loading it costs 0.5 ms, so it is not done twice). */
-function applyResources(cgroup: CgroupManager, spec: Spec): Buffer | undefined {
-  const { devices, ...rest } = (spec.linux?.resources ?? {}) as LinuxResources;
-  if (Object.keys(rest).length) cgroup.set(rest);
-  const v1 = cgroup.version === 1 ? cgroup.mountInfo().cgroupV1Dirs?.find((d) => d.name.split(',').includes('devices'))?.host : undefined;
-  if (v1) {
-    applyDeviceRulesV1(v1, devices ?? []);
-    return undefined;
-  }
-  if (cgroup.joinPlan().v2) return deviceFilter([...(devices ?? []), ...DEFAULT_ALLOWED]);
-  throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied', { code: 'unsupported' });
-}
 
 /** What foreground runs clean up if this process exits while they run: one 'exit' listener. */
 const exitCleanups = new Set<() => void>();
@@ -751,7 +737,7 @@ export class Runtime {
       cgroup = candidate;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup.create();
-      const deviceProgram = applyResources(cgroup, spec);
+      const deviceProgram = applyResources(cgroup, spec.linux?.resources as LinuxResources | undefined);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const homeDir = await home;
       const builder = createPlan({

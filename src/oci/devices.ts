@@ -2,7 +2,7 @@
 // and the standard symlinks. In a user namespace devices cannot be made, so they are bound.
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
 import type { Device } from '../spec/types.js';
-import type { PlanBuilder } from '../toolkit/launch.js';
+import type { PlanBuilder } from '../helper/plan-builder.js';
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;

@@ -6,10 +6,10 @@ import { HakoError } from '../errors.js';
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
 import type { Mount } from '../spec/types.js';
-import type { PlanBuilder } from '../toolkit/launch.js';
+import type { PlanBuilder } from '../helper/plan-builder.js';
 import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
 import { SLOT, str } from './fields.js';
-import type { CreatePlanInput } from './plan.js';
+import type { CreatePlanInput } from './input.js';
 
 function mountSource(m: Mount, bundle: string): string | undefined {
   if (m.source === undefined) return undefined;

@@ -3,10 +3,10 @@
 import { HakoError } from '../errors.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import type { Process } from '../spec/types.js';
-import type { PlanBuilder } from '../toolkit/launch.js';
+import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
 import { SLOT, str } from './fields.js';
-import type { ProcessPlanInput } from './plan.js';
+import type { ProcessPlanInput } from './input.js';
 import type { seccompOp } from './seccomp.js';
 
 type SeccompOp = ReturnType<typeof seccompOp>;

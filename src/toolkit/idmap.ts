@@ -3,16 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { HakoError } from '../errors.js';
+import { formatMap, type IdRange } from '../linux/idmap.js';
 
-/** `count` ids starting at `inside` in the namespace are `outside` ids in the parent. */
-export interface IdRange {
-  /** The first id inside the namespace. */
-  inside: number;
-  /** The first id outside (in the parent namespace) it maps to. */
-  outside: number;
-  /** How many ids the range holds. */
-  count: number;
-}
+export type { IdRange };
+export { formatMap };
 
 export type IdKind = 'uid' | 'gid';
 
@@ -60,9 +54,6 @@ function fmt(r: IdRange): string {
   return `${r.inside}:${r.outside}:${r.count}`;
 }
 
-export function formatMap(ranges: IdRange[]): string {
-  return ranges.map((r) => `${r.inside} ${r.outside} ${r.count}\n`).join('');
-}
 
 /** The caller's first subordinate range from /etc/subuid or /etc/subgid (by name or number). */
 export function subordinateRange(kind: IdKind, file = kind === 'uid' ? '/etc/subuid' : '/etc/subgid'): { start: number; count: number } {

@@ -1,53 +1,11 @@
 // What unshare and nsenter share: a plan with a description of every op, running it,
 // explaining it as it happens, and turning a helper failure into one clear line.
 import type { StdioOptions } from 'node:child_process';
-import { HelperError, type HelperFailure } from '../errors.js';
-import { OpKind, Tag, type Field } from '../helper/protocol.js';
 import { HelperSession, type LogEntry, type Plan } from '../helper/session.js';
-import { HakoProcess } from '../helper/handle.js';
+import { HakoProcess, stdioWithInput } from '../helper/handle.js';
+import { failureError } from '../helper/failure.js';
+import { PlanBuilder } from '../helper/plan-builder.js';
 import { signalName } from '../linux/signals.js';
-
-/** Builds the two op lists, keeping a readable description of each op for explain and errors. */
-export class PlanBuilder {
-  readonly hostOps: Field[][] = [];
-  readonly hostText: string[] = [];
-  readonly nsOps: Field[][] = [];
-  readonly initOps: Field[][] = [];
-  readonly nsText: string[] = [];
-  readonly initText: string[] = [];
-
-  /** An op H0 runs on the host before it forks (fifo, console socket, relay). */
-  host(kind: number, fields: Field[], text: string): this {
-    this.hostOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
-    this.hostText.push(text);
-    return this;
-  }
-
-  ns(kind: number, fields: Field[], text: string): this {
-    this.nsOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
-    this.nsText.push(text);
-    return this;
-  }
-
-  init(kind: number, fields: Field[], text: string): this {
-    this.initOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
-    this.initText.push(text);
-    return this;
-  }
-
-  exec(argv: string[], env: NodeJS.ProcessEnv): this {
-    const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
-    return this.init(OpKind.EXEC, [
-      ...argv.map((a) => ({ tag: Tag.ARG, value: a })),
-      ...envList.map((e) => ({ tag: Tag.ENV, value: e })),
-    ], `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
-  }
-
-  describe(stage: string, index: number | undefined): string | undefined {
-    if (index === undefined) return undefined;
-    return (stage === 'ns' ? this.nsText : stage === 'init' ? this.initText : stage === 'host' ? this.hostText : [])[index];
-  }
-}
 
 export interface LaunchOptions {
   /** Print each step as it happens: true for stderr, or a function that takes each line. */
@@ -72,14 +30,6 @@ export interface LaunchOptions {
   signal?: AbortSignal;
   /** Kill the command (SIGKILL) after this many milliseconds and reject with code 'timeout'. */
   timeoutMs?: number;
-}
-
-/** stdio with stdin piped when input is given: input overrides stdio[0] (as execSync's). */
-export function stdioWithInput<T>(stdio: T | undefined, input: unknown): T | Array<unknown> | undefined {
-  if (input === undefined) return stdio;
-  const list: unknown[] = stdio === undefined ? ['pipe', 'inherit', 'inherit'] : typeof stdio === 'string' ? [stdio, stdio, stdio] : [...(stdio as unknown as unknown[])];
-  list[0] = 'pipe';
-  return list;
 }
 
 export interface LaunchResult {
@@ -190,25 +140,3 @@ async function launchOn(
   if (result.stderrTruncated) out.stderrTruncated = true;
   return out;
 }
-
-const hints: Record<string, string> = {
-  EPERM: 'permission denied by the kernel',
-  EACCES: 'permission denied',
-  EINVAL: 'the kernel rejected the arguments',
-};
-
-/** One line for a helper failure: what hako was doing, where, and the errno. */
-export function failureError(verb: string, builder: PlanBuilder, failure: HelperFailure): HelperError {
-  const what = builder.describe(failure.stage, failure.index) ?? `${failure.op}${failure.path ? ` ${failure.path}` : ''}`;
-  if (failure.op === 'execve') {
-    const cmd = failure.path ?? 'command';
-    const code = failure.errname === 'ENOENT' || failure.errname === 'ENOTDIR' ? 127 : 126;
-    const reason = code === 127 ? 'command not found' : `cannot execute (${failure.message.toLowerCase()})`;
-    return new HelperError(`hako: ${verb}: ${cmd}: ${reason}`, failure, code, 'exec');
-  }
-  const errno = failure.errname ? ` (${failure.errname})` : '';
-  const reason = failure.message || hints[failure.errname] || 'failed';
-  // the lookup of the program before the exec (find-exec) is a failed exec too
-  return new HelperError(`hako: ${verb}: ${what}: ${reason}${errno}`, failure, 1, failure.op === 'find-exec' ? 'exec' : 'helper');
-}
-

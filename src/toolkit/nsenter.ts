@@ -5,7 +5,8 @@ import { checkOptions, NSENTER_OPTIONS, object } from '../options.js';
 import { OpKind, Tag } from '../helper/protocol.js';
 import { NAMESPACES, nsPath, type NamespaceType } from '../linux/namespaces.js';
 import { processExists } from '../linux/proc.js';
-import { launch, launchSpawn, type LaunchOptions, type LaunchResult, PlanBuilder } from './launch.js';
+import { launch, launchSpawn, type LaunchOptions, type LaunchResult } from './launch.js';
+import { PlanBuilder } from '../helper/plan-builder.js';
 import type { HakoProcess } from '../helper/handle.js';
 
 export interface NsenterOptions extends LaunchOptions {

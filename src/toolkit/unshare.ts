@@ -7,7 +7,8 @@ import { MS, mountFlagNames } from '../linux/mount.js';
 import { CAP_SYS_ADMIN, hasCap } from '../linux/proc.js';
 import { flagNames, namespaceKind, NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 import { checkMap, type IdMapPlan, type IdRange, subordinateRange, writeIdMaps } from './idmap.js';
-import { launch, launchSpawn, type LaunchOptions, type LaunchResult, PlanBuilder } from './launch.js';
+import { launch, launchSpawn, type LaunchOptions, type LaunchResult } from './launch.js';
+import { PlanBuilder } from '../helper/plan-builder.js';
 import type { HakoProcess } from '../helper/handle.js';
 
 export type Propagation = 'private' | 'shared' | 'slave' | 'unchanged';

@@ -1,0 +1,60 @@
+// The contract every cgroup backend keeps (v1, v2): what the runtime may ask of a container's
+// cgroup. The factory that picks a backend is index.ts.
+import type { FreezerState } from './freezer.js';
+import type { LinuxResources } from './resources.js';
+import type { CgroupStats } from './stats.js';
+
+export type KillSignal = NodeJS.Signals | number;
+
+export interface CgroupManager {
+  /** 1 on legacy and hybrid hosts (v1 enforces the limits), 2 on unified ones. */
+  readonly version: 1 | 2;
+  /** The cgroup as /proc/PID/cgroup shows it, e.g. /hako/<id>. */
+  readonly path: string;
+  /** Make the cgroup (and its parents) in every hierarchy. Harmless when it exists. */
+  create(): void;
+  /** Move a process in, in every hierarchy. */
+  addProcess(pid: number): void;
+  /** Apply linux.resources; refuses (HakoError) what it cannot apply, naming the file and errno. */
+  set(resources: LinuxResources): void;
+  freeze(): void;
+  thaw(): void;
+  state(): FreezerState;
+  /** Every process in the cgroup and below it, in any hierarchy. */
+  pids(): number[];
+  stats(): CgroupStats;
+  /** Whether the OOM killer has killed a process in this cgroup. */
+  oomKilled(): boolean;
+  /** Signal every process in the cgroup (default SIGKILL). */
+  killAll(signal?: KillSignal): void;
+  /** The cgroup's directories that exist now (in any hierarchy). */
+  existingDirs(): string[];
+  /** Remove, without signalling anything, this cgroup's directories except those in `keep` (which
+   * existed before hako): waits (bounded) for them to empty. For a cgroup hako did not create. */
+  removeCreated(keep: string[]): void;
+  /** Kill what is left, wait (bounded), remove the cgroup leaf-first everywhere. Idempotent. */
+  destroy(): void;
+  /** destroy(), with the common case (nothing left inside) off the event loop. */
+  destroyAsync(): Promise<void>;
+  /** What a `cgroup` mount inside the container needs (see src/oci/plan.ts). */
+  mountInfo(): CgroupMountInfo;
+  /** The files and directory a process uses to join by itself (see BaseManager.joinPlan). */
+  joinPlan(): CgroupJoinPlan;
+}
+
+export interface CgroupJoinPlan {
+  /** v1 `tasks` files: the process writes "0" to each. */
+  tasks: string[];
+  /** The v2 directory to be forked into (clone3 CLONE_INTO_CGROUP). */
+  v2?: string;
+}
+
+/**
+ * For a container's /sys/fs/cgroup: v2 mounts a fresh cgroup2 (in the container's cgroup
+ * namespace); v1 binds this cgroup's directory of each hierarchy under the name its host mount
+ * point has (as runc does: "memory", "cpu,cpuacct", "systemd", and "unified" on a hybrid host).
+ */
+export interface CgroupMountInfo {
+  cgroupV1Dirs?: Array<{ name: string; host: string }>;
+  cgroupV2?: boolean;
+}

@@ -1,0 +1,45 @@
+// The op lists of a plan, built with a readable description of each op (for --explain and for
+// the one line a failure becomes).
+import { OpKind, Tag, type Field } from './protocol.js';
+
+/** Builds the two op lists, keeping a readable description of each op for explain and errors. */
+export class PlanBuilder {
+  readonly hostOps: Field[][] = [];
+  readonly hostText: string[] = [];
+  readonly nsOps: Field[][] = [];
+  readonly initOps: Field[][] = [];
+  readonly nsText: string[] = [];
+  readonly initText: string[] = [];
+
+  /** An op H0 runs on the host before it forks (fifo, console socket, relay). */
+  host(kind: number, fields: Field[], text: string): this {
+    this.hostOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+    this.hostText.push(text);
+    return this;
+  }
+
+  ns(kind: number, fields: Field[], text: string): this {
+    this.nsOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+    this.nsText.push(text);
+    return this;
+  }
+
+  init(kind: number, fields: Field[], text: string): this {
+    this.initOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+    this.initText.push(text);
+    return this;
+  }
+
+  exec(argv: string[], env: NodeJS.ProcessEnv): this {
+    const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+    return this.init(OpKind.EXEC, [
+      ...argv.map((a) => ({ tag: Tag.ARG, value: a })),
+      ...envList.map((e) => ({ tag: Tag.ENV, value: e })),
+    ], `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
+  }
+
+  describe(stage: string, index: number | undefined): string | undefined {
+    if (index === undefined) return undefined;
+    return (stage === 'ns' ? this.nsText : stage === 'init' ? this.initText : stage === 'host' ? this.hostText : [])[index];
+  }
+}

@@ -1,0 +1,44 @@
+// What the planners take: the config, and the facts about the host and the container that the
+// runtime gathered before planning (the planners read nothing themselves).
+import type { CgroupJoinPlan } from '../cgroups/manager.js';
+import type { Process, Spec } from '../spec/types.js';
+
+export interface ConsoleChoice {
+  /** Send the pty master to this socket (--console-socket). */
+  socket?: string;
+  /** Or relay it through the helper to hako's own stdio (run -t from a terminal). */
+  relay?: boolean;
+}
+
+export interface ProcessPlanInput {
+  process: Process;
+  /** How the process joins the container's cgroup by itself (docs/PROTOCOL.md). */
+  cgroup?: CgroupJoinPlan;
+  console?: ConsoleChoice;
+  /** --preserve-fds: fds 3..3+N-1 stay open for the process. */
+  preserveFds: number;
+  /** HOME from the container's /etc/passwd, for a process whose env has none (default "/"):
+   * looked up by the runtime (lifecycle/users.ts), never read by the planner. */
+  home?: string;
+}
+
+export interface CreatePlanInput extends ProcessPlanInput {
+  spec: Spec;
+  bundle: string;
+  /** The bundle's root filesystem on the host. */
+  rootfs: string;
+  /** The exec.fifo path on the host; absent for `run`, which starts at once. */
+  fifo?: string;
+  /** H0 leaves once the container is ready (create, run -d). */
+  detach: boolean;
+  noPivot: boolean;
+  /** State JSON for hooks the helper runs (createContainer, startContainer). */
+  hookState: string;
+  /** The cgroup v2 device filter (eBPF), attached to the v2 directory before H1 is forked into it. */
+  deviceProgram?: Buffer;
+  /** Join a new session keyring named after the container (runc's default). */
+  keyring?: string;
+  /** v1 hierarchies to bind under a `cgroup` mount: name → host directory of this container's cgroup. */
+  cgroupV1Dirs?: Array<{ name: string; host: string }>;
+  cgroupV2?: boolean;
+}
