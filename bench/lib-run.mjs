@@ -13,7 +13,7 @@ let Runtime;
 try {
   ({ Runtime } = await import('../dist/index.js'));
 } catch { /* older builds: the module itself */ }
-if (!Runtime) ({ Runtime } = await import('../dist/src/lifecycle/runtime.js'));
+if (!Runtime) ({ Runtime } = await import('../dist/src/runtime/runtime.js'));
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {

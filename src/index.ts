@@ -8,18 +8,18 @@ export { PlanBuilder } from './helper/plan-builder.js';
 export { parseRange, checkMap, type IdRange, type IdMapPlan, type IdKind } from './toolkit/idmap.js';
 export type { Field, FieldValue } from './helper/protocol.js';
 export { HakoError, HelperError, OptionError, ERROR_CODES, type ErrorCode, type HakoErrorOptions, type HelperFailure } from './errors.js';
-export { ConfigError } from './spec/check.js';
+export { ConfigError } from './config/check.js';
 export { CgroupError } from './cgroups/files.js';
 export { NAMESPACES, type NamespaceType, type NamespaceKind } from './linux/namespaces.js';
 export {
   Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type RunResult, type ContainerStats,
-} from './lifecycle/runtime.js';
+} from './runtime/runtime.js';
 export { HakoProcess } from './helper/handle.js';
-export type { OciState, ContainerStatus } from './lifecycle/state.js';
+export type { OciState, ContainerStatus } from './runtime/state.js';
 export type { StatsData } from './cgroups/stats.js';
-export type * from './spec/types.js';
+export type * from './config/types.js';
 export type {
   LinuxResources, LinuxDeviceCgroup, LinuxMemory, LinuxCPU, LinuxPids, LinuxBlockIO, LinuxBlockIODevice, LinuxWeightDevice,
   LinuxThrottleDevice, LinuxHugepageLimit, LinuxNetwork, LinuxInterfacePriority, LinuxRdma,
 } from './cgroups/resources.js';
-export { defaultSpec } from './spec/default.js';
+export { defaultSpec } from './config/default.js';

@@ -36,7 +36,7 @@ export interface CgroupManager {
   destroy(): void;
   /** destroy(), with the common case (nothing left inside) off the event loop. */
   destroyAsync(): Promise<void>;
-  /** What a `cgroup` mount inside the container needs (see src/oci/plan.ts). */
+  /** What a `cgroup` mount inside the container needs (see src/plan/plan.ts). */
   mountInfo(): CgroupMountInfo;
   /** The files and directory a process uses to join by itself (see BaseManager.joinPlan). */
   joinPlan(): CgroupJoinPlan;

@@ -1,6 +1,6 @@
 // The OCI runtime-spec `linux.resources` shape, self-contained so that src/cgroups depends on
 // nothing but itself. Every field is optional (and null is taken as "not set"), so the full
-// config types in src/spec/ are assignable to these.
+// config types in src/config/ are assignable to these.
 
 export interface LinuxDeviceCgroup {
   allow: boolean;

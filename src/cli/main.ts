@@ -1,6 +1,6 @@
 // hako: the command line. Each verb is a thin layer over the library.
 import { HakoError } from '../errors.js';
-import { OCI_VERSION_MAX } from '../spec/features.js';
+import { OCI_VERSION_MAX } from '../config/features.js';
 import { closest, has, parseArgs } from './args.js';
 import { command, COMMANDS, specsOf } from './commands.js';
 import { type Globals, logRecord, parseGlobals } from './globals.js';
@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   logRecord(globals, 'debug', `hako ${argv.join(' ')}`);
   const [verb, ...rest] = parsed.rest;
   if (verb && RUNTIME_VERBS.has(verb)) {
-    const { runtimeCommand } = await import('./runtime.js');
+    const { runtimeCommand } = await import('./oci.js');
     return runtimeCommand(verb, rest, parsed.globals);
   }
   switch (verb) {

@@ -4,7 +4,7 @@ import { HakoError } from '../errors.js';
 import { signalNumber } from '../linux/signals.js';
 import { parseRange } from '../toolkit/idmap.js';
 import { unshare, type UnshareOptions } from '../toolkit/unshare.js';
-import { OCI_VERSION_MAX } from '../spec/features.js';
+import { OCI_VERSION_MAX } from '../config/features.js';
 import { has, intValue, last, parseArgs } from './args.js';
 import { command, specsOf } from './commands.js';
 import { idOrName, NS_OPTIONS, signalsToForward } from './common.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Runtime } from '../../dist/src/lifecycle/runtime.js';
+import { Runtime } from '../../dist/src/runtime/runtime.js';
 import { unshare } from '../../dist/src/toolkit/unshare.js';
 import { MARK_VAR, scoped, sleeper, waitUntil, isAlive } from './oci-util.mjs';
 

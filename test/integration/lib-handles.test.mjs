@@ -207,7 +207,7 @@ libraryTest('timeoutMs and AbortSignal kill what runs and reject with code timeo
 function childRun(s, b, id, mode) {
   const file = s.path(`child-${mode}.mjs`);
   writeFileSync(file, `
-import { Runtime } from ${JSON.stringify(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'))};
+import { Runtime } from ${JSON.stringify(join(REPO, 'dist', 'src', 'runtime', 'runtime.js'))};
 const rt = new Runtime({ root: ${JSON.stringify(s.root)} });
 rt.run(${JSON.stringify(id)}, { bundle: ${JSON.stringify(b.dir)}, stdio: 'ignore' }).catch((e) => console.error(e.message));
 const t = setInterval(() => {
@@ -277,7 +277,7 @@ libraryTest('run -d with killOnExit: the container dies when its caller exits; w
   const runDetached = async (id, killOnExit) => {
     const file = s.path(`child-d-${id}.mjs`);
     writeFileSync(file, `
-import { Runtime } from ${JSON.stringify(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'))};
+import { Runtime } from ${JSON.stringify(join(REPO, 'dist', 'src', 'runtime', 'runtime.js'))};
 const rt = new Runtime({ root: ${JSON.stringify(s.root)} });
 await rt.run(${JSON.stringify(id)}, { bundle: ${JSON.stringify(b.dir)}, stdio: 'ignore', detach: true, killOnExit: ${killOnExit} });
 console.log(rt.state(${JSON.stringify(id)}).pid);

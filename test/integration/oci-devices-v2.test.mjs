@@ -3,7 +3,7 @@
 // run the container on the v2 cgroup alone (Runtime cgroupVersion 2), where only the program does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Runtime } from '../../dist/src/lifecycle/runtime.js';
+import { Runtime } from '../../dist/src/runtime/runtime.js';
 import { detectCgroups } from '../../dist/src/cgroups/detect.js';
 import { scoped } from './oci-util.mjs';
 

@@ -11,7 +11,7 @@ import {
   NODE, REPO, cgroupDirs, hakoRun, isAlive, ok, oneLineError, removeContainer, runSync, scoped, show, sleeper, waitUntil,
 } from './oci-util.mjs';
 
-const { Runtime } = await import(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'));
+const { Runtime } = await import(join(REPO, 'dist', 'src', 'runtime', 'runtime.js'));
 
 // ---------------------------------------------------------------------------------------------
 // The helper
@@ -121,7 +121,7 @@ test('--pid-file never writes through links planted at its temporary names or at
   const execPidFile = join(dir, 'exec.pid');
   const script = `
     import { symlinkSync } from 'node:fs';
-    const { Runtime } = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'))});
+    const { Runtime } = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'runtime', 'runtime.js'))});
     const plant = (p) => {
       for (const name of [p + '.' + process.pid + '.tmp', p + '.tmp', ${JSON.stringify(dir)} + '/.' + p.split('/').pop(), p]) symlinkSync(${JSON.stringify(victim)}, name);
     };
@@ -340,7 +340,7 @@ test('captured output stops at maxBuffer: the rest is read and dropped, the resu
   const b = s.bundle((c) => { c.process.args = ['sh', '-c', `head -c ${total} /dev/zero; echo done >&2`]; });
   const id = s.id();
   const script = `
-    const { Runtime } = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'))});
+    const { Runtime } = await import(${JSON.stringify(join(REPO, 'dist', 'src', 'runtime', 'runtime.js'))});
     const rt = new Runtime({ root: ${JSON.stringify(s.root)} });
     const before = process.resourceUsage().maxRSS;
     const r = await rt.run(${JSON.stringify(id)}, { bundle: ${JSON.stringify(b.dir)}, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Runtime } from '../../dist/src/lifecycle/runtime.js';
+import { Runtime } from '../../dist/src/runtime/runtime.js';
 import { HakoError } from '../../dist/src/errors.js';
 import {
   MARK_VAR, cmdline, isAlive, scoped, sleeper, v1CgroupDir, waitUntil,

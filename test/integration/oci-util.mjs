@@ -20,7 +20,7 @@ export { HAKO, NODE, REPO, sleep, waitUntil };
 export const RUNC = '/usr/sbin/runc';
 export const BUSYBOX = '/bin/busybox';
 
-for (const [file, how] of [[join(REPO, 'dist', 'src', 'lifecycle', 'runtime.js'), 'node scripts/build.mjs'], [join(REPO, 'native', 'hako-helper'), 'sh native/build.sh']]) {
+for (const [file, how] of [[join(REPO, 'dist', 'src', 'runtime', 'runtime.js'), 'node scripts/build.mjs'], [join(REPO, 'native', 'hako-helper'), 'sh native/build.sh']]) {
   if (!existsSync(file)) throw new Error(`oci integration tests: ${file} is missing: run \`${how}\` in ${REPO} first`);
 }
 if (!existsSync(BUSYBOX)) throw new Error(`oci integration tests: ${BUSYBOX} (busybox-static) is missing`);

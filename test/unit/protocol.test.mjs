@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { encodeFrame, Fields, FrameReader, MessageType, OpKind, Tag } from '../../dist/src/helper/protocol.js';
 
-import { SLOT } from '../../dist/src/oci/fields.js';
+import { SLOT } from '../../dist/src/plan/fields.js';
 
 const header = readFileSync(new URL('../../native/proto.h', import.meta.url), 'utf8');
 const opsTable = readFileSync(new URL('../../native/ops_table.h', import.meta.url), 'utf8');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { loadBundle } from '../../dist/src/spec/bundle.js';
+import { loadBundle } from '../../dist/src/config/bundle.js';
 
 const top = realpathSync(mkdtempSync(join(tmpdir(), 'hako-spec-bundle-')));
 after(() => rmSync(top, { recursive: true, force: true }));

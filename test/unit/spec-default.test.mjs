@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultSpec } from '../../dist/src/spec/default.js';
-import { validateConfig } from '../../dist/src/spec/validate.js';
+import { defaultSpec } from '../../dist/src/config/default.js';
+import { validateConfig } from '../../dist/src/config/validate.js';
 
 const runc = spawnSync('runc', ['--version'], { encoding: 'utf8' });
 const noRunc = runc.error || runc.status !== 0 ? 'runc is not on PATH' : false;
@@ -52,7 +52,7 @@ test('rootless mappings use the caller\'s euid and egid, as runc does', { skip: 
   const asUser = ['--reuid=1234', '--regid=2345', '--clear-groups'];
   const runcs = runcSpec(true, asUser);
   assert.deepEqual(runcs.linux.uidMappings, [{ containerID: 0, hostID: 1234, size: 1 }]);
-  const moduleUrl = new URL('../../dist/src/spec/default.js', import.meta.url).href;
+  const moduleUrl = new URL('../../dist/src/config/default.js', import.meta.url).href;
   const r = spawnSync('setpriv', [...asUser, process.execPath, '--input-type=module', '-e',
     `import { defaultSpec } from ${JSON.stringify(moduleUrl)}; process.stdout.write(JSON.stringify(defaultSpec({ rootless: true })));`],
   { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)) });

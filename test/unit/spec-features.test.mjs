@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { features, SUPPORT } from '../../dist/src/spec/features.js';
+import { features, SUPPORT } from '../../dist/src/config/features.js';
 
 /** Every key path runtime-spec 1.2.0 defines for the document (objects as "a.b", leaves as "a.b"). */
 const DEFINED = new Set([

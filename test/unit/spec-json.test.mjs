@@ -1,8 +1,8 @@
 // parseConfig: malformed JSON is reported with V8's reason and the line and column where it went wrong.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../dist/src/spec/validate.js';
-import { jsonErrorOffset } from '../../dist/src/spec/json-position.js';
+import { parseConfig } from '../../dist/src/config/validate.js';
+import { jsonErrorOffset } from '../../dist/src/config/json-position.js';
 
 function message(text) {
   try {

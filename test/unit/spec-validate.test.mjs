@@ -2,7 +2,7 @@
 // message names the exact JSON path of the problem.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig, ConfigError } from '../../dist/src/spec/validate.js';
+import { validateConfig, ConfigError } from '../../dist/src/config/validate.js';
 
 const hook = (path, extra = {}) => ({ path, args: [path.split('/').pop(), 'x'], env: ['A=1'], timeout: 5, ...extra });
 

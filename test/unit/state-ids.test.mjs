@@ -1,7 +1,7 @@
 // Container id validation, as runc's libcontainer validateID.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { checkContainerId, isValidContainerId, containerIdProblem, MAX_CONTAINER_ID_LENGTH } from '../../dist/src/lifecycle/ids.js';
+import { checkContainerId, isValidContainerId, containerIdProblem, MAX_CONTAINER_ID_LENGTH } from '../../dist/src/runtime/ids.js';
 
 test('ids runc accepts are accepted', () => {
   const valid = [

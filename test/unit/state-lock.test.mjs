@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   withLock, withLockSync, lockHolder, lockPath, procStat, processAlive, ownerToken, parseOwnerToken, LOCKS_DIR,
-} from '../../dist/src/lifecycle/lock.js';
+} from '../../dist/src/runtime/lock.js';
 
-const LOCK_URL = new URL('../../dist/src/lifecycle/lock.js', import.meta.url).href;
+const LOCK_URL = new URL('../../dist/src/runtime/lock.js', import.meta.url).href;
 const roots = [];
 
 function tempRoot() {
@@ -348,4 +348,4 @@ test('owner tokens name this process and are unique', () => {
 });
 
 // keep the path helpers honest: this file lives where the build puts its modules' tests
-assert.ok(fileURLToPath(LOCK_URL).endsWith(join('dist', 'src', 'lifecycle', 'lock.js')));
+assert.ok(fileURLToPath(LOCK_URL).endsWith(join('dist', 'src', 'runtime', 'lock.js')));

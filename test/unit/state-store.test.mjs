@@ -5,10 +5,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StateStore, liveStatus, ociState, formatOciState, STATE_FILE } from '../../dist/src/lifecycle/state.js';
-import { withLock, procStat, LOCKS_DIR } from '../../dist/src/lifecycle/lock.js';
+import { StateStore, liveStatus, ociState, formatOciState, STATE_FILE } from '../../dist/src/runtime/state.js';
+import { withLock, procStat, LOCKS_DIR } from '../../dist/src/runtime/lock.js';
 
-const STATE_URL = new URL('../../dist/src/lifecycle/state.js', import.meta.url).href;
+const STATE_URL = new URL('../../dist/src/runtime/state.js', import.meta.url).href;
 const roots = [];
 
 function tempRoot() {
@@ -186,7 +186,7 @@ test('update waits for the lock: another holder keeps it out until the timeout',
   const store = new StateStore(tempRoot(), { timeoutMs: 100 });
   store.create('c1', sample('c1'));
   const holder = node(`
-    import { withLock } from ${JSON.stringify(new URL('../../dist/src/lifecycle/lock.js', import.meta.url).href)};
+    import { withLock } from ${JSON.stringify(new URL('../../dist/src/runtime/lock.js', import.meta.url).href)};
     await withLock(process.env.ROOT, 'c1', async () => { console.log('held'); await new Promise((r) => process.stdin.once('data', r)); });
   `, { ROOT: store.root });
   try {

@@ -2,7 +2,7 @@
 // the state JSON on stdin, the hook's own args and env, and its timeout.
 import { spawn } from 'node:child_process';
 import { HakoError } from '../errors.js';
-import type { Hook } from '../spec/types.js';
+import type { Hook } from '../config/types.js';
 
 export async function runHook(kind: string, hook: Hook, state: object): Promise<void> {
   const [argv0, ...args] = hook.args?.length ? hook.args : [hook.path];

@@ -5,7 +5,7 @@ import { isAbsolute, posix, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
-import type { Mount } from '../spec/types.js';
+import type { Mount } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
 import { SLOT, str } from './fields.js';

@@ -5,7 +5,7 @@
 import { HakoError } from '../errors.js';
 import { type Field, type Fields, MAX_PAYLOAD, MessageType, Tag } from '../helper/protocol.js';
 import { helperRequest } from '../helper/session.js';
-import type { Process } from '../spec/types.js';
+import type { Process } from '../config/types.js';
 
 const S_IFREG = 0o100000;
 const EFBIG = 27;

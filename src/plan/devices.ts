@@ -1,7 +1,7 @@
 // /dev inside the container: the default devices every runtime makes, the config's devices,
 // and the standard symlinks. In a user namespace devices cannot be made, so they are bound.
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
-import type { Device } from '../spec/types.js';
+import type { Device } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 
 const S_IFCHR = 0o020000;

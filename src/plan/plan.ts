@@ -5,7 +5,7 @@ import { HakoError } from '../errors.js';
 import { MessageType, OpKind, Tag, type Field } from '../helper/protocol.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
-import type { Hook, LinuxNamespaceType, Seccomp, Spec } from '../spec/types.js';
+import type { Hook, LinuxNamespaceType, Seccomp, Spec } from '../config/types.js';
 import type { CgroupJoinPlan } from '../cgroups/manager.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { addDevices } from './devices.js';

@@ -2,7 +2,7 @@
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
 import { HakoError } from '../errors.js';
 import { OpKind, Tag } from '../helper/protocol.js';
-import type { Process } from '../spec/types.js';
+import type { Process } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
 import { SLOT, str } from './fields.js';

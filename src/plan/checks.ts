@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { HakoError } from '../errors.js';
 import type { NamespaceType } from '../linux/namespaces.js';
-import type { Spec } from '../spec/types.js';
+import type { Spec } from '../config/types.js';
 
 /** sysctls that are namespaced, and the namespace each needs (runc's list): any other would
  * change the host, so it is refused. */

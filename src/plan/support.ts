@@ -1,6 +1,6 @@
-// What hako's OCI runtime really implements, for `hako features` (spec/features.ts shapes it).
-import { CAPABILITIES, HOOK_NAMES, NAMESPACE_TYPES, SECCOMP_ARCHS, SECCOMP_OPERATORS } from '../spec/known.js';
-import type { Support } from '../spec/features.js';
+// What hako's OCI runtime really implements, for `hako features` (config/features.ts shapes it).
+import { CAPABILITIES, HOOK_NAMES, NAMESPACE_TYPES, SECCOMP_ARCHS, SECCOMP_OPERATORS } from '../config/known.js';
+import type { Support } from '../config/features.js';
 import { supportedMountOptions } from './mountopts.js';
 
 export function hakoSupport(): Support {

@@ -1,7 +1,7 @@
 // linux.seccomp → the fields of the helper's SECCOMP op (libseccomp builds the filter).
 import { HakoError } from '../errors.js';
 import { OpKind, Tag, type Field } from '../helper/protocol.js';
-import type { Seccomp } from '../spec/types.js';
+import type { Seccomp } from '../config/types.js';
 
 const EPERM = 1;
 

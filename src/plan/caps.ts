@@ -1,6 +1,6 @@
 // The OCI capability sets to bit masks (bit n is capability n of linux/capability.h).
 import { HakoError } from '../errors.js';
-import { CAPABILITIES } from '../spec/known.js';
+import { CAPABILITIES } from '../config/known.js';
 
 export function capMask(names: string[] | undefined, where: string): bigint {
   let mask = 0n;

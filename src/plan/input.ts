@@ -1,7 +1,7 @@
 // What the planners take: the config, and the facts about the host and the container that the
 // runtime gathered before planning (the planners read nothing themselves).
 import type { CgroupJoinPlan } from '../cgroups/manager.js';
-import type { Process, Spec } from '../spec/types.js';
+import type { Process, Spec } from '../config/types.js';
 
 export interface ConsoleChoice {
   /** Send the pty master to this socket (--console-socket). */
@@ -18,7 +18,7 @@ export interface ProcessPlanInput {
   /** --preserve-fds: fds 3..3+N-1 stay open for the process. */
   preserveFds: number;
   /** HOME from the container's /etc/passwd, for a process whose env has none (default "/"):
-   * looked up by the runtime (lifecycle/users.ts), never read by the planner. */
+   * looked up by the runtime (runtime/users.ts), never read by the planner. */
   home?: string;
 }
 

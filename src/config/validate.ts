@@ -78,7 +78,7 @@ const user = object<User>({ uid: uint32, gid: uint32, umask: opt(uint32), additi
 /** Entries of args and of env the helper passes to execve (native/ops.h: 4096 slots, the last NULL). */
 export const MAX_EXEC_STRINGS = 4095;
 
-/** How many env entries the process gets: HOME is added when it is not set (src/oci/process.ts). */
+/** How many env entries the process gets: HOME is added when it is not set (src/plan/process.ts). */
 export function execEnvCount(env: string[] | undefined): number {
   const list = env ?? [];
   return list.length + (list.some((e) => e.startsWith('HOME=')) ? 0 : 1);

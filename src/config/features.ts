@@ -1,5 +1,5 @@
 // The OCI features document (features.md, features-linux.md; `runc features`). features() only
-// shapes a Support record; what hako implements is src/oci/support.ts, and SUPPORT below is the
+// shapes a Support record; what hako implements is src/plan/support.ts, and SUPPORT below is the
 // record that claims nothing (the default, and the base the tests build on).
 import type { HookName, LinuxNamespaceType, SeccompAction, SeccompArch, SeccompFlag, SeccompOperator } from './types.js';
 
@@ -28,7 +28,7 @@ export interface Support {
   potentiallyUnsafeConfigAnnotations: readonly string[];
 }
 
-/** A Support that claims nothing (hako's own is hakoSupport() in src/oci/support.ts). */
+/** A Support that claims nothing (hako's own is hakoSupport() in src/plan/support.ts). */
 export const SUPPORT: Support = {
   hooks: [],
   mountOptions: [],
