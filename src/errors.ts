@@ -73,6 +73,9 @@ export interface HelperFailure {
   message: string;
   /** Index of the op in its list (ns or init), when an op failed. */
   index?: number;
+  /** The exit status the helper gives the failure (a failed execve: 127 not found, 126 otherwise;
+   * the helper decides it, docs/PROTOCOL.md). */
+  status?: number;
 }
 
 /** A failure the helper reported (code 'helper', or 'exec' when the command could not be executed). */

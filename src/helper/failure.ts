@@ -14,7 +14,8 @@ export function failureError(verb: string, builder: PlanBuilder, failure: Helper
   const what = builder.describe(failure.stage, failure.index) ?? `${failure.op}${failure.path ? ` ${failure.path}` : ''}`;
   if (failure.op === 'execve') {
     const cmd = failure.path ?? 'command';
-    const code = failure.errname === 'ENOENT' || failure.errname === 'ENOTDIR' ? 127 : 126;
+    // 127 or 126: the helper's own exit status for a failed execve (decided in one place, in C)
+    const code = failure.status === 127 || failure.status === 126 ? failure.status : 126;
     const reason = code === 127 ? 'command not found' : `cannot execute (${failure.message.toLowerCase()})`;
     return new HelperError(`hako: ${verb}: ${cmd}: ${reason}`, failure, code, 'exec');
   }

@@ -232,6 +232,8 @@ function failureOf(f: Fields): HelperFailure {
   if (path !== undefined) failure.path = path;
   const index = f.int(Tag.ID);
   if (index !== undefined) failure.index = index;
+  const status = f.int(Tag.STATUS);
+  if (status !== undefined) failure.status = status;
   return failure;
 }
 
