@@ -4,24 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { HakoError, OptionError, ConfigError, Runtime } from '../../dist/index.js';
-import { MARK_VAR, oneLineError, scoped, sleeper, waitUntil } from './oci-util.mjs';
+import { MARK_VAR, libraryTest as sharedLibraryTest, oneLineError, scoped, sleeper, waitUntil } from './oci-util.mjs';
 
 const piped = { stdio: ['ignore', 'pipe', 'pipe'] };
 
-/** A scoped test with a Runtime on the scope's root; the helpers it starts carry the scope's marker. */
-function libraryTest(name, fn) {
-  test(name, scoped(async (s) => {
-    const before = process.env[MARK_VAR];
-    process.env[MARK_VAR] = s.token;
-    const warnings = [];
-    try {
-      await fn(s, new Runtime({ root: s.root, warn: (m) => { warnings.push(m); } }), warnings);
-    } finally {
-      if (before === undefined) delete process.env[MARK_VAR];
-      else process.env[MARK_VAR] = before;
-    }
-  }));
-}
+const libraryTest = (name, fn) => sharedLibraryTest(Runtime, name, fn);
 
 /** Asserts fn rejects with a one-line HakoError of `code` whose message is `expected` (string: exact). */
 async function refused(fn, code, expected) {

@@ -7,26 +7,10 @@ import { join } from 'node:path';
 import { Runtime } from '../../dist/src/runtime/runtime.js';
 import { HakoError } from '../../dist/src/errors.js';
 import {
-  MARK_VAR, cmdline, isAlive, scoped, sleeper, v1CgroupDir, waitUntil,
+  MARK_VAR, cmdline, isAlive, libraryTest as sharedLibraryTest, scoped, sleeper, v1CgroupDir, waitUntil,
 } from './oci-util.mjs';
 
-/**
- * A scoped test given a Runtime on the scope's root whose warnings are collected; the helpers it
- * spawns from this process carry the scope's marker too.
- */
-function libraryTest(name, fn) {
-  test(name, scoped(async (s) => {
-    const before = process.env[MARK_VAR];
-    process.env[MARK_VAR] = s.token;
-    const warnings = [];
-    try {
-      await fn(s, new Runtime({ root: s.root, warn: (m) => { warnings.push(m); } }), warnings);
-    } finally {
-      if (before === undefined) delete process.env[MARK_VAR];
-      else process.env[MARK_VAR] = before;
-    }
-  }));
-}
+const libraryTest = (name, fn) => sharedLibraryTest(Runtime, name, fn);
 
 /** Asserts fn rejects (or throws) a HakoError whose message matches re. */
 async function rejectsHako(fn, re) {

@@ -6,6 +6,7 @@
 // The basics (paths, waiting, the checks that hako is built and the tests run as root) come from
 // util.mjs; background processes differ (they return a different result here), so stay apart.
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -547,4 +548,23 @@ export function waitStatus(scope, id, status, timeoutMs = 10_000) {
 export function removeContainer(scope, id) {
   ok(scope.hako(['delete', '--force', id]));
   oneLineError(scope.hako(['state', id]), { match: /does not exist/ });
+}
+
+/**
+ * A scoped test given a Runtime (of the class passed: the bundle's or a module's) on the scope's
+ * root whose warnings are collected; the helpers it spawns from this process carry the scope's
+ * marker too.
+ */
+export function libraryTest(RuntimeClass, name, fn) {
+  test(name, scoped(async (s) => {
+    const before = process.env[MARK_VAR];
+    process.env[MARK_VAR] = s.token;
+    const warnings = [];
+    try {
+      await fn(s, new RuntimeClass({ root: s.root, warn: (m) => { warnings.push(m); } }), warnings);
+    } finally {
+      if (before === undefined) delete process.env[MARK_VAR];
+      else process.env[MARK_VAR] = before;
+    }
+  }));
 }
