@@ -2,7 +2,8 @@
  * Each row: X(NAME, kind number, name in ERROR and LOG, stages it may run in, required fields).
  * The C dispatch (ops.c) refuses an op in another stage or without a required field with an
  * ERROR naming both; test/unit/protocol.test.mjs checks src/helper/protocol.ts (OpKind) and the
- * doc's op table against these rows. Required fields are those without which the op cannot
+ * doc's op table against these rows, and test/unit/ops.test.mjs the typed op constructors
+ * (src/helper/ops.ts). Required fields are those without which the op cannot
  * run at all; (0) is none. Keep one row per line: the test parses them. */
 #ifndef HAKO_OPS_TABLE_H
 #define HAKO_OPS_TABLE_H
@@ -13,7 +14,7 @@
 #define S_INIT 4
 
 /* The slot a host op opens a cgroup v2 directory into: H0 forks H1 straight into it
- * (src/oci/fields.ts SLOT.CGROUP; the unit test checks they agree). */
+ * (src/plan/fields.ts SLOT.CGROUP; the unit test checks they agree). */
 #define CGROUP_SLOT 7
 
 #define HAKO_OPS(X) \

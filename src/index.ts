@@ -7,6 +7,7 @@ export type { LaunchOptions, LaunchResult } from './toolkit/launch.js';
 export { PlanBuilder } from './helper/plan-builder.js';
 export { parseRange, checkMap, type IdRange, type IdMapPlan, type IdKind } from './toolkit/idmap.js';
 export type { Field, FieldValue } from './helper/protocol.js';
+export type { Op } from './helper/ops.js';
 export { HakoError, HelperError, OptionError, ERROR_CODES, type ErrorCode, type HakoErrorOptions, type HelperFailure } from './errors.js';
 export { ConfigError } from './config/check.js';
 export { CgroupError } from './cgroups/files.js';

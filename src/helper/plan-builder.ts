@@ -1,6 +1,7 @@
 // The op lists of a plan, built with a readable description of each op (for --explain and for
 // the one line a failure becomes).
-import { OpKind, Tag, type Field } from './protocol.js';
+import { Tag, type Field } from './protocol.js';
+import { ops, type Op } from './ops.js';
 
 /** Builds the two op lists, keeping a readable description of each op for explain and errors. */
 export class PlanBuilder {
@@ -12,30 +13,29 @@ export class PlanBuilder {
   readonly initText: string[] = [];
 
   /** An op H0 runs on the host before it forks (fifo, console socket, relay). */
-  host(kind: number, fields: Field[], text: string): this {
-    this.hostOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+  host(op: Op, text: string): this {
+    this.hostOps.push([{ tag: Tag.KIND, value: op.kind }, ...op.fields]);
     this.hostText.push(text);
     return this;
   }
 
-  ns(kind: number, fields: Field[], text: string): this {
-    this.nsOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+  /** An op H1 runs: namespaces, id maps, the cgroup join. */
+  ns(op: Op, text: string): this {
+    this.nsOps.push([{ tag: Tag.KIND, value: op.kind }, ...op.fields]);
     this.nsText.push(text);
     return this;
   }
 
-  init(kind: number, fields: Field[], text: string): this {
-    this.initOps.push([{ tag: Tag.KIND, value: kind }, ...fields]);
+  /** An op H2 runs: the rootfs, the process, the exec. */
+  init(op: Op, text: string): this {
+    this.initOps.push([{ tag: Tag.KIND, value: op.kind }, ...op.fields]);
     this.initText.push(text);
     return this;
   }
 
   exec(argv: string[], env: NodeJS.ProcessEnv): this {
     const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
-    return this.init(OpKind.EXEC, [
-      ...argv.map((a) => ({ tag: Tag.ARG, value: a })),
-      ...envList.map((e) => ({ tag: Tag.ENV, value: e })),
-    ], `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
+    return this.init(ops.exec({ args: argv, env: envList }), `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
   }
 
   describe(stage: string, index: number | undefined): string | undefined {

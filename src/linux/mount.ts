@@ -1,4 +1,4 @@
-// mount(2) flags, and their names for explain output.
+// mount(2) flags, and their names for explain output; mount_setattr(2) attributes.
 
 export const MS = {
   RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64,
@@ -11,3 +11,12 @@ export function mountFlagNames(flags: number): string {
   const names = Object.entries(MS).filter(([, bit]) => (flags & bit) !== 0).map(([name]) => `MS_${name}`);
   return names.length ? names.join('|') : '0';
 }
+
+/** mount_setattr(2) attributes (MOUNT_ATTR_*). */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME_MASK: 0x70, RELATIME: 0x0,
+  NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
+} as const;
+
+/** mount_setattr(2) on the whole tree under the target. */
+export const AT_RECURSIVE = 0x8000;

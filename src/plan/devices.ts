@@ -1,6 +1,7 @@
 // /dev inside the container: the default devices every runtime makes, the config's devices,
 // and the standard symlinks. In a user namespace devices cannot be made, so they are bound.
-import { OpKind, Tag, type Field } from '../helper/protocol.js';
+import { ops, PATH_KIND } from '../helper/ops.js';
+import { MS } from '../linux/mount.js';
 import type { Device } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 
@@ -32,23 +33,20 @@ export function addDevices(b: PlanBuilder, root: number, devices: Device[], inUs
   for (const d of [...DEFAULT_DEVICES, ...devices]) {
     if (seen.has(d.path)) continue;
     seen.add(d.path);
-    const rootField: Field = { tag: Tag.ROOT, value: root };
     if (inUserNs) {
-      b.init(OpKind.MKPATH, [rootField, { tag: Tag.PATH, value: d.path }, { tag: Tag.TYPE, value: 2 }], `create ${d.path}`);
-      b.init(OpKind.MOUNT_IN_ROOT, [rootField, { tag: Tag.SOURCE, value: d.path }, { tag: Tag.TARGET, value: d.path }, { tag: Tag.FLAGS, value: 4096 }],
+      b.init(ops.mkpath({ root, path: d.path, kind: PATH_KIND.FILE }), `create ${d.path}`);
+      b.init(ops.mountInRoot({ root, source: d.path, target: d.path, flags: MS.BIND }),
         `bind the host's ${d.path} (no mknod in a user namespace)`);
       continue;
     }
     const mode = typeBits(d.type) | (d.fileMode ?? 0o666);
-    const fields: Field[] = [rootField, { tag: Tag.PATH, value: d.path }, { tag: Tag.MODE, value: mode },
-      { tag: Tag.VALUE, value: d.major ?? 0 }, { tag: Tag.VALUE2, value: d.minor ?? 0 },
-      { tag: Tag.ID, value: d.uid ?? 0 }, { tag: Tag.ID, value: d.gid ?? 0 }];
-    b.init(OpKind.MKNOD, fields, `mknod ${d.path} ${d.type} ${d.major ?? 0}:${d.minor ?? 0}`);
+    b.init(ops.mknod({ root, path: d.path, mode, major: d.major ?? 0, minor: d.minor ?? 0, uid: d.uid ?? 0, gid: d.gid ?? 0 }),
+      `mknod ${d.path} ${d.type} ${d.major ?? 0}:${d.minor ?? 0}`);
   }
   const links = [...LINKS];
   if (hasProc) links.push(['/dev/core', '/proc/kcore']);
   if (hasDevPts) links.push(['/dev/ptmx', 'pts/ptmx']);
   for (const [path, target] of links) {
-    b.init(OpKind.SYMLINK, [{ tag: Tag.ROOT, value: root }, { tag: Tag.PATH, value: path }, { tag: Tag.TARGET, value: target }], `symlink ${path} -> ${target}`);
+    b.init(ops.symlink({ root, path, target }), `symlink ${path} -> ${target}`);
   }
 }

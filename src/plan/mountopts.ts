@@ -1,14 +1,7 @@
 // OCI mount options → what the helper does: mount(2) flags, data, propagation, and the
 // mount_setattr(2) attributes for bind mounts and the recursive (r*) options.
 import { HakoError } from '../errors.js';
-import { MS } from '../linux/mount.js';
-
-/** mount_setattr(2) attributes. */
-export const ATTR = {
-  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME_MASK: 0x70, RELATIME: 0x0,
-  NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
-} as const;
-export const AT_RECURSIVE = 0x8000;
+import { MOUNT_ATTR as ATTR, MS } from '../linux/mount.js';
 
 export interface MountPlan {
   /** Flags for the mount(2) call itself (without MS_BIND/MS_REC for binds). */

@@ -3,12 +3,12 @@
 import { statfsSync, statSync } from 'node:fs';
 import { isAbsolute, posix, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
-import { OpKind, Tag, type Field } from '../helper/protocol.js';
-import { MS, mountFlagNames } from '../linux/mount.js';
+import { ops, PATH_KIND, PROCFS, type Procfs } from '../helper/ops.js';
+import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js';
 import type { Mount } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
-import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
-import { SLOT, str } from './fields.js';
+import { planMountOptions } from './mountopts.js';
+import { SLOT } from './fields.js';
 import type { CreatePlanInput } from './input.js';
 
 function mountSource(m: Mount, bundle: string): string | undefined {
@@ -30,9 +30,9 @@ const PROC_ALLOWED = new Set([
  * resolved target: anything but an lxcfs file must not land on procfs, whatever symlink of the
  * image it went through (e.g. /etc/hostname -> /proc/sys/kernel/cap_last_cap).
  */
-function procCheck(m: Mount, dest: string, where: string, bind: boolean, source: string | undefined): Field[] {
+function procCheck(m: Mount, dest: string, where: string, bind: boolean, source: string | undefined): Procfs | undefined {
   const path = posix.normalize(dest).replace(/(.)\/+$/, '$1');
-  const notOnProc: Field[] = [{ tag: Tag.PROCFS, value: 2 }];
+  const notOnProc = PROCFS.MUST_NOT_BE;
   if (path === '/proc') {
     let isProc = !bind && m.type === 'proc';
     if (bind && source) {
@@ -42,7 +42,7 @@ function procCheck(m: Mount, dest: string, where: string, bind: boolean, source:
     return notOnProc;
   }
   if (!path.startsWith('/proc/')) return notOnProc;
-  if (PROC_ALLOWED.has(path)) return [];
+  if (PROC_ALLOWED.has(path)) return undefined;
   throw new HakoError(`hako: config.json: ${where}.destination: ${dest} cannot be mounted because it is inside /proc`, { code: 'bad-config' });
 }
 
@@ -50,8 +50,8 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
   const where = `mounts[${i}]`;
   const dest = m.destination.startsWith('/') ? m.destination : `/${m.destination}`;
   const opts = planMountOptions(m.options, m.type, where);
-  const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
-  const target = str(Tag.TARGET, dest);
+  const root = SLOT.ROOT;
+  const target = dest;
   const check = procCheck(m, dest, where, opts.bind, opts.bind ? mountSource(m, input.bundle) : undefined);
   if (m.type === 'cgroup' || m.type === 'cgroup2') {
     addCgroupMount(b, dest, opts.flags, input, check);
@@ -64,46 +64,45 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
     try { isDir = statSync(source).isDirectory(); } catch {
       throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`, { code: 'bad-config' });
     }
-    b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: isDir ? 1 : 2 }], `create ${dest} in the rootfs`);
+    b.init(ops.mkpath({ root, path: dest, kind: isDir ? PATH_KIND.DIR : PATH_KIND.FILE }), `create ${dest} in the rootfs`);
     const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, source), target, { tag: Tag.FLAGS, value: flags }, ...check],
+    b.init(ops.mountInRoot({ root, source, target, flags, procfs: check }),
       `mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
   } else {
     const type = m.type ?? 'none';
-    b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
-    const fields: Field[] = [root, str(Tag.SOURCE, m.source ?? type), target, str(Tag.FSTYPE, type), { tag: Tag.FLAGS, value: opts.flags }, ...check];
-    if (opts.data) fields.push(str(Tag.DATA, opts.data));
-    b.init(OpKind.MOUNT_IN_ROOT, fields, `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(opts.flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
+    b.init(ops.mkpath({ root, path: dest, kind: PATH_KIND.DIR }), `create ${dest} in the rootfs`);
+    b.init(ops.mountInRoot({ root, source: m.source ?? type, target, fstype: type, flags: opts.flags, procfs: check, data: opts.data || undefined }), `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(opts.flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
   }
   if (opts.bind && (opts.attrSet || opts.attrClear)) {
-    b.init(OpKind.SETATTR, [root, target, { tag: Tag.SET, value: opts.attrSet }, { tag: Tag.CLEAR, value: opts.attrClear }], `set the options of ${dest} (${(m.options ?? []).join(',')})`);
+    b.init(ops.setattr({ root, target, set: opts.attrSet, clear: opts.attrClear }), `set the options of ${dest} (${(m.options ?? []).join(',')})`);
   }
   if (opts.recursiveSet || opts.recursiveClear) {
-    b.init(OpKind.SETATTR, [root, target, { tag: Tag.SET, value: opts.recursiveSet }, { tag: Tag.CLEAR, value: opts.recursiveClear }, { tag: Tag.FLAGS, value: AT_RECURSIVE }],
+    b.init(ops.setattr({ root, target, set: opts.recursiveSet, clear: opts.recursiveClear, flags: AT_RECURSIVE }),
       `set the recursive options of ${dest}`);
   }
   for (const prop of opts.propagation) {
-    b.init(OpKind.MOUNT_IN_ROOT, [root, target, { tag: Tag.FLAGS, value: prop }], `mount propagation of ${dest}: ${mountFlagNames(prop)}`);
+    b.init(ops.mountInRoot({ root, target, flags: prop }), `mount propagation of ${dest}: ${mountFlagNames(prop)}`);
   }
 }
 
-function addCgroupMount(b: PlanBuilder, dest: string, flags: number, input: CreatePlanInput, check: Field[]): void {
-  const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
+function addCgroupMount(b: PlanBuilder, dest: string, flags: number, input: CreatePlanInput, check: Procfs | undefined): void {
+  const root = SLOT.ROOT;
   const ro = (flags & MS.RDONLY) !== 0;
   const base = flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
-  b.init(OpKind.MKPATH, [root, str(Tag.PATH, dest), { tag: Tag.TYPE, value: 1 }], `create ${dest} in the rootfs`);
+  b.init(ops.mkpath({ root, path: dest, kind: PATH_KIND.DIR }), `create ${dest} in the rootfs`);
   if (input.cgroupV2) {
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'cgroup2'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'cgroup2'), { tag: Tag.FLAGS, value: base }, ...check], `mount cgroup2 on ${dest}`);
+    b.init(ops.mountInRoot({ root, source: 'cgroup2', target: dest, fstype: 'cgroup2', flags: base, procfs: check }), `mount cgroup2 on ${dest}`);
     return;
   }
   // v1: a tmpfs with each hierarchy's directory of this container bound into it (as runc does)
-  b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, 'tmpfs'), str(Tag.TARGET, dest), str(Tag.FSTYPE, 'tmpfs'), { tag: Tag.FLAGS, value: MS.NOSUID | MS.NODEV | MS.NOEXEC }, str(Tag.DATA, 'mode=755'), ...check], `mount tmpfs on ${dest}`);
+  b.init(ops.mountInRoot({ root, source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'mode=755', procfs: check }), `mount tmpfs on ${dest}`);
   for (const dir of input.cgroupV1Dirs ?? []) {
     const target = `${dest}/${dir.name}`;
-    b.init(OpKind.MKPATH, [root, str(Tag.PATH, target), { tag: Tag.TYPE, value: 1 }], `create ${target}`);
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, dir.host), str(Tag.TARGET, target), { tag: Tag.FLAGS, value: MS.BIND }], `bind the container's ${dir.name} cgroup on ${target}`);
-    b.init(OpKind.SETATTR, [root, str(Tag.TARGET, target), { tag: Tag.SET, value: (ro ? 1 : 0) | 2 | 4 | 8 }], `${ro ? 'read-only, ' : ''}nosuid, nodev, noexec ${target}`);
+    b.init(ops.mkpath({ root, path: target, kind: PATH_KIND.DIR }), `create ${target}`);
+    b.init(ops.mountInRoot({ root, source: dir.host, target, flags: MS.BIND }), `bind the container's ${dir.name} cgroup on ${target}`);
+    const set = (ro ? MOUNT_ATTR.RDONLY : 0) | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC;
+    b.init(ops.setattr({ root, target, set }), `${ro ? 'read-only, ' : ''}nosuid, nodev, noexec ${target}`);
   }
-  if (ro) b.init(OpKind.SETATTR, [root, str(Tag.TARGET, dest), { tag: Tag.SET, value: 1 }], `read-only ${dest}`);
+  if (ro) b.init(ops.setattr({ root, target: dest, set: MOUNT_ATTR.RDONLY }), `read-only ${dest}`);
 }
 

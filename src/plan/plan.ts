@@ -2,18 +2,19 @@
 // Pure: every decision about what the helper does is made here, and it can be read back as text.
 import { existsSync } from 'node:fs';
 import { HakoError } from '../errors.js';
-import { MessageType, OpKind, Tag, type Field } from '../helper/protocol.js';
-import { MS, mountFlagNames } from '../linux/mount.js';
+import { MessageType } from '../helper/protocol.js';
+import { ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
+import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js';
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
 import type { Hook, LinuxNamespaceType, Seccomp, Spec } from '../config/types.js';
 import type { CgroupJoinPlan } from '../cgroups/manager.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { addDevices } from './devices.js';
-import { AT_RECURSIVE, planMountOptions } from './mountopts.js';
+import { planMountOptions } from './mountopts.js';
 import { addMount } from './mounts.js';
 import { checkSysctl, refuseUnsupported } from './checks.js';
 import { addProcessOps } from './process.js';
-import { SLOT, str } from './fields.js';
+import { SLOT } from './fields.js';
 import { seccompOp } from './seccomp.js';
 import type { ConsoleChoice, CreatePlanInput, ProcessPlanInput } from './input.js';
 
@@ -43,26 +44,27 @@ export function containerNamespaces(spec: Spec): ContainerNamespaces {
 }
 
 
-function hookFields(h: Hook, state: string): Field[] {
-  return [
-    str(Tag.PATH, h.path), ...(h.args ?? [h.path]).map((a) => str(Tag.ARG, a)),
-    ...(h.env ?? []).map((e) => str(Tag.ENV, e)), str(Tag.DATA, state), { tag: Tag.VALUE, value: h.timeout ?? 0 },
-  ];
+function hookOp(h: Hook, state: string): Op {
+  return ops.hook({ path: h.path, args: h.args ?? [h.path], env: h.env ?? [], state, timeout: h.timeout ?? 0 });
 }
+
+/** personality(2) domains. */
+const PER_LINUX = 0x0000;
+const PER_LINUX32 = 0x0008;
 
 
 /** The cgroup join: H0 forks H1 into the v2 directory; H1 writes "0" to the v1 tasks files. */
 function joinCgroup(b: PlanBuilder, join: CgroupJoinPlan | undefined): void {
   if (!join) return;
-  if (join.v2) b.host(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: SLOT.CGROUP }, str(Tag.PATH, join.v2)], `open ${join.v2}: H1 is forked into it`);
-  for (const tasks of join.tasks) b.ns(OpKind.WRITE, [str(Tag.PATH, tasks), str(Tag.DATA, '0')], `join ${tasks.replace(/\/tasks$/, '')}`);
+  if (join.v2) b.host(ops.openDir({ slot: SLOT.CGROUP, path: join.v2 }), `open ${join.v2}: H1 is forked into it`);
+  for (const tasks of join.tasks) b.ns(ops.write({ path: tasks, data: '0' }), `join ${tasks.replace(/\/tasks$/, '')}`);
 }
 
 function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoice | undefined, detach: boolean): void {
-  if (fifo) b.host(OpKind.MKFIFO, [str(Tag.PATH, fifo), { tag: Tag.SLOT, value: SLOT.FIFO }], `mkfifo ${fifo}`);
-  if (console?.socket) b.host(OpKind.CONNECT, [str(Tag.PATH, console.socket), { tag: Tag.SLOT, value: SLOT.CONSOLE }], `connect to the console socket ${console.socket}`);
-  else if (console?.relay) b.host(OpKind.SOCKETPAIR, [{ tag: Tag.SLOT, value: SLOT.CONSOLE }], 'a socket pair to receive the pty master');
-  if (detach) b.host(OpKind.PIPE, [{ tag: Tag.SLOT, value: SLOT.DETACH }], 'a pipe on which the container says it goes on alone');
+  if (fifo) b.host(ops.mkfifo({ path: fifo, slot: SLOT.FIFO }), `mkfifo ${fifo}`);
+  if (console?.socket) b.host(ops.connect({ path: console.socket, slot: SLOT.CONSOLE }), `connect to the console socket ${console.socket}`);
+  else if (console?.relay) b.host(ops.socketpair({ slot: SLOT.CONSOLE }), 'a socket pair to receive the pty master');
+  if (detach) b.host(ops.pipe({ slot: SLOT.DETACH }), 'a pipe on which the container says it goes on alone');
 }
 
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */
@@ -87,7 +89,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   hostOps(b, input.fifo, input.console, input.detach);
   if (input.deviceProgram && input.cgroup?.v2) {
-    b.host(OpKind.BPF_DEVICES, [str(Tag.PATH, input.cgroup.v2), { tag: Tag.DATA, value: input.deviceProgram }],
+    b.host(ops.bpfDevices({ path: input.cgroup.v2, program: input.deviceProgram }),
       `attach the device filter (${input.deviceProgram.length / 8} eBPF instructions) to ${input.cgroup.v2}`);
   }
   joinCgroup(b, input.cgroup);
@@ -96,38 +98,38 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const joinOrder = NAMESPACES.map((k) => k.type);
   for (const j of [...ns.joined].sort((a, c) => joinOrder.indexOf(a.type) - joinOrder.indexOf(c.type))) {
     const kind = namespaceKind(j.type);
-    b.ns(OpKind.SETNS, [{ tag: Tag.NSTYPE, value: kind.flag }, str(Tag.PATH, j.path)], `setns(${j.path}, ${kind.flagName})`);
+    b.ns(ops.setns({ nstype: kind.flag, path: j.path }), `setns(${j.path}, ${kind.flagName})`);
   }
   const userNs = ns.created.has('user');
   if (userNs) {
-    b.ns(OpKind.UNSHARE, [{ tag: Tag.FLAGS, value: namespaceKind('user').flag }], 'unshare(CLONE_NEWUSER)');
-    b.ns(OpKind.IDMAP, [], 'wait for hako to write the uid and gid maps');
+    b.ns(ops.unshare({ flags: namespaceKind('user').flag }), 'unshare(CLONE_NEWUSER)');
+    b.ns(ops.idmap(), 'wait for hako to write the uid and gid maps');
     // become the namespace's root: the helper's host ids need not be mapped in it
-    b.ns(OpKind.SETGROUPS, [], 'setgroups([])');
-    b.ns(OpKind.SETGID, [{ tag: Tag.ID, value: 0 }], 'setresgid(0) in the new user namespace');
-    b.ns(OpKind.SETUID, [{ tag: Tag.ID, value: 0 }], 'setresuid(0) in the new user namespace');
+    b.ns(ops.setgroups({ ids: [] }), 'setgroups([])');
+    b.ns(ops.setgid({ id: 0 }), 'setresgid(0) in the new user namespace');
+    b.ns(ops.setuid({ id: 0 }), 'setresuid(0) in the new user namespace');
   }
   const rest = NAMESPACES.filter((k) => k.type !== 'user' && ns.created.has(k.type));
   const mask = rest.reduce((m, k) => m | k.flag, 0);
-  if (mask) b.ns(OpKind.UNSHARE, [{ tag: Tag.FLAGS, value: mask }], `unshare(${rest.map((k) => k.flagName).join('|')})`);
+  if (mask) b.ns(ops.unshare({ flags: mask }), `unshare(${rest.map((k) => k.flagName).join('|')})`);
   const offsets = spec.linux?.timeOffsets;
   if (offsets && Object.keys(offsets).length) {
     if (!ns.created.has('time')) throw new HakoError('hako: config.json: linux.timeOffsets: needs a new time namespace', { code: 'bad-config' });
     const text = Object.entries(offsets).map(([clock, o]) => `${clock} ${o?.secs ?? 0} ${o?.nanosecs ?? 0}\n`).join('');
-    b.ns(OpKind.WRITE, [str(Tag.PATH, '/proc/self/timens_offsets'), str(Tag.DATA, text)], 'write the time namespace offsets');
+    b.ns(ops.write({ path: '/proc/self/timens_offsets', data: text }), 'write the time namespace offsets');
   }
 
   // H2: the rootfs, prepared by fd
-  const root: Field = { tag: Tag.ROOT, value: SLOT.ROOT };
+  const root = SLOT.ROOT;
   const rootPropagation = { private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC };
   const wanted = spec.linux?.rootfsPropagation;
   // slave (or what the config asks) first, so nothing done here propagates back to the host
   const first = wanted === 'shared' || wanted === 'rshared' ? MS.SLAVE | MS.REC : (wanted ? rootPropagation[wanted] : MS.SLAVE | MS.REC);
-  b.init(OpKind.MOUNT, [str(Tag.TARGET, '/'), { tag: Tag.FLAGS, value: first }], `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
-  b.init(OpKind.MOUNT, [str(Tag.SOURCE, input.rootfs), str(Tag.TARGET, input.rootfs), { tag: Tag.FLAGS, value: MS.BIND | MS.REC }], `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
-  b.init(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: SLOT.ROOT }, str(Tag.PATH, input.rootfs)], `open the rootfs ${input.rootfs}`);
+  b.init(ops.mount({ target: '/', flags: first }), `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
+  b.init(ops.mount({ source: input.rootfs, target: input.rootfs, flags: MS.BIND | MS.REC }), `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
+  b.init(ops.openDir({ slot: SLOT.ROOT, path: input.rootfs }), `open the rootfs ${input.rootfs}`);
   // the host's /dev/null, opened in this mount namespace (a bind source must be in it), for masks
-  if (spec.linux?.maskedPaths?.length) b.init(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: SLOT.NULL }, str(Tag.PATH, '/dev/null'), { tag: Tag.TYPE, value: 1 }], "open the host's /dev/null for masking");
+  if (spec.linux?.maskedPaths?.length) b.init(ops.openDir({ slot: SLOT.NULL, path: '/dev/null', anyFile: true }), "open the host's /dev/null for masking");
   const mounts = spec.mounts ?? [];
   mounts.forEach((m, i) => addMount(b, m, i, input));
   const dev = mounts.find((m) => m.destination === '/dev');
@@ -138,49 +140,48 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   const hooks = spec.hooks ?? {};
   if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0) {
-    b.init(OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.HOOKS }], 'ask hako to run the prestart and createRuntime hooks (and for the state the createContainer hooks get)');
+    b.init(ops.sync({ type: MessageType.HOOKS }), 'ask hako to run the prestart and createRuntime hooks (and for the state the createContainer hooks get)');
   }
-  for (const h of hooks.createContainer ?? []) b.init(OpKind.HOOK, hookFields(h, input.hookState), `createContainer hook ${h.path}`);
+  for (const h of hooks.createContainer ?? []) b.init(hookOp(h, input.hookState), `createContainer hook ${h.path}`);
   // sysctls (written under the container's /proc, from the container's namespaces: never to a
   // file of the image), then read-only paths (which make /proc/sys read-only), then masked paths,
   // as runc: a mask under a read-only path stays. All by fd in the root, before pivot_root.
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     checkSysctl(key, ns.created);
     const path = `/proc/sys/${key.replace(/\./g, '/')}`;
-    b.init(OpKind.WRITE, [root, str(Tag.PATH, path), str(Tag.DATA, value), { tag: Tag.PROCFS, value: 1 }], `sysctl ${key}=${value}`);
+    b.init(ops.write({ root, path, data: value, procfs: PROCFS.MUST_BE }), `sysctl ${key}=${value}`);
   }
   for (const path of spec.linux?.readonlyPaths ?? []) {
     // the container's own path (resolved in the root, as the target is) onto itself; missing: skipped
-    const t = str(Tag.TARGET, path);
-    b.init(OpKind.MOUNT_IN_ROOT, [root, str(Tag.SOURCE, path), t, { tag: Tag.SOURCE_IN_ROOT, value: 1 }, { tag: Tag.FLAGS, value: MS.BIND | MS.REC }, { tag: Tag.OPTIONAL, value: 1 }], `bind ${path} onto itself`);
-    b.init(OpKind.SETATTR, [root, t, { tag: Tag.SET, value: 1 }, { tag: Tag.FLAGS, value: AT_RECURSIVE }, { tag: Tag.OPTIONAL, value: 1 }], `make ${path} read-only`);
+    b.init(ops.mountInRoot({ root, source: path, target: path, sourceInRoot: true, flags: MS.BIND | MS.REC, optional: true }), `bind ${path} onto itself`);
+    b.init(ops.setattr({ root, target: path, set: MOUNT_ATTR.RDONLY, flags: AT_RECURSIVE, optional: true }), `make ${path} read-only`);
   }
-  for (const path of spec.linux?.maskedPaths ?? []) b.init(OpKind.MASK, [root, str(Tag.PATH, path), { tag: Tag.SLOT, value: SLOT.NULL }], `mask ${path}`);
+  for (const path of spec.linux?.maskedPaths ?? []) b.init(ops.mask({ root, path, slot: SLOT.NULL }), `mask ${path}`);
   // a missing working directory is made, as runc does
   const cwd = process.cwd || '/';
-  if (cwd !== '/') b.init(OpKind.MKPATH, [root, str(Tag.PATH, cwd), { tag: Tag.TYPE, value: 1 }], `create the working directory ${cwd}`);
-  if (input.noPivot) b.init(OpKind.MOVE_ROOT, [root], 'move the rootfs onto / and chroot (--no-pivot)');
-  else b.init(OpKind.PIVOT, [root], 'pivot_root into the rootfs and detach the old root');
+  if (cwd !== '/') b.init(ops.mkpath({ root, path: cwd, kind: PATH_KIND.DIR }), `create the working directory ${cwd}`);
+  if (input.noPivot) b.init(ops.moveRoot({ root }), 'move the rootfs onto / and chroot (--no-pivot)');
+  else b.init(ops.pivot({ root }), 'pivot_root into the rootfs and detach the old root');
 
   // inside the root now
-  if (spec.hostname) b.init(OpKind.HOSTNAME, [str(Tag.NAME, spec.hostname)], `sethostname(${JSON.stringify(spec.hostname)})`);
-  if (spec.domainname) b.init(OpKind.DOMAINNAME, [str(Tag.NAME, spec.domainname)], `setdomainname(${JSON.stringify(spec.domainname)})`);
+  if (spec.hostname) b.init(ops.hostname({ name: spec.hostname }), `sethostname(${JSON.stringify(spec.hostname)})`);
+  if (spec.domainname) b.init(ops.domainname({ name: spec.domainname }), `setdomainname(${JSON.stringify(spec.domainname)})`);
   if (wanted === 'shared' || wanted === 'rshared') {
-    b.init(OpKind.MOUNT, [str(Tag.TARGET, '/'), { tag: Tag.FLAGS, value: rootPropagation[wanted] }], `rootfs propagation ${wanted}`);
+    b.init(ops.mount({ target: '/', flags: rootPropagation[wanted] }), `rootfs propagation ${wanted}`);
   }
   const personality = spec.linux?.personality;
   if (personality) {
     if (personality.flags?.length) throw new HakoError('hako: config.json: linux.personality.flags: personality flags are not supported yet', { code: 'unsupported' });
-    const value = personality.domain === 'LINUX32' ? 0x0008 : 0x0000;
-    b.init(OpKind.PERSONALITY, [{ tag: Tag.VALUE, value }], `personality(${personality.domain})`);
+    const persona = personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
+    b.init(ops.personality({ persona }), `personality(${personality.domain})`);
   }
-  if (input.keyring) b.init(OpKind.KEYRING, [str(Tag.NAME, input.keyring)], `join a new session keyring ${input.keyring}`);
-  if (spec.root.readonly) b.init(OpKind.SETATTR, [root, str(Tag.TARGET, '/'), { tag: Tag.SET, value: 1 }], 'make the root read-only');
+  if (input.keyring) b.init(ops.keyring({ name: input.keyring }), `join a new session keyring ${input.keyring}`);
+  if (spec.root.readonly) b.init(ops.setattr({ root, target: '/', set: MOUNT_ATTR.RDONLY }), 'make the root read-only');
   addProcessOps(b, input, 'process', seccomp, () => {
-    b.init(OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.READY }], 'tell hako the container is created');
-    if (input.detach) b.init(OpKind.DETACH, [{ tag: Tag.SLOT, value: SLOT.DETACH }], 'go on without the runtime');
-    if (input.fifo) b.init(OpKind.FIFO_WAIT, [{ tag: Tag.SLOT, value: SLOT.FIFO }], 'wait for `start` on exec.fifo');
-    for (const h of hooks.startContainer ?? []) b.init(OpKind.HOOK, hookFields(h, input.hookState), `startContainer hook ${h.path}`);
+    b.init(ops.sync({ type: MessageType.READY }), 'tell hako the container is created');
+    if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
+    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO }), 'wait for `start` on exec.fifo');
+    for (const h of hooks.startContainer ?? []) b.init(hookOp(h, input.hookState), `startContainer hook ${h.path}`);
   });
   return b;
 }
@@ -200,10 +201,10 @@ export function execPlan(input: ExecPlanInput): PlanBuilder {
   hostOps(b, undefined, input.console, input.detach);
   joinCgroup(b, input.cgroup);
   const mask = input.namespaces.reduce((m, t) => m | namespaceKind(t).flag, 0);
-  b.ns(OpKind.SETNS_PID, [{ tag: Tag.VALUE, value: input.pid }, { tag: Tag.FLAGS, value: mask }], `setns(pidfd of ${input.pid}, ${input.namespaces.join(', ')})`);
+  b.ns(ops.setnsPid({ pid: input.pid, flags: mask }), `setns(pidfd of ${input.pid}, ${input.namespaces.join(', ')})`);
   addProcessOps(b, input, 'process', seccomp, () => {
-    b.init(OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.READY }], 'tell hako the process is ready');
-    if (input.detach) b.init(OpKind.DETACH, [{ tag: Tag.SLOT, value: SLOT.DETACH }], 'go on without the runtime');
+    b.init(ops.sync({ type: MessageType.READY }), 'tell hako the process is ready');
+    if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
   });
   return b;
 }

@@ -1,15 +1,12 @@
 // The ops that turn H2 into the configured process: console, rlimits, oom score, umask, cwd,
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
 import { HakoError } from '../errors.js';
-import { OpKind, Tag } from '../helper/protocol.js';
+import { ops, PROCFS, type Op } from '../helper/ops.js';
 import type { Process } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
-import { SLOT, str } from './fields.js';
+import { SLOT } from './fields.js';
 import type { ProcessPlanInput } from './input.js';
-import type { seccompOp } from './seccomp.js';
-
-type SeccompOp = ReturnType<typeof seccompOp>;
 
 const RLIMIT: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
@@ -32,54 +29,54 @@ function processEnv(p: Process, home: string | undefined): string[] {
 /** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp.
  * beforeExec adds the ops that run with the process's credentials just before the exec (READY,
  * DETACH, the wait on exec.fifo, the startContainer hooks). */
-export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: SeccompOp | undefined, beforeExec: () => void): void {
+export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: Op | undefined, beforeExec: () => void): void {
   const p = input.process;
   if (input.console?.socket || input.console?.relay) {
     const size = p.consoleSize;
-    b.init(OpKind.CONSOLE, [{ tag: Tag.SLOT, value: SLOT.CONSOLE }, { tag: Tag.VALUE, value: size?.height ?? 0 }, { tag: Tag.VALUE2, value: size?.width ?? 0 }],
+    b.init(ops.console({ slot: SLOT.CONSOLE, rows: size?.height ?? 0, cols: size?.width ?? 0 }),
       input.console.socket ? `make a pty and send its master to ${input.console.socket}` : 'make a pty and hand its master to hako, which relays it');
   }
   for (const r of p.rlimits ?? []) {
     const resource = RLIMIT[r.type];
     if (resource === undefined) throw new HakoError(`hako: config.json: ${where}.rlimits: unknown rlimit '${r.type}'`, { code: 'bad-config' });
-    b.init(OpKind.RLIMIT, [{ tag: Tag.TYPE, value: resource }, { tag: Tag.VALUE, value: rlim(r.soft) }, { tag: Tag.VALUE2, value: rlim(r.hard) }, str(Tag.NAME, r.type)],
+    b.init(ops.rlimit({ resource, soft: rlim(r.soft), hard: rlim(r.hard), name: r.type }),
       `setrlimit(${r.type}, ${r.soft}, ${r.hard})`);
   }
   if (p.oomScoreAdj !== undefined) {
-    b.init(OpKind.WRITE, [str(Tag.PATH, '/proc/self/oom_score_adj'), str(Tag.DATA, String(p.oomScoreAdj)), { tag: Tag.PROCFS, value: 1 }], `oom_score_adj = ${p.oomScoreAdj}`);
+    b.init(ops.write({ path: '/proc/self/oom_score_adj', data: String(p.oomScoreAdj), procfs: PROCFS.MUST_BE }), `oom_score_adj = ${p.oomScoreAdj}`);
   }
-  b.init(OpKind.UMASK, [{ tag: Tag.MODE, value: p.user?.umask ?? 0o022 }], `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
-  b.init(OpKind.CHDIR, [str(Tag.PATH, p.cwd || '/')], `chdir(${JSON.stringify(p.cwd || '/')})`);
+  b.init(ops.umask({ mode: p.user?.umask ?? 0o022 }), `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
+  b.init(ops.chdir({ path: p.cwd || '/' }), `chdir(${JSON.stringify(p.cwd || '/')})`);
   // a missing program fails here, before READY, as runc's create does (not at start)
   const path = (p.env ?? []).filter((e) => e.startsWith('PATH='));
-  b.init(OpKind.CHECK_EXEC, [str(Tag.ARG, p.args[0] ?? ''), ...path.map((e) => str(Tag.ENV, e))], `find ${JSON.stringify(p.args[0])} in the container`);
+  b.init(ops.checkExec({ program: p.args[0] ?? '', env: path }), `find ${JSON.stringify(p.args[0])} in the container`);
   const nnp = p.noNewPrivileges === true;
-  if (seccomp && !nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
+  if (seccomp && !nnp) b.init(seccomp, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
   const caps = p.capabilities;
-  if (caps) b.init(OpKind.BOUNDING, [{ tag: Tag.CAP_BOUNDING, value: capMask(caps.bounding, `${where}.capabilities.bounding`) }], 'drop capabilities outside the bounding set');
+  if (caps) b.init(ops.bounding({ bounding: capMask(caps.bounding, `${where}.capabilities.bounding`) }), 'drop capabilities outside the bounding set');
   const uid = p.user?.uid ?? 0;
   const gid = p.user?.gid ?? 0;
-  if (caps) b.init(OpKind.KEEPCAPS, [{ tag: Tag.VALUE, value: 1 }], 'keep capabilities across setuid');
-  b.init(OpKind.SETGROUPS, (p.user?.additionalGids ?? []).map((g) => ({ tag: Tag.ID, value: g })), `setgroups([${(p.user?.additionalGids ?? []).join(', ')}])`);
-  b.init(OpKind.SETGID, [{ tag: Tag.ID, value: gid }], `setresgid(${gid})`);
-  b.init(OpKind.SETUID, [{ tag: Tag.ID, value: uid }], `setresuid(${uid})`);
+  if (caps) b.init(ops.keepcaps({ value: 1 }), 'keep capabilities across setuid');
+  b.init(ops.setgroups({ ids: p.user?.additionalGids ?? [] }), `setgroups([${(p.user?.additionalGids ?? []).join(', ')}])`);
+  b.init(ops.setgid({ id: gid }), `setresgid(${gid})`);
+  b.init(ops.setuid({ id: uid }), `setresuid(${uid})`);
   if (caps) {
-    b.init(OpKind.CAPS, [
-      { tag: Tag.CAP_EFFECTIVE, value: capMask(caps.effective, `${where}.capabilities.effective`) },
-      { tag: Tag.CAP_PERMITTED, value: capMask(caps.permitted, `${where}.capabilities.permitted`) },
-      { tag: Tag.CAP_INHERITABLE, value: capMask(caps.inheritable, `${where}.capabilities.inheritable`) },
+    b.init(ops.caps({
+      effective: capMask(caps.effective, `${where}.capabilities.effective`),
+      permitted: capMask(caps.permitted, `${where}.capabilities.permitted`),
+      inheritable: capMask(caps.inheritable, `${where}.capabilities.inheritable`),
       // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
       // crun skip the others (runc's own default config lists ambient without inheritable)
-      { tag: Tag.CAP_AMBIENT, value: capMask(caps.ambient, `${where}.capabilities.ambient`) & capMask(caps.inheritable, `${where}.capabilities.inheritable`) & capMask(caps.permitted, `${where}.capabilities.permitted`) },
-    ], 'set the effective, permitted, inheritable and ambient capabilities');
+      ambient: capMask(caps.ambient, `${where}.capabilities.ambient`) & capMask(caps.inheritable, `${where}.capabilities.inheritable`) & capMask(caps.permitted, `${where}.capabilities.permitted`),
+    }), 'set the effective, permitted, inheritable and ambient capabilities');
   }
-  if (nnp) b.init(OpKind.NNP, [], 'no_new_privs');
-  b.init(OpKind.CHECK_CWD, [], 'check that the working directory is inside the container');
-  b.init(OpKind.CLOEXEC_FROM, [{ tag: Tag.VALUE, value: 3 + input.preserveFds }], `close every fd from ${3 + input.preserveFds} on at exec`);
+  if (nnp) b.init(ops.nnp(), 'no_new_privs');
+  b.init(ops.checkCwd(), 'check that the working directory is inside the container');
+  b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
   // as runc: all that can fail comes first; READY, the wait for `start` and the startContainer
   // hooks come after the credentials are the process's, so the hooks run as the process would
   beforeExec();
-  if (seccomp && nnp) b.init(seccomp.kind, seccomp.fields, 'load the seccomp filter');
+  if (seccomp && nnp) b.init(seccomp, 'load the seccomp filter');
   b.exec(p.args, Object.fromEntries(processEnv(p, input.home).map((e) => {
     const i = e.indexOf('=');
     return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];

@@ -1,6 +1,7 @@
 // linux.seccomp → the fields of the helper's SECCOMP op (libseccomp builds the filter).
 import { HakoError } from '../errors.js';
-import { OpKind, Tag, type Field } from '../helper/protocol.js';
+import { ops, seccompArg, seccompRule, type Op } from '../helper/ops.js';
+import type { Field } from '../helper/protocol.js';
 import type { Seccomp } from '../config/types.js';
 
 const EPERM = 1;
@@ -30,30 +31,25 @@ const FLAGS: Record<string, number> = {
 };
 
 /** The SECCOMP op's fields for a config's linux.seccomp. */
-export function seccompOp(s: Seccomp): { kind: number; fields: Field[] } {
+export function seccompOp(s: Seccomp): Op {
   if (s.listenerPath) throw new HakoError('hako: config.json: linux.seccomp.listenerPath: seccomp user notification is not supported yet', { code: 'unsupported' });
-  const fields: Field[] = [{ tag: Tag.ACTION, value: action(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction') }];
+  const defaultAction = action(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
   let flags = 0;
   for (const [i, f] of (s.flags ?? []).entries()) {
     const bit = FLAGS[f];
     if (bit === undefined) throw new HakoError(`hako: config.json: linux.seccomp.flags[${i}]: '${f}' is not supported`, { code: 'unsupported' });
     flags |= bit;
   }
-  fields.push({ tag: Tag.FLAGS, value: flags });
-  for (const arch of s.architectures ?? []) fields.push({ tag: Tag.ARCH, value: arch.replace(/^SCMP_ARCH_/, '').toLowerCase() });
-  for (const [i, rule] of (s.syscalls ?? []).entries()) {
+  const archs = (s.architectures ?? []).map((arch) => arch.replace(/^SCMP_ARCH_/, '').toLowerCase());
+  const rules: Field[][] = (s.syscalls ?? []).map((rule, i) => {
     const where = `linux.seccomp.syscalls[${i}]`;
-    const ruleFields: Field[] = [{ tag: Tag.ACTION, value: action(rule.action, rule.errnoRet, `${where}.action`) }];
-    for (const name of rule.names) ruleFields.push({ tag: Tag.NAME, value: name });
-    for (const [j, arg] of (rule.args ?? []).entries()) {
+    const ruleAction = action(rule.action, rule.errnoRet, `${where}.action`);
+    const args = (rule.args ?? []).map((arg, j) => {
       const op = OPERATORS[arg.op];
       if (op === undefined) throw new HakoError(`hako: config.json: ${where}.args[${j}].op: unknown operator '${arg.op}'`, { code: 'bad-config' });
-      ruleFields.push({ tag: Tag.ARGCMP, value: [
-        { tag: Tag.TYPE, value: arg.index }, { tag: Tag.VALUE, value: BigInt(arg.value) },
-        { tag: Tag.VALUE2, value: BigInt(arg.valueTwo ?? 0) }, { tag: Tag.MODE, value: op },
-      ] });
-    }
-    fields.push({ tag: Tag.RULE, value: ruleFields });
-  }
-  return { kind: OpKind.SECCOMP, fields };
+      return seccompArg({ index: arg.index, value: BigInt(arg.value), valueTwo: BigInt(arg.valueTwo ?? 0), op });
+    });
+    return seccompRule({ action: ruleAction, names: rule.names, args });
+  });
+  return ops.seccomp({ action: defaultAction, flags, archs, rules });
 }

@@ -2,7 +2,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { HakoError } from '../errors.js';
 import { checkOptions, NSENTER_OPTIONS, object } from '../options.js';
-import { OpKind, Tag } from '../helper/protocol.js';
+import { ops } from '../helper/ops.js';
 import { NAMESPACES, nsPath, type NamespaceType } from '../linux/namespaces.js';
 import { processExists } from '../linux/proc.js';
 import { launch, launchSpawn, type LaunchOptions, type LaunchResult } from './launch.js';
@@ -31,6 +31,8 @@ function nsId(path: string): string | undefined {
 }
 
 /** Slots 0 and 1 hold --root and --wd; the namespace files take the slots from here on. */
+const ROOT_SLOT = 0;
+const WD_SLOT = 1;
 const FIRST_NS_SLOT = 6;
 
 export function nsenterPlan(o: NsenterOptions): PlanBuilder {
@@ -46,11 +48,11 @@ export function nsenterPlan(o: NsenterOptions): PlanBuilder {
   // the target's root and cwd are opened before any setns: the paths mean the host's /proc
   if (o.root !== undefined) {
     const path = o.root === true ? `/proc/${pid}/root` : String(o.root);
-    b.ns(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: 0 }, { tag: Tag.PATH, value: path }], `open ${path} as the new root`);
+    b.ns(ops.openDir({ slot: ROOT_SLOT, path }), `open ${path} as the new root`);
   }
   if (o.wd !== undefined) {
     const path = o.wd === true ? `/proc/${pid}/cwd` : String(o.wd);
-    b.ns(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: 1 }, { tag: Tag.PATH, value: path }], `open ${path} as the working directory`);
+    b.ns(ops.openDir({ slot: WD_SLOT, path }), `open ${path} as the working directory`);
   }
   // every namespace file is opened before the first setns: after joining the mount namespace,
   // /proc is the target's, where these paths no longer lead (util-linux opens them first too)
@@ -71,20 +73,20 @@ export function nsenterPlan(o: NsenterOptions): PlanBuilder {
     if (kind.type === 'user') joinedUser = true;
     const slot = FIRST_NS_SLOT + joins.length;
     joins.push({ slot, kind, path, theirs });
-    b.ns(OpKind.OPEN_DIR, [{ tag: Tag.SLOT, value: slot }, { tag: Tag.PATH, value: path }, { tag: Tag.TYPE, value: 1 }], `open ${path}`);
+    b.ns(ops.openDir({ slot, path, anyFile: true }), `open ${path}`);
   }
   for (const j of joins) {
-    b.ns(OpKind.SETNS, [{ tag: Tag.NSTYPE, value: j.kind.flag }, { tag: Tag.SLOT, value: j.slot }], `setns(${j.path}, ${j.kind.flagName}): join ${j.theirs}`);
+    b.ns(ops.setns({ nstype: j.kind.flag, slot: j.slot }), `setns(${j.path}, ${j.kind.flagName}): join ${j.theirs}`);
   }
-  if (o.root !== undefined) b.init(OpKind.FCHROOT, [{ tag: Tag.SLOT, value: 0 }], 'chroot to the opened root');
-  if (o.wd !== undefined) b.init(OpKind.FCHDIR, [{ tag: Tag.SLOT, value: 1 }], 'chdir to the opened working directory');
+  if (o.root !== undefined) b.init(ops.fchroot({ slot: ROOT_SLOT }), 'chroot to the opened root');
+  if (o.wd !== undefined) b.init(ops.fchdir({ slot: WD_SLOT }), 'chdir to the opened working directory');
   if (joinedUser && !o.preserveCredentials) {
     // as util-linux: become root of the joined namespace; drop supplementary groups when allowed
     let setgroups = 'allow';
     try { setgroups = readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim(); } catch { /* keep allow */ }
-    if (setgroups === 'allow') b.init(OpKind.SETGROUPS, [], 'setgroups([]): drop supplementary groups');
-    b.init(OpKind.SETGID, [{ tag: Tag.ID, value: 0 }], 'setresgid(0): become group 0 of the joined user namespace');
-    b.init(OpKind.SETUID, [{ tag: Tag.ID, value: 0 }], 'setresuid(0): become user 0 of the joined user namespace');
+    if (setgroups === 'allow') b.init(ops.setgroups({ ids: [] }), 'setgroups([]): drop supplementary groups');
+    b.init(ops.setgid({ id: 0 }), 'setresgid(0): become group 0 of the joined user namespace');
+    b.init(ops.setuid({ id: 0 }), 'setresuid(0): become user 0 of the joined user namespace');
   }
   const env = o.env ?? process.env;
   b.exec(o.command?.length ? o.command : [env.SHELL || '/bin/sh'], env);

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { HakoError } from '../errors.js';
 import { checkOptions, object, UNSHARE_OPTIONS } from '../options.js';
-import { OpKind, Tag } from '../helper/protocol.js';
+import { ops } from '../helper/ops.js';
 import { MS, mountFlagNames } from '../linux/mount.js';
 import { CAP_SYS_ADMIN, hasCap } from '../linux/proc.js';
 import { flagNames, namespaceKind, NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
@@ -124,36 +124,36 @@ export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; map
   const b = new PlanBuilder();
   let maps: IdMapPlan | undefined;
   if (set.has('user')) {
-    b.ns(OpKind.UNSHARE, [{ tag: Tag.FLAGS, value: namespaceKind('user').flag }], `unshare(CLONE_NEWUSER): a new user namespace, in which this process has every capability`);
+    b.ns(ops.unshare({ flags: namespaceKind('user').flag }), `unshare(CLONE_NEWUSER): a new user namespace, in which this process has every capability`);
     maps = idMapPlan(o);
-    if (maps.uid.length || maps.gid.length) b.ns(OpKind.IDMAP, [], 'ask hako to write the uid and gid maps, and wait');
+    if (maps.uid.length || maps.gid.length) b.ns(ops.idmap(), 'ask hako to write the uid and gid maps, and wait');
   }
   const rest = NAMESPACES.filter((k) => k.type !== 'user' && set.has(k.type));
   const restMask = rest.reduce((m, k) => m | k.flag, 0);
   if (restMask) {
-    b.ns(OpKind.UNSHARE, [{ tag: Tag.FLAGS, value: restMask }],
+    b.ns(ops.unshare({ flags: restMask }),
       `unshare(${flagNames(restMask)}): new ${rest.map((k) => `${k.type} (${k.isolates})`).join(', ')}`);
   }
   if (set.has('time') && (o.monotonic !== undefined || o.boottime !== undefined)) {
     const text = `${o.monotonic !== undefined ? `monotonic ${o.monotonic} 0\n` : ''}${o.boottime !== undefined ? `boottime ${o.boottime} 0\n` : ''}`;
-    b.ns(OpKind.WRITE, [{ tag: Tag.PATH, value: '/proc/self/timens_offsets' }, { tag: Tag.DATA, value: text }],
+    b.ns(ops.write({ path: '/proc/self/timens_offsets', data: text }),
       `write /proc/self/timens_offsets ${JSON.stringify(text.trimEnd())}: clock offsets for the new time namespace`);
   }
   const propagation = o.propagation ?? 'private';
   if (set.has('mnt') && propagation !== 'unchanged') {
     const flags = MS.REC | PROPAGATION[propagation];
-    b.init(OpKind.MOUNT, [{ tag: Tag.TARGET, value: '/' }, { tag: Tag.FLAGS, value: flags }],
+    b.init(ops.mount({ target: '/', flags }),
       `mount(none, "/", ${mountFlagNames(flags)}): make every mount ${propagation}, so mounts made here ${propagation === 'shared' ? 'DO propagate to the host' : 'never reach the host'}`);
   }
-  if (o.hostname !== undefined) b.init(OpKind.HOSTNAME, [{ tag: Tag.NAME, value: o.hostname }], `sethostname(${JSON.stringify(o.hostname)})`);
-  if (o.domainname !== undefined) b.init(OpKind.DOMAINNAME, [{ tag: Tag.NAME, value: o.domainname }], `setdomainname(${JSON.stringify(o.domainname)})`);
-  if (set.has('net')) b.init(OpKind.LINK_UP, [{ tag: Tag.NAME, value: 'lo' }], 'bring up lo, the only link in the new network namespace');
-  if (o.root !== undefined) b.init(OpKind.CHROOT, [{ tag: Tag.PATH, value: o.root }], `chroot(${JSON.stringify(o.root)})`);
-  if (o.wd !== undefined) b.init(OpKind.CHDIR, [{ tag: Tag.PATH, value: o.wd }], `chdir(${JSON.stringify(o.wd)})`);
+  if (o.hostname !== undefined) b.init(ops.hostname({ name: o.hostname }), `sethostname(${JSON.stringify(o.hostname)})`);
+  if (o.domainname !== undefined) b.init(ops.domainname({ name: o.domainname }), `setdomainname(${JSON.stringify(o.domainname)})`);
+  if (set.has('net')) b.init(ops.linkUp({ name: 'lo' }), 'bring up lo, the only link in the new network namespace');
+  if (o.root !== undefined) b.init(ops.chroot({ path: o.root }), `chroot(${JSON.stringify(o.root)})`);
+  if (o.wd !== undefined) b.init(ops.chdir({ path: o.wd }), `chdir(${JSON.stringify(o.wd)})`);
   if (o.mountProc) {
     const target = typeof o.mountProc === 'string' ? o.mountProc : '/proc';
     const flags = MS.NOSUID | MS.NODEV | MS.NOEXEC;
-    b.init(OpKind.MOUNT, [{ tag: Tag.SOURCE, value: 'proc' }, { tag: Tag.TARGET, value: target }, { tag: Tag.FSTYPE, value: 'proc' }, { tag: Tag.FLAGS, value: flags }],
+    b.init(ops.mount({ source: 'proc', target, fstype: 'proc', flags }),
       `mount("proc", ${JSON.stringify(target)}, "proc", ${mountFlagNames(flags)}): a proc that shows ${set.has('pid') ? 'only this PID namespace' : 'the PID namespace the command is in'}`);
   }
   const env = o.env ?? process.env;
