@@ -5,7 +5,7 @@ import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, 
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
-import type { LinuxResources } from '../cgroups/resources.js';
+import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
 import { statsData, type StatsData } from '../cgroups/stats.js';
 import { HakoError, HelperError, type HelperFailure, OptionError } from '../errors.js';
 import {
@@ -19,7 +19,7 @@ import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
 import { type Bundle, loadBundle, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
-import type { Process, Spec, User } from '../config/types.js';
+import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Spec, User } from '../config/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../config/validate.js';
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
@@ -219,6 +219,16 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
+
+/** Compile-time: the config's linux.resources (config/types.ts) and the cgroups' own copy
+ * (cgroups/resources.ts, which may not import config/) name the same fields; the config's is
+ * passed to the cgroups' without a cast, so the field types agree too. */
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const resourceFieldsMatch: [
+  SameKeys<Resources, LinuxResources>, SameKeys<Memory, LinuxMemory>, SameKeys<CPU, LinuxCPU>,
+  SameKeys<BlockIO, LinuxBlockIO>, SameKeys<Pids, LinuxPids>, SameKeys<Network, LinuxNetwork>,
+] = [true, true, true, true, true, true];
+void resourceFieldsMatch;
 
 /** A helper failure with runc's exit codes: 255 for any failed exec, 1 for the rest (a program
  * that is missing is a failed create, not the container's 127). */
@@ -719,7 +729,7 @@ export class Runtime {
       const home = await homeFor(files, proc);
       // the cgroup's paths come from the host's layout: nothing of it is made yet
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
-      resources = planResources(cgroup, spec.linux?.resources as LinuxResources | undefined);
+      resources = planResources(cgroup, spec.linux?.resources);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       builder = createPlan({
         spec, bundle, rootfs, process: proc, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
