@@ -724,16 +724,18 @@ export class Runtime {
     try {
       // a taken id is said before any error of this config (store.create below is the claim)
       if (this.store.exists(id)) throw new HakoError(`hako: container with id ${id} already exists`, 1, 'exists');
+      // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the
+      // host facts, while the helper starts)
+      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
+      resources = planResources(cgroup, spec.linux?.resources);
+      const host = hostFacts(spec, bundle);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       const home = await homeFor(files, proc);
-      // the cgroup's paths come from the host's layout: nothing of it is made yet
-      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
-      resources = planResources(cgroup, spec.linux?.resources);
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       builder = createPlan({
         spec, bundle, rootfs, process: proc, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
-        host: hostFacts(spec, bundle),
+        host,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
