@@ -13,7 +13,7 @@ export { ConfigError } from './config/check.js';
 export { CgroupError } from './cgroups/files.js';
 export { NAMESPACES, type NamespaceType, type NamespaceKind } from './linux/namespaces.js';
 export {
-  Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type RunResult, type ContainerStats,
+  Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type ExecProcess, type RunResult, type ContainerStats,
 } from './runtime/runtime.js';
 export { HakoProcess } from './helper/handle.js';
 export type { OciState, ContainerStatus } from './runtime/state.js';

@@ -1,23 +1,39 @@
 // A container's linux.resources into its cgroup, and where its device rules go (the v1 device
-// cgroup, or the v2 eBPF filter the helper attaches): the runtime's one call for both.
+// cgroup, or the v2 eBPF filter the helper attaches): checked and compiled first (planResources,
+// before anything exists), then written (applyResources, once the cgroup is made).
 import { HakoError } from '../errors.js';
 import { deviceFilter } from './device-filter.js';
-import { applyDeviceRulesV1, DEFAULT_ALLOWED } from './devices.js';
+import { applyDeviceRulesV1, checkDeviceRules, DEFAULT_ALLOWED } from './devices.js';
 import type { CgroupManager } from './manager.js';
-import type { LinuxResources } from './resources.js';
+import type { LinuxDeviceCgroup, LinuxResources } from './resources.js';
+import { normalizeResources, type Wanted } from './validate.js';
 
-/** linux.resources into the cgroup. The device rules (with runc's defaults) go to the v1 device
- * cgroup where there is one (a hybrid host, as runc does); otherwise, for cgroup v2, they are
- * compiled into the eBPF program returned, which the helper attaches before anything runs in the
- * cgroup (loading it costs 0.5 ms, so it is not done twice). */
-export function applyResources(cgroup: CgroupManager, resources: LinuxResources | undefined): Buffer | undefined {
+/** linux.resources checked, for one cgroup: what applyResources writes, and the v2 device filter. */
+export interface ResourcePlan {
+  wanted: Wanted;
+  /** The v1 devices hierarchy's directory of this cgroup, and the rules written there. */
+  v1Devices?: { dir: string; rules: LinuxDeviceCgroup[] };
+  /** For cgroup v2: the device rules (with runc's defaults) compiled to eBPF, which the helper
+   * attaches before anything runs in the cgroup (loading it costs 0.5 ms: it is not done twice). */
+  deviceProgram?: Buffer;
+}
+
+/** Checks linux.resources and compiles the device rules, reading and writing nothing: the cgroup
+ * need not exist yet (its paths are known from the layout). The device rules go to the v1 device
+ * cgroup where there is one (a hybrid host, as runc does), otherwise to the v2 eBPF filter. */
+export function planResources(cgroup: CgroupManager, resources: LinuxResources | undefined): ResourcePlan {
   const { devices, ...rest } = resources ?? {};
-  if (Object.keys(rest).length) cgroup.set(rest);
+  const wanted = normalizeResources(rest);
+  const rules = devices ?? [];
+  checkDeviceRules(rules);
   const v1 = cgroup.version === 1 ? cgroup.mountInfo().cgroupV1Dirs?.find((d) => d.name.split(',').includes('devices'))?.host : undefined;
-  if (v1) {
-    applyDeviceRulesV1(v1, devices ?? []);
-    return undefined;
-  }
-  if (cgroup.joinPlan().v2) return deviceFilter([...(devices ?? []), ...DEFAULT_ALLOWED]);
+  if (v1) return { wanted, v1Devices: { dir: v1, rules } };
+  if (cgroup.joinPlan().v2) return { wanted, deviceProgram: deviceFilter([...rules, ...DEFAULT_ALLOWED]) };
   throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied', { code: 'unsupported' });
+}
+
+/** Writes a planned linux.resources into the (created) cgroup; the v2 device filter is the helper's. */
+export function applyResources(cgroup: CgroupManager, plan: ResourcePlan): void {
+  cgroup.setChecked(plan.wanted);
+  if (plan.v1Devices) applyDeviceRulesV1(plan.v1Devices.dir, plan.v1Devices.rules);
 }

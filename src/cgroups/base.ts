@@ -11,6 +11,7 @@ import { CgroupError, errnoOf, readProcs, removeTree, sleepMs, walkCgroups, writ
 import type { Freezer, FreezerState } from './freezer.js';
 import type { LinuxResources } from './resources.js';
 import type { CgroupStats } from './stats.js';
+import { normalizeResources, type Wanted } from './validate.js';
 
 /** How long destroy() keeps killing and retrying rmdir before it gives up. */
 export const DESTROY_TIMEOUT_MS = 5000;
@@ -44,7 +45,12 @@ export abstract class BaseManager implements CgroupManager {
   /** A v2 directory of this cgroup that has cgroup.kill, if any. */
   protected abstract killFile(): string | undefined;
   protected abstract afterCreate(): void;
-  abstract set(resources: LinuxResources): void;
+  set(resources: LinuxResources): void {
+    this.requireExists('apply linux.resources');
+    this.setChecked(normalizeResources(resources));
+  }
+
+  abstract setChecked(wanted: Wanted): void;
   abstract stats(): CgroupStats;
   abstract oomKilled(): boolean;
   abstract mountInfo(): CgroupMountInfo;

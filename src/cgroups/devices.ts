@@ -25,11 +25,16 @@ function ruleText(r: LinuxDeviceCgroup): string {
   return `${type} ${num(r.major)}:${num(r.minor)} ${r.access ?? 'rwm'}`;
 }
 
-/** Applies the config's rules in order, then runc's default allowances (v1 devices hierarchy dir). */
-export function applyDeviceRulesV1(dir: string, rules: LinuxDeviceCgroup[]): void {
-  for (const [i, r] of [...rules, ...DEFAULT_ALLOWED].entries()) {
+/** Refuses a rule the device cgroup cannot take, before anything is written. */
+export function checkDeviceRules(rules: LinuxDeviceCgroup[]): void {
+  for (const [i, r] of rules.entries()) {
     const access = r.access ?? 'rwm';
     if (!/^[rwm]{1,3}$/.test(access)) throw new HakoError(`hako: config.json: linux.resources.devices[${i}].access: '${access}' is not made of r, w and m`, { code: 'bad-config' });
-    writeCgroupFile(dir, r.allow ? 'devices.allow' : 'devices.deny', ruleText(r));
   }
+}
+
+/** Applies the config's rules (checked: checkDeviceRules) in order, then runc's default
+ * allowances (v1 devices hierarchy dir). */
+export function applyDeviceRulesV1(dir: string, rules: LinuxDeviceCgroup[]): void {
+  for (const r of [...rules, ...DEFAULT_ALLOWED]) writeCgroupFile(dir, r.allow ? 'devices.allow' : 'devices.deny', ruleText(r));
 }

@@ -3,6 +3,7 @@
 import type { FreezerState } from './freezer.js';
 import type { LinuxResources } from './resources.js';
 import type { CgroupStats } from './stats.js';
+import type { Wanted } from './validate.js';
 
 export type KillSignal = NodeJS.Signals | number;
 
@@ -17,6 +18,8 @@ export interface CgroupManager {
   addProcess(pid: number): void;
   /** Apply linux.resources; refuses (HakoError) what it cannot apply, naming the file and errno. */
   set(resources: LinuxResources): void;
+  /** set(), for resources already checked (normalizeResources): nothing is checked again. */
+  setChecked(wanted: Wanted): void;
   freeze(): void;
   thaw(): void;
   state(): FreezerState;

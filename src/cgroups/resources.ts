@@ -110,3 +110,16 @@ export const KNOWN_KEYS = {
   blockIO: ['weight', 'leafWeight', 'weightDevice', 'throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'],
   network: ['classID', 'priorities'],
 } as const;
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+/** Compile-time: each KNOWN_KEYS list names exactly its interface's fields (a field added to one
+ * and not the other fails the typecheck). */
+export type KnownKeysMatch = Assert<[
+  Same<keyof LinuxResources, (typeof KNOWN_KEYS.resources)[number]>,
+  Same<keyof LinuxMemory, (typeof KNOWN_KEYS.memory)[number]>,
+  Same<keyof LinuxCPU, (typeof KNOWN_KEYS.cpu)[number]>,
+  Same<keyof LinuxPids, (typeof KNOWN_KEYS.pids)[number]>,
+  Same<keyof LinuxBlockIO, (typeof KNOWN_KEYS.blockIO)[number]>,
+  Same<keyof LinuxNetwork, (typeof KNOWN_KEYS.network)[number]>,
+] extends [true, true, true, true, true, true] ? true : false>;

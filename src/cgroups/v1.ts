@@ -8,10 +8,9 @@ import type { CgroupLayout, V1Hierarchy } from './detect.js';
 import { hasFile, parseKeyed, readCgroupFile, readOptional, writeCgroupFile } from './files.js';
 import { v1Freezer, v2Freezer, type Freezer } from './freezer.js';
 import { placeIn, UNIFIED, type CgroupsPath } from './path.js';
-import type { LinuxResources } from './resources.js';
 import type { CgroupMountInfo } from './manager.js';
 import { statsV1, type CgroupStats } from './stats.js';
-import { normalizeResources } from './validate.js';
+import type { Wanted } from './validate.js';
 import { V2Tree } from './v2tree.js';
 
 export class V1Manager extends BaseManager {
@@ -78,9 +77,9 @@ export class V1Manager extends BaseManager {
    * Apply linux.resources. Everything is checked before anything is written; a value the host
    * cannot take is an error naming the file and the errno. devices and rdma are refused.
    */
-  set(resources: LinuxResources): void {
+  setChecked(wanted: Wanted): void {
     this.requireExists('apply linux.resources');
-    const steps = planV1(normalizeResources(resources), { dirOf: (c) => this.dirOf(c), v2: this.tree });
+    const steps = planV1(wanted, { dirOf: (c) => this.dirOf(c), v2: this.tree });
     for (const step of steps) step();
   }
 

@@ -7,10 +7,9 @@ import { planV2 } from './apply-v2.js';
 import { hasFile, parseKeyed, readOptional } from './files.js';
 import { v2Freezer, type Freezer } from './freezer.js';
 import { placeIn, UNIFIED, type CgroupsPath } from './path.js';
-import type { LinuxResources } from './resources.js';
 import type { CgroupMountInfo } from './manager.js';
 import { statsV2, type CgroupStats } from './stats.js';
-import { normalizeResources } from './validate.js';
+import type { Wanted } from './validate.js';
 import { V2Tree } from './v2tree.js';
 
 export class V2Manager extends BaseManager {
@@ -40,9 +39,9 @@ export class V2Manager extends BaseManager {
    * Apply linux.resources. Everything is checked before anything is written; a controller this
    * cgroup cannot have, or a v1-only setting, is refused with the reason.
    */
-  set(resources: LinuxResources): void {
+  setChecked(wanted: Wanted): void {
     this.requireExists('apply linux.resources');
-    for (const step of planV2(normalizeResources(resources), this.tree)) step();
+    for (const step of planV2(wanted, this.tree)) step();
   }
 
   stats(): CgroupStats {

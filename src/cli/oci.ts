@@ -4,7 +4,7 @@ import { closeSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime } from '../runtime/runtime.js';
-import { formatOciState, liveStatus } from '../runtime/state.js';
+import { formatOciState } from '../runtime/state.js';
 import { defaultSpec } from '../config/default.js';
 import { features } from '../config/features.js';
 import { hakoSupport } from '../plan/support.js';
@@ -202,23 +202,22 @@ function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
 async function execCommand(rt: Runtime, args: ReturnType<typeof parseArgs>): Promise<number> {
   const [id, ...command] = args.rest;
   if (!id) throw new HakoError("hako exec: expected a container id; see 'hako exec --help'", { code: 'bad-option' });
-  const state = rt.store.read(id);
-  if (liveStatus(state) === 'stopped') throw new HakoError('hako: cannot exec in a stopped container', { code: 'not-running' });
-  const spec = JSON.parse(readFileSync(state.config, 'utf8')) as { process?: Process };
-  let proc: Process;
   const file = last(args, 'process');
-  if (file) {
-    try {
-      const text = readFileSync(file, 'utf8');
-      if (jsonTooDeep(text) >= 0) throw new Error(`nests deeper than ${MAX_JSON_DEPTH} levels`);
-      proc = JSON.parse(text) as Process;
-    } catch (e) {
-      throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`, { code: 'bad-config' });
+  // built from the container's own process, which Runtime.exec reads (once) with its state
+  const build = (base: Process | undefined): Process => {
+    let proc: Process;
+    if (file) {
+      try {
+        const text = readFileSync(file, 'utf8');
+        if (jsonTooDeep(text) >= 0) throw new Error(`nests deeper than ${MAX_JSON_DEPTH} levels`);
+        proc = JSON.parse(text) as Process;
+      } catch (e) {
+        throw new HakoError(`hako exec: --process ${file}: ${(e as Error).message}`, { code: 'bad-config' });
+      }
+      if (!Array.isArray(proc.args) || proc.args.length === 0) throw new HakoError(`hako exec: --process ${file}: args: must be a non-empty array`, { code: 'bad-config' });
+      return proc;
     }
-    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new HakoError(`hako exec: --process ${file}: args: must be a non-empty array`, { code: 'bad-config' });
-  } else {
     if (command.length === 0) throw new HakoError('hako exec: no command given (and no --process)', { code: 'bad-option' });
-    const base = spec.process;
     proc = { ...(base ?? { cwd: '/' }), args: command, terminal: has(args, 'tty') } as Process;
     delete proc.consoleSize;
     const cwd = last(args, 'cwd');
@@ -232,7 +231,8 @@ async function execCommand(rt: Runtime, args: ReturnType<typeof parseArgs>): Pro
       for (const set of ['bounding', 'effective', 'permitted', 'ambient'] as const) c[set] = [...new Set([...(c[set] ?? []), ...caps])];
     }
     if (has(args, 'no-new-privs')) proc.noNewPrivileges = true;
-  }
+    return proc;
+  };
   const o: Parameters<Runtime['exec']>[2] = { detach: has(args, 'detach'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
   // names are looked up in the container's own /etc/passwd and /etc/group by Runtime.exec
   const user = file ? undefined : last(args, 'user');
@@ -243,5 +243,5 @@ async function execCommand(rt: Runtime, args: ReturnType<typeof parseArgs>): Pro
   if (pidFile) o.pidFile = pidFile;
   const fds = last(args, 'preserve-fds');
   if (fds !== undefined) o.preserveFds = intValue('exec', 'preserve-fds', fds);
-  return (await rt.exec(id, proc, o)).exitCode;
+  return (await rt.exec(id, build, o)).exitCode;
 }

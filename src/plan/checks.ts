@@ -1,9 +1,9 @@
 // What config.json may not ask for: sysctls that would change the host, and fields hako does
 // not implement yet (refused, never ignored).
-import { readFileSync } from 'node:fs';
 import { HakoError } from '../errors.js';
 import type { NamespaceType } from '../linux/namespaces.js';
 import type { Spec } from '../config/types.js';
+import type { HostFacts } from './input.js';
 
 /** sysctls that are namespaced, and the namespace each needs (runc's list): any other would
  * change the host, so it is refused. */
@@ -20,7 +20,7 @@ export function checkSysctl(key: string, created: Set<NamespaceType>): void {
 }
 
 /** Fields hako does not implement yet: refused, never ignored. */
-export function refuseUnsupported(spec: Spec): void {
+export function refuseUnsupported(spec: Spec, host: HostFacts): void {
   const p = spec.process;
   const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`, { code: 'unsupported' }); };
   if (p?.ioPriority) no('process.ioPriority');
@@ -29,16 +29,6 @@ export function refuseUnsupported(spec: Spec): void {
   if (spec.linux?.intelRdt) no('linux.intelRdt');
   spec.mounts?.forEach((m, i) => { if (m.uidMappings || m.gidMappings) no(`mounts[${i}].uidMappings (id-mapped mounts)`); });
   // AppArmor and SELinux are skipped where the host has them off (as runc does), refused where on
-  if ((p?.apparmorProfile) && hostHas('/sys/module/apparmor/parameters/enabled', 'Y')) no('process.apparmorProfile (AppArmor is enabled on this host)');
-  if ((p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce')) no('SELinux labels (SELinux is enabled on this host)');
+  if ((p?.apparmorProfile) && host.apparmor) no('process.apparmorProfile (AppArmor is enabled on this host)');
+  if ((p?.selinuxLabel || spec.linux?.mountLabel) && host.selinux) no('SELinux labels (SELinux is enabled on this host)');
 }
-
-function hostHas(file: string, content?: string): boolean {
-  try {
-    const text = readFileSync(file, 'utf8').trim();
-    return content === undefined || text === content;
-  } catch {
-    return false;
-  }
-}
-

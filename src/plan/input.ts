@@ -22,8 +22,32 @@ export interface ProcessPlanInput {
   home?: string;
 }
 
+/** A bind mount's source on the host, as the runtime found it (runtime/host.ts). */
+export interface BindSource {
+  kind: 'dir' | 'file' | 'missing';
+  /** On a procfs (a bind onto /proc must be one, as runc checks). */
+  procfs: boolean;
+}
+
+/**
+ * What the create planner needs to know of the host, gathered by the runtime before planning
+ * (runtime/host.ts): the planner reads no file itself, so it can be run on any facts.
+ */
+export interface HostFacts {
+  /** /proc/kcore exists (then /dev/core links to it, as runc does). */
+  kcore: boolean;
+  /** AppArmor is enabled (a process.apparmorProfile is refused then, skipped otherwise). */
+  apparmor: boolean;
+  /** SELinux is enabled (labels are refused then, skipped otherwise). */
+  selinux: boolean;
+  /** Each bind mount's source (absolute, as bindSources() names them). */
+  bindSources: ReadonlyMap<string, BindSource>;
+}
+
 export interface CreatePlanInput extends ProcessPlanInput {
   spec: Spec;
+  /** Facts about the host (runtime/host.ts). */
+  host: HostFacts;
   bundle: string;
   /** The bundle's root filesystem on the host. */
   rootfs: string;

@@ -1,11 +1,10 @@
 // config.json mounts → helper ops: each resolved in the root by fd (MKPATH, MOUNT_IN_ROOT,
 // SETATTR), and the cgroup mount (cgroup2, or v1 hierarchies bound into a tmpfs, as runc does).
-import { statfsSync, statSync } from 'node:fs';
 import { isAbsolute, posix, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { ops, PATH_KIND, PROCFS, type Procfs } from '../helper/ops.js';
 import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js';
-import type { Mount } from '../config/types.js';
+import type { Mount, Spec } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { planMountOptions } from './mountopts.js';
 import { SLOT } from './fields.js';
@@ -16,7 +15,19 @@ function mountSource(m: Mount, bundle: string): string | undefined {
   return isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
 }
 
-const PROC_SUPER_MAGIC = 0x9fa0;
+/** The sources of the config's bind mounts, absolute: what the runtime looks up on the host
+ * (HostFacts.bindSources) before planning. A mount whose options are wrong is left to the planner,
+ * which refuses it in its turn. */
+export function bindSources(spec: Spec, bundle: string): string[] {
+  const out: string[] = [];
+  (spec.mounts ?? []).forEach((m, i) => {
+    let bind: boolean;
+    try { bind = planMountOptions(m.options, m.type, `mounts[${i}]`).bind; } catch { return; }
+    const source = bind ? mountSource(m, bundle) : undefined;
+    if (source !== undefined) out.push(source);
+  });
+  return out;
+}
 
 /** The files in /proc that lxcfs emulates: the only destinations inside /proc allowed (as runc). */
 const PROC_ALLOWED = new Set([
@@ -30,14 +41,13 @@ const PROC_ALLOWED = new Set([
  * resolved target: anything but an lxcfs file must not land on procfs, whatever symlink of the
  * image it went through (e.g. /etc/hostname -> /proc/sys/kernel/cap_last_cap).
  */
-function procCheck(m: Mount, dest: string, where: string, bind: boolean, source: string | undefined): Procfs | undefined {
+function procCheck(m: Mount, dest: string, where: string, bind: boolean, source: string | undefined, input: CreatePlanInput): Procfs | undefined {
   const path = posix.normalize(dest).replace(/(.)\/+$/, '$1');
   const notOnProc = PROCFS.MUST_NOT_BE;
   if (path === '/proc') {
     let isProc = !bind && m.type === 'proc';
-    if (bind && source) {
-      try { isProc = statfsSync(source).type === PROC_SUPER_MAGIC; } catch { /* the bind fails later, with its own error */ }
-    }
+    // a source that is missing fails later, with its own error
+    if (bind && source) isProc = input.host.bindSources.get(source)?.procfs ?? false;
     if (!isProc) throw new HakoError(`hako: config.json: ${where}: ${dest} cannot be mounted because it is not of type proc`, { code: 'bad-config' });
     return notOnProc;
   }
@@ -52,7 +62,7 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
   const opts = planMountOptions(m.options, m.type, where);
   const root = SLOT.ROOT;
   const target = dest;
-  const check = procCheck(m, dest, where, opts.bind, opts.bind ? mountSource(m, input.bundle) : undefined);
+  const check = procCheck(m, dest, where, opts.bind, opts.bind ? mountSource(m, input.bundle) : undefined, input);
   if (m.type === 'cgroup' || m.type === 'cgroup2') {
     addCgroupMount(b, dest, opts.flags, input, check);
     return;
@@ -60,10 +70,9 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
   if (opts.bind) {
     const source = mountSource(m, input.bundle);
     if (!source) throw new HakoError(`hako: config.json: ${where}.source: a bind mount needs a source`, { code: 'bad-config' });
-    let isDir: boolean;
-    try { isDir = statSync(source).isDirectory(); } catch {
-      throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`, { code: 'bad-config' });
-    }
+    const kind = input.host.bindSources.get(source)?.kind ?? 'missing';
+    if (kind === 'missing') throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`, { code: 'bad-config' });
+    const isDir = kind === 'dir';
     b.init(ops.mkpath({ root, path: dest, kind: isDir ? PATH_KIND.DIR : PATH_KIND.FILE }), `create ${dest} in the rootfs`);
     const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
     b.init(ops.mountInRoot({ root, source, target, flags, procfs: check }),

@@ -1,6 +1,5 @@
 // config.json → the helper's plan for a container's init (create/run) or an exec'd process.
 // Pure: every decision about what the helper does is made here, and it can be read back as text.
-import { existsSync } from 'node:fs';
 import { HakoError } from '../errors.js';
 import { MessageType } from '../helper/protocol.js';
 import { ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
@@ -18,7 +17,8 @@ import { SLOT } from './fields.js';
 import { seccompOp } from './seccomp.js';
 import type { ConsoleChoice, CreatePlanInput, ProcessPlanInput } from './input.js';
 
-export type { ConsoleChoice, CreatePlanInput, ProcessPlanInput } from './input.js';
+export type { BindSource, ConsoleChoice, CreatePlanInput, HostFacts, ProcessPlanInput } from './input.js';
+export { bindSources } from './mounts.js';
 
 
 const NS_TYPE: Record<LinuxNamespaceType, NamespaceType> = {
@@ -79,7 +79,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
       throw new HakoError(`hako: config.json: ${field}: setting it needs a new uts namespace (linux.namespaces), or it would change the host's`, { code: 'bad-config' });
     }
   }
-  refuseUnsupported(spec);
+  refuseUnsupported(spec, input.host);
   if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})', { code: 'bad-config' });
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
@@ -136,7 +136,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const devIsBind = dev && planMountOptions(dev.options, dev.type, 'mounts').bind;
   if (dev && !devIsBind) {
     // /dev/core only where the kernel has /proc/kcore (as runc)
-    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && existsSync('/proc/kcore'));
+    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
   }
   const hooks = spec.hooks ?? {};
   if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0) {

@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { applyResources } from '../cgroups/apply.js';
+import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
-import type { LinuxResources } from '../cgroups/resources.js';
+import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
 import { statsData, type StatsData } from '../cgroups/stats.js';
 import { HakoError, HelperError, type HelperFailure, OptionError } from '../errors.js';
 import {
@@ -19,11 +19,12 @@ import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
 import { type Bundle, loadBundle, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
-import type { Process, Spec, User } from '../config/types.js';
+import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Spec, User } from '../config/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../config/validate.js';
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
+import { hostFacts } from './host.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { formatMap } from '../linux/idmap.js';
@@ -136,6 +137,11 @@ export interface ExecOptions {
   killSignal?: NodeJS.Signals | number | false;
 }
 
+/** What exec takes as its process: a Process, or a function that builds it from the container's
+ * own process (config.json's, as checked at create; undefined when it has none), which is read
+ * once, with the container's state (hako exec builds its command line's process so). */
+export type ExecProcess = Process | ((container: Process | undefined) => Process);
+
 export interface RunResult {
   /** The exit code a shell would show: the status, or 128 + the signal number (0 when detached). */
   exitCode: number;
@@ -213,6 +219,16 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
+
+/** Compile-time: the config's linux.resources (config/types.ts) and the cgroups' own copy
+ * (cgroups/resources.ts, which may not import config/) name the same fields; the config's is
+ * passed to the cgroups' without a cast, so the field types agree too. */
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const resourceFieldsMatch: [
+  SameKeys<Resources, LinuxResources>, SameKeys<Memory, LinuxMemory>, SameKeys<CPU, LinuxCPU>,
+  SameKeys<BlockIO, LinuxBlockIO>, SameKeys<Pids, LinuxPids>, SameKeys<Network, LinuxNetwork>,
+] = [true, true, true, true, true, true];
+void resourceFieldsMatch;
 
 /** A helper failure with runc's exit codes: 255 for any failed exec, 1 for the rest (a program
  * that is missing is a failed create, not the container's 127). */
@@ -550,7 +566,7 @@ export class Runtime {
   }
 
   /** Runs another process in a running container. */
-  async exec(id: string, proc: Process, options: ExecOptions = {}): Promise<RunResult> {
+  async exec(id: string, proc: ExecProcess, options: ExecOptions = {}): Promise<RunResult> {
     if (options.detach) {
       refusePipes(options.stdio, 'exec -d', options.input);
       return this.execOn(id, proc, options, () => { /* no handle */ }, true);
@@ -559,23 +575,31 @@ export class Runtime {
   }
 
   /** exec as a live handle (as child_process.spawn), in the foreground: see spawn. */
-  execSpawn(id: string, proc: Process, options: Omit<ExecOptions, 'detach'> = {}): HakoProcess<RunResult> {
+  execSpawn(id: string, proc: ExecProcess, options: Omit<ExecOptions, 'detach'> = {}): HakoProcess<RunResult> {
     return new HakoProcess<RunResult>((attach) => {
       if ((options as ExecOptions).detach) throw new HakoError('hako: execSpawn runs in the foreground: use exec with detach', { code: 'bad-option' });
       return this.execOn(id, proc, options, attach, false);
     });
   }
 
-  private async execOn(id: string, proc: Process, options: ExecOptions, attach: (s: HelperSession) => void, capture: boolean): Promise<RunResult> {
+  private async execOn(id: string, given: ExecProcess, options: ExecOptions, attach: (s: HelperSession) => void, capture: boolean): Promise<RunResult> {
     checkOptions('exec', id, containerId, 'id');
     checkOptions('exec', options, object(EXEC_OPTIONS));
     // the process is checked as config.json's is (after the entry counts, whose message is exec's own)
-    const p = proc as unknown as Record<string, unknown> | null;
-    if (typeof p !== 'object' || p === null || !Array.isArray(p.args) || !(p.env === undefined || Array.isArray(p.env))) validateProcess(proc, 'exec', this.warn);
+    const shape = (proc: Process) => {
+      const p = proc as unknown as Record<string, unknown> | null;
+      if (typeof p !== 'object' || p === null || !Array.isArray(p.args) || !(p.env === undefined || Array.isArray(p.env))) validateProcess(proc, 'exec', this.warn);
+    };
+    if (typeof given !== 'function') shape(given);
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255, status === 'stopped' ? 'not-running' : 'bad-state');
-    const spec = this.spec(state);
+    const spec = this.spec(state); // the one parse of the config snapshot for this exec
+    let proc = given;
+    if (typeof proc === 'function') {
+      proc = proc(spec.process ? structuredClone(spec.process) : undefined);
+      shape(proc);
+    }
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket', { code: 'bad-option' });
     if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
     if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
@@ -687,30 +711,46 @@ export class Runtime {
       label: `${mode === 'create' ? 'create' : 'run'}: container ${id}`, detach,
     });
     attach?.(helper);
-    const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
-    if (typeof options.user === 'string') {
-      try {
-        proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
-      } catch (e) {
-        helper.abandon();
-        throw e;
-      }
-    }
-    const home = homeFor(files, proc);
-    home.catch(() => { /* awaited below */ });
+    // load -> check -> plan -> act: everything that can refuse this config (the planner, the
+    // resources) runs before anything exists; the state (the id's exclusive claim) comes after
     const created = new Date().toISOString();
     const state: ContainerState = {
       ociVersion: spec.ociVersion, id, status: 'creating', pid: 0, pidStartTime: 0, bundle, rootfs, created,
       owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: this.store.file(id, CONFIG_SNAPSHOT),
     };
+    let builder: PlanBuilder;
+    let cgroup: CgroupManager;
+    let resources: ResourcePlan;
     try {
+      // a taken id is said before any error of this config (store.create below is the claim)
+      if (this.store.exists(id)) throw new HakoError(`hako: container with id ${id} already exists`, 1, 'exists');
+      // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the
+      // host facts, while the helper starts)
+      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
+      resources = planResources(cgroup, spec.linux?.resources);
+      const host = hostFacts(spec, bundle);
+      const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
+      if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
+      const home = await homeFor(files, proc);
+      const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
+      builder = createPlan({
+        spec, bundle, rootfs, process: proc, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
+        host,
+        ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
+        hookState: JSON.stringify(ociState(state, 'created')),
+        ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
+        ...(console ? { console } : {}),
+        ...cgroup.mountInfo(),
+        cgroup: cgroup.joinPlan(),
+        ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
+      });
       this.store.create(id, state);
     } catch (e) {
       helper.abandon();
       throw e;
     }
-    let cgroup: CgroupManager | undefined;
     let existed: string[] = [];
+    let made = false;
     let pid = 0;
     let ready = false;
     let poststart: Promise<void> | undefined;
@@ -721,8 +761,8 @@ export class Runtime {
     const onExit = mode === 'run' ? () => {
       if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       try {
-        if (existed.length) cgroup?.removeCreated(existed);
-        else cgroup?.destroy();
+        if (existed.length) cgroup.removeCreated(existed);
+        else if (made) cgroup.destroy();
       } catch { /* left for delete */ }
       try { this.store.remove(id); } catch { /* left for delete */ }
     } : undefined;
@@ -730,26 +770,16 @@ export class Runtime {
     try {
       // a cgroup that holds processes is another container's or a service's: joining it would let
       // delete --force, kill --all and pause act on them (runc refuses it too); it is not touched
-      const candidate = this.cgroupFor(spec.linux?.cgroupsPath, id);
-      existed = candidate.existingDirs();
-      const n = existed.length ? candidate.pids().length : 0;
-      if (n > 0) throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${candidate.path} (linux.cgroupsPath)`, { code: 'cgroup' });
-      cgroup = candidate;
+      existed = cgroup.existingDirs();
+      const n = existed.length ? cgroup.pids().length : 0;
+      if (n > 0) {
+        existed = [];
+        throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`, { code: 'cgroup' });
+      }
+      made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup.create();
-      const deviceProgram = applyResources(cgroup, spec.linux?.resources as LinuxResources | undefined);
-      const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
-      const homeDir = await home;
-      const builder = createPlan({
-        spec, bundle, rootfs, process: proc, ...(homeDir !== undefined ? { home: homeDir } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
-        ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
-        hookState: JSON.stringify(ociState(state, 'created')),
-        ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
-        ...(console ? { console } : {}),
-        ...cgroup.mountInfo(),
-        cgroup: cgroup.joinPlan(),
-        ...(deviceProgram ? { deviceProgram } : {}),
-      });
+      applyResources(cgroup, resources);
       const cg = cgroup;
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => {
@@ -821,8 +851,8 @@ export class Runtime {
         try {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
           // a cgroup hako did not create is left as it was: only what hako made goes
-          if (existed.length) cgroup?.removeCreated(existed);
-          else await cgroup?.destroyAsync();
+          if (existed.length) cgroup.removeCreated(existed);
+          else if (made) await cgroup.destroyAsync();
         } finally {
           this.store.remove(id);
         }

@@ -172,3 +172,19 @@ test("the CLI's errors name its flags, not the library's option paths", scoped(a
   oneLineError(s.hako(['nsenter', '-t', '99999999999', '-u', 'true']), { match: /^hako nsenter: --target: '99999999999' is not a process id$/ });
   oneLineError(s.hako(['unshare', '--propagation', 'rprivate', 'true']), { match: /^hako unshare: --propagation: 'rprivate' is not private, shared, slave or unchanged$/ });
 }));
+
+libraryTest('exec builds its process from the container\'s own (read once, with the state), as hako exec does', async (s, rt) => {
+  const b = s.bundle().edit((c) => { c.process.env.push('FROM_CONFIG=yes'); c.process.cwd = '/tmp'; });
+  const id = s.id();
+  await rt.run(id, { bundle: b.dir, detach: true, stdio: 'ignore', args: sleeper(s) });
+  let seen;
+  const r = await rt.exec(id, (base) => {
+    seen = base;
+    return { ...base, args: ['sh', '-c', 'echo "$FROM_CONFIG $EXTRA $(pwd)"'], env: [...base.env, 'EXTRA=added'] };
+  }, piped);
+  assert.equal(r.stdout.toString(), 'yes added /tmp\n', r.stderr.toString());
+  assert.deepEqual(seen.args, sleeper(s), "the container's process as config.json had it");
+  // what the function returns is checked as a Process is
+  await refused(() => rt.exec(id, (base) => ({ ...base, args: ['true'], cwd: 'relative' }), { stdio: 'ignore' }), 'bad-config', 'hako: exec: process.cwd: must be an absolute path');
+  await rt.delete(id, true);
+});

@@ -2,10 +2,10 @@
 // naming the problem and, for a config, its JSON path), and leaves nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  hakoRun, isAlive, lines, ok, oneLineError, removeContainer, runDetached, scoped, show, sleeper, waitStatus,
+  hakoRun, isAlive, lines, ok, oneLineError, rand, removeContainer, runDetached, scoped, show, sleeper, waitStatus,
 } from './oci-util.mjs';
 
 /** Both create and run fail with one line matching re; the id is never left behind. */
@@ -300,4 +300,45 @@ test('a container left half-created (pid 0) is never signalled: kill refuses, de
   oneLineError(s.hako(['delete', id]), { match: /being created/ });
   ok(s.hako(['delete', '--force', id]));
   oneLineError(s.hako(['state', id]), { match: /does not exist/ });
+}));
+
+/** The inotify events in dirs (of names that match `only`) while fn runs. */
+async function watched(dirs, only, fn) {
+  const events = [];
+  const watchers = dirs.map((d) => watch(d, (type, name) => { if (only(d, String(name))) events.push(`${type} ${join(d, String(name))}`); }));
+  try {
+    await fn();
+    await new Promise((r) => setTimeout(r, 200)); // inotify's queue, read by this loop
+  } finally {
+    for (const w of watchers) w.close();
+  }
+  return events;
+}
+
+test('a config the planner or the cgroup checks refuse creates nothing, not even for a moment', scoped(async (s) => {
+  mkdirSync(s.root, { recursive: true, mode: 0o700 });
+  // the hierarchies a container's cgroup goes in: its directory is never made (inotify sees a
+  // mkdir however quickly it is undone)
+  const hierarchies = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup']
+    : readdirSync('/sys/fs/cgroup').map((d) => join('/sys/fs/cgroup', d)).filter((d) => existsSync(join(d, 'cgroup.procs')));
+  const refusals = [
+    ['a hostname without a uts namespace', (c) => { c.hostname = 'box'; c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'uts'); }, /hostname: setting it needs a new uts namespace/],
+    ['a sysctl of the host', (c) => { c.linux.sysctl = { 'vm.swappiness': '10' }; }, /not a namespaced sysctl/],
+    ['seccomp notify', (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }; }, /SCMP_ACT_NOTIFY/],
+    ['a create without /proc', (c) => { c.mounts = c.mounts.filter((m) => m.destination !== '/proc'); }, /create needs a proc mount on \/proc/],
+    ['rdma limits', (c) => { c.linux.resources = { ...c.linux.resources, rdma: { mlx5_0: { hcaHandles: 1 } } }; }, /rdma is not supported yet/],
+  ];
+  for (const [what, edit, re] of refusals) {
+    const cgroup = `hako-refused-${s.token}-${rand(4)}`;
+    const b = s.bundle().edit((c) => { c.linux.cgroupsPath = `/${cgroup}`; edit(c); });
+    const id = s.id();
+    let r;
+    // in a hierarchy, only this cgroup's name (other tests may run beside this one)
+    const events = await watched([s.root, ...hierarchies], (d, name) => d === s.root || name === cgroup, async () => {
+      r = await s.spawnHako(['create', '-b', b.dir, id], { toFiles: true }).result();
+    });
+    oneLineError(r, { match: re });
+    assert.deepEqual(events, [], `${what}: refused, yet something was made and undone:\n${events.join('\n')}`);
+    assert.deepEqual(readdirSync(s.root), [], what);
+  }
 }));

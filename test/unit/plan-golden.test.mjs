@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { encodeFields, OpKind, Tag } from '../../dist/src/helper/protocol.js';
 import { createPlan, execPlan } from '../../dist/src/plan/plan.js';
+import { hostFacts } from '../../dist/src/runtime/host.js';
 import { defaultSpec } from '../../dist/src/config/default.js';
 import { unsharePlan } from '../../dist/src/toolkit/unshare.js';
 import { nsenterPlan } from '../../dist/src/toolkit/nsenter.js';
@@ -94,9 +95,15 @@ writeFileSync(join(bundle, 'hosts'), '127.0.0.1 localhost\n');
 
 const STATE = '{"ociVersion":"1.2.0","id":"golden","status":"created","pid":0,"bundle":"/b"}';
 
+/** The host facts the planner gets: the bind sources as this test made them (fixed names), and
+ * fixed answers for the rest, so that the goldens are the same on every machine. */
+function facts(spec) {
+  return { ...hostFacts(spec, bundle), kcore: false, apparmor: false, selinux: false };
+}
+
 function base(spec, extra = {}) {
   return {
-    spec, bundle, rootfs, process: spec.process, preserveFds: 0, detach: false, noPivot: false,
+    spec, host: facts(spec), bundle, rootfs, process: spec.process, preserveFds: 0, detach: false, noPivot: false,
     hookState: STATE, cgroup: { tasks: [], v2: '/sys/fs/cgroup/hako/golden' }, cgroupV2: true, ...extra,
   };
 }

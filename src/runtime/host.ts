@@ -1,0 +1,36 @@
+// The facts about the host the create planner needs (src/plan reads no file itself): gathered
+// here, once per create or run, before the plan is made.
+import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import type { Spec } from '../config/types.js';
+import { type BindSource, bindSources, type HostFacts } from '../plan/plan.js';
+
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+function hostHas(file: string, content?: string): boolean {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    return content === undefined || text === content;
+  } catch {
+    return false;
+  }
+}
+
+function bindSource(source: string): BindSource {
+  let kind: BindSource['kind'];
+  try { kind = statSync(source).isDirectory() ? 'dir' : 'file'; } catch { return { kind: 'missing', procfs: false }; }
+  let procfs = false;
+  try { procfs = statfsSync(source).type === PROC_SUPER_MAGIC; } catch { /* as not a procfs */ }
+  return { kind, procfs };
+}
+
+/** The host as the plan for this config sees it: AppArmor and SELinux are read only when the
+ * config asks for a profile or a label (otherwise the planner does not look). */
+export function hostFacts(spec: Spec, bundle: string): HostFacts {
+  const p = spec.process;
+  return {
+    kcore: existsSync('/proc/kcore'),
+    apparmor: !!p?.apparmorProfile && hostHas('/sys/module/apparmor/parameters/enabled', 'Y'),
+    selinux: !!(p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce'),
+    bindSources: new Map(bindSources(spec, bundle).map((s) => [s, bindSource(s)])),
+  };
+}

@@ -1,0 +1,77 @@
+// The planner is pure: everything it knows of the host comes in its input (HostFacts, gathered by
+// src/runtime/host.ts), so it plans the same for the same input, on any host, root or not.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPlan } from '../../dist/src/plan/plan.js';
+import { Tag } from '../../dist/src/helper/protocol.js';
+
+const PLAN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'plan');
+
+test('src/plan reads nothing of the host: no fs, process, os or child_process', () => {
+  const found = [];
+  for (const f of readdirSync(PLAN).filter((n) => n.endsWith('.ts'))) {
+    const text = readFileSync(join(PLAN, f), 'utf8');
+    text.split('\n').forEach((line, i) => {
+      const at = `${f}:${i + 1}: ${line.trim()}`;
+      // node:path (string arithmetic) is the one module of Node's a planner may use
+      for (const m of line.matchAll(/\bfrom\s+['"]((?:node:)?[a-z_/]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(/g)) {
+        const name = m[1] ?? m[2] ?? 'require';
+        if (!name.startsWith('.') && name !== 'node:path') found.push(at);
+      }
+      // the host process: its environment, ids, working directory (a local `process` is the
+      // config's process, whose fields are cwd, env... without a call)
+      if (/\b(?:globalThis\.)?process\.(?:env\b|argv\b|pid\b|ppid\b|platform\b|arch\b|cwd\(|geteuid\(|getuid\(|getegid\(|getgid\(|getgroups\(|umask\(|hrtime|memoryUsage\(|kill\()/.test(line)) found.push(at);
+    });
+  }
+  assert.deepEqual(found, [], `src/plan must take host facts in its input (HostFacts), not read them:\n${found.join('\n')}`);
+});
+
+/** A small valid config: a new mount, pid and uts namespace, /proc and /dev, and one bind mount. */
+function input(host, extra = {}) {
+  return {
+    spec: {
+      ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { args: ['sh'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } },
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
+        { destination: '/data', type: 'bind', source: '/no/such/source/on/this/host', options: ['rbind'] },
+      ],
+      linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }] },
+      ...extra,
+    },
+    bundle: '/no/such/bundle', rootfs: '/no/such/bundle/rootfs', process: { args: ['sh'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } },
+    preserveFds: 0, detach: false, noPivot: false, hookState: '{}', host,
+  };
+}
+
+const facts = (o = {}) => ({ kcore: false, apparmor: false, selinux: false, bindSources: new Map(), ...o });
+const mkpathType = (b, dest) => b.initOps[b.initText.indexOf(`create ${dest} in the rootfs`)]?.find((f) => f.tag === Tag.TYPE)?.value;
+
+test('the planner follows the HostFacts it is given, not the host it runs on', () => {
+  const src = '/no/such/source/on/this/host';
+  // a source that does not exist here is a directory or a file as the facts say
+  assert.equal(mkpathType(createPlan(input(facts({ bindSources: new Map([[src, { kind: 'dir', procfs: false }]]) }))), '/data'), 1);
+  assert.equal(mkpathType(createPlan(input(facts({ bindSources: new Map([[src, { kind: 'file', procfs: false }]]) }))), '/data'), 2);
+  assert.throws(() => createPlan(input(facts())), { message: `hako: config.json: mounts[2].source: ${src} does not exist` });
+  // /dev/core as the facts say about /proc/kcore
+  const dir = facts({ bindSources: new Map([[src, { kind: 'dir', procfs: false }]]) });
+  const core = (kcore) => createPlan(input({ ...dir, kcore })).initText.some((t) => t.includes('/dev/core'));
+  assert.equal(core(true), true);
+  assert.equal(core(false), false);
+  // AppArmor and SELinux: refused where the facts say they are enabled, skipped otherwise
+  const profile = { process: { args: ['sh'], cwd: '/', apparmorProfile: 'p' } };
+  assert.doesNotThrow(() => createPlan(input(dir, profile)));
+  assert.throws(() => createPlan(input({ ...dir, apparmor: true }, profile)), /apparmorProfile \(AppArmor is enabled on this host\)/);
+  const label = { linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }], mountLabel: 'l' } };
+  assert.doesNotThrow(() => createPlan(input(dir, label)));
+  assert.throws(() => createPlan(input({ ...dir, selinux: true }, label)), /SELinux labels/);
+  // a bind onto /proc must come from a procfs, as the facts say
+  const procBind = (procfs) => createPlan(input(facts({ bindSources: new Map([[src, { kind: 'dir', procfs }], ['/host/proc', { kind: 'dir', procfs }]]) }), {
+    mounts: [{ destination: '/proc', type: 'bind', source: '/host/proc', options: ['rbind'] }],
+  }));
+  assert.doesNotThrow(() => procBind(true));
+  assert.throws(() => procBind(false), /\/proc cannot be mounted because it is not of type proc/);
+});
