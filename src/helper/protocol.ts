@@ -70,11 +70,6 @@ function writeFields(buf: Buffer, at: number, fields: Field[]): number {
   return at;
 }
 
-/** The payload size of a message with these fields (compare with MAX_PAYLOAD). */
-export function planSize(fields: Field[]): number {
-  return fieldsSize(fields);
-}
-
 export function encodeFields(fields: Field[]): Buffer {
   const buf = Buffer.allocUnsafe(fieldsSize(fields));
   writeFields(buf, 0, fields);
@@ -82,8 +77,15 @@ export function encodeFields(fields: Field[]): Buffer {
 }
 
 export function encodeFrame(type: number, seq: number, fields: Field[]): Buffer {
+  const frame = encodeFrameIfFits(type, seq, fields);
+  if (typeof frame === 'number') throw new RangeError(`helper message too large (${frame} bytes)`);
+  return frame;
+}
+
+/** The frame, or its payload's size when that is over MAX_PAYLOAD (nothing encoded then). */
+export function encodeFrameIfFits(type: number, seq: number, fields: Field[]): Buffer | number {
   const size = fieldsSize(fields);
-  if (size > MAX_PAYLOAD) throw new RangeError(`helper message too large (${size} bytes)`);
+  if (size > MAX_PAYLOAD) return size;
   const buf = Buffer.allocUnsafe(HEADER_BYTES + size);
   buf.writeUInt32LE(size, 0);
   buf.writeUInt16LE(type, 4);

@@ -6,7 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { HakoError, type HelperFailure } from '../errors.js';
-import { encodeFrame, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, planSize, Tag } from './protocol.js';
+import { encodeFrame, encodeFrameIfFits, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, Tag } from './protocol.js';
 
 /** Where the package's own helper is from the file this module was built into (scripts/build.mjs
  * sets it per output: dist/cli/hako.cjs, dist/index.js, dist/src/helper/session.js); the default
@@ -37,7 +37,7 @@ export function checkHelper(path = helperPath): void {
   const fix = 'reinstall or rebuild it (npm rebuild hako, or npm ci in a checkout)';
   let real: string;
   try {
-    real = realpathSync(path);
+    real = realpathSync.native(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new HakoError(`hako: the helper ${path} is missing: build it (npm rebuild hako, or npm ci in a checkout)`);
@@ -508,8 +508,10 @@ export class HelperSession {
   run(plan: Plan, handlers: SessionHandlers = {}): Promise<SessionResult> {
     return new Promise((resolve, reject) => {
       const fields = planFields(plan);
-      const size = planSize(fields);
-      if (size > MAX_PAYLOAD) {
+      // encoded once: its size is the check (a plan over the frame limit never reaches the helper)
+      const frame = encodeFrameIfFits(MessageType.PLAN, 1, fields);
+      if (typeof frame === 'number') {
+        const size = frame;
         this.abandon();
         reject(new HakoError(`hako: the plan for the helper is ${size} bytes, over its limit of ${MAX_PAYLOAD} (1 MiB): fewer or shorter args, env, mounts, hooks or seccomp rules`));
         return;
@@ -738,7 +740,7 @@ export class HelperSession {
           return;
         }
       }
-      control.write(encodeFrame(MessageType.PLAN, 1, fields));
+      control.write(frame);
     });
   }
 }

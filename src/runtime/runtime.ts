@@ -719,6 +719,8 @@ export class Runtime {
       owner: '', annotations: spec.annotations ?? {}, cgroup: { cgroupsPath: spec.linux?.cgroupsPath }, config: this.store.file(id, CONFIG_SNAPSHOT),
     };
     let builder: PlanBuilder;
+    let planWith: (home: string | undefined) => PlanBuilder;
+    let homeLookup: Promise<string | undefined>;
     let cgroup: CgroupManager;
     let resources: ResourcePlan;
     try {
@@ -731,10 +733,15 @@ export class Runtime {
       const host = hostFacts(spec, bundle);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
-      const home = await homeFor(files, proc);
+      // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
+      // is made without it first, so that every refusal comes now, and again with it once it is
+      // known, while the state and the cgroup are made (the planner is pure and cheap)
+      homeLookup = homeFor(files, proc);
+      homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
-      builder = createPlan({
-        spec, bundle, rootfs, process: proc, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
+      const p = proc;
+      planWith = (home) => createPlan({
+        spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
         host,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
@@ -744,6 +751,7 @@ export class Runtime {
         cgroup: cgroup.joinPlan(),
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
+      builder = planWith(undefined);
       this.store.create(id, state);
     } catch (e) {
       helper.abandon();
@@ -780,6 +788,8 @@ export class Runtime {
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       cgroup.create();
       applyResources(cgroup, resources);
+      const home = await homeLookup;
+      if (home !== undefined) builder = planWith(home);
       const cg = cgroup;
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => {
