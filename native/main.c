@@ -157,9 +157,31 @@ static void resize_pty(int master) {
     if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
 }
 
+/* Whether H2 wrote its DETACH byte on *fd, without waiting: 1 yes, 0 not (yet), -1 error. At
+ * the pipe's EOF (H2 ended or exec'd without detaching) *fd becomes -1: no byte will come. */
+static int read_detach(int *fd) {
+    if (*fd < 0) return 0;
+    struct pollfd p = { *fd, POLLIN, 0 };
+    int r;
+    while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR) continue;
+    if (r <= 0) return r;
+    char byte;
+    ssize_t n;
+    while ((n = read(*fd, &byte, 1)) < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 1) return 1;
+    *fd = -1;
+    return 0;
+}
+
 /* H0 after H2 exists: waits for it, watching P for hang-up, relaying a pty if there is one.
  * Returns H2's wait status, -2 when H2 detached (it outlives us), or -1 on error. monitor()
- * below restores the terminal whichever way this returns. */
+ * below restores the terminal whichever way this returns.
+ * H2 that detached is never reaped here, even when it has ended already (a quick exec -d): its
+ * exit status belongs to the caller's subreaper (containerd's shim), which gets it once H0 is
+ * gone, as runc hands its process over before the exec. So an end of H2 is only peeked at
+ * (WNOWAIT), then the detach pipe is read: H2 writes its byte before it can end, so a byte there
+ * now means it detached, and none means it ended before detaching, and only then is it reaped. */
 static int monitor_loop(pid_t child, int sfd, int kill_signal) {
     enum { SIG, CTRL, DETACH, RELAY, MASTER, INPUT, NFDS };
     struct pollfd fds[NFDS];
@@ -170,26 +192,34 @@ static int monitor_loop(pid_t child, int sfd, int kill_signal) {
     fds[RELAY].fd = relay_fd;
     int master = -1;
     for (;;) {
-        int status;
-        pid_t w = waitpid(child, &status, WNOHANG);
-        if (w == child) {
+        siginfo_t info;
+        info.si_pid = 0;
+        if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (info.si_pid == child) {
+            int d = read_detach(&fds[DETACH].fd);
+            if (d != 0) return d > 0 ? -2 : -1;
+            int status;
+            while (waitpid(child, &status, 0) < 0)
+                if (errno != EINTR) return -1;
             if (master >= 0) while (copy_some(master, 1)) continue; /* the last output */
             return status;
         }
-        if (w < 0 && errno != EINTR) return -1;
         if (poll(fds, NFDS, -1) < 0) {
             if (errno == EINTR) continue;
             return -1;
+        }
+        /* first: H2 that detached and then ended is the caller's to reap, not ours */
+        if (fds[DETACH].revents) {
+            int d = read_detach(&fds[DETACH].fd);
+            if (d != 0) return d > 0 ? -2 : -1;
         }
         if (fds[CTRL].revents) {
             /* P hung up: honour --kill-child, then wait for the child alone */
             if (kill_signal > 0) kill(child, kill_signal);
             fds[CTRL].fd = -1;
-        }
-        if (fds[DETACH].revents) {
-            char byte;
-            if (read(detach_fd, &byte, 1) == 1) return -2;
-            fds[DETACH].fd = -1; /* H2 died before detaching: waitpid tells */
         }
         if (fds[RELAY].revents) {
             master = receive_fd(relay_fd);
