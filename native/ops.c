@@ -17,6 +17,9 @@
 #include <sys/syscall.h>
 #include <linux/close_range.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +62,43 @@ int close_fds_from(int first) {
     return 0;
 }
 char op_message[256];
+
+/* Marks every fd from `first` on close-on-exec: close_range(CLOSE_RANGE_CLOEXEC), or where that is
+ * refused (before Linux 5.11, or a seccomp filter of an outer runtime) each fd listed in
+ * /proc/self/fd, which must then be procfs (the container's /proc after pivot_root: a directory of
+ * the image would hide fds). */
+static int cloexec_from(int first) {
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+    if (errno != ENOSYS && errno != EINVAL && errno != EPERM) return -1;
+    int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+        close(fd);
+        snprintf(op_message, sizeof op_message, "close_range is refused and /proc is not procfs: cannot mark the fds close-on-exec");
+        return errno = ENOENT, -1;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int err = errno;
+        close(fd);
+        return errno = err, -1;
+    }
+    struct dirent *e;
+    int r = 0;
+    /* setting FD_CLOEXEC changes no entry: one pass reads them all */
+    while (r == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        int n = atoi(e->d_name);
+        if (n < first || n == fd) continue;
+        int flags = fcntl(n, F_GETFD);
+        if (flags < 0 && errno == EBADF) continue; /* closed since it was listed */
+        if (flags < 0 || fcntl(n, F_SETFD, flags | FD_CLOEXEC) < 0) r = -1;
+    }
+    int err = errno;
+    closedir(d);
+    return r < 0 ? (errno = err, -1) : 0;
+}
 
 int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
 
@@ -251,6 +291,23 @@ static int write_file(const struct op *op, const char *path, const char *data) {
     return 0;
 }
 
+/* A seccomp filter (the container's, loaded before the credentials are set without
+ * no_new_privs, as runc does) may allow setgid and setuid but not setresgid and setresuid (a
+ * minimal allow-list written for runc, whose init uses the former): the error it gives. */
+static int seccomp_refused(void) { return errno == EPERM || errno == ENOSYS; }
+
+/* Whether CAP is in the effective set: then setgid/setuid set the real, effective and saved ids,
+ * as setresgid/setresuid with the id three times do. */
+static int has_cap(int cap) {
+    int err = errno;
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    int r = syscall(SYS_capget, &hdr, data) == 0 && (data[cap / 32].effective >> (cap % 32) & 1);
+    errno = err;
+    return r;
+}
+
 /* Brings a network interface up (e.g. "lo" in a new network namespace). */
 static int link_up(const char *name) {
     struct ifreq ifr;
@@ -337,12 +394,12 @@ static int run_one(struct op *op, const char **what) {
         return setgroups(op->nids, op->ids);
     case OP_SETGID:
         if (op->nids != 1) return errno = EINVAL, -1;
-        if (setresgid(op->ids[0], op->ids[0], op->ids[0]) < 0) return -1;
+        if (setresgid(op->ids[0], op->ids[0], op->ids[0]) < 0 && !(seccomp_refused() && has_cap(CAP_SETGID) && setgid(op->ids[0]) == 0)) return -1;
         /* a change of credentials clears the parent-death signal: set it again */
         return stage_death_signal ? prctl(PR_SET_PDEATHSIG, stage_death_signal) : 0;
     case OP_SETUID:
         if (op->nids != 1) return errno = EINVAL, -1;
-        if (setresuid(op->ids[0], op->ids[0], op->ids[0]) < 0) return -1;
+        if (setresuid(op->ids[0], op->ids[0], op->ids[0]) < 0 && !(seccomp_refused() && has_cap(CAP_SETUID) && setuid(op->ids[0]) == 0)) return -1;
         return stage_death_signal ? prctl(PR_SET_PDEATHSIG, stage_death_signal) : 0;
     case OP_MKDIR:
         if (mkdir(op->path, (mode_t)op->mode) < 0 && errno != EEXIST) return -1;
@@ -371,7 +428,7 @@ static int run_one(struct op *op, const char **what) {
     case OP_SYNC: return op_sync(op, what);
     case OP_DETACH: return op_detach(op, what);
     case OP_FIFO_WAIT: return op_fifo_wait(op, what);
-    case OP_CLOEXEC_FROM: return (int)syscall(SYS_close_range, (unsigned)op->value, ~0U, CLOSE_RANGE_CLOEXEC);
+    case OP_CLOEXEC_FROM: return cloexec_from((int)op->value);
     case OP_SETSID: return setsid() < 0 ? -1 : 0;
     case OP_SETNS_PID: return op_setns_pid(op, what);
     case OP_MKFIFO: return op_mkfifo(op, what);

@@ -30,6 +30,7 @@ function typeBits(type: Device['type']): number {
 /** Adds the ops that populate /dev: devices (mknod, or bind from the host in a user namespace), links. */
 export function addDevices(b: PlanBuilder, root: number, devices: Device[], inUserNs: boolean, hasDevPts: boolean, hasProc: boolean): void {
   const seen = new Set<string>();
+  const made = new Set<string>();
   for (const d of [...DEFAULT_DEVICES, ...devices]) {
     if (seen.has(d.path)) continue;
     seen.add(d.path);
@@ -38,6 +39,12 @@ export function addDevices(b: PlanBuilder, root: number, devices: Device[], inUs
       b.init(ops.mountInRoot({ root, source: d.path, target: d.path, flags: MS.BIND }),
         `bind the host's ${d.path} (no mknod in a user namespace)`);
       continue;
+    }
+    // a device in a subdirectory (/dev/net/tun, /dev/dri/card0): its parents first, as runc
+    const parent = d.path.replace(/\/+[^/]*\/*$/, '');
+    if (parent !== '/dev' && parent !== '' && !made.has(parent)) {
+      made.add(parent);
+      b.init(ops.mkpath({ root, path: parent, kind: PATH_KIND.DIR, mode: 0o755 }), `create ${parent}`);
     }
     const mode = typeBits(d.type) | (d.fileMode ?? 0o666);
     b.init(ops.mknod({ root, path: d.path, mode, major: d.major ?? 0, minor: d.minor ?? 0, uid: d.uid ?? 0, gid: d.gid ?? 0 }),

@@ -74,9 +74,11 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const ns = containerNamespaces(spec);
   const process = spec.process;
   if (!process) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
+  // a uts namespace created or joined by path (runc sets the name in a joined one): never the host's
+  const hasUts = ns.created.has('uts') || ns.joined.some((j) => j.type === 'uts');
   for (const field of ['hostname', 'domainname'] as const) {
-    if (spec[field] && !ns.created.has('uts')) {
-      throw new HakoError(`hako: config.json: ${field}: setting it needs a new uts namespace (linux.namespaces), or it would change the host's`, { code: 'bad-config' });
+    if (spec[field] && !hasUts) {
+      throw new HakoError(`hako: config.json: ${field}: setting it needs a new uts namespace (linux.namespaces) or one joined by path, or it would change the host's`, { code: 'bad-config' });
     }
   }
   refuseUnsupported(spec, input.host);
@@ -124,7 +126,8 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const rootPropagation = { private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC };
   const wanted = spec.linux?.rootfsPropagation;
   // slave (or what the config asks) first, so nothing done here propagates back to the host
-  const first = wanted === 'shared' || wanted === 'rshared' ? MS.SLAVE | MS.REC : (wanted ? rootPropagation[wanted] : MS.SLAVE | MS.REC);
+  // (shared or unbindable only once inside: an unbindable rootfs could not be bound onto itself)
+  const first = wanted === 'private' || wanted === 'rprivate' || wanted === 'slave' || wanted === 'rslave' ? rootPropagation[wanted] : MS.SLAVE | MS.REC;
   b.init(ops.mount({ target: '/', flags: first }), `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
   b.init(ops.mount({ source: input.rootfs, target: input.rootfs, flags: MS.BIND | MS.REC }), `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
   b.init(ops.openDir({ slot: SLOT.ROOT, path: input.rootfs }), `open the rootfs ${input.rootfs}`);
@@ -166,7 +169,10 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   // inside the root now
   if (spec.hostname) b.init(ops.hostname({ name: spec.hostname }), `sethostname(${JSON.stringify(spec.hostname)})`);
   if (spec.domainname) b.init(ops.domainname({ name: spec.domainname }), `setdomainname(${JSON.stringify(spec.domainname)})`);
-  if (wanted === 'shared' || wanted === 'rshared') {
+  // a new network namespace gets lo up, as runc and crun do (a joined one is left as it is)
+  if (ns.created.has('net')) b.init(ops.linkUp({ name: 'lo' }), 'bring up lo in the new network namespace');
+  // the asked propagation on the new / (as runc: private ones were set before, whole)
+  if (wanted && wanted !== 'private' && wanted !== 'rprivate') {
     b.init(ops.mount({ target: '/', flags: rootPropagation[wanted] }), `rootfs propagation ${wanted}`);
   }
   const personality = spec.linux?.personality;

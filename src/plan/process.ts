@@ -50,6 +50,13 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   // a missing program fails here, before READY, as runc's create does (not at start)
   const path = (p.env ?? []).filter((e) => e.startsWith('PATH='));
   b.init(ops.checkExec({ program: p.args[0] ?? '', env: path }), `find ${JSON.stringify(p.args[0])} in the container`);
+  // before any seccomp filter: a profile need not allow close_range or getcwd (older Docker
+  // profiles do not list close_range). What runs after a filter is loaded is only what runc's
+  // init also does after its own: the credentials (prctl, setgroups, setresgid, setresuid,
+  // capset), READY on the control socket (write, read), the wait on exec.fifo (statfs, open,
+  // fstat, write, close), the startContainer hooks, and the exec (close, prctl, execve).
+  b.init(ops.checkCwd(), 'check that the working directory is inside the container');
+  b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
   const nnp = p.noNewPrivileges === true;
   if (seccomp && !nnp) b.init(seccomp, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
   const caps = p.capabilities;
@@ -71,8 +78,6 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
     }), 'set the effective, permitted, inheritable and ambient capabilities');
   }
   if (nnp) b.init(ops.nnp(), 'no_new_privs');
-  b.init(ops.checkCwd(), 'check that the working directory is inside the container');
-  b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
   // as runc: all that can fail comes first; READY, the wait for `start` and the startContainer
   // hooks come after the credentials are the process's, so the hooks run as the process would
   beforeExec();

@@ -1,0 +1,139 @@
+// Containers runc runs, hako runs the same way: a minimal seccomp allow-list without close_range,
+// hostname in a uts namespace joined by path, every rootfsPropagation, devices in subdirectories
+// of /dev, and lo up in a new network namespace. Each is compared with runc where runc can run it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, runcRun, runSync, scoped, show, waitUntil,
+} from './oci-util.mjs';
+
+/** Adds busybox applets the default rootfs does not link. */
+function applets(b, ...names) {
+  for (const a of names) symlinkSync('busybox', join(b.rootfs, 'bin', a));
+  return b;
+}
+
+// What busybox echo and runc 1.1's init need after its filter (found by removing names one at a
+// time while runc still ran the container, with and without noNewPrivileges). No close_range,
+// no setresuid/setresgid: runc's init uses neither.
+const MINIMAL_X86_64 = [
+  'execve', 'read', 'write', 'mmap', 'arch_prctl', 'openat', 'close', 'getdents64', 'fstat', 'newfstatat', 'futex',
+  'rt_sigreturn', 'prctl', 'capget', 'capset', 'setgroups', 'setgid', 'setuid', 'getppid', 'mprotect', 'exit',
+  'getcwd', 'fstatfs', 'chdir', 'getegid',
+];
+
+test('a minimal seccomp allow-list without close_range: hako runs it as runc does, with and without noNewPrivileges', { skip: process.arch !== 'x64' ? 'the minimal syscall list is x86_64\'s' : NO_RUNC }, scoped(async (s) => {
+  for (const nnp of [false, true]) {
+    const b = s.bundle((c) => {
+      c.process.noNewPrivileges = nnp;
+      c.process.args = ['echo', 'hello'];
+      c.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ERRNO',
+        architectures: ['SCMP_ARCH_X86_64'],
+        syscalls: [{ names: MINIMAL_X86_64, action: 'SCMP_ACT_ALLOW' }],
+      };
+    });
+    const runc = runcRun(s, b);
+    assert.equal(runc.status, 0, `runc (noNewPrivileges ${nnp}) cannot run the profile: the test's list is wrong\n${show(runc)}`);
+    const hako = hakoRun(s, b);
+    assert.equal(hako.status, 0, `noNewPrivileges ${nnp}\n${show(hako)}`);
+    assert.equal(hako.stdout, runc.stdout);
+    assert.equal(hako.stdout, 'hello\n');
+  }
+}));
+
+test('a uts namespace joined by path gets the hostname (and domainname); the host\'s is unchanged', scoped(async (s) => {
+  const before = hostHostname();
+  const holder = new Background('unshare', ['--uts', 'sleep', s.marker], { env: s.env() });
+  s.background.push(holder);
+  await waitUntil(() => nsLink(holder.pid, 'uts') && nsLink(holder.pid, 'uts') !== nsLink('self', 'uts'), { timeoutMs: 5000, what: 'the holder\'s uts namespace' });
+  const path = `/proc/${holder.pid}/ns/uts`;
+  const b = s.bundle((c) => { c.hostname = 'joined'; c.domainname = 'joined.dom'; })
+    .namespace('uts', { path })
+    .sh('hostname; cat /proc/sys/kernel/domainname; readlink /proc/self/ns/uts');
+  assert.deepEqual(lines(ok(hakoRun(s, b))), ['joined', 'joined.dom', nsLink(holder.pid, 'uts')]);
+  assert.equal(ok(runSync('nsenter', [`--uts=${path}`, 'hostname'])), 'joined\n');
+  assert.equal(hostHostname(), before);
+}));
+
+/** The optional fields (shared:N, master:N, unbindable) of the mounts at / and /proc, from inside. */
+const PROPAGATION = 'while read -r id parent dev root point opts rest; do case $point in /|/proc) echo "$point ${rest%% - *}";; esac; done < /proc/self/mountinfo';
+
+function propagation(out) {
+  // "/ shared:1 master:2 - ..." -> { '/': 'shared master', ... } (the numbers vary)
+  return Object.fromEntries(lines(out).map((l) => {
+    const [point, ...fields] = l.split(' ');
+    const kinds = fields.filter((f) => f && f !== '-' && /^(shared|master|propagate_from|unbindable)/.test(f)).map((f) => f.split(':')[0]);
+    return [point, kinds.sort().join(' ')];
+  }));
+}
+
+test('every linux.rootfsPropagation: the propagation of / seen from inside, as runc gives it (or the spec says where runc fails); the host\'s / is unchanged', scoped(async (s) => {
+  const hostRoot = () => lines(mountInfo()).find((l) => l.split(' ')[4] === '/');
+  const before = hostRoot();
+  // spec meaning: shared makes / shared, unbindable makes it unbindable; the r forms reach the
+  // mounts under it (/proc); slave and private leave no shared peer inside (the host's / here
+  // may be private, when slave shows nothing either)
+  const want = {
+    shared: { '/': 'shared' }, rshared: { '/': 'shared', '/proc': 'shared' },
+    unbindable: { '/': 'unbindable', '/proc': '' }, runbindable: { '/': 'unbindable', '/proc': 'unbindable' },
+  };
+  for (const value of ['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'unbindable', 'runbindable']) {
+    const b = s.bundle((c) => { c.linux.rootfsPropagation = value; }).sh(PROPAGATION);
+    const r = hakoRun(s, b);
+    assert.equal(r.status, 0, `${value}\n${show(r)}`);
+    const got = propagation(r.stdout);
+    if (want[value]) {
+      for (const [point, kinds] of Object.entries(want[value])) {
+        assert.equal(got[point].replace(/ ?master/, ''), kinds, `${value}: ${point}: ${r.stdout}`);
+      }
+    } else {
+      assert.ok(!got['/'].includes('shared') && !got['/'].includes('unbindable'), `${value}: /: ${r.stdout}`);
+      if (!NO_RUNC) assert.deepEqual(got, propagation(ok(runcRun(s, b))), `${value}: hako and runc differ`);
+    }
+    assert.equal(hostRoot(), before, `${value} changed the host's /`);
+  }
+}));
+
+test('devices in subdirectories of /dev (/dev/net/tun, /dev/a/b/c/null) are made with their parents, also in a user namespace', scoped(async (s) => {
+  const stat = 'stat -c "%n %F %t:%T %a" /dev/net /dev/net/tun /dev/a/b/c /dev/a/b/c/null && echo ok > /dev/a/b/c/null';
+  const b = s.bundle((c) => {
+    c.linux.devices = [
+      { path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666 },
+      { path: '/dev/a/b/c/null', type: 'c', major: 1, minor: 3, fileMode: 0o666 },
+    ];
+    c.linux.resources.devices.push({ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' });
+  }).sh(stat);
+  assert.deepEqual(lines(ok(hakoRun(s, b))), [
+    '/dev/net directory 0:0 755', '/dev/net/tun character special file a:c8 666',
+    '/dev/a/b/c directory 0:0 755', '/dev/a/b/c/null character special file 1:3 666',
+  ]);
+  // in a user namespace the devices are the host's, bound (only /dev/net/tun exists on the host)
+  const u = s.bundle((c) => {
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    c.linux.devices = [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200 }];
+  }).sh('stat -c "%n %F %t:%T" /dev/net /dev/net/tun');
+  assert.deepEqual(lines(ok(hakoRun(s, u))), ['/dev/net directory 0:0', '/dev/net/tun character special file a:c8']);
+}));
+
+test('lo is up in a new network namespace (a connection to 127.0.0.1 works), as with runc; a joined one is left as it is', scoped(async (s) => {
+  // a listener on 127.0.0.1 and a client that sends it a line (bounded: -w2, the listener ends
+  // with the connection)
+  const script = 'ip link show lo | head -1 | grep -o "<[^>]*>"; nc -l -p 5555 127.0.0.1 > /tmp/got & sleep 0.3; '
+    + 'echo through-lo | nc -w2 127.0.0.1 5555; wait; cat /tmp/got';
+  const b = applets(s.bundle(), 'ip', 'nc').sh(script);
+  const out = lines(ok(hakoRun(s, b)));
+  assert.match(out[0], /[<,]UP[,>]/, out.join('\n'));
+  assert.equal(out[1], 'through-lo');
+  if (!NO_RUNC) assert.deepEqual(out, lines(ok(runcRun(s, b))));
+  // a network namespace joined by path is not touched: lo stays down there
+  const holder = new Background('unshare', ['--net', 'sleep', s.marker], { env: s.env() });
+  s.background.push(holder);
+  await waitUntil(() => nsLink(holder.pid, 'net') && nsLink(holder.pid, 'net') !== nsLink('self', 'net'), { timeoutMs: 5000, what: 'the holder\'s network namespace' });
+  b.namespace('network', { path: `/proc/${holder.pid}/ns/net` }).sh('ip link show lo | head -1 | grep -o "<[^>]*>"');
+  assert.doesNotMatch(ok(hakoRun(s, b)), /[<,]UP[,>]/);
+}));
