@@ -21,6 +21,7 @@ import { type Bundle, loadBundle, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
 import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Spec, User } from '../config/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../config/validate.js';
+import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js';
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
@@ -184,11 +185,12 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
   const overridden = OVERRIDES.some((k) => o[k] !== undefined);
   if (o.spec === undefined) {
     if (o.bundle === undefined) throw new OptionError(verb, 'options', 'needs a bundle directory (bundle) or a Spec object (spec)');
-    if (!overridden) return loadBundle(o.bundle);
+    if (!overridden) return withoutKernelMemoryLimits(loadBundle(o.bundle, warn));
   }
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!).spec)) as Record<string, unknown>;
+    // checked (and warned about) once, below, with the overrides
+    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!, () => { /* warned below */ }).spec)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof HakoError) throw e;
     throw new OptionError(verb, 'options.spec', `cannot be copied as JSON (${(e as Error).message})`);
@@ -215,7 +217,15 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
     throw new ConfigError('root.path', 'must be an absolute path when there is no bundle directory (or give options.rootfs)', source);
   }
   const bundle = o.bundle !== undefined ? resolve(o.bundle) : dirname(spec.root.path);
-  return { spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) };
+  return withoutKernelMemoryLimits({ spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) });
+}
+
+/** The bundle without linux.resources.memory.kernel and kernelTCP: validation warned about them,
+ * and they are neither applied nor kept in the state's config. */
+function withoutKernelMemoryLimits(b: Bundle): Bundle {
+  const r = b.spec.linux?.resources;
+  if (r) b.spec.linux!.resources = withoutKernelMemory(r);
+  return b;
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
@@ -546,7 +556,10 @@ export class Runtime {
     if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
     const { devices, ...rest } = resources;
     if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet', { code: 'unsupported' });
-    this.cgroup(state).set(rest);
+    for (const k of KERNEL_MEMORY) {
+      if (rest.memory?.[k] != null) this.warn(`hako: update: memory.${k} is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)`);
+    }
+    this.cgroup(state).set(withoutKernelMemory(rest));
   }
 
   /** The pids of every process in the container. */
