@@ -28,6 +28,7 @@ import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts } from './host.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
+import { procStat } from './lock.js';
 import { formatMap } from '../linux/idmap.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
@@ -240,6 +241,24 @@ const resourceFieldsMatch: [
 ] = [true, true, true, true, true, true];
 void resourceFieldsMatch;
 
+/** The fd 2 of a created container's init (still the helper, before its exec), opened again for
+ * appending, or undefined (a socket, a gone init). The init's start time is checked after the
+ * open, so a pid reused meanwhile is never written to. */
+function openInitStderr(state: ContainerState): number | undefined {
+  if (!(state.pid > 0)) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${state.pid}/fd/2`, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+  if (procStat(state.pid)?.startTime !== state.pidStartTime) {
+    closeSync(fd);
+    return undefined;
+  }
+  return fd;
+}
+
 /** A helper failure with runc's exit codes: 255 for any failed exec, 1 for the rest (a program
  * that is missing is a failed create, not the container's 127). */
 function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure): HakoError {
@@ -392,10 +411,15 @@ export class Runtime {
     if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`, { code: 'not-running' });
     if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`, { code: 'bad-state' });
     const fifo = this.store.file(id, 'exec.fifo');
+    // the init's stderr (the container's, as create got it), opened while the init still waits on
+    // exec.fifo: a failure after this point is told there too, where conmon or containerd's shim
+    // show it (no one else reads the init's error then)
+    const stderr = openInitStderr(state);
     let fd: number;
     try {
       fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     } catch {
+      if (stderr !== undefined) closeSync(stderr);
       throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
     }
     const spec = this.spec(state);
@@ -425,12 +449,24 @@ export class Runtime {
         }
         await delay(i < 200 ? 1 : 10);
       }
+    } catch (e) {
+      if (stderr !== undefined) closeSync(stderr);
+      throw e;
     } finally {
       closeSync(fd);
     }
     try { unlinkSync(fifo); } catch { /* gone already */ }
     this.store.update(id, (s) => { s.status = 'running'; });
-    if (outcome === 'failed') throw new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
+    if (outcome === 'failed') {
+      const program = spec.process?.args?.[0];
+      const err = new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook, or the exec of ${program ?? 'the process'})`, { code: 'helper' });
+      if (stderr !== undefined) {
+        try { writeSync(stderr, `${err.message}\n`); } catch { /* a full pipe, a closed reader: the error is still start's */ }
+      }
+      if (stderr !== undefined) closeSync(stderr);
+      throw err;
+    }
+    if (stderr !== undefined) closeSync(stderr);
     // poststart hooks come after the process is executed (the spec)
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
