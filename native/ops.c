@@ -411,6 +411,8 @@ static int run_one(struct op *op, const char **what) {
     case OP_MOUNT_IN_ROOT: return op_mount_in_root(op, what);
     case OP_SETATTR: return op_setattr(op, what);
     case OP_MASK: return op_mask(op, what);
+    case OP_KEEP_DIR: return op_keep_dir(op, what);
+    case OP_COPY_TREE: return op_copy_tree(op, what);
     case OP_MKNOD: return op_mknod(op, what);
     case OP_SYMLINK: return op_symlink(op, what);
     case OP_PIVOT: return op_pivot(op, what);

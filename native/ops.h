@@ -73,6 +73,8 @@ int op_mkpath(struct op *op, const char **what);
 int op_mount_in_root(struct op *op, const char **what);
 int op_setattr(struct op *op, const char **what);
 int op_mask(struct op *op, const char **what);
+int op_keep_dir(struct op *op, const char **what);
+int op_copy_tree(struct op *op, const char **what);
 int op_mknod(struct op *op, const char **what);
 int op_symlink(struct op *op, const char **what);
 int op_pivot(struct op *op, const char **what);

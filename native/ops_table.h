@@ -67,6 +67,8 @@
     X(KEYRING, 57, "keyctl", S_INIT, (T_NAME)) \
     X(PERSONALITY, 58, "personality", S_INIT, (T_VALUE)) \
     X(BPF_DEVICES, 59, "bpf", S_HOST, (T_PATH, T_DATA)) \
-    X(CHECK_EXEC, 60, "find-exec", S_INIT, (T_ARG))
+    X(CHECK_EXEC, 60, "find-exec", S_INIT, (T_ARG)) \
+    X(KEEP_DIR, 61, "open", S_INIT, (T_ROOT, T_PATH, T_SLOT)) \
+    X(COPY_TREE, 62, "copy", S_INIT, (T_ROOT, T_PATH, T_SLOT))
 
 #endif

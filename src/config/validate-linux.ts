@@ -63,7 +63,25 @@ const memory = object<Memory>({
   disableOOMKiller: opt(boolean),
   useHierarchy: opt(boolean),
   checkBeforeUpdate: opt(boolean),
+}, (m, path, ctx) => {
+  // runc 1.1+ ignores them with a warning (Linux 6.1 removed kernel memory limits; the spec
+  // deprecates them) and configs of older generators still carry them: warned, then dropped
+  // (withoutKernelMemory) so nothing is written for them
+  for (const k of KERNEL_MEMORY) {
+    if (m[k] != null) ctx.warn(keyPath(path, k), 'is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)');
+  }
 });
+
+/** The memory fields runtimes no longer apply. */
+export const KERNEL_MEMORY = ['kernel', 'kernelTCP'] as const;
+
+/** resources without the kernel memory limits (a copy when there were some). */
+export function withoutKernelMemory<R extends { memory?: Partial<Record<(typeof KERNEL_MEMORY)[number], unknown>> | null }>(r: R): R {
+  const m = r.memory;
+  if (!m || KERNEL_MEMORY.every((k) => m[k] === undefined)) return r;
+  const { kernel: _k, kernelTCP: _t, ...rest } = m;
+  return { ...r, memory: rest };
+}
 
 const cpu = object<CPU>({
   shares: opt(uint64),

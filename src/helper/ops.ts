@@ -92,6 +92,8 @@ export const OP_FIELDS = {
   PERSONALITY: { persona: req(Tag.VALUE, 'i') },
   BPF_DEVICES: { path: req(Tag.PATH, 's'), program: req(Tag.DATA, 'd') },
   CHECK_EXEC: { program: req(Tag.ARG, 's'), env: opt(Tag.ENV, 's*') },
+  KEEP_DIR: { root: req(Tag.ROOT, 'i'), path: req(Tag.PATH, 's'), slot: req(Tag.SLOT, 'i') },
+  COPY_TREE: { root: req(Tag.ROOT, 'i'), path: req(Tag.PATH, 's'), slot: req(Tag.SLOT, 'i') },
 } as const satisfies { [K in OpName]: Record<string, FieldSpec> };
 
 /** The fields in the order the parameters are written; undefined and false are left out. */
@@ -177,4 +179,6 @@ export const ops = {
   personality: (p: { persona: number }) => build('PERSONALITY', p),
   bpfDevices: (p: { path: string; program: Buffer }) => build('BPF_DEVICES', p),
   checkExec: (p: { program: string; env?: string[] }) => build('CHECK_EXEC', p),
+  keepDir: (p: { root: number; path: string; slot: number }) => build('KEEP_DIR', p),
+  copyTree: (p: { root: number; path: string; slot: number }) => build('COPY_TREE', p),
 } satisfies Record<string, (p: never) => Op>;

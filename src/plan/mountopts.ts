@@ -10,6 +10,8 @@ export interface MountPlan {
   data: string;
   bind: boolean;
   recursive: boolean;
+  /** tmpcopyup (runc's extension, podman's tmpfs mounts): the image's directory is copied into the tmpfs. */
+  copyUp: boolean;
   /** Propagation type flags to apply after mounting (MS_PRIVATE ... with MS_REC for r*). */
   propagation: number[];
   /** Attributes to set and clear on the mount, and whether on the whole tree. */
@@ -20,6 +22,10 @@ export interface MountPlan {
 }
 
 type FlagEffect = { set?: number; clear?: number; attr?: number; clearAttr?: number };
+
+/** mount(2) flags linux/mount.ts does not name (only acl/noacl and iversion/noiversion use them). */
+const MS_POSIXACL = 1 << 16;
+const MS_I_VERSION = 1 << 23;
 
 const FLAGS: Record<string, FlagEffect> = {
   ro: { set: MS.RDONLY, attr: ATTR.RDONLY }, rw: { clear: MS.RDONLY, clearAttr: ATTR.RDONLY },
@@ -34,6 +40,8 @@ const FLAGS: Record<string, FlagEffect> = {
   strictatime: { set: MS.STRICTATIME, attr: ATTR.STRICTATIME }, nostrictatime: { clear: MS.STRICTATIME },
   lazytime: { set: MS.LAZYTIME }, nolazytime: { clear: MS.LAZYTIME },
   nosymfollow: { set: MS.NOSYMFOLLOW, attr: ATTR.NOSYMFOLLOW }, symfollow: { clear: MS.NOSYMFOLLOW, clearAttr: ATTR.NOSYMFOLLOW },
+  acl: { set: MS_POSIXACL }, noacl: { clear: MS_POSIXACL },
+  iversion: { set: MS_I_VERSION }, noiversion: { clear: MS_I_VERSION },
   defaults: {}, remount: { set: MS.REMOUNT }, silent: { set: MS.SILENT }, loud: { clear: MS.SILENT },
 };
 
@@ -56,7 +64,7 @@ const PROPAGATION: Record<string, number> = {
 
 /** Every mount option name hako understands (features: mountOptions). */
 export function supportedMountOptions(): string[] {
-  return ['bind', 'rbind', ...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION)].sort();
+  return ['bind', 'rbind', 'tmpcopyup', ...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION)].sort();
 }
 
 /** Options hako refuses rather than ignores (id-mapped mounts are not done yet). */
@@ -64,7 +72,7 @@ const REFUSED = new Set(['idmap', 'ridmap']);
 
 export function planMountOptions(options: string[] | undefined, type: string | undefined, where: string): MountPlan {
   const plan: MountPlan = {
-    flags: 0, data: '', bind: type === 'bind', recursive: false, propagation: [],
+    flags: 0, data: '', bind: type === 'bind', recursive: false, copyUp: false, propagation: [],
     attrSet: 0, attrClear: 0, recursiveSet: 0, recursiveClear: 0,
   };
   const data: string[] = [];
@@ -72,6 +80,11 @@ export function planMountOptions(options: string[] | undefined, type: string | u
     if (option === 'bind' || option === 'rbind') {
       plan.bind = true;
       plan.recursive ||= option === 'rbind';
+      continue;
+    }
+    if (option === 'tmpcopyup') {
+      // runc's extension: never mount(2) data; it means something only to a tmpfs
+      plan.copyUp = true;
       continue;
     }
     if (REFUSED.has(option)) throw new HakoError(`hako: config.json: ${where}: mount option '${option}' is not supported yet`, { code: 'unsupported' });
@@ -99,5 +112,8 @@ export function planMountOptions(options: string[] | undefined, type: string | u
   // a relative atime choice replaces the default: the attr set carries it, the mask clears the old one
   if (plan.attrSet & (ATTR.NOATIME | ATTR.STRICTATIME)) plan.attrClear |= ATTR.ATIME_MASK;
   plan.data = data.join(',');
+  if (plan.copyUp && (plan.bind || type !== 'tmpfs')) {
+    throw new HakoError(`hako: config.json: ${where}: mount option 'tmpcopyup' is only for tmpfs mounts (this one is ${plan.bind ? 'a bind' : `of type ${type ?? 'none'}`})`, { code: 'bad-config' });
+  }
   return plan;
 }

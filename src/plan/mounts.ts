@@ -80,7 +80,15 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
   } else {
     const type = m.type ?? 'none';
     b.init(ops.mkpath({ root, path: dest, kind: PATH_KIND.DIR }), `create ${dest} in the rootfs`);
-    b.init(ops.mountInRoot({ root, source: m.source ?? type, target, fstype: type, flags: opts.flags, procfs: check, data: opts.data || undefined }), `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(opts.flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
+    // tmpcopyup: the image's directory stays open under the tmpfs, whose tree is then copied in
+    // (mounted writable, and made read-only once filled, as runc does)
+    if (opts.copyUp) b.init(ops.keepDir({ root, path: dest, slot: SLOT.COPYUP }), `open the image's ${dest} to copy it into the tmpfs (tmpcopyup)`);
+    const flags = opts.copyUp ? opts.flags & ~MS.RDONLY : opts.flags;
+    b.init(ops.mountInRoot({ root, source: m.source ?? type, target, fstype: type, flags, procfs: check, data: opts.data || undefined }), `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
+    if (opts.copyUp) {
+      b.init(ops.copyTree({ root, path: dest, slot: SLOT.COPYUP }), `copy the image's ${dest} into its tmpfs (tmpcopyup)`);
+      if (opts.flags & MS.RDONLY) b.init(ops.setattr({ root, target, set: MOUNT_ATTR.RDONLY }), `read-only ${dest}`);
+    }
   }
   if (opts.bind && (opts.attrSet || opts.attrClear)) {
     b.init(ops.setattr({ root, target, set: opts.attrSet, clear: opts.attrClear }), `set the options of ${dest} (${(m.options ?? []).join(',')})`);

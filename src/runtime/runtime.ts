@@ -21,12 +21,14 @@ import { type Bundle, loadBundle, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
 import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Spec, User } from '../config/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../config/validate.js';
+import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js';
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts } from './host.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
+import { procStat } from './lock.js';
 import { formatMap } from '../linux/idmap.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
@@ -184,11 +186,12 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
   const overridden = OVERRIDES.some((k) => o[k] !== undefined);
   if (o.spec === undefined) {
     if (o.bundle === undefined) throw new OptionError(verb, 'options', 'needs a bundle directory (bundle) or a Spec object (spec)');
-    if (!overridden) return loadBundle(o.bundle);
+    if (!overridden) return withoutKernelMemoryLimits(loadBundle(o.bundle, warn));
   }
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!).spec)) as Record<string, unknown>;
+    // checked (and warned about) once, below, with the overrides
+    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!, () => { /* warned below */ }).spec)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof HakoError) throw e;
     throw new OptionError(verb, 'options.spec', `cannot be copied as JSON (${(e as Error).message})`);
@@ -215,7 +218,15 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
     throw new ConfigError('root.path', 'must be an absolute path when there is no bundle directory (or give options.rootfs)', source);
   }
   const bundle = o.bundle !== undefined ? resolve(o.bundle) : dirname(spec.root.path);
-  return { spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) };
+  return withoutKernelMemoryLimits({ spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) });
+}
+
+/** The bundle without linux.resources.memory.kernel and kernelTCP: validation warned about them,
+ * and they are neither applied nor kept in the state's config. */
+function withoutKernelMemoryLimits(b: Bundle): Bundle {
+  const r = b.spec.linux?.resources;
+  if (r) b.spec.linux!.resources = withoutKernelMemory(r);
+  return b;
 }
 
 const CONFIG_SNAPSHOT = 'config.json';
@@ -229,6 +240,24 @@ const resourceFieldsMatch: [
   SameKeys<BlockIO, LinuxBlockIO>, SameKeys<Pids, LinuxPids>, SameKeys<Network, LinuxNetwork>,
 ] = [true, true, true, true, true, true];
 void resourceFieldsMatch;
+
+/** The fd 2 of a created container's init (still the helper, before its exec), opened again for
+ * appending, or undefined (a socket, a gone init). The init's start time is checked after the
+ * open, so a pid reused meanwhile is never written to. */
+function openInitStderr(state: ContainerState): number | undefined {
+  if (!(state.pid > 0)) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${state.pid}/fd/2`, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+  if (procStat(state.pid)?.startTime !== state.pidStartTime) {
+    closeSync(fd);
+    return undefined;
+  }
+  return fd;
+}
 
 /** A helper failure with runc's exit codes: 255 for any failed exec, 1 for the rest (a program
  * that is missing is a failed create, not the container's 127). */
@@ -382,10 +411,15 @@ export class Runtime {
     if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`, { code: 'not-running' });
     if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`, { code: 'bad-state' });
     const fifo = this.store.file(id, 'exec.fifo');
+    // the init's stderr (the container's, as create got it), opened while the init still waits on
+    // exec.fifo: a failure after this point is told there too, where conmon or containerd's shim
+    // show it (no one else reads the init's error then)
+    const stderr = openInitStderr(state);
     let fd: number;
     try {
       fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     } catch {
+      if (stderr !== undefined) closeSync(stderr);
       throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
     }
     const spec = this.spec(state);
@@ -415,12 +449,24 @@ export class Runtime {
         }
         await delay(i < 200 ? 1 : 10);
       }
+    } catch (e) {
+      if (stderr !== undefined) closeSync(stderr);
+      throw e;
     } finally {
       closeSync(fd);
     }
     try { unlinkSync(fifo); } catch { /* gone already */ }
     this.store.update(id, (s) => { s.status = 'running'; });
-    if (outcome === 'failed') throw new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
+    if (outcome === 'failed') {
+      const program = spec.process?.args?.[0];
+      const err = new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook, or the exec of ${program ?? 'the process'})`, { code: 'helper' });
+      if (stderr !== undefined) {
+        try { writeSync(stderr, `${err.message}\n`); } catch { /* a full pipe, a closed reader: the error is still start's */ }
+      }
+      if (stderr !== undefined) closeSync(stderr);
+      throw err;
+    }
+    if (stderr !== undefined) closeSync(stderr);
     // poststart hooks come after the process is executed (the spec)
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
@@ -546,7 +592,10 @@ export class Runtime {
     if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
     const { devices, ...rest } = resources;
     if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet', { code: 'unsupported' });
-    this.cgroup(state).set(rest);
+    for (const k of KERNEL_MEMORY) {
+      if (rest.memory?.[k] != null) this.warn(`hako: update: memory.${k} is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)`);
+    }
+    this.cgroup(state).set(withoutKernelMemory(rest));
   }
 
   /** The pids of every process in the container. */

@@ -65,7 +65,7 @@ function base() {
       cgroupsPath: '/myRuntime/myContainer',
       resources: {
         devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }],
-        memory: { limit: 536870912, reservation: 536870912, swap: -1, kernel: -1, kernelTCP: -1, swappiness: 0,
+        memory: { limit: 536870912, reservation: 536870912, swap: -1, swappiness: 0,
           disableOOMKiller: false, useHierarchy: true, checkBeforeUpdate: true },
         cpu: { shares: 1024, quota: 1000000, burst: 1000000, period: 500000, realtimeRuntime: 950000,
           realtimePeriod: 1000000, cpus: '2-3', mems: '0-7', idle: 0 },
@@ -354,6 +354,15 @@ test('unknown capabilities are warnings with their path, not errors (config.md)'
   const none = [];
   check((c) => (c.process.capabilities.ambient = ['CAP_CHOWN', 'CAP_BPF', 'CAP_PERFMON']), none);
   assert.deepEqual(none, []);
+});
+
+test('memory.kernel and kernelTCP are warnings, one line each naming the field (runc 1.1+ ignores them)', () => {
+  const warnings = [];
+  check((c) => { c.linux.resources.memory.kernel = -1; c.linux.resources.memory.kernelTCP = 1024; }, warnings);
+  assert.deepEqual(warnings, [
+    'hako: config.json: linux.resources.memory.kernel: is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)',
+    'hako: config.json: linux.resources.memory.kernelTCP: is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)',
+  ]);
 });
 
 test('every capability up to CAP_CHECKPOINT_RESTORE (40) is known', () => {
