@@ -450,8 +450,9 @@ export class HelperSession {
     this.unlistenAbort = undefined;
   }
 
-  /** A request answered before the plan (READ_IN_ROOT): the reply's fields. */
-  request(type: number, fields: Field[], timeoutMs = 5000): Promise<Fields> {
+  /** A request answered before the plan (READ_IN_ROOT): the reply's fields. Its time limit is the
+   * session's setup time (the helper may still be starting: 200 at once under load take seconds). */
+  request(type: number, fields: Field[], timeoutMs = this.options.setupTimeoutMs ?? 10_000): Promise<Fields> {
     if (this.stopError) return Promise.reject(this.stopError);
     if (this.running) return Promise.reject(new HakoError('hako: internal error: a helper request after the plan'));
     if (this.ended) return Promise.reject(new HakoError(`hako: the helper ended before the plan (${this.ended})`));
