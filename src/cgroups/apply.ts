@@ -2,7 +2,7 @@
 // cgroup, or the v2 eBPF filter the helper attaches): checked and compiled first (planResources,
 // before anything exists), then written (applyResources, once the cgroup is made).
 import { HakoError } from '../errors.js';
-import { deviceFilter } from './device-filter.js';
+import { checkDeviceRulesModel, deviceFilter } from './device-filter.js';
 import { applyDeviceRulesV1, checkDeviceRules, DEFAULT_ALLOWED } from './devices.js';
 import type { CgroupManager } from './manager.js';
 import type { LinuxDeviceCgroup, LinuxResources } from './resources.js';
@@ -27,7 +27,10 @@ export function planResources(cgroup: CgroupManager, resources: LinuxResources |
   const rules = devices ?? [];
   checkDeviceRules(rules);
   const v1 = cgroup.version === 1 ? cgroup.mountInfo().cgroupV1Dirs?.find((d) => d.name.split(',').includes('devices'))?.host : undefined;
-  if (v1) return { wanted, v1Devices: { dir: v1, rules } };
+  if (v1) {
+    checkDeviceRulesModel([...rules, ...DEFAULT_ALLOWED]); // what the v2 filter refuses, v1 refuses too
+    return { wanted, v1Devices: { dir: v1, rules } };
+  }
   if (cgroup.joinPlan().v2) return { wanted, deviceProgram: deviceFilter([...rules, ...DEFAULT_ALLOWED]) };
   throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied', { code: 'unsupported' });
 }

@@ -121,6 +121,12 @@ function emulateV1(rules: LinuxDeviceCgroup[]): { defaultAllow: boolean; excepti
 }
 
 /** The program for these rules, as the kernel takes it (8 bytes an instruction, little-endian). */
+/** Refuses (bad-config, naming the rule) rules the v1 model cannot keep, such as a hole in a
+ * wildcard rule, as runc does on v1 and v2 alike; the v1 kernel would ignore such a rule silently. */
+export function checkDeviceRulesModel(rules: LinuxDeviceCgroup[]): void {
+  emulateV1(rules);
+}
+
 export function deviceFilter(configRules: LinuxDeviceCgroup[]): Buffer {
   const { defaultAllow, exceptions } = emulateV1(configRules);
   // the default first: a rule for every device, the last one checked

@@ -77,3 +77,15 @@ test('v2: an allow that would punch a hole in a wildcard deny is refused before 
   const rt = new Runtime({ root: s.root, cgroupVersion: 2, warn: () => {} });
   assert.equal(rt.list().some((c) => c.id === id), false, 'no state left for the refused container');
 }));
+
+test('v1: the same hole in a wildcard deny is refused too (as runc), where the v1 kernel would ignore the allow silently', { skip: detectCgroups().mode === 'unified' ? 'a cgroup v2-only host has no v1 device cgroup' : false }, scoped(async (s) => {
+  const b = s.bundle().sh(openProbe);
+  withMknod(b);
+  b.config.linux.resources = { devices: [{ allow: true, access: 'rwm' }, { allow: false, type: 'c', access: 'rw' }, { allow: true, type: 'c', major: FUSE.major, minor: FUSE.minor, access: 'rw' }] };
+  b.save();
+  const id = s.id();
+  const rt = new Runtime({ root: s.root, warn: () => {} });
+  await assert.rejects(rt.run(id, { bundle: b.dir, stdio: ['ignore', 'pipe', 'pipe'] }), (e) => e.code === 'bad-config'
+    && /^hako: config\.json: linux\.resources\.devices\[2\]: 'c 10:229 rw' cannot take access away from the wider rule 'c \*:\* rw'/.test(e.message));
+  assert.equal(rt.list().some((c) => c.id === id), false, 'no state left for the refused container');
+}));
