@@ -127,6 +127,9 @@ export interface SessionOptions {
    * It does not keep the event loop alive.
    */
   onExec?: (outcome: 'executed' | 'failed') => void;
+  /** Run from the sealed in-memory copy (default): false only for a helper that execs nothing
+   * (one-shot requests such as NSINFO). */
+  sealed?: boolean;
   /** Collect piped stdout and stderr into the result (default true: the promise APIs). False
    * leaves the streams to the caller (the live handles), and the result has no stdout/stderr. */
   capture?: boolean;
@@ -274,33 +277,21 @@ function watchExec(exec: Socket, onExec: (outcome: 'executed' | 'failed') => voi
   exec.unref();
 }
 
-/** A one-shot request to a fresh helper (e.g. NSINFO): returns the reply's fields. */
-export function helperRequest(type: number, fields: Field[], timeoutMs = 5000): Promise<Fields> {
-  return new Promise((resolve, reject) => {
-    const { child, control } = spawnHelper('ignore', undefined);
-    const reader = new FrameReader();
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new HakoError(`hako: the helper did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new HakoError(`hako: cannot run the helper ${helperPath}: ${err.message} (build it: npm rebuild hako, or npm ci in a checkout)`));
-    });
-    control.on('data', (chunk: Buffer) => {
-      for (const frame of reader.push(chunk)) {
-        clearTimeout(timer);
-        const payload = Fields.decode(frame.payload);
-        if (frame.type === MessageType.ERROR) {
-          const failure = failureOf(payload);
-          reject(new HakoError(`hako: helper: ${failure.op}: ${failure.message}`));
-        } else resolve(payload);
-        control.end();
-      }
-    });
-    control.on('error', () => {});
-    control.write(encodeFrame(type, 1, fields));
-  });
+/** A one-shot request to a fresh helper (e.g. NSINFO): returns the reply's fields. The helper
+ * runs from disk (it execs nothing) and exits once its socket is closed. */
+export async function helperRequest(type: number, fields: Field[], timeoutMs = 5000): Promise<Fields> {
+  const session = HelperSession.start({ stdio: 'ignore', sealed: false });
+  try {
+    return await session.request(type, fields, timeoutMs);
+  } finally {
+    session.close();
+  }
+}
+
+/** A helper's ERROR in answer to a request, as one line. */
+function requestError(payload: Fields): HakoError {
+  const failure = failureOf(payload);
+  return new HakoError(`hako: helper: ${failure.op}${failure.path ? ` ${failure.path}` : ''}: ${failure.message || failure.errname}`);
 }
 
 /**
@@ -319,7 +310,8 @@ export class HelperSession {
   private running = false;
   /** Frames and ends seen before run(): replies go to their requests. */
   private onFrame: (frame: Frame) => void = (frame) => this.answer(frame);
-  private onEnd: (how: string) => void = (how) => this.failRequests(new HakoError(`hako: the helper ended before the plan (${how})`));
+  private onEnd: (how: string) => void = (how) =>
+    this.failRequests(new HakoError(how.startsWith('cannot run') ? `hako: ${how}` : `hako: the helper ended before the plan (${how})`));
   private ended?: string;
   /** Host pid of the command once it exists (0 before). */
   pid = 0;
@@ -336,7 +328,7 @@ export class HelperSession {
   private unlistenAbort?: () => void;
 
   private constructor(private readonly options: SessionOptions, maxBuffer: number) {
-    const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, true, !!options.onExec);
+    const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, options.sealed !== false, !!options.onExec);
     this.child = spawned.child;
     this.control = spawned.control;
     if (spawned.exec && options.onExec) watchExec(spawned.exec, options.onExec);
@@ -467,6 +459,15 @@ export class HelperSession {
     });
   }
 
+  /** Ends a session that only answered requests: the helper reads EOF and exits 0. */
+  close(): void {
+    if (this.running) return;
+    this.over = true;
+    this.clearStop();
+    this.failRequests(new HakoError('hako: the helper session was closed'));
+    this.control.end();
+  }
+
   /** Ends a session whose plan will not be sent (the caller failed first). */
   abandon(): void {
     if (this.running) return;
@@ -479,21 +480,16 @@ export class HelperSession {
 
   private answer(frame: Frame): void {
     const w = this.waiting.get(frame.seq);
+    const payload = Fields.decode(frame.payload);
     if (!w) {
       // an ERROR of the helper's own (not a reply) fails whatever waits
-      if (frame.type === MessageType.ERROR) {
-        const failure = failureOf(Fields.decode(frame.payload));
-        this.failRequests(new HakoError(`hako: helper: ${failure.op}${failure.path ? ` ${failure.path}` : ''}: ${failure.message || failure.errname}`));
-      }
+      if (frame.type === MessageType.ERROR) this.failRequests(requestError(payload));
       return;
     }
     this.waiting.delete(frame.seq);
     clearTimeout(w.timer);
-    const payload = Fields.decode(frame.payload);
-    if (frame.type === MessageType.ERROR) {
-      const failure = failureOf(payload);
-      w.reject(new HakoError(`hako: helper: ${failure.op}${failure.path ? ` ${failure.path}` : ''}: ${failure.message || failure.errname}`));
-    } else w.resolve(payload);
+    if (frame.type === MessageType.ERROR) w.reject(requestError(payload));
+    else w.resolve(payload);
   }
 
   private failRequests(e: Error): void {

@@ -11,7 +11,7 @@ import { HakoError, HelperError, type HelperFailure, OptionError } from '../erro
 import {
   boolean, checkOptions, containerId, CREATE_OPTIONS, EXEC_OPTIONS, object, plainObject, RUN_OPTIONS, RUNTIME_OPTIONS,
 } from '../options.js';
-import { HelperSession, type SessionHandlers, type SessionOptions, type SessionResult } from '../helper/session.js';
+import { HelperSession, type SessionHandlers, type SessionResult } from '../helper/session.js';
 import { HakoProcess } from '../helper/handle.js';
 import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
@@ -566,21 +566,21 @@ export class Runtime {
 
   /** Freezes every process of a running container (cgroup freezer). */
   pause(id: string): void {
-    checkOptions('pause', id, containerId, 'id');
-    const state = this.store.read(id);
-    const status = liveStatus(state);
-    if (status !== 'running') throw new HakoError(`hako: container ${id} is not running (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
-    this.cgroup(state).freeze();
-    this.store.update(id, (s) => { s.status = 'paused'; });
+    this.freezer('pause', id, 'running', 'paused', (cgroup) => cgroup.freeze());
   }
 
   resume(id: string): void {
-    checkOptions('resume', id, containerId, 'id');
+    this.freezer('resume', id, 'paused', 'running', (cgroup) => cgroup.thaw());
+  }
+
+  /** pause and resume: a container in state `from` goes to `to` through its cgroup's freezer. */
+  private freezer(verb: string, id: string, from: 'running' | 'paused', to: 'running' | 'paused', act: (cgroup: CgroupManager) => void): void {
+    checkOptions(verb, id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
-    if (status !== 'paused') throw new HakoError(`hako: container ${id} is not paused (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
-    this.cgroup(state).thaw();
-    this.store.update(id, (s) => { s.status = 'running'; });
+    if (status !== from) throw new HakoError(`hako: container ${id} is not ${from} (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
+    act(this.cgroup(state));
+    this.store.update(id, (s) => { s.status = to; });
   }
 
   /** Changes the resources of a created, running or paused container. */
@@ -654,7 +654,8 @@ export class Runtime {
     if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
     proc = validateProcess(proc, 'exec', this.warn);
     const killSignal = killSignalOf(options.killSignal, !!options.detach);
-    const helper = this.startHelper({
+    // the helper starts now, before the plan: its start and its sealed re-exec overlap the work below
+    const helper = HelperSession.start({
       stdio: stdioWithInput(options.stdio, options.input) as CreateOptions['stdio'], preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer,
       capture, input: options.input, signal: options.signal, timeoutMs: options.timeoutMs, label: `exec: container ${id}`, detach: !!options.detach,
     });
@@ -698,32 +699,6 @@ export class Runtime {
     return out;
   }
 
-  /** Starts the helper for one command before its plan is built (it starts, and re-executes its
-   * sealed copy, while hako prepares the rest; READ_IN_ROOT lookups go over the same socket). */
-  private startHelper(o: {
-    stdio?: CreateOptions['stdio'] | undefined; preserveFds?: number | undefined; forwardSignals?: NodeJS.Signals[] | undefined; setupTimeoutMs?: number;
-    onExec?: (outcome: 'executed' | 'failed') => void; maxBuffer?: number | undefined; capture?: boolean; input?: string | Buffer | undefined;
-    signal?: AbortSignal | undefined; timeoutMs?: number | undefined; label?: string; detach: boolean;
-  }): HelperSession {
-    const stop: SessionOptions = {
-      detach: o.detach,
-      ...(o.capture !== undefined ? { capture: o.capture } : {}),
-      ...(o.input !== undefined ? { input: o.input } : {}),
-      ...(o.signal !== undefined ? { signal: o.signal } : {}),
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      ...(o.label !== undefined ? { label: o.label } : {}),
-    };
-    return HelperSession.start({
-      ...stop,
-      ...(o.onExec ? { onExec: o.onExec } : {}),
-      ...(o.maxBuffer !== undefined ? { maxBuffer: o.maxBuffer } : {}),
-      ...(o.setupTimeoutMs !== undefined ? { setupTimeoutMs: o.setupTimeoutMs } : {}),
-      ...(o.stdio !== undefined ? { stdio: o.stdio } : {}),
-      ...(o.preserveFds ? { preserveFds: o.preserveFds } : {}),
-      ...(o.forwardSignals ? { forwardSignals: o.forwardSignals } : {}),
-    });
-  }
-
   private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers, killSignal?: number): Promise<SessionResult> {
     return helper.run({
       explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps,
@@ -750,10 +725,10 @@ export class Runtime {
     let execFailed = false;
     let onExec: ((outcome: 'executed' | 'failed') => void) | undefined;
     const execed = mode === 'run-detached' || (mode === 'run' && spec.hooks?.poststart?.length) ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
-    // the helper starts now, while the rest is set up; it reads HOME's passwd in the rootfs first
-    // (only if the env has no HOME)
     const killSignal = mode === 'run' ? killSignalOf(options.killSignal, false) : undefined;
-    const helper = this.startHelper({
+    // the helper starts now, while the rest is set up (its start and its sealed re-exec overlap
+    // that work); it reads HOME's passwd in the rootfs first (only if the env has no HOME)
+    const helper = HelperSession.start({
       stdio: (mode === 'run' ? stdioWithInput(options.stdio, options.input) : options.stdio) as CreateOptions['stdio'], preserveFds: options.preserveFds,
       forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
       capture, input: mode === 'run' ? options.input : undefined, signal: options.signal, timeoutMs: options.timeoutMs,
