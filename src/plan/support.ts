@@ -1,10 +1,12 @@
 // What hako's OCI runtime really implements, for `hako features` (config/features.ts shapes it).
 import { CAPABILITIES, HOOK_NAMES, NAMESPACE_TYPES, SECCOMP_ARCHS, SECCOMP_OPERATORS } from '../config/known.js';
-import type { Support } from '../config/features.js';
+import { SUPPORT, type Support } from '../config/features.js';
 import { supportedMountOptions } from './mountopts.js';
 
 export function hakoSupport(): Support {
+  // what is not listed here hako does not claim (apparmor, selinux, intelRdt, idmapMounts, ...)
   return {
+    ...SUPPORT,
     hooks: HOOK_NAMES,
     mountOptions: supportedMountOptions(),
     namespaces: NAMESPACE_TYPES,
@@ -19,11 +21,5 @@ export function hakoSupport(): Support {
       knownFlags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
       supportedFlags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
     },
-    apparmor: false,
-    selinux: false,
-    intelRdt: false,
-    idmapMounts: false,
-    annotations: {},
-    potentiallyUnsafeConfigAnnotations: [],
   };
 }
