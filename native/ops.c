@@ -39,65 +39,73 @@ void exec_failed(void) {
     (void)w;
 }
 
-/* Closes every fd from `first` on: close_range, or one by one from /proc/self/fd without it. */
-int close_fds_from(int first) {
-    if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return 0;
-    if (errno != ENOSYS && errno != EINVAL) return -1;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int fds[1024], n = 0, self = dirfd(d), more = 1;
-    while (more) {
-        /* collect, then close: closing while reading the directory would skip entries */
-        struct dirent *e;
-        n = 0;
-        rewinddir(d);
-        while (n < 1024 && (e = readdir(d)) != NULL) {
-            int fd = atoi(e->d_name);
-            if (e->d_name[0] != '.' && fd >= first && fd != self) fds[n++] = fd;
-        }
-        more = n == 1024;
-        for (int i = 0; i < n; i++) close(fds[i]);
-    }
-    closedir(d);
-    return 0;
-}
 char op_message[256];
 
-/* Marks every fd from `first` on close-on-exec: close_range(CLOSE_RANGE_CLOEXEC), or where that is
- * refused (before Linux 5.11, or a seccomp filter of an outer runtime) each fd listed in
- * /proc/self/fd, which must then be procfs (the container's /proc after pivot_root: a directory of
- * the image would hide fds). */
-static int cloexec_from(int first) {
-    if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
-    if (errno != ENOSYS && errno != EINVAL && errno != EPERM) return -1;
-    int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
+/* Applies act to every fd from `first` on, as /proc/self/fd lists them: the fallback where
+ * close_range is missing (before Linux 5.11) or refused (a seccomp filter of an outer runtime).
+ * That directory must be procfs (after pivot_root it is the container's /proc: a directory of the
+ * image would hide fds). The fds are all listed first, then acted on. */
+static int each_fd_from(int first, int (*act)(int fd)) {
+    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
     struct statfs sf;
-    if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
-        close(fd);
-        snprintf(op_message, sizeof op_message, "close_range is refused and /proc is not procfs: cannot mark the fds close-on-exec");
+    if (fstatfs(dfd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+        close(dfd);
+        snprintf(op_message, sizeof op_message, "close_range is refused and /proc is not procfs: cannot go through the open fds");
         return errno = ENOENT, -1;
     }
-    DIR *d = fdopendir(fd);
+    DIR *d = fdopendir(dfd);
     if (!d) {
         int err = errno;
-        close(fd);
+        close(dfd);
         return errno = err, -1;
     }
+    _cleanup_free_ int *fds = NULL;
+    size_t n = 0, cap = 0;
     struct dirent *e;
-    int r = 0;
-    /* setting FD_CLOEXEC changes no entry: one pass reads them all */
-    while (r == 0 && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        int n = atoi(e->d_name);
-        if (n < first || n == fd) continue;
-        int flags = fcntl(n, F_GETFD);
-        if (flags < 0 && errno == EBADF) continue; /* closed since it was listed */
-        if (flags < 0 || fcntl(n, F_SETFD, flags | FD_CLOEXEC) < 0) r = -1;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd < first || fd == dfd) continue;
+        if (n == cap) {
+            int *more = realloc(fds, (cap = cap ? cap * 2 : 64) * sizeof *fds);
+            if (!more) {
+                closedir(d);
+                return errno = ENOMEM, -1;
+            }
+            fds = more;
+        }
+        fds[n++] = fd;
     }
-    int err = errno;
     closedir(d);
-    return r < 0 ? (errno = err, -1) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (act(fds[i]) < 0) return -1;
+    return 0;
+}
+
+static int close_one(int fd) {
+    return close(fd) < 0 && errno != EBADF && errno != EINTR ? -1 : 0;
+}
+
+static int cloexec_one(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return errno == EBADF ? 0 : -1; /* closed since it was listed */
+    return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+static int close_range_refused(void) {
+    return errno == ENOSYS || errno == EINVAL || errno == EPERM;
+}
+
+/* Closes every fd from `first` on. */
+int close_fds_from(int first) {
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return 0;
+    return close_range_refused() ? each_fd_from(first, close_one) : -1;
+}
+
+/* Marks every fd from `first` on close-on-exec. */
+static int cloexec_from(int first) {
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+    return close_range_refused() ? each_fd_from(first, cloexec_one) : -1;
 }
 
 int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
