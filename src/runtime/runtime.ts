@@ -415,58 +415,57 @@ export class Runtime {
     // exec.fifo: a failure after this point is told there too, where conmon or containerd's shim
     // show it (no one else reads the init's error then)
     const stderr = openInitStderr(state);
-    let fd: number;
+    let spec: Spec;
     try {
-      fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
-    } catch {
-      if (stderr !== undefined) closeSync(stderr);
-      throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
-    }
-    const spec = this.spec(state);
-    let outcome: 'executed' | 'failed' = 'executed';
-    try {
-      // the init opens exec.fifo (O_CLOEXEC) once we have it open, writes "0", runs the
-      // startContainer hooks and execs: EOF then. "E" before EOF: it failed on the way.
-      let deadline = Date.now() + 10_000;
-      let started = false;
-      for (let i = 0; ; i++) {
-        const got = await readSome(fd);
-        if (Buffer.isBuffer(got)) {
-          if (!started && got.includes(0x30)) {
-            started = true;
-            deadline = Date.now() + setupTimeout(spec, 'startContainer');
+      let fd: number;
+      try {
+        fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+      } catch {
+        throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
+      }
+      spec = this.spec(state);
+      let outcome: 'executed' | 'failed' = 'executed';
+      try {
+        // the init opens exec.fifo (O_CLOEXEC) once we have it open, writes "0", runs the
+        // startContainer hooks and execs: EOF then. "E" before EOF: it failed on the way.
+        let deadline = Date.now() + 10_000;
+        let started = false;
+        for (let i = 0; ; i++) {
+          const got = await readSome(fd);
+          if (Buffer.isBuffer(got)) {
+            if (!started && got.includes(0x30)) {
+              started = true;
+              deadline = Date.now() + setupTimeout(spec, 'startContainer');
+            }
+            if (got.includes(0x45)) outcome = 'failed';
+            continue;
           }
-          if (got.includes(0x45)) outcome = 'failed';
-          continue;
+          if (got === 'eof' && started) break;
+          // before "0": no writer yet (eof) or nothing written (again); after: the init still runs hooks
+          if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' });
+          if (Date.now() > deadline) {
+            throw new HakoError(started
+              ? `hako: cannot start container ${id}: its init did not run the process within ${Math.round((setupTimeout(spec, 'startContainer')) / 1000)} s of start`
+              : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`, { code: 'timeout' });
+          }
+          await delay(i < 200 ? 1 : 10);
         }
-        if (got === 'eof' && started) break;
-        // before "0": no writer yet (eof) or nothing written (again); after: the init still runs hooks
-        if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' });
-        if (Date.now() > deadline) {
-          throw new HakoError(started
-            ? `hako: cannot start container ${id}: its init did not run the process within ${Math.round((setupTimeout(spec, 'startContainer')) / 1000)} s of start`
-            : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`, { code: 'timeout' });
-        }
-        await delay(i < 200 ? 1 : 10);
+      } finally {
+        closeSync(fd);
       }
-    } catch (e) {
-      if (stderr !== undefined) closeSync(stderr);
-      throw e;
+      try { unlinkSync(fifo); } catch { /* gone already */ }
+      this.store.update(id, (s) => { s.status = 'running'; });
+      if (outcome === 'failed') {
+        const program = spec.process?.args?.[0];
+        const err = new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook, or the exec of ${program ?? 'the process'})`, { code: 'helper' });
+        if (stderr !== undefined) {
+          try { writeSync(stderr, `${err.message}\n`); } catch { /* a full pipe, a closed reader: the error is still start's */ }
+        }
+        throw err;
+      }
     } finally {
-      closeSync(fd);
-    }
-    try { unlinkSync(fifo); } catch { /* gone already */ }
-    this.store.update(id, (s) => { s.status = 'running'; });
-    if (outcome === 'failed') {
-      const program = spec.process?.args?.[0];
-      const err = new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook, or the exec of ${program ?? 'the process'})`, { code: 'helper' });
-      if (stderr !== undefined) {
-        try { writeSync(stderr, `${err.message}\n`); } catch { /* a full pipe, a closed reader: the error is still start's */ }
-      }
       if (stderr !== undefined) closeSync(stderr);
-      throw err;
     }
-    if (stderr !== undefined) closeSync(stderr);
     // poststart hooks come after the process is executed (the spec)
     await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(state, 'running'), this.warn);
   }
