@@ -67,6 +67,28 @@ function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoic
   if (detach) b.host(ops.pipe({ slot: SLOT.DETACH }), 'a pipe on which the container says it goes on alone');
 }
 
+/**
+ * A container without a mount namespace of its own is chrooted into its rootfs in the host's
+ * mount namespace (as runc does). What would change the host's mount table is refused, each with
+ * the JSON path that asks for it: runc makes the host's / rslave (or the rootfsPropagation asked),
+ * and mounts the config's mounts there, where they outlive the container.
+ */
+function refuseWithoutMountNs(spec: Spec, ns: ContainerNamespaces, create: boolean): void {
+  const bad = (path: string, why: string): never => {
+    throw new HakoError(`hako: config.json: ${path}: ${why}`, { code: 'bad-config' });
+  };
+  const fix = 'give the container a mount namespace ({"type": "mount"} in linux.namespaces)';
+  if (ns.joined.some((j) => j.type === 'mnt')) bad('linux.namespaces', `joining a mount namespace by path is not supported (hako prepares the rootfs in a new one): ${fix}`);
+  const mounts = spec.mounts ?? [];
+  if (mounts.length) bad('mounts[0]', `without a mount namespace, the mount on ${mounts[0]?.destination} would be made in the host's and outlive the container: ${fix}, or leave out mounts`);
+  if (spec.linux?.rootfsPropagation) bad('linux.rootfsPropagation', `without a mount namespace, it would change the propagation of the host's mounts: ${fix}`);
+  if (spec.root.readonly) bad('root.readonly', `without a mount namespace, it would make the host's mount of the rootfs read-only: ${fix}`);
+  if (spec.linux?.maskedPaths?.length) bad('linux.maskedPaths', `without a mount namespace, a mask would be a mount in the host's (runc refuses it too): ${fix}`);
+  if (spec.linux?.readonlyPaths?.length) bad('linux.readonlyPaths', `without a mount namespace, a read-only path would be a mount in the host's (runc refuses it too): ${fix}`);
+  if (Object.keys(spec.linux?.sysctl ?? {}).length) bad('linux.sysctl', `without a mount namespace, there is no container /proc to write sysctls through: ${fix}`);
+  if (create) bad('linux.namespaces', `without a mount namespace, create cannot work: the init waits for \`start\` through a proc mount on /proc, which would be made in the host's: use \`hako run\`, or ${fix}`);
+}
+
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */
 export function createPlan(input: CreatePlanInput): PlanBuilder {
   const { spec } = input;
@@ -82,7 +104,8 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     }
   }
   refuseUnsupported(spec, input.host);
-  if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})', { code: 'bad-config' });
+  const ownMounts = ns.created.has('mnt');
+  if (!ownMounts) refuseWithoutMountNs(spec, ns, !!input.fifo);
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
@@ -127,9 +150,13 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const wanted = spec.linux?.rootfsPropagation;
   // slave (or what the config asks) first, so nothing done here propagates back to the host
   // (shared or unbindable only once inside: an unbindable rootfs could not be bound onto itself)
+  // (without a mount namespace nothing of this: no propagation is changed, nothing is mounted;
+  // refuseWithoutMountNs kept out what would need it, see below)
   const first = wanted === 'private' || wanted === 'rprivate' || wanted === 'slave' || wanted === 'rslave' ? rootPropagation[wanted] : MS.SLAVE | MS.REC;
-  b.init(ops.mount({ target: '/', flags: first }), `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
-  b.init(ops.mount({ source: input.rootfs, target: input.rootfs, flags: MS.BIND | MS.REC }), `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
+  if (ownMounts) {
+    b.init(ops.mount({ target: '/', flags: first }), `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
+    b.init(ops.mount({ source: input.rootfs, target: input.rootfs, flags: MS.BIND | MS.REC }), `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
+  }
   b.init(ops.openDir({ slot: SLOT.ROOT, path: input.rootfs }), `open the rootfs ${input.rootfs}`);
   // the host's /dev/null, opened in this mount namespace (a bind source must be in it), for masks
   if (spec.linux?.maskedPaths?.length) b.init(ops.openDir({ slot: SLOT.NULL, path: '/dev/null', anyFile: true }), "open the host's /dev/null for masking");
@@ -163,7 +190,10 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   // a missing working directory is made, as runc does
   const cwd = process.cwd || '/';
   if (cwd !== '/') b.init(ops.mkpath({ root, path: cwd, kind: PATH_KIND.DIR }), `create the working directory ${cwd}`);
-  if (input.noPivot) b.init(ops.moveRoot({ root }), 'move the rootfs onto / and chroot (--no-pivot)');
+  // no mount namespace: a chroot in the host's mount namespace, as runc does (which would also
+  // make the host's / rslave and leave the config's mounts behind on the host: hako refuses those)
+  if (!ownMounts) b.init(ops.fchroot({ slot: root }), "chroot into the rootfs (no mount namespace: the host's mounts stay as they are)");
+  else if (input.noPivot) b.init(ops.moveRoot({ root }), 'move the rootfs onto / and chroot (--no-pivot)');
   else b.init(ops.pivot({ root }), 'pivot_root into the rootfs and detach the old root');
 
   // inside the root now
@@ -208,6 +238,12 @@ export function execPlan(input: ExecPlanInput): PlanBuilder {
   joinCgroup(b, input.cgroup);
   const mask = input.namespaces.reduce((m, t) => m | namespaceKind(t).flag, 0);
   b.ns(ops.setnsPid({ pid: input.pid, flags: mask }), `setns(pidfd of ${input.pid}, ${input.namespaces.join(', ')})`);
+  // a container without a mount namespace is a chroot in the host's: the process goes into the
+  // init's root too (joining the namespaces alone would leave it at the host's /)
+  if (!input.namespaces.includes('mnt')) {
+    b.host(ops.openDir({ slot: SLOT.ROOT, path: `/proc/${input.pid}/root` }), `open the root of ${input.pid}`);
+    b.init(ops.fchroot({ slot: SLOT.ROOT }), "chroot into the container's root (it has no mount namespace)");
+  }
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the process is ready');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
