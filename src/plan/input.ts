@@ -36,6 +36,12 @@ export interface BindSource {
 export interface HostFacts {
   /** /proc/kcore exists (then /dev/core links to it, as runc does). */
   kcore: boolean;
+  /** hako itself runs in a user namespace (rootless podman runs it as root of the user's): devices
+   * are bound from the host then, never made (mknod is refused there), as runc does. Absent: no. */
+  inUserNs?: boolean;
+  /** The namespaces joined by path (linux.namespaces[].path) that are hako's own ones, i.e. the
+   * host's (runtime/host.ts compares each with /proc/self/ns): a sysctl may not go into those. */
+  joinedHostNs?: ReadonlySet<string>;
   /** AppArmor is enabled (a process.apparmorProfile is refused then, skipped otherwise). */
   apparmor: boolean;
   /** SELinux is enabled (labels are refused then, skipped otherwise). */

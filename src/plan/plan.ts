@@ -166,7 +166,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const devIsBind = dev && planMountOptions(dev.options, dev.type, 'mounts').bind;
   if (dev && !devIsBind) {
     // /dev/core only where the kernel has /proc/kcore (as runc)
-    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
+    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs || !!input.host.inUserNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
   }
   const hooks = spec.hooks ?? {};
   if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0) {
@@ -177,7 +177,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   // file of the image), then read-only paths (which make /proc/sys read-only), then masked paths,
   // as runc: a mask under a read-only path stays. All by fd in the root, before pivot_root.
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    checkSysctl(key, ns.created);
+    checkSysctl(key, ns.created, new Set(ns.joined.filter((j) => !input.host.joinedHostNs?.has(j.path)).map((j) => j.type)));
     const path = `/proc/sys/${key.replace(/\./g, '/')}`;
     b.init(ops.write({ root, path, data: value, procfs: PROCFS.MUST_BE }), `sysctl ${key}=${value}`);
   }
