@@ -15,6 +15,10 @@ export interface ProcessPlanInput {
   /** How the process joins the container's cgroup by itself (docs/PROTOCOL.md). */
   cgroup?: CgroupJoinPlan;
   console?: ConsoleChoice;
+  /** setgroups(2) is denied where the process goes (hako runs rootless in a user namespace whose
+   * /proc/self/setgroups is "deny", and the container has no user namespace of its own): the
+   * supplementary groups are left as they are, as runc does, and additionalGids are refused. */
+  setgroupsDenied?: boolean;
   /** --preserve-fds: fds 3..3+N-1 stay open for the process. */
   preserveFds: number;
   /** HOME from the container's /etc/passwd, for a process whose env has none (default "/"):

@@ -27,7 +27,7 @@ import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts } from './host.js';
-import { defaultStateRoot, isRootless } from './rootless.js';
+import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { procStat } from './lock.js';
@@ -705,6 +705,7 @@ export class Runtime {
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const input = {
         process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
+        ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && setgroupsDenied() ? { setgroupsDenied: true } : {}),
         namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
         ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
       };
@@ -797,8 +798,10 @@ export class Runtime {
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const p = proc;
+      const noSetgroups = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && setgroupsDenied();
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
+        ...(noSetgroups ? { setgroupsDenied: true } : {}),
         host,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
