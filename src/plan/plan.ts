@@ -73,7 +73,7 @@ function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoic
  * the JSON path that asks for it: runc makes the host's / rslave (or the rootfsPropagation asked),
  * and mounts the config's mounts there, where they outlive the container.
  */
-function refuseWithoutMountNs(spec: Spec, ns: ContainerNamespaces, create: boolean): void {
+function refuseWithoutMountNs(spec: Spec, ns: ContainerNamespaces): void {
   const bad = (path: string, why: string): never => {
     throw new HakoError(`hako: config.json: ${path}: ${why}`, { code: 'bad-config' });
   };
@@ -86,7 +86,6 @@ function refuseWithoutMountNs(spec: Spec, ns: ContainerNamespaces, create: boole
   if (spec.linux?.maskedPaths?.length) bad('linux.maskedPaths', `without a mount namespace, a mask would be a mount in the host's (runc refuses it too): ${fix}`);
   if (spec.linux?.readonlyPaths?.length) bad('linux.readonlyPaths', `without a mount namespace, a read-only path would be a mount in the host's (runc refuses it too): ${fix}`);
   if (Object.keys(spec.linux?.sysctl ?? {}).length) bad('linux.sysctl', `without a mount namespace, there is no container /proc to write sysctls through: ${fix}`);
-  if (create) bad('linux.namespaces', `without a mount namespace, create cannot work: the init waits for \`start\` through a proc mount on /proc, which would be made in the host's: use \`hako run\`, or ${fix}`);
 }
 
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */
@@ -105,11 +104,12 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   refuseUnsupported(spec, input.host);
   const ownMounts = ns.created.has('mnt');
-  if (!ownMounts) refuseWithoutMountNs(spec, ns, !!input.fifo);
+  if (!ownMounts) refuseWithoutMountNs(spec, ns);
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
-  if (input.fifo && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
+  // (without a mount namespace, the init keeps the host's /proc/self/fd open across its chroot)
+  if (input.fifo && ownMounts && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
     throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}', { code: 'bad-config' });
   }
   hostOps(b, input.fifo, input.console, input.detach);
@@ -192,6 +192,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   if (cwd !== '/') b.init(ops.mkpath({ root, path: cwd, kind: PATH_KIND.DIR }), `create the working directory ${cwd}`);
   // no mount namespace: a chroot in the host's mount namespace, as runc does (which would also
   // make the host's / rslave and leave the config's mounts behind on the host: hako refuses those)
+  if (!ownMounts && input.fifo) b.init(ops.openDir({ slot: SLOT.PROC_FD, path: '/proc/self/fd' }), 'open /proc/self/fd before the chroot: the init reopens exec.fifo through it (there is no proc mount)');
   if (!ownMounts) b.init(ops.fchroot({ slot: root }), "chroot into the rootfs (no mount namespace: the host's mounts stay as they are)");
   else if (input.noPivot) b.init(ops.moveRoot({ root }), 'move the rootfs onto / and chroot (--no-pivot)');
   else b.init(ops.pivot({ root }), 'pivot_root into the rootfs and detach the old root');
@@ -216,7 +217,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the container is created');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
-    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO }), 'wait for `start` on exec.fifo');
+    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO, ...(ownMounts ? {} : { root: SLOT.PROC_FD }) }), 'wait for `start` on exec.fifo');
     for (const h of hooks.startContainer ?? []) b.init(hookOp(h, input.hookState), `startContainer hook ${h.path}`);
   });
   return b;

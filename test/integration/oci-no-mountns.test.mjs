@@ -1,15 +1,15 @@
 // A config without a mount namespace (no "mount" in linux.namespaces): runc chroots into the
 // rootfs in the host's mount namespace. hako does the same, but never changes the host's mount
 // propagation and mounts nothing there; what would (the config's mounts, masked and read-only
-// paths, rootfsPropagation, root.readonly, sysctls, create's proc mount) is refused, each with one
-// line naming the JSON path. Checked from inside (the root is the bundle's rootfs, for the init and
+// paths, rootfsPropagation, root.readonly, sysctls) is refused, each with one line naming the
+// JSON path; create works (its init reopens exec.fifo through the /proc/self/fd it kept). Checked from inside (the root is the bundle's rootfs, for the init and
 // for exec) and from the host (its mountinfo is the same before and after, line for line), and
 // against runc run in a throwaway mount namespace (runc changes and leaves mounts in the one it runs in).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import {
-  hakoRun, lines, mountInfo, NO_RUNC, ok, oneLineError, removeContainer, RUNC, runDetached, runSync, scoped, show,
+  hakoRun, lines, mountInfo, NO_RUNC, ok, oneLineError, removeContainer, RUNC, runDetached, runSync, scoped, show, waitStatus,
 } from './oci-util.mjs';
 
 /** A bundle whose config has no mount namespace and nothing that needs one. */
@@ -86,9 +86,21 @@ for (const [what, edit, match] of REFUSED) {
   }));
 }
 
-test('no mount namespace: create is refused (it needs a proc mount on the host), run is named instead', scoped(async (s) => {
-  const b = noMountNs(s).args('true');
-  oneLineError(s.hako(['create', '-b', b.dir, s.id()]), { match: /linux\.namespaces: without a mount namespace, create cannot work: .*use `hako run`/ });
+test('no mount namespace: create waits for start (exec.fifo through the /proc/self/fd it kept), then runs in the rootfs', scoped(async (s) => {
+  const before = hostMounts(s);
+  const b = noMountNs(s).sh('ls -di / | cut -d" " -f1; echo started');
+  const id = s.id();
+  const c = s.hakoDetached(['create', '-b', b.dir, id]);
+  ok(c);
+  assert.equal(s.state(id).status, 'created');
+  assert.equal(c.stdout, '', 'the process ran before start');
+  ok(s.hako(['start', id]));
+  await waitStatus(s, id, 'stopped');
+  const [ino, started] = lines(readFileSync(c.outFile, 'utf8'));
+  assert.equal(Number(ino), statSync(b.rootfs).ino, readFileSync(c.outFile, 'utf8'));
+  assert.equal(started, 'started');
+  ok(s.hako(['delete', id]));
+  assert.equal(hostMounts(s), before, 'the host\'s mountinfo changed');
 }));
 
 // runc on the same configs, each run in a mount namespace of its own made for it (runc changes the
