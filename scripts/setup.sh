@@ -25,7 +25,8 @@ packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps"
 # the tests: the toolkit's peers (zsh and groff check the completion and the man page), then the
 # OCI runtimes and clients hako is measured and tested against
 $tests && packages="$packages util-linux bsdutils jq hyperfine time zsh groff-base
-  runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap"
+  runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap
+  slirp4netns wget passwd"
 missing=
 for p in $packages; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q ' installed$' || missing="$missing $p"

@@ -26,7 +26,7 @@ const HELP: OptionSpec = { long: 'help', short: 'h', help: 'show this help' };
 
 /** runc's global options, before the command. */
 export const GLOBAL_SPECS: OptionSpec[] = [
-  { long: 'root', arg: 'required', value: 'DIR', help: 'where container state is kept (default /run/hako)' },
+  { long: 'root', arg: 'required', value: 'DIR', help: 'where container state is kept (default /run/hako; $XDG_RUNTIME_DIR/hako when not real root, as runc)' },
   { long: 'log', arg: 'required', value: 'FILE', help: 'also write errors (and with --debug, each command) to FILE' },
   { long: 'log-format', arg: 'required', value: 'text|json', help: "the --log format: text, or json lines as containerd's shim reads them" },
   { long: 'debug', help: 'log each command to --log' },

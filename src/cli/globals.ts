@@ -2,6 +2,7 @@
 // as containerd's shim reads them from --log.
 import { appendFileSync } from 'node:fs';
 import { HakoError } from '../errors.js';
+import { defaultStateRoot } from '../runtime/rootless.js';
 import { last, parseArgs } from './args.js';
 import { GLOBAL_SPECS } from './commands.js';
 
@@ -36,7 +37,7 @@ export function parseGlobals(argv: string[]): { globals: Globals; rest: string[]
   const rootless = last(args, 'rootless') ?? 'auto';
   if (!['auto', 'true', 'false'].includes(rootless)) throw new HakoError(`hako: --rootless: '${rootless}' is not auto, true or false`, { code: 'bad-option' });
   const globals: Globals = {
-    root: last(args, 'root') ?? '/run/hako', logFormat: format, debug: args.values.has('debug'),
+    root: last(args, 'root') ?? defaultStateRoot(), logFormat: format, debug: args.values.has('debug'),
     rootless: rootless as Globals['rootless'],
   };
   const log = last(args, 'log');

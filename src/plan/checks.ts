@@ -7,7 +7,7 @@ import type { HostFacts } from './input.js';
 
 /** sysctls that are namespaced, and the namespace each needs (runc's list): any other would
  * change the host, so it is refused. */
-export function checkSysctl(key: string, created: Set<NamespaceType>): void {
+export function checkSysctl(key: string, created: Set<NamespaceType>, joined: ReadonlySet<NamespaceType> = new Set()): void {
   const where = `hako: config.json: linux.sysctl: ${key}`;
   if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw new HakoError(`${where}: not a sysctl name`, { code: 'bad-config' });
   const ipc = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
@@ -16,7 +16,11 @@ export function checkSysctl(key: string, created: Set<NamespaceType>): void {
   else if (key.startsWith('net.')) needs = 'net';
   else if (key === 'kernel.hostname' || key === 'kernel.domainname') needs = 'uts';
   if (!needs) throw new HakoError(`${where}: not a namespaced sysctl: setting it would change the host`, { code: 'bad-config' });
-  if (!created.has(needs)) throw new HakoError(`${where}: needs a new ${needs} namespace, or it would change the host's`, { code: 'bad-config' });
+  // a namespace joined by path is the container's own too, unless it is hako's (runc's check):
+  // podman joins the network namespace it made (slirp4netns, a bridge) and sets net.* sysctls
+  if (!created.has(needs) && !joined.has(needs)) {
+    throw new HakoError(`${where}: needs a new ${needs} namespace or one joined by path (not the host's), or it would change the host's`, { code: 'bad-config' });
+  }
 }
 
 /** Fields hako does not implement yet: refused, never ignored. */

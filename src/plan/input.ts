@@ -15,6 +15,10 @@ export interface ProcessPlanInput {
   /** How the process joins the container's cgroup by itself (docs/PROTOCOL.md). */
   cgroup?: CgroupJoinPlan;
   console?: ConsoleChoice;
+  /** setgroups(2) is denied where the process goes (hako runs rootless in a user namespace whose
+   * /proc/self/setgroups is "deny", and the container has no user namespace of its own): the
+   * supplementary groups are left as they are, as runc does, and additionalGids are refused. */
+  setgroupsDenied?: boolean;
   /** --preserve-fds: fds 3..3+N-1 stay open for the process. */
   preserveFds: number;
   /** HOME from the container's /etc/passwd, for a process whose env has none (default "/"):
@@ -36,6 +40,12 @@ export interface BindSource {
 export interface HostFacts {
   /** /proc/kcore exists (then /dev/core links to it, as runc does). */
   kcore: boolean;
+  /** hako itself runs in a user namespace (rootless podman runs it as root of the user's): devices
+   * are bound from the host then, never made (mknod is refused there), as runc does. Absent: no. */
+  inUserNs?: boolean;
+  /** The namespaces joined by path (linux.namespaces[].path) that are hako's own ones, i.e. the
+   * host's (runtime/host.ts compares each with /proc/self/ns): a sysctl may not go into those. */
+  joinedHostNs?: ReadonlySet<string>;
   /** AppArmor is enabled (a process.apparmorProfile is refused then, skipped otherwise). */
   apparmor: boolean;
   /** SELinux is enabled (labels are refused then, skipped otherwise). */

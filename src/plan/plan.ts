@@ -67,6 +67,27 @@ function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoic
   if (detach) b.host(ops.pipe({ slot: SLOT.DETACH }), 'a pipe on which the container says it goes on alone');
 }
 
+/**
+ * A container without a mount namespace of its own is chrooted into its rootfs in the host's
+ * mount namespace (as runc does). What would change the host's mount table is refused, each with
+ * the JSON path that asks for it: runc makes the host's / rslave (or the rootfsPropagation asked),
+ * and mounts the config's mounts there, where they outlive the container.
+ */
+function refuseWithoutMountNs(spec: Spec, ns: ContainerNamespaces): void {
+  const bad = (path: string, why: string): never => {
+    throw new HakoError(`hako: config.json: ${path}: ${why}`, { code: 'bad-config' });
+  };
+  const fix = 'give the container a mount namespace ({"type": "mount"} in linux.namespaces)';
+  if (ns.joined.some((j) => j.type === 'mnt')) bad('linux.namespaces', `joining a mount namespace by path is not supported (hako prepares the rootfs in a new one): ${fix}`);
+  const mounts = spec.mounts ?? [];
+  if (mounts.length) bad('mounts[0]', `without a mount namespace, the mount on ${mounts[0]?.destination} would be made in the host's and outlive the container: ${fix}, or leave out mounts`);
+  if (spec.linux?.rootfsPropagation) bad('linux.rootfsPropagation', `without a mount namespace, it would change the propagation of the host's mounts: ${fix}`);
+  if (spec.root.readonly) bad('root.readonly', `without a mount namespace, it would make the host's mount of the rootfs read-only: ${fix}`);
+  if (spec.linux?.maskedPaths?.length) bad('linux.maskedPaths', `without a mount namespace, a mask would be a mount in the host's (runc refuses it too): ${fix}`);
+  if (spec.linux?.readonlyPaths?.length) bad('linux.readonlyPaths', `without a mount namespace, a read-only path would be a mount in the host's (runc refuses it too): ${fix}`);
+  if (Object.keys(spec.linux?.sysctl ?? {}).length) bad('linux.sysctl', `without a mount namespace, there is no container /proc to write sysctls through: ${fix}`);
+}
+
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */
 export function createPlan(input: CreatePlanInput): PlanBuilder {
   const { spec } = input;
@@ -82,11 +103,13 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     }
   }
   refuseUnsupported(spec, input.host);
-  if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})', { code: 'bad-config' });
+  const ownMounts = ns.created.has('mnt');
+  if (!ownMounts) refuseWithoutMountNs(spec, ns);
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
-  if (input.fifo && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
+  // (without a mount namespace, the init keeps the host's /proc/self/fd open across its chroot)
+  if (input.fifo && ownMounts && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
     throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}', { code: 'bad-config' });
   }
   hostOps(b, input.fifo, input.console, input.detach);
@@ -127,9 +150,13 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const wanted = spec.linux?.rootfsPropagation;
   // slave (or what the config asks) first, so nothing done here propagates back to the host
   // (shared or unbindable only once inside: an unbindable rootfs could not be bound onto itself)
+  // (without a mount namespace nothing of this: no propagation is changed, nothing is mounted;
+  // refuseWithoutMountNs kept out what would need it, see below)
   const first = wanted === 'private' || wanted === 'rprivate' || wanted === 'slave' || wanted === 'rslave' ? rootPropagation[wanted] : MS.SLAVE | MS.REC;
-  b.init(ops.mount({ target: '/', flags: first }), `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
-  b.init(ops.mount({ source: input.rootfs, target: input.rootfs, flags: MS.BIND | MS.REC }), `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
+  if (ownMounts) {
+    b.init(ops.mount({ target: '/', flags: first }), `mount(none, "/", ${mountFlagNames(first)}): nothing mounted here reaches the host`);
+    b.init(ops.mount({ source: input.rootfs, target: input.rootfs, flags: MS.BIND | MS.REC }), `bind ${input.rootfs} onto itself (pivot_root needs a mount point)`);
+  }
   b.init(ops.openDir({ slot: SLOT.ROOT, path: input.rootfs }), `open the rootfs ${input.rootfs}`);
   // the host's /dev/null, opened in this mount namespace (a bind source must be in it), for masks
   if (spec.linux?.maskedPaths?.length) b.init(ops.openDir({ slot: SLOT.NULL, path: '/dev/null', anyFile: true }), "open the host's /dev/null for masking");
@@ -139,7 +166,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const devIsBind = dev && planMountOptions(dev.options, dev.type, 'mounts').bind;
   if (dev && !devIsBind) {
     // /dev/core only where the kernel has /proc/kcore (as runc)
-    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
+    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs || !!input.host.inUserNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
   }
   const hooks = spec.hooks ?? {};
   if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0) {
@@ -150,7 +177,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   // file of the image), then read-only paths (which make /proc/sys read-only), then masked paths,
   // as runc: a mask under a read-only path stays. All by fd in the root, before pivot_root.
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    checkSysctl(key, ns.created);
+    checkSysctl(key, ns.created, new Set(ns.joined.filter((j) => !input.host.joinedHostNs?.has(j.path)).map((j) => j.type)));
     const path = `/proc/sys/${key.replace(/\./g, '/')}`;
     b.init(ops.write({ root, path, data: value, procfs: PROCFS.MUST_BE }), `sysctl ${key}=${value}`);
   }
@@ -163,7 +190,11 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   // a missing working directory is made, as runc does
   const cwd = process.cwd || '/';
   if (cwd !== '/') b.init(ops.mkpath({ root, path: cwd, kind: PATH_KIND.DIR }), `create the working directory ${cwd}`);
-  if (input.noPivot) b.init(ops.moveRoot({ root }), 'move the rootfs onto / and chroot (--no-pivot)');
+  // no mount namespace: a chroot in the host's mount namespace, as runc does (which would also
+  // make the host's / rslave and leave the config's mounts behind on the host: hako refuses those)
+  if (!ownMounts && input.fifo) b.init(ops.openDir({ slot: SLOT.PROC_FD, path: '/proc/self/fd' }), 'open /proc/self/fd before the chroot: the init reopens exec.fifo through it (there is no proc mount)');
+  if (!ownMounts) b.init(ops.fchroot({ slot: root }), "chroot into the rootfs (no mount namespace: the host's mounts stay as they are)");
+  else if (input.noPivot) b.init(ops.moveRoot({ root }), 'move the rootfs onto / and chroot (--no-pivot)');
   else b.init(ops.pivot({ root }), 'pivot_root into the rootfs and detach the old root');
 
   // inside the root now
@@ -186,7 +217,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the container is created');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
-    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO }), 'wait for `start` on exec.fifo');
+    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO, ...(ownMounts ? {} : { root: SLOT.PROC_FD }) }), 'wait for `start` on exec.fifo');
     for (const h of hooks.startContainer ?? []) b.init(hookOp(h, input.hookState), `startContainer hook ${h.path}`);
   });
   return b;
@@ -208,6 +239,12 @@ export function execPlan(input: ExecPlanInput): PlanBuilder {
   joinCgroup(b, input.cgroup);
   const mask = input.namespaces.reduce((m, t) => m | namespaceKind(t).flag, 0);
   b.ns(ops.setnsPid({ pid: input.pid, flags: mask }), `setns(pidfd of ${input.pid}, ${input.namespaces.join(', ')})`);
+  // a container without a mount namespace is a chroot in the host's: the process goes into the
+  // init's root too (joining the namespaces alone would leave it at the host's /)
+  if (!input.namespaces.includes('mnt')) {
+    b.host(ops.openDir({ slot: SLOT.ROOT, path: `/proc/${input.pid}/root` }), `open the root of ${input.pid}`);
+    b.init(ops.fchroot({ slot: SLOT.ROOT }), "chroot into the container's root (it has no mount namespace)");
+  }
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the process is ready');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');

@@ -64,7 +64,11 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   const uid = p.user?.uid ?? 0;
   const gid = p.user?.gid ?? 0;
   if (caps) b.init(ops.keepcaps({ value: 1 }), 'keep capabilities across setuid');
-  b.init(ops.setgroups({ ids: p.user?.additionalGids ?? [] }), `setgroups([${(p.user?.additionalGids ?? []).join(', ')}])`);
+  const groups = p.user?.additionalGids ?? [];
+  if (!input.setgroupsDenied) b.init(ops.setgroups({ ids: groups }), `setgroups([${groups.join(', ')}])`);
+  else if (groups.length) {
+    throw new HakoError(`hako: config.json: ${where}.user.additionalGids: cannot be set: setgroups is denied in the user namespace hako runs in (rootless, /proc/self/setgroups is "deny"), as runc says too`, { code: 'bad-config' });
+  }
   b.init(ops.setgid({ id: gid }), `setresgid(${gid})`);
   b.init(ops.setuid({ id: uid }), `setresuid(${uid})`);
   if (caps) {

@@ -2,6 +2,7 @@
 // here, once per create or run, before the plan is made.
 import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import type { Spec } from '../config/types.js';
+import { runningInUserNs } from './rootless.js';
 import { type BindSource, bindSources, type HostFacts } from '../plan/plan.js';
 
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -23,12 +24,33 @@ function bindSource(source: string): BindSource {
   return { kind, procfs };
 }
 
+const NS_FILE: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
+
+/** The namespace paths of the config that name hako's own namespace of their type (or cannot be
+ * read: then they count as the host's, the safe side). */
+function joinedHostNamespaces(spec: Spec): Set<string> {
+  const out = new Set<string>();
+  for (const n of spec.linux?.namespaces ?? []) {
+    if (!n.path) continue;
+    try {
+      const a = statSync(n.path);
+      const b = statSync(`/proc/self/ns/${NS_FILE[n.type] ?? n.type}`);
+      if (a.dev === b.dev && a.ino === b.ino) out.add(n.path);
+    } catch {
+      out.add(n.path);
+    }
+  }
+  return out;
+}
+
 /** The host as the plan for this config sees it: AppArmor and SELinux are read only when the
  * config asks for a profile or a label (otherwise the planner does not look). */
 export function hostFacts(spec: Spec, bundle: string): HostFacts {
   const p = spec.process;
   return {
     kcore: existsSync('/proc/kcore'),
+    inUserNs: runningInUserNs(),
+    joinedHostNs: joinedHostNamespaces(spec),
     apparmor: !!p?.apparmorProfile && hostHas('/sys/module/apparmor/parameters/enabled', 'Y'),
     selinux: !!(p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce'),
     bindSources: new Map(bindSources(spec, bundle).map((s) => [s, bindSource(s)])),

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
-import { cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
+import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
+import { NoCgroup } from '../cgroups/none.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
 import { statsData, type StatsData } from '../cgroups/stats.js';
 import { HakoError, HelperError, type HelperFailure, OptionError } from '../errors.js';
@@ -26,6 +27,7 @@ import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts } from './host.js';
+import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { procStat } from './lock.js';
@@ -367,7 +369,7 @@ export class Runtime {
 
   constructor(options: RuntimeOptions = {}) {
     checkOptions('Runtime', options, object(RUNTIME_OPTIONS));
-    this.store = new StateStore(options.root ?? '/run/hako');
+    this.store = new StateStore(options.root ?? defaultStateRoot());
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
     if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
   }
@@ -387,8 +389,40 @@ export class Runtime {
   }
 
   private cgroup(state: ContainerState): CgroupManager {
-    const saved = (state.cgroup ?? {}) as { cgroupsPath?: string };
+    const saved = (state.cgroup ?? {}) as { cgroupsPath?: string; none?: boolean };
+    if (saved.none) return new NoCgroup(this.cgroupVersionHere(), state.pid, state.id);
     return this.cgroupFor(saved.cgroupsPath, state.id);
+  }
+
+  private cgroupVersionHere(): 1 | 2 {
+    this.layout ??= detectCgroups();
+    return this.cgroupVersion ?? (this.layout.mode === 'unified' ? 2 : 1);
+  }
+
+  /**
+   * Makes the container's cgroup. Rootless (not real root: rootless podman runs hako as root of
+   * the user's namespace), a cgroup that cannot be made is skipped as runc's rootless cgroup
+   * manager skips it, when the config names no cgroupsPath and sets no limits (device rules
+   * aside, which runc ignores rootless too): returns the NoCgroup to use then, with a warning.
+   * Limits that cannot be applied are refused, naming the field.
+   */
+  private createCgroup(cgroup: CgroupManager, spec: Spec, id: string): NoCgroup | undefined {
+    try {
+      cgroup.create();
+      return undefined;
+    } catch (e) {
+      const errno = e instanceof CgroupError ? e.errno : undefined;
+      if (!isRootless() || !['EACCES', 'EPERM', 'EROFS'].includes(errno ?? '')) throw e;
+      if (spec.linux?.cgroupsPath) throw e;
+      try { cgroup.destroy(); } catch { /* what was made in writable hierarchies goes; nothing else */ }
+      const limits = Object.entries(spec.linux?.resources ?? {})
+        .filter(([k, v]) => k !== 'devices' && v !== undefined && v !== null && !(typeof v === 'object' && Object.keys(v).length === 0));
+      if (limits.length) {
+        throw new HakoError(`hako: config.json: linux.resources.${limits[0]?.[0]}: cannot be applied: hako runs rootless and cannot create the container's cgroup (${(e as Error).message.replace(/^hako: /, '')})`, { code: 'cgroup' });
+      }
+      this.warn(`hako: rootless: the container runs without a cgroup (${(e as Error).message.replace(/^hako: /, '')}), as with runc's rootless cgroup manager`);
+      return new NoCgroup(this.cgroupVersionHere(), 0, id);
+    }
   }
 
   private hookState(state: ContainerState, status = liveStatus(state)): OciState {
@@ -671,6 +705,7 @@ export class Runtime {
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const input = {
         process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
+        ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && setgroupsDenied() ? { setgroupsDenied: true } : {}),
         namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
         ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
       };
@@ -763,8 +798,10 @@ export class Runtime {
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const p = proc;
+      const noSetgroups = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && setgroupsDenied();
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
+        ...(noSetgroups ? { setgroupsDenied: true } : {}),
         host,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
@@ -809,10 +846,19 @@ export class Runtime {
       }
       made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
-      cgroup.create();
+      const skipped = this.createCgroup(cgroup, spec, id);
+      if (skipped) {
+        // rootless without a cgroup: the plan is made again without the join (and without the
+        // v2 device filter, which has no cgroup to go on), and the state says so for later verbs
+        cgroup = skipped;
+        resources = { wanted: resources.wanted };
+        made = false;
+        state.cgroup = { ...state.cgroup as object, none: true };
+        this.store.update(id, (st) => { st.cgroup = state.cgroup; });
+      }
       applyResources(cgroup, resources);
       const home = await homeLookup;
-      if (home !== undefined) builder = planWith(home);
+      if (home !== undefined || skipped) builder = planWith(home);
       const cg = cgroup;
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => {

@@ -91,10 +91,13 @@ export class StateStore {
 
   /** Whether container id exists (has a state). */
   exists(id: string): boolean {
+    const path = join(this.dir(id), STATE_FILE);
     try {
-      return statSync(join(this.dir(id), STATE_FILE)).isFile();
-    } catch {
-      return false;
+      return statSync(path).isFile();
+    } catch (e) {
+      // only a missing state is "no container": EACCES (a root this user cannot read) is said as it is
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return false;
+      throw fsFailure(e, `looking up container ${id} in ${this.root}`);
     }
   }
 
@@ -113,7 +116,7 @@ export class StateStore {
       throw fsFailure(e, `creating the state directory ${this.root}`);
     }
     // runc refuses an id whose directory exists at all: so do we, before doing any work
-    if (pathExists(target)) throw alreadyExists(id);
+    if (pathExists(target, `looking up container ${id} in ${this.root}`)) throw alreadyExists(id);
     this.sweep();
     const staged = join(this.root, `@${ownerToken()}.new`);
     try {
@@ -158,7 +161,7 @@ export class StateStore {
     checkContainerId(id);
     const record: ContainerState = { ...state, id };
     const dir = join(this.root, id);
-    if (!pathExists(join(dir, STATE_FILE))) throw doesNotExist(id);
+    if (!pathExists(join(dir, STATE_FILE), `looking up container ${id} in ${this.root}`)) throw doesNotExist(id);
     try {
       writeAtomic(dir, STATE_FILE, serialize(record));
     } catch (e) {
@@ -355,12 +358,15 @@ function leftBy(name: string): ReturnType<typeof parseOwnerToken> {
   return m?.[1] ? parseOwnerToken(m[1]) : undefined;
 }
 
-function pathExists(path: string): boolean {
+/** Whether path exists: only ENOENT and ENOTDIR say no; any other error (EACCES: a state root
+ * this user cannot search) is thrown as what it is, never taken for "exists". */
+function pathExists(path: string, what: string): boolean {
   try {
     statSync(path);
     return true;
   } catch (e) {
-    return errno(e) !== 'ENOENT' && errno(e) !== 'ENOTDIR';
+    if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return false;
+    throw fsFailure(e, what);
   }
 }
 
