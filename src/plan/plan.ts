@@ -5,6 +5,7 @@ import { MessageType } from '../helper/protocol.js';
 import { ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
 import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js';
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
+import { PERSONALITY_FLAGS } from '../config/known.js';
 import type { Hook, LinuxNamespaceType, Seccomp, Spec } from '../config/types.js';
 import type { CgroupJoinPlan } from '../cgroups/manager.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
@@ -15,6 +16,7 @@ import { checkSysctl, refuseUnsupported } from './checks.js';
 import { addProcessOps } from './process.js';
 import { SLOT } from './fields.js';
 import { seccompOp } from './seccomp.js';
+import { ALL_CPUS, cpuMask, cpuSet } from './sched.js';
 import type { ConsoleChoice, CreatePlanInput, ProcessPlanInput } from './input.js';
 
 export type { BindSource, ConsoleChoice, CreatePlanInput, HostFacts, ProcessPlanInput } from './input.js';
@@ -177,9 +179,9 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   const personality = spec.linux?.personality;
   if (personality) {
-    if (personality.flags?.length) throw new HakoError('hako: config.json: linux.personality.flags: personality flags are not supported yet', { code: 'unsupported' });
-    const persona = personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
-    b.init(ops.personality({ persona }), `personality(${personality.domain})`);
+    const flags = (personality.flags ?? []).reduce((m, f) => m | PERSONALITY_FLAGS[f], 0);
+    const persona = (personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX) | flags;
+    b.init(ops.personality({ persona }), `personality(${[`PER_${personality.domain}`, ...(personality.flags ?? [])].join('|')})`);
   }
   if (input.keyring) b.init(ops.keyring({ name: input.keyring }), `join a new session keyring ${input.keyring}`);
   if (spec.root.readonly) b.init(ops.setattr({ root, target: '/', set: MOUNT_ATTR.RDONLY }), 'make the root read-only');
@@ -205,9 +207,16 @@ export function execPlan(input: ExecPlanInput): PlanBuilder {
   const b = new PlanBuilder();
   const seccomp = input.seccomp ? seccompOp(input.seccomp) : undefined;
   hostOps(b, undefined, input.console, input.detach);
+  // execCPUAffinity (for an exec only, says the spec): `initial` while the runtime's stages move
+  // into the container's cgroup (H1 and H2 inherit H0's), `final` once in it, as runc does; with
+  // `initial` alone, every CPU the cgroup allows
+  const affinity = input.process.execCPUAffinity;
+  if (affinity?.initial) b.host(ops.affinity({ mask: cpuMask(cpuSet(affinity.initial)) }), `sched_setaffinity(${affinity.initial}) until the cgroup join`);
   joinCgroup(b, input.cgroup);
   const mask = input.namespaces.reduce((m, t) => m | namespaceKind(t).flag, 0);
   b.ns(ops.setnsPid({ pid: input.pid, flags: mask }), `setns(pidfd of ${input.pid}, ${input.namespaces.join(', ')})`);
+  if (affinity?.final) b.init(ops.affinity({ mask: cpuMask(cpuSet(affinity.final)) }), `sched_setaffinity(${affinity.final})`);
+  else if (affinity?.initial) b.init(ops.affinity({ mask: ALL_CPUS }), 'sched_setaffinity(every CPU the cgroup allows)');
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the process is ready');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');

@@ -7,6 +7,7 @@ import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
 import { SLOT } from './fields.js';
 import type { ProcessPlanInput } from './input.js';
+import { ioprioValue, schedAttr } from './sched.js';
 
 const RLIMIT: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
@@ -45,6 +46,13 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   if (p.oomScoreAdj !== undefined) {
     b.init(ops.write({ path: '/proc/self/oom_score_adj', data: String(p.oomScoreAdj), procfs: PROCFS.MUST_BE }), `oom_score_adj = ${p.oomScoreAdj}`);
   }
+  // before the credentials change: a real-time policy, a negative nice or the RT I/O class need
+  // CAP_SYS_NICE / CAP_SYS_ADMIN, which the process may not keep (runc sets them in its init too)
+  if (p.scheduler) {
+    const s = p.scheduler;
+    b.init(ops.sched({ attr: schedAttr(s) }), `sched_setattr(${s.policy}, nice ${s.nice ?? 0}, priority ${s.priority ?? 0}${s.flags?.length ? `, ${s.flags.join('|')}` : ''}${s.policy === 'SCHED_DEADLINE' ? `, runtime/deadline/period ${s.runtime ?? 0}/${s.deadline ?? 0}/${s.period ?? 0} ns` : ''}${s.policy === 'SCHED_FIFO' || s.policy === 'SCHED_RR' ? '; real time needs real-time CPU time in the container\'s cgroup, linux.resources.cpu.realtimeRuntime, where the kernel has cpu.rt_runtime_us' : ''})`);
+  }
+  if (p.ioPriority) b.init(ops.ioprio({ ioprio: ioprioValue(p.ioPriority) }), `ioprio_set(${p.ioPriority.class}, ${p.ioPriority.priority})`);
   b.init(ops.umask({ mode: p.user?.umask ?? 0o022 }), `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
   b.init(ops.chdir({ path: p.cwd || '/' }), `chdir(${JSON.stringify(p.cwd || '/')})`);
   // a missing program fails here, before READY, as runc's create does (not at start)
