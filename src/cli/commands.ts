@@ -224,6 +224,17 @@ export const COMMANDS: Command[] = [
     examples: ['hako ps c1', 'hako ps c1 -o pid,comm'],
   },
   {
+    name: 'events', group: 'runtime', operands: 'ID',
+    summary: "a container's stats and OOM events (JSON lines)",
+    description: "Print runc's events for a container, one JSON object a line: its cgroup figures\n({\"type\":\"stats\",\"id\":...,\"data\":{...}}, as runc) every --interval, and {\"type\":\"oom\",\"id\":...}\nwhen the OOM killer acts in its cgroup, until the container stops or is deleted.",
+    specs: [
+      { long: 'stats', help: 'print one stats event and exit' },
+      { long: 'interval', arg: 'required', value: 'DURATION', help: 'how often to print stats (default 5s)' },
+      HELP,
+    ],
+    examples: ['hako events --stats c1', 'hako events --interval 1s c1'],
+  },
+  {
     name: 'pause', group: 'runtime', operands: 'ID',
     summary: 'freeze a container', description: "Freeze every process of a container (the cgroup freezer).",
     specs: [HELP], examples: ['hako pause c1'],
