@@ -104,6 +104,10 @@ int op_affinity(struct op *op, const char **what);
 int op_idmap_tree(struct op *op, const char **what);
 int op_attach(struct op *op, const char **what);
 
+/* The container process state for a seccomp listener (SYNC SECCOMP_STATE), sent with the
+ * listener fd by SECCOMP when it has a SLOT. */
+extern char *seccomp_state;
+
 /* H0's ends of the pty relay socket and of the detach pipe (-1: none). */
 extern int relay_fd, detach_fd;
 

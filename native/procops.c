@@ -151,7 +151,7 @@ int op_hook(struct op *op, const char **what) {
  * JSON for the hooks that run here next. */
 int op_sync(struct op *op, const char **what) {
     _cleanup_out_ struct out o;
-    *what = op->type == MSG_READY ? "ready" : "hooks";
+    *what = op->type == MSG_READY ? "ready" : op->type == MSG_SECCOMP_STATE ? "seccomp state" : "hooks";
     out_begin(&o);
     out_int(&o, T_PID, getpid());
     struct frame reply;
@@ -160,7 +160,10 @@ int op_sync(struct op *op, const char **what) {
         struct fields c = { reply.payload, reply.payload + reply.len };
         struct field f;
         while (fields_next(&c, &f) == 1)
-            if (f.tag == T_DATA) {
+            if (f.tag == T_DATA && op->type == MSG_SECCOMP_STATE) {
+                free(seccomp_state);
+                seccomp_state = field_str(&f);
+            } else if (f.tag == T_DATA) {
                 free(hook_state);
                 hook_state = field_str(&f);
             }

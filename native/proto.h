@@ -16,7 +16,7 @@ enum msg_type {
     MSG_PLAN = 1, MSG_ACK = 2, MSG_ABORT = 3, MSG_NSINFO = 4, MSG_READ_IN_ROOT = 5, MSG_OOM_WATCH = 6,
     MSG_IDMAP_REQUEST = 16, MSG_SPAWNED = 17, MSG_PRE_EXEC = 18, MSG_EXITED = 19,
     MSG_LOG = 20, MSG_ERROR = 21, MSG_NSINFO_RESULT = 22, MSG_READY = 23, MSG_HOOKS = 24,
-    MSG_READ_RESULT = 25, MSG_OOM = 26,
+    MSG_READ_RESULT = 25, MSG_OOM = 26, MSG_SECCOMP_STATE = 27,
 };
 
 /* The field tags: X(NAME, number); T_NAME in C, Tag.NAME in src/helper/protocol.ts. */

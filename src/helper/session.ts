@@ -104,6 +104,8 @@ export interface SessionHandlers {
   /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT); a string goes back with
    * the ACK (the state JSON for the createContainer hooks). */
   onHooks?(): Promise<string | void> | string | void;
+  /** SCMP_ACT_NOTIFY: the container process state JSON the seccomp listener gets with its fd. */
+  onSeccompState?(): string;
   /** The command exited (EXITED): called before the result waits for the captured output (a
    * foreground run kills what its init left behind, which would hold the pipes). */
   onExited?(): void;
@@ -686,6 +688,15 @@ export class HelperSession {
             await handlers.onPreExec?.();
             reply(MessageType.ACK, frame.seq);
             return;
+          case MessageType.SECCOMP_STATE: {
+            const data = handlers.onSeccompState?.();
+            if (data === undefined) {
+              reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: 'no seccomp state' }]);
+              throw new HakoError('hako: the helper asked for a seccomp listener state this plan has none of');
+            }
+            reply(MessageType.ACK, frame.seq, [{ tag: Tag.DATA, value: data }]);
+            return;
+          }
           case MessageType.READY:
           case MessageType.HOOKS: {
             clearTimeout(timer); // hooks have timeouts of their own; after READY the process runs

@@ -15,7 +15,7 @@ import { addMount } from './mounts.js';
 import { checkSysctl, refuseUnsupported } from './checks.js';
 import { addProcessOps } from './process.js';
 import { SLOT } from './fields.js';
-import { seccompOp } from './seccomp.js';
+import { seccompNotifies, seccompOp } from './seccomp.js';
 import { ALL_CPUS, cpuMask, cpuSet } from './sched.js';
 import type { ConsoleChoice, CreatePlanInput, ProcessPlanInput } from './input.js';
 
@@ -69,6 +69,13 @@ function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoic
   if (detach) b.host(ops.pipe({ slot: SLOT.DETACH }), 'a pipe on which the container says it goes on alone');
 }
 
+/** SCMP_ACT_NOTIFY: H0 connects to linux.seccomp.listenerPath on the host (the agent's socket),
+ * H2 sends the listener fd there once the filter is loaded. */
+function listenerOp(b: PlanBuilder, s: Seccomp | undefined): void {
+  if (!s?.listenerPath || !seccompNotifies(s)) return;
+  b.host(ops.connect({ path: s.listenerPath, slot: SLOT.SECCOMP_LISTENER }), `connect to the seccomp agent's socket ${s.listenerPath}`);
+}
+
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */
 export function createPlan(input: CreatePlanInput): PlanBuilder {
   const { spec } = input;
@@ -85,13 +92,14 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   refuseUnsupported(spec, input.host);
   if (!ns.created.has('mnt')) throw new HakoError('hako: config.json: linux.namespaces: hako needs a new mount namespace for the container (add {"type": "mount"})', { code: 'bad-config' });
-  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
+  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp, SLOT.SECCOMP_LISTENER) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
   if (input.fifo && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
     throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}', { code: 'bad-config' });
   }
   hostOps(b, input.fifo, input.console, input.detach);
+  listenerOp(b, spec.linux?.seccomp);
   if (input.deviceProgram && input.cgroup?.v2) {
     b.host(ops.bpfDevices({ path: input.cgroup.v2, program: input.deviceProgram }),
       `attach the device filter (${input.deviceProgram.length / 8} eBPF instructions) to ${input.cgroup.v2}`);
@@ -205,8 +213,9 @@ export interface ExecPlanInput extends ProcessPlanInput {
 /** The plan for `exec`: join the container's namespaces through its init, then become the process. */
 export function execPlan(input: ExecPlanInput): PlanBuilder {
   const b = new PlanBuilder();
-  const seccomp = input.seccomp ? seccompOp(input.seccomp) : undefined;
+  const seccomp = input.seccomp ? seccompOp(input.seccomp, SLOT.SECCOMP_LISTENER) : undefined;
   hostOps(b, undefined, input.console, input.detach);
+  listenerOp(b, input.seccomp);
   // execCPUAffinity (for an exec only, says the spec): `initial` while the runtime's stages move
   // into the container's cgroup (H1 and H2 inherit H0's), `final` once in it, as runc does; with
   // `initial` alone, every CPU the cgroup allows

@@ -2,6 +2,7 @@
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
 import { HakoError } from '../errors.js';
 import { ops, PROCFS, type Op } from '../helper/ops.js';
+import { MessageType, Tag } from '../helper/protocol.js';
 import type { Process } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
@@ -65,6 +66,11 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   // fstat, write, close), the startContainer hooks, and the exec (close, prctl, execve).
   b.init(ops.checkCwd(), 'check that the working directory is inside the container');
   b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
+  // SCMP_ACT_NOTIFY: the state the listener gets, asked of hako while it is there (before READY),
+  // whenever the filter is loaded (before the credentials, or last with no_new_privs)
+  if (seccomp?.fields.some((f) => f.tag === Tag.SLOT)) {
+    b.init(ops.sync({ type: MessageType.SECCOMP_STATE }), 'ask hako for the state the seccomp agent gets with the listener fd');
+  }
   const nnp = p.noNewPrivileges === true;
   if (seccomp && !nnp) b.init(seccomp, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
   const caps = p.capabilities;

@@ -193,6 +193,14 @@ export interface EventsOptions {
   signal?: AbortSignal;
 }
 
+/** The container process state a seccomp agent gets with the listener fd (runtime-spec
+ * config-linux.md "containerProcessState", as runc sends it): pid is the process's whose filter
+ * it is (the init's, or an exec'd process's). */
+function seccompListenerState(spec: Spec, state: OciState, pid: number): string {
+  const metadata = spec.linux?.seccomp?.listenerMetadata;
+  return JSON.stringify({ ociVersion: state.ociVersion, fds: ['seccompFd'], pid, ...(metadata ? { metadata } : {}), state });
+}
+
 /** The keys of CreateOptions that change the spec. */
 const OVERRIDES = ['args', 'env', 'cwd', 'user', 'hostname', 'resources', 'rootfs'] as const;
 
@@ -772,6 +780,7 @@ export class Runtime {
     let pid = 0;
     const result = await Runtime.runOn(helper, builder, {
       onSpawned: (p) => { pid = p; },
+      onSeccompState: () => seccompListenerState(spec, this.hookState(state), pid),
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
     }, killSignal);
     return this.resultOf(result, 'exec', builder);
@@ -917,6 +926,7 @@ export class Runtime {
             for (const p of cg.pids()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
           },
         } : {}),
+        onSeccompState: () => seccompListenerState(spec, this.hookState({ ...state, pid }, 'creating'), pid),
         onHooks: async () => {
           const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);

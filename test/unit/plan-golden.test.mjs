@@ -239,6 +239,10 @@ test('golden: seccomp, loaded early (no no_new_privs) and last (no_new_privs)', 
   const n = spec();
   n.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }] };
   golden(t, 'create-seccomp-nnp', createPlan(base(n)));
+  // SCMP_ACT_NOTIFY: H0 connects to the agent, H2 asks for the state, the filter sends the fd
+  const notify = spec();
+  notify.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', listenerMetadata: 'm', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+  golden(t, 'create-seccomp-notify', createPlan(base(notify)));
 });
 
 test('golden: a terminal relayed by hako, with a console size', (t) => {
