@@ -13,6 +13,7 @@ import { jsonTooDeep, MAX_JSON_DEPTH } from '../config/json-position.js';
 import type { LinuxResources } from '../cgroups/resources.js';
 import { byteSize, durationMs, has, intValue, last, parseArgs } from './args.js';
 import { runcJson } from '../cgroups/runc-stats.js';
+import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
 import type { Globals } from './globals.js';
 import { commandHelp } from './help.js';
@@ -140,6 +141,11 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return execCommand(rt, args).catch((e: unknown) => {
         throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255, e.code) : e;
       });
+    case 'checkpoint': case 'restore': {
+      const id = oneId(verb, args.rest);
+      if (verb === 'checkpoint') rt.state(id); // a missing container is said first, as runc
+      throw checkpointRefusal(verb, globals.criu);
+    }
     case 'events': {
       const id = oneId(verb, args.rest);
       const interval = last(args, 'interval');
