@@ -4,10 +4,10 @@
 // and id-mapped mounts (mounts[].uidMappings/gidMappings, and runc's idmap/ridmap options).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import {
-  hakoRun, lines, ok, oneLineError, removeContainer, runDetached, runSync, scoped, sleeper, statusField,
+  hakoRun, lines, ok, oneLineError, removeContainer, runDetached, runSync, scoped, sleeper, statusField, waitUntil,
 } from './oci-util.mjs';
 
 /** Fields of /proc/PID/stat after the command (field 3 is [0]): nice, rt_priority, policy. */
@@ -102,6 +102,18 @@ test('process.execCPUAffinity: an exec runs on `final` (inside: Cpus_allowed_lis
   assert.equal(exec({ final: '0' }), '0');
   // initial alone: once in the cgroup, every CPU it allows again (as runc)
   assert.equal(exec({ initial: '1' }), hostCpus);
+  // from the host, during a foreground exec: hako's helper (H0) runs on `initial`, the process on `final`
+  writeFileSync(proc, JSON.stringify({ args: ['sleep', String(s.marker)], cwd: '/', user: { uid: 0, gid: 0 }, execCPUAffinity: { initial: '1', final: '0' } }));
+  const bg = s.spawnHako(['exec', '--process', proc, id]);
+  const childrenOf = (ppid) => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return statusField(readFileSync(`/proc/${d}/status`, 'utf8'), 'PPid') === String(ppid); } catch { return false; }
+  });
+  const h0 = await waitUntil(() => childrenOf(bg.pid)[0], { what: "hako's helper" });
+  const execd = await waitUntil(() => childrenOf(h0).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep')), { what: 'the exec\'d process' });
+  assert.equal(statusField(readFileSync(`/proc/${h0}/status`, 'utf8'), 'Cpus_allowed_list'), '1', 'the runtime side runs on initial');
+  assert.equal(statusField(readFileSync(`/proc/${execd}/status`, 'utf8'), 'Cpus_allowed_list'), '0', 'the process on final');
+  process.kill(Number(execd), 'SIGKILL');
+  await bg.wait();
   // a CPU the machine lacks: the exec fails with the call named, nothing runs
   writeFileSync(proc, JSON.stringify({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, execCPUAffinity: { final: '4000' } }));
   oneLineError(s.hako(['exec', '--process', proc, id]), { status: 255, match: /sched_setaffinity.*EINVAL/ });
