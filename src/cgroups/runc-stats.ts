@@ -101,19 +101,19 @@ export function runcStatsV1(dirOf: (controller: string) => string | undefined): 
   const tick = keyed(acct, 'cpuacct.stat');
   const throttle = keyed(cpuDir, 'cpu.stat');
   const cpu: RuncStats['cpu'] = {
-    usage: omit({
-      total: acct === undefined ? undefined : big(readOptional(acct, 'cpuacct.usage')),
-      percpu: acct === undefined ? undefined : words(readOptional(acct, 'cpuacct.usage_percpu')),
-      percpu_kernel: usageAll.filter((r) => r.length === 3).map((r) => BigInt(r[2]!)),
-      percpu_user: usageAll.filter((r) => r.length === 3).map((r) => BigInt(r[1]!)),
+    usage: {
+      ...omit({
+        total: acct === undefined ? undefined : big(readOptional(acct, 'cpuacct.usage')),
+        percpu: acct === undefined ? undefined : words(readOptional(acct, 'cpuacct.usage_percpu')),
+        percpu_kernel: usageAll.filter((r) => r.length === 3).map((r) => BigInt(r[2]!)),
+        percpu_user: usageAll.filter((r) => r.length === 3).map((r) => BigInt(r[1]!)),
+      }),
+      // no omitempty on these two in runc: always there
       kernel: ((tick.get('system') ?? 0n) * 1_000_000_000n) / CLK_TCK,
       user: ((tick.get('user') ?? 0n) * 1_000_000_000n) / CLK_TCK,
-    }),
+    },
     throttling: omit({ periods: throttle.get('nr_periods'), throttledPeriods: throttle.get('nr_throttled'), throttledTime: throttle.get('throttled_time') }),
   };
-  // runc 1.1 keeps kernel and user when zero (no omitempty on them)
-  cpu.usage.kernel ??= 0n;
-  cpu.usage.user ??= 0n;
   const cs = dirOf('cpuset');
   const cpuset: RuncStats['cpuset'] = {};
   if (cs !== undefined) {
@@ -194,11 +194,9 @@ export function runcStatsV2(dir: string): RuncStats {
   const stat = keyed(dir, 'cpu.stat');
   const us = (k: string) => { const v = stat.get(k); return v === undefined ? undefined : v * 1000n; };
   const cpu: RuncStats['cpu'] = {
-    usage: omit({ total: us('usage_usec'), kernel: us('system_usec') ?? 0n, user: us('user_usec') ?? 0n }),
+    usage: { ...omit({ total: us('usage_usec') }), kernel: us('system_usec') ?? 0n, user: us('user_usec') ?? 0n },
     throttling: omit({ periods: stat.get('nr_periods'), throttledPeriods: stat.get('nr_throttled'), throttledTime: us('throttled_usec') }),
   };
-  cpu.usage.kernel ??= 0n;
-  cpu.usage.user ??= 0n;
   const raw = Object.fromEntries(keyed(dir, 'memory.stat'));
   const events = keyed(dir, 'memory.events');
   const usage = entry(big(readOptional(dir, 'memory.max')) ?? MAX_U64, big(readOptional(dir, 'memory.current')), big(readOptional(dir, 'memory.peak')), events.get('max'));
