@@ -15,7 +15,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -305,4 +308,99 @@ int op_check_cwd(struct op *op, const char **what) {
     if (!getcwd(cwd, sizeof cwd)) return -1;
     if (cwd[0] != '/') return errno = ENOENT, -1;
     return 0;
+}
+
+/* Writes text to /proc/PID/NAME (uid_map, gid_map). */
+static int write_proc_map(pid_t pid, const char *name, const char *text) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int err = errno;
+    close(fd);
+    if (w < 0) return errno = err, -1;
+    return (size_t)w == n ? 0 : (errno = EIO, -1);
+}
+
+/* A user namespace with these maps, as an fd: a child is cloned into a new one, H0 writes its
+ * maps, opens its ns file, and lets it go. */
+static int userns_with_maps(const char *uid_map, const char *gid_map) {
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) < 0) return -1;
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) {
+        int err = errno;
+        close(hold[0]);
+        close(hold[1]);
+        return errno = err, -1;
+    }
+    if (pid == 0) { /* waits for EOF: H0 is done with its namespace */
+        char c;
+        close(hold[1]);
+        while (read(hold[0], &c, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    close(hold[0]);
+    int fd = -1, err = 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+    if (write_proc_map(pid, "uid_map", uid_map) < 0 || write_proc_map(pid, "gid_map", gid_map) < 0 ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        err = errno;
+    close(hold[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    return err ? (errno = err, -1) : fd;
+}
+
+/* An id-mapped copy of the tree at SOURCE (the host's path), detached, kept in SLOT. H0 does it
+ * on the host, as runc's parent does: mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN in the
+ * user namespace the filesystem belongs to (the host's), which a container's init in a user
+ * namespace lacks. ARG 1 is the uid_map text, ARG 2 the gid_map; FLAGS AT_RECURSIVE: the whole
+ * tree (rbind). ATTACH puts it in place. */
+int op_idmap_tree(struct op *op, const char **what) {
+    *what = op->source;
+    if (op->slot < 0 || op->slot >= MAX_SLOTS || op->nargs != 2) return errno = EINVAL, -1;
+    unsigned rec = (unsigned)op->flags & AT_RECURSIVE;
+    int userns = userns_with_maps(op->args[0], op->args[1]);
+    if (userns < 0) {
+        snprintf(op_message, sizeof op_message, "cannot make the user namespace of the id mapping: %s", strerror(errno));
+        return -1;
+    }
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+    int err = errno;
+    if (tree >= 0) {
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.attr_set = MOUNT_ATTR_IDMAP;
+        attr.userns_fd = (uint64_t)userns;
+        if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0) {
+            err = errno;
+            snprintf(op_message, sizeof op_message, "mount_setattr(MOUNT_ATTR_IDMAP): %s", strerror(err));
+            close(tree);
+            tree = -1;
+        }
+    }
+    close(userns);
+    if (tree < 0) return errno = err, -1;
+    slots[op->slot] = tree;
+    return 0;
+}
+
+/* Moves the detached tree in SLOT onto TARGET (resolved in the root), then closes SLOT. */
+int op_attach(struct op *op, const char **what) {
+    int root = root_fd(op);
+    *what = op->target;
+    if (root < 0) return -1;
+    if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
+    int fd = open_in_root(root, op->target, O_PATH);
+    if (fd < 0) return -1;
+    int r = check_procfs(op, fd, op->target);
+    if (r == 0) r = (int)syscall(SYS_move_mount, slots[op->slot], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    int err = errno;
+    close(fd);
+    close(slots[op->slot]);
+    slots[op->slot] = -1;
+    return r < 0 ? (errno = err, -1) : 0;
 }

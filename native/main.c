@@ -548,6 +548,7 @@ int main(int argc, char **argv) {
         switch (f.type) {
         case MSG_PLAN: return run_plan(&f);
         case MSG_NSINFO: return nsinfo(&f);
+        case MSG_OOM_WATCH: return oom_watch(&f);
         case MSG_READ_IN_ROOT:
             if (read_in_root(&f) != 0) return 1;
             continue;

@@ -108,7 +108,7 @@ static int cloexec_from(int first) {
     return close_range_refused() ? each_fd_from(first, cloexec_one) : -1;
 }
 
-int slots[MAX_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+int slots[MAX_SLOTS] = { [0 ... MAX_SLOTS - 1] = -1 };
 
 
 /* The op table (ops_table.h) as data: kind, name, stages, required fields. */
@@ -453,6 +453,12 @@ static int run_one(struct op *op, const char **what) {
         return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, op->name) < 0 ? -1 : 0;
     case OP_PERSONALITY:
         return personality((unsigned long)op->value) < 0 ? -1 : 0;
+    case OP_IOPRIO: /* IOPRIO_WHO_PROCESS, this process (runc does the same) */
+        return syscall(SYS_ioprio_set, 1, 0, (int)op->value) < 0 ? -1 : 0;
+    case OP_SCHED: return op_sched(op, what);
+    case OP_AFFINITY: return op_affinity(op, what);
+    case OP_IDMAP_TREE: return op_idmap_tree(op, what);
+    case OP_ATTACH: return op_attach(op, what);
     case OP_EXEC: {
         if (op->nargs == 0) return errno = EINVAL, -1;
         *what = op->args[0];

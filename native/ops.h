@@ -4,7 +4,7 @@
 
 #include "proto.h"
 
-#define MAX_SLOTS 16
+#define MAX_SLOTS 64
 /* CGROUP_SLOT (the slot whose directory H0 forks H1 into) is in ops_table.h */
 
 #include <sys/types.h>
@@ -99,6 +99,14 @@ int op_socketpair(struct op *op, const char **what);
 int op_pipe(struct op *op, const char **what);
 int op_bpf_devices(struct op *op, const char **what);
 int op_check_exec(struct op *op, const char **what);
+int op_sched(struct op *op, const char **what);
+int op_affinity(struct op *op, const char **what);
+int op_idmap_tree(struct op *op, const char **what);
+int op_attach(struct op *op, const char **what);
+
+/* The container process state for a seccomp listener (SYNC SECCOMP_STATE), sent with the
+ * listener fd by SECCOMP when it has a SLOT. */
+extern char *seccomp_state;
 
 /* H0's ends of the pty relay socket and of the detach pipe (-1: none). */
 extern int relay_fd, detach_fd;

@@ -69,6 +69,11 @@
     X(BPF_DEVICES, 59, "bpf", S_HOST, (T_PATH, T_DATA)) \
     X(CHECK_EXEC, 60, "find-exec", S_INIT, (T_ARG)) \
     X(KEEP_DIR, 61, "open", S_INIT, (T_ROOT, T_PATH, T_SLOT)) \
-    X(COPY_TREE, 62, "copy", S_INIT, (T_ROOT, T_PATH, T_SLOT))
+    X(COPY_TREE, 62, "copy", S_INIT, (T_ROOT, T_PATH, T_SLOT)) \
+    X(IOPRIO, 63, "ioprio_set", S_INIT, (T_VALUE)) \
+    X(SCHED, 64, "sched_setattr", S_INIT, (T_DATA)) \
+    X(AFFINITY, 65, "sched_setaffinity", S_HOST | S_INIT, (T_DATA)) \
+    X(IDMAP_TREE, 66, "idmap-tree", S_HOST, (T_SOURCE, T_SLOT, T_ARG)) \
+    X(ATTACH, 67, "move_mount", S_INIT, (T_ROOT, T_TARGET, T_SLOT))
 
 #endif

@@ -151,7 +151,7 @@ int op_hook(struct op *op, const char **what) {
  * JSON for the hooks that run here next. */
 int op_sync(struct op *op, const char **what) {
     _cleanup_out_ struct out o;
-    *what = op->type == MSG_READY ? "ready" : "hooks";
+    *what = op->type == MSG_READY ? "ready" : op->type == MSG_SECCOMP_STATE ? "seccomp state" : "hooks";
     out_begin(&o);
     out_int(&o, T_PID, getpid());
     struct frame reply;
@@ -160,7 +160,10 @@ int op_sync(struct op *op, const char **what) {
         struct fields c = { reply.payload, reply.payload + reply.len };
         struct field f;
         while (fields_next(&c, &f) == 1)
-            if (f.tag == T_DATA) {
+            if (f.tag == T_DATA && op->type == MSG_SECCOMP_STATE) {
+                free(seccomp_state);
+                seccomp_state = field_str(&f);
+            } else if (f.tag == T_DATA) {
                 free(hook_state);
                 hook_state = field_str(&f);
             }
@@ -273,4 +276,20 @@ int op_setns_pid(struct op *op, const char **what) {
     int err = errno;
     close(fd);
     return r < 0 ? (errno = err, -1) : 0;
+}
+
+/* sched_setattr(2) on this process: DATA is the struct sched_attr P filled (SCHED_ATTR_SIZE_VER0,
+ * 48 bytes: size, policy, flags, nice, priority, runtime, deadline, period). */
+int op_sched(struct op *op, const char **what) {
+    *what = "scheduler";
+    if (!op->data || op->data_len != 48) return errno = EINVAL, -1;
+    return syscall(SYS_sched_setattr, 0, op->data, 0) < 0 ? -1 : 0;
+}
+
+/* sched_setaffinity(2) on this process: DATA is the CPU mask (bit n of byte n/8 is CPU n). In H0
+ * it is the exec's `initial` set (inherited by H1 and H2 until the cgroup join), in H2 `final`. */
+int op_affinity(struct op *op, const char **what) {
+    *what = "CPU affinity";
+    if (!op->data || op->data_len == 0) return errno = EINVAL, -1;
+    return sched_setaffinity(0, op->data_len, (const cpu_set_t *)(const void *)op->data);
 }

@@ -13,10 +13,10 @@ extern int ctrl_fd;
 #define MAX_PAYLOAD (1u << 20)
 
 enum msg_type {
-    MSG_PLAN = 1, MSG_ACK = 2, MSG_ABORT = 3, MSG_NSINFO = 4, MSG_READ_IN_ROOT = 5,
+    MSG_PLAN = 1, MSG_ACK = 2, MSG_ABORT = 3, MSG_NSINFO = 4, MSG_READ_IN_ROOT = 5, MSG_OOM_WATCH = 6,
     MSG_IDMAP_REQUEST = 16, MSG_SPAWNED = 17, MSG_PRE_EXEC = 18, MSG_EXITED = 19,
     MSG_LOG = 20, MSG_ERROR = 21, MSG_NSINFO_RESULT = 22, MSG_READY = 23, MSG_HOOKS = 24,
-    MSG_READ_RESULT = 25,
+    MSG_READ_RESULT = 25, MSG_OOM = 26, MSG_SECCOMP_STATE = 27,
 };
 
 /* The field tags: X(NAME, number); T_NAME in C, Tag.NAME in src/helper/protocol.ts. */
@@ -161,5 +161,8 @@ void explain_op(const char *op, const char *detail, int result);
 int request(uint16_t type, struct out *o);
 /* The same, keeping the reply (its payload is the caller's to free) */
 int request_reply(uint16_t type, struct out *o, struct frame *reply);
+
+/* OOM_WATCH: watch a cgroup v1 memory directory for OOM (oomwatch.c). Returns the exit status. */
+int oom_watch(struct frame *f);
 
 #endif

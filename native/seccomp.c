@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+char *seccomp_state;
 
 #define MAX_ARGS 6
 
@@ -74,6 +78,35 @@ static int add_rules(scmp_filter_ctx ctx, uint32_t default_action, struct fields
     return 0;
 }
 
+/* SCMP_ACT_NOTIFY: the filter's listener fd goes to the socket in SLOT (connected by H0 to
+ * linux.seccomp.listenerPath) with the container process state P gave (SYNC SECCOMP_STATE), in
+ * one message (SCM_RIGHTS), as the runtime-spec asks; then both fds are closed here. Nothing else
+ * runs between the load and this send: a filter that notifies on sendmsg is refused by P.
+ * Returns 0 or -errno. */
+static int send_listener(struct op *op, scmp_filter_ctx ctx) {
+    if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return -EBADF;
+    if (!seccomp_state) return -EPROTO;
+    int nfd = seccomp_notify_fd(ctx);
+    if (nfd < 0) return nfd;
+    struct iovec iov = { seccomp_state, strlen(seccomp_state) };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &nfd, sizeof(int));
+    ssize_t n;
+    do n = sendmsg(slots[op->slot], &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    int err = n < 0 ? errno : (size_t)n != iov.iov_len ? EIO : 0;
+    close(nfd);
+    close(slots[op->slot]);
+    slots[op->slot] = -1;
+    return -err;
+}
+
 int op_seccomp(struct op *op, const char **what) {
     struct fields c = op->raw;
     struct field f;
@@ -81,6 +114,7 @@ int op_seccomp(struct op *op, const char **what) {
     *what = "filter";
     while (fields_next(&c, &f) == 1)
         if (f.tag == T_ACTION) default_action = (uint32_t)field_int(&f);
+    int listener = 0; /* send_listener's result */
     scmp_filter_ctx ctx = seccomp_init(default_action);
     if (!ctx) return fail(-EINVAL, "seccomp_init");
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* no_new_privs only when the config asks */
@@ -103,7 +137,13 @@ int op_seccomp(struct op *op, const char **what) {
         }
     }
     if (rc == 0) rc = seccomp_load(ctx);
+    if (rc == 0 && op->seen[T_SLOT / 64] >> (T_SLOT % 64) & 1) listener = rc = send_listener(op, ctx);
 out:
     seccomp_release(ctx);
+    if (listener < 0) {
+        snprintf(op_message, sizeof op_message, "cannot send the listener fd to linux.seccomp.listenerPath: %s", strerror(-listener));
+        errno = -listener;
+        return -1;
+    }
     return rc < 0 ? fail(rc, "building or loading the filter") : 0;
 }

@@ -21,17 +21,18 @@
  * - `io`: reading or writing hako's own files failed (state, lock, pid file).
  * - `timeout`: an operation did not finish within its time limit.
  * - `aborted`: the caller aborted the operation (AbortSignal).
+ * - `oom`: the container's init was OOM-killed before it ran the process (memory limit too low).
  * - `error`: none of the above.
  */
 export type ErrorCode =
   | 'bad-option' | 'bad-config' | 'not-found' | 'exists' | 'not-running' | 'bad-state' | 'locked'
   | 'permission' | 'unsupported' | 'helper' | 'exec' | 'cgroup' | 'hook' | 'io' | 'timeout' | 'aborted'
-  | 'error';
+  | 'oom' | 'error';
 
 /** Every ErrorCode, for callers that check a code they received. */
 export const ERROR_CODES: readonly ErrorCode[] = [
   'bad-option', 'bad-config', 'not-found', 'exists', 'not-running', 'bad-state', 'locked', 'permission',
-  'unsupported', 'helper', 'exec', 'cgroup', 'hook', 'io', 'timeout', 'aborted', 'error',
+  'unsupported', 'helper', 'exec', 'cgroup', 'hook', 'io', 'timeout', 'aborted', 'oom', 'error',
 ];
 
 /** The second argument of HakoError as an object. */

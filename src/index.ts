@@ -14,10 +14,12 @@ export { CgroupError } from './cgroups/files.js';
 export { NAMESPACES, type NamespaceType, type NamespaceKind } from './linux/namespaces.js';
 export {
   Runtime, type RuntimeOptions, type CreateOptions, type RunOptions, type ExecOptions, type ExecProcess, type RunResult, type ContainerStats,
+  type EventsOptions, type RuncEvent,
 } from './runtime/runtime.js';
 export { HakoProcess } from './helper/handle.js';
 export type { OciState, ContainerStatus } from './runtime/state.js';
 export type { StatsData } from './cgroups/stats.js';
+export type { RuncStats, MemoryEntry, BlkioEntry, BlkioKey } from './cgroups/runc-stats.js';
 export type * from './config/types.js';
 export type {
   LinuxResources, LinuxDeviceCgroup, LinuxMemory, LinuxCPU, LinuxPids, LinuxBlockIO, LinuxBlockIODevice, LinuxWeightDevice,

@@ -1,5 +1,6 @@
 // What both backends share: the directories of one cgroup (one per hierarchy), moving processes
 // in, listing them, signalling them all, and the bounded teardown.
+import type { RuncStats } from './runc-stats.js';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
@@ -53,6 +54,9 @@ export abstract class BaseManager implements CgroupManager {
   abstract setChecked(wanted: Wanted): void;
   abstract stats(): CgroupStats;
   abstract oomKilled(): boolean;
+  abstract oomKills(): number;
+  abstract runcStats(): RuncStats;
+  abstract oomSource(): { v1: string } | { v2: string } | undefined;
   abstract mountInfo(): CgroupMountInfo;
 
   /** How a new process joins without cgroup.procs (whose write waits for an RCU grace period,

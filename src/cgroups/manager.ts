@@ -1,5 +1,6 @@
 // The contract every cgroup backend keeps (v1, v2): what the runtime may ask of a container's
 // cgroup. The factory that picks a backend is index.ts.
+import type { RuncStats } from './runc-stats.js';
 import type { FreezerState } from './freezer.js';
 import type { LinuxResources } from './resources.js';
 import type { CgroupStats } from './stats.js';
@@ -26,6 +27,13 @@ export interface CgroupManager {
   /** Every process in the cgroup and below it, in any hierarchy. */
   pids(): number[];
   stats(): CgroupStats;
+  /** The figures in runc's own shape (`runc events`'s stats data). */
+  runcStats(): RuncStats;
+  /** Where OOM is seen: a v1 memory directory (an eventfd on memory.oom_control) or a v2
+   * directory (memory.events); undefined without a memory controller. */
+  oomSource(): { v1: string } | { v2: string } | undefined;
+  /** How many processes the OOM killer has killed in this cgroup. */
+  oomKills(): number;
   /** Whether the OOM killer has killed a process in this cgroup. */
   oomKilled(): boolean;
   /** Signal every process in the cgroup (default SIGKILL). */

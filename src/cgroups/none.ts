@@ -7,6 +7,7 @@ import { HakoError } from '../errors.js';
 import type { FreezerState } from './freezer.js';
 import type { CgroupJoinPlan, CgroupManager, CgroupMountInfo } from './manager.js';
 import type { LinuxResources } from './resources.js';
+import type { RuncStats } from './runc-stats.js';
 import type { CgroupStats } from './stats.js';
 import type { Wanted } from './validate.js';
 
@@ -34,6 +35,9 @@ export class NoCgroup implements CgroupManager {
     try { process.kill(this.pid, 0); return [this.pid]; } catch { return []; }
   }
   stats(): CgroupStats { return this.none('stats'); }
+  runcStats(): RuncStats { return this.none('events --stats'); }
+  oomSource(): undefined { return undefined; }
+  oomKills(): number { return 0; }
   oomKilled(): boolean { return false; }
   killAll(signal: NodeJS.Signals | number = 'SIGKILL'): void {
     for (const p of this.pids()) { try { process.kill(p, signal); } catch { /* gone */ } }

@@ -1,6 +1,7 @@
 // The cgroup v1 backend (legacy and hybrid hosts): one directory per mounted hierarchy, named
 // ones included, and on a hybrid host the same cgroup in the v2 tree too (as runc does), so that
 // /proc/PID/cgroup agrees everywhere and controllers bound to v2 (hugetlb here) still apply.
+import { runcStatsV1, type RuncStats } from './runc-stats.js';
 import { posix } from 'node:path';
 import { planV1 } from './apply-v1.js';
 import { BaseManager, type ManagerOptions } from './base.js';
@@ -99,8 +100,22 @@ export class V1Manager extends BaseManager {
   }
 
   oomKilled(): boolean {
+    return this.oomKills() > 0;
+  }
+
+  oomKills(): number {
     const dir = this.dirOf('memory');
-    if (dir === undefined) return false;
-    return Number(parseKeyed(readOptional(dir, 'memory.oom_control')).get('oom_kill') ?? 0) > 0;
+    if (dir === undefined) return 0;
+    return Number(parseKeyed(readOptional(dir, 'memory.oom_control')).get('oom_kill') ?? 0);
+  }
+
+  runcStats(): RuncStats {
+    this.requireExists('read statistics');
+    return runcStatsV1((c) => this.dirOf(c));
+  }
+
+  oomSource(): { v1: string } | undefined {
+    const dir = this.dirOf('memory');
+    return dir === undefined ? undefined : { v1: dir };
   }
 }

@@ -1,5 +1,6 @@
 // The cgroup v2 backend: one directory in the unified hierarchy, controllers enabled on the way
 // down as runc does (best effort; set() then says clearly what is missing).
+import { runcStatsV2, type RuncStats } from './runc-stats.js';
 import { BaseManager, type ManagerOptions } from './base.js';
 import type { CgroupLayout } from './detect.js';
 import { HakoError } from '../errors.js';
@@ -54,6 +55,19 @@ export class V2Manager extends BaseManager {
   }
 
   oomKilled(): boolean {
-    return Number(parseKeyed(readOptional(this.tree.dir, 'memory.events')).get('oom_kill') ?? 0) > 0;
+    return this.oomKills() > 0;
+  }
+
+  oomKills(): number {
+    return Number(parseKeyed(readOptional(this.tree.dir, 'memory.events')).get('oom_kill') ?? 0);
+  }
+
+  runcStats(): RuncStats {
+    this.requireExists('read statistics');
+    return runcStatsV2(this.tree.dir);
+  }
+
+  oomSource(): { v2: string } {
+    return { v2: this.tree.dir };
   }
 }

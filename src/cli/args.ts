@@ -150,3 +150,21 @@ export function byteSize(verb: string, option: string, text: string): number {
   }
   return value;
 }
+
+/** A duration as Go's time.ParseDuration takes it (runc's --interval): 5s, 100ms, 1m30s, 1.5h. In ms. */
+export function durationMs(verb: string, option: string, text: string): number {
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const t = text.trim();
+  let ms = 0;
+  let rest = t;
+  while (rest) {
+    const m = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/.exec(rest);
+    if (!m) { ms = NaN; break; }
+    ms += Number(m[1]) * unit[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  if (!t || !Number.isFinite(ms) || ms < 1 || ms > 2 ** 31 - 1) {
+    throw new HakoError(`hako ${verb}: --${option}: '${text}' is not a duration of at least 1ms (e.g. 5s, 500ms, 1m30s)`, { code: 'bad-option' });
+  }
+  return Math.round(ms);
+}

@@ -24,6 +24,17 @@ export interface Command {
 
 const HELP: OptionSpec = { long: 'help', short: 'h', help: 'show this help' };
 
+/** runc's options of checkpoint and restore (accepted, so that the refusal says the real reason). */
+const CRIU_SPECS: OptionSpec[] = [
+  { long: 'image-path', arg: 'required', value: 'DIR', help: "runc's: where the CRIU image goes (refused with the verb)" },
+  { long: 'work-path', arg: 'required', value: 'DIR', help: "runc's; refused with the verb" },
+  { long: 'tcp-established', help: "runc's; refused with the verb" },
+  { long: 'ext-unix-sk', help: "runc's; refused with the verb" },
+  { long: 'shell-job', help: "runc's; refused with the verb" },
+  { long: 'file-locks', help: "runc's; refused with the verb" },
+  { long: 'manage-cgroups-mode', arg: 'required', value: 'MODE', help: "runc's; refused with the verb" },
+];
+
 /** runc's global options, before the command. */
 export const GLOBAL_SPECS: OptionSpec[] = [
   { long: 'root', arg: 'required', value: 'DIR', help: 'where container state is kept (default /run/hako; $XDG_RUNTIME_DIR/hako when not real root, as runc)' },
@@ -32,7 +43,7 @@ export const GLOBAL_SPECS: OptionSpec[] = [
   { long: 'debug', help: 'log each command to --log' },
   { long: 'rootless', arg: 'required', value: 'auto|true|false', help: 'accepted for runc compatibility (containers run as root only, for now)' },
   { long: 'systemd-cgroup', help: 'refused: there is no systemd cgroup manager here (cgroupfs is used)' },
-  { long: 'criu', arg: 'required', value: 'PATH', help: 'accepted for runc compatibility; checkpoint and restore are not supported' },
+  { long: 'criu', arg: 'required', value: 'PATH', help: "the CRIU program checkpoint and restore would use (they are refused, naming why: see 'hako checkpoint --help')" },
   { long: 'help', short: 'h', help: 'show this help' },
   { long: 'version', short: 'v', help: "print hako's version and the OCI runtime-spec version it implements" },
 ];
@@ -222,6 +233,33 @@ export const COMMANDS: Command[] = [
     description: "Show a container's processes: the host's ps (with the options given after the id, -ef by\ndefault), only their lines.",
     specs: [{ long: 'format', short: 'f', arg: 'required', value: 'table|json', help: 'table (default) or json (a list of pids)' }, HELP],
     examples: ['hako ps c1', 'hako ps c1 -o pid,comm'],
+  },
+  {
+    name: 'events', group: 'runtime', operands: 'ID',
+    summary: "a container's stats and OOM events (JSON lines)",
+    description: "Print runc's events for a container, one JSON object a line: its cgroup figures\n({\"type\":\"stats\",\"id\":...,\"data\":{...}}, as runc) every --interval, and {\"type\":\"oom\",\"id\":...}\nwhen the OOM killer acts in its cgroup, until the container stops or is deleted.",
+    specs: [
+      { long: 'stats', help: 'print one stats event and exit' },
+      { long: 'interval', arg: 'required', value: 'DURATION', help: 'how often to print stats (default 5s)' },
+      HELP,
+    ],
+    examples: ['hako events --stats c1', 'hako events --interval 1s c1'],
+  },
+  {
+    name: 'checkpoint', group: 'runtime', operands: 'ID',
+    summary: 'refused: checkpoint a container with CRIU (not implemented)',
+    description: "runc's checkpoint. hako does not implement checkpoint and restore yet: it refuses with\none line that says why on this host (CRIU missing, or what `criu check` reports).",
+    specs: [...CRIU_SPECS, { long: 'leave-running', help: "runc's; refused with the verb" }, { long: 'pre-dump', help: "runc's; refused with the verb" }, HELP],
+    examples: ['hako checkpoint --image-path /tmp/img c1'],
+  },
+  {
+    name: 'restore', group: 'runtime', operands: 'ID',
+    summary: 'refused: restore a container from a CRIU image (not implemented)',
+    description: "runc's restore. Refused as checkpoint is, naming why on this host.",
+    specs: [...CRIU_SPECS, { long: 'bundle', short: 'b', arg: 'required', value: 'DIR', help: "runc's; refused with the verb" },
+      { long: 'detach', short: 'd', help: "runc's; refused with the verb" }, { long: 'pid-file', arg: 'required', value: 'FILE', help: "runc's; refused with the verb" },
+      { long: 'console-socket', arg: 'required', value: 'PATH', help: "runc's; refused with the verb" }, HELP],
+    examples: ['hako restore --image-path /tmp/img -b /srv/b c1'],
   },
   {
     name: 'pause', group: 'runtime', operands: 'ID',

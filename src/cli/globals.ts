@@ -12,6 +12,8 @@ export interface Globals {
   logFormat: 'text' | 'json';
   debug: boolean;
   rootless: 'auto' | 'true' | 'false';
+  /** --criu: the CRIU program for checkpoint and restore (which hako refuses, naming why). */
+  criu?: string;
 }
 
 // --help and --version end the globals: they are handled as commands (src/cli/main.ts)
@@ -42,6 +44,8 @@ export function parseGlobals(argv: string[]): { globals: Globals; rest: string[]
   };
   const log = last(args, 'log');
   if (log) globals.log = log;
+  const criu = last(args, 'criu');
+  if (criu) globals.criu = criu;
   return { globals, rest: argv.slice(i) };
 }
 

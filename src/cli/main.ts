@@ -6,7 +6,7 @@ import { command, COMMANDS, specsOf } from './commands.js';
 import { type Globals, logRecord, parseGlobals } from './globals.js';
 import { bashCompletion, commandHelp, manPage, topHelp, versionText, zshCompletion } from './help.js';
 
-const RUNTIME_VERBS = new Set(['create', 'start', 'run', 'state', 'list', 'kill', 'delete', 'exec', 'ps', 'spec', 'features', 'pause', 'resume', 'update']);
+const RUNTIME_VERBS = new Set(['create', 'start', 'run', 'state', 'list', 'kill', 'delete', 'exec', 'ps', 'spec', 'features', 'pause', 'resume', 'update', 'events', 'checkpoint', 'restore']);
 
 let globals: Globals | undefined;
 

@@ -11,7 +11,9 @@ import { hakoSupport } from '../plan/support.js';
 import type { Process } from '../config/types.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../config/json-position.js';
 import type { LinuxResources } from '../cgroups/resources.js';
-import { byteSize, has, intValue, last, parseArgs } from './args.js';
+import { byteSize, durationMs, has, intValue, last, parseArgs } from './args.js';
+import { runcJson } from '../cgroups/runc-stats.js';
+import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
 import type { Globals } from './globals.js';
 import { commandHelp } from './help.js';
@@ -139,6 +141,30 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return execCommand(rt, args).catch((e: unknown) => {
         throw e instanceof HakoError && e.exitCode !== 255 ? new HakoError(e.message, 255, e.code) : e;
       });
+    case 'checkpoint': case 'restore': {
+      const id = oneId(verb, args.rest);
+      if (verb === 'checkpoint') rt.state(id); // a missing container is said first, as runc
+      throw checkpointRefusal(verb, globals.criu);
+    }
+    case 'events': {
+      const id = oneId(verb, args.rest);
+      const interval = last(args, 'interval');
+      const intervalMs = interval === undefined ? undefined : durationMs(verb, 'interval', interval);
+      // SIGINT/SIGTERM end it quietly (runc's events runs until it is killed)
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        await rt.events(id, { once: has(args, 'stats'), intervalMs, signal: stop.signal }, (e) => {
+          process.stdout.write(`${runcJson(e)}\n`);
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      return 0;
+    }
     case 'pause': case 'resume': {
       if (verb === 'pause') rt.pause(oneId(verb, args.rest));
       else rt.resume(oneId(verb, args.rest));

@@ -63,6 +63,12 @@ export const ROOTFS_PROPAGATIONS = [
 
 export const TIME_CLOCKS = ['monotonic', 'boottime'] as const;
 export const PERSONALITY_DOMAINS = ['LINUX', 'LINUX32'] as const;
+/** linux/personality.h's flags (the spec names none yet; these are the kernel's own names). */
+export const PERSONALITY_FLAGS = {
+  UNAME26: 0x0020000, ADDR_NO_RANDOMIZE: 0x0040000, FDPIC_FUNCPTRS: 0x0080000, MMAP_PAGE_ZERO: 0x0100000,
+  ADDR_COMPAT_LAYOUT: 0x0200000, READ_IMPLIES_EXEC: 0x0400000, ADDR_LIMIT_32BIT: 0x0800000, SHORT_INODE: 0x1000000,
+  WHOLE_SECONDS: 0x2000000, STICKY_TIMEOUTS: 0x4000000, ADDR_LIMIT_3GB: 0x8000000,
+} as const;
 export const IO_PRIORITY_CLASSES = ['IOPRIO_CLASS_RT', 'IOPRIO_CLASS_BE', 'IOPRIO_CLASS_IDLE'] as const;
 
 export const SCHED_POLICIES = [

@@ -3,7 +3,7 @@
 // Unknown properties are allowed by the spec and kept on the parsed objects, so they are not typed.
 import type {
   CAPABILITIES, CGROUP_DEVICE_TYPES, DEVICE_TYPES, HOOK_NAMES, IO_PRIORITY_CLASSES, NAMESPACE_TYPES,
-  PERSONALITY_DOMAINS, RLIMITS, ROOTFS_PROPAGATIONS, SCHED_FLAGS, SCHED_POLICIES, SECCOMP_ACTIONS, SECCOMP_ARCHS,
+  PERSONALITY_DOMAINS, PERSONALITY_FLAGS, RLIMITS, ROOTFS_PROPAGATIONS, SCHED_FLAGS, SCHED_POLICIES, SECCOMP_ACTIONS, SECCOMP_ARCHS,
   SECCOMP_FLAGS, SECCOMP_OPERATORS, TIME_CLOCKS,
 } from './known.js';
 
@@ -360,5 +360,5 @@ export interface SeccompArg {
 
 export interface Personality {
   domain: PersonalityDomain;
-  flags?: string[];
+  flags?: Array<keyof typeof PERSONALITY_FLAGS>;
 }

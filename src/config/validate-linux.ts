@@ -4,7 +4,7 @@ import {
   record, string, text, uint16, uint32, uint64,
 } from './check.js';
 import {
-  CGROUP_DEVICE_TYPES, DEVICE_TYPES, NAMESPACE_TYPES, PERSONALITY_DOMAINS, ROOTFS_PROPAGATIONS, SECCOMP_ACTIONS,
+  CGROUP_DEVICE_TYPES, DEVICE_TYPES, NAMESPACE_TYPES, PERSONALITY_DOMAINS, PERSONALITY_FLAGS, ROOTFS_PROPAGATIONS, SECCOMP_ACTIONS,
   SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS, TIME_CLOCKS,
 } from './known.js';
 import type {
@@ -21,6 +21,12 @@ export const idMapping = object<IDMapping>({
 
 /** "0-3,7"; empty means the default. */
 export const cpuList = text((s) => /^(\d+(-\d+)?(,\d+(-\d+)?)*)?$/.test(s), 'a CPU list like 0-3,7');
+/** A CPU list hako hands to sched_setaffinity: ranges ascending, CPUs below 8192 (the kernel's NR_CPUS at most). */
+export const affinityList = text((s) => /^(\d+(-\d+)?(,\d+(-\d+)?)*)?$/.test(s) && s.split(',').every((r) => {
+  if (!r) return true;
+  const [a = 0, b = a] = r.split('-').map(Number);
+  return a <= b && b < 8192;
+}), 'a CPU list like 0-3,7 (ranges ascending, CPUs below 8192)');
 
 const namespace = object<Namespace>({ type: oneOf(NAMESPACE_TYPES), path: opt(absolutePath) });
 
@@ -201,5 +207,8 @@ export const linux: Check<Linux> = object<Linux>({
   maskedPaths: opt(array(absolutePath)),
   readonlyPaths: opt(array(absolutePath)),
   mountLabel: opt(string),
-  personality: opt(object<Personality>({ domain: oneOf(PERSONALITY_DOMAINS), flags: opt(array(string)) })),
+  personality: opt(object<Personality>({
+    domain: oneOf(PERSONALITY_DOMAINS),
+    flags: opt(array(oneOf(Object.keys(PERSONALITY_FLAGS) as Array<keyof typeof PERSONALITY_FLAGS>, `one of linux/personality.h's flags (${Object.keys(PERSONALITY_FLAGS).join(', ')})`))),
+  })),
 });

@@ -10,7 +10,7 @@ import type {
   CPUAffinity, Capabilities, ConsoleSize, Hook, Hooks, IOPriority, Mount, Process, Rlimit, Root, Scheduler, Spec,
   User,
 } from './types.js';
-import { cpuList, idMapping, linux } from './validate-linux.js';
+import { affinityList, idMapping, linux } from './validate-linux.js';
 import { jsonErrorPosition, jsonTooDeep, MAX_JSON_DEPTH, positionOf } from './json-position.js';
 
 export { ConfigError };
@@ -43,6 +43,14 @@ const mount = object<Mount>(
     if ((m.uidMappings == null) !== (m.gidMappings == null)) {
       const missing = m.uidMappings == null ? 'uidMappings' : 'gidMappings';
       fail(keyPath(path, missing), `is required with ${missing === 'uidMappings' ? 'gidMappings' : 'uidMappings'}`);
+    }
+    // as runc: an id mapping is for a bind mount, and says something
+    for (const k of ['uidMappings', 'gidMappings'] as const) {
+      if (m[k] && m[k].length === 0) fail(keyPath(path, k), 'must not be empty (an id-mapped mount needs at least one mapping)');
+      if (m[k] && m[k].length > 340) fail(keyPath(path, k), 'has more than 340 entries (the kernel\'s limit)');
+    }
+    if (m.uidMappings && m.type !== 'bind' && !(m.options ?? []).some((o) => o === 'bind' || o === 'rbind')) {
+      fail(keyPath(path, 'uidMappings'), 'id-mapped mounts are only supported for bind mounts (type "bind", or the bind or rbind option)');
     }
     if (!m.destination.startsWith('/')) {
       ctx.warn(keyPath(path, 'destination'), 'is relative (deprecated); it is taken relative to /');
@@ -110,8 +118,15 @@ const processCheck = object<Process>({
     runtime: opt(uint64),
     deadline: opt(uint64),
     period: opt(uint64),
+  }, (s, path) => {
+    // runc's checks (libcontainer/configs/validate): what the kernel would take only as EINVAL
+    if (s.nice != null && (s.nice < -20 || s.nice > 19)) fail(keyPath(path, 'nice'), `must be from -20 to 19 (got ${s.nice})`);
+    if (s.priority && s.policy !== 'SCHED_FIFO' && s.policy !== 'SCHED_RR') fail(keyPath(path, 'priority'), `can only be set with SCHED_FIFO or SCHED_RR (policy is ${s.policy})`);
+    if (s.policy !== 'SCHED_DEADLINE') {
+      for (const k of ['runtime', 'deadline', 'period'] as const) if (s[k]) fail(keyPath(path, k), `can only be set with SCHED_DEADLINE (policy is ${s.policy})`);
+    }
   })),
-  execCPUAffinity: opt(object<CPUAffinity>({ initial: opt(cpuList), final: opt(cpuList) })),
+  execCPUAffinity: opt(object<CPUAffinity>({ initial: opt(affinityList), final: opt(affinityList) })),
 }, (p, path) => {
   const n = execEnvCount(p.env);
   if (n > MAX_EXEC_STRINGS) fail(keyPath(path, 'env'), `has ${n - 1} entries and no HOME (which hako adds); hako passes at most ${MAX_EXEC_STRINGS}`);

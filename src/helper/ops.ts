@@ -75,7 +75,7 @@ export const OP_FIELDS = {
   RLIMIT: { resource: req(Tag.TYPE, 'i'), soft: req(Tag.VALUE, 'i'), hard: req(Tag.VALUE2, 'i'), name: opt(Tag.NAME, 's') },
   UMASK: { mode: req(Tag.MODE, 'i') },
   NNP: {},
-  SECCOMP: { action: opt(Tag.ACTION, 'i'), flags: opt(Tag.FLAGS, 'i'), archs: opt(Tag.ARCH, 's*'), rules: opt(Tag.RULE, 'l*') },
+  SECCOMP: { action: opt(Tag.ACTION, 'i'), flags: opt(Tag.FLAGS, 'i'), archs: opt(Tag.ARCH, 's*'), rules: opt(Tag.RULE, 'l*'), listener: opt(Tag.SLOT, 'i') },
   CONSOLE: { slot: req(Tag.SLOT, 'i'), rows: opt(Tag.VALUE, 'i'), cols: opt(Tag.VALUE2, 'i') },
   HOOK: { path: req(Tag.PATH, 's'), args: opt(Tag.ARG, 's*'), env: opt(Tag.ENV, 's*'), state: opt(Tag.DATA, 'd'), timeout: opt(Tag.VALUE, 'i') },
   SYNC: { type: req(Tag.TYPE, 'i') },
@@ -94,6 +94,11 @@ export const OP_FIELDS = {
   CHECK_EXEC: { program: req(Tag.ARG, 's'), env: opt(Tag.ENV, 's*') },
   KEEP_DIR: { root: req(Tag.ROOT, 'i'), path: req(Tag.PATH, 's'), slot: req(Tag.SLOT, 'i') },
   COPY_TREE: { root: req(Tag.ROOT, 'i'), path: req(Tag.PATH, 's'), slot: req(Tag.SLOT, 'i') },
+  IOPRIO: { ioprio: req(Tag.VALUE, 'i') },
+  SCHED: { attr: req(Tag.DATA, 'd') },
+  AFFINITY: { mask: req(Tag.DATA, 'd') },
+  IDMAP_TREE: { source: req(Tag.SOURCE, 's'), slot: req(Tag.SLOT, 'i'), maps: req(Tag.ARG, 's*'), flags: opt(Tag.FLAGS, 'i') },
+  ATTACH: { root: req(Tag.ROOT, 'i'), target: req(Tag.TARGET, 's'), slot: req(Tag.SLOT, 'i'), procfs: opt(Tag.PROCFS, 'i') },
 } as const satisfies { [K in OpName]: Record<string, FieldSpec> };
 
 /** The fields in the order the parameters are written; undefined and false are left out. */
@@ -162,7 +167,7 @@ export const ops = {
   rlimit: (p: { resource: number; soft: Int; hard: Int; name?: string }) => build('RLIMIT', p),
   umask: (p: { mode: number }) => build('UMASK', p),
   nnp: () => build('NNP', {}),
-  seccomp: (p: { action: number; flags: number; archs: string[]; rules: Field[][] }) => build('SECCOMP', p),
+  seccomp: (p: { action: number; flags: number; archs: string[]; rules: Field[][]; listener?: number }) => build('SECCOMP', p),
   console: (p: { slot: number; rows: number; cols: number }) => build('CONSOLE', p),
   hook: (p: { path: string; args: string[]; env: string[]; state: string; timeout: number }) => build('HOOK', p),
   sync: (p: { type: number }) => build('SYNC', p),
@@ -181,4 +186,12 @@ export const ops = {
   checkExec: (p: { program: string; env?: string[] }) => build('CHECK_EXEC', p),
   keepDir: (p: { root: number; path: string; slot: number }) => build('KEEP_DIR', p),
   copyTree: (p: { root: number; path: string; slot: number }) => build('COPY_TREE', p),
+  ioprio: (p: { ioprio: number }) => build('IOPRIO', p),
+  /** attr: struct sched_attr (48 bytes) as the kernel takes it. */
+  sched: (p: { attr: Buffer }) => build('SCHED', p),
+  /** mask: a cpu_set_t (bit n of byte n/8 is CPU n). */
+  affinity: (p: { mask: Buffer }) => build('AFFINITY', p),
+  /** maps: [uid_map text, gid_map text]. */
+  idmapTree: (p: { source: string; slot: number; maps: [string, string]; flags?: number }) => build('IDMAP_TREE', p),
+  attach: (p: { root: number; target: string; slot: number; procfs?: Procfs }) => build('ATTACH', p),
 } satisfies Record<string, (p: never) => Op>;

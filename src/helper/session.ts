@@ -104,6 +104,8 @@ export interface SessionHandlers {
   /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT); a string goes back with
    * the ACK (the state JSON for the createContainer hooks). */
   onHooks?(): Promise<string | void> | string | void;
+  /** SCMP_ACT_NOTIFY: the container process state JSON the seccomp listener gets with its fd. */
+  onSeccompState?(): string;
   /** The command exited (EXITED): called before the result waits for the captured output (a
    * foreground run kills what its init left behind, which would hold the pipes). */
   onExited?(): void;
@@ -286,6 +288,42 @@ export async function helperRequest(type: number, fields: Field[], timeoutMs = 5
   } finally {
     session.close();
   }
+}
+
+/** OOM_WATCH (docs/PROTOCOL.md): a helper reporting each OOM of a cgroup v1 memory directory,
+ * through an eventfd (Node cannot make one). ready() once it is registered, oom() for each
+ * notification, end() once: the cgroup was removed, the helper failed (with the error), or stop(). */
+export function watchOomV1(dir: string, on: { ready(): void; oom(): void; end(error?: HakoError): void }): { stop(): void } {
+  const { child, control } = spawnHelper('ignore', undefined);
+  const reader = new FrameReader();
+  let ready = false;
+  let ended = false;
+  const end = (error?: HakoError) => {
+    if (ended) return;
+    ended = true;
+    control.destroy();
+    child.kill('SIGKILL');
+    on.end(error);
+  };
+  control.on('data', (chunk: Buffer) => {
+    let frames: Frame[];
+    try {
+      frames = reader.push(chunk);
+    } catch (e) {
+      end(new HakoError(`hako: events: the helper sent a broken frame (${(e as Error).message})`));
+      return;
+    }
+    for (const f of frames) {
+      if (f.type === MessageType.ERROR) end(requestError(Fields.decode(f.payload)));
+      else if (f.type !== MessageType.OOM) end(new HakoError(`hako: events: unexpected message ${f.type} from the helper`));
+      else if (!ready) { ready = true; on.ready(); } else on.oom();
+    }
+  });
+  control.on('close', () => end());
+  control.on('error', () => end());
+  child.on('error', (e) => end(new HakoError(`hako: cannot run the helper: ${e.message}`)));
+  control.write(encodeFrame(MessageType.OOM_WATCH, 1, [{ tag: Tag.PATH, value: dir }]));
+  return { stop: () => end() };
 }
 
 /** A helper's ERROR in answer to a request, as one line. */
@@ -650,6 +688,15 @@ export class HelperSession {
             await handlers.onPreExec?.();
             reply(MessageType.ACK, frame.seq);
             return;
+          case MessageType.SECCOMP_STATE: {
+            const data = handlers.onSeccompState?.();
+            if (data === undefined) {
+              reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: 'no seccomp state' }]);
+              throw new HakoError('hako: the helper asked for a seccomp listener state this plan has none of');
+            }
+            reply(MessageType.ACK, frame.seq, [{ tag: Tag.DATA, value: data }]);
+            return;
+          }
           case MessageType.READY:
           case MessageType.HOOKS: {
             clearTimeout(timer); // hooks have timeouts of their own; after READY the process runs

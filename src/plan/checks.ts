@@ -27,11 +27,7 @@ export function checkSysctl(key: string, created: Set<NamespaceType>, joined: Re
 export function refuseUnsupported(spec: Spec, host: HostFacts): void {
   const p = spec.process;
   const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`, { code: 'unsupported' }); };
-  if (p?.ioPriority) no('process.ioPriority');
-  if (p?.scheduler) no('process.scheduler');
-  if (p?.execCPUAffinity) no('process.execCPUAffinity');
   if (spec.linux?.intelRdt) no('linux.intelRdt');
-  spec.mounts?.forEach((m, i) => { if (m.uidMappings || m.gidMappings) no(`mounts[${i}].uidMappings (id-mapped mounts)`); });
   // AppArmor and SELinux are skipped where the host has them off (as runc does), refused where on
   if ((p?.apparmorProfile) && host.apparmor) no('process.apparmorProfile (AppArmor is enabled on this host)');
   if ((p?.selinuxLabel || spec.linux?.mountLabel) && host.selinux) no('SELinux labels (SELinux is enabled on this host)');

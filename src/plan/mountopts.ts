@@ -12,6 +12,10 @@ export interface MountPlan {
   recursive: boolean;
   /** tmpcopyup (runc's extension, podman's tmpfs mounts): the image's directory is copied into the tmpfs. */
   copyUp: boolean;
+  /** idmap / ridmap (runc's options): an id-mapped mount, with the container's maps unless the
+   * mount has its own; ridmap maps the whole tree. */
+  idmap: boolean;
+  ridmap: boolean;
   /** Propagation type flags to apply after mounting (MS_PRIVATE ... with MS_REC for r*). */
   propagation: number[];
   /** Attributes to set and clear on the mount, and whether on the whole tree. */
@@ -64,15 +68,12 @@ const PROPAGATION: Record<string, number> = {
 
 /** Every mount option name hako understands (features: mountOptions). */
 export function supportedMountOptions(): string[] {
-  return ['bind', 'rbind', 'tmpcopyup', ...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION)].sort();
+  return ['bind', 'rbind', 'tmpcopyup', 'idmap', 'ridmap', ...Object.keys(FLAGS), ...Object.keys(RECURSIVE), ...Object.keys(PROPAGATION)].sort();
 }
-
-/** Options hako refuses rather than ignores (id-mapped mounts are not done yet). */
-const REFUSED = new Set(['idmap', 'ridmap']);
 
 export function planMountOptions(options: string[] | undefined, type: string | undefined, where: string): MountPlan {
   const plan: MountPlan = {
-    flags: 0, data: '', bind: type === 'bind', recursive: false, copyUp: false, propagation: [],
+    flags: 0, data: '', bind: type === 'bind', recursive: false, copyUp: false, idmap: false, ridmap: false, propagation: [],
     attrSet: 0, attrClear: 0, recursiveSet: 0, recursiveClear: 0,
   };
   const data: string[] = [];
@@ -87,7 +88,11 @@ export function planMountOptions(options: string[] | undefined, type: string | u
       plan.copyUp = true;
       continue;
     }
-    if (REFUSED.has(option)) throw new HakoError(`hako: config.json: ${where}: mount option '${option}' is not supported yet`, { code: 'unsupported' });
+    if (option === 'idmap' || option === 'ridmap') {
+      plan.idmap = true;
+      plan.ridmap ||= option === 'ridmap';
+      continue;
+    }
     const flag = FLAGS[option];
     if (flag) {
       if (flag.set) plan.flags |= flag.set;
@@ -114,6 +119,9 @@ export function planMountOptions(options: string[] | undefined, type: string | u
   plan.data = data.join(',');
   if (plan.copyUp && (plan.bind || type !== 'tmpfs')) {
     throw new HakoError(`hako: config.json: ${where}: mount option 'tmpcopyup' is only for tmpfs mounts (this one is ${plan.bind ? 'a bind' : `of type ${type ?? 'none'}`})`, { code: 'bad-config' });
+  }
+  if (plan.idmap && !plan.bind) {
+    throw new HakoError(`hako: config.json: ${where}: mount option 'idmap' is only for bind mounts (id-mapped mounts are binds)`, { code: 'bad-config' });
   }
   return plan;
 }

@@ -4,7 +4,7 @@ import { isAbsolute, posix, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { ops, PATH_KIND, PROCFS, type Procfs } from '../helper/ops.js';
 import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js';
-import type { Mount, Spec } from '../config/types.js';
+import type { IDMapping, Mount, Spec } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { planMountOptions } from './mountopts.js';
 import { SLOT } from './fields.js';
@@ -56,6 +56,19 @@ function procCheck(m: Mount, dest: string, where: string, bind: boolean, source:
   throw new HakoError(`hako: config.json: ${where}.destination: ${dest} cannot be mounted because it is inside /proc`, { code: 'bad-config' });
 }
 
+/** The uid_map and gid_map texts of an id-mapped mount (its own mappings, or with the idmap
+ * option alone the container's, as runc), or undefined for a plain bind. */
+function idMapping(m: Mount, i: number, idmapOption: boolean, input: CreatePlanInput): { uid: string; gid: string } | undefined {
+  const text = (maps: IDMapping[]) => maps.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
+  if (m.uidMappings && m.gidMappings) return { uid: text(m.uidMappings), gid: text(m.gidMappings) };
+  if (!idmapOption) return undefined;
+  const linux = input.spec.linux;
+  if (!linux?.uidMappings?.length || !linux.gidMappings?.length) {
+    throw new HakoError(`hako: config.json: mounts[${i}].options: 'idmap' without uidMappings and gidMappings of the mount takes the container's (linux.uidMappings and linux.gidMappings), which are not set`, { code: 'bad-config' });
+  }
+  return { uid: text(linux.uidMappings), gid: text(linux.gidMappings) };
+}
+
 export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanInput): void {
   const where = `mounts[${i}]`;
   const dest = m.destination.startsWith('/') ? m.destination : `/${m.destination}`;
@@ -74,9 +87,20 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
     if (kind === 'missing') throw new HakoError(`hako: config.json: ${where}.source: ${source} does not exist`, { code: 'bad-config' });
     const isDir = kind === 'dir';
     b.init(ops.mkpath({ root, path: dest, kind: isDir ? PATH_KIND.DIR : PATH_KIND.FILE }), `create ${dest} in the rootfs`);
-    const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
-    b.init(ops.mountInRoot({ root, source, target, flags, procfs: check }),
-      `mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
+    const idmap = idMapping(m, i, opts.idmap, input);
+    if (idmap) {
+      // made on the host by H0 (see IDMAP_TREE in docs/PROTOCOL.md), put in place here
+      const slot = SLOT.IDMAP_FIRST + (input.spec.mounts ?? []).slice(0, i).filter((o, j) => idMapping(o, j, planMountOptions(o.options, o.type, `mounts[${j}]`).idmap, input)).length;
+      if (slot > SLOT.IDMAP_LAST) throw new HakoError(`hako: config.json: ${where}: hako makes at most ${SLOT.IDMAP_LAST - SLOT.IDMAP_FIRST + 1} id-mapped mounts per container`, { code: 'unsupported' });
+      const recursive = opts.recursive || opts.ridmap;
+      b.host(ops.idmapTree({ source, slot, maps: [idmap.uid, idmap.gid], flags: recursive ? AT_RECURSIVE : undefined }),
+        `an id-mapped ${recursive ? 'tree' : 'copy'} of ${source} (uid_map ${idmap.uid.trim().replace(/\n/g, ', ')}; gid_map ${idmap.gid.trim().replace(/\n/g, ', ')})`);
+      b.init(ops.attach({ root, target, slot, procfs: check }), `move the id-mapped ${source} onto ${dest}`);
+    } else {
+      const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
+      b.init(ops.mountInRoot({ root, source, target, flags, procfs: check }),
+        `mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
+    }
   } else {
     const type = m.type ?? 'none';
     b.init(ops.mkpath({ root, path: dest, kind: PATH_KIND.DIR }), `create ${dest} in the rootfs`);

@@ -5,6 +5,7 @@ import { MessageType } from '../helper/protocol.js';
 import { ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
 import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js';
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
+import { PERSONALITY_FLAGS } from '../config/known.js';
 import type { Hook, LinuxNamespaceType, Seccomp, Spec } from '../config/types.js';
 import type { CgroupJoinPlan } from '../cgroups/manager.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
@@ -14,7 +15,8 @@ import { addMount } from './mounts.js';
 import { checkSysctl, refuseUnsupported } from './checks.js';
 import { addProcessOps } from './process.js';
 import { SLOT } from './fields.js';
-import { seccompOp } from './seccomp.js';
+import { seccompNotifies, seccompOp } from './seccomp.js';
+import { ALL_CPUS, cpuMask, cpuSet } from './sched.js';
 import type { ConsoleChoice, CreatePlanInput, ProcessPlanInput } from './input.js';
 
 export type { BindSource, ConsoleChoice, CreatePlanInput, HostFacts, ProcessPlanInput } from './input.js';
@@ -88,6 +90,13 @@ function refuseWithoutMountNs(spec: Spec, ns: ContainerNamespaces): void {
   if (Object.keys(spec.linux?.sysctl ?? {}).length) bad('linux.sysctl', `without a mount namespace, there is no container /proc to write sysctls through: ${fix}`);
 }
 
+/** SCMP_ACT_NOTIFY: H0 connects to linux.seccomp.listenerPath on the host (the agent's socket),
+ * H2 sends the listener fd there once the filter is loaded. */
+function listenerOp(b: PlanBuilder, s: Seccomp | undefined): void {
+  if (!s?.listenerPath || !seccompNotifies(s)) return;
+  b.host(ops.connect({ path: s.listenerPath, slot: SLOT.SECCOMP_LISTENER }), `connect to the seccomp agent's socket ${s.listenerPath}`);
+}
+
 /** The plan for a container's init: namespaces, rootfs, /dev, hooks, pivot, process. */
 export function createPlan(input: CreatePlanInput): PlanBuilder {
   const { spec } = input;
@@ -105,7 +114,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   refuseUnsupported(spec, input.host);
   const ownMounts = ns.created.has('mnt');
   if (!ownMounts) refuseWithoutMountNs(spec, ns);
-  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp) : undefined;
+  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp, SLOT.SECCOMP_LISTENER) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
   // (without a mount namespace, the init keeps the host's /proc/self/fd open across its chroot)
@@ -113,6 +122,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}', { code: 'bad-config' });
   }
   hostOps(b, input.fifo, input.console, input.detach);
+  listenerOp(b, spec.linux?.seccomp);
   if (input.deviceProgram && input.cgroup?.v2) {
     b.host(ops.bpfDevices({ path: input.cgroup.v2, program: input.deviceProgram }),
       `attach the device filter (${input.deviceProgram.length / 8} eBPF instructions) to ${input.cgroup.v2}`);
@@ -208,9 +218,9 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   const personality = spec.linux?.personality;
   if (personality) {
-    if (personality.flags?.length) throw new HakoError('hako: config.json: linux.personality.flags: personality flags are not supported yet', { code: 'unsupported' });
-    const persona = personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
-    b.init(ops.personality({ persona }), `personality(${personality.domain})`);
+    const flags = (personality.flags ?? []).reduce((m, f) => m | PERSONALITY_FLAGS[f], 0);
+    const persona = (personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX) | flags;
+    b.init(ops.personality({ persona }), `personality(${[`PER_${personality.domain}`, ...(personality.flags ?? [])].join('|')})`);
   }
   if (input.keyring) b.init(ops.keyring({ name: input.keyring }), `join a new session keyring ${input.keyring}`);
   if (spec.root.readonly) b.init(ops.setattr({ root, target: '/', set: MOUNT_ATTR.RDONLY }), 'make the root read-only');
@@ -234,8 +244,14 @@ export interface ExecPlanInput extends ProcessPlanInput {
 /** The plan for `exec`: join the container's namespaces through its init, then become the process. */
 export function execPlan(input: ExecPlanInput): PlanBuilder {
   const b = new PlanBuilder();
-  const seccomp = input.seccomp ? seccompOp(input.seccomp) : undefined;
+  const seccomp = input.seccomp ? seccompOp(input.seccomp, SLOT.SECCOMP_LISTENER) : undefined;
   hostOps(b, undefined, input.console, input.detach);
+  listenerOp(b, input.seccomp);
+  // execCPUAffinity (for an exec only, says the spec): `initial` while the runtime's stages move
+  // into the container's cgroup (H1 and H2 inherit H0's), `final` once in it, as runc does; with
+  // `initial` alone, every CPU the cgroup allows
+  const affinity = input.process.execCPUAffinity;
+  if (affinity?.initial) b.host(ops.affinity({ mask: cpuMask(cpuSet(affinity.initial)) }), `sched_setaffinity(${affinity.initial}) until the cgroup join`);
   joinCgroup(b, input.cgroup);
   const mask = input.namespaces.reduce((m, t) => m | namespaceKind(t).flag, 0);
   b.ns(ops.setnsPid({ pid: input.pid, flags: mask }), `setns(pidfd of ${input.pid}, ${input.namespaces.join(', ')})`);
@@ -245,6 +261,8 @@ export function execPlan(input: ExecPlanInput): PlanBuilder {
     b.host(ops.openDir({ slot: SLOT.ROOT, path: `/proc/${input.pid}/root` }), `open the root of ${input.pid}`);
     b.init(ops.fchroot({ slot: SLOT.ROOT }), "chroot into the container's root (it has no mount namespace)");
   }
+  if (affinity?.final) b.init(ops.affinity({ mask: cpuMask(cpuSet(affinity.final)) }), `sched_setaffinity(${affinity.final})`);
+  else if (affinity?.initial) b.init(ops.affinity({ mask: ALL_CPUS }), 'sched_setaffinity(every CPU the cgroup allows)');
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the process is ready');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');

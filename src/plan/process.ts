@@ -2,11 +2,13 @@
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
 import { HakoError } from '../errors.js';
 import { ops, PROCFS, type Op } from '../helper/ops.js';
+import { MessageType, Tag } from '../helper/protocol.js';
 import type { Process } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
 import { SLOT } from './fields.js';
 import type { ProcessPlanInput } from './input.js';
+import { ioprioValue, schedAttr } from './sched.js';
 
 const RLIMIT: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
@@ -45,6 +47,13 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   if (p.oomScoreAdj !== undefined) {
     b.init(ops.write({ path: '/proc/self/oom_score_adj', data: String(p.oomScoreAdj), procfs: PROCFS.MUST_BE }), `oom_score_adj = ${p.oomScoreAdj}`);
   }
+  // before the credentials change: a real-time policy, a negative nice or the RT I/O class need
+  // CAP_SYS_NICE / CAP_SYS_ADMIN, which the process may not keep (runc sets them in its init too)
+  if (p.scheduler) {
+    const s = p.scheduler;
+    b.init(ops.sched({ attr: schedAttr(s) }), `sched_setattr(${s.policy}, nice ${s.nice ?? 0}, priority ${s.priority ?? 0}${s.flags?.length ? `, ${s.flags.join('|')}` : ''}${s.policy === 'SCHED_DEADLINE' ? `, runtime/deadline/period ${s.runtime ?? 0}/${s.deadline ?? 0}/${s.period ?? 0} ns` : ''}${s.policy === 'SCHED_FIFO' || s.policy === 'SCHED_RR' ? '; real time needs real-time CPU time in the container\'s cgroup, linux.resources.cpu.realtimeRuntime, where the kernel has cpu.rt_runtime_us' : ''})`);
+  }
+  if (p.ioPriority) b.init(ops.ioprio({ ioprio: ioprioValue(p.ioPriority) }), `ioprio_set(${p.ioPriority.class}, ${p.ioPriority.priority})`);
   b.init(ops.umask({ mode: p.user?.umask ?? 0o022 }), `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
   b.init(ops.chdir({ path: p.cwd || '/' }), `chdir(${JSON.stringify(p.cwd || '/')})`);
   // a missing program fails here, before READY, as runc's create does (not at start)
@@ -57,6 +66,11 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   // fstat, write, close), the startContainer hooks, and the exec (close, prctl, execve).
   b.init(ops.checkCwd(), 'check that the working directory is inside the container');
   b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
+  // SCMP_ACT_NOTIFY: the state the listener gets, asked of hako while it is there (before READY),
+  // whenever the filter is loaded (before the credentials, or last with no_new_privs)
+  if (seccomp?.fields.some((f) => f.tag === Tag.SLOT)) {
+    b.init(ops.sync({ type: MessageType.SECCOMP_STATE }), 'ask hako for the state the seccomp agent gets with the listener fd');
+  }
   const nnp = p.noNewPrivileges === true;
   if (seccomp && !nnp) b.init(seccomp, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
   const caps = p.capabilities;

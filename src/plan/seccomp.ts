@@ -15,8 +15,7 @@ function action(name: string, errnoRet: number | undefined, where: string): numb
     case 'SCMP_ACT_TRACE': return 0x7ff00000 | ((errnoRet ?? EPERM) & 0xffff);
     case 'SCMP_ACT_LOG': return 0x7ffc0000;
     case 'SCMP_ACT_ALLOW': return 0x7fff0000;
-    case 'SCMP_ACT_NOTIFY':
-      throw new HakoError(`hako: config.json: ${where}: SCMP_ACT_NOTIFY (seccomp user notification) is not supported yet`, { code: 'unsupported' });
+    case 'SCMP_ACT_NOTIFY': return 0x7fc00000;
     default:
       throw new HakoError(`hako: config.json: ${where}: unknown seccomp action '${name}'`, { code: 'bad-config' });
   }
@@ -30,9 +29,30 @@ const FLAGS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
 };
 
-/** The SECCOMP op's fields for a config's linux.seccomp. */
-export function seccompOp(s: Seccomp): Op {
-  if (s.listenerPath) throw new HakoError('hako: config.json: linux.seccomp.listenerPath: seccomp user notification is not supported yet', { code: 'unsupported' });
+/** Syscalls the init makes between loading a filter and sending its listener fd, or to tell
+ * hako it is ready: notified, they would wait for an agent that has no fd yet. runc refuses
+ * write for the same reason. */
+const NOT_NOTIFIABLE = ['write', 'sendmsg'];
+
+/** Whether a config's filter notifies a listener (SCMP_ACT_NOTIFY in a rule). */
+export function seccompNotifies(s: Seccomp): boolean {
+  return (s.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY');
+}
+
+/** The SECCOMP op's fields for a config's linux.seccomp; with listener, the slot of the socket
+ * to linux.seccomp.listenerPath that the listener fd goes to. */
+export function seccompOp(s: Seccomp, listener?: number): Op {
+  if (s.defaultAction === 'SCMP_ACT_NOTIFY') {
+    throw new HakoError('hako: config.json: linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action (as runc: the runtime itself would wait on its own listener)', { code: 'bad-config' });
+  }
+  (s.syscalls ?? []).forEach((r, i) => {
+    if (r.action !== 'SCMP_ACT_NOTIFY') return;
+    const bad = r.names.find((n) => NOT_NOTIFIABLE.includes(n));
+    if (bad) throw new HakoError(`hako: config.json: linux.seccomp.syscalls[${i}]: SCMP_ACT_NOTIFY cannot be used for the ${bad} syscall (the runtime needs it to hand the listener over)`, { code: 'bad-config' });
+  });
+  if (seccompNotifies(s) && !s.listenerPath) {
+    throw new HakoError('hako: config.json: linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath (the unix socket the listener fd is sent to)', { code: 'bad-config' });
+  }
   const defaultAction = action(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
   let flags = 0;
   for (const [i, f] of (s.flags ?? []).entries()) {
@@ -51,5 +71,5 @@ export function seccompOp(s: Seccomp): Op {
     });
     return seccompRule({ action: ruleAction, names: rule.names, args });
   });
-  return ops.seccomp({ action: defaultAction, flags, archs, rules });
+  return ops.seccomp({ action: defaultAction, flags, archs, rules, listener: seccompNotifies(s) ? listener : undefined });
 }

@@ -1,7 +1,7 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
@@ -12,7 +12,8 @@ import { HakoError, HelperError, type HelperFailure, OptionError } from '../erro
 import {
   boolean, checkOptions, containerId, CREATE_OPTIONS, EXEC_OPTIONS, object, plainObject, RUN_OPTIONS, RUNTIME_OPTIONS,
 } from '../options.js';
-import { HelperSession, type SessionHandlers, type SessionResult } from '../helper/session.js';
+import { HelperSession, type SessionHandlers, type SessionResult, watchOomV1 } from '../helper/session.js';
+import type { RuncStats } from '../cgroups/runc-stats.js';
 import { HakoProcess } from '../helper/handle.js';
 import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
@@ -175,6 +176,31 @@ export interface ContainerStats {
   id: string;
   /** The figures, from the container's cgroup. */
   data: StatsData;
+}
+
+/** Runtime.events: one event of runc's `events` (a JSON line each in the CLI). */
+export interface RuncEvent {
+  type: 'stats' | 'oom';
+  id: string;
+  /** A stats event's figures, in runc's own shape (bigints where the kernel's numbers need them). */
+  data?: RuncStats;
+}
+
+export interface EventsOptions {
+  /** Stats every intervalMs (default 5000, runc's 5s). */
+  intervalMs?: number;
+  /** One stats event, then return (`events --stats`). */
+  once?: boolean;
+  /** Stops watching (the promise resolves). */
+  signal?: AbortSignal;
+}
+
+/** The container process state a seccomp agent gets with the listener fd (runtime-spec
+ * config-linux.md "containerProcessState", as runc sends it): pid is the process's whose filter
+ * it is (the init's, or an exec'd process's). */
+function seccompListenerState(spec: Spec, state: OciState, pid: number): string {
+  const metadata = spec.linux?.seccomp?.listenerMetadata;
+  return JSON.stringify({ ociVersion: state.ociVersion, fds: ['seccompFd'], pid, ...(metadata ? { metadata } : {}), state });
 }
 
 /** The keys of CreateOptions that change the spec. */
@@ -647,6 +673,78 @@ export class Runtime {
     return { type: 'stats', id, data: statsData(this.cgroup(state).stats()) };
   }
 
+  /**
+   * runc's `events`: a stats event every intervalMs (or one, with once) and an oom event for each
+   * OOM in the container's cgroup (v1: an eventfd on memory.oom_control, which a helper holds;
+   * v2: memory.events watched with inotify, as runc), until the container stops or is deleted,
+   * or signal aborts. Never blocks the event loop.
+   */
+  async events(id: string, options: EventsOptions, onEvent: (e: RuncEvent) => void): Promise<void> {
+    checkOptions('events', id, containerId, 'id');
+    const state = this.store.read(id);
+    if (liveStatus(state) === 'stopped') throw new HakoError(`hako: events: container ${id} is not running`, { code: 'not-running' });
+    const cg = this.cgroup(state);
+    const stats = (): RuncEvent => ({ type: 'stats', id, data: cg.runcStats() });
+    if (options.once) {
+      onEvent(stats());
+      return;
+    }
+    const stopped = () => {
+      try {
+        return liveStatus(this.store.read(id)) === 'stopped';
+      } catch {
+        return true; // deleted
+      }
+    };
+    const killsBefore = cg.oomKills();
+    let ooms = 0;
+    const oom = () => { ooms++; onEvent({ type: 'oom', id }); };
+    await new Promise<void>((resolve, reject) => {
+      const cleanups: Array<() => void> = [];
+      let done = false;
+      const finish = (error?: unknown) => {
+        if (done) return;
+        done = true;
+        for (const c of cleanups) c();
+        // an OOM the counter shows that no notification told (it came as the container ended)
+        if (error === undefined && ooms === 0) {
+          try { if (cg.oomKills() > killsBefore) oom(); } catch { /* the cgroup is gone */ }
+        }
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const source = cg.oomSource();
+      if (source && 'v1' in source) {
+        const w = watchOomV1(source.v1, { ready: () => undefined, oom, end: (e) => (e ? finish(e) : finish()) });
+        cleanups.push(() => w.stop());
+      } else if (source) {
+        let last = killsBefore;
+        const w = watch(join(source.v2, 'memory.events'), () => {
+          let n = last;
+          try { n = cg.oomKills(); } catch { /* gone: the liveness check ends it */ }
+          if (n > last) { last = n; oom(); }
+        });
+        w.on('error', () => finish());
+        cleanups.push(() => w.close());
+      }
+      const interval = options.intervalMs ?? 5000;
+      const tick = setInterval(() => {
+        if (stopped()) return finish();
+        try { onEvent(stats()); } catch (e) { if (stopped()) finish(); else finish(e); }
+      }, interval);
+      cleanups.push(() => clearInterval(tick));
+      const live = setInterval(() => { if (stopped()) finish(); }, Math.min(interval, 250));
+      cleanups.push(() => clearInterval(live));
+      const signal = options.signal;
+      if (signal) {
+        if (signal.aborted) return finish();
+        const abort = () => finish();
+        signal.addEventListener('abort', abort, { once: true });
+        cleanups.push(() => signal.removeEventListener('abort', abort));
+      }
+    });
+  }
+
   /** Runs another process in a running container. */
   async exec(id: string, proc: ExecProcess, options: ExecOptions = {}): Promise<RunResult> {
     if (options.detach) {
@@ -717,6 +815,7 @@ export class Runtime {
     let pid = 0;
     const result = await Runtime.runOn(helper, builder, {
       onSpawned: (p) => { pid = p; },
+      onSeccompState: () => seccompListenerState(spec, this.hookState(state), pid),
       onReady: () => { if (options.pidFile) writePidFile(options.pidFile, pid); },
     }, killSignal);
     return this.resultOf(result, 'exec', builder);
@@ -873,6 +972,7 @@ export class Runtime {
             for (const p of cg.pids()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
           },
         } : {}),
+        onSeccompState: () => seccompListenerState(spec, this.hookState({ ...state, pid }, 'creating'), pid),
         onHooks: async () => {
           const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);
@@ -913,7 +1013,10 @@ export class Runtime {
           await poststart;
           throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (${err.message.replace(/^hako: run: /, '')})`, { code: 'helper' });
         }
-        if (cg.oomKilled()) throw new HakoError(`${err.message} (the container's init was OOM-killed: raise linux.resources.memory.limit)`, { code: 'helper' });
+        if (cg.oomKilled()) {
+          const limit = spec.linux?.resources?.memory?.limit;
+          throw new HakoError(`hako: ${mode === 'create' ? 'create' : 'run'}: container ${id}: container init was OOM-killed: memory limit too low? (linux.resources.memory.limit is ${limit ?? 'unset'}${limit ? ' bytes' : ''}; the init was killed before it ran the process)`, { code: 'oom' });
+        }
         throw err;
       }
       await poststart;

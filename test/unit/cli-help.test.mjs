@@ -15,7 +15,7 @@ const hako = (args, options = {}) => spawnSync(HAKO, args, { encoding: 'utf8', t
 
 // every command a user can type, named here (not taken from the table the help is made from)
 const VERBS = ['unshare', 'nsenter', 'ns', 'spec', 'create', 'start', 'run', 'exec', 'state', 'list', 'kill',
-  'delete', 'ps', 'pause', 'resume', 'update', 'features', 'help', 'completion'];
+  'delete', 'ps', 'pause', 'resume', 'update', 'events', 'checkpoint', 'restore', 'features', 'help', 'completion'];
 
 const flagsOf = (specs) => specs.flatMap((s) => [`--${s.long}`, ...(s.short ? [`-${s.short}`] : [])]);
 

@@ -163,6 +163,17 @@ test('golden: mounts of each type and options', (t) => {
     { destination: '/proc/cpuinfo', source: join(bundle, 'hosts'), options: ['bind'] },
   );
   golden(t, 'create-mounts', createPlan(base(s)));
+  // id-mapped: its own maps (one tree, read-only), and the container's (idmap, ridmap: the whole tree)
+  const idm = spec();
+  idm.linux.namespaces.push({ type: 'user' });
+  idm.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  idm.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  idm.mounts.push(
+    { destination: '/data', type: 'bind', source: join(bundle, 'data'), options: ['bind', 'ro'],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }, { containerID: 1, hostID: 100001, size: 10 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] },
+    { destination: '/cache', source: join(bundle, 'cache'), options: ['bind', 'ridmap'] },
+  );
+  golden(t, 'create-idmap-mounts', createPlan(base(idm)));
   // cgroup: v1 read-only (a tmpfs with the hierarchies bound read-only), v1 writable, v2 read-only
   const v1 = spec();
   v1.mounts.find((m) => m.type === 'cgroup').options = ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'];
@@ -185,7 +196,7 @@ test('golden: masked and read-only paths, sysctl, root, namespaces, process sett
   s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== 'network').concat([{ type: 'network', path: '/run/netns/golden' }, { type: 'cgroup' }]);
   s.linux.timeOffsets = { monotonic: { secs: 10, nanosecs: 5 }, boottime: { secs: -3 } };
   s.linux.rootfsPropagation = 'rshared';
-  s.linux.personality = { domain: 'LINUX32' };
+  s.linux.personality = { domain: 'LINUX32', flags: ['ADDR_NO_RANDOMIZE', 'UNAME26'] };
   s.root.readonly = true;
   s.hostname = 'golden';
   s.domainname = 'golden.example';
@@ -194,6 +205,9 @@ test('golden: masked and read-only paths, sysctl, root, namespaces, process sett
     user: { uid: 1000, gid: 1000, umask: 0o027, additionalGids: [10, 20] },
     rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }, { type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 }],
     env: ['PATH=/usr/bin:/bin', 'TERM=xterm', 'EMPTY=', 'NOEQ'],
+    scheduler: { policy: 'SCHED_FIFO', priority: 10, flags: ['SCHED_FLAG_RESET_ON_FORK'] },
+    ioPriority: { class: 'IOPRIO_CLASS_BE', priority: 6 },
+    execCPUAffinity: { initial: '0', final: '1' }, // an exec's only: not in this plan
   });
   s.process.capabilities.ambient = ['CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN'];
   s.process.capabilities.inheritable = ['CAP_NET_BIND_SERVICE'];
@@ -225,6 +239,10 @@ test('golden: seccomp, loaded early (no no_new_privs) and last (no_new_privs)', 
   const n = spec();
   n.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }] };
   golden(t, 'create-seccomp-nnp', createPlan(base(n)));
+  // SCMP_ACT_NOTIFY: H0 connects to the agent, H2 asks for the state, the filter sends the fd
+  const notify = spec();
+  notify.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', listenerMetadata: 'm', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+  golden(t, 'create-seccomp-notify', createPlan(base(notify)));
 });
 
 test('golden: a terminal relayed by hako, with a console size', (t) => {
@@ -237,13 +255,17 @@ test('golden: exec plans', (t) => {
   const process = { terminal: false, cwd: '/', args: ['sh', '-c', 'echo hi'], env: ['PATH=/bin'], user: { uid: 0, gid: 0 } };
   golden(t, 'exec-plain', execPlan({ process, preserveFds: 0, pid: 4242, namespaces: ['mnt', 'pid', 'ipc', 'uts', 'net'], detach: false }));
   const full = spec().process;
-  Object.assign(full, { consoleSize: { height: 50, width: 132 }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NPROC', soft: 10, hard: 20 }] });
+  Object.assign(full, {
+    consoleSize: { height: 50, width: 132 }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NPROC', soft: 10, hard: 20 }],
+    scheduler: { policy: 'SCHED_DEADLINE', runtime: 42000, deadline: 1000000, period: 1000000 }, ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 7 },
+    execCPUAffinity: { initial: '0-1', final: '1,3' },
+  });
   golden(t, 'exec-full', execPlan({
     process: full, preserveFds: 1, pid: 4242, namespaces: ['user', 'mnt', 'pid', 'cgroup', 'time'], detach: true, home: '/root',
     console: { socket: '/run/console.sock' }, seccomp: SECCOMP,
     cgroup: { tasks: ['/sys/fs/cgroup/cpu/hako/golden/tasks'], v2: '/sys/fs/cgroup/unified/hako/golden' },
   }));
-  golden(t, 'exec-relay', execPlan({ process: { ...process, terminal: true }, preserveFds: 0, pid: 7, namespaces: ['mnt'], detach: false, console: { relay: true } }));
+  golden(t, 'exec-relay', execPlan({ process: { ...process, terminal: true, execCPUAffinity: { initial: '1' } }, preserveFds: 0, pid: 7, namespaces: ['mnt'], detach: false, console: { relay: true } }));
 });
 
 const ENV = { PATH: '/usr/bin:/bin', HOME: '/root', EMPTY: '' };

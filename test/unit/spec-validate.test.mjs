@@ -177,8 +177,14 @@ const RULES = [
   ['scheduler.policy is known', (c) => (c.process.scheduler.policy = 'SCHED_DEADLINE'), (c) => (c.process.scheduler.policy = 'SCHED_NORMAL'), 'process.scheduler.policy', 'must be one of SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_ISO, SCHED_IDLE, SCHED_DEADLINE'],
   ['scheduler.nice is int32', (c) => (c.process.scheduler.nice = 19), (c) => (c.process.scheduler.nice = 2 ** 31), 'process.scheduler.nice', 'must be a 32-bit integer'],
   ['scheduler.flags are known', (c) => (c.process.scheduler.flags = []), (c) => (c.process.scheduler.flags = ['SCHED_FLAG_X']), 'process.scheduler.flags[0]', 'must be one of SCHED_FLAG_RESET_ON_FORK, SCHED_FLAG_RECLAIM, SCHED_FLAG_DL_OVERRUN, SCHED_FLAG_KEEP_POLICY, SCHED_FLAG_KEEP_PARAMS, SCHED_FLAG_UTIL_CLAMP_MIN, SCHED_FLAG_UTIL_CLAMP_MAX'],
-  ['scheduler.deadline is uint64', (c) => (c.process.scheduler.deadline = 1e6), (c) => (c.process.scheduler.deadline = -1), 'process.scheduler.deadline', 'must be a non-negative integer'],
-  ['execCPUAffinity is a CPU list', (c) => (c.process.execCPUAffinity.final = ''), (c) => (c.process.execCPUAffinity.initial = '0-3;7'), 'process.execCPUAffinity.initial', 'must be a CPU list like 0-3,7'],
+  ['scheduler.deadline is uint64', (c) => { c.process.scheduler.policy = 'SCHED_DEADLINE'; c.process.scheduler.deadline = 1e6; }, (c) => (c.process.scheduler.deadline = -1), 'process.scheduler.deadline', 'must be a non-negative integer'],
+  // runc's own checks of the scheduler (libcontainer/configs/validate)
+  ['scheduler.nice is -20 to 19', (c) => (c.process.scheduler.nice = -20), (c) => (c.process.scheduler.nice = 20), 'process.scheduler.nice', 'must be from -20 to 19 (got 20)'],
+  ['scheduler.priority only for FIFO and RR', (c) => { c.process.scheduler.policy = 'SCHED_RR'; c.process.scheduler.priority = 5; }, (c) => (c.process.scheduler.priority = 5), 'process.scheduler.priority', 'can only be set with SCHED_FIFO or SCHED_RR (policy is SCHED_OTHER)'],
+  ['scheduler.runtime only for DEADLINE', (c) => { c.process.scheduler.policy = 'SCHED_DEADLINE'; c.process.scheduler.runtime = 5; }, (c) => (c.process.scheduler.runtime = 5), 'process.scheduler.runtime', 'can only be set with SCHED_DEADLINE (policy is SCHED_OTHER)'],
+  ['execCPUAffinity is a CPU list', (c) => (c.process.execCPUAffinity.final = ''), (c) => (c.process.execCPUAffinity.initial = '0-3;7'), 'process.execCPUAffinity.initial', 'must be a CPU list like 0-3,7 (ranges ascending, CPUs below 8192)'],
+  ['execCPUAffinity ranges ascend', (c) => (c.process.execCPUAffinity.final = '8191'), (c) => (c.process.execCPUAffinity.final = '3-1'), 'process.execCPUAffinity.final', 'must be a CPU list like 0-3,7 (ranges ascending, CPUs below 8192)'],
+  ['execCPUAffinity CPUs are below 8192', (c) => c, (c) => (c.process.execCPUAffinity.final = '0-8192'), 'process.execCPUAffinity.final', 'must be a CPU list like 0-3,7 (ranges ascending, CPUs below 8192)'],
 
   // mounts
   ['mounts is an array', (c) => (c.mounts = []), (c) => (c.mounts = {}), 'mounts', 'must be an array'],
@@ -188,6 +194,8 @@ const RULES = [
   ['mount options are strings', (c) => (c.mounts[0].options = []), (c) => (c.mounts[0].options = ['ro', true]), 'mounts[0].options[1]', 'must be a string'],
   ['mount gidMappings come with uidMappings', (c) => { delete c.mounts[1].uidMappings; delete c.mounts[1].gidMappings; }, (c) => delete c.mounts[1].gidMappings, 'mounts[1].gidMappings', 'is required with uidMappings'],
   ['mount uidMappings come with gidMappings', (c) => c, (c) => delete c.mounts[1].uidMappings, 'mounts[1].uidMappings', 'is required with gidMappings'],
+  ['mount mappings are not empty', (c) => c, (c) => (c.mounts[1].uidMappings = []), 'mounts[1].uidMappings', 'must not be empty (an id-mapped mount needs at least one mapping)'],
+  ['id-mapped mounts are binds', (c) => c, (c) => { c.mounts[1].type = 'tmpfs'; c.mounts[1].options = []; }, 'mounts[1].uidMappings', 'id-mapped mounts are only supported for bind mounts (type "bind", or the bind or rbind option)'],
   ['mount mappings are id mappings', (c) => c, (c) => (c.mounts[1].uidMappings[0].size = 0), 'mounts[1].uidMappings[0].size', 'must be a positive integer'],
 
   // hooks
@@ -260,6 +268,7 @@ const RULES = [
   ['maskedPaths are absolute', (c) => c.linux.maskedPaths.push('/sys/firmware'), (c) => c.linux.maskedPaths.push('proc/keys'), 'linux.maskedPaths[1]', 'must be an absolute path'],
   ['readonlyPaths are absolute', (c) => (c.linux.readonlyPaths = []), (c) => (c.linux.readonlyPaths = ['']), 'linux.readonlyPaths[0]', 'must be an absolute path'],
   ['mountLabel is a string', (c) => delete c.linux.mountLabel, (c) => (c.linux.mountLabel = false), 'linux.mountLabel', 'must be a string'],
+  ['personality flags are the kernel\'s', (c) => (c.linux.personality.flags = ['ADDR_NO_RANDOMIZE', 'UNAME26']), (c) => (c.linux.personality.flags = ['NO_ASLR']), 'linux.personality.flags[0]', 'must be one of linux/personality.h\'s flags (UNAME26, ADDR_NO_RANDOMIZE, FDPIC_FUNCPTRS, MMAP_PAGE_ZERO, ADDR_COMPAT_LAYOUT, READ_IMPLIES_EXEC, ADDR_LIMIT_32BIT, SHORT_INODE, WHOLE_SECONDS, STICKY_TIMEOUTS, ADDR_LIMIT_3GB)'],
   ['personality domain is LINUX or LINUX32', (c) => (c.linux.personality.domain = 'LINUX'), (c) => (c.linux.personality.domain = 'LINUX64'), 'linux.personality.domain', 'must be one of LINUX, LINUX32'],
 ];
 
