@@ -2,7 +2,7 @@
 # Installs what hako needs on Debian 12 (or Ubuntu), then runs `npm ci` (which builds the C
 # helper and the bundle). Run as root, from anywhere; running it again changes nothing.
 #   sh scripts/setup.sh          what the CLI, the library and scripts/demo.sh need
-#   sh scripts/setup.sh --test   that, and the peers and clients the test suite uses (~300 MB more,
+#   sh scripts/setup.sh --test   that, and the peers and clients the test suite uses (~400 MB more,
 #                                docker.io and crictl included; no daemon is started or enabled)
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
