@@ -90,6 +90,11 @@ docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
     sh -c '(: > /x) 2>&1; : > /tmp/x && echo tmp-ok'
   t $p/f-ulimit $'^4096\r?$\n^4096\r?$' "${DK[@]}" run --rm --name cc-d$tag-f "${N[@]}" --ulimit nofile=4096:4096 $IMG sh -c 'ulimit -Sn; ulimit -Hn'
   t $p/g-limits-inside $'^67108864\r?$\n^20\r?$' "${DK[@]}" run --rm --name cc-d$tag-g "${N[@]}" --memory 64m --pids-limit 20 $IMG sh -c "$IN_CG"
+  # a warning of the runtime (memory.kernel is ignored) must not land in the container's log
+  if t $p/h-kernel-memory '^[0-9a-f]{64}' "${DK[@]}" run -d --name cc-d$tag-k "${N[@]}" --kernel-memory 64m $IMG echo kmem-ok; then
+    t $p/h-kernel-memory-log-clean '^exact$' sh -c 'timeout '$T' "$@" wait cc-d'$tag'-k >/dev/null; o=$(timeout '$T' "$@" logs cc-d'$tag'-k 2>&1); [ "$o" = kmem-ok ] && echo exact || echo "logs: $o"' sh "${DK[@]}"
+    "${DK[@]}" rm -f cc-d$tag-k >/dev/null 2>&1
+  fi
   t $p/h-lo-up '^0x9$' "${DK[@]}" run --rm --name cc-d$tag-h "${N[@]}" $IMG cat /sys/class/net/lo/flags
   if [ $HAVE_SYS_RESOURCE = 1 ]; then
     t $p/i-cap-add-sys-resource '' "${DK[@]}" run --rm --name cc-d$tag-i "${N[@]}" --cap-add SYS_RESOURCE $IMG true
