@@ -166,7 +166,7 @@ crij() {
 }
 
 cri_checks() {  # cri_checks PREFIX HANDLER BURST
-  local p=$1 h=$2 burst=$3 d=$CRI/run-$2 pod c1 c2 c3 pid ip1 ns1 ns2 i ok failed start
+  local p=$1 h=$2 burst=$3 d=$CRI/run-$2 pod c1 c2 c3 c4 pid ip1 ns1 ns2 i ok failed start
   rm -rf $d; mkdir -p $d
   cat > $d/pod.json <<EOF
 { "metadata": { "name": "cc-pod-$h", "namespace": "hako-test", "uid": "cc-pod-$h-uid", "attempt": 0 },
@@ -183,6 +183,11 @@ EOF
 EOF
   cat > $d/c3.json <<EOF
 { "metadata": { "name": "c3" }, "image": { "image": "$IMG" }, "command": ["sh", "-c", "echo failing; exit 3"], "log_path": "c3.log" }
+EOF
+  cat > $d/c4.json <<EOF
+{ "metadata": { "name": "c4" }, "image": { "image": "$IMG" }, "log_path": "c4.log",
+  "command": ["sh", "-c", "sleep 1; busybox dd if=/dev/zero of=/dev/null bs=32M count=1"],
+  "linux": { "resources": { "memory_limit_in_bytes": 8388608 } } }
 EOF
   t $p/runp '^[0-9a-f]{64}$' "${CRIC[@]}" runp --runtime $h $d/pod.json || return
   pod=$(tail -1 "$WORK/out/${p//\//_}_runp.txt")
@@ -243,6 +248,15 @@ EOF
     t $p/c3-exit-code '^3$' crij inspect $c3 -- .status.exitCode
     t $p/c3-logs '^failing' "${CRIC[@]}" logs $c3
     t $p/rm-c3 '' "${CRIC[@]}" rm $c3
+  fi
+  # an OOM-killed container: reason OOMKilled, status 137 (after a second: see docker-checks.sh)
+  if t $p/create-c4 '^[0-9a-f]{64}$' "${CRIC[@]}" create $pod $d/c4.json $d/pod.json; then
+    c4=$(tail -1 "$WORK/out/${p//\//_}_create-c4.txt")
+    t $p/start-c4 '' "${CRIC[@]}" start $c4
+    if wait_for '[ "$(crij inspect $c4 -- .status.state)" = CONTAINER_EXITED ]'; then result 0 $p/c4-exited
+    else result 1 $p/c4-exited "state $(crij inspect $c4 -- .status.state)"; fi
+    t $p/c4-oom-killed '^OOMKilled 137$' crij inspect $c4 -- '"\(.status.reason) \(.status.exitCode)"'
+    t $p/rm-c4 '' "${CRIC[@]}" rm $c4
   fi
   [ -n "${c1:-}" ] && t $p/stop-c1 '' "${CRIC[@]}" stop --timeout 2 $c1 &&
     t $p/c1-exited '^CONTAINER_EXITED$' crij inspect $c1 -- .status.state

@@ -95,6 +95,12 @@ docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
     t $p/h-kernel-memory-log-clean '^exact$' sh -c 'timeout '$T' "$@" wait cc-d'$tag'-k >/dev/null; o=$(timeout '$T' "$@" logs cc-d'$tag'-k 2>&1); [ "$o" = kmem-ok ] && echo exact || echo "logs: $o"' sh "${DK[@]}"
     "${DK[@]}" rm -f cc-d$tag-k >/dev/null 2>&1
   fi
+  # an OOM kill is reported as one (the shim watches the cgroup's memory.oom_control once `start`
+  # returns; an OOM in the first milliseconds races with that, with runc too: hence the sleep)
+  t_rc $p/h-oom-exit 137 '' "${DK[@]}" run --name cc-d$tag-o "${N[@]}" --memory 8m --memory-swap 8m $IMG \
+    sh -c 'sleep 1; busybox dd if=/dev/zero of=/dev/null bs=32M count=1'
+  t $p/h-oom-killed '^true 137$' "${DK[@]}" inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' cc-d$tag-o
+  "${DK[@]}" rm -f cc-d$tag-o >/dev/null 2>&1
   t $p/h-lo-up '^0x9$' "${DK[@]}" run --rm --name cc-d$tag-h "${N[@]}" $IMG cat /sys/class/net/lo/flags
   if [ $HAVE_SYS_RESOURCE = 1 ]; then
     t $p/i-cap-add-sys-resource '' "${DK[@]}" run --rm --name cc-d$tag-i "${N[@]}" --cap-add SYS_RESOURCE $IMG true
