@@ -33,6 +33,10 @@ stop_dockerd() {
   kill_by_cmdline "$cpid" "containerd --config $DKD/exec/containerd/"   # stopped with dockerd, normally
   reap_shims "$DK_CD_SOCK"
   rm -f $DKD/dockerd.pid $DKSOCK
+  # network namespaces dockerd pinned (netns/default, made for --network host, outlives dockerd)
+  local f
+  for f in $DKD/exec/netns/*; do [ -e "$f" ] && { umount "$f" 2>/dev/null; rm -f "$f"; }; done
+  return 0
 }
 docker_cleanup() {
   docker_rm_all
