@@ -105,6 +105,8 @@ docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
     sh -c 'sleep 1; busybox dd if=/dev/zero of=/dev/null bs=32M count=1'
   t $p/h-oom-killed '^true 137$' "${DK[@]}" inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' cc-d$tag-o
   "${DK[@]}" rm -f cc-d$tag-o >/dev/null 2>&1
+  # the host's network namespace, joined by path (nothing in it changes)
+  t $p/h-network-host "^$(ls /sys/class/net | wc -l)\$" "${DK[@]}" run --rm --name cc-d$tag-n --runtime "$2" --network host $IMG sh -c 'ls /sys/class/net | wc -l'
   t $p/h-lo-up '^0x9$' "${DK[@]}" run --rm --name cc-d$tag-h "${N[@]}" $IMG cat /sys/class/net/lo/flags
   if [ $HAVE_SYS_RESOURCE = 1 ]; then
     t $p/i-cap-add-sys-resource '' "${DK[@]}" run --rm --name cc-d$tag-i "${N[@]}" --cap-add SYS_RESOURCE $IMG true
@@ -120,7 +122,7 @@ docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
 
   # one long-running container: exec (plain, tty, stdin, user, privileged, exit code), logs,
   # limits seen from the host, stats, pause, update, kill, restart, stop, rm
-  if t $p/j-run-detached '^[0-9a-f]{64}' "${DK[@]}" run -d --name $c "${N[@]}" --memory 64m --pids-limit 20 --ulimit nofile=4096:4096 \
+  if t $p/j-run-detached '^[0-9a-f]{64}' "${DK[@]}" run -d --name $c "${N[@]}" --ipc shareable --memory 64m --pids-limit 20 --ulimit nofile=4096:4096 \
       $IMG sh -c 'echo to-stdout; echo to-stderr >&2; exec sleep 1000'; then
     t $p/j-state-running '^running' "${DK[@]}" inspect -f '{{.State.Status}}' $c
     pid=$("${DK[@]}" inspect -f '{{.State.Pid}}' $c 2>/dev/null)
@@ -135,6 +137,8 @@ docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
       t_rc $p/j-exec-privileged 126 '[Cc]ap' "${DK[@]}" exec --privileged $c true
     fi
     t $p/j-exec-after-privileged '^ok$' "${DK[@]}" exec $c echo ok
+    # another container in this one's network, ipc and pid namespaces (joined by path)
+    t $p/j-join-namespaces 'sleep 1000' "${DK[@]}" run --rm --name cc-d$tag-s --runtime "$2" --network container:$c --ipc container:$c --pid container:$c $IMG ps
     t $p/j-logs $'^to-stdout\n^to-stderr' "${DK[@]}" logs $c
     t $p/j-limits-host-memory '^67108864$' cgval "$pid" memory memory.limit_in_bytes memory.max
     t $p/j-limits-host-pids '^20$' cgval "$pid" pids pids.max pids.max
