@@ -589,8 +589,11 @@ export class Runtime {
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
+    // as runc: update never changes the device rules (the container's, from create). containerd's
+    // CRI plugin sends them with every UpdateContainerResources, so refusing them would refuse
+    // every Kubernetes update (the CPU manager's, in-place resize).
     const { devices, ...rest } = resources;
-    if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet', { code: 'unsupported' });
+    if (devices?.length) this.warn('hako: update: linux.resources.devices is ignored: device rules stay as the container was created with (as runc)');
     for (const k of KERNEL_MEMORY) {
       if (rest.memory?.[k] != null) this.warn(`hako: update: memory.${k} is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)`);
     }

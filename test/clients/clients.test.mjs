@@ -35,9 +35,9 @@ const CRI = `${CC}/cri`; // the CRI containerd's root, state, socket, CNI config
 const CG_PARENTS = ['hako-test-docker', 'hako-test-cri']; // dockerd's --cgroup-parent, the pods' cgroup_parent
 
 const SCRIPT_TIMEOUT_MS = 15 * 60_000;
-// 19 podman + 21 containerd + 103 docker (51 each for hako and runc, docker/start) + 90 CRI (43 each,
+// 19 podman + 21 containerd + 103 docker (51 each for hako and runc, docker/start) + 96 CRI (46 each,
 // cri/start, the two image imports, cri/images) (+ containerd's and docker's image imports on a first run)
-const MIN_CHECKS = 233;
+const MIN_CHECKS = 239;
 
 const skip = process.env.HAKO_SKIP_CLIENTS === '1' ? 'HAKO_SKIP_CLIENTS=1'
   : process.geteuid?.() !== 0 ? 'needs root (podman, containerd and dockerd run rootful)'

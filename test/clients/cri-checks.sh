@@ -223,6 +223,11 @@ EOF
       t $p/limits-host-cpu-quota $'^50000 100000$' cgval "$pid" cpu cpu.cfs_quota_us cpu.max
       t $p/limits-inside '^67108864$' "${CRIC[@]}" exec -s $c1 cat /sys/fs/cgroup/memory.max
     fi
+    # UpdateContainerResources (the kubelet's CPU manager, in-place resize): containerd sends the
+    # container's whole linux.resources, device rules included
+    t $p/update '' "${CRIC[@]}" update --memory 100000000 --cpu-share 256 $c1 &&
+      t $p/update-visible-memory '^99999744$' cgval "$pid" memory memory.limit_in_bytes memory.max
+    [ $CGV = 1 ] && t $p/update-visible-cpu '^256$' cgval "$pid" cpu cpu.shares cpu.weight
     t $p/stats '^[1-9][0-9]*$' crij stats --id $c1 -- '.stats[0].memory.workingSetBytes.value'
     t $p/stats-table "^${c1:0:13} " "${CRIC[@]}" stats --id $c1
     t $p/logs $'^c1-out\n^c1-err' "${CRIC[@]}" logs $c1
