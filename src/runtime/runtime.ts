@@ -25,7 +25,7 @@ import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js'
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
-import { hostFacts } from './host.js';
+import { hostFacts, ownBoundingSet } from './host.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { procStat } from './lock.js';
@@ -219,6 +219,14 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
   }
   const bundle = o.bundle !== undefined ? resolve(o.bundle) : dirname(spec.root.path);
   return withoutKernelMemoryLimits({ spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) });
+}
+
+/** hako's own bounding set for the planner, when the container has no user namespace (in one, the
+ * process starts with every capability of that namespace): it names what capset will refuse. */
+function withHostBounding(spec: Spec): { hostBounding?: bigint } {
+  if (spec.linux?.namespaces?.some((n) => n.type === 'user')) return {};
+  const bounding = ownBoundingSet();
+  return bounding === undefined ? {} : { hostBounding: bounding };
 }
 
 /** The bundle without linux.resources.memory.kernel and kernelTCP: validation warned about them,
@@ -676,6 +684,7 @@ export class Runtime {
         process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
         namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
         ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+        ...withHostBounding(spec),
       };
       builder = execPlan(input);
     } catch (e) {
@@ -768,7 +777,7 @@ export class Runtime {
       const p = proc;
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
-        host,
+        host, ...withHostBounding(spec),
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
