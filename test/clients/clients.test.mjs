@@ -82,7 +82,7 @@ const mounts = () => read('/proc/self/mountinfo').split('\n').filter((l) => l.in
 /** hako state directories (not @locks) under hako's default root, where podman's containers live. */
 const hakoStates = () => ls(HAKO_ROOT).filter((e) => !e.startsWith('@'));
 /** Directories and files the clients make outside /tmp/client-check when nothing stops them. */
-const runDirs = () => ['/run/containerd', '/run/containers', '/run/docker', '/run/netns', '/var/lib/cni', '/etc/docker/key.json']
+const runDirs = () => ['/run/containerd', '/run/containers', '/run/docker', '/run/netns', '/var/lib/cni', '/etc/docker/key.json', '/opt/containerd']
   .filter((d) => existsSync(d));
 /** The host's network as the clients could change it: links, addresses, routes, ip_forward, iptables. */
 function network() {
@@ -251,7 +251,7 @@ test('podman, containerd, Docker and the CRI drive hako: test/clients/check-clie
     assert.deepEqual(left, []);
   });
 
-  await t.test(`nothing left: no mounts under ${CC}, no /run/containerd, /run/containers, /run/docker, /run/netns, /var/lib/cni or /etc/docker/key.json made by the run`, async () => {
+  await t.test(`nothing left: no mounts under ${CC}, no /run/containerd, /run/containers, /run/docker, /run/netns, /var/lib/cni, /etc/docker/key.json or /opt/containerd made by the run`, async () => {
     assert.deepEqual(fresh(await settle(mounts), before.mounts), []);
     assert.deepEqual(fresh(runDirs(), before.runDirs), []);
   });

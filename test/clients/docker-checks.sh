@@ -7,7 +7,7 @@
 # of the local busybox image. Every check runs with the runtime under test (`--runtime hako`,
 # registered with --add-runtime), then with runc as the control (docker-runc/…; CONTROL=0 skips).
 # Stopping dockerd stops its containerd; the cleanup checks both by PID and command line, reaps
-# their shims, and removes the cgroups, /run/docker and the trust key dockerd would make.
+# their shims, and removes the cgroups, /run/docker, /opt/containerd and the trust key dockerd would make.
 
 DKD=$CC/docker
 DKSOCK=$DKD/docker.sock
@@ -18,7 +18,7 @@ export DOCKER_CONFIG=$DKD/cli
 DRT=$NAME; case $DRT in runc|io.containerd.*) DRT=$DRT-under-test ;; esac   # runc is reserved
 DK_CGP=hako-test-docker
 
-for d in /run/docker /run/docker/plugins /etc/docker /etc/docker/key.json; do [ -e "$d" ] && pre_existing+=("$d"); done
+for d in /run/docker /run/docker/plugins /etc/docker /etc/docker/key.json /opt/containerd; do [ -e "$d" ] && pre_existing+=("$d"); done
 
 docker_rm_all() {  # every container of the script's dockerd is the script's
   local c
@@ -43,6 +43,9 @@ docker_cleanup() {
   stop_dockerd
   local r
   for r in "${cg_roots[@]}"; do [ -d "$r/$DK_CGP" ] && rmdir "$r/$DK_CGP" 2>/dev/null; done
+  # the containerd dockerd starts makes /opt/containerd/{bin,lib} (its opt plugin's default path,
+  # which dockerd's generated config does not move): empty, removed if this run made them
+  existed /opt/containerd || rmdir /opt/containerd/bin /opt/containerd/lib /opt/containerd 2>/dev/null
   existed /run/docker/plugins || rmdir /run/docker/plugins 2>/dev/null
   existed /run/docker || rmdir /run/docker 2>/dev/null
   # dockerd 20.10 writes a libtrust key to /etc/docker/key.json unless told where
@@ -81,6 +84,21 @@ fi
 # exec --privileged must fail with a message that names the capabilities (runc: "unable to apply caps")
 if (( (0x$(awk '/^CapBnd:/{print $2}' /proc/self/status) >> 24) & 1 )); then HAVE_SYS_RESOURCE=1; else HAVE_SYS_RESOURCE=0; fi
 
+docker_oom_killed() {  # docker_oom_killed NAME RUN_FLAGS...: OOMKilled and exit code, up to 3 runs
+  local name=$1 i r; shift
+  for i in 1 2 3; do
+    if [ $i -gt 1 ]; then
+      timeout $T "${DK[@]}" rm -f $name >/dev/null 2>&1
+      timeout $T "${DK[@]}" run --name $name "$@" --memory 8m --memory-swap 8m $IMG \
+        sh -c 'sleep 1; busybox dd if=/dev/zero of=/dev/null bs=32M count=1' >/dev/null 2>&1
+    fi
+    r=$(timeout $T "${DK[@]}" inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' $name 2>&1)
+    echo "try $i: $r" >&2
+    [ "$r" = "true 137" ] && { echo "$r"; return 0; }
+  done
+  echo "$r"
+}
+
 docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
   local p=$1 tag=${1##*-} N=(--runtime "$2" --network none) c pid pid2
   [ "$tag" = docker ] && tag=t
@@ -100,10 +118,12 @@ docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
     "${DK[@]}" rm -f cc-d$tag-k >/dev/null 2>&1
   fi
   # an OOM kill is reported as one (the shim watches the cgroup's memory.oom_control once `start`
-  # returns; an OOM in the first milliseconds races with that, with runc too: hence the sleep)
+  # returns; an OOM in the first milliseconds races with that, with runc too: hence the sleep).
+  # dockerd 20.10 can also lose the flag when the shim's exit event overtakes its OOM event (seen
+  # under load, with runc too): up to three tries, each recorded
   t_rc $p/h-oom-exit 137 '' "${DK[@]}" run --name cc-d$tag-o "${N[@]}" --memory 8m --memory-swap 8m $IMG \
     sh -c 'sleep 1; busybox dd if=/dev/zero of=/dev/null bs=32M count=1'
-  t $p/h-oom-killed '^true 137$' "${DK[@]}" inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' cc-d$tag-o
+  t $p/h-oom-killed '^true 137$' docker_oom_killed cc-d$tag-o "${N[@]}"
   "${DK[@]}" rm -f cc-d$tag-o >/dev/null 2>&1
   # the host's network namespace, joined by path (nothing in it changes)
   t $p/h-network-host "^$(ls /sys/class/net | wc -l)\$" "${DK[@]}" run --rm --name cc-d$tag-n --runtime "$2" --network host $IMG sh -c 'ls /sys/class/net | wc -l'
