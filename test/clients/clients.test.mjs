@@ -161,8 +161,8 @@ test('podman, containerd, Docker and the CRI drive hako: test/clients/check-clie
   const tail = (s, n = 3000) => (s.length > n ? `...${s.slice(-n)}` : s);
   const show = `exit ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}${r.timedOut ? ', timed out' : ''}\n--- stdout\n${tail(r.stdout)}\n--- stderr\n${tail(r.stderr)}`;
 
-  // the time each part took, and the exec bursts
-  for (const [line] of r.stdout.matchAll(/^(time \S+: \d+ s|burst .*)$/gm)) t.diagnostic(line);
+  // the time each part took, the exec bursts, and the checks that passed only on a later try
+  for (const [line] of r.stdout.matchAll(/^(time \S+: \d+ s|burst .*|retry .*)$/gm)) t.diagnostic(line);
 
   // ---- one subtest per check
   const checks = [...r.stdout.matchAll(/^(PASS|FAIL) (\S+)(?:  -- (.*))?$/gm)];
