@@ -89,7 +89,6 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   })));
 }
 
-
 /** What setting the capabilities is called in an error: it names the capabilities asked for that
  * the host's bounding set lacks (capset refuses them: EPERM), which is why it failed. */
 function capsDescription(caps: NonNullable<Process['capabilities']>, where: string, hostBounding: bigint | undefined): string {

@@ -601,7 +601,7 @@ export class Runtime {
     // CRI plugin sends them with every UpdateContainerResources, so refusing them would refuse
     // every Kubernetes update (the CPU manager's, in-place resize).
     const { devices, ...rest } = resources;
-    if (devices?.length) this.warn('hako: update: linux.resources.devices is ignored: device rules stay as the container was created with (as runc)');
+    if (devices?.length) this.warn('hako: update: linux.resources.devices is ignored: a container keeps the device rules it was created with (as with runc)');
     for (const k of KERNEL_MEMORY) {
       if (rest.memory?.[k] != null) this.warn(`hako: update: memory.${k} is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)`);
     }
