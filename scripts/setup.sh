@@ -2,7 +2,8 @@
 # Installs what hako needs on Debian 12 (or Ubuntu), then runs `npm ci` (which builds the C
 # helper and the bundle). Run as root, from anywhere; running it again changes nothing.
 #   sh scripts/setup.sh          what the CLI, the library and scripts/demo.sh need
-#   sh scripts/setup.sh --test   that, and the peers and clients the test suite uses (~220 MB more)
+#   sh scripts/setup.sh --test   that, and the peers and clients the test suite uses (~400 MB more,
+#                                docker.io and crictl included; no daemon is started or enabled)
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
@@ -26,7 +27,7 @@ packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps"
 # OCI runtimes and clients hako is measured and tested against
 $tests && packages="$packages util-linux bsdutils jq hyperfine time zsh groff-base
   runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap
-  slirp4netns wget passwd"
+  slirp4netns wget passwd xz-utils"
 missing=
 for p in $packages; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q ' installed$' || missing="$missing $p"
@@ -37,6 +38,38 @@ if [ -n "$missing" ]; then
   apt-get install -y $missing
 else
   echo "setup.sh: system packages already installed"
+fi
+
+if $tests; then
+  # Docker 20.10 (test/clients drives its own dockerd with hako as a runtime). Without its
+  # recommends (cgroupfs-mount would mount cgroups at boot, needrestart restarts services), and
+  # with service starts denied while it installs when nothing else denies them: a dockerd
+  # started by the package would add a docker0 bridge and iptables rules to the host.
+  if ! dpkg-query -W -f '${Status}' docker.io 2>/dev/null | grep -q ' installed$'; then
+    echo "setup.sh: installing docker.io (no daemon is started)"
+    policy=/usr/sbin/policy-rc.d
+    made_policy=false
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# setup.sh: no service starts while docker.io installs\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+      made_policy=true
+    fi
+    rc=0
+    apt-get install -y --no-install-recommends docker.io || { apt-get update && apt-get install -y --no-install-recommends docker.io; } || rc=$?
+    $made_policy && rm -f "$policy"
+    [ "$rc" = 0 ] || { echo "setup.sh: apt-get install docker.io failed" >&2; exit 1; }
+  fi
+  # crictl (Kubernetes' CRI client; Debian 12 has no cri-tools): the checkout's copy, checked
+  crictl_xz="$repo/tools/crictl/crictl-v1.26.1-linux-amd64.xz"
+  crictl_sha=e0202c3e67da751fa7cd8b2b218914822f5f53ffa03bd90518995f3bf996b485
+  if [ "$(sha256sum /usr/local/bin/crictl 2>/dev/null | cut -d' ' -f1)" != "$crictl_sha" ]; then
+    tmp=$(mktemp /usr/local/bin/.crictl.XXXXXX)
+    xz -dc "$crictl_xz" >"$tmp" || { rm -f "$tmp"; echo "setup.sh: cannot unpack $crictl_xz" >&2; exit 1; }
+    got=$(sha256sum "$tmp" | cut -d' ' -f1)
+    [ "$got" = "$crictl_sha" ] || { rm -f "$tmp"; echo "setup.sh: $crictl_xz unpacks to sha256 $got, expected $crictl_sha" >&2; exit 1; }
+    chmod 755 "$tmp" && mv -f "$tmp" /usr/local/bin/crictl
+    echo "setup.sh: installed /usr/local/bin/crictl (v1.26.1)"
+  fi
 fi
 
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || {

@@ -15,7 +15,7 @@ import { byteSize, durationMs, has, intValue, last, parseArgs } from './args.js'
 import { runcJson } from '../cgroups/runc-stats.js';
 import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
-import type { Globals } from './globals.js';
+import { type Globals, logRecord } from './globals.js';
 import { commandHelp } from './help.js';
 
 function oneId(verb: string, rest: string[]): string {
@@ -75,7 +75,11 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
     process.stdout.write(`${commandHelp(cmd)}\n`);
     return 0;
   }
-  const rt = new Runtime({ root: globals.root });
+  // as runc: with --log, warnings go to the log only. Under containerd's shim and conmon, hako's
+  // stderr during create is the container's stderr: a warning there would read as the container's.
+  const warn = globals.log ? (m: string) => logRecord(globals, 'warning', m.replace(/^hako: /, ''))
+    : (m: string) => { process.stderr.write(`${m}\n`); };
+  const rt = new Runtime({ root: globals.root, warn });
   switch (verb) {
     case 'create': {
       await rt.create(oneId(verb, args.rest), createOptions(verb, args));

@@ -24,6 +24,9 @@ export interface ProcessPlanInput {
   /** HOME from the container's /etc/passwd, for a process whose env has none (default "/"):
    * looked up by the runtime (runtime/users.ts), never read by the planner. */
   home?: string;
+  /** The bounding set hako itself runs with (its CapBnd), when the process has no user namespace
+   * of its own: a capability asked for outside it is named if setting the capabilities fails. */
+  hostBounding?: bigint;
 }
 
 /** A bind mount's source on the host, as the runtime found it (runtime/host.ts). */

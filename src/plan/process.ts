@@ -4,6 +4,7 @@ import { HakoError } from '../errors.js';
 import { ops, PROCFS, type Op } from '../helper/ops.js';
 import { MessageType, Tag } from '../helper/protocol.js';
 import type { Process } from '../config/types.js';
+import { CAPABILITIES } from '../config/known.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
 import { SLOT } from './fields.js';
@@ -93,7 +94,7 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
       // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
       // crun skip the others (runc's own default config lists ambient without inheritable)
       ambient: capMask(caps.ambient, `${where}.capabilities.ambient`) & capMask(caps.inheritable, `${where}.capabilities.inheritable`) & capMask(caps.permitted, `${where}.capabilities.permitted`),
-    }), 'set the effective, permitted, inheritable and ambient capabilities');
+    }), capsDescription(caps, where, input.hostBounding));
   }
   if (nnp) b.init(ops.nnp(), 'no_new_privs');
   // as runc: all that can fail comes first; READY, the wait for `start` and the startContainer
@@ -106,3 +107,14 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   })));
 }
 
+/** What setting the capabilities is called in an error: it names the capabilities asked for that
+ * the host's bounding set lacks (capset refuses them: EPERM), which is why it failed. */
+function capsDescription(caps: NonNullable<Process['capabilities']>, where: string, hostBounding: bigint | undefined): string {
+  const what = 'set the effective, permitted, inheritable and ambient capabilities';
+  if (hostBounding === undefined) return what;
+  const asked = capMask(caps.effective, `${where}.capabilities.effective`) | capMask(caps.permitted, `${where}.capabilities.permitted`)
+    | capMask(caps.inheritable, `${where}.capabilities.inheritable`);
+  const missing = CAPABILITIES.filter((_, bit) => (asked >> BigInt(bit)) & 1n && !((hostBounding >> BigInt(bit)) & 1n));
+  if (!missing.length) return what;
+  return `${what}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not in this host's bounding set (no process here can have ${missing.length > 1 ? 'them' : 'it'})`;
+}

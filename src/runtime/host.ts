@@ -56,3 +56,13 @@ export function hostFacts(spec: Spec, bundle: string): HostFacts {
     bindSources: new Map(bindSources(spec, bundle).map((s) => [s, bindSource(s)])),
   };
 }
+
+/** The bounding set hako runs with (CapBnd of /proc/self/status); undefined if unreadable. */
+export function ownBoundingSet(): bigint | undefined {
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  } catch {
+    return undefined;
+  }
+}

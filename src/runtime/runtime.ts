@@ -27,7 +27,7 @@ import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js'
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
-import { hostFacts } from './host.js';
+import { hostFacts, ownBoundingSet } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
@@ -247,6 +247,14 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
   }
   const bundle = o.bundle !== undefined ? resolve(o.bundle) : dirname(spec.root.path);
   return withoutKernelMemoryLimits({ spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) });
+}
+
+/** hako's own bounding set for the planner, when the container has no user namespace (in one, the
+ * process starts with every capability of that namespace): it names what capset will refuse. */
+function withHostBounding(spec: Spec): { hostBounding?: bigint } {
+  if (spec.linux?.namespaces?.some((n) => n.type === 'user')) return {};
+  const bounding = ownBoundingSet();
+  return bounding === undefined ? {} : { hostBounding: bounding };
 }
 
 /** The bundle without linux.resources.memory.kernel and kernelTCP: validation warned about them,
@@ -649,8 +657,11 @@ export class Runtime {
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
+    // as runc: update never changes the device rules (the container's, from create). containerd's
+    // CRI plugin sends them with every UpdateContainerResources, so refusing them would refuse
+    // every Kubernetes update (the CPU manager's, in-place resize).
     const { devices, ...rest } = resources;
-    if (devices?.length) throw new HakoError('hako: update: changing device rules of a live container is not supported yet', { code: 'unsupported' });
+    if (devices?.length) this.warn('hako: update: linux.resources.devices is ignored: a container keeps the device rules it was created with (as with runc)');
     for (const k of KERNEL_MEMORY) {
       if (rest.memory?.[k] != null) this.warn(`hako: update: memory.${k} is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)`);
     }
@@ -806,6 +817,7 @@ export class Runtime {
         ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && setgroupsDenied() ? { setgroupsDenied: true } : {}),
         namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
         ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+        ...withHostBounding(spec),
       };
       builder = execPlan(input);
     } catch (e) {
@@ -901,7 +913,7 @@ export class Runtime {
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
         ...(noSetgroups ? { setgroupsDenied: true } : {}),
-        host,
+        host, ...withHostBounding(spec),
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),

@@ -214,6 +214,31 @@ test('update --memory changes memory.limit_in_bytes on the host', scoped(async (
   removeContainer(s, id);
 }));
 
+// containerd's CRI plugin sends the container's whole linux.resources on every
+// UpdateContainerResources (the kubelet's CPU manager, in-place resize, `crictl update`), device
+// rules included; runc's update never changes device rules and applies the rest.
+test('update --resources with device rules (as containerd\'s CRI sends them) applies the rest and keeps the device rules', scoped(async (s) => {
+  const b = s.bundle((c) => { c.linux.resources.memory = { limit: 256 * 1024 * 1024 }; }).args(...sleeper(s));
+  const { id, pid } = runDetached(s, b);
+  const memory = v1CgroupDir(pid, 'memory');
+  const devicesList = () => readFileSync(join(v1CgroupDir(pid, 'devices'), 'devices.list'), 'utf8');
+  const before = devicesList();
+  const file = s.path('resources.json');
+  writeFileSync(file, JSON.stringify({
+    devices: [{ allow: false, access: 'rwm' }],
+    memory: { limit: 100 * 1024 * 1024 }, cpu: { shares: 512, quota: 0, period: 0 },
+  }));
+  const log = s.path('update.log');
+  const r = s.hako(['update', '--resources', file, id], { globals: ['--log', log, '--log-format', 'json'] });
+  ok(r);
+  assert.equal(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim(), String(100 * 1024 * 1024), show(r));
+  assert.equal(readFileSync(join(v1CgroupDir(pid, 'cpu'), 'cpu.shares'), 'utf8').trim(), '512');
+  assert.equal(devicesList(), before, 'the device rules changed');
+  ok(s.hako(['exec', id, 'sh', '-c', 'echo x > /dev/null']));
+  assert.match(readFileSync(log, 'utf8'), /"level":"warning","msg":"update: linux\.resources\.devices is ignored/);
+  removeContainer(s, id);
+}));
+
 test('kill takes signal names with and without SIG, and numbers', scoped(async (s) => {
   for (const signal of ['KILL', 'SIGKILL', '9']) {
     const b = s.bundle().args(...sleeper(s));

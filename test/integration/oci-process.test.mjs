@@ -2,9 +2,9 @@
 // oomScoreAdj, noNewPrivileges, capabilities, stdio), seen from inside the container and from the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
-  NO_RUNC, capHex, hakoRun, lines, ok, oneLineError, removeContainer, runDetached, runcRun, scoped, show, sleeper,
+  HAKO, NO_RUNC, capHex, hakoRun, lines, ok, oneLineError, removeContainer, runDetached, runcRun, runSync, scoped, show, sleeper,
   statusField,
 } from './oci-util.mjs';
 
@@ -169,4 +169,26 @@ test('terminal=false: stdin, stdout and stderr pass through the runtime unchange
   assert.equal(r.status, 0, show(r));
   assert.equal(r.stdout, `${input}done\n`);
   assert.equal(r.stderr, 'to stderr\n');
+}));
+
+// Docker's --cap-add SYS_RESOURCE, or --privileged, on a host whose bounding set lacks that
+// capability (some VMs and nested containers): capset refuses it, and the error says which one and
+// why (runc: "unable to apply caps: operation not permitted"). hako runs here with
+// CAP_SYS_RESOURCE dropped from its bounding set (setpriv), so the case is the same on every host.
+test('a capability outside the host\'s bounding set: the error names it, for create and for exec', scoped(async (s) => {
+  const caps = ['CAP_CHOWN', 'CAP_SYS_RESOURCE', 'CAP_KILL'];
+  const b = s.bundle((c) => {
+    c.process.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] };
+  }).sh('echo ran');
+  const withoutSysResource = (args) => runSync('setpriv', ['--bounding-set', '-sys_resource', HAKO, '--root', s.root, ...args], { env: s.env() });
+  const missing = /set the effective, permitted, inheritable and ambient capabilities: CAP_SYS_RESOURCE is not in this host's bounding set \(no process here can have it\): .*\(EPERM\)/;
+  oneLineError(withoutSysResource(['run', '-b', b.dir, s.id()]), { match: missing });
+  // exec into a container that runs: a process.json asking for the capability
+  const b2 = s.bundle().args(...sleeper(s));
+  const { id } = runDetached(s, b2);
+  const proc = s.path('process.json');
+  writeFileSync(proc, JSON.stringify({ args: ['true'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 },
+    capabilities: { bounding: caps, effective: caps, permitted: caps } }));
+  oneLineError(withoutSysResource(['exec', '--process', proc, id]), { status: 255, match: missing });
+  removeContainer(s, id);
 }));
