@@ -59,24 +59,24 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
   const nnp = p.noNewPrivileges === true;
   if (seccomp && !nnp) b.init(seccomp, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
-  const caps = p.capabilities;
-  if (caps) b.init(ops.bounding({ bounding: capMask(caps.bounding, `${where}.capabilities.bounding`) }), 'drop capabilities outside the bounding set');
+  // no capabilities field: no capabilities (runc drops them all too; the process is not the
+  // runtime's root with every capability)
+  const caps = p.capabilities ?? {};
+  b.init(ops.bounding({ bounding: capMask(caps.bounding) }), 'drop capabilities outside the bounding set');
   const uid = p.user?.uid ?? 0;
   const gid = p.user?.gid ?? 0;
-  if (caps) b.init(ops.keepcaps({ value: 1 }), 'keep capabilities across setuid');
+  b.init(ops.keepcaps({ value: 1 }), 'keep capabilities across setuid');
   b.init(ops.setgroups({ ids: p.user?.additionalGids ?? [] }), `setgroups([${(p.user?.additionalGids ?? []).join(', ')}])`);
   b.init(ops.setgid({ id: gid }), `setresgid(${gid})`);
   b.init(ops.setuid({ id: uid }), `setresuid(${uid})`);
-  if (caps) {
-    b.init(ops.caps({
-      effective: capMask(caps.effective, `${where}.capabilities.effective`),
-      permitted: capMask(caps.permitted, `${where}.capabilities.permitted`),
-      inheritable: capMask(caps.inheritable, `${where}.capabilities.inheritable`),
-      // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
-      // crun skip the others (runc's own default config lists ambient without inheritable)
-      ambient: capMask(caps.ambient, `${where}.capabilities.ambient`) & capMask(caps.inheritable, `${where}.capabilities.inheritable`) & capMask(caps.permitted, `${where}.capabilities.permitted`),
-    }), 'set the effective, permitted, inheritable and ambient capabilities');
-  }
+  b.init(ops.caps({
+    effective: capMask(caps.effective),
+    permitted: capMask(caps.permitted),
+    inheritable: capMask(caps.inheritable),
+    // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
+    // crun skip the others (runc's own default config lists ambient without inheritable)
+    ambient: capMask(caps.ambient) & capMask(caps.inheritable) & capMask(caps.permitted),
+  }), 'set the effective, permitted, inheritable and ambient capabilities');
   if (nnp) b.init(ops.nnp(), 'no_new_privs');
   // as runc: all that can fail comes first; READY, the wait for `start` and the startContainer
   // hooks come after the credentials are the process's, so the hooks run as the process would

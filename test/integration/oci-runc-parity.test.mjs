@@ -3,10 +3,10 @@
 // of /dev, and lo up in a new network namespace. Each is compared with runc where runc can run it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { symlinkSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, runcRun, runSync, scoped, show, waitUntil,
+  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, removeContainer, runcRun, runDetached, runSync, scoped, show, sleeper, waitUntil,
 } from './oci-util.mjs';
 
 /** Adds busybox applets the default rootfs does not link. */
@@ -136,4 +136,32 @@ test('lo is up in a new network namespace (a connection to 127.0.0.1 works), as 
   await waitUntil(() => nsLink(holder.pid, 'net') && nsLink(holder.pid, 'net') !== nsLink('self', 'net'), { timeoutMs: 5000, what: 'the holder\'s network namespace' });
   b.namespace('network', { path: `/proc/${holder.pid}/ns/net` }).sh('ip link show lo | head -1 | grep -o "<[^>]*>"');
   assert.doesNotMatch(ok(hakoRun(s, b)), /[<,]UP[,>]/);
+}));
+
+// found by the differential corpus (test/differential: caps-absent, caps-unknown-name)
+test('no process.capabilities: the process has none (as runc), and exec --process without them gets the container\'s', { skip: NO_RUNC }, scoped(async (s) => {
+  const caps = 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status';
+  const b = s.bundle((c) => { delete c.process.capabilities; }).sh(caps);
+  const runc = ok(runcRun(s, b));
+  assert.match(runc, /CapBnd:\s*0{16}/, 'runc gives no capabilities: the test\'s premise is wrong');
+  assert.equal(ok(hakoRun(s, b)), runc);
+  // exec with a process.json without capabilities: the container's (runc's rule)
+  const withCaps = s.bundle((c) => { c.process.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] }; }).args(...sleeper(s));
+  const { id } = runDetached(s, withCaps);
+  const proc = s.path('process.json');
+  writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', caps], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }));
+  const out = ok(s.hako(['exec', '--process', proc, id]));
+  assert.match(out, /CapBnd:\s*0{14}20\n/, out);
+  assert.match(out, /CapEff:\s*0{14}20\n/, out);
+  removeContainer(s, id);
+}));
+
+test('an unknown capability name is ignored with a warning, as runc does', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.capabilities.bounding.push('CAP_NO_SUCH_THING'); }).sh('grep ^CapBnd /proc/self/status');
+  const runc = runcRun(s, b);
+  assert.equal(runc.status, 0, show(runc));
+  const hako = hakoRun(s, b);
+  assert.equal(hako.status, 0, show(hako));
+  assert.equal(hako.stdout, runc.stdout);
+  assert.match(hako.stderr, /^hako: config\.json: process\.capabilities\.bounding\[\d+\]: unknown capability "CAP_NO_SUCH_THING" is ignored\n$/);
 }));
