@@ -6,12 +6,13 @@
 //   that is not JSON); ctx has rt ('runc' | 'hako'), id, bundle, rootfs, hookout (a directory on
 //   the host the hooks write to), dir (the case's temp dir) and helpers (what setup made);
 // - rootfs(dir, ctx) changes the runtime's copy of the rootfs (symlinks, files to mount over);
-// - setup(ctx) runs once before both runtimes (start namespace holders: nsHolder).
+// - setup(ctx) runs once before both runtimes (start namespace holders: nsHolder), teardown(ctx)
+//   once after them, before the leak check.
 // Add a case: append it to CASES (a unique kebab-case name), run
 //   HAKO_DIFF_ONLY='^my-case$' node --test test/differential/
 // and, if runc and hako differ on purpose, add "- `my-case`: why" to the "Differential corpus"
 // section of docs/differences-from-runc.md.
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { nsHolder } from './harness.mjs';
@@ -324,7 +325,18 @@ export const CASES = [
   { name: 'cg-network', patch: (c) => res(c, { network: { classID: 1048577 } }) },
   { name: 'cg-devices-allow-null', patch: (c) => res(c, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] }) },
   { name: 'cg-unified-on-v1', patch: (c) => res(c, { unified: { 'memory.max': '67108864' } }) },
-  { name: 'cg-path-nested', patch: (c, ctx) => { c.linux.cgroupsPath = `/${ctx.id}/inner`; res(c, { pids: { limit: 32 } }); } },
+  {
+    name: 'cg-path-nested',
+    patch: (c, ctx) => { c.linux.cgroupsPath = `/${ctx.id}/inner`; res(c, { pids: { limit: 32 } }); },
+    // neither runtime removes the parent it made: the case does
+    teardown: (ctx) => {
+      for (const id of [...ctx.scope.ids, ...ctx.scope.runcIds]) {
+        for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+          try { rmdirSync(join('/sys/fs/cgroup', ctrl, id)); } catch { /* not there */ }
+        }
+      }
+    },
+  },
 
   // sysctls
   { name: 'sysctl-ipc', patch: (c) => { c.linux.sysctl = { 'kernel.shmmax': '4294967296', 'kernel.msgmax': '16384' }; } },

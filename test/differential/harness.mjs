@@ -133,6 +133,10 @@ export async function nsHolder(ctx, types) {
     } catch { return undefined; }
   });
   if (!pid) throw new Error(`the namespace holder (unshare ${flags.join(' ')}) did not start`);
+  if (pid !== h.pid) {
+    const stop = h.stop;
+    h.stop = async () => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } await stop(); };
+  }
   for (const t of NS_TYPES) {
     try { ctx.joined.add(readlinkSync(`/proc/${pid}/ns/${t}`)); } catch { /* no such type */ }
   }
@@ -244,7 +248,17 @@ function readMaybe(p) {
 
 function readHooks(dir) {
   if (!existsSync(dir)) return '';
-  return readdirSync(dir).sort().map((f) => `--- ${f}\n${readMaybe(join(dir, f))}`).join('\n');
+  return readdirSync(dir).sort().map((f) => `--- ${f}\n${readMaybe(join(dir, f)).replace(/^\{.*\}$/m, hookState)}`).join('\n');
+}
+
+/** all:hook-state-fields: the spec's fields of a hook's state. */
+function hookState(json) {
+  let s;
+  try { s = JSON.parse(json); } catch { return json; }
+  const keep = { id: s.id, status: s.status, bundle: s.bundle };
+  if (['created', 'running'].includes(s.status)) keep.pid = s.pid;
+  if (s.annotations) keep.annotations = s.annotations;
+  return JSON.stringify(keep);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,6 +293,7 @@ export const SYSTEMIC = {
   'all:cgroup-path': 'the default cgroups path: runc uses <its own cgroup>/<id>, hako /hako/<id>; the part before the id becomes <cg>',
   'all:masked-path-mounts': 'how a masked path is covered (runc: the container\'s /dev/null and an option-less read-only tmpfs; hako: the host\'s /dev/null and an empty mode 555 read-only tmpfs): printed as "masked file" / "masked dir"',
   'all:cgroup-v1-tmpfs': 'the tmpfs that holds the v1 hierarchies at /sys/fs/cgroup: hako makes it read-only with a read-only cgroup mount, runc leaves it writable: its options are dropped',
+  'all:hook-state-fields': 'the state a hook reads: hako gives the ociVersion it implements and, beyond the spec\'s fields, rootfs, created and owner (as `hako state`), and the pid of a stopped container; only id, status, bundle, annotations and the pid of a created or running container are compared',
   'all:cgroup-v1-unified': 'on a hybrid host hako also binds the container\'s unified (cgroup2) directory at /sys/fs/cgroup/unified; runc 1.1 does not: that line is dropped',
 };
 
@@ -286,7 +301,7 @@ function systemic(line) {
   const f = line.split(' ');
   const [point, opts, , fstype, , superopts] = f;
   if (line.endsWith(' root=/null')) return `${point} masked file`;
-  if (fstype === 'tmpfs' && opts.startsWith('ro,') && (superopts === 'ro' || superopts === 'ro,size=0k,mode=555')) return `${point} masked dir`;
+  if (fstype === 'tmpfs' && opts.startsWith('ro,') && /^ro(,size=0k,mode=555)?(,uid=\d+,gid=\d+)?$/.test(superopts)) return `${point} masked dir`;
   if (point.endsWith('/sys/fs/cgroup') && fstype === 'tmpfs') return `${point} tmpfs`;
   if (point.endsWith('/sys/fs/cgroup/unified') && fstype === 'cgroup2') return undefined;
   return line;
@@ -352,6 +367,7 @@ export async function runCase(c, { base, template }) {
   } catch (e) {
     row.error = e.stack ?? String(e);
   } finally {
+    if (c.teardown) await c.teardown(ctx);
     row.leaks = await scope.close();
   }
   return row;
@@ -407,8 +423,8 @@ export function documentedDifferences(doc = readFileSync(DOC, 'utf8')) {
   const section = doc.slice(at + 1).split(/\n## /)[0];
   const m = new Map();
   for (const l of section.split('\n')) {
-    const hit = /^- `([a-z0-9][a-z0-9.-]*)`:?\s*(.*)$/.exec(l);
-    if (hit) m.set(hit[1], hit[2]);
+    const hit = /^- ((?:`[a-z0-9][a-z0-9.:-]*`(?:, )?)+):?\s*(.*)$/.exec(l);
+    if (hit) for (const n of hit[1].match(/[^`, ]+/g)) m.set(n, hit[2]);
   }
   return m;
 }
