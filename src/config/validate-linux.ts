@@ -70,6 +70,10 @@ const memory = object<Memory>({
   for (const k of KERNEL_MEMORY) {
     if (m[k] != null) ctx.warn(keyPath(path, k), 'is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)');
   }
+  // swap is memory+swap (both cgroup versions): below the memory limit it means nothing (runc refuses it too)
+  if (m.swap != null && m.limit != null && m.swap !== -1 && m.limit > 0 && m.swap < m.limit) {
+    fail(keyPath(path, 'swap'), `memory+swap (${m.swap}) must be at least the memory limit (${m.limit})`);
+  }
 });
 
 /** The memory fields runtimes no longer apply. */
@@ -202,4 +206,12 @@ export const linux: Check<Linux> = object<Linux>({
   readonlyPaths: opt(array(absolutePath)),
   mountLabel: opt(string),
   personality: opt(object<Personality>({ domain: oneOf(PERSONALITY_DOMAINS), flags: opt(array(string)) })),
+}, (l, path) => {
+  // as runc: a new user namespace without mappings would leave the container's root unmapped
+  // (setgroups and setgid fail in it), so it is refused here, naming the field
+  if (l.namespaces?.some((n) => n.type === 'user' && !n.path)) {
+    for (const k of ['uidMappings', 'gidMappings'] as const) {
+      if (!l[k]?.length) fail(keyPath(path, k), 'a new user namespace (linux.namespaces) needs uidMappings and gidMappings');
+    }
+  }
 });

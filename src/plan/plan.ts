@@ -28,16 +28,16 @@ const NS_TYPE: Record<LinuxNamespaceType, NamespaceType> = {
 export interface ContainerNamespaces {
   /** Namespaces created for the container. */
   created: Set<NamespaceType>;
-  /** Namespaces joined by path. */
-  joined: Array<{ type: NamespaceType; path: string }>;
+  /** Namespaces joined by path (index: the entry's place in linux.namespaces). */
+  joined: Array<{ type: NamespaceType; path: string; index: number }>;
 }
 
 export function containerNamespaces(spec: Spec): ContainerNamespaces {
   const created = new Set<NamespaceType>();
-  const joined: Array<{ type: NamespaceType; path: string }> = [];
-  for (const ns of spec.linux?.namespaces ?? []) {
+  const joined: ContainerNamespaces['joined'] = [];
+  for (const [index, ns] of (spec.linux?.namespaces ?? []).entries()) {
     const type = NS_TYPE[ns.type];
-    if (ns.path) joined.push({ type, path: ns.path });
+    if (ns.path) joined.push({ type, path: ns.path, index });
     else created.add(type);
   }
   return { created, joined };
@@ -100,7 +100,8 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const joinOrder = NAMESPACES.map((k) => k.type);
   for (const j of [...ns.joined].sort((a, c) => joinOrder.indexOf(a.type) - joinOrder.indexOf(c.type))) {
     const kind = namespaceKind(j.type);
-    b.ns(ops.setns({ nstype: kind.flag, path: j.path }), `setns(${j.path}, ${kind.flagName})`);
+    // the config's field in the description: a failure names it (config.json: linux.namespaces[N].path)
+    b.ns(ops.setns({ nstype: kind.flag, path: j.path }), `config.json: linux.namespaces[${j.index}].path: setns(${j.path}, ${kind.flagName})`);
   }
   const userNs = ns.created.has('user');
   if (userNs) {
