@@ -171,6 +171,7 @@ export const CASES = [
       c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     },
   },
+  { name: 'id-mappings-without-userns', patch: (c) => { c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 1000 }]; c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 1000 }]; } },
   { name: 'ns-pid-absent', patch: (c) => ns(c, 'pid', { remove: true }) },
   { name: 'ns-network-absent', patch: (c) => ns(c, 'network', { remove: true }) },
   { name: 'ns-ipc-absent', patch: (c) => ns(c, 'ipc', { remove: true }) },
@@ -235,6 +236,7 @@ export const CASES = [
   { name: 'mount-file-new-destination', patch: (c, ctx) => mount(c, { destination: '/opt/new/file', type: 'bind', source: srcFile(ctx), options: ['bind'] }) },
   { name: 'mount-file-onto-dir', patch: (c, ctx) => mount(c, { destination: '/srv', type: 'bind', source: srcFile(ctx), options: ['bind'] }) },
   { name: 'mount-bind-missing-source', patch: (c, ctx) => mount(c, { destination: '/mnt/x', type: 'bind', source: join(ctx.dir, 'nowhere'), options: ['bind'] }) },
+  { name: 'mount-destination-relative', patch: (c) => mount(c, { destination: 'mnt/rel', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }) },
   { name: 'mount-idmap', patch: (c, ctx) => mount(c, { destination: '/mnt/id', type: 'bind', source: srcDir(ctx), options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }) },
 
   // masked and read-only paths
@@ -245,6 +247,7 @@ export const CASES = [
 
   // devices
   { name: 'devices-subdir', patch: (c) => { c.linux.devices = [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 }]; } },
+  { name: 'devices-path-relative', patch: (c) => { c.linux.devices = [{ path: 'dev/fuse', type: 'c', major: 10, minor: 229 }]; } },
   { name: 'devices-fuse-allowed', patch: (c) => { c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]; c.linux.resources.devices.push({ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }); } },
 
   // seccomp
