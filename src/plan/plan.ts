@@ -184,10 +184,13 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   if (input.keyring) b.init(ops.keyring({ name: input.keyring }), `join a new session keyring ${input.keyring}`);
   if (spec.root.readonly) b.init(ops.setattr({ root, target: '/', set: MOUNT_ATTR.RDONLY }), 'make the root read-only');
+  // exec.fifo is reopened through /proc/self/fd: opened (and checked to be procfs) now, before any
+  // seccomp filter, which may deny statfs (issue 9: only what runc's init does runs after it)
+  if (input.fifo) b.init(ops.openDir({ slot: SLOT.PROC_FD, path: '/proc/self/fd', procfs: PROCFS.MUST_BE }), 'open the container\'s /proc/self/fd (procfs) to reopen exec.fifo in');
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the container is created');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
-    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO }), 'wait for `start` on exec.fifo');
+    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO, root: SLOT.PROC_FD }), 'wait for `start` on exec.fifo');
     for (const h of hooks.startContainer ?? []) b.init(hookOp(h, input.hookState), `startContainer hook ${h.path}`);
   });
   return b;

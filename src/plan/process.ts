@@ -53,8 +53,8 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   // before any seccomp filter: a profile need not allow close_range or getcwd (older Docker
   // profiles do not list close_range). What runs after a filter is loaded is only what runc's
   // init also does after its own: the credentials (prctl, setgroups, setresgid, setresuid,
-  // capset), READY on the control socket (write, read), the wait on exec.fifo (statfs, open,
-  // fstat, write, close), the startContainer hooks, and the exec (close, prctl, execve).
+  // capset), READY on the control socket (write, read), the wait on exec.fifo (openat, fstat,
+  // write, close), the startContainer hooks, and the exec (close, prctl, execve).
   b.init(ops.checkCwd(), 'check that the working directory is inside the container');
   b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
   const nnp = p.noNewPrivileges === true;

@@ -44,6 +44,32 @@ test('a minimal seccomp allow-list without close_range: hako runs it as runc doe
   }
 }));
 
+test('create + start with a minimal allow-list (no statfs) and noNewPrivileges false: the filter is loaded before the wait on exec.fifo, which must not need more than runc\'s init does', { skip: process.arch !== 'x64' ? 'the minimal syscall list is x86_64\'s' : NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => {
+    c.process.noNewPrivileges = false;
+    c.process.args = ['echo', 'hello'];
+    c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: MINIMAL_X86_64, action: 'SCMP_ACT_ALLOW' }] };
+  });
+  assert.ok(!MINIMAL_X86_64.includes('statfs'));
+  for (const rt of ['runc', 'hako']) {
+    const id = rt === 'runc' ? s.runcId() : s.id();
+    const files = s.outputFiles();
+    let created;
+    try {
+      created = rt === 'runc'
+        ? s.runc(['create', '-b', b.dir, id], { stdio: ['ignore', ...files.fds] })
+        : s.hako(['create', '-b', b.dir, id], { stdio: ['ignore', ...files.fds] });
+    } finally {
+      files.close();
+    }
+    assert.equal(created.status, 0, `${rt} create\n${show({ ...created, ...files.read() })}`);
+    ok(rt === 'runc' ? s.runc(['start', id]) : s.hako(['start', id]));
+    await waitUntil(() => files.read().stdout === 'hello\n', { timeoutMs: 10_000, what: () => `${rt}'s container to print hello (stdout ${JSON.stringify(files.read().stdout)}, stderr ${JSON.stringify(files.read().stderr)})` });
+    await waitUntil(() => JSON.parse((rt === 'runc' ? s.runc(['state', id]) : s.hako(['state', id])).stdout).status === 'stopped', { what: `${rt}'s container to stop` });
+    ok(rt === 'runc' ? s.runc(['delete', id]) : s.hako(['delete', id]));
+  }
+}));
+
 test('a uts namespace joined by path gets the hostname (and domainname); the host\'s is unchanged', scoped(async (s) => {
   const before = hostHostname();
   const holder = new Background('unshare', ['--uts', 'sleep', s.marker], { env: s.env() });
