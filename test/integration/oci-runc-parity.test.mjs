@@ -191,3 +191,16 @@ test('an unknown capability name is ignored with a warning, as runc does', { ski
   assert.equal(hako.stdout, runc.stdout);
   assert.match(hako.stderr, /^hako: config\.json: process\.capabilities\.bounding\[\d+\]: unknown capability "CAP_NO_SUCH_THING" is ignored\n$/);
 }));
+
+// found by the differential corpus (mount-bind-shared): the old root was made a slave through
+// "." after pivot_root, which is the new root, so every mount of the container lost its peers
+test('a bind mount with the shared (or rshared) option is shared inside the container, as runc makes it', { skip: NO_RUNC }, scoped(async (s) => {
+  for (const opt of ['shared', 'rshared']) {
+    const b = s.bundle((c) => { c.mounts.push({ destination: '/mnt', type: 'bind', source: s.dir, options: ['rbind', opt] }); })
+      .sh('while read -r id parent dev root point opts rest; do [ "$point" = /mnt ] && echo "${rest%% - *}"; done < /proc/self/mountinfo; true');
+    const kinds = (out) => out.trim().split(' ').filter((f) => f).map((f) => f.split(':')[0]).sort().join(' ');
+    const runc = ok(runcRun(s, b));
+    assert.match(runc, /shared:/, `runc's ${opt} bind mount is not shared: the test's premise is wrong`);
+    assert.equal(kinds(ok(hakoRun(s, b))), kinds(runc), opt);
+  }
+}));
