@@ -192,7 +192,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
     if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO, root: SLOT.PROC_FD }), 'wait for `start` on exec.fifo');
     for (const h of hooks.startContainer ?? []) b.init(hookOp(h, input.hookState), `startContainer hook ${h.path}`);
-  });
+  }, !!(dev && !devIsBind));
   return b;
 }
 

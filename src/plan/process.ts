@@ -1,7 +1,8 @@
 // The ops that turn H2 into the configured process: console, rlimits, oom score, umask, cwd,
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
 import { HakoError } from '../errors.js';
-import { ops, PROCFS, type Op } from '../helper/ops.js';
+import { ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
+import { MS } from '../linux/mount.js';
 import type { Process } from '../config/types.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { capMask } from './caps.js';
@@ -29,12 +30,20 @@ function processEnv(p: Process, home: string | undefined): string[] {
 /** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp.
  * beforeExec adds the ops that run with the process's credentials just before the exec (READY,
  * DETACH, the wait on exec.fifo, the startContainer hooks). */
-export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: Op | undefined, beforeExec: () => void): void {
+export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: Op | undefined, beforeExec: () => void, devConsole = false): void {
   const p = input.process;
   if (input.console?.socket || input.console?.relay) {
     const size = p.consoleSize;
-    b.init(ops.console({ slot: SLOT.CONSOLE, rows: size?.height ?? 0, cols: size?.width ?? 0 }),
+    // the terminal belongs to the process's user, as runc gives it (fixStdioPermissions)
+    const uid = p.user?.uid ?? 0;
+    b.init(ops.console({ slot: SLOT.CONSOLE, rows: size?.height ?? 0, cols: size?.width ?? 0, ...(uid !== 0 ? { uid } : {}) }),
       input.console.socket ? `make a pty and send its master to ${input.console.socket}` : 'make a pty and hand its master to hako, which relays it');
+    // the container's terminal is also /dev/console (config-linux.md, "Default Devices"; runc binds
+    // it so): the pty is fd 0 now, bound through the container's /proc
+    if (devConsole) {
+      b.init(ops.mkpath({ root: SLOT.ROOT, path: '/dev/console', kind: PATH_KIND.FILE }), 'create /dev/console');
+      b.init(ops.mountInRoot({ root: SLOT.ROOT, source: '/proc/self/fd/0', target: '/dev/console', flags: MS.BIND }), 'bind the terminal onto /dev/console');
+    }
   }
   for (const r of p.rlimits ?? []) {
     const resource = RLIMIT[r.type];
