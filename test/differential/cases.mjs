@@ -12,9 +12,11 @@
 //   HAKO_DIFF_ONLY='^my-case$' node --test test/differential/
 // and, if runc and hako differ on purpose, add "- `my-case`: why" to the "Differential corpus"
 // section of docs/differences-from-runc.md.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { HAKO } from '../integration/oci-util.mjs';
 import { nsHolder } from './harness.mjs';
 
 /**
@@ -73,6 +75,22 @@ function srcFile(ctx) {
   const f = join(ctx.dir, 'src-file');
   if (!existsSync(f)) writeFileSync(f, 'a host file\n');
   return f;
+}
+
+/** `hako spec --rootless`, made once. */
+let rootless;
+function rootlessSpec() {
+  if (!rootless) {
+    const dir = mkdtempSync('/tmp/hako-diff-rootless-');
+    try {
+      const r = spawnSync(HAKO, ['spec', '--rootless', '--bundle', dir], { encoding: 'utf8', timeout: 30_000 });
+      if (r.status !== 0) throw new Error(`hako spec --rootless: ${r.stderr}`);
+      rootless = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return structuredClone(rootless);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,6 +190,17 @@ export const CASES = [
     },
   },
   { name: 'id-mappings-without-userns', patch: (c) => { c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 1000 }]; c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 1000 }]; } },
+  {
+    // `hako spec --rootless` (a user namespace mapping the caller's ids, no network namespace, no
+    // cgroup limits), run by root here: what a rootless user's config asks for
+    name: 'spec-rootless',
+    patch: (c) => {
+      const r = rootlessSpec();
+      Object.assign(c.linux, { namespaces: r.linux.namespaces, uidMappings: r.linux.uidMappings, gidMappings: r.linux.gidMappings });
+      delete c.linux.resources;
+      c.mounts = r.mounts;
+    },
+  },
   { name: 'ns-pid-absent', patch: (c) => ns(c, 'pid', { remove: true }) },
   { name: 'ns-network-absent', patch: (c) => ns(c, 'network', { remove: true }) },
   { name: 'ns-ipc-absent', patch: (c) => ns(c, 'ipc', { remove: true }) },
