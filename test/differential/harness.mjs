@@ -361,6 +361,8 @@ export async function runCase(c, { base, template }) {
       };
       row[rt] = r.result;
       row[`${rt}Log`] = r.log.join('\n');
+      // HAKO_DIFF_DUMP=DIR: what each runtime's container saw, normalized, for reading
+      if (process.env.HAKO_DIFF_DUMP) writeFileSync(join(process.env.HAKO_DIFF_DUMP, `${c.name}.${rt}.txt`), `${r.result}\n${view[rt].text}\n`);
     }
     row.same = view.runc.result === view.hako.result && view.runc.text === view.hako.text;
     if (!row.same) row.diff = diffText(view.runc, view.hako, raw);

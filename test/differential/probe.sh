@@ -8,8 +8,11 @@ bb=/bin/busybox
 echo "== ids"
 $bb id
 echo "== status"
-$bb grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status
+$bb grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters|Cpus_allowed_list):' /proc/self/status
 echo "umask $(umask)"
+echo "oom_score_adj $($bb cat /proc/self/oom_score_adj)"
+echo "personality $($bb cat /proc/self/personality)"
+$bb grep -E '^policy' /proc/self/sched | $bb tr -s ' \t' ' '
 echo "== limits"
 $bb cat /proc/self/limits
 echo "== uts"
@@ -39,7 +42,9 @@ for f in kernel/shmmax kernel/msgmax kernel/sem net/ipv4/ip_forward net/ipv4/pin
   echo "$f $($bb cat /proc/sys/$f 2>/dev/null | $bb tr '\t' ' ')"
 done
 echo "== net"
-$bb cat /proc/net/dev | $bb tail -n +3 | $bb cut -d: -f1 | $bb tr -d ' ' | $bb sort
+for i in $($bb cat /proc/net/dev | $bb tail -n +3 | $bb cut -d: -f1 | $bb tr -d ' ' | $bb sort); do
+  echo "$i $($bb cat /sys/class/net/$i/operstate 2>/dev/null) $($bb cat /sys/class/net/$i/flags 2>/dev/null)"
+done
 echo "== actions"
 ( $bb mkdir /dev/shm/probe ); echo "mkdir $?"
 ( $bb chmod 700 /dev/shm/probe ); echo "chmod $?"
