@@ -266,6 +266,25 @@ export const CASES = [
   { name: 'mount-file-onto-dir', patch: (c, ctx) => mount(c, { destination: '/srv', type: 'bind', source: srcFile(ctx), options: ['bind'] }) },
   { name: 'mount-bind-missing-source', patch: (c, ctx) => mount(c, { destination: '/mnt/x', type: 'bind', source: join(ctx.dir, 'nowhere'), options: ['bind'] }) },
   { name: 'mount-destination-relative', patch: (c) => mount(c, { destination: 'mnt/rel', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }) },
+  { name: 'mount-over-proc-file', patch: (c, ctx) => mount(c, { destination: '/proc/cpuinfo', type: 'bind', source: srcFile(ctx), options: ['bind', 'ro'] }) },
+  { name: 'mount-over-proc-other', patch: (c, ctx) => mount(c, { destination: '/proc/self/environ', type: 'bind', source: srcFile(ctx), options: ['bind', 'ro'] }) },
+  {
+    name: 'mount-through-symlink-into-proc',
+    rootfs: (dir) => symlinkSync('/proc/sys/kernel', join(dir, 'mnt', 'pk')),
+    patch: (c) => mount(c, { destination: '/mnt/pk', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }),
+  },
+  {
+    name: 'masked-path-symlink',
+    rootfs: (dir) => { mkdirSync(join(dir, 'srv', 'real')); writeFileSync(join(dir, 'srv', 'real', 'f'), 'x\n'); symlinkSync('/srv/real', join(dir, 'opt', 'lnk')); },
+    patch: (c) => { c.linux.maskedPaths.push('/opt/lnk'); },
+  },
+  {
+    name: 'readonly-path-symlink-escaping',
+    rootfs: (dir) => symlinkSync('../../../../../../../../tmp', join(dir, 'opt', 'esc')),
+    patch: (c) => { c.root.readonly = false; c.linux.readonlyPaths.push('/opt/esc'); },
+  },
+  { name: 'mount-tmpfs-mode-1777', patch: (c) => mount(c, { destination: '/mnt/sticky', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777', 'size=512k', 'nr_inodes=100'] }) },
+  { name: 'mount-bind-remount-ro-recursive', patch: (c, ctx) => mount(c, { destination: '/mnt/rec', type: 'none', source: srcDir(ctx), options: ['rbind', 'ro', 'nosuid'] }) },
   { name: 'mount-idmap', patch: (c, ctx) => mount(c, { destination: '/mnt/id', type: 'bind', source: srcDir(ctx), options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }) },
 
   // masked and read-only paths
@@ -308,6 +327,9 @@ export const CASES = [
   { name: 'seccomp-default-errno-ret', patch: (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures: ARCHES, syscalls: [{ names: MINIMAL_ALLOW.filter((n) => !n.startsWith('mkdir')), action: 'SCMP_ACT_ALLOW' }] }; } },
   { name: 'seccomp-flag-log', patch: (c) => { c.linux.seccomp = { ...actionProfile('SCMP_ACT_ERRNO', ['mkdir', 'mkdirat']), flags: ['SECCOMP_FILTER_FLAG_LOG'] }; } },
   { name: 'seccomp-unknown-syscall-name', patch: (c) => { c.linux.seccomp = actionProfile('SCMP_ACT_ERRNO', ['mkdir', 'no_such_syscall_hako']); } },
+  { name: 'seccomp-action-trace', patch: (c) => { c.linux.seccomp = actionProfile('SCMP_ACT_TRACE', ['mkdir', 'mkdirat']); } },
+  { name: 'seccomp-foreign-arch-only', patch: (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }; } },
+  { name: 'seccomp-empty-syscalls', patch: (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ARCHES, syscalls: [] }; } },
   { name: 'seccomp-notify', patch: (c, ctx) => { c.linux.seccomp = { ...actionProfile('SCMP_ACT_NOTIFY', ['mkdir', 'mkdirat']), listenerPath: join(ctx.dir, 'notify.sock') }; } },
 
   // capabilities
@@ -319,6 +341,7 @@ export const CASES = [
   { name: 'caps-ambient-not-inheritable', patch: (c) => { c.process.capabilities.ambient = ['CAP_KILL', 'CAP_CHOWN']; delete c.process.capabilities.inheritable; } },
   { name: 'caps-bounding-only', patch: (c) => caps(c, { bounding: ['CAP_CHOWN', 'CAP_KILL'] }) },
   { name: 'caps-unknown-name', patch: (c) => { c.process.capabilities.bounding.push('CAP_NO_SUCH_THING'); } },
+  { name: 'caps-user-1000-no-ambient', patch: (c) => { c.process.user = { uid: 1000, gid: 1000 }; c.process.capabilities = { bounding: ['CAP_SYS_ADMIN', 'CAP_KILL'], effective: ['CAP_SYS_ADMIN'], permitted: ['CAP_SYS_ADMIN', 'CAP_KILL'], inheritable: [] }; } },
   { name: 'caps-user-1000-ambient', patch: (c) => { c.process.user = { uid: 1000, gid: 1000 }; c.process.capabilities = allSets(['CAP_NET_BIND_SERVICE', 'CAP_KILL']); } },
 
   // rlimits
@@ -354,6 +377,10 @@ export const CASES = [
   { name: 'cg-cpuset', patch: (c) => res(c, { cpu: { cpus: '0', mems: '0' } }) },
   { name: 'cg-pids', patch: (c) => res(c, { pids: { limit: 64 } }) },
   { name: 'cg-blkio-weight', patch: (c) => res(c, { blockIO: { weight: 500 } }) },
+  { name: 'cg-memory-unlimited', patch: (c) => res(c, { memory: { limit: -1, swap: -1 } }) },
+  { name: 'cg-pids-zero', patch: (c) => res(c, { pids: { limit: 0 } }) },
+  { name: 'cg-cpu-quota-unlimited', patch: (c) => res(c, { cpu: { quota: -1, period: 50000 } }) },
+  { name: 'cg-blkio-throttle', patch: (c) => res(c, { blockIO: { throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 1048576 }], throttleWriteIOPSDevice: [{ major: 254, minor: 0, rate: 100 }] } }) },
   { name: 'cg-network', patch: (c) => res(c, { network: { classID: 1048577 } }) },
   { name: 'cg-devices-allow-null', patch: (c) => res(c, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] }) },
   { name: 'cg-unified-on-v1', patch: (c) => res(c, { unified: { 'memory.max': '67108864' } }) },
@@ -405,6 +432,7 @@ export const CASES = [
   { name: 'cwd-absent-user-1000', patch: (c) => { c.process.cwd = '/home/user/made'; c.process.user = { uid: 1000, gid: 1000 }; } },
 
   // env
+  { name: 'env-home-set', patch: (c) => { c.process.env.push('HOME=/tmp'); c.process.user = { uid: 1000, gid: 1000 }; } },
   { name: 'env-empty-value', patch: (c) => { c.process.env.push('EMPTY='); } },
   { name: 'env-duplicate-keys', patch: (c) => { c.process.env.push('DUP=1', 'OTHER=x', 'DUP=2'); } },
   { name: 'env-no-path', patch: (c) => { c.process.env = c.process.env.filter((e) => !e.startsWith('PATH=')); } },
