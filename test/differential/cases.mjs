@@ -1,11 +1,12 @@
 // The differential corpus (issue 9): named cases, each a small patch of the default config
 // (`hako spec`, rootless false, run with the probe and without a terminal: harness.mjs).
 //
-// A case is { name, patch(config, ctx), rootfs?(dir, ctx), setup?(ctx) }:
+// A case is { name, patch(config, ctx), rootfs?(dir, ctx), setup?(ctx), teardown?(ctx), skip? }:
 // - patch edits the config in place (or returns a replacement: an object, or a string for a file
 //   that is not JSON); ctx has rt ('runc' | 'hako'), id, bundle, rootfs, hookout (a directory on
 //   the host the hooks write to), dir (the case's temp dir) and helpers (what setup made);
 // - rootfs(dir, ctx) changes the runtime's copy of the rootfs (symlinks, files to mount over);
+// - skip: false, or why the case cannot run on this machine (reported, not run);
 // - setup(ctx) runs once before both runtimes (start namespace holders: nsHolder), teardown(ctx)
 //   once after them, before the leak check.
 // Add a case: append it to CASES (a unique kebab-case name), run
@@ -76,6 +77,9 @@ function srcFile(ctx) {
   if (!existsSync(f)) writeFileSync(f, 'a host file\n');
   return f;
 }
+
+const NO_PYTHON = spawnSync('python3', ['-c', 'import socket; socket.recv_fds'], { timeout: 10_000 }).status === 0
+  ? false : 'python3 (3.9 or newer) is missing: the console-socket receiver needs it';
 
 /** `hako spec --rootless`, made once. */
 let rootless;
@@ -421,8 +425,9 @@ export const CASES = [
   { name: 'hooks-annotations', patch: (c, ctx) => { hooks(c, ctx, ['prestart']); c.annotations = { 'org.example.key': 'value', empty: '' }; } },
 
   // terminal
-  { name: 'terminal-true', patch: (c) => { c.process.terminal = true; } },
-  { name: 'terminal-true-user-1000', patch: (c) => { c.process.terminal = true; c.process.user = { uid: 1000, gid: 1000 }; } },
+  // (the console-socket receiver is a small Python program: Node cannot take an fd from a socket)
+  { name: 'terminal-true', skip: NO_PYTHON, patch: (c) => { c.process.terminal = true; } },
+  { name: 'terminal-true-user-1000', skip: NO_PYTHON, patch: (c) => { c.process.terminal = true; c.process.user = { uid: 1000, gid: 1000 }; } },
 
   // cwd
   { name: 'cwd-absent-dir', patch: (c) => { c.process.cwd = '/does/not/exist'; } },

@@ -31,7 +31,8 @@ test('every config of the corpus: runc and hako agree (or the difference is docu
   const failures = [];
   for (const r of rows) {
     let v;
-    if (r.error) v = 'error';
+    if (r.skipped) v = 'skipped';
+    else if (r.error) v = 'error';
     else if (r.same) v = 'same';
     else if (PENDING_ELSEWHERE.includes(r.name)) v = 'pending';
     else if (documented.has(r.name)) v = 'documented';
@@ -43,5 +44,6 @@ test('every config of the corpus: runc and hako agree (or the difference is docu
     } else if (process.env.HAKO_DIFF_VERBOSE && !r.same) t.diagnostic(`${r.name}: ${v}\n${r.diff}`);
   }
   for (const l of table(rows, verdicts).split('\n')) t.diagnostic(l);
+  for (const r of rows.filter((x) => x.skipped)) t.diagnostic(`${r.name} skipped: ${r.skipped}`);
   assert.deepEqual(failures, [], failures.join('\n\n'));
 });

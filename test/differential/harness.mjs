@@ -343,6 +343,7 @@ function sections(t) {
  * check). Returns { name, runc, hako, same, diff, leaks }.
  */
 export async function runCase(c, { base, template }) {
+  if (c.skip) return { name: c.name, runc: 'skipped', hako: 'skipped', same: true, skipped: c.skip, diff: '', leaks: [] };
   const scope = new Scope(`diff-${c.name}`);
   const ctx = { scope, dir: scope.dir, base, template, joined: new Set(), nsNames: hostNs(), helpers: {} };
   const row = { name: c.name, runc: undefined, hako: undefined, same: false, diff: '', leaks: [] };
