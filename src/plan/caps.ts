@@ -4,8 +4,9 @@ import { CAPABILITIES } from '../config/known.js';
 export function capMask(names: string[] | undefined): bigint {
   let mask = 0n;
   for (const name of names ?? []) {
-    const bit = (CAPABILITIES as readonly string[]).indexOf(name.toUpperCase());
-    // an unknown name is ignored, as runc does (config validation warns about it, naming it)
+    const bit = (CAPABILITIES as readonly string[]).indexOf(name);
+    // an unknown name (cap_kill too: names are upper case) is ignored, as runc does (config
+    // validation warns about it, naming it)
     if (bit < 0) continue;
     mask |= 1n << BigInt(bit);
   }

@@ -75,7 +75,9 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   const uid = p.user?.uid ?? 0;
   const gid = p.user?.gid ?? 0;
   b.init(ops.keepcaps({ value: 1 }), 'keep capabilities across setuid');
-  b.init(ops.setgroups({ ids: p.user?.additionalGids ?? [] }), `setgroups([${(p.user?.additionalGids ?? []).join(', ')}])`);
+  // each group once, as runc gives them
+  const groups = [...new Set(p.user?.additionalGids ?? [])];
+  b.init(ops.setgroups({ ids: groups }), `setgroups([${groups.join(', ')}])`);
   b.init(ops.setgid({ id: gid }), `setresgid(${gid})`);
   b.init(ops.setuid({ id: uid }), `setresuid(${uid})`);
   b.init(ops.caps({

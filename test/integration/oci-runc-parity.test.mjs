@@ -3,10 +3,10 @@
 // of /dev, and lo up in a new network namespace. Each is compared with runc where runc can run it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, removeContainer, runcRun, runDetached, runSync, scoped, show, sleeper, waitUntil,
+  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, oneLineError, removeContainer, runcRun, runDetached, runSync, scoped, show, sleeper, waitUntil,
 } from './oci-util.mjs';
 
 /** Adds busybox applets the default rootfs does not link. */
@@ -202,5 +202,51 @@ test('a bind mount with the shared (or rshared) option is shared inside the cont
     const runc = ok(runcRun(s, b));
     assert.match(runc, /shared:/, `runc's ${opt} bind mount is not shared: the test's premise is wrong`);
     assert.equal(kinds(ok(hakoRun(s, b))), kinds(runc), opt);
+  }
+}));
+
+// found by the differential corpus (caps-lowercase-names)
+test('lower-case capability names are unknown names: ignored with a warning, not granted (as runc)', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.capabilities = { bounding: ['cap_kill'], effective: ['cap_kill'], permitted: ['cap_kill'] }; })
+    .sh('grep -E "^Cap(Prm|Eff|Bnd)" /proc/self/status');
+  const runc = ok(runcRun(s, b));
+  assert.match(runc, /CapBnd:\s*0{16}/, 'runc grants cap_kill: the test\'s premise is wrong');
+  const hako = hakoRun(s, b);
+  assert.equal(ok(hako), runc);
+  assert.match(hako.stderr, /unknown capability "cap_kill" is ignored/);
+}));
+
+// found by the differential corpus (user-duplicate-additional-gids)
+test('additionalGids listed twice are given once (as runc)', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.user = { uid: 1000, gid: 1000, additionalGids: [2000, 2000, 1000] }; }).sh('grep ^Groups /proc/self/status');
+  const runc = ok(runcRun(s, b));
+  assert.equal(ok(hakoRun(s, b)), runc);
+  assert.match(runc, /^Groups:\s*1000 2000\s*$/m);
+}));
+
+// found by the differential corpus (devices-override-default)
+test('a linux.devices entry at a default device\'s path replaces the default (as runc: it "MUST be available")', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.linux.devices = [{ path: '/dev/null', type: 'c', major: 1, minor: 5, fileMode: 0o600 }]; })
+    .sh('stat -c "%t,%T %a" /dev/null');
+  const runc = ok(runcRun(s, b));
+  assert.equal(runc, '1,5 600\n');
+  assert.equal(ok(hakoRun(s, b)), runc);
+}));
+
+// found by the differential corpus (apparmor-profile-on-a-host-without, selinux-*-on-a-host-without)
+test('an AppArmor profile or SELinux label the host cannot apply is refused, naming the field (as runc), not ignored', { skip: NO_RUNC }, scoped(async (s, t) => {
+  const enabled = (f) => { try { return readFileSync(f, 'utf8').trim().startsWith('Y') || readFileSync(f, 'utf8').trim() === '1'; } catch { return false; } };
+  if (enabled('/sys/module/apparmor/parameters/enabled') || existsSync('/sys/fs/selinux/enforce')) {
+    t.skip('AppArmor or SELinux is enabled here: the test needs a host without them (as CI\'s)');
+    return;
+  }
+  for (const [edit, field] of [
+    [(c) => { c.process.apparmorProfile = 'container-default'; }, 'process.apparmorProfile'],
+    [(c) => { c.process.selinuxLabel = 'system_u:system_r:container_t:s0'; }, 'process.selinuxLabel'],
+    [(c) => { c.linux.mountLabel = 'system_u:object_r:container_file_t:s0'; }, 'linux.mountLabel'],
+  ]) {
+    const b = s.bundle(edit).args('true');
+    assert.notEqual(runcRun(s, b).status, 0, `runc runs ${field}: the test's premise is wrong`);
+    oneLineError(hakoRun(s, b), { match: new RegExp(`^hako: config\\.json: ${field.replace('.', '\\.')}: .* is not enabled on this host`) });
   }
 }));
