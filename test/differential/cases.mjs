@@ -182,6 +182,16 @@ const PROPAGATIONS = ['shared', 'rshared', 'slave', 'rslave', 'private', 'rpriva
 export const CASES = [
   { name: 'default' },
 
+  // the document
+  { name: 'oci-version-old', patch: (c) => { c.ociVersion = '1.0.0'; } },
+  { name: 'oci-version-missing', patch: (c) => { delete c.ociVersion; } },
+  { name: 'unknown-fields', patch: (c) => { c.vendorExtension = { a: 1 }; c.process.futureField = true; c.linux.somethingNew = []; } },
+  { name: 'root-path-absolute', patch: (c, ctx) => { c.root.path = ctx.rootfs; } },
+  { name: 'selinux-label-on-a-host-without', patch: (c) => { c.process.selinuxLabel = 'system_u:system_r:container_t:s0'; } },
+  { name: 'selinux-mount-label-on-a-host-without', patch: (c) => { c.linux.mountLabel = 'system_u:object_r:container_file_t:s0'; } },
+  { name: 'apparmor-profile-on-a-host-without', patch: (c) => { c.process.apparmorProfile = 'container-default'; } },
+  { name: 'intel-rdt', patch: (c) => { c.linux.intelRdt = { closID: 'x', l3CacheSchema: 'L3:0=ff' }; } },
+
   // namespaces: created, joined by path, absent
   { name: 'ns-cgroup-new', patch: (c) => ns(c, 'cgroup') },
   { name: 'ns-time-new', patch: (c) => ns(c, 'time') },
@@ -300,6 +310,8 @@ export const CASES = [
   // devices
   { name: 'devices-subdir', patch: (c) => { c.linux.devices = [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 }]; } },
   { name: 'devices-path-relative', patch: (c) => { c.linux.devices = [{ path: 'dev/fuse', type: 'c', major: 10, minor: 229 }]; } },
+  { name: 'devices-override-default', patch: (c) => { c.linux.devices = [{ path: '/dev/null', type: 'c', major: 1, minor: 5, fileMode: 0o600 }]; } },
+  { name: 'devices-owner-mode', patch: (c) => { c.linux.devices = [{ path: '/dev/mytty', type: 'c', major: 4, minor: 0, fileMode: 0o640, uid: 1000, gid: 5 }]; } },
   { name: 'devices-fuse-allowed', patch: (c) => { c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]; c.linux.resources.devices.push({ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }); } },
 
   // seccomp
@@ -344,6 +356,7 @@ export const CASES = [
   { name: 'caps-no-ambient', patch: (c) => { delete c.process.capabilities.ambient; } },
   { name: 'caps-ambient-not-inheritable', patch: (c) => { c.process.capabilities.ambient = ['CAP_KILL', 'CAP_CHOWN']; delete c.process.capabilities.inheritable; } },
   { name: 'caps-bounding-only', patch: (c) => caps(c, { bounding: ['CAP_CHOWN', 'CAP_KILL'] }) },
+  { name: 'caps-lowercase-names', patch: (c) => { c.process.capabilities = allSets(['cap_kill', 'cap_chown']); } },
   { name: 'caps-unknown-name', patch: (c) => { c.process.capabilities.bounding.push('CAP_NO_SUCH_THING'); } },
   { name: 'caps-user-1000-no-ambient', patch: (c) => { c.process.user = { uid: 1000, gid: 1000 }; c.process.capabilities = { bounding: ['CAP_SYS_ADMIN', 'CAP_KILL'], effective: ['CAP_SYS_ADMIN'], permitted: ['CAP_SYS_ADMIN', 'CAP_KILL'], inheritable: [] }; } },
   { name: 'caps-user-1000-ambient', patch: (c) => { c.process.user = { uid: 1000, gid: 1000 }; c.process.capabilities = allSets(['CAP_NET_BIND_SERVICE', 'CAP_KILL']); } },
@@ -369,6 +382,7 @@ export const CASES = [
   { name: 'user-additional-gids', patch: (c) => { c.process.user = { uid: 1000, gid: 1000, additionalGids: [5, 2000, 3000] }; } },
   { name: 'user-root-additional-gids', patch: (c) => { c.process.user = { uid: 0, gid: 0, additionalGids: [1000, 2000] }; } },
   { name: 'user-not-in-passwd', patch: (c) => { c.process.user = { uid: 4242, gid: 4343 }; } },
+  { name: 'user-duplicate-additional-gids', patch: (c) => { c.process.user = { uid: 1000, gid: 1000, additionalGids: [2000, 2000, 1000] }; } },
   { name: 'user-umask-077', patch: (c) => { c.process.user.umask = 0o077; } },
   { name: 'user-umask-0', patch: (c) => { c.process.user.umask = 0; } },
 
@@ -404,6 +418,7 @@ export const CASES = [
   // sysctls
   { name: 'sysctl-ipc', patch: (c) => { c.linux.sysctl = { 'kernel.shmmax': '4294967296', 'kernel.msgmax': '16384' }; } },
   { name: 'sysctl-net', patch: (c) => { c.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'net.core.somaxconn': '256', 'net.ipv4.ping_group_range': '0 2147483647' }; } },
+  { name: 'sysctl-mqueue', patch: (c) => { c.linux.sysctl = { 'fs.mqueue.msg_max': '20' }; } },
   { name: 'sysctl-net-without-netns', patch: (c) => { ns(c, 'network', { remove: true }); c.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; } },
   { name: 'sysctl-ipc-without-ipcns', patch: (c) => { ns(c, 'ipc', { remove: true }); c.linux.sysctl = { 'kernel.shmmax': '4294967296' }; } },
   { name: 'sysctl-not-namespaced', patch: (c) => { c.linux.sysctl = { 'vm.swappiness': '10' }; } },
@@ -438,6 +453,8 @@ export const CASES = [
 
   // env
   { name: 'env-home-set', patch: (c) => { c.process.env.push('HOME=/tmp'); c.process.user = { uid: 1000, gid: 1000 }; } },
+  { name: 'env-no-path-args-lookup', patch: (c) => { c.process.env = c.process.env.filter((e) => !e.startsWith('PATH=')); c.process.args = ['sh', '/probe']; } },
+  { name: 'env-relative-path-dir', patch: (c) => { c.process.env = c.process.env.map((e) => (e.startsWith('PATH=') ? 'PATH=bin:/bin' : e)); c.process.cwd = '/'; c.process.args = ['sh', '/probe']; } },
   { name: 'env-empty-value', patch: (c) => { c.process.env.push('EMPTY='); } },
   { name: 'env-duplicate-keys', patch: (c) => { c.process.env.push('DUP=1', 'OTHER=x', 'DUP=2'); } },
   { name: 'env-no-path', patch: (c) => { c.process.env = c.process.env.filter((e) => !e.startsWith('PATH=')); } },
