@@ -6,6 +6,7 @@
 //   that is not JSON); ctx has rt ('runc' | 'hako'), id, bundle, rootfs, hookout (a directory on
 //   the host the hooks write to), dir (the case's temp dir) and helpers (what setup made);
 // - rootfs(dir, ctx) changes the runtime's copy of the rootfs (symlinks, files to mount over);
+// - mode: 'run' runs it with `run` in the foreground instead of create, start, wait and delete;
 // - skip: false, or why the case cannot run on this machine (reported, not run);
 // - setup(ctx) runs once before both runtimes (start namespace holders: nsHolder), teardown(ctx)
 //   once after them, before the leak check.
@@ -460,6 +461,14 @@ export const CASES = [
   { name: 'env-no-path', patch: (c) => { c.process.env = c.process.env.filter((e) => !e.startsWith('PATH=')); } },
   { name: 'env-no-equals', patch: (c) => { c.process.env.push('JUSTAKEY'); } },
   { name: 'env-value-with-equals-and-newline', patch: (c) => { c.process.env.push('A=b=c', 'NL=x\ny'); } },
+
+  // the same through `run` (the foreground path: its own wait and delete)
+  { name: 'run-default', mode: 'run' },
+  { name: 'run-hooks-all', mode: 'run', patch: (c, ctx) => hooks(c, ctx) },
+  { name: 'run-user-1000-caps', mode: 'run', patch: (c) => { c.process.user = { uid: 1000, gid: 1000, additionalGids: [5] }; c.process.capabilities = allSets(['CAP_NET_BIND_SERVICE']); } },
+  { name: 'run-seccomp-minimal-allow', mode: 'run', patch: (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ARCHES, syscalls: [{ names: MINIMAL_ALLOW, action: 'SCMP_ACT_ALLOW' }] }; } },
+  { name: 'run-exit-status', mode: 'run', patch: (c) => { c.process.args = ['/bin/sh', '-c', 'sh /probe; exit 3']; } },
+  { name: 'run-missing-binary', mode: 'run', patch: (c) => { c.process.args = ['/no/such/binary']; } },
 
   // process
   { name: 'process-nnp-false', patch: (c) => { c.process.noNewPrivileges = false; } },
