@@ -256,13 +256,15 @@ function readMaybe(p) {
 
 function readHooks(dir) {
   if (!existsSync(dir)) return '';
-  return readdirSync(dir).sort().map((f) => `--- ${f}\n${readMaybe(join(dir, f)).replace(/^\{.*\}$/m, hookState)}`).join('\n');
+  return readdirSync(dir).sort().map((f) => `--- ${f}\n${readMaybe(join(dir, f)).replace(/^\{.*\}$/m, (json) => hookState(json, f))}`).join('\n');
 }
 
 /** all:hook-state-fields: the spec's fields of a hook's state. */
-function hookState(json) {
+function hookState(json, kind) {
   let s;
   try { s = JSON.parse(json); } catch { return json; }
+  // all:poststart-status (docs/differences-from-runc.md, first entry)
+  if (kind === 'poststart' && ['created', 'running'].includes(s.status)) s.status = 'created|running';
   const keep = { id: s.id, status: s.status, bundle: s.bundle };
   if (['created', 'running'].includes(s.status)) keep.pid = s.pid;
   if (s.annotations) keep.annotations = s.annotations;
@@ -302,6 +304,7 @@ export const SYSTEMIC = {
   'all:masked-path-mounts': 'how a masked path is covered (runc: the container\'s /dev/null and an option-less read-only tmpfs; hako: the host\'s /dev/null and an empty mode 555 read-only tmpfs): printed as "masked file" / "masked dir"',
   'all:cgroup-v1-tmpfs': 'the tmpfs that holds the v1 hierarchies at /sys/fs/cgroup: hako makes it read-only with a read-only cgroup mount, runc leaves it writable: its options are dropped',
   'all:hook-state-fields': 'the state a hook reads: hako gives the ociVersion it implements and, beyond the spec\'s fields, rootfs, created and owner (as `hako state`), and the pid of a stopped container; only id, status, bundle, annotations and the pid of a created or running container are compared',
+  'all:poststart-status': 'a poststart hook reads "running" from hako, "created" from runc 1.1 (see the first entry of the doc): both become "created|running"',
   'all:run-stdio': 'with `run` in the foreground and no terminal, runc gives the container pipes it copies from; hako gives it its own stdio: fds 0-2 are printed as "stdio"',
   'all:cgroup-v1-unified': 'on a hybrid host hako also binds the container\'s unified (cgroup2) directory at /sys/fs/cgroup/unified; runc 1.1 does not: that line is dropped',
 };
