@@ -167,8 +167,12 @@ const seccompArg = object<SeccompArg>({
   op: oneOf(SECCOMP_OPERATORS),
 });
 const syscall = object<Syscall>(
-  { names: array(nonEmpty, { min: 1 }), action: seccompAction, errnoRet: opt(uint32), args: opt(array(seccompArg)) },
-  (s, path) => errnoAction(s.action, s.errnoRet, keyPath(path, 'errnoRet')),
+  { names: array(nonEmpty), action: seccompAction, errnoRet: opt(uint32), args: opt(array(seccompArg)) },
+  (s, path, ctx) => {
+    errnoAction(s.action, s.errnoRet, keyPath(path, 'errnoRet'));
+    // a rule for no syscall does nothing: runc loads the profile without it, so does hako
+    if (s.names.length === 0) ctx.warn(keyPath(path, 'names'), 'names no syscall: the rule is ignored');
+  },
 );
 const seccomp = object<Seccomp>(
   {

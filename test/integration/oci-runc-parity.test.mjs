@@ -250,3 +250,15 @@ test('an AppArmor profile or SELinux label the host cannot apply is refused, nam
     oneLineError(hakoRun(s, b), { match: new RegExp(`^hako: config\\.json: ${field.replace('.', '\\.')}: .* is not enabled on this host`) });
   }
 }));
+
+// found by the differential corpus (seccomp-rule-without-names)
+test('a seccomp rule that names no syscall is ignored with a warning, as runc loads the profile without it', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => {
+    c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [], action: 'SCMP_ACT_ERRNO' }, { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
+  }).sh('mkdir /tmp/x 2>/dev/null; echo mkdir=$?');
+  const runc = ok(runcRun(s, b));
+  assert.equal(runc, 'mkdir=1\n');
+  const hako = hakoRun(s, b);
+  assert.equal(ok(hako), runc);
+  assert.match(hako.stderr, /^hako: config\.json: linux\.seccomp\.syscalls\[0\]\.names: names no syscall: the rule is ignored\n$/);
+}));
