@@ -4,7 +4,7 @@
 // or, for what only the kernel refuses (a mount's options, a namespace path), as
 //   hako: create: config.json: WHERE: ...
 // (a config that is not JSON at all: where is 'config.json' and the line names the position).
-// Configs runc accepts belong in the differential corpus (cases.mjs): relative mount destinations
+// (named: the line need only name WHERE somewhere). Configs runc accepts belong in the differential corpus (cases.mjs): relative mount destinations
 // and device paths, id mappings without a user namespace are there.
 const ns = (c, type, extra = {}) => { c.linux.namespaces.push({ type, ...extra }); };
 const mount = (c, m) => { c.mounts.push(m); };
@@ -48,5 +48,8 @@ export const BAD_CASES = [
   { name: 'device-bad-type', where: 'linux.devices[0].type', patch: (c) => { c.linux.devices = [{ path: '/dev/x', type: 'x', major: 1, minor: 3 }]; } },
   { name: 'sysctl-not-namespaced', where: 'linux.sysctl', patch: (c) => { c.linux.sysctl = { 'vm.swappiness': '10' }; } },
   { name: 'sysctl-net-without-netns', where: 'linux.sysctl', patch: (c) => { c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'network'); c.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; } },
+  { name: 'hook-path-relative', where: 'hooks.prestart[0].path', patch: (c) => { c.hooks = { prestart: [{ path: 'bin/true' }] }; } },
+  // only the kernel says it (the init is OOM-killed): the one line names the field, not as config.json's
+  { name: 'memory-limit-too-small', where: 'linux.resources.memory.limit', named: true, patch: (c) => { c.linux.resources.memory = { limit: 4096 }; } },
   { name: 'hostname-too-long', where: 'hostname', patch: (c) => { c.hostname = 'h'.repeat(100); } },
 ];

@@ -45,7 +45,7 @@ async function runBad(c, base, template) {
       const want = `hako: config.json: ${c.where}`;
       if (h.signal) out.problems.push(`hako was killed by ${h.signal}`);
       if (!text.endsWith('\n') || errLines.length !== 1) out.problems.push(`hako's error is not one line:\n${text}`);
-      else if (!(line === want || [':', '[', '.'].some((next) => line.startsWith(`${want}${next}`)) || (c.where === 'config.json' && line.startsWith('hako: config.json:')))) {
+      else if (c.named ? !errLines[0].includes(c.where) : !(line === want || [':', '[', '.'].some((next) => line.startsWith(`${want}${next}`)) || (c.where === 'config.json' && line.startsWith('hako: config.json:')))) {
         out.problems.push(`hako's error does not name ${c.where}: ${errLines[0]}`);
       }
     }

@@ -313,6 +313,7 @@ export const CASES = [
   { name: 'devices-path-relative', patch: (c) => { c.linux.devices = [{ path: 'dev/fuse', type: 'c', major: 10, minor: 229 }]; } },
   { name: 'devices-override-default', patch: (c) => { c.linux.devices = [{ path: '/dev/null', type: 'c', major: 1, minor: 5, fileMode: 0o600 }]; } },
   { name: 'devices-owner-mode', patch: (c) => { c.linux.devices = [{ path: '/dev/mytty', type: 'c', major: 4, minor: 0, fileMode: 0o640, uid: 1000, gid: 5 }]; } },
+  { name: 'devices-major-missing', patch: (c) => { c.linux.devices = [{ path: '/dev/zero2', type: 'c', minor: 3 }]; } },
   { name: 'devices-fuse-allowed', patch: (c) => { c.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]; c.linux.resources.devices.push({ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }); } },
 
   // seccomp
@@ -347,6 +348,7 @@ export const CASES = [
   { name: 'seccomp-action-trace', patch: (c) => { c.linux.seccomp = actionProfile('SCMP_ACT_TRACE', ['mkdir', 'mkdirat']); } },
   { name: 'seccomp-foreign-arch-only', patch: (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }; } },
   { name: 'seccomp-empty-syscalls', patch: (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ARCHES, syscalls: [] }; } },
+  { name: 'seccomp-rule-without-names', patch: (c) => { c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ARCHES, syscalls: [{ names: [], action: 'SCMP_ACT_ERRNO' }, { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }; } },
   { name: 'seccomp-notify', patch: (c, ctx) => { c.linux.seccomp = { ...actionProfile('SCMP_ACT_NOTIFY', ['mkdir', 'mkdirat']), listenerPath: join(ctx.dir, 'notify.sock') }; } },
 
   // capabilities
