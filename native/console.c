@@ -127,6 +127,8 @@ int op_console(struct op *op, const char **what) {
     *what = name;
     _cleanup_fd_ int slave = open_slave(master, index, name);
     if (slave < 0) return -1;
+    /* ID: the process's user owns its terminal (the group stays tty's), as with runc */
+    if (op->nids == 1 && fchown(slave, (uid_t)op->ids[0], (gid_t)-1) < 0) return -1;
     if (op->value > 0 && op->value2 > 0) {
         struct winsize ws = { (unsigned short)op->value, (unsigned short)op->value2, 0, 0 };
         if (ioctl(slave, TIOCSWINSZ, &ws) < 0) return -1;

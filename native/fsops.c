@@ -256,9 +256,20 @@ int op_symlink(struct op *op, const char **what) {
 int op_pivot(struct op *op, const char **what) {
     int root = root_fd(op);
     *what = "pivot_root";
-    if (root < 0 || fchdir(root) < 0) return -1;
-    if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
-    *what = "old root";
+    if (root < 0) return -1;
+    /* the old root, to make it (and only it) a slave before it goes: "." after pivot_root(".", ".")
+     * is the new root, whose mounts keep the propagation the config gave them (as runc does) */
+    int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (old < 0) return -1;
+    int r = fchdir(root);
+    if (r == 0) r = (int)syscall(SYS_pivot_root, ".", ".");
+    if (r == 0) {
+        *what = "old root";
+        r = fchdir(old);
+    }
+    int err = errno;
+    close(old);
+    if (r < 0) return errno = err, -1;
     if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) return -1;
     if (umount2(".", MNT_DETACH) < 0) return -1;
     return chdir("/");

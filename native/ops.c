@@ -376,6 +376,11 @@ static int run_one(struct op *op, const char **what) {
         /* TYPE 1: any file (a namespace file), else a directory */
         fd = open(op->path, O_RDONLY | O_CLOEXEC | (op->type == 1 ? 0 : O_DIRECTORY));
         if (fd < 0) return -1;
+        if (check_procfs(op, fd, op->path) < 0) {
+            int err = errno;
+            close(fd);
+            return errno = err, -1;
+        }
         slots[op->slot] = fd;
         return 0;
     case OP_MOUNT:

@@ -191,34 +191,31 @@ int op_detach(struct op *op, const char **what) {
 }
 
 /* Blocks until `start` opens exec.fifo, through the O_PATH fd H0 opened on the host, and writes
- * "0". The fifo stays open (close-on-exec) until the exec: its EOF tells `start` the process runs. */
+ * "0". The fifo stays open (close-on-exec) until the exec: its EOF tells `start` the process runs.
+ * With ROOT, the fifo is reopened at N in the directory ROOT holds: /proc/self/fd, opened (and
+ * checked to be procfs) before any seccomp filter, so that only openat, fstat, write and close
+ * run here, as in runc's init (a filter may deny statfs). */
 int op_fifo_wait(struct op *op, const char **what) {
     *what = "exec.fifo";
     if (op->slot < 0 || op->slot >= MAX_SLOTS || slots[op->slot] < 0) return errno = EBADF, -1;
-    /* ROOT: the slot of this process's /proc/self/fd, opened before a chroot (a container without
-     * a mount namespace has no procfs of its own): the fifo is reopened relative to it */
     int dir = AT_FDCWD;
+    char path[64];
     if (op->root >= 0) {
         if (op->root >= MAX_SLOTS || slots[op->root] < 0) return errno = EBADF, -1;
         dir = slots[op->root];
-    }
-    char path[64];
-    snprintf(path, sizeof path, dir == AT_FDCWD ? "/proc/self/fd/%d" : "%d", slots[op->slot]);
-    /* after pivot_root, /proc is the container's: without a procfs there, /proc/self/fd/N would
-     * be a file of the image (which would start the process at once, or block forever) */
-    struct statfs sf;
-    if ((dir == AT_FDCWD ? statfs("/proc/self/fd", &sf) : fstatfs(dir, &sf)) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
-        snprintf(op_message, sizeof op_message, "the container has no procfs at /proc, through which the init reopens exec.fifo: mount proc on /proc");
-        return errno = ENOENT, -1;
+        snprintf(path, sizeof path, "%d", slots[op->slot]);
+    } else {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", slots[op->slot]);
+        /* after pivot_root, /proc is the container's: without a procfs there, /proc/self/fd/N would
+         * be a file of the image (which would start the process at once, or block forever) */
+        struct statfs sf;
+        if (statfs("/proc/self/fd", &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+            snprintf(op_message, sizeof op_message, "the container has no procfs at /proc, through which the init reopens exec.fifo: mount proc on /proc");
+            return errno = ENOENT, -1;
+        }
     }
     int fd;
     while ((fd = openat(dir, path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) continue;
-    if (dir != AT_FDCWD) {
-        int err = errno;
-        close(slots[op->root]);
-        slots[op->root] = -1;
-        errno = err;
-    }
     if (fd < 0) return -1;
     struct stat want, got;
     if (fstat(slots[op->slot], &want) < 0 || fstat(fd, &got) < 0 || want.st_dev != got.st_dev || want.st_ino != got.st_ino) {
@@ -235,6 +232,10 @@ int op_fifo_wait(struct op *op, const char **what) {
         return errno = err, -1;
     }
     fifo_fd = fd;
+    if (op->root >= 0) {
+        close(slots[op->root]);
+        slots[op->root] = -1;
+    }
     return 0;
 }
 

@@ -79,10 +79,11 @@ const num = (n: number | null | undefined) => (n === undefined || n === null || 
 const text = (r: { type: string; major: number; minor: number }, access: number) =>
   `${r.type} ${r.major < 0 ? '*' : r.major}:${r.minor < 0 ? '*' : r.minor} ${[...'rwm'].filter((c) => access & (ACCESS[c] as number)).join('')}`;
 
-/** The rules as the v1 device cgroup ends up with them: a default and its exceptions (each
- * against the default, at most one per type:major:minor). */
+/** The rules as the v1 device cgroup ends up with them, starting from "deny all" (as runc's
+ * emulator does: a config without a rule for every device denies the ones it does not allow): a
+ * default and its exceptions (each against the default, at most one per type:major:minor). */
 function emulateV1(rules: LinuxDeviceCgroup[]): { defaultAllow: boolean; exceptions: LinuxDeviceCgroup[] } {
-  let defaultAllow = true;
+  let defaultAllow = false;
   let exceptions = new Map<string, { type: string; major: number; minor: number; access: number }>();
   rules.forEach((rule, i) => {
     const where = `linux.resources.devices[${i}]`;
@@ -143,7 +144,7 @@ export function deviceFilter(configRules: LinuxDeviceCgroup[]): Buffer {
     insns.push(...block.insns);
     always = block.always; // a rule for every device ends it: the verifier refuses dead code
   }
-  // no rule matched: allowed, as in a v1 device cgroup
+  // no rule matched (cannot happen: the default is a rule for every device): allowed
   if (!always) insns.push([ALU64_MOV_K, 0, 0, 0, 1], [JMP_EXIT, 0, 0, 0, 0]);
   const buf = Buffer.alloc(insns.length * 8);
   insns.forEach(([code, dst, src, off, imm], i) => {

@@ -33,8 +33,10 @@ export function checkDeviceRules(rules: LinuxDeviceCgroup[]): void {
   }
 }
 
-/** Applies the config's rules (checked: checkDeviceRules) in order, then runc's default
- * allowances (v1 devices hierarchy dir). */
+/** Applies "deny all", the config's rules (checked: checkDeviceRules) in order, then runc's
+ * default allowances (v1 devices hierarchy dir): a new v1 device cgroup allows every device,
+ * runc's start from none, so that a config without a rule for every device denies the others. */
 export function applyDeviceRulesV1(dir: string, rules: LinuxDeviceCgroup[]): void {
+  writeCgroupFile(dir, 'devices.deny', 'a');
   for (const r of [...rules, ...DEFAULT_ALLOWED]) writeCgroupFile(dir, r.allow ? 'devices.allow' : 'devices.deny', ruleText(r));
 }

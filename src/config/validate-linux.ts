@@ -76,6 +76,10 @@ const memory = object<Memory>({
   for (const k of KERNEL_MEMORY) {
     if (m[k] != null) ctx.warn(keyPath(path, k), 'is ignored: kernel memory limits are gone since Linux 6.1 (runc ignores them too)');
   }
+  // swap is memory+swap (both cgroup versions): below the memory limit it means nothing (runc refuses it too)
+  if (m.swap != null && m.limit != null && m.swap !== -1 && m.limit > 0 && m.swap < m.limit) {
+    fail(keyPath(path, 'swap'), `memory+swap (${m.swap}) must be at least the memory limit (${m.limit})`);
+  }
 });
 
 /** The memory fields runtimes no longer apply. */
@@ -169,8 +173,12 @@ const seccompArg = object<SeccompArg>({
   op: oneOf(SECCOMP_OPERATORS),
 });
 const syscall = object<Syscall>(
-  { names: array(nonEmpty, { min: 1 }), action: seccompAction, errnoRet: opt(uint32), args: opt(array(seccompArg)) },
-  (s, path) => errnoAction(s.action, s.errnoRet, keyPath(path, 'errnoRet')),
+  { names: array(nonEmpty), action: seccompAction, errnoRet: opt(uint32), args: opt(array(seccompArg)) },
+  (s, path, ctx) => {
+    errnoAction(s.action, s.errnoRet, keyPath(path, 'errnoRet'));
+    // a rule for no syscall does nothing: runc loads the profile without it, so does hako
+    if (s.names.length === 0) ctx.warn(keyPath(path, 'names'), 'names no syscall: the rule is ignored');
+  },
 );
 const seccomp = object<Seccomp>(
   {
@@ -211,4 +219,12 @@ export const linux: Check<Linux> = object<Linux>({
     domain: oneOf(PERSONALITY_DOMAINS),
     flags: opt(array(oneOf(Object.keys(PERSONALITY_FLAGS) as Array<keyof typeof PERSONALITY_FLAGS>, `one of linux/personality.h's flags (${Object.keys(PERSONALITY_FLAGS).join(', ')})`))),
   })),
+}, (l, path) => {
+  // as runc: a new user namespace without mappings would leave the container's root unmapped
+  // (setgroups and setgid fail in it), so it is refused here, naming the field
+  if (l.namespaces?.some((n) => n.type === 'user' && !n.path)) {
+    for (const k of ['uidMappings', 'gidMappings'] as const) {
+      if (!l[k]?.length) fail(keyPath(path, k), 'a new user namespace (linux.namespaces) needs uidMappings and gidMappings');
+    }
+  }
 });

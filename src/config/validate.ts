@@ -151,13 +151,16 @@ const annotations = record<string, string>(string, (k, path) => {
   if (k === '') fail(path, 'key must not be empty');
 });
 
+/** hostname and domainname: sethostname(2) and setdomainname(2) take at most 64 bytes. */
+const utsName = text((s) => Buffer.byteLength(s) <= 64, 'at most 64 bytes long (the kernel\'s limit)');
+
 const spec = object<Spec>({
   ociVersion,
   root,
   mounts: opt(array(mount)),
   process: opt(processCheck),
-  hostname: opt(string),
-  domainname: opt(string),
+  hostname: opt(utsName),
+  domainname: opt(utsName),
   hooks: opt(hooks),
   annotations: opt(annotations),
   linux: opt(linux),

@@ -28,7 +28,18 @@ export function refuseUnsupported(spec: Spec, host: HostFacts): void {
   const p = spec.process;
   const no = (what: string) => { throw new HakoError(`hako: config.json: ${what} is not supported yet`, { code: 'unsupported' }); };
   if (spec.linux?.intelRdt) no('linux.intelRdt');
-  // AppArmor and SELinux are skipped where the host has them off (as runc does), refused where on
-  if ((p?.apparmorProfile) && host.apparmor) no('process.apparmorProfile (AppArmor is enabled on this host)');
-  if ((p?.selinuxLabel || spec.linux?.mountLabel) && host.selinux) no('SELinux labels (SELinux is enabled on this host)');
+  // AppArmor and SELinux: not implemented where the host has them on; where it has them off the
+  // profile or label cannot be applied, so it is refused as runc 1.1 refuses it (never ignored:
+  // the process would run without the confinement its config asks for)
+  const off = (what: string, lsm: string) => {
+    throw new HakoError(`hako: config.json: ${what}: ${lsm} is not enabled on this host, so it cannot be applied`, { code: 'unsupported' });
+  };
+  if (p?.apparmorProfile) {
+    if (host.apparmor) no('process.apparmorProfile (AppArmor is enabled on this host)');
+    else off('process.apparmorProfile', 'AppArmor');
+  }
+  if (p?.selinuxLabel || spec.linux?.mountLabel) {
+    if (host.selinux) no('SELinux labels (SELinux is enabled on this host)');
+    else off(p?.selinuxLabel ? 'process.selinuxLabel' : 'linux.mountLabel', 'SELinux');
+  }
 }

@@ -31,7 +31,8 @@ function typeBits(type: Device['type']): number {
 export function addDevices(b: PlanBuilder, root: number, devices: Device[], inUserNs: boolean, hasDevPts: boolean, hasProc: boolean): void {
   const seen = new Set<string>();
   const made = new Set<string>();
-  for (const d of [...DEFAULT_DEVICES, ...devices]) {
+  // the config's devices first: one at a default's path replaces it ("MUST be available", as runc)
+  for (const d of [...devices, ...DEFAULT_DEVICES]) {
     if (seen.has(d.path)) continue;
     seen.add(d.path);
     if (inUserNs) {

@@ -98,8 +98,9 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
       b.init(ops.attach({ root, target, slot, procfs: check }), `move the id-mapped ${source} onto ${dest}`);
     } else {
       const flags = MS.BIND | (opts.recursive ? MS.REC : 0);
+      // the config's field in the descriptions: a failure names it (config.json: mounts[N])
       b.init(ops.mountInRoot({ root, source, target, flags, procfs: check }),
-        `mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
+        `config.json: ${where}: mount(${JSON.stringify(source)}, ${JSON.stringify(dest)}, ${mountFlagNames(flags)})`);
     }
   } else {
     const type = m.type ?? 'none';
@@ -108,7 +109,7 @@ export function addMount(b: PlanBuilder, m: Mount, i: number, input: CreatePlanI
     // (mounted writable, and made read-only once filled, as runc does)
     if (opts.copyUp) b.init(ops.keepDir({ root, path: dest, slot: SLOT.COPYUP }), `open the image's ${dest} to copy it into the tmpfs (tmpcopyup)`);
     const flags = opts.copyUp ? opts.flags & ~MS.RDONLY : opts.flags;
-    b.init(ops.mountInRoot({ root, source: m.source ?? type, target, fstype: type, flags, procfs: check, data: opts.data || undefined }), `mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
+    b.init(ops.mountInRoot({ root, source: m.source ?? type, target, fstype: type, flags, procfs: check, data: opts.data || undefined }), `config.json: ${where}: mount(${JSON.stringify(m.source ?? type)}, ${JSON.stringify(dest)}, ${JSON.stringify(type)}, ${mountFlagNames(flags)}${opts.data ? `, ${JSON.stringify(opts.data)}` : ''})`);
     if (opts.copyUp) {
       b.init(ops.copyTree({ root, path: dest, slot: SLOT.COPYUP }), `copy the image's ${dest} into its tmpfs (tmpcopyup)`);
       if (opts.flags & MS.RDONLY) b.init(ops.setattr({ root, target, set: MOUNT_ATTR.RDONLY }), `read-only ${dest}`);

@@ -30,16 +30,16 @@ const NS_TYPE: Record<LinuxNamespaceType, NamespaceType> = {
 export interface ContainerNamespaces {
   /** Namespaces created for the container. */
   created: Set<NamespaceType>;
-  /** Namespaces joined by path. */
-  joined: Array<{ type: NamespaceType; path: string }>;
+  /** Namespaces joined by path (index: the entry's place in linux.namespaces). */
+  joined: Array<{ type: NamespaceType; path: string; index: number }>;
 }
 
 export function containerNamespaces(spec: Spec): ContainerNamespaces {
   const created = new Set<NamespaceType>();
-  const joined: Array<{ type: NamespaceType; path: string }> = [];
-  for (const ns of spec.linux?.namespaces ?? []) {
+  const joined: ContainerNamespaces['joined'] = [];
+  for (const [index, ns] of (spec.linux?.namespaces ?? []).entries()) {
     const type = NS_TYPE[ns.type];
-    if (ns.path) joined.push({ type, path: ns.path });
+    if (ns.path) joined.push({ type, path: ns.path, index });
     else created.add(type);
   }
   return { created, joined };
@@ -133,7 +133,8 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const joinOrder = NAMESPACES.map((k) => k.type);
   for (const j of [...ns.joined].sort((a, c) => joinOrder.indexOf(a.type) - joinOrder.indexOf(c.type))) {
     const kind = namespaceKind(j.type);
-    b.ns(ops.setns({ nstype: kind.flag, path: j.path }), `setns(${j.path}, ${kind.flagName})`);
+    // the config's field in the description: a failure names it (config.json: linux.namespaces[N].path)
+    b.ns(ops.setns({ nstype: kind.flag, path: j.path }), `config.json: linux.namespaces[${j.index}].path: setns(${j.path}, ${kind.flagName})`);
   }
   const userNs = ns.created.has('user');
   if (userNs) {
@@ -202,7 +203,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   if (cwd !== '/') b.init(ops.mkpath({ root, path: cwd, kind: PATH_KIND.DIR }), `create the working directory ${cwd}`);
   // no mount namespace: a chroot in the host's mount namespace, as runc does (which would also
   // make the host's / rslave and leave the config's mounts behind on the host: hako refuses those)
-  if (!ownMounts && input.fifo) b.init(ops.openDir({ slot: SLOT.PROC_FD, path: '/proc/self/fd' }), 'open /proc/self/fd before the chroot: the init reopens exec.fifo through it (there is no proc mount)');
+  if (!ownMounts && input.fifo) b.init(ops.openDir({ slot: SLOT.PROC_FD, path: '/proc/self/fd', procfs: PROCFS.MUST_BE }), 'open /proc/self/fd before the chroot: the init reopens exec.fifo through it (there is no proc mount)');
   if (!ownMounts) b.init(ops.fchroot({ slot: root }), "chroot into the rootfs (no mount namespace: the host's mounts stay as they are)");
   else if (input.noPivot) b.init(ops.moveRoot({ root }), 'move the rootfs onto / and chroot (--no-pivot)');
   else b.init(ops.pivot({ root }), 'pivot_root into the rootfs and detach the old root');
@@ -224,12 +225,16 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   if (input.keyring) b.init(ops.keyring({ name: input.keyring }), `join a new session keyring ${input.keyring}`);
   if (spec.root.readonly) b.init(ops.setattr({ root, target: '/', set: MOUNT_ATTR.RDONLY }), 'make the root read-only');
+  // exec.fifo is reopened through /proc/self/fd: opened (and checked to be procfs) now, before any
+  // seccomp filter, which may deny statfs (issue 9: only what runc's init does runs after it)
+  // (without a mount namespace it was opened before the chroot, above)
+  if (input.fifo && ownMounts) b.init(ops.openDir({ slot: SLOT.PROC_FD, path: '/proc/self/fd', procfs: PROCFS.MUST_BE }), 'open the container\'s /proc/self/fd (procfs) to reopen exec.fifo in');
   addProcessOps(b, input, 'process', seccomp, () => {
     b.init(ops.sync({ type: MessageType.READY }), 'tell hako the container is created');
     if (input.detach) b.init(ops.detach({ slot: SLOT.DETACH }), 'go on without the runtime');
-    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO, ...(ownMounts ? {} : { root: SLOT.PROC_FD }) }), 'wait for `start` on exec.fifo');
+    if (input.fifo) b.init(ops.fifoWait({ slot: SLOT.FIFO, root: SLOT.PROC_FD }), 'wait for `start` on exec.fifo');
     for (const h of hooks.startContainer ?? []) b.init(hookOp(h, input.hookState), `startContainer hook ${h.path}`);
-  });
+  }, !!(dev && !devIsBind));
   return b;
 }
 

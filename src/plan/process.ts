@@ -1,8 +1,9 @@
 // The ops that turn H2 into the configured process: console, rlimits, oom score, umask, cwd,
 // seccomp, capabilities, user and groups, no_new_privs, fds, and the exec with its environment.
 import { HakoError } from '../errors.js';
-import { ops, PROCFS, type Op } from '../helper/ops.js';
+import { ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
 import { MessageType, Tag } from '../helper/protocol.js';
+import { MS } from '../linux/mount.js';
 import type { Process } from '../config/types.js';
 import { CAPABILITIES } from '../config/known.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
@@ -32,12 +33,20 @@ function processEnv(p: Process, home: string | undefined): string[] {
 /** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp.
  * beforeExec adds the ops that run with the process's credentials just before the exec (READY,
  * DETACH, the wait on exec.fifo, the startContainer hooks). */
-export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: Op | undefined, beforeExec: () => void): void {
+export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: string, seccomp: Op | undefined, beforeExec: () => void, devConsole = false): void {
   const p = input.process;
   if (input.console?.socket || input.console?.relay) {
     const size = p.consoleSize;
-    b.init(ops.console({ slot: SLOT.CONSOLE, rows: size?.height ?? 0, cols: size?.width ?? 0 }),
+    // the terminal belongs to the process's user, as runc gives it (fixStdioPermissions)
+    const uid = p.user?.uid ?? 0;
+    b.init(ops.console({ slot: SLOT.CONSOLE, rows: size?.height ?? 0, cols: size?.width ?? 0, ...(uid !== 0 ? { uid } : {}) }),
       input.console.socket ? `make a pty and send its master to ${input.console.socket}` : 'make a pty and hand its master to hako, which relays it');
+    // the container's terminal is also /dev/console (config-linux.md, "Default Devices"; runc binds
+    // it so): the pty is fd 0 now, bound through the container's /proc
+    if (devConsole) {
+      b.init(ops.mkpath({ root: SLOT.ROOT, path: '/dev/console', kind: PATH_KIND.FILE }), 'create /dev/console');
+      b.init(ops.mountInRoot({ root: SLOT.ROOT, source: '/proc/self/fd/0', target: '/dev/console', flags: MS.BIND }), 'bind the terminal onto /dev/console');
+    }
   }
   for (const r of p.rlimits ?? []) {
     const resource = RLIMIT[r.type];
@@ -63,8 +72,8 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   // before any seccomp filter: a profile need not allow close_range or getcwd (older Docker
   // profiles do not list close_range). What runs after a filter is loaded is only what runc's
   // init also does after its own: the credentials (prctl, setgroups, setresgid, setresuid,
-  // capset), READY on the control socket (write, read), the wait on exec.fifo (statfs, open,
-  // fstat, write, close), the startContainer hooks, and the exec (close, prctl, execve).
+  // capset), READY on the control socket (write, read), the wait on exec.fifo (openat, fstat,
+  // write, close), the startContainer hooks, and the exec (close, prctl, execve).
   b.init(ops.checkCwd(), 'check that the working directory is inside the container');
   b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
   // SCMP_ACT_NOTIFY: the state the listener gets, asked of hako while it is there (before READY),
@@ -74,28 +83,29 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   }
   const nnp = p.noNewPrivileges === true;
   if (seccomp && !nnp) b.init(seccomp, 'load the seccomp filter (while CAP_SYS_ADMIN is still held)');
-  const caps = p.capabilities;
-  if (caps) b.init(ops.bounding({ bounding: capMask(caps.bounding, `${where}.capabilities.bounding`) }), 'drop capabilities outside the bounding set');
+  // no capabilities field: no capabilities (runc drops them all too; the process is not the
+  // runtime's root with every capability)
+  const caps = p.capabilities ?? {};
+  b.init(ops.bounding({ bounding: capMask(caps.bounding) }), 'drop capabilities outside the bounding set');
   const uid = p.user?.uid ?? 0;
   const gid = p.user?.gid ?? 0;
-  if (caps) b.init(ops.keepcaps({ value: 1 }), 'keep capabilities across setuid');
-  const groups = p.user?.additionalGids ?? [];
+  b.init(ops.keepcaps({ value: 1 }), 'keep capabilities across setuid');
+  // each group once, as runc gives them
+  const groups = [...new Set(p.user?.additionalGids ?? [])];
   if (!input.setgroupsDenied) b.init(ops.setgroups({ ids: groups }), `setgroups([${groups.join(', ')}])`);
   else if (groups.length) {
     throw new HakoError(`hako: config.json: ${where}.user.additionalGids: cannot be set: setgroups is denied in the user namespace hako runs in (rootless, /proc/self/setgroups is "deny"), as runc says too`, { code: 'bad-config' });
   }
   b.init(ops.setgid({ id: gid }), `setresgid(${gid})`);
   b.init(ops.setuid({ id: uid }), `setresuid(${uid})`);
-  if (caps) {
-    b.init(ops.caps({
-      effective: capMask(caps.effective, `${where}.capabilities.effective`),
-      permitted: capMask(caps.permitted, `${where}.capabilities.permitted`),
-      inheritable: capMask(caps.inheritable, `${where}.capabilities.inheritable`),
-      // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
-      // crun skip the others (runc's own default config lists ambient without inheritable)
-      ambient: capMask(caps.ambient, `${where}.capabilities.ambient`) & capMask(caps.inheritable, `${where}.capabilities.inheritable`) & capMask(caps.permitted, `${where}.capabilities.permitted`),
-    }), capsDescription(caps, where, input.hostBounding));
-  }
+  b.init(ops.caps({
+    effective: capMask(caps.effective),
+    permitted: capMask(caps.permitted),
+    inheritable: capMask(caps.inheritable),
+    // the kernel takes an ambient capability only if it is permitted and inheritable; runc and
+    // crun skip the others (runc's own default config lists ambient without inheritable)
+    ambient: capMask(caps.ambient) & capMask(caps.inheritable) & capMask(caps.permitted),
+  }), capsDescription(caps, input.hostBounding));
   if (nnp) b.init(ops.nnp(), 'no_new_privs');
   // as runc: all that can fail comes first; READY, the wait for `start` and the startContainer
   // hooks come after the credentials are the process's, so the hooks run as the process would
@@ -109,11 +119,10 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
 
 /** What setting the capabilities is called in an error: it names the capabilities asked for that
  * the host's bounding set lacks (capset refuses them: EPERM), which is why it failed. */
-function capsDescription(caps: NonNullable<Process['capabilities']>, where: string, hostBounding: bigint | undefined): string {
+function capsDescription(caps: NonNullable<Process['capabilities']>, hostBounding: bigint | undefined): string {
   const what = 'set the effective, permitted, inheritable and ambient capabilities';
   if (hostBounding === undefined) return what;
-  const asked = capMask(caps.effective, `${where}.capabilities.effective`) | capMask(caps.permitted, `${where}.capabilities.permitted`)
-    | capMask(caps.inheritable, `${where}.capabilities.inheritable`);
+  const asked = capMask(caps.effective) | capMask(caps.permitted) | capMask(caps.inheritable);
   const missing = CAPABILITIES.filter((_, bit) => (asked >> BigInt(bit)) & 1n && !((hostBounding >> BigInt(bit)) & 1n));
   if (!missing.length) return what;
   return `${what}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not in this host's bounding set (no process here can have ${missing.length > 1 ? 'them' : 'it'})`;

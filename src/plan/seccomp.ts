@@ -61,7 +61,9 @@ export function seccompOp(s: Seccomp, listener?: number): Op {
     flags |= bit;
   }
   const archs = (s.architectures ?? []).map((arch) => arch.replace(/^SCMP_ARCH_/, '').toLowerCase());
-  const rules: Field[][] = (s.syscalls ?? []).map((rule, i) => {
+  const rules: Field[][] = (s.syscalls ?? []).flatMap((rule, i) => {
+    // a rule for no syscall is left out (config validation warned about it)
+    if (rule.names.length === 0) return [];
     const where = `linux.seccomp.syscalls[${i}]`;
     const ruleAction = action(rule.action, rule.errnoRet, `${where}.action`);
     const args = (rule.args ?? []).map((arg, j) => {
@@ -69,7 +71,7 @@ export function seccompOp(s: Seccomp, listener?: number): Op {
       if (op === undefined) throw new HakoError(`hako: config.json: ${where}.args[${j}].op: unknown operator '${arg.op}'`, { code: 'bad-config' });
       return seccompArg({ index: arg.index, value: BigInt(arg.value), valueTwo: BigInt(arg.valueTwo ?? 0), op });
     });
-    return seccompRule({ action: ruleAction, names: rule.names, args });
+    return [seccompRule({ action: ruleAction, names: rule.names, args })];
   });
   return ops.seccomp({ action: defaultAction, flags, archs, rules, listener: seccompNotifies(s) ? listener : undefined });
 }

@@ -794,6 +794,8 @@ export class Runtime {
     if (proc.terminal && options.detach && !options.consoleSocket) throw new HakoError('hako: exec -t -d needs --console-socket', { code: 'bad-option' });
     if (proc.args.length > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.args has ${proc.args.length} entries; hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
     if (execEnvCount(proc.env) > MAX_EXEC_STRINGS) throw new HakoError(`hako: exec: process.env has ${proc.env?.length ?? 0} entries (and HOME, which hako adds when it is not set); hako passes at most ${MAX_EXEC_STRINGS}`, 255, 'bad-config');
+    // as runc: a process without capabilities gets the container's (none, if it has none)
+    if (proc.capabilities === undefined && spec.process?.capabilities) proc = { ...proc, capabilities: structuredClone(spec.process.capabilities) };
     proc = validateProcess(proc, 'exec', this.warn);
     const killSignal = killSignalOf(options.killSignal, !!options.detach);
     // the helper starts now, before the plan: its start and its sealed re-exec overlap the work below

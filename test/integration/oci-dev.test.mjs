@@ -126,3 +126,19 @@ test('readonlyPaths: /proc/sys and a rootfs directory refuse writes', scoped(asy
   b.sh('echo changed > /proc/sys/kernel/hostname && hostname');
   assert.equal(ok(hakoRun(s, b)), 'changed\n');
 }));
+
+// found by the differential corpus (spec-rootless: a config without linux.resources)
+test('without any device rule in the config, the device cgroup still denies what runc\'s defaults do not allow (as runc)', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => {
+    delete c.linux.resources;
+    c.linux.devices = [{ path: '/dev/mytty0', type: 'c', major: 4, minor: 0, fileMode: 0o600 }];
+  }).sh('true < /dev/mytty0 2>/dev/null; echo open=$?; cat /dev/null && echo null-ok');
+  const runc = ok(runcRun(s, b));
+  assert.equal(runc, 'open=1\nnull-ok\n', 'runc allows the device: the test\'s premise is wrong');
+  assert.equal(ok(hakoRun(s, b)), runc);
+  const { id, pid } = runDetached(s, s.bundle((c) => { delete c.linux.resources; }).args(...sleeper(s)));
+  const list = lines(readFileSync(join(v1CgroupDir(pid, 'devices'), 'devices.list'), 'utf8'));
+  assert.ok(!list.includes('a *:* rwm'), `the device cgroup allows everything:\n${list.join('\n')}`);
+  assert.ok(list.includes('c 1:3 rwm'), list.join('\n'));
+  removeContainer(s, id);
+}));

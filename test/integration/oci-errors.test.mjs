@@ -342,3 +342,17 @@ test('a config the planner or the cgroup checks refuse creates nothing, not even
     assert.deepEqual(readdirSync(s.root), [], what);
   }
 }));
+
+// found by the bad-input corpus (test/differential/bad-cases.mjs): each config runc refuses too,
+// where hako failed deep in create without naming the field
+test('what only the kernel or the cgroup refuses still names the JSON path (hostname length, a user namespace without mappings, swap below the limit, a mount, a namespace path)', scoped(async (s) => {
+  const cases = [
+    [(c) => { c.hostname = 'h'.repeat(65); }, /^hako: config\.json: hostname: must be at most 64 bytes/],
+    [(c) => { c.domainname = 'd'.repeat(65); }, /^hako: config\.json: domainname: must be at most 64 bytes/],
+    [(c) => { c.linux.namespaces.push({ type: 'user' }); }, /^hako: config\.json: linux\.uidMappings: a new user namespace/],
+    [(c) => { c.linux.resources.memory = { limit: 67108864, swap: 33554432 }; }, /^hako: config\.json: linux\.resources\.memory\.swap: memory\+swap \(33554432\) must be at least the memory limit/],
+    [(c) => { c.mounts.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['size=-1'] }); }, /^hako: (create|run): config\.json: mounts\[7\]: mount\("tmpfs", "\/mnt".*EINVAL/],
+    [(c) => { c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'ipc'); c.linux.namespaces.push({ type: 'ipc', path: '/proc/999999999/ns/ipc' }); }, /^hako: (create|run): config\.json: linux\.namespaces\[4\]\.path: setns\(\/proc\/999999999\/ns\/ipc.*ENOENT/],
+  ];
+  for (const [edit, re] of cases) failsEverywhere(s, s.bundle(edit), re);
+}));

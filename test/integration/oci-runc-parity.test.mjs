@@ -3,10 +3,10 @@
 // of /dev, and lo up in a new network namespace. Each is compared with runc where runc can run it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, runcRun, runSync, scoped, show, waitUntil,
+  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, oneLineError, removeContainer, runcRun, runDetached, runSync, scoped, show, sleeper, waitUntil,
 } from './oci-util.mjs';
 
 /** Adds busybox applets the default rootfs does not link. */
@@ -41,6 +41,32 @@ test('a minimal seccomp allow-list without close_range: hako runs it as runc doe
     assert.equal(hako.status, 0, `noNewPrivileges ${nnp}\n${show(hako)}`);
     assert.equal(hako.stdout, runc.stdout);
     assert.equal(hako.stdout, 'hello\n');
+  }
+}));
+
+test('create + start with a minimal allow-list (no statfs) and noNewPrivileges false: the filter is loaded before the wait on exec.fifo, which must not need more than runc\'s init does', { skip: process.arch !== 'x64' ? 'the minimal syscall list is x86_64\'s' : NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => {
+    c.process.noNewPrivileges = false;
+    c.process.args = ['echo', 'hello'];
+    c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: MINIMAL_X86_64, action: 'SCMP_ACT_ALLOW' }] };
+  });
+  assert.ok(!MINIMAL_X86_64.includes('statfs'));
+  for (const rt of ['runc', 'hako']) {
+    const id = rt === 'runc' ? s.runcId() : s.id();
+    const files = s.outputFiles();
+    let created;
+    try {
+      created = rt === 'runc'
+        ? s.runc(['create', '-b', b.dir, id], { stdio: ['ignore', ...files.fds] })
+        : s.hako(['create', '-b', b.dir, id], { stdio: ['ignore', ...files.fds] });
+    } finally {
+      files.close();
+    }
+    assert.equal(created.status, 0, `${rt} create\n${show({ ...created, ...files.read() })}`);
+    ok(rt === 'runc' ? s.runc(['start', id]) : s.hako(['start', id]));
+    await waitUntil(() => files.read().stdout === 'hello\n', { timeoutMs: 10_000, what: () => `${rt}'s container to print hello (stdout ${JSON.stringify(files.read().stdout)}, stderr ${JSON.stringify(files.read().stderr)})` });
+    await waitUntil(() => JSON.parse((rt === 'runc' ? s.runc(['state', id]) : s.hako(['state', id])).stdout).status === 'stopped', { what: `${rt}'s container to stop` });
+    ok(rt === 'runc' ? s.runc(['delete', id]) : s.hako(['delete', id]));
   }
 }));
 
@@ -136,4 +162,103 @@ test('lo is up in a new network namespace (a connection to 127.0.0.1 works), as 
   await waitUntil(() => nsLink(holder.pid, 'net') && nsLink(holder.pid, 'net') !== nsLink('self', 'net'), { timeoutMs: 5000, what: 'the holder\'s network namespace' });
   b.namespace('network', { path: `/proc/${holder.pid}/ns/net` }).sh('ip link show lo | head -1 | grep -o "<[^>]*>"');
   assert.doesNotMatch(ok(hakoRun(s, b)), /[<,]UP[,>]/);
+}));
+
+// found by the differential corpus (test/differential: caps-absent, caps-unknown-name)
+test('no process.capabilities: the process has none (as runc), and exec --process without them gets the container\'s', { skip: NO_RUNC }, scoped(async (s) => {
+  const caps = 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status';
+  const b = s.bundle((c) => { delete c.process.capabilities; }).sh(caps);
+  const runc = ok(runcRun(s, b));
+  assert.match(runc, /CapBnd:\s*0{16}/, 'runc gives no capabilities: the test\'s premise is wrong');
+  assert.equal(ok(hakoRun(s, b)), runc);
+  // exec with a process.json without capabilities: the container's (runc's rule)
+  const withCaps = s.bundle((c) => { c.process.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] }; }).args(...sleeper(s));
+  const { id } = runDetached(s, withCaps);
+  const proc = s.path('process.json');
+  writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', caps], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }));
+  const out = ok(s.hako(['exec', '--process', proc, id]));
+  assert.match(out, /CapBnd:\s*0{14}20\n/, out);
+  assert.match(out, /CapEff:\s*0{14}20\n/, out);
+  removeContainer(s, id);
+}));
+
+test('an unknown capability name is ignored with a warning, as runc does', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.capabilities.bounding.push('CAP_NO_SUCH_THING'); }).sh('grep ^CapBnd /proc/self/status');
+  const runc = runcRun(s, b);
+  assert.equal(runc.status, 0, show(runc));
+  const hako = hakoRun(s, b);
+  assert.equal(hako.status, 0, show(hako));
+  assert.equal(hako.stdout, runc.stdout);
+  assert.match(hako.stderr, /^hako: config\.json: process\.capabilities\.bounding\[\d+\]: unknown capability "CAP_NO_SUCH_THING" is ignored\n$/);
+}));
+
+// found by the differential corpus (mount-bind-shared): the old root was made a slave through
+// "." after pivot_root, which is the new root, so every mount of the container lost its peers
+test('a bind mount with the shared (or rshared) option is shared inside the container, as runc makes it', { skip: NO_RUNC }, scoped(async (s) => {
+  for (const opt of ['shared', 'rshared']) {
+    const b = s.bundle((c) => { c.mounts.push({ destination: '/mnt', type: 'bind', source: s.dir, options: ['rbind', opt] }); })
+      .sh('while read -r id parent dev root point opts rest; do [ "$point" = /mnt ] && echo "${rest%% - *}"; done < /proc/self/mountinfo; true');
+    const kinds = (out) => out.trim().split(' ').filter((f) => f).map((f) => f.split(':')[0]).sort().join(' ');
+    const runc = ok(runcRun(s, b));
+    assert.match(runc, /shared:/, `runc's ${opt} bind mount is not shared: the test's premise is wrong`);
+    assert.equal(kinds(ok(hakoRun(s, b))), kinds(runc), opt);
+  }
+}));
+
+// found by the differential corpus (caps-lowercase-names)
+test('lower-case capability names are unknown names: ignored with a warning, not granted (as runc)', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.capabilities = { bounding: ['cap_kill'], effective: ['cap_kill'], permitted: ['cap_kill'] }; })
+    .sh('grep -E "^Cap(Prm|Eff|Bnd)" /proc/self/status');
+  const runc = ok(runcRun(s, b));
+  assert.match(runc, /CapBnd:\s*0{16}/, 'runc grants cap_kill: the test\'s premise is wrong');
+  const hako = hakoRun(s, b);
+  assert.equal(ok(hako), runc);
+  assert.match(hako.stderr, /unknown capability "cap_kill" is ignored/);
+}));
+
+// found by the differential corpus (user-duplicate-additional-gids)
+test('additionalGids listed twice are given once (as runc)', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.process.user = { uid: 1000, gid: 1000, additionalGids: [2000, 2000, 1000] }; }).sh('grep ^Groups /proc/self/status');
+  const runc = ok(runcRun(s, b));
+  assert.equal(ok(hakoRun(s, b)), runc);
+  assert.match(runc, /^Groups:\s*1000 2000\s*$/m);
+}));
+
+// found by the differential corpus (devices-override-default)
+test('a linux.devices entry at a default device\'s path replaces the default (as runc: it "MUST be available")', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => { c.linux.devices = [{ path: '/dev/null', type: 'c', major: 1, minor: 5, fileMode: 0o600 }]; })
+    .sh('stat -c "%t,%T %a" /dev/null');
+  const runc = ok(runcRun(s, b));
+  assert.equal(runc, '1,5 600\n');
+  assert.equal(ok(hakoRun(s, b)), runc);
+}));
+
+// found by the differential corpus (apparmor-profile-on-a-host-without, selinux-*-on-a-host-without)
+test('an AppArmor profile or SELinux label the host cannot apply is refused, naming the field (as runc), not ignored', { skip: NO_RUNC }, scoped(async (s, t) => {
+  const enabled = (f) => { try { return readFileSync(f, 'utf8').trim().startsWith('Y') || readFileSync(f, 'utf8').trim() === '1'; } catch { return false; } };
+  if (enabled('/sys/module/apparmor/parameters/enabled') || existsSync('/sys/fs/selinux/enforce')) {
+    t.skip('AppArmor or SELinux is enabled here: the test needs a host without them (as CI\'s)');
+    return;
+  }
+  for (const [edit, field] of [
+    [(c) => { c.process.apparmorProfile = 'container-default'; }, 'process.apparmorProfile'],
+    [(c) => { c.process.selinuxLabel = 'system_u:system_r:container_t:s0'; }, 'process.selinuxLabel'],
+    [(c) => { c.linux.mountLabel = 'system_u:object_r:container_file_t:s0'; }, 'linux.mountLabel'],
+  ]) {
+    const b = s.bundle(edit).args('true');
+    assert.notEqual(runcRun(s, b).status, 0, `runc runs ${field}: the test's premise is wrong`);
+    oneLineError(hakoRun(s, b), { match: new RegExp(`^hako: config\\.json: ${field.replace('.', '\\.')}: .* is not enabled on this host`) });
+  }
+}));
+
+// found by the differential corpus (seccomp-rule-without-names)
+test('a seccomp rule that names no syscall is ignored with a warning, as runc loads the profile without it', { skip: NO_RUNC }, scoped(async (s) => {
+  const b = s.bundle((c) => {
+    c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [], action: 'SCMP_ACT_ERRNO' }, { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
+  }).sh('mkdir /tmp/x 2>/dev/null; echo mkdir=$?');
+  const runc = ok(runcRun(s, b));
+  assert.equal(runc, 'mkdir=1\n');
+  const hako = hakoRun(s, b);
+  assert.equal(ok(hako), runc);
+  assert.match(hako.stderr, /^hako: config\.json: linux\.seccomp\.syscalls\[0\]\.names: names no syscall: the rule is ignored\n$/);
 }));

@@ -40,3 +40,17 @@ test('run -t -d without --console-socket is refused, as runc does, and leaves no
   assert.equal(r.status, 1);
   assert.match(r.stderr, /console socket/);
 }));
+
+// found by the differential corpus (terminal-true, terminal-true-user-1000)
+test('run -t: the terminal is also /dev/console, and belongs to the process\'s user (as runc gives it)', scoped(async (s) => {
+  const b = s.bundle().sh('stat -c "%t,%T %u" /dev/console "$(tty)"; grep " /dev/console " /proc/self/mountinfo | cut -d" " -f4');
+  b.config.process.terminal = true;
+  b.config.process.user = { uid: 1000, gid: 1000 };
+  b.save();
+  const r = inTerminal(s, ['run', '-b', b.dir, s.id()]);
+  assert.equal(r.status, 0, r.out);
+  const [consoleLine, ttyLine, root] = r.out.replace(/^(\0|\^@)/, '').trim().split('\n');
+  assert.equal(consoleLine, ttyLine, `/dev/console is not the terminal:\n${r.out}`);
+  assert.match(consoleLine, /^88,\d+ 1000$/, r.out);
+  assert.match(root, /^\/\d+$/, `/dev/console is no bind of the pty:\n${r.out}`);
+}));

@@ -121,11 +121,12 @@ const num = (n) => (n === undefined || n === null || n < 0 ? -1 : n);
  * against the default, adds its access to the exception for exactly its type:major:minor,
  * otherwise takes its access away from that exception. A request is then allowed, in a
  * default-deny cgroup, when one exception covers all of its access; in a default-allow one, when
- * no exception shares any access with it. A cgroup no rule was written to allows everything.
+ * no exception shares any access with it. hako writes "deny all" before the rules.
  * Taking access away inside a wider (wildcard) exception, which v1 silently ignores, is refused
  * as runc's emulator refuses it: returns null then. */
 function v1Verdict(rules) {
-  let defaultAllow = true;
+  // hako writes "deny all" first (runc's emulator starts there too)
+  let defaultAllow = false;
   let exceptions = [];
   for (const r of rules) {
     const type = r.type ?? 'a';
@@ -210,8 +211,8 @@ test('the verdicts that matter, written out', () => {
   assert.deepEqual([2, 4, 6, 1].map((access) => verdict(r, { type: C, major: 10, minor: 229, access })), [1, 0, 0, 0]);
   // a later deny-all takes back everything allowed before it
   assert.equal(verdict([DENY_ALL, { allow: true, type: 'c', major: 1, minor: 3 }, DENY_ALL], { type: C, major: 1, minor: 3, access: 2 }), 0);
-  // no rules: nothing is denied (as in a v1 cgroup nobody wrote to)
-  assert.equal(verdict([], { type: B, major: 8, minor: 0, access: 7 }), 1);
+  // no rules: everything is denied (hako writes "deny all" first, as runc starts from it)
+  assert.equal(verdict([], { type: B, major: 8, minor: 0, access: 7 }), 0);
   // read and write allowed by two rules for one device: the v1 cgroup merges them into one
   // exception, so opening it for both is allowed
   const split = [DENY_ALL, { allow: true, type: 'c', major: 10, minor: 229, access: 'r' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'w' }];

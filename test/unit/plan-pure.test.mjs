@@ -61,12 +61,13 @@ test('the planner follows the HostFacts it is given, not the host it runs on', (
   const core = (kcore) => createPlan(input({ ...dir, kcore })).initText.some((t) => t.includes('/dev/core'));
   assert.equal(core(true), true);
   assert.equal(core(false), false);
-  // AppArmor and SELinux: refused where the facts say they are enabled, skipped otherwise
+  // AppArmor and SELinux: refused where the facts say they are enabled (not implemented), and
+  // where they are not (cannot be applied, as runc says)
   const profile = { process: { args: ['sh'], cwd: '/', apparmorProfile: 'p' } };
-  assert.doesNotThrow(() => createPlan(input(dir, profile)));
+  assert.throws(() => createPlan(input(dir, profile)), /process\.apparmorProfile: AppArmor is not enabled on this host/);
   assert.throws(() => createPlan(input({ ...dir, apparmor: true }, profile)), /apparmorProfile \(AppArmor is enabled on this host\)/);
   const label = { linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }], mountLabel: 'l' } };
-  assert.doesNotThrow(() => createPlan(input(dir, label)));
+  assert.throws(() => createPlan(input(dir, label)), /linux\.mountLabel: SELinux is not enabled on this host/);
   assert.throws(() => createPlan(input({ ...dir, selinux: true }, label)), /SELinux labels/);
   // a bind onto /proc must come from a procfs, as the facts say
   const procBind = (procfs) => createPlan(input(facts({ bindSources: new Map([[src, { kind: 'dir', procfs }], ['/host/proc', { kind: 'dir', procfs }]]) }), {
