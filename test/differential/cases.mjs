@@ -26,15 +26,7 @@ import { nsHolder } from './harness.mjs';
  * notify, ioPriority/scheduler/execCPUAffinity/personality/idmapped mounts, ...): the harness runs
  * them and reports them as "pending" instead of failing. Empty it when that work is merged.
  */
-export const PENDING_ELSEWHERE = [
-  'ns-mount-absent',
-  'seccomp-notify',
-  'process-io-priority',
-  'process-scheduler',
-  'process-exec-cpu-affinity',
-  'linux-personality',
-  'mount-idmap',
-];
+export const PENDING_ELSEWHERE = [];
 
 // ---------------------------------------------------------------------------------------------
 // Small edits
