@@ -47,7 +47,8 @@ export interface HostFacts {
    * are bound from the host then, never made (mknod is refused there), as runc does. Absent: no. */
   inUserNs?: boolean;
   /** The namespaces joined by path (linux.namespaces[].path) that are hako's own ones, i.e. the
-   * host's (runtime/host.ts compares each with /proc/self/ns): a sysctl may not go into those. */
+   * host's (runtime/host.ts compares each with /proc/self/ns and /proc/1/ns): a sysctl may not go
+   * into those, and the host's mount namespace is never prepared as a container's. */
   joinedHostNs?: ReadonlySet<string>;
   /** AppArmor is enabled (a process.apparmorProfile is refused then, skipped otherwise). */
   apparmor: boolean;

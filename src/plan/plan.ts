@@ -75,12 +75,11 @@ function hostOps(b: PlanBuilder, fifo: string | undefined, console: ConsoleChoic
  * the JSON path that asks for it: runc makes the host's / rslave (or the rootfsPropagation asked),
  * and mounts the config's mounts there, where they outlive the container.
  */
-function refuseWithoutMountNs(spec: Spec, ns: ContainerNamespaces): void {
+function refuseWithoutMountNs(spec: Spec): void {
   const bad = (path: string, why: string): never => {
     throw new HakoError(`hako: config.json: ${path}: ${why}`, { code: 'bad-config' });
   };
   const fix = 'give the container a mount namespace ({"type": "mount"} in linux.namespaces)';
-  if (ns.joined.some((j) => j.type === 'mnt')) bad('linux.namespaces', `joining a mount namespace by path is not supported (hako prepares the rootfs in a new one): ${fix}`);
   const mounts = spec.mounts ?? [];
   if (mounts.length) bad('mounts[0]', `without a mount namespace, the mount on ${mounts[0]?.destination} would be made in the host's and outlive the container: ${fix}, or leave out mounts`);
   if (spec.linux?.rootfsPropagation) bad('linux.rootfsPropagation', `without a mount namespace, it would change the propagation of the host's mounts: ${fix}`);
@@ -112,8 +111,14 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     }
   }
   refuseUnsupported(spec, input.host);
-  const ownMounts = ns.created.has('mnt');
-  if (!ownMounts) refuseWithoutMountNs(spec, ns);
+  // a mount namespace joined by path is prepared as a new one is (as runc does: the rootfs is bound,
+  // mounted on and pivoted into there; the namespace's other processes are its owner's business)
+  const ownMounts = ns.created.has('mnt') || ns.joined.some((j) => j.type === 'mnt');
+  const hostMnt = ns.joined.find((j) => j.type === 'mnt' && input.host.joinedHostNs?.has(j.path));
+  if (hostMnt) {
+    throw new HakoError(`hako: config.json: linux.namespaces[${hostMnt.index}].path: ${hostMnt.path} is the host's mount namespace: preparing the rootfs there would pivot the host's root into the container's (leave out the path for a new mount namespace)`, { code: 'bad-config' });
+  }
+  if (!ownMounts) refuseWithoutMountNs(spec);
   const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp, SLOT.SECCOMP_LISTENER) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`

@@ -34,8 +34,12 @@ function joinedHostNamespaces(spec: Spec): Set<string> {
     if (!n.path) continue;
     try {
       const a = statSync(n.path);
-      const b = statSync(`/proc/self/ns/${NS_FILE[n.type] ?? n.type}`);
-      if (a.dev === b.dev && a.ino === b.ino) out.add(n.path);
+      // hako's own, or PID 1's (hako may itself run in a private one)
+      for (const owner of ['self', '1']) {
+        let b;
+        try { b = statSync(`/proc/${owner}/ns/${NS_FILE[n.type] ?? n.type}`); } catch { continue; }
+        if (a.dev === b.dev && a.ino === b.ino) out.add(n.path);
+      }
     } catch {
       out.add(n.path);
     }

@@ -226,6 +226,7 @@ export const CASES = [
   },
   {
     name: 'ns-mount-joined',
+    setupEach: true,
     setup: async (ctx) => { ctx.helpers.ns = await nsHolder(ctx, ['mount']); },
     patch: (c, ctx) => ns(c, 'mount', { path: `${ctx.helpers.ns}/mnt` }),
   },

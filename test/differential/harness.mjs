@@ -360,9 +360,14 @@ export async function runCase(c, { base, template }) {
   const ctx = { scope, dir: scope.dir, base, template, joined: new Set(), nsNames: hostNs(), helpers: {} };
   const row = { name: c.name, runc: undefined, hako: undefined, same: false, diff: '', leaks: [] };
   try {
-    if (c.setup) await c.setup(ctx);
+    // setupEach: the setup again for each runtime (a mount namespace joined by path is pivoted
+    // into the container's rootfs by both runtimes, so each needs one of its own)
+    if (c.setup && !c.setupEach) await c.setup(ctx);
     const raw = {};
-    for (const rt of ['runc', 'hako']) raw[rt] = await runUnder(rt, c, ctx);
+    for (const rt of ['runc', 'hako']) {
+      if (c.setup && c.setupEach) await c.setup(ctx);
+      raw[rt] = await runUnder(rt, c, ctx);
+    }
     const view = {};
     for (const rt of ['runc', 'hako']) {
       const r = raw[rt];

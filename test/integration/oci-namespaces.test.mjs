@@ -2,9 +2,9 @@
 // maps, time offsets, hostname and domainname, and linux.sysctl, seen from inside and from the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import {
-  NO_RUNC, hakoRun, hostHostname, lines, nsLink, ok, oneLineError, removeContainer, runDetached, runcRun, scoped,
+  Background, NO_RUNC, hakoRun, hostHostname, lines, mountInfo, nsLink, ok, oneLineError, removeContainer, runDetached, runcRun, scoped,
   show, sleeper, statusField,
 } from './oci-util.mjs';
 
@@ -57,6 +57,33 @@ test('joining namespaces by path: a second container shares the first one\'s net
   assert.notEqual(inside.mnt, nsLink(a.pid, 'mnt'));
   assert.equal(lines(out).pop(), `first-${s.token}`);
   removeContainer(s, a.id);
+}));
+
+test('joining a mount namespace by path: the rootfs is prepared and pivoted into there (as runc), the host\'s mounts unchanged', scoped(async (s) => {
+  const hostRoot = () => lines(mountInfo()).find((l) => l.split(' ')[4] === '/');
+  const rootBefore = hostRoot();
+  // a mount namespace that sees the host's files (the rootfs path must resolve in it, as with runc)
+  const holder = new Background('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'echo up; exec sleep 600']);
+  try {
+    await holder.waitFor(/up/);
+    const second = s.bundle()
+      .namespace('mount', { path: `/proc/${holder.pid}/ns/mnt` })
+      .sh(`${printNs(['mnt'])}; echo "root $(stat -c %i /)"; ls /proc/1/ >/dev/null && echo proc-ok`);
+    const out = ok(hakoRun(s, second));
+    assert.equal(parseNs(out).mnt, nsLink(holder.pid, 'mnt'), 'the container is in the joined mount namespace');
+    // its / is its own rootfs (by inode), not the holder's
+    assert.match(out, new RegExp(`^root ${statSync(second.rootfs).ino}$`, 'm'), out);
+    assert.match(out, /^proc-ok$/m);
+  } finally {
+    await holder.stop();
+  }
+  assert.equal(hostRoot(), rootBefore, 'the host\'s / changed');
+  assert.deepEqual(lines(mountInfo()).filter((l) => l.includes(s.dir)), [], 'a mount of the test is left on the host');
+}));
+
+test('the host\'s own mount namespace joined by path is refused (it would pivot the host\'s root), leaving nothing', scoped(async (s) => {
+  const b = s.bundle().namespace('mount', { path: '/proc/1/ns/mnt' }).sh('true');
+  oneLineError(hakoRun(s, b), { match: /config\.json: linux\.namespaces\[\d+\]\.path: \/proc\/1\/ns\/mnt is the host's mount namespace/ });
 }));
 
 test('joining a namespace path that does not exist fails with one line and leaves nothing', scoped(async (s) => {

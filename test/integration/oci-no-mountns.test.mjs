@@ -74,7 +74,7 @@ const REFUSED = [
   ['maskedPaths', (c) => { c.linux.maskedPaths = ['/proc/kcore']; }, /config\.json: linux\.maskedPaths: /],
   ['readonlyPaths', (c) => { c.linux.readonlyPaths = ['/proc/sys']; }, /config\.json: linux\.readonlyPaths: /],
   ['a sysctl', (c) => { c.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; }, /config\.json: linux\.sysctl: /],
-  ['a mount namespace joined by path', (c) => { c.linux.namespaces.push({ type: 'mount', path: '/proc/1/ns/mnt' }); }, /config\.json: linux\.namespaces: joining a mount namespace by path/],
+  ['a mount namespace joined by path', (c) => { c.linux.namespaces.push({ type: 'mount', path: '/proc/1/ns/mnt' }); }, /config\.json: linux\.namespaces\[\d+\]\.path: \/proc\/1\/ns\/mnt is the host's mount namespace/],
 ];
 
 for (const [what, edit, match] of REFUSED) {
