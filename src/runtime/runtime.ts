@@ -1,7 +1,8 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
@@ -305,16 +306,74 @@ function setupTimeout(spec: Spec, kind: 'createContainer' | 'startContainer' = '
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** One read of a non-blocking fd: the bytes, 'eof' (no writer), or 'again' (a writer, no data). */
-function readSome(fd: number): Promise<Buffer | 'eof' | 'again'> {
-  const buf = Buffer.alloc(16);
+/** How often start looks whether the init is still there while it has not answered on exec.fifo
+ * (its answer and its exec are events; only its death before answering is not). */
+const INIT_CHECK_MS = 25;
+
+/**
+ * start's wait on exec.fifo (fd: its read end, opened O_NONBLOCK), on the event loop: the init
+ * opens the fifo once it has a reader, writes "0", runs the startContainer hooks and execs (the
+ * fifo is close-on-exec: EOF); "E" before EOF says it failed on the way. A write end of our own,
+ * held until "0" came, keeps the fifo from reading EOF before the init has opened it; the fifo is
+ * read through a libuv pipe (epoll), never by a threadpool read that blocks.
+ */
+function watchExecFifo(fd: number, id: string, spec: Spec, initWaits: () => boolean): Promise<'executed' | 'failed'> {
   return new Promise((resolve, reject) => {
-    read(fd, buf, 0, buf.length, null, (err, n) => {
-      if (err) (err.code === 'EAGAIN' ? resolve('again') : reject(err));
-      else resolve(n === 0 ? 'eof' : buf.subarray(0, n));
+    let ours: number | undefined;
+    try {
+      ours = openSync(`/proc/self/fd/${fd}`, fsc.O_WRONLY | fsc.O_NONBLOCK); // libuv opens close-on-exec
+    } catch (e) {
+      closeSync(fd);
+      reject(new HakoError(`hako: cannot start container ${id}: opening exec.fifo failed: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { code: 'io' }));
+      return;
+    }
+    const dropOurs = () => {
+      if (ours !== undefined) { try { closeSync(ours); } catch { /* closed */ } ours = undefined; }
+    };
+    // the socket owns fd from here (it closes it)
+    const pipe = new Socket({ fd, readable: true, writable: false });
+    let started = false;
+    let failed = false;
+    let settled = false;
+    const timers: { deadline?: NodeJS.Timeout; check?: NodeJS.Timeout } = {};
+    const finish = (err?: HakoError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timers.deadline);
+      clearInterval(timers.check);
+      dropOurs();
+      pipe.destroy();
+      if (err) reject(err);
+      else resolve(failed ? 'failed' : 'executed');
+    };
+    const arm = (ms: number, message: string) => {
+      clearTimeout(timers.deadline);
+      timers.deadline = setTimeout(() => finish(new HakoError(message, { code: 'timeout' })), ms);
+    };
+    arm(10_000, `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`);
+    // the init gone before "0" was read: what it wrote may still be in the fifo, so our write end
+    // goes and the fifo is read to its EOF, which says how it ended
+    const initGone = () => {
+      clearInterval(timers.check);
+      dropOurs();
+    };
+    timers.check = setInterval(() => { if (!initWaits()) initGone(); }, INIT_CHECK_MS);
+    pipe.on('data', (got: Buffer) => {
+      if (!started && got.includes(0x30)) {
+        started = true;
+        clearInterval(timers.check);
+        dropOurs(); // from now on EOF is the init's exec (or its end)
+        const limit = setupTimeout(spec, 'startContainer');
+        arm(limit, `hako: cannot start container ${id}: its init did not run the process within ${Math.round(limit / 1000)} s of start`);
+      }
+      if (got.includes(0x45)) failed = true;
     });
+    pipe.on('end', () => finish(started ? undefined : new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' })));
+    pipe.on('error', (e) => finish(new HakoError(`hako: cannot start container ${id}: reading exec.fifo failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { code: 'io' })));
+    if (!initWaits()) initGone();
   });
 }
+
 
 /** The outcome of an exec watched with a bound: 'timeout' when it did not come in time. */
 function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -483,38 +542,16 @@ export class Runtime {
       } catch {
         throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
       }
-      spec = this.spec(state);
-      let outcome: 'executed' | 'failed' = 'executed';
+      let outcome: 'executed' | 'failed';
       try {
-        // the init opens exec.fifo (O_CLOEXEC) once we have it open, writes "0", runs the
-        // startContainer hooks and execs: EOF then. "E" before EOF: it failed on the way.
-        let deadline = Date.now() + 10_000;
-        let started = false;
-        for (let i = 0; ; i++) {
-          const got = await readSome(fd);
-          if (Buffer.isBuffer(got)) {
-            if (!started && got.includes(0x30)) {
-              started = true;
-              deadline = Date.now() + setupTimeout(spec, 'startContainer');
-            }
-            if (got.includes(0x45)) outcome = 'failed';
-            continue;
-          }
-          if (got === 'eof' && started) break;
-          // before "0": no writer yet (eof) or nothing written (again); after: the init still runs hooks
-          if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' });
-          if (Date.now() > deadline) {
-            throw new HakoError(started
-              ? `hako: cannot start container ${id}: its init did not run the process within ${Math.round((setupTimeout(spec, 'startContainer')) / 1000)} s of start`
-              : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`, { code: 'timeout' });
-          }
-          await delay(i < 200 ? 1 : 10);
-        }
-      } finally {
+        spec = this.spec(state);
+      } catch (e) {
         closeSync(fd);
+        throw e;
       }
+      outcome = await watchExecFifo(fd, id, spec, () => liveStatus(state) === 'created');
       try { unlinkSync(fifo); } catch { /* gone already */ }
-      this.store.update(id, (s) => { s.status = 'running'; });
+      await this.store.updateAsync(id, (s) => { s.status = 'running'; });
       if (outcome === 'failed') {
         const program = spec.process?.args?.[0];
         const err = new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook, or the exec of ${program ?? 'the process'})`, { code: 'helper' });
@@ -619,27 +656,27 @@ export class Runtime {
     if (!spec) {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
     }
-    this.store.remove(id);
+    await this.store.removeAsync(id);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
   }
 
-  /** Freezes every process of a running container (cgroup freezer). */
-  pause(id: string): void {
-    this.freezer('pause', id, 'running', 'paused', (cgroup) => cgroup.freeze());
+  /** Freezes every process of a running container (cgroup freezer); resolves once it is frozen. */
+  pause(id: string): Promise<void> {
+    return this.freezer('pause', id, 'running', 'paused', (cgroup) => cgroup.freezeAsync());
   }
 
-  resume(id: string): void {
-    this.freezer('resume', id, 'paused', 'running', (cgroup) => cgroup.thaw());
+  resume(id: string): Promise<void> {
+    return this.freezer('resume', id, 'paused', 'running', (cgroup) => cgroup.thawAsync());
   }
 
   /** pause and resume: a container in state `from` goes to `to` through its cgroup's freezer. */
-  private freezer(verb: string, id: string, from: 'running' | 'paused', to: 'running' | 'paused', act: (cgroup: CgroupManager) => void): void {
+  private async freezer(verb: string, id: string, from: 'running' | 'paused', to: 'running' | 'paused', act: (cgroup: CgroupManager) => Promise<void>): Promise<void> {
     checkOptions(verb, id, containerId, 'id');
     const state = this.store.read(id);
     const status = liveStatus(state);
     if (status !== from) throw new HakoError(`hako: container ${id} is not ${from} (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
-    act(this.cgroup(state));
-    this.store.update(id, (s) => { s.status = to; });
+    await act(this.cgroup(state));
+    await this.store.updateAsync(id, (s) => { s.status = to; });
   }
 
   /** Changes the resources of a created, running or paused container. */
@@ -953,7 +990,7 @@ export class Runtime {
         resources = { wanted: resources.wanted };
         made = false;
         state.cgroup = { ...state.cgroup as object, none: true };
-        this.store.update(id, (st) => { st.cgroup = state.cgroup; });
+        await this.store.updateAsync(id, (st) => { st.cgroup = state.cgroup; });
       }
       applyResources(cgroup, resources);
       const home = await homeLookup;
@@ -1033,10 +1070,10 @@ export class Runtime {
         try {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
           // a cgroup hako did not create is left as it was: only what hako made goes
-          if (existed.length) cgroup.removeCreated(existed);
+          if (existed.length) await cgroup.removeCreatedAsync(existed);
           else if (made) await cgroup.destroyAsync();
         } finally {
-          this.store.remove(id);
+          await this.store.removeAsync(id);
         }
       }
       throw err;
