@@ -382,6 +382,9 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
 }
 
 
+/** Foreground runs' containers still being removed after run() returned, by id. */
+const removals = new Map<string, { root: string; done: Promise<void> }>();
+
 /** What foreground runs clean up if this process exits while they run: one 'exit' listener. */
 const exitCleanups = new Set<() => void>();
 /** killOnExit of detached containers: kept for the life of this process. */
@@ -525,7 +528,7 @@ export class Runtime {
   /** Starts a created container's process. */
   async start(id: string): Promise<void> {
     checkOptions('start', id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`, { code: 'not-running' });
     if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`, { code: 'bad-state' });
@@ -592,11 +595,43 @@ export class Runtime {
 
   state(id: string): OciState {
     checkOptions('state', id, containerId, 'id');
-    return ociState(this.store.read(id));
+    return ociState(this.read(id));
   }
 
   list(): OciState[] {
-    return this.store.list().map((s) => ociState(s));
+    return this.store.list().filter((s) => !this.removing(s.id)).map((s) => ociState(s));
+  }
+
+  /** The recorded state of container id; a foreground run's container whose removal is still
+   * under way (after run returned) does not exist any more for this process. */
+  private read(id: string): ContainerState {
+    if (this.removing(id)) throw new HakoError(`hako: container ${id} does not exist`, 1, 'not-found');
+    return this.store.read(id);
+  }
+
+  private removing(id: string): boolean {
+    return removals.get(id)?.root === this.store.root;
+  }
+
+  /**
+   * The end of a foreground run: its container (cgroup, state) is removed after run() has
+   * returned. It is complete before this process exits (the removal's I/O and timers keep it
+   * alive; process.exit() does it synchronously) and before the id is used again here (create
+   * and run wait for it); this process sees the container gone at once.
+   */
+  private removeLater(id: string, spec: Spec, cgroup: CgroupManager): void {
+    const fallback = () => {
+      try { cgroup.destroy(); } catch { /* left for delete */ }
+      try { this.store.remove(id); } catch { /* left for delete */ }
+    };
+    atExit(fallback);
+    const done = this.remove(id, true, spec)
+      .catch((e: unknown) => { this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`); })
+      .finally(() => {
+        exitCleanups.delete(fallback);
+        if (removals.get(id)?.done === done) removals.delete(id);
+      });
+    removals.set(id, { root: this.store.root, done });
   }
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
@@ -606,7 +641,7 @@ export class Runtime {
     checkOptions('kill', all, boolean, 'all');
     const n = typeof signal === 'number' ? signal : signal.trim() === '0' ? 0 : signalNumber(signal);
     if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`, { code: 'bad-option' });
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (all) {
       for (const pid of this.cgroup(state).pids()) {
@@ -629,6 +664,7 @@ export class Runtime {
     checkOptions('delete', id, containerId, 'id');
     checkOptions('delete', force, boolean, 'force');
     checkContainerId(id); // even with force: an id that can never exist is a mistake (as runc)
+    await removals.get(id)?.done;
     return this.remove(id, force);
   }
 
@@ -672,7 +708,7 @@ export class Runtime {
   /** pause and resume: a container in state `from` goes to `to` through its cgroup's freezer. */
   private async freezer(verb: string, id: string, from: 'running' | 'paused', to: 'running' | 'paused', act: (cgroup: CgroupManager) => Promise<void>): Promise<void> {
     checkOptions(verb, id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status !== from) throw new HakoError(`hako: container ${id} is not ${from} (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
     await act(this.cgroup(state));
@@ -683,7 +719,7 @@ export class Runtime {
   update(id: string, resources: LinuxResources): void {
     checkOptions('update', id, containerId, 'id');
     checkOptions('update', resources, plainObject, 'resources');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
     const { devices, ...rest } = resources;
@@ -697,14 +733,14 @@ export class Runtime {
   /** The pids of every process in the container. */
   ps(id: string): number[] {
     checkOptions('ps', id, containerId, 'id');
-    return this.cgroup(this.store.read(id)).pids();
+    return this.cgroup(this.read(id)).pids();
   }
 
   /** Usage figures of a created, running or paused container, from its cgroup, in the shape of
    * runc's `events --stats` event. */
   stats(id: string): ContainerStats {
     checkOptions('stats', id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: stats: container ${id} is not running`, { code: 'not-running' });
     return { type: 'stats', id, data: statsData(this.cgroup(state).stats()) };
@@ -718,7 +754,7 @@ export class Runtime {
    */
   async events(id: string, options: EventsOptions, onEvent: (e: RuncEvent) => void): Promise<void> {
     checkOptions('events', id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     if (liveStatus(state) === 'stopped') throw new HakoError(`hako: events: container ${id} is not running`, { code: 'not-running' });
     const cg = this.cgroup(state);
     const stats = (): RuncEvent => ({ type: 'stats', id, data: cg.runcStats() });
@@ -728,7 +764,7 @@ export class Runtime {
     }
     const stopped = () => {
       try {
-        return liveStatus(this.store.read(id)) === 'stopped';
+        return liveStatus(this.read(id)) === 'stopped';
       } catch {
         return true; // deleted
       }
@@ -808,7 +844,7 @@ export class Runtime {
       if (typeof p !== 'object' || p === null || !Array.isArray(p.args) || !(p.env === undefined || Array.isArray(p.env))) validateProcess(proc, 'exec', this.warn);
     };
     if (typeof given !== 'function') shape(given);
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255, status === 'stopped' ? 'not-running' : 'bad-state');
     const spec = this.spec(state); // the one parse of the config snapshot for this exec
@@ -879,6 +915,9 @@ export class Runtime {
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
+    // the id's last foreground run may still be being removed: its cgroup and state go first
+    const removal = removals.get(id)?.done;
+    if (removal) await removal;
     if ((process.geteuid?.() ?? 0) !== 0) {
       throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root', { code: 'unsupported' });
     }
@@ -1060,7 +1099,10 @@ export class Runtime {
       if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
       const out = this.resultOf(result, mode, builder);
       if (mode === 'run') out.oomKilled = cg.oomKilled();
-      if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
+      if (mode === 'run' && !options.keep) {
+        if (spec.hooks?.poststop?.length) await this.remove(id, true, spec); // the hooks are the caller's to wait for
+        else this.removeLater(id, spec, cg);
+      }
       return out;
     } catch (err) {
       helper.abandon(); // a plan never sent: the helper goes (a no-op once it ran)
