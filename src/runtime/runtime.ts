@@ -915,9 +915,6 @@ export class Runtime {
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
-    // the id's last foreground run may still be being removed: its cgroup and state go first
-    const removal = removals.get(id)?.done;
-    if (removal) await removal;
     if ((process.geteuid?.() ?? 0) !== 0) {
       throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root', { code: 'unsupported' });
     }
@@ -957,6 +954,10 @@ export class Runtime {
     let cgroup: CgroupManager;
     let resources: ResourcePlan;
     try {
+      // the id's last foreground run may still be being removed: its cgroup and state go first
+      // (awaited here, after the helper's start: a handle gets its streams when the call returns)
+      const removal = removals.get(id)?.done;
+      if (removal) await removal;
       // a taken id is said before any error of this config (store.create below is the claim)
       if (this.store.exists(id)) throw new HakoError(`hako: container with id ${id} already exists`, 1, 'exists');
       // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the

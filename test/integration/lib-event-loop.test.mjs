@@ -102,3 +102,40 @@ test(`${N} containers at once under CPU load: every verb overlaps, and the event
     else process.env[MARK_VAR] = before;
   }
 }));
+
+test('a foreground run returns before its container is removed: the id is free again at once, and the container is gone for this process', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root, warn: (m) => { throw new Error(`unexpected warning: ${m}`); } });
+  const b = s.bundle().args('true');
+  const id = s.id();
+  for (let i = 0; i < 10; i++) {
+    const r = await rt.run(id, { bundle: b.dir, stdio: 'ignore' });
+    assert.equal(r.exitCode, 0);
+    assert.deepEqual(rt.list(), []);
+    assert.throws(() => rt.state(id), /does not exist/);
+  }
+  // a handle still gets its streams when the call returns, the removal of the last run pending
+  const h = rt.spawn(id, { bundle: b.dir, stdio: ['pipe', 'pipe', 'ignore'], args: ['cat'] });
+  assert.ok(h.stdin && h.stdout);
+  h.stdin.end('reused');
+  let out = '';
+  h.stdout.on('data', (d) => { out += d; });
+  assert.equal((await h.result).exitCode, 0);
+  assert.equal(out, 'reused');
+}));
+
+test('a process that exits (process.exit) as soon as run returns leaves nothing behind', scoped(async (s) => {
+  const b = s.bundle().args('true');
+  const ids = [s.id(), s.id(), s.id()];
+  const code = `
+    import { Runtime } from ${JSON.stringify(`${REPO}/dist/src/runtime/runtime.js`)};
+    const [root, bundle, ...ids] = process.argv.slice(1);
+    const rt = new Runtime({ root });
+    const rs = await Promise.all(ids.map((id) => rt.run(id, { bundle, stdio: 'ignore' })));
+    process.exit(rs.every((r) => r.exitCode === 0) ? 0 : 1);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code, s.root, b.dir, ...ids], { stdio: ['ignore', 'inherit', 'inherit'], env: s.env(), timeout: 60_000, killSignal: 'SIGKILL' });
+  const [status] = await once(child, 'exit');
+  assert.equal(status, 0);
+  // nothing to wait for: the scope's leak check runs now, and must find nothing even at once
+  assert.deepEqual(s.leftovers(), []);
+}));
