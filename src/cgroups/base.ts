@@ -2,7 +2,7 @@
 // in, listing them, signalling them all, and the bounded teardown.
 import type { RuncStats } from './runc-stats.js';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { dirname, join } from 'node:path';
 import type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, KillSignal } from './manager.js';
@@ -113,6 +113,19 @@ export abstract class BaseManager implements CgroupManager {
         throw new CgroupError(`hako: cgroup: cannot create ${dir} (${errnoOf(err) ?? String(err)})`, dir, errnoOf(err));
       }
     }
+    this.afterCreate();
+  }
+
+  /** create(), the directories made on libuv's threadpool, in parallel (off the event loop). */
+  async createAsync(): Promise<void> {
+    const made = await Promise.allSettled(Object.values(this.dirs).map((dir) => mkdir(dir, { recursive: true })));
+    const dirs = Object.values(this.dirs);
+    made.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        const dir = dirs[i] ?? '';
+        throw new CgroupError(`hako: cgroup: cannot create ${dir} (${errnoOf(r.reason) ?? String(r.reason)})`, dir, errnoOf(r.reason));
+      }
+    });
     this.afterCreate();
   }
 

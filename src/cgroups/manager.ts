@@ -15,6 +15,8 @@ export interface CgroupManager {
   readonly path: string;
   /** Make the cgroup (and its parents) in every hierarchy. Harmless when it exists. */
   create(): void;
+  /** create(), off the event loop. */
+  createAsync(): Promise<void>;
   /** Move a process in, in every hierarchy. */
   addProcess(pid: number): void;
   /** Apply linux.resources; refuses (HakoError) what it cannot apply, naming the file and errno. */

@@ -22,6 +22,7 @@ export class NoCgroup implements CgroupManager {
   }
 
   create(): void { /* none */ }
+  async createAsync(): Promise<void> { /* none */ }
   addProcess(): void { /* none */ }
   set(resources: LinuxResources): void {
     if (Object.keys(resources).length) this.none('update');

@@ -2,6 +2,7 @@
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
@@ -31,8 +32,8 @@ import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
 import { checkContainerId } from './ids.js';
-import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { procStat } from './lock.js';
+import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
+import { procStat, releaseHeldLocks } from './lock.js';
 import { formatMap } from '../linux/idmap.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
@@ -394,9 +395,13 @@ function atExit(fn: () => void, set = exitCleanups): void {
   set.add(fn);
 }
 function runExitCleanups(): void {
+  // the async work under way never finishes now: our own locks go first (the cleanups would wait
+  // for them), the deletions under way are finished after
+  releaseHeldLocks();
   for (const fn of [...exitCleanups, ...detachedCleanups]) {
     try { fn(); } catch { /* the next one still runs */ }
   }
+  finishRemovals();
   exitCleanups.clear();
   detachedCleanups.clear();
 }
@@ -494,9 +499,9 @@ export class Runtime {
    * aside, which runc ignores rootless too): returns the NoCgroup to use then, with a warning.
    * Limits that cannot be applied are refused, naming the field.
    */
-  private createCgroup(cgroup: CgroupManager, spec: Spec, id: string): NoCgroup | undefined {
+  private async createCgroup(cgroup: CgroupManager, spec: Spec, id: string): Promise<NoCgroup | undefined> {
     try {
-      cgroup.create();
+      await cgroup.createAsync();
       return undefined;
     } catch (e) {
       const errno = e instanceof CgroupError ? e.errno : undefined;
@@ -988,7 +993,7 @@ export class Runtime {
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
-      this.store.create(id, state);
+      await this.store.createAsync(id, state);
     } catch (e) {
       helper.abandon();
       throw e;
@@ -1021,8 +1026,8 @@ export class Runtime {
         throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       }
       made = true;
-      writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
-      const skipped = this.createCgroup(cgroup, spec, id);
+      await writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
+      const skipped = await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
         // v2 device filter, which has no cgroup to go on), and the state says so for later verbs
@@ -1056,7 +1061,7 @@ export class Runtime {
           await runHooks('createRuntime', spec.hooks?.createRuntime, s);
           return JSON.stringify(s); // for the createContainer hooks
         },
-        onReady: () => {
+        onReady: async () => {
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
           if (options.killOnExit && mode !== 'run') {
@@ -1066,7 +1071,7 @@ export class Runtime {
             atExit(() => { if (startTime(p) === pidStartTime) process.kill(p, 'SIGKILL'); }, detachedCleanups);
           }
           state.status = mode === 'create' ? 'created' : 'running';
-          this.store.write(id, state);
+          await this.store.writeAsync(id, state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
           if (execed) {
