@@ -24,7 +24,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId } from './ids.js';
@@ -145,7 +144,7 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
   liveHere.add(attempt);
   try {
     for (;;) {
-      const r = await attempt.stepAsync();
+      const r = attempt.step();
       if (r.kind === 'acquired') break;
       if (r.kind === 'retry') {
         await new Promise((done) => setImmediate(done));
@@ -157,14 +156,14 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }
   } catch (e) {
-    await attempt.abandonAsync();
+    attempt.abandon();
     liveHere.delete(attempt);
     throw e;
   }
   try {
     return await held.run(new Set([...(mine ?? []), path]), fn);
   } finally {
-    await attempt.releaseAsync();
+    attempt.release();
     liveHere.delete(attempt);
   }
 }
@@ -173,10 +172,10 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
 const liveHere = new Set<Attempt>();
 
 /**
- * Gives back, synchronously, every lock withLock is taking or holds in this process: for its
- * 'exit' handlers, whose own synchronous work on a container must not wait for a lock that an
- * async call chain of this same process holds and will never give back (no callback runs after
- * 'exit'; a rename may have taken the lock without its callback having said so).
+ * Gives back, synchronously, every lock withLock is waiting for or holds in this process: for
+ * its 'exit' handlers, whose own synchronous work on a container must not wait for a lock that
+ * an async call chain of this same process holds and will never give back (no callback runs
+ * after 'exit').
  */
 export function releaseHeldLocks(): void {
   for (const a of liveHere) {
@@ -277,75 +276,13 @@ class Attempt {
     return { kind: 'held', holder };
   }
 
-  /** step(), its file system work on libuv's threadpool (withLock's: off the event loop). */
-  async stepAsync(): Promise<Step> {
-    if (!this.staging) {
-      try {
-        await mkdir(this.dir, { recursive: true, mode: 0o700 });
-        await mkdir(this.staged, { mode: 0o700 });
-        this.staging = true;
-        await writeFile(join(this.staged, this.token), '', { mode: 0o600, flag: 'wx' });
-      } catch (e) {
-        throw this.fsError(e, 'preparing');
-      }
-    }
-    try {
-      await rename(this.staged, this.path);
-      this.staging = false;
-      return { kind: 'acquired' };
-    } catch (e) {
-      const code = errno(e);
-      if (code === 'ENOENT') {
-        this.staging = false;
-        return { kind: 'retry' };
-      }
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw this.fsError(e, 'taking');
-    }
-    let names: string[];
-    try {
-      names = await readdir(this.path);
-    } catch {
-      names = [];
-    }
-    if (names.length === 0) return { kind: 'retry' };
-    let holder: Owner | undefined;
-    for (const name of names) {
-      const owner = parseOwnerToken(name);
-      if (!owner) continue;
-      if (!ownerGone(owner)) {
-        holder = owner;
-        continue;
-      }
-      try {
-        await unlink(join(this.path, name));
-      } catch (e) {
-        if (errno(e) !== 'ENOENT') throw this.fsError(e, 'breaking the stale lock');
-      }
-      await rmdir(this.path).catch(() => { /* in use, or gone */ });
-      sweepLocks(this.dir);
-      return { kind: 'retry' };
-    }
-    return { kind: 'held', holder };
-  }
-
-  async releaseAsync(): Promise<void> {
-    await unlink(join(this.path, this.token)).catch(() => { /* gone */ });
-    await rmdir(this.path).catch(() => { /* in use, or gone */ });
-  }
-
-  async abandonAsync(): Promise<void> {
-    if (this.staging) await rm(this.staged, { recursive: true, force: true }).catch(() => { /* gone */ });
-    this.staging = false;
-  }
-
   /** Gives the lock back: our token only, then the directory if nobody has put theirs in it. */
   release(): void {
     quietly(() => unlinkSync(join(this.path, this.token)));
     quietly(() => rmdirSync(this.path));
   }
 
-  /** Gives up waiting: removes the private directory (always: also when a mkdir may have made it
-   * without its callback having run). */
+  /** Gives up waiting: removes the private directory (always: whatever this attempt knows). */
   abandon(always = false): void {
     if (this.staging || always) quietly(() => rmSync(this.staged, { recursive: true, force: true }));
     this.staging = false;

@@ -2,7 +2,6 @@
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
@@ -993,7 +992,7 @@ export class Runtime {
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
-      await this.store.createAsync(id, state);
+      this.store.create(id, state);
     } catch (e) {
       helper.abandon();
       throw e;
@@ -1026,7 +1025,7 @@ export class Runtime {
         throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       }
       made = true;
-      await writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
+      writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       const skipped = await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
@@ -1061,7 +1060,7 @@ export class Runtime {
           await runHooks('createRuntime', spec.hooks?.createRuntime, s);
           return JSON.stringify(s); // for the createContainer hooks
         },
-        onReady: async () => {
+        onReady: () => {
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
           if (options.killOnExit && mode !== 'run') {
@@ -1071,7 +1070,7 @@ export class Runtime {
             atExit(() => { if (startTime(p) === pidStartTime) process.kill(p, 'SIGKILL'); }, detachedCleanups);
           }
           state.status = mode === 'create' ? 'created' : 'running';
-          await this.store.writeAsync(id, state);
+          this.store.write(id, state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
           if (execed) {

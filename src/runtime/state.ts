@@ -18,7 +18,7 @@
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
@@ -139,37 +139,6 @@ export class StateStore {
     return record;
   }
 
-  /** create(), its file system work on libuv's threadpool (off the event loop). */
-  async createAsync(id: string, state: ContainerState): Promise<ContainerState> {
-    checkContainerId(id);
-    const record: ContainerState = { ...state, id };
-    const target = join(this.root, id);
-    try {
-      await mkdir(this.root, { recursive: true, mode: 0o700 });
-    } catch (e) {
-      throw fsFailure(e, `creating the state directory ${this.root}`);
-    }
-    if (await pathExistsAsync(target, `looking up container ${id} in ${this.root}`)) throw alreadyExists(id);
-    await this.sweepAsync();
-    const staged = join(this.root, `@${ownerToken()}.new`);
-    try {
-      await mkdir(staged, { mode: 0o700 });
-      await writeAtomicAsync(staged, STATE_FILE, serialize(record));
-    } catch (e) {
-      await rm(staged, { recursive: true, force: true });
-      throw fsFailure(e, `creating the state of container ${id}`);
-    }
-    try {
-      await rename(staged, target);
-    } catch (e) {
-      await rm(staged, { recursive: true, force: true });
-      const code = errno(e);
-      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw alreadyExists(id);
-      throw fsFailure(e, `creating the state of container ${id}`);
-    }
-    return record;
-  }
-
   /** The recorded state of container id; `hako: container X does not exist` when there is none. */
   read(id: string): ContainerState {
     checkContainerId(id);
@@ -202,22 +171,6 @@ export class StateStore {
       throw fsFailure(e, `writing the state of container ${id}`);
     }
     sweepTemporaries(dir);
-    return record;
-  }
-
-  /** write(), off the event loop. Does not lock either. */
-  async writeAsync(id: string, state: ContainerState): Promise<ContainerState> {
-    checkContainerId(id);
-    const record: ContainerState = { ...state, id };
-    const dir = join(this.root, id);
-    if (!(await pathExistsAsync(join(dir, STATE_FILE), `looking up container ${id} in ${this.root}`))) throw doesNotExist(id);
-    try {
-      await writeAtomicAsync(dir, STATE_FILE, serialize(record));
-    } catch (e) {
-      const code = errno(e);
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw doesNotExist(id);
-      throw fsFailure(e, `writing the state of container ${id}`);
-    }
     return record;
   }
 
@@ -325,19 +278,6 @@ export class StateStore {
     return trash;
   }
 
-  private async sweepAsync(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.root);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const owner = leftBy(name);
-      if (owner && ownerGone(owner)) await rm(join(this.root, name), { recursive: true, force: true });
-    }
-  }
-
   /** Removes work left in the root by processes that died in the middle of it (@TOKEN.new, @TOKEN.rm). */
   sweep(): void {
     let names: string[];
@@ -438,33 +378,6 @@ function writeAtomic(dir: string, name: string, text: string): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
-  }
-}
-
-/** writeAtomic(), off the event loop. */
-async function writeAtomicAsync(dir: string, name: string, text: string): Promise<void> {
-  const tmp = join(dir, `${name}@${ownerToken()}.tmp`);
-  const file = await open(tmp, 'wx', 0o600);
-  try {
-    try {
-      await file.writeFile(text, 'utf8');
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, join(dir, name));
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-async function pathExistsAsync(path: string, what: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return false;
-    throw fsFailure(e, what);
   }
 }
 
