@@ -2,13 +2,13 @@
 // in, listing them, signalling them all, and the bounded teardown.
 import type { RuncStats } from './runc-stats.js';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { dirname, join } from 'node:path';
 import type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, KillSignal } from './manager.js';
 import { UNIFIED } from './path.js';
 import type { CgroupMode } from './detect.js';
-import { CgroupError, errnoOf, readProcs, removeTree, sleepMs, walkCgroups, writeCgroupFile } from './files.js';
+import { CgroupError, errnoOf, readProcs, removeTree, runAsync, runSync, walkCgroups, writeCgroupFile, type Waits } from './files.js';
 import type { Freezer, FreezerState } from './freezer.js';
 import type { LinuxResources } from './resources.js';
 import type { CgroupStats } from './stats.js';
@@ -81,13 +81,21 @@ export abstract class BaseManager implements CgroupManager {
   }
 
   removeCreated(keep: string[]): void {
+    runSync(this.removeCreatedSteps(keep));
+  }
+
+  removeCreatedAsync(keep: string[]): Promise<void> {
+    return runAsync(this.removeCreatedSteps(keep));
+  }
+
+  private *removeCreatedSteps(keep: string[]): Waits {
     const start = Date.now();
     for (const dir of Object.values(this.dirs)) {
       if (keep.includes(dir)) continue;
       for (let round = 0; ; round++) {
         const r = removeTree(dir);
         if (r.failed === undefined || r.errno !== 'EBUSY' || Date.now() - start >= this.destroyTimeoutMs) break;
-        sleepMs(round < 20 ? 5 : 20);
+        yield round < 20 ? 5 : 20;
       }
     }
   }
@@ -105,6 +113,19 @@ export abstract class BaseManager implements CgroupManager {
         throw new CgroupError(`hako: cgroup: cannot create ${dir} (${errnoOf(err) ?? String(err)})`, dir, errnoOf(err));
       }
     }
+    this.afterCreate();
+  }
+
+  /** create(), the directories made on libuv's threadpool, in parallel (off the event loop). */
+  async createAsync(): Promise<void> {
+    const made = await Promise.allSettled(Object.values(this.dirs).map((dir) => mkdir(dir, { recursive: true })));
+    const dirs = Object.values(this.dirs);
+    made.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        const dir = dirs[i] ?? '';
+        throw new CgroupError(`hako: cgroup: cannot create ${dir} (${errnoOf(r.reason) ?? String(r.reason)})`, dir, errnoOf(r.reason));
+      }
+    });
     this.afterCreate();
   }
 
@@ -140,12 +161,22 @@ export abstract class BaseManager implements CgroupManager {
 
   freeze(): void {
     this.requireExists('freeze');
-    this.needFreezer().freeze();
+    runSync(this.needFreezer().freeze());
   }
 
   thaw(): void {
     this.requireExists('thaw');
-    this.needFreezer().thaw();
+    runSync(this.needFreezer().thaw());
+  }
+
+  async freezeAsync(): Promise<void> {
+    this.requireExists('freeze');
+    await runAsync(this.needFreezer().freeze());
+  }
+
+  async thawAsync(): Promise<void> {
+    this.requireExists('thaw');
+    await runAsync(this.needFreezer().thaw());
   }
 
   state(): FreezerState {
@@ -154,7 +185,11 @@ export abstract class BaseManager implements CgroupManager {
   }
 
   killAll(signal: KillSignal = 'SIGKILL'): void {
-    this.signalAll(signal, true);
+    runSync(this.signalAll(signal, true));
+  }
+
+  killAllAsync(signal: KillSignal = 'SIGKILL'): Promise<void> {
+    return runAsync(this.signalAll(signal, true));
   }
 
   /**
@@ -162,7 +197,7 @@ export abstract class BaseManager implements CgroupManager {
    * so that nothing forks away meanwhile (as runc does), then thaw unless it was frozen before
    * (a frozen v1 task only dies of SIGKILL once thawed).
    */
-  protected signalAll(signal: KillSignal, useFreezer: boolean): void {
+  protected *signalAll(signal: KillSignal, useFreezer: boolean): Waits {
     const isKill = signal === 'SIGKILL' || signal === 9;
     const killDir = isKill ? this.killFile() : undefined;
     if (killDir !== undefined) {
@@ -179,7 +214,7 @@ export abstract class BaseManager implements CgroupManager {
       try {
         wasFrozen = fz.state() === 'frozen';
         if (useFreezer && !wasFrozen) {
-          fz.freeze();
+          yield* fz.freeze();
           froze = true;
         }
       } catch {
@@ -199,7 +234,7 @@ export abstract class BaseManager implements CgroupManager {
         }
       }
     }
-    if (fz && (froze || (wasFrozen && isKill && fz.killNeedsThaw))) fz.thaw();
+    if (fz && (froze || (wasFrozen && isKill && fz.killNeedsThaw))) yield* fz.thaw();
   }
 
   /**
@@ -218,37 +253,34 @@ export abstract class BaseManager implements CgroupManager {
 
   /** destroy() for the common end of a container (its processes gone, only its directories
    * left): the rmdirs run on libuv's threadpool, in parallel and off the event loop; anything
-   * else (a process still there, child cgroups) falls back to the bounded synchronous teardown. */
+   * else (a process still there, child cgroups) takes destroy()'s rounds, waiting on timers. */
   async destroyAsync(): Promise<void> {
     const results = await Promise.allSettled(Object.values(this.dirs).map((d) => rmdir(d)));
     const left = results.some((r) => r.status === 'rejected' && (r.reason as NodeJS.ErrnoException).code !== 'ENOENT');
     if (left) {
-      // processes still inside (or child cgroups): destroy()'s rounds, waiting off the event loop
-      await this.destroyRounds((ms) => new Promise<void>((r) => { setTimeout(r, ms); }));
+      await runAsync(this.destroySteps());
       return;
     }
     if (this.ownParent) await Promise.allSettled(Object.values(this.dirs).map((d) => rmdir(dirname(d))));
   }
 
   destroy(): void {
-    void this.destroyRounds((ms) => { sleepMs(ms); });
+    runSync(this.destroySteps());
   }
 
-  /** Kills what is left and removes the directories, in rounds until destroyTimeoutMs; wait(ms)
-   * between rounds (synchronous for destroy(), a timer for destroyAsync(): then the returned
-   * promise settles when it is done; with a synchronous wait everything happens before it returns,
-   * and a failure is thrown). */
-  private destroyRounds(wait: (ms: number) => void | Promise<void>): void | Promise<void> {
+  /** Kills what is left and removes the directories, in rounds until destroyTimeoutMs (runSync or
+   * runAsync drive the waits between rounds); a failure is thrown. */
+  private *destroySteps(): Waits {
     if (!this.exists()) {
       this.removeEmptyParents();
       return;
     }
     const start = Date.now();
-    const round = (n: number): void | Promise<void> => {
+    for (let n = 0; ; n++) {
       const left = this.pids();
       if (left.length > 0) {
         try {
-          this.signalAll('SIGKILL', false);
+          yield* this.signalAll('SIGKILL', false);
         } catch {
           // retried next round
         }
@@ -267,9 +299,7 @@ export abstract class BaseManager implements CgroupManager {
         throw new CgroupError(`hako: cgroup: cannot remove ${failure.failed} (${failure.errno}) after ${this.destroyTimeoutMs} ms`
           + `${still.length ? `; processes still inside: ${still.join(' ')}` : ''}`, failure.failed ?? '', failure.errno);
       }
-      const waited = wait(n < 20 ? 5 : 20);
-      return waited ? waited.then(() => round(n + 1)) : round(n + 1);
-    };
-    return round(0);
+      yield n < 20 ? 5 : 20;
+    }
   }
 }

@@ -125,9 +125,25 @@ export function removeTree(dir: string): { failed?: string; errno?: string } {
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** Block the thread for ms milliseconds (the managers are synchronous by design). */
+/** Block the thread for ms milliseconds (the synchronous face of the managers: the CLI's). */
 export function sleepMs(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** A bounded wait written once for both faces: it yields how many milliseconds to wait before
+ * its next step. runSync blocks the thread between steps (the CLI), runAsync waits on a timer
+ * (the library: the event loop runs meanwhile). */
+export type Waits = Generator<number, void, void>;
+
+export function runSync(steps: Waits): void {
+  for (let r = steps.next(); !r.done; r = steps.next()) sleepMs(r.value);
+}
+
+export async function runAsync(steps: Waits): Promise<void> {
+  for (let r = steps.next(); !r.done; r = steps.next()) {
+    const ms = r.value;
+    await new Promise<void>((done) => { setTimeout(done, ms); });
+  }
 }
 
 /** An integer as the kernel wants it: no exponent, no fraction. */

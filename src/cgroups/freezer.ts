@@ -1,7 +1,7 @@
 // Freezing: the v1 freezer controller (freezer.state) and the v2 core files (cgroup.freeze,
 // cgroup.events). Both settle asynchronously; waits are bounded.
 import { HakoError } from '../errors.js';
-import { parseKeyed, readCgroupFile, readOptional, sleepMs, writeCgroupFile } from './files.js';
+import { parseKeyed, readCgroupFile, readOptional, writeCgroupFile, type Waits } from './files.js';
 
 export type FreezerState = 'frozen' | 'thawed';
 
@@ -9,8 +9,9 @@ export type FreezerState = 'frozen' | 'thawed';
 export const FREEZE_TIMEOUT_MS = 3000;
 
 export interface Freezer {
-  freeze(): void;
-  thaw(): void;
+  /** The steps of freezing (runSync or runAsync drive them: files.ts). */
+  freeze(): Waits;
+  thaw(): Waits;
   state(): FreezerState;
   /** A v1 frozen task does not die of SIGKILL until thawed; a v2 frozen one does. */
   readonly killNeedsThaw: boolean;
@@ -21,13 +22,13 @@ export function v1Freezer(dir: string): Freezer {
   return {
     killNeedsThaw: true,
     state: () => (read() === 'FROZEN' ? 'frozen' : 'thawed'),
-    freeze() {
+    *freeze() {
       const deadline = Date.now() + FREEZE_TIMEOUT_MS;
       for (let i = 0; ; i++) {
         // as runc does: a cgroup can stay FREEZING while a task forks; a THAWED/FROZEN cycle unsticks it
         if (i > 0 && i % 50 === 0) {
           writeCgroupFile(dir, 'freezer.state', 'THAWED');
-          sleepMs(1);
+          yield 1;
         }
         writeCgroupFile(dir, 'freezer.state', 'FROZEN');
         const state = read();
@@ -36,17 +37,17 @@ export function v1Freezer(dir: string): Freezer {
           writeCgroupFile(dir, 'freezer.state', 'THAWED');
           throw new HakoError(`hako: cgroup: freezer.state: could not freeze ${dir} within ${FREEZE_TIMEOUT_MS} ms (it stays ${state})`, { code: 'timeout' });
         }
-        sleepMs(i < 10 ? 1 : 10);
+        yield i < 10 ? 1 : 10;
       }
     },
-    thaw() {
+    *thaw() {
       const deadline = Date.now() + FREEZE_TIMEOUT_MS;
       for (let i = 0; ; i++) {
         writeCgroupFile(dir, 'freezer.state', 'THAWED');
         const state = read();
         if (state === 'THAWED') return;
         if (Date.now() > deadline) throw new HakoError(`hako: cgroup: freezer.state: could not thaw ${dir} within ${FREEZE_TIMEOUT_MS} ms (it stays ${state}; is a parent cgroup frozen?)`, { code: 'timeout' });
-        sleepMs(i < 10 ? 1 : 10);
+        yield i < 10 ? 1 : 10;
       }
     },
   };
@@ -54,7 +55,7 @@ export function v1Freezer(dir: string): Freezer {
 
 export function v2Freezer(dir: string): Freezer {
   const frozen = () => parseKeyed(readCgroupFile(dir, 'cgroup.events')).get('frozen') === '1';
-  const settle = (want: boolean) => {
+  function* settle(want: boolean): Waits {
     if (readOptional(dir, 'cgroup.freeze') === undefined) {
       throw new HakoError(`hako: cgroup: ${dir} has no cgroup.freeze (the cgroup v2 freezer needs Linux 5.2 or later)`, { code: 'unsupported' });
     }
@@ -65,9 +66,9 @@ export function v2Freezer(dir: string): Freezer {
         if (want) writeCgroupFile(dir, 'cgroup.freeze', '0');
         throw new HakoError(`hako: cgroup: cgroup.freeze: ${dir} did not become ${want ? 'frozen' : 'thawed'} within ${FREEZE_TIMEOUT_MS} ms${want ? '' : ' (is a parent cgroup frozen?)'}`, { code: 'timeout' });
       }
-      sleepMs(i < 10 ? 1 : 10);
+      yield i < 10 ? 1 : 10;
     }
-  };
+  }
   return {
     killNeedsThaw: false,
     // what was asked (cgroup.freeze), as runc reads it: cgroup.events may say "frozen 0" for a

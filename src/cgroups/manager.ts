@@ -15,6 +15,8 @@ export interface CgroupManager {
   readonly path: string;
   /** Make the cgroup (and its parents) in every hierarchy. Harmless when it exists. */
   create(): void;
+  /** create(), off the event loop. */
+  createAsync(): Promise<void>;
   /** Move a process in, in every hierarchy. */
   addProcess(pid: number): void;
   /** Apply linux.resources; refuses (HakoError) what it cannot apply, naming the file and errno. */
@@ -23,6 +25,9 @@ export interface CgroupManager {
   setChecked(wanted: Wanted): void;
   freeze(): void;
   thaw(): void;
+  /** freeze() and thaw() waiting on timers: the event loop runs while the kernel settles. */
+  freezeAsync(): Promise<void>;
+  thawAsync(): Promise<void>;
   state(): FreezerState;
   /** Every process in the cgroup and below it, in any hierarchy. */
   pids(): number[];
@@ -38,11 +43,15 @@ export interface CgroupManager {
   oomKilled(): boolean;
   /** Signal every process in the cgroup (default SIGKILL). */
   killAll(signal?: KillSignal): void;
+  /** killAll(), its freezer waits on timers. */
+  killAllAsync(signal?: KillSignal): Promise<void>;
   /** The cgroup's directories that exist now (in any hierarchy). */
   existingDirs(): string[];
   /** Remove, without signalling anything, this cgroup's directories except those in `keep` (which
    * existed before hako): waits (bounded) for them to empty. For a cgroup hako did not create. */
   removeCreated(keep: string[]): void;
+  /** removeCreated(), its waits on timers. */
+  removeCreatedAsync(keep: string[]): Promise<void>;
   /** Kill what is left, wait (bounded), remove the cgroup leaf-first everywhere. Idempotent. */
   destroy(): void;
   /** destroy(), with the common case (nothing left inside) off the event loop. */

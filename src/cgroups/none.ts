@@ -22,6 +22,7 @@ export class NoCgroup implements CgroupManager {
   }
 
   create(): void { /* none */ }
+  async createAsync(): Promise<void> { /* none */ }
   addProcess(): void { /* none */ }
   set(resources: LinuxResources): void {
     if (Object.keys(resources).length) this.none('update');
@@ -29,6 +30,8 @@ export class NoCgroup implements CgroupManager {
   setChecked(_wanted: Wanted): void { /* nothing was asked: the runtime refused limits without a cgroup */ }
   freeze(): void { this.none('pause'); }
   thaw(): void { this.none('resume'); }
+  async freezeAsync(): Promise<void> { this.none('pause'); }
+  async thawAsync(): Promise<void> { this.none('resume'); }
   state(): FreezerState { return 'thawed'; }
   pids(): number[] {
     if (this.pid <= 0) return [];
@@ -42,8 +45,10 @@ export class NoCgroup implements CgroupManager {
   killAll(signal: NodeJS.Signals | number = 'SIGKILL'): void {
     for (const p of this.pids()) { try { process.kill(p, signal); } catch { /* gone */ } }
   }
+  async killAllAsync(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> { this.killAll(signal); }
   existingDirs(): string[] { return []; }
   removeCreated(): void { /* none */ }
+  async removeCreatedAsync(): Promise<void> { /* none */ }
   destroy(): void { /* none */ }
   async destroyAsync(): Promise<void> { /* none */ }
   /** A `cgroup` mount gets an empty tmpfs (v1) or the cgroup2 the user namespace may mount (v2). */

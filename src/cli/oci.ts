@@ -170,8 +170,8 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return 0;
     }
     case 'pause': case 'resume': {
-      if (verb === 'pause') rt.pause(oneId(verb, args.rest));
-      else rt.resume(oneId(verb, args.rest));
+      if (verb === 'pause') await rt.pause(oneId(verb, args.rest));
+      else await rt.resume(oneId(verb, args.rest));
       return 0;
     }
     case 'update': {

@@ -141,6 +141,7 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
   const attempt = new Attempt(path, id);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let backoff = 1;
+  liveHere.add(attempt);
   try {
     for (;;) {
       const r = attempt.step();
@@ -156,13 +157,32 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
     }
   } catch (e) {
     attempt.abandon();
+    liveHere.delete(attempt);
     throw e;
   }
   try {
     return await held.run(new Set([...(mine ?? []), path]), fn);
   } finally {
     attempt.release();
+    liveHere.delete(attempt);
   }
+}
+
+/** withLock's attempts under way in this process: taking, holding or giving back a lock. */
+const liveHere = new Set<Attempt>();
+
+/**
+ * Gives back, synchronously, every lock withLock is waiting for or holds in this process: for
+ * its 'exit' handlers, whose own synchronous work on a container must not wait for a lock that
+ * an async call chain of this same process holds and will never give back (no callback runs
+ * after 'exit').
+ */
+export function releaseHeldLocks(): void {
+  for (const a of liveHere) {
+    a.abandon(true);
+    a.release();
+  }
+  liveHere.clear();
 }
 
 /** withLock for synchronous code: waits by blocking the thread (Atomics.wait). */
@@ -262,9 +282,9 @@ class Attempt {
     quietly(() => rmdirSync(this.path));
   }
 
-  /** Gives up waiting: removes the private directory. */
-  abandon(): void {
-    if (this.staging) quietly(() => rmSync(this.staged, { recursive: true, force: true }));
+  /** Gives up waiting: removes the private directory (always: whatever this attempt knows). */
+  abandon(always = false): void {
+    if (this.staging || always) quietly(() => rmSync(this.staged, { recursive: true, force: true }));
     this.staging = false;
   }
 

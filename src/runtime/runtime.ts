@@ -1,7 +1,8 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, read, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
@@ -30,8 +31,8 @@ import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts, ownBoundingSet } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
 import { checkContainerId } from './ids.js';
-import { type ContainerState, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { procStat } from './lock.js';
+import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
+import { procStat, releaseHeldLocks } from './lock.js';
 import { formatMap } from '../linux/idmap.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
@@ -313,16 +314,74 @@ function setupTimeout(spec: Spec, kind: 'createContainer' | 'startContainer' = '
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** One read of a non-blocking fd: the bytes, 'eof' (no writer), or 'again' (a writer, no data). */
-function readSome(fd: number): Promise<Buffer | 'eof' | 'again'> {
-  const buf = Buffer.alloc(16);
+/** How often start looks whether the init is still there while it has not answered on exec.fifo
+ * (its answer and its exec are events; only its death before answering is not). */
+const INIT_CHECK_MS = 25;
+
+/**
+ * start's wait on exec.fifo (fd: its read end, opened O_NONBLOCK), on the event loop: the init
+ * opens the fifo once it has a reader, writes "0", runs the startContainer hooks and execs (the
+ * fifo is close-on-exec: EOF); "E" before EOF says it failed on the way. A write end of our own,
+ * held until "0" came, keeps the fifo from reading EOF before the init has opened it; the fifo is
+ * read through a libuv pipe (epoll), never by a threadpool read that blocks.
+ */
+function watchExecFifo(fd: number, id: string, spec: Spec, initWaits: () => boolean): Promise<'executed' | 'failed'> {
   return new Promise((resolve, reject) => {
-    read(fd, buf, 0, buf.length, null, (err, n) => {
-      if (err) (err.code === 'EAGAIN' ? resolve('again') : reject(err));
-      else resolve(n === 0 ? 'eof' : buf.subarray(0, n));
+    let ours: number | undefined;
+    try {
+      ours = openSync(`/proc/self/fd/${fd}`, fsc.O_WRONLY | fsc.O_NONBLOCK); // libuv opens close-on-exec
+    } catch (e) {
+      closeSync(fd);
+      reject(new HakoError(`hako: cannot start container ${id}: opening exec.fifo failed: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { code: 'io' }));
+      return;
+    }
+    const dropOurs = () => {
+      if (ours !== undefined) { try { closeSync(ours); } catch { /* closed */ } ours = undefined; }
+    };
+    // the socket owns fd from here (it closes it)
+    const pipe = new Socket({ fd, readable: true, writable: false });
+    let started = false;
+    let failed = false;
+    let settled = false;
+    const timers: { deadline?: NodeJS.Timeout; check?: NodeJS.Timeout } = {};
+    const finish = (err?: HakoError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timers.deadline);
+      clearInterval(timers.check);
+      dropOurs();
+      pipe.destroy();
+      if (err) reject(err);
+      else resolve(failed ? 'failed' : 'executed');
+    };
+    const arm = (ms: number, message: string) => {
+      clearTimeout(timers.deadline);
+      timers.deadline = setTimeout(() => finish(new HakoError(message, { code: 'timeout' })), ms);
+    };
+    arm(10_000, `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`);
+    // the init gone before "0" was read: what it wrote may still be in the fifo, so our write end
+    // goes and the fifo is read to its EOF, which says how it ended
+    const initGone = () => {
+      clearInterval(timers.check);
+      dropOurs();
+    };
+    timers.check = setInterval(() => { if (!initWaits()) initGone(); }, INIT_CHECK_MS);
+    pipe.on('data', (got: Buffer) => {
+      if (!started && got.includes(0x30)) {
+        started = true;
+        clearInterval(timers.check);
+        dropOurs(); // from now on EOF is the init's exec (or its end)
+        const limit = setupTimeout(spec, 'startContainer');
+        arm(limit, `hako: cannot start container ${id}: its init did not run the process within ${Math.round(limit / 1000)} s of start`);
+      }
+      if (got.includes(0x45)) failed = true;
     });
+    pipe.on('end', () => finish(started ? undefined : new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' })));
+    pipe.on('error', (e) => finish(new HakoError(`hako: cannot start container ${id}: reading exec.fifo failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { code: 'io' })));
+    if (!initWaits()) initGone();
   });
 }
+
 
 /** The outcome of an exec watched with a bound: 'timeout' when it did not come in time. */
 function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -330,6 +389,9 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([p, new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), ms); })]).finally(() => clearTimeout(timer));
 }
 
+
+/** Foreground runs' containers still being removed after run() returned, by id. */
+const removals = new Map<string, { root: string; done: Promise<void> }>();
 
 /** What foreground runs clean up if this process exits while they run: one 'exit' listener. */
 const exitCleanups = new Set<() => void>();
@@ -340,9 +402,13 @@ function atExit(fn: () => void, set = exitCleanups): void {
   set.add(fn);
 }
 function runExitCleanups(): void {
+  // the async work under way never finishes now: our own locks go first (the cleanups would wait
+  // for them), the deletions under way are finished after
+  releaseHeldLocks();
   for (const fn of [...exitCleanups, ...detachedCleanups]) {
     try { fn(); } catch { /* the next one still runs */ }
   }
+  finishRemovals();
   exitCleanups.clear();
   detachedCleanups.clear();
 }
@@ -440,9 +506,9 @@ export class Runtime {
    * aside, which runc ignores rootless too): returns the NoCgroup to use then, with a warning.
    * Limits that cannot be applied are refused, naming the field.
    */
-  private createCgroup(cgroup: CgroupManager, spec: Spec, id: string): NoCgroup | undefined {
+  private async createCgroup(cgroup: CgroupManager, spec: Spec, id: string): Promise<NoCgroup | undefined> {
     try {
-      cgroup.create();
+      await cgroup.createAsync();
       return undefined;
     } catch (e) {
       const errno = e instanceof CgroupError ? e.errno : undefined;
@@ -474,7 +540,7 @@ export class Runtime {
   /** Starts a created container's process. */
   async start(id: string): Promise<void> {
     checkOptions('start', id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot start a container that has stopped`, { code: 'not-running' });
     if (status !== 'created') throw new HakoError(`hako: cannot start an already ${status} container`, { code: 'bad-state' });
@@ -491,38 +557,16 @@ export class Runtime {
       } catch {
         throw new HakoError(`hako: cannot start container ${id}: exec.fifo is gone (already started?)`, { code: 'bad-state' });
       }
-      spec = this.spec(state);
-      let outcome: 'executed' | 'failed' = 'executed';
+      let outcome: 'executed' | 'failed';
       try {
-        // the init opens exec.fifo (O_CLOEXEC) once we have it open, writes "0", runs the
-        // startContainer hooks and execs: EOF then. "E" before EOF: it failed on the way.
-        let deadline = Date.now() + 10_000;
-        let started = false;
-        for (let i = 0; ; i++) {
-          const got = await readSome(fd);
-          if (Buffer.isBuffer(got)) {
-            if (!started && got.includes(0x30)) {
-              started = true;
-              deadline = Date.now() + setupTimeout(spec, 'startContainer');
-            }
-            if (got.includes(0x45)) outcome = 'failed';
-            continue;
-          }
-          if (got === 'eof' && started) break;
-          // before "0": no writer yet (eof) or nothing written (again); after: the init still runs hooks
-          if (!started && liveStatus(state) !== 'created') throw new HakoError(`hako: cannot start container ${id}: its init exited before it started`, { code: 'not-running' });
-          if (Date.now() > deadline) {
-            throw new HakoError(started
-              ? `hako: cannot start container ${id}: its init did not run the process within ${Math.round((setupTimeout(spec, 'startContainer')) / 1000)} s of start`
-              : `hako: cannot start container ${id}: its init did not answer on exec.fifo within 10 s`, { code: 'timeout' });
-          }
-          await delay(i < 200 ? 1 : 10);
-        }
-      } finally {
+        spec = this.spec(state);
+      } catch (e) {
         closeSync(fd);
+        throw e;
       }
+      outcome = await watchExecFifo(fd, id, spec, () => liveStatus(state) === 'created');
       try { unlinkSync(fifo); } catch { /* gone already */ }
-      this.store.update(id, (s) => { s.status = 'running'; });
+      await this.store.updateAsync(id, (s) => { s.status = 'running'; });
       if (outcome === 'failed') {
         const program = spec.process?.args?.[0];
         const err = new HakoError(`hako: start: container ${id}: its init failed before it ran the process (a startContainer hook, or the exec of ${program ?? 'the process'})`, { code: 'helper' });
@@ -563,11 +607,43 @@ export class Runtime {
 
   state(id: string): OciState {
     checkOptions('state', id, containerId, 'id');
-    return ociState(this.store.read(id));
+    return ociState(this.read(id));
   }
 
   list(): OciState[] {
-    return this.store.list().map((s) => ociState(s));
+    return this.store.list().filter((s) => !this.removing(s.id)).map((s) => ociState(s));
+  }
+
+  /** The recorded state of container id; a foreground run's container whose removal is still
+   * under way (after run returned) does not exist any more for this process. */
+  private read(id: string): ContainerState {
+    if (this.removing(id)) throw new HakoError(`hako: container ${id} does not exist`, 1, 'not-found');
+    return this.store.read(id);
+  }
+
+  private removing(id: string): boolean {
+    return removals.get(id)?.root === this.store.root;
+  }
+
+  /**
+   * The end of a foreground run: its container (cgroup, state) is removed after run() has
+   * returned. It is complete before this process exits (the removal's I/O and timers keep it
+   * alive; process.exit() does it synchronously) and before the id is used again here (create
+   * and run wait for it); this process sees the container gone at once.
+   */
+  private removeLater(id: string, spec: Spec, cgroup: CgroupManager): void {
+    const fallback = () => {
+      try { cgroup.destroy(); } catch { /* left for delete */ }
+      try { this.store.remove(id); } catch { /* left for delete */ }
+    };
+    atExit(fallback);
+    const done = this.remove(id, true, spec)
+      .catch((e: unknown) => { this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`); })
+      .finally(() => {
+        exitCleanups.delete(fallback);
+        if (removals.get(id)?.done === done) removals.delete(id);
+      });
+    removals.set(id, { root: this.store.root, done });
   }
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
@@ -577,7 +653,7 @@ export class Runtime {
     checkOptions('kill', all, boolean, 'all');
     const n = typeof signal === 'number' ? signal : signal.trim() === '0' ? 0 : signalNumber(signal);
     if (n === undefined || n < 0 || n > 64) throw new HakoError(`hako: unknown signal '${signal}'`, { code: 'bad-option' });
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (all) {
       for (const pid of this.cgroup(state).pids()) {
@@ -600,6 +676,7 @@ export class Runtime {
     checkOptions('delete', id, containerId, 'id');
     checkOptions('delete', force, boolean, 'force');
     checkContainerId(id); // even with force: an id that can never exist is a mistake (as runc)
+    await removals.get(id)?.done;
     return this.remove(id, force);
   }
 
@@ -627,34 +704,34 @@ export class Runtime {
     if (!spec) {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
     }
-    this.store.remove(id);
+    await this.store.removeAsync(id);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
   }
 
-  /** Freezes every process of a running container (cgroup freezer). */
-  pause(id: string): void {
-    this.freezer('pause', id, 'running', 'paused', (cgroup) => cgroup.freeze());
+  /** Freezes every process of a running container (cgroup freezer); resolves once it is frozen. */
+  pause(id: string): Promise<void> {
+    return this.freezer('pause', id, 'running', 'paused', (cgroup) => cgroup.freezeAsync());
   }
 
-  resume(id: string): void {
-    this.freezer('resume', id, 'paused', 'running', (cgroup) => cgroup.thaw());
+  resume(id: string): Promise<void> {
+    return this.freezer('resume', id, 'paused', 'running', (cgroup) => cgroup.thawAsync());
   }
 
   /** pause and resume: a container in state `from` goes to `to` through its cgroup's freezer. */
-  private freezer(verb: string, id: string, from: 'running' | 'paused', to: 'running' | 'paused', act: (cgroup: CgroupManager) => void): void {
+  private async freezer(verb: string, id: string, from: 'running' | 'paused', to: 'running' | 'paused', act: (cgroup: CgroupManager) => Promise<void>): Promise<void> {
     checkOptions(verb, id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status !== from) throw new HakoError(`hako: container ${id} is not ${from} (${status})`, { code: status === 'stopped' ? 'not-running' : 'bad-state' });
-    act(this.cgroup(state));
-    this.store.update(id, (s) => { s.status = to; });
+    await act(this.cgroup(state));
+    await this.store.updateAsync(id, (s) => { s.status = to; });
   }
 
   /** Changes the resources of a created, running or paused container. */
   update(id: string, resources: LinuxResources): void {
     checkOptions('update', id, containerId, 'id');
     checkOptions('update', resources, plainObject, 'resources');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: cannot update a stopped container`, { code: 'not-running' });
     // as runc: update never changes the device rules (the container's, from create). containerd's
@@ -671,14 +748,14 @@ export class Runtime {
   /** The pids of every process in the container. */
   ps(id: string): number[] {
     checkOptions('ps', id, containerId, 'id');
-    return this.cgroup(this.store.read(id)).pids();
+    return this.cgroup(this.read(id)).pids();
   }
 
   /** Usage figures of a created, running or paused container, from its cgroup, in the shape of
    * runc's `events --stats` event. */
   stats(id: string): ContainerStats {
     checkOptions('stats', id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status === 'stopped') throw new HakoError(`hako: stats: container ${id} is not running`, { code: 'not-running' });
     return { type: 'stats', id, data: statsData(this.cgroup(state).stats()) };
@@ -692,7 +769,7 @@ export class Runtime {
    */
   async events(id: string, options: EventsOptions, onEvent: (e: RuncEvent) => void): Promise<void> {
     checkOptions('events', id, containerId, 'id');
-    const state = this.store.read(id);
+    const state = this.read(id);
     if (liveStatus(state) === 'stopped') throw new HakoError(`hako: events: container ${id} is not running`, { code: 'not-running' });
     const cg = this.cgroup(state);
     const stats = (): RuncEvent => ({ type: 'stats', id, data: cg.runcStats() });
@@ -702,7 +779,7 @@ export class Runtime {
     }
     const stopped = () => {
       try {
-        return liveStatus(this.store.read(id)) === 'stopped';
+        return liveStatus(this.read(id)) === 'stopped';
       } catch {
         return true; // deleted
       }
@@ -782,7 +859,7 @@ export class Runtime {
       if (typeof p !== 'object' || p === null || !Array.isArray(p.args) || !(p.env === undefined || Array.isArray(p.env))) validateProcess(proc, 'exec', this.warn);
     };
     if (typeof given !== 'function') shape(given);
-    const state = this.store.read(id);
+    const state = this.read(id);
     const status = liveStatus(state);
     if (status !== 'running' && status !== 'created') throw new HakoError(`hako: cannot exec in a ${status} container`, 255, status === 'stopped' ? 'not-running' : 'bad-state');
     const spec = this.spec(state); // the one parse of the config snapshot for this exec
@@ -895,6 +972,10 @@ export class Runtime {
     let cgroup: CgroupManager;
     let resources: ResourcePlan;
     try {
+      // the id's last foreground run may still be being removed: its cgroup and state go first
+      // (awaited here, after the helper's start: a handle gets its streams when the call returns)
+      const removal = removals.get(id)?.done;
+      if (removal) await removal;
       // a taken id is said before any error of this config (store.create below is the claim)
       if (this.store.exists(id)) throw new HakoError(`hako: container with id ${id} already exists`, 1, 'exists');
       // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the
@@ -959,7 +1040,7 @@ export class Runtime {
       }
       made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
-      const skipped = this.createCgroup(cgroup, spec, id);
+      const skipped = await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
         // v2 device filter, which has no cgroup to go on), and the state says so for later verbs
@@ -967,7 +1048,7 @@ export class Runtime {
         resources = { wanted: resources.wanted };
         made = false;
         state.cgroup = { ...state.cgroup as object, none: true };
-        this.store.update(id, (st) => { st.cgroup = state.cgroup; });
+        await this.store.updateAsync(id, (st) => { st.cgroup = state.cgroup; });
       }
       applyResources(cgroup, resources);
       const home = await homeLookup;
@@ -1037,7 +1118,10 @@ export class Runtime {
       if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
       const out = this.resultOf(result, mode, builder);
       if (mode === 'run') out.oomKilled = cg.oomKilled();
-      if (mode === 'run' && !options.keep) await this.remove(id, true, spec);
+      if (mode === 'run' && !options.keep) {
+        if (spec.hooks?.poststop?.length) await this.remove(id, true, spec); // the hooks are the caller's to wait for
+        else this.removeLater(id, spec, cg);
+      }
       return out;
     } catch (err) {
       helper.abandon(); // a plan never sent: the helper goes (a no-op once it ran)
@@ -1047,10 +1131,10 @@ export class Runtime {
         try {
           if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
           // a cgroup hako did not create is left as it was: only what hako made goes
-          if (existed.length) cgroup.removeCreated(existed);
+          if (existed.length) await cgroup.removeCreatedAsync(existed);
           else if (made) await cgroup.destroyAsync();
         } finally {
-          this.store.remove(id);
+          await this.store.removeAsync(id);
         }
       }
       throw err;

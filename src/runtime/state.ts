@@ -18,10 +18,11 @@
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
-import { ownerGone, ownerToken, parseOwnerToken, procStat, withLockSync, type LockOptions } from './lock.js';
+import { ownerGone, ownerToken, parseOwnerToken, procStat, withLock, withLockSync, type LockOptions } from './lock.js';
 
 export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
@@ -179,11 +180,19 @@ export class StateStore {
    */
   update(id: string, fn: (state: ContainerState) => ContainerState | void): ContainerState {
     checkContainerId(id);
-    return withLockSync(this.root, id, () => {
-      const state = this.read(id);
-      const next = fn(state) ?? state;
-      return this.write(id, next);
-    }, this.lockOptions);
+    return withLockSync(this.root, id, () => this.change(id, fn), this.lockOptions);
+  }
+
+  /** update(), waiting for the lock on timers (the event loop runs meanwhile): the library's. */
+  updateAsync(id: string, fn: (state: ContainerState) => ContainerState | void): Promise<ContainerState> {
+    checkContainerId(id);
+    return withLock(this.root, id, () => this.change(id, fn), this.lockOptions);
+  }
+
+  private change(id: string, fn: (state: ContainerState) => ContainerState | void): ContainerState {
+    const state = this.read(id);
+    const next = fn(state) ?? state;
+    return this.write(id, next);
   }
 
   /** Every container with a state, sorted by id. Directories still being made or removed, and other files, are not containers. */
@@ -224,16 +233,9 @@ export class StateStore {
    */
   remove(id: string): boolean {
     checkContainerId(id);
-    const target = join(this.root, id);
     return withLockSync(this.root, id, () => {
-      const trash = join(this.root, `@${ownerToken()}.rm`);
-      try {
-        // one step: from here the container is gone for everyone, and the id is free again
-        renameSync(target, trash);
-      } catch (e) {
-        if (errno(e) === 'ENOENT') return false;
-        throw fsFailure(e, `removing container ${id}`);
-      }
+      const trash = this.detach(id);
+      if (trash === undefined) return false;
       try {
         rmSync(trash, { recursive: true, force: true });
       } catch (e) {
@@ -241,6 +243,39 @@ export class StateStore {
       }
       return true;
     }, this.lockOptions);
+  }
+
+  /** remove(), waiting for the lock on timers; the container's directory is renamed away under
+   * the lock (the id is free from then on) and deleted off the event loop. */
+  async removeAsync(id: string): Promise<boolean> {
+    checkContainerId(id);
+    const trash = await withLock(this.root, id, () => {
+      const t = this.detach(id);
+      if (t !== undefined) trashHere.add(t); // from now on: finishRemovals() at exit
+      return t;
+    }, this.lockOptions);
+    if (trash === undefined) return false;
+    try {
+      await rm(trash, { recursive: true, force: true });
+    } catch (e) {
+      throw fsFailure(e, `removing ${trash}`);
+    } finally {
+      trashHere.delete(trash);
+    }
+    return true;
+  }
+
+  /** Renames container id's directory away, in one step: from then on the container is gone for
+   * everyone and the id is free again. Returns where it went, or undefined when there was none. */
+  private detach(id: string): string | undefined {
+    const trash = join(this.root, `@${ownerToken()}.rm`);
+    try {
+      renameSync(join(this.root, id), trash);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return undefined;
+      throw fsFailure(e, `removing container ${id}`);
+    }
+    return trash;
   }
 
   /** Removes work left in the root by processes that died in the middle of it (@TOKEN.new, @TOKEN.rm). */
@@ -256,6 +291,17 @@ export class StateStore {
       if (owner && ownerGone(owner)) rmSync(join(this.root, name), { recursive: true, force: true });
     }
   }
+}
+
+/** What removeAsync is deleting right now (a container's directory, renamed away). */
+const trashHere = new Set<string>();
+
+/** Finishes, synchronously, the deletions removeAsync has under way: for 'exit' handlers. */
+export function finishRemovals(): void {
+  for (const t of trashHere) {
+    try { rmSync(t, { recursive: true, force: true }); } catch { /* the next sweep takes it */ }
+  }
+  trashHere.clear();
 }
 
 /**

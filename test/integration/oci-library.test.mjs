@@ -83,10 +83,10 @@ libraryTest('run detached, exec, pause, resume, update, kill by number, delete w
   assert.equal(e.exitCode, 0);
   assert.equal(e.stdout.toString(), `1000\n${sleeper(s).join('\0')}\0`);
 
-  rt.pause(id);
+  await rt.pause(id);
   assert.equal(rt.state(id).status, 'paused');
   assert.equal(readFileSync(join(v1CgroupDir(pid, 'freezer'), 'freezer.state'), 'utf8').trim(), 'FROZEN');
-  rt.resume(id);
+  await rt.resume(id);
   assert.equal(rt.state(id).status, 'running');
 
   rt.update(id, { memory: { limit: 32 * 1024 * 1024 } });
