@@ -697,6 +697,8 @@ export class Runtime {
     const cgroup = this.cgroup(state);
     if (state.pid > 0 && (status === 'created' || status === 'running' || status === 'paused')) {
       try { process.kill(state.pid, 'SIGKILL'); } catch { /* gone */ }
+      // a frozen init takes its SIGKILL only once thawed (as runc: signal, then thaw)
+      if (status === 'paused') await cgroup.thawAsync().catch(() => { /* the teardown kills what is left */ });
       for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) await delay(2);
     }
     await cgroup.destroyAsync();
