@@ -109,7 +109,10 @@ test('process.execCPUAffinity: an exec runs on `final` (inside: Cpus_allowed_lis
     try { return statusField(readFileSync(`/proc/${d}/status`, 'utf8'), 'PPid') === String(ppid); } catch { return false; }
   });
   const h0 = await waitUntil(() => childrenOf(bg.pid)[0], { what: "hako's helper" });
-  const execd = await waitUntil(() => childrenOf(h0).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep')), { what: 'the exec\'d process' });
+  const execd = await waitUntil(() => childrenOf(h0).find((p) => {
+    // (H1 is a child of H0 for a moment and may be gone by the time it is read)
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'); } catch { return false; }
+  }), { what: 'the exec\'d process' });
   assert.equal(statusField(readFileSync(`/proc/${h0}/status`, 'utf8'), 'Cpus_allowed_list'), '1', 'the runtime side runs on initial');
   assert.equal(statusField(readFileSync(`/proc/${execd}/status`, 'utf8'), 'Cpus_allowed_list'), '0', 'the process on final');
   process.kill(Number(execd), 'SIGKILL');
