@@ -220,6 +220,9 @@ export const UNSHARE_OPTIONS: Shape = {
   root: path(),
   wd: path(),
   command,
+  network: nonEmpty,
+  publish: array(string),
+  netDir: path(),
 };
 
 export const NSENTER_OPTIONS: Shape = {

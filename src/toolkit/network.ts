@@ -1,0 +1,91 @@
+// unshare --network: what the plan needs (the mode, the resolv.conf and hosts it bind-mounts) and
+// the CNI attachment of the new namespace: ADD while the helper waits after unshare(CLONE_NEWNET),
+// DEL after the command has ended. hako holds the namespace open (an fd) from ADD to DEL, so that
+// DEL finds it even when the command is gone, and removes the veth itself.
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import {
+  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode,
+  parseNetworkMode, parsePublish, type PortMapping, resolvConf,
+} from '../network/index.js';
+
+/** What the plan of unshare needs to know about the network. */
+export interface NetworkStep {
+  mode: NetworkMode;
+  /** With a CNI network: the files bind-mounted on /etc/resolv.conf and /etc/hosts. */
+  resolvConf: string;
+  hosts: string;
+}
+
+export class NetworkSetup {
+  private dir?: string;
+  private fd?: number;
+  private attachment?: Attachment;
+  private explain?: ((line: string) => void) | undefined;
+  private torn = false;
+  readonly step: NetworkStep;
+
+  private constructor(mode: NetworkMode, private readonly ports: PortMapping[], private readonly dirs: NetworkDirs, private readonly hostname?: string) {
+    this.step = { mode, resolvConf: '', hosts: '' };
+  }
+
+  /** Parses --network and --publish; undefined when no --network was given. */
+  static from(o: { network?: string; publish?: string[]; netDir?: string; hostname?: string }): NetworkSetup | undefined {
+    if (o.network === undefined) {
+      if (o.publish?.length) throw new HakoError('hako: unshare: --publish needs --network NAME (a CNI network such as bridge)', { code: 'bad-option' });
+      return undefined;
+    }
+    const mode = parseNetworkMode(o.network, 'hako: unshare');
+    const ports = (o.publish ?? []).map((p) => parsePublish(p, 'hako: unshare'));
+    if (ports.length && mode.kind !== 'cni') throw new HakoError(`hako: unshare: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
+    if (mode.kind === 'cni' && (process.geteuid?.() ?? 0) !== 0) {
+      throw new HakoError(`hako: unshare: --network ${mode.name}: attaching to a CNI network (a bridge, iptables rules) needs root; without root use --network none or ns:PATH`, { code: 'permission' });
+    }
+    return new NetworkSetup(mode, ports, networkDirs(o.netDir !== undefined ? { netDir: o.netDir } : {}), o.hostname);
+  }
+
+  /** Makes the directory of the bind-mounted files (written once the address is known). */
+  async prepare(): Promise<void> {
+    if (this.step.mode.kind !== 'cni' || this.dir) return;
+    this.dir = await mkdtemp(join(tmpdir(), 'hako-net-'));
+    this.step.resolvConf = join(this.dir, 'resolv.conf');
+    this.step.hosts = join(this.dir, 'hosts');
+    // written now too, so that the bind mounts have their files even if ADD gives no address
+    await writeFile(this.step.resolvConf, '', { mode: 0o644 });
+    await writeFile(this.step.hosts, '', { mode: 0o644 });
+  }
+
+  /** CNI ADD of the namespace of `pid` (the helper, waiting), then the files from the result. */
+  async attachTo(pid: number, explain?: (line: string) => void): Promise<void> {
+    if (this.step.mode.kind !== 'cni') return;
+    this.explain = explain;
+    this.fd = openSync(`/proc/${pid}/ns/net`, 'r');
+    const netns = `/proc/${process.pid}/fd/${this.fd}`;
+    const containerId = cniContainerId('unshare');
+    explain?.(`[hako] network ${this.step.mode.name}: CNI ADD of the new network namespace (container id ${containerId}, eth0)`);
+    this.attachment = await attach({
+      dirs: this.dirs, network: this.step.mode.name, containerId, netns, ifName: 'eth0', portMappings: this.ports,
+      owner: `hako unshare (pid ${process.pid})`, ...(explain ? { explain } : {}),
+    });
+    await writeFile(this.step.resolvConf, resolvConf(this.attachment.result));
+    await writeFile(this.step.hosts, hostsFile(this.attachment.result, this.hostname));
+  }
+
+  /** CNI DEL (in reverse order), the namespace let go, the files removed. Runs once. */
+  async teardown(): Promise<void> {
+    if (this.torn) return;
+    this.torn = true;
+    try {
+      if (this.attachment) {
+        this.explain?.(`[hako] network ${this.attachment.network}: CNI DEL (the plugins in reverse order)`);
+        await detach(this.dirs, this.attachment, this.explain ? { explain: this.explain } : {});
+      }
+    } finally {
+      if (this.fd !== undefined) closeSync(this.fd);
+      if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
