@@ -109,7 +109,7 @@ export async function findPlugin(type: string, cniPath: string[] = cniPathFromEn
 
 export class CniError extends HakoError {
   constructor(message: string, readonly cniCode?: number) {
-    super(message, { code: 'error' });
+    super(message, { code: 'network' });
   }
 }
 
@@ -132,7 +132,7 @@ export async function execPlugin(command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION', c
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => { clearTimeout(timer); reject(new HakoError(`hako: network ${network}: CNI plugin ${conf.type}: ${e.message}`, { code: 'error' })); });
+    child.on('error', (e) => { clearTimeout(timer); reject(new HakoError(`hako: network ${network}: CNI plugin ${conf.type}: ${e.message}`, { code: 'network' })); });
     child.on('close', (c, sig) => {
       clearTimeout(timer);
       if (sig === 'SIGKILL') reject(new HakoError(`hako: network ${network}: CNI plugin ${conf.type} ${command} took more than ${timeoutMs} ms`, { code: 'timeout' }));
