@@ -55,6 +55,8 @@ const CREATE_SPECS: OptionSpec[] = [
   { long: 'no-pivot', help: 'use chroot-like MS_MOVE instead of pivot_root (for a rootfs on a ramdisk)' },
   { long: 'no-new-keyring', help: 'keep the session keyring instead of making a new one' },
   { long: 'preserve-fds', arg: 'required', value: 'N', help: 'pass N more fds (3 to 3+N-1) to the container' },
+  { long: 'network', arg: 'required', value: 'MODE', help: "none, host, ns:PATH or a network NAME (CNI; bridge is built in); without it the config's namespaces decide" },
+  { long: 'publish', short: 'p', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME: publish a container port on the host (repeatable)' },
 ];
 
 const UPDATE_SPECS: OptionSpec[] = [

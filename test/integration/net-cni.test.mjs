@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertNoLeaks, assertOneLineError, HAKO, lines, ok, run, snapshot, Background, testEnv, unique } from './util.mjs';
+import { Bundle } from './oci-util.mjs';
 
 const PLUGINS = '/usr/lib/cni';
 const haveTools = existsSync(`${PLUGINS}/bridge`) && existsSync('/usr/bin/busybox') && run('ip', ['netns', 'list']).status === 0;
@@ -60,6 +61,11 @@ class TestHost {
 
   hako(args, options) {
     return this.exec(HAKO, args, options);
+  }
+
+  /** hako in the test host's network namespace only (ip netns exec remounts /sys, hiding the cgroups a container needs). */
+  nsHako(args, options) {
+    return run('nsenter', [`--net=/run/netns/${this.name}`, HAKO, ...args], { env: this.env, ...options });
   }
 
   spawnHako(args) {
@@ -229,6 +235,55 @@ describe('hako unshare --network (CNI)', { skip }, () => {
     } finally {
       host.cleanup();
     }
+  });
+});
+
+describe('hako run/create --network (CNI)', { skip }, () => {
+  it('run --network bridge: eth0 with an address, the hosts file; nothing left after the run', async () => {
+    const snap = snapshot();
+    const host = new TestHost();
+    try {
+      const b = new Bundle(join(host.dir, 'b1'), 'x').sh('busybox ip -4 -o addr show dev eth0; cat /etc/hosts');
+      const root = join(host.dir, 'root');
+      const r = host.nsHako(['--root', root, 'run', '--network', 'bridge', '-b', b.dir, 'c1']);
+      ok(r);
+      const addr = eth0Address(r.stdout);
+      assert.match(addr, /^10\.89\./);
+      assert.match(r.stdout, new RegExp(`^${addr.replace(/\./g, '\\.')}\\t`, 'm'));
+      host.assertClean([addr]);
+      assert.deepEqual(readdirSync(join(host.stateDir, 'netns')), []);
+      // without --network the config decides, as before: runc's default config has a new network namespace, only lo
+      const plain = host.nsHako(['--root', root, 'run', '-b', b.edit((c) => { c.process.args = ['busybox', 'ip', '-o', 'link']; }).dir, 'c2']);
+      ok(plain);
+      assert.deepEqual(lines(plain.stdout).map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1]), ['lo']);
+    } finally {
+      host.cleanup();
+    }
+    await assertNoLeaks(snap);
+  });
+
+  it('create -p, start, a published port reaches the container from 127.0.0.1; delete --force leaves nothing', async () => {
+    const snap = snapshot();
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      const b = new Bundle(join(host.dir, 'b2'), 'x').sh('mkdir -p /tmp/www && echo container-page > /tmp/www/index.html && exec busybox httpd -f -p 8080 -h /tmp/www');
+      ok(host.nsHako(['--root', root, 'create', '--network', 'bridge', '-p', '8084:8080', '-b', b.dir, 'c3']));
+      const inspect = JSON.parse(ok(host.hako(['net', 'inspect', 'bridge', '--format', 'json'])));
+      assert.equal(inspect.attached.length, 1);
+      assert.deepEqual(inspect.attached[0].ports, [{ hostPort: 8084, containerPort: 8080, protocol: 'tcp' }]);
+      ok(host.nsHako(['--root', root, 'start', 'c3']));
+      const r = host.exec('sh', ['-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- -T 2 --tries=1 http://127.0.0.1:8084/index.html && exit 0; sleep 0.2; done; exit 1']);
+      assert.match(ok(r), /container-page/);
+      ok(host.nsHako(['--root', root, 'delete', '--force', 'c3']));
+      host.assertClean([inspect.attached[0].addresses[0].split('/')[0]]);
+      assert.ok(!/8084/.test(host.iptables()), 'a port rule is left');
+      assert.deepEqual(readdirSync(join(host.stateDir, 'netns')), []);
+    } finally {
+      host.nsHako(['--root', root, 'delete', '--force', 'c3']);
+      host.cleanup();
+    }
+    await assertNoLeaks(snap);
   });
 });
 
