@@ -17,7 +17,7 @@ import { HakoError } from '../errors.js';
 import type { CreateOptions } from '../runtime/runtime.js';
 import type { Spec } from '../config/types.js';
 import {
-  attach, detach, hostsFile, listAttachments, type NetworkDirs, networkDirs, parseNetworkMode, parsePublish, resolvConf,
+  attach, detach, findNetwork, hostsFile, listAttachments, type NetworkDirs, networkDirs, parseNetworkMode, parsePublish, resolvConf,
 } from '../network/index.js';
 
 function owner(id: string, root: string): string {
@@ -107,6 +107,13 @@ export function withNetwork(verb: string, id: string, root: string, o: CreateOpt
   return out;
 }
 
+/** Before create: an unknown network or a malformed conflist is refused before anything is made. */
+export async function checkNetworkArg(n: ContainerNetworkArgs): Promise<void> {
+  if (n.network === undefined) return;
+  const mode = parseNetworkMode(n.network);
+  if (mode.kind === 'cni') await findNetwork(networkDirs(n.netDir !== undefined ? { netDir: n.netDir } : {}), mode.name);
+}
+
 /** For Runtime's onRemove: DEL of every attachment of the container, in its kept namespace (or,
  * when that is gone, a path that does not exist: the plugins then release what they can). */
 export function networkRemover(root: string, netDir?: string): (id: string) => Promise<void> {
@@ -115,7 +122,10 @@ export function networkRemover(root: string, netDir?: string): (id: string) => P
     for (const a of (await listAttachments(dirs)).filter((x) => x.owner === owner(id, root))) {
       await detach(dirs, a, { netns: existsSync(a.netns) ? a.netns : join(dirs.stateDir, 'gone', a.containerId) });
     }
+    // a container made without --network has none of these: nothing is touched (existsSync is
+    // false too where the state directory cannot be read, as for root of a user namespace)
     await unpinNetns(netnsFile(dirs, cniId(id, root)));
-    rmSync(filesDir(dirs, cniId(id, root)), { recursive: true, force: true });
+    const files = filesDir(dirs, cniId(id, root));
+    if (existsSync(files)) rmSync(files, { recursive: true, force: true });
   };
 }

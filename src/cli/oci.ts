@@ -17,7 +17,7 @@ import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
 import { type Globals, logRecord } from './globals.js';
 import { commandHelp } from './help.js';
-import { type ContainerNetworkArgs, networkRemover, withNetwork } from './container-net.js';
+import { checkNetworkArg, type ContainerNetworkArgs, networkRemover, withNetwork } from './container-net.js';
 
 function oneId(verb: string, rest: string[]): string {
   if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`, { code: 'bad-option' });
@@ -93,6 +93,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
   switch (verb) {
     case 'create': {
       const id = oneId(verb, args.rest);
+      await checkNetworkArg(networkArgs(args));
       await rt.create(id, withNetwork(verb, id, globals.root, createOptions(verb, args), networkArgs(args)));
       return 0;
     }
@@ -100,6 +101,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       // as runc: a foreground container does not die with hako itself (killSignal false); the
       // signals hako gets are forwarded to it
       const id = oneId(verb, args.rest);
+      await checkNetworkArg(networkArgs(args));
       const o = { ...withNetwork(verb, id, globals.root, createOptions(verb, args), networkArgs(args)), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
       return (await rt.run(id, o)).exitCode;
     }

@@ -1061,6 +1061,8 @@ export class Runtime {
           if (existed.length) cgroup.removeCreated(existed);
           else if (made) await cgroup.destroyAsync();
         } finally {
+          // what a face attached (the CLI's --network) goes with the rest
+          if (this.onRemove) await this.onRemove(id).catch(() => undefined);
           this.store.remove(id);
         }
       }

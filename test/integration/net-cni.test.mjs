@@ -102,6 +102,9 @@ class TestHost {
   }
 
   cleanup() {
+    // a namespace hako kept as a file and failed to let go (a failing test) must not outlive it
+    const kept = join(this.stateDir, 'netns');
+    if (existsSync(kept)) for (const f of readdirSync(kept)) run('umount', [join(kept, f)]);
     run('ip', ['netns', 'del', this.name]);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -281,6 +284,29 @@ describe('hako run/create --network (CNI)', { skip }, () => {
       assert.deepEqual(readdirSync(join(host.stateDir, 'netns')), []);
     } finally {
       host.nsHako(['--root', root, 'delete', '--force', 'c3']);
+      host.cleanup();
+    }
+    await assertNoLeaks(snap);
+  });
+
+  it('a failure after the attach (a prestart hook) and an unknown network leave nothing: one line each', async () => {
+    const snap = snapshot();
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      const b = new Bundle(join(host.dir, 'b3'), 'x');
+      const unknown = host.nsHako(['--root', root, 'run', '--network', 'nosuch', '-b', b.dir, 'c4']);
+      assertOneLineError(unknown);
+      assert.match(unknown.stderr, /no network 'nosuch'/);
+      b.edit((c) => { c.hooks = { prestart: [{ path: '/bin/false' }] }; });
+      const failed = host.nsHako(['--root', root, 'run', '--network', 'bridge', '-p', '8085:80', '-b', b.dir, 'c5']);
+      assertOneLineError(failed);
+      assert.match(failed.stderr, /prestart/);
+      host.assertClean();
+      assert.ok(!/8085/.test(host.iptables()), 'a port rule is left');
+      assert.deepEqual(readdirSync(join(host.stateDir, 'netns')), []);
+      assert.ok(!existsSync(join(root, 'c5')), 'the state is left');
+    } finally {
       host.cleanup();
     }
     await assertNoLeaks(snap);
