@@ -182,7 +182,8 @@ export const COMMANDS: Command[] = [
       + '  ls            the networks: name, bridge, subnet, file\n'
       + '  inspect NAME  the conflist, and the namespaces attached (addresses, MACs, ports)\n'
       + '  rm NAME       remove a network (refused while something is attached)\n'
-      + '  prune         remove every network nothing is attached to (the built-in one stays)',
+      + '  prune         detach what a killed hako left attached, then remove every network nothing\n'
+      + '                is attached to (the built-in one stays)',
     specs: [
       { long: 'subnet', arg: 'required', value: 'CIDR', help: 'create: the IPv4 subnet (default: the first free 10.90.N.0/24)' },
       { long: 'gateway', arg: 'required', value: 'IP', help: "create: the bridge's address (default: the subnet's first)" },

@@ -3,21 +3,15 @@
 // config is read and changed for this container only (its linux.namespaces network entry; for a
 // CNI network, bind mounts of resolv.conf and hosts), the init is attached where prestart hooks
 // run (before the process), and delete (also --force) runs CNI DEL from the attachment record.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { ops } from '../helper/ops.js';
-import { PlanBuilder } from '../helper/plan-builder.js';
-import { MS } from '../linux/mount.js';
-import { namespaceKind } from '../linux/namespaces.js';
-import { launch } from '../toolkit/launch.js';
+import { pinNetns, unpinNetns } from '../toolkit/network.js';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { CreateOptions } from '../runtime/runtime.js';
 import type { Spec } from '../config/types.js';
 import {
-  attach, detach, findNetwork, hostsFile, listAttachments, type NetworkDirs, networkDirs, parseNetworkMode, parsePublish, resolvConf,
+  attach, delNetnsPath, detach, findNetwork, hostsFile, netnsPath, listAttachments, type NetworkDirs, networkDirs, parseNetworkMode, parsePublish, resolvConf,
 } from '../network/index.js';
 
 function owner(id: string, root: string): string {
@@ -34,27 +28,7 @@ function filesDir(dirs: NetworkDirs, cid: string): string {
 }
 
 function netnsFile(dirs: NetworkDirs, cid: string): string {
-  return join(dirs.stateDir, 'netns', cid);
-}
-
-/** Keeps the init's network namespace as a file (a bind mount of its nsfs inode, as `ip netns add`
- * does): DEL must run in it after the container has ended, or bridge's NAT rules stay behind. */
-async function pinNetns(pid: number, file: string): Promise<void> {
-  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-  writeFileSync(file, '', { mode: 0o600 });
-  const b = new PlanBuilder();
-  b.ns(ops.openDir({ slot: 5, path: `/proc/${pid}/ns/net`, anyFile: true }), `open /proc/${pid}/ns/net`);
-  b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: 5 }), "setns(CLONE_NEWNET): join the container's network namespace");
-  b.init(ops.mount({ source: '/proc/self/ns/net', target: file, flags: MS.BIND }), `bind it on ${file}`);
-  b.exec(['/bin/true'], {});
-  const r = await launch('network', b, { stdio: 'ignore' });
-  if (r.exitCode !== 0) throw new HakoError(`hako: cannot keep the container's network namespace at ${file}`, { code: 'io' });
-}
-
-async function unpinNetns(file: string): Promise<void> {
-  if (!existsSync(file)) return;
-  await promisify(execFile)('umount', [file]).catch(() => undefined);
-  rmSync(file, { force: true });
+  return netnsPath(dirs, cid);
 }
 
 export interface ContainerNetworkArgs { network?: string; publish?: string[]; netDir?: string }
@@ -120,7 +94,7 @@ export function networkRemover(root: string, netDir?: string): (id: string) => P
   return async (id) => {
     const dirs = networkDirs(netDir !== undefined ? { netDir } : {});
     for (const a of (await listAttachments(dirs)).filter((x) => x.owner === owner(id, root))) {
-      await detach(dirs, a, { netns: existsSync(a.netns) ? a.netns : join(dirs.stateDir, 'gone', a.containerId) });
+      await detach(dirs, a, { netns: delNetnsPath(dirs, a) });
     }
     // a container made without --network has none of these: nothing is touched (existsSync is
     // false too where the state directory cannot be read, as for root of a user namespace)

@@ -4,6 +4,8 @@ import {
   bridgeOf, createNetwork, findNetwork, listAttachments, listNetworks, networkDirs, removeNetwork, subnetsOf,
   type Attachment, type ConfList, type NetworkDirs,
 } from '../network/index.js';
+import { delNetnsPath, detach } from '../network/index.js';
+import { unpinNetns } from '../toolkit/network.js';
 import { has, last, parseArgs } from './args.js';
 import { command, specsOf } from './commands.js';
 import { commandHelp } from './help.js';
@@ -25,6 +27,15 @@ function networkView(n: ConfList, attached: Attachment[]) {
     plugins: n.plugins.map((p) => p.type), attached: attached.filter((a) => a.network === n.name).map(attachmentView),
     config: { cniVersion: n.cniVersion, name: n.name, plugins: n.plugins },
   };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function netCommand(argv: string[]): Promise<number> {
@@ -96,6 +107,13 @@ export async function netCommand(argv: string[]): Promise<number> {
     }
     case 'prune': {
       none();
+      // attachments whose hako unshare is gone (SIGKILL): DEL in the namespace kept for them
+      for (const a of await listAttachments(dirs)) {
+        if (a.ownerPid === undefined || alive(a.ownerPid)) continue;
+        await detach(dirs, a, { netns: delNetnsPath(dirs, a) });
+        await unpinNetns(a.netns);
+        process.stdout.write(`detached ${a.owner}: ${a.network}\n`);
+      }
       const attached = await listAttachments(dirs);
       for (const n of await listNetworks(dirs)) {
         if (!n.file || attached.some((a) => a.network === n.name)) continue;

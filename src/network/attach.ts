@@ -2,7 +2,8 @@
 // attachment recorded before anything else can fail, DEL from the record; and the files a
 // namespace's processes need (resolv.conf, hosts) made from the result.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { HakoError } from '../errors.js';
 import { addNetworkList, checkNetworkList, type CniResult, delNetworkList, type PortMapping, type RuntimeConf } from './cni.js';
@@ -55,6 +56,7 @@ export interface AttachOptions {
   ifName?: string;
   portMappings?: PortMapping[];
   owner: string;
+  ownerPid?: number;
   explain?: (line: string) => void;
   cniPath?: string[];
 }
@@ -88,6 +90,7 @@ export async function attach(o: AttachOptions): Promise<Attachment> {
     containerId: o.containerId, ifName: o.ifName ?? 'eth0', network: config.name, config, netns: o.netns,
     result: { cniVersion: config.cniVersion }, portMappings: o.portMappings ?? [], owner: o.owner, created: new Date().toISOString(),
   };
+  if (o.ownerPid !== undefined) a.ownerPid = o.ownerPid;
   // recorded first, so that a crash during ADD still leaves a record for DEL (net prune)
   await saveAttachment(o.dirs, a);
   const rt = runtimeConf(a, o.dirs, o.explain, o.cniPath);
@@ -110,6 +113,18 @@ export async function detach(dirs: NetworkDirs, a: Attachment, o: { netns?: stri
   const rt = runtimeConf({ ...a, netns: o.netns ?? a.netns }, dirs, o.explain, o.cniPath);
   await delNetworkList(a.config, rt, a.result);
   await removeAttachment(dirs, a.containerId, a.ifName);
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+/** The path DEL is given for a recorded attachment: its kept namespace while that is still a
+ * namespace (nsfs), else a path that does not exist (the namespace is gone: the plugins then
+ * release what they can without it). */
+export function delNetnsPath(dirs: NetworkDirs, a: Attachment): string {
+  try {
+    if (statfsSync(a.netns).type === NSFS_MAGIC) return a.netns;
+  } catch { /* gone */ }
+  return join(dirs.stateDir, 'gone', a.containerId);
 }
 
 /** The addresses a result gives the namespace (without prefix length). */

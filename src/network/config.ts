@@ -197,6 +197,11 @@ export async function createNetwork(dirs: NetworkDirs, name: string, o: CreateOp
 
 // ---- attachments ----
 
+/** Where an attached namespace is kept as a file (a bind mount) until its DEL. */
+export function netnsPath(dirs: NetworkDirs, containerId: string): string {
+  return join(dirs.stateDir, 'netns', containerId);
+}
+
 export interface Attachment {
   containerId: string;
   ifName: string;
@@ -208,6 +213,8 @@ export interface Attachment {
   portMappings: import('./cni.js').PortMapping[];
   /** Who holds it: the pid of `hako unshare`, or the container's id. */
   owner: string;
+  /** The hako process that holds it, when it ends with that process (unshare): `net prune` lets go of it once that process is gone. */
+  ownerPid?: number;
   created: string;
 }
 

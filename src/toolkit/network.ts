@@ -1,14 +1,22 @@
 // unshare --network: what the plan needs (the mode, the resolv.conf and hosts it bind-mounts) and
 // the CNI attachment of the new namespace: ADD while the helper waits after unshare(CLONE_NEWNET),
-// DEL after the command has ended. hako holds the namespace open (an fd) from ADD to DEL, so that
-// DEL finds it even when the command is gone, and removes the veth itself.
-import { closeSync, openSync } from 'node:fs';
+// DEL after the command has ended. The namespace is kept as a file (a bind mount, as `ip netns add`
+// makes) from ADD to DEL, so that DEL runs in it even when the command is gone: the bridge plugin
+// removes its NAT rule only from inside.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { ops } from '../helper/ops.js';
+import { PlanBuilder } from '../helper/plan-builder.js';
+import { MS } from '../linux/mount.js';
+import { namespaceKind } from '../linux/namespaces.js';
+import { launch } from './launch.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import {
-  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode,
+  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode, netnsPath,
   parseNetworkMode, parsePublish, type PortMapping, resolvConf,
 } from '../network/index.js';
 
@@ -20,9 +28,29 @@ export interface NetworkStep {
   hosts: string;
 }
 
+/** Keeps the init's network namespace as a file (a bind mount of its nsfs inode, as `ip netns add`
+ * does): DEL must run in it after the container has ended, or bridge's NAT rules stay behind. */
+export async function pinNetns(pid: number, file: string): Promise<void> {
+  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+  writeFileSync(file, '', { mode: 0o600 });
+  const b = new PlanBuilder();
+  b.ns(ops.openDir({ slot: 5, path: `/proc/${pid}/ns/net`, anyFile: true }), `open /proc/${pid}/ns/net`);
+  b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: 5 }), "setns(CLONE_NEWNET): join the container's network namespace");
+  b.init(ops.mount({ source: '/proc/self/ns/net', target: file, flags: MS.BIND }), `bind it on ${file}`);
+  b.exec(['/bin/true'], {});
+  const r = await launch('network', b, { stdio: 'ignore' });
+  if (r.exitCode !== 0) throw new HakoError(`hako: cannot keep the container's network namespace at ${file}`, { code: 'io' });
+}
+
+export async function unpinNetns(file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  await promisify(execFile)('umount', [file]).catch(() => undefined);
+  rmSync(file, { force: true });
+}
+
 export class NetworkSetup {
   private dir?: string;
-  private fd?: number;
+  private netns?: string;
   private attachment?: Attachment;
   private explain?: ((line: string) => void) | undefined;
   private torn = false;
@@ -62,13 +90,16 @@ export class NetworkSetup {
   async attachTo(pid: number, explain?: (line: string) => void): Promise<void> {
     if (this.step.mode.kind !== 'cni') return;
     this.explain = explain;
-    this.fd = openSync(`/proc/${pid}/ns/net`, 'r');
-    const netns = `/proc/${process.pid}/fd/${this.fd}`;
     const containerId = cniContainerId('unshare');
+    // kept as a file: DEL needs it after the command has ended, and `hako net prune` after a
+    // SIGKILL of hako
+    const netns = netnsPath(this.dirs, containerId);
+    await pinNetns(pid, netns);
+    this.netns = netns;
     explain?.(`[hako] network ${this.step.mode.name}: CNI ADD of the new network namespace (container id ${containerId}, eth0)`);
     this.attachment = await attach({
       dirs: this.dirs, network: this.step.mode.name, containerId, netns, ifName: 'eth0', portMappings: this.ports,
-      owner: `hako unshare (pid ${process.pid})`, ...(explain ? { explain } : {}),
+      owner: `hako unshare (pid ${process.pid})`, ownerPid: process.pid, ...(explain ? { explain } : {}),
     });
     await writeFile(this.step.resolvConf, resolvConf(this.attachment.result));
     await writeFile(this.step.hosts, hostsFile(this.attachment.result, this.hostname));
@@ -84,7 +115,7 @@ export class NetworkSetup {
         await detach(this.dirs, this.attachment, this.explain ? { explain: this.explain } : {});
       }
     } finally {
-      if (this.fd !== undefined) closeSync(this.fd);
+      if (this.netns) await unpinNetns(this.netns);
       if (this.dir) await rm(this.dir, { recursive: true, force: true });
     }
   }

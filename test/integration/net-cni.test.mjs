@@ -72,6 +72,11 @@ class TestHost {
     return new Background('ip', ['netns', 'exec', this.name, HAKO, ...args], { env: this.env });
   }
 
+  /** As spawnHako, in the host's mount namespace (what hako keeps mounted outlives the command). */
+  nsSpawnHako(args) {
+    return new Background('nsenter', [`--net=/run/netns/${this.name}`, HAKO, ...args], { env: this.env });
+  }
+
   links() {
     return lines(ok(run('ip', ['-n', this.name, '-o', 'link', 'show']))).map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1]);
   }
@@ -211,6 +216,26 @@ describe('hako unshare --network (CNI)', { skip }, () => {
       assert.ok(!/8081/.test(host.iptables()), 'a port rule is left');
     } finally {
       await server?.stop();
+      host.cleanup();
+    }
+  });
+
+  it('hako SIGKILLed with its command attached: net prune detaches it (DEL in the kept namespace) and leaves nothing', async () => {
+    const host = new TestHost();
+    let bg;
+    try {
+      bg = host.nsSpawnHako(['unshare', '--network', 'bridge', '--', 'sh', '-c', 'ip -4 -o addr show dev eth0; echo READY; exec sleep 60']);
+      await bg.waitFor(/READY\n/);
+      const addr = eth0Address(bg.stdout);
+      bg.killTree(); // hako and its command, with no chance to DEL
+      await bg.wait({ output: false });
+      assert.equal(host.attachments().length, 1);
+      const pruned = host.nsHako(['net', 'prune']);
+      assert.match(ok(pruned), /^detached hako unshare \(pid \d+\): bridge$/m);
+      host.assertClean([addr]);
+      assert.deepEqual(readdirSync(join(host.stateDir, 'netns')), []);
+    } finally {
+      await bg?.stop();
       host.cleanup();
     }
   });
