@@ -11,7 +11,7 @@ import { HakoError } from '../errors.js';
 import type { CreateOptions } from '../runtime/runtime.js';
 import type { Spec } from '../config/types.js';
 import {
-  attach, delNetnsPath, detach, findNetwork, hostsFile, netnsPath, listAttachments, type NetworkDirs, networkDirs, parseNetworkMode, parsePublish, resolvConf,
+  attach, delNetnsPath, detach, findNetwork, hostsFile, netFilesDir, netnsPath, listAttachments, type NetworkDirs, networkDirs, parseNetworkMode, parsePublish, resolvConf,
 } from '../network/index.js';
 
 function owner(id: string, root: string): string {
@@ -24,7 +24,7 @@ function cniId(id: string, root: string): string {
 }
 
 function filesDir(dirs: NetworkDirs, cid: string): string {
-  return join(dirs.stateDir, 'files', cid);
+  return netFilesDir(dirs, cid);
 }
 
 function netnsFile(dirs: NetworkDirs, cid: string): string {

@@ -4,7 +4,8 @@ import {
   bridgeOf, createNetwork, findNetwork, listAttachments, listNetworks, networkDirs, removeNetwork, subnetsOf,
   type Attachment, type ConfList, type NetworkDirs,
 } from '../network/index.js';
-import { delNetnsPath, detach } from '../network/index.js';
+import { rm } from 'node:fs/promises';
+import { delNetnsPath, detach, netFilesDir } from '../network/index.js';
 import { unpinNetns } from '../toolkit/network.js';
 import { has, last, parseArgs } from './args.js';
 import { command, specsOf } from './commands.js';
@@ -112,6 +113,7 @@ export async function netCommand(argv: string[]): Promise<number> {
         if (a.ownerPid === undefined || alive(a.ownerPid)) continue;
         await detach(dirs, a, { netns: delNetnsPath(dirs, a) });
         await unpinNetns(a.netns);
+        await rm(netFilesDir(dirs, a.containerId), { recursive: true, force: true });
         process.stdout.write(`detached ${a.owner}: ${a.network}\n`);
       }
       const attached = await listAttachments(dirs);

@@ -197,6 +197,11 @@ export async function createNetwork(dirs: NetworkDirs, name: string, o: CreateOp
 
 // ---- attachments ----
 
+/** Where the files bind-mounted for an attachment are (resolv.conf, hosts). */
+export function netFilesDir(dirs: NetworkDirs, containerId: string): string {
+  return join(dirs.stateDir, 'files', containerId);
+}
+
 /** Where an attached namespace is kept as a file (a bind mount) until its DEL. */
 export function netnsPath(dirs: NetworkDirs, containerId: string): string {
   return join(dirs.stateDir, 'netns', containerId);

@@ -5,18 +5,17 @@
 // removes its NAT rule only from inside.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ops } from '../helper/ops.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { MS } from '../linux/mount.js';
 import { namespaceKind } from '../linux/namespaces.js';
 import { launch } from './launch.js';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import {
-  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode, netnsPath,
+  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode, netFilesDir, netnsPath,
   parseNetworkMode, parsePublish, type PortMapping, resolvConf,
 } from '../network/index.js';
 
@@ -55,6 +54,8 @@ export class NetworkSetup {
   private explain?: ((line: string) => void) | undefined;
   private torn = false;
   readonly step: NetworkStep;
+  /** The CNI container id: chosen first, as the files' directory is named after it. */
+  private readonly containerId = cniContainerId('unshare');
 
   private constructor(mode: NetworkMode, private readonly ports: PortMapping[], private readonly dirs: NetworkDirs, private readonly hostname?: string) {
     this.step = { mode, resolvConf: '', hosts: '' };
@@ -78,7 +79,9 @@ export class NetworkSetup {
   /** Makes the directory of the bind-mounted files (written once the address is known). */
   async prepare(): Promise<void> {
     if (this.step.mode.kind !== 'cni' || this.dir) return;
-    this.dir = await mkdtemp(join(tmpdir(), 'hako-net-'));
+    // in hako's network state, named after the attachment: `net prune` removes them with it
+    this.dir = netFilesDir(this.dirs, this.containerId);
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
     this.step.resolvConf = join(this.dir, 'resolv.conf');
     this.step.hosts = join(this.dir, 'hosts');
     // written now too, so that the bind mounts have their files even if ADD gives no address
@@ -90,7 +93,7 @@ export class NetworkSetup {
   async attachTo(pid: number, explain?: (line: string) => void): Promise<void> {
     if (this.step.mode.kind !== 'cni') return;
     this.explain = explain;
-    const containerId = cniContainerId('unshare');
+    const { containerId } = this;
     // kept as a file: DEL needs it after the command has ended, and `hako net prune` after a
     // SIGKILL of hako
     const netns = netnsPath(this.dirs, containerId);

@@ -101,6 +101,10 @@ class TestHost {
     assert.deepEqual(this.links().filter((l) => l !== 'lo' && !/^hako\d+$/.test(l) && !l.startsWith('hk-')), [], 'a veth was left in the test host');
     assert.deepEqual(this.leases(), [], 'an IPAM lease was not returned');
     assert.deepEqual(this.attachments(), [], 'an attachment record was left');
+    for (const d of ['files', 'netns']) {
+      const dir = join(this.stateDir, d);
+      assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], `something was left in ${dir}`);
+    }
     const rules = this.iptables();
     for (const a of addresses) assert.ok(!rules.includes(a), `an iptables rule still names ${a}:\n${rules}`);
     assert.ok(!/unshare-[0-9a-f]{12}/.test(rules), `an iptables rule still names a container:\n${rules}`);
