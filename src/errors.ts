@@ -22,17 +22,18 @@
  * - `timeout`: an operation did not finish within its time limit.
  * - `aborted`: the caller aborted the operation (AbortSignal).
  * - `oom`: the container's init was OOM-killed before it ran the process (memory limit too low).
+ * - `network`: a CNI plugin failed to attach, check or detach a network namespace (ADD, CHECK, DEL).
  * - `error`: none of the above.
  */
 export type ErrorCode =
   | 'bad-option' | 'bad-config' | 'not-found' | 'exists' | 'not-running' | 'bad-state' | 'locked'
   | 'permission' | 'unsupported' | 'helper' | 'exec' | 'cgroup' | 'hook' | 'io' | 'timeout' | 'aborted'
-  | 'oom' | 'error';
+  | 'oom' | 'network' | 'error';
 
 /** Every ErrorCode, for callers that check a code they received. */
 export const ERROR_CODES: readonly ErrorCode[] = [
   'bad-option', 'bad-config', 'not-found', 'exists', 'not-running', 'bad-state', 'locked', 'permission',
-  'unsupported', 'helper', 'exec', 'cgroup', 'hook', 'io', 'timeout', 'aborted', 'oom', 'error',
+  'unsupported', 'helper', 'exec', 'cgroup', 'hook', 'io', 'timeout', 'aborted', 'oom', 'network', 'error',
 ];
 
 /** The second argument of HakoError as an object. */

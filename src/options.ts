@@ -220,6 +220,9 @@ export const UNSHARE_OPTIONS: Shape = {
   root: path(),
   wd: path(),
   command,
+  network: nonEmpty,
+  publish: array(string),
+  netDir: path(),
 };
 
 export const NSENTER_OPTIONS: Shape = {
@@ -238,7 +241,7 @@ export const LIST_OPTIONS: Shape = { type: namespace, relations: boolean };
 /** describeProcesses: the pids. */
 export const PIDS: Check = array(integer(1, 0x7fffffff));
 
-export const RUNTIME_OPTIONS: Shape = { root: path(), warn: func, cgroupVersion: oneOf([1, 2]) };
+export const RUNTIME_OPTIONS: Shape = { root: path(), warn: func, cgroupVersion: oneOf([1, 2]), onRemove: func };
 
 const plainObject: Check = (v, p) => { if (!isPlainObject(v)) expect(p, 'an object', v); };
 
@@ -262,6 +265,7 @@ export const CREATE_OPTIONS: Shape = {
   noPivot: boolean,
   noNewKeyring: boolean,
   preserveFds: integer(0),
+  onNetwork: func,
 };
 
 /** The signal a foreground run's or exec's process gets when this process goes away (false: none). */

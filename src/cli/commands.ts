@@ -55,6 +55,8 @@ const CREATE_SPECS: OptionSpec[] = [
   { long: 'no-pivot', help: 'use chroot-like MS_MOVE instead of pivot_root (for a rootfs on a ramdisk)' },
   { long: 'no-new-keyring', help: 'keep the session keyring instead of making a new one' },
   { long: 'preserve-fds', arg: 'required', value: 'N', help: 'pass N more fds (3 to 3+N-1) to the container' },
+  { long: 'network', arg: 'required', value: 'MODE', help: "none, host, ns:PATH or a network NAME (CNI; bridge is built in); without it the config's namespaces decide" },
+  { long: 'publish', short: 'p', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME: publish a container port on the host (repeatable)' },
 ];
 
 const UPDATE_SPECS: OptionSpec[] = [
@@ -117,6 +119,9 @@ const UNSHARE_SPECS: OptionSpec[] = [
   { long: 'wd', short: 'w', arg: 'required', value: 'DIR', help: 'chdir to DIR before running the command' },
   { long: 'fork', short: 'f', help: 'fork before running the command (always done: it runs in a child)' },
   { long: 'kill-child', arg: 'optional', value: 'SIGNAL', help: 'kill the command (SIGKILL) if hako dies' },
+  { long: 'network', arg: 'required', value: 'MODE', help: 'none (new, only lo), host, ns:PATH (join it), or a network NAME (new, attached by CNI; bridge is built in)' },
+  { long: 'publish', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME: publish a port of the command on the host (repeatable)' },
+  { long: 'net-dir', arg: 'required', value: 'DIR', help: 'network configs (default /etc/hako/net.d; $HAKO_NET_DIR)' },
   { long: 'explain', help: 'show each step as it happens' },
   HELP,
   { long: 'version', short: 'V', help: "print hako's version" },
@@ -149,7 +154,8 @@ export const COMMANDS: Command[] = [
     description: 'Run a command (default: $SHELL) in new namespaces. Safe for the host by default:\n'
       + 'mounts made inside never propagate out, and --mount-proc gets its own mount namespace.',
     specs: UNSHARE_SPECS, notes: `A namespace kept in a file (--net=FILE) is not supported yet.\n${EXIT_STATUS}`,
-    examples: ['hako unshare --pid --mount-proc --uts --hostname box -- sh', 'hako unshare -r --net ip -brief link'],
+    examples: ['hako unshare --pid --mount-proc --uts --hostname box -- sh', 'hako unshare -r --net ip -brief link',
+      'hako unshare --network bridge -- wget -qO- http://example.com', 'hako unshare --network bridge --publish 8080:80 -- busybox httpd -f -p 80'],
   },
   {
     name: 'nsenter', group: 'toolkit', operands: '-t PID [--] [command [args...]]', stopAtFirstArg: true,
@@ -165,6 +171,29 @@ export const COMMANDS: Command[] = [
       + "Given PIDs, show each of their namespaces and mark with * those that differ from PID 1's\n"
       + "(or hako's own, where PID 1's cannot be read).",
     specs: NS_SPECS, examples: ['hako ns --type net', 'hako ns --tree', 'hako ns 1234'],
+  },
+  {
+    name: 'net', group: 'toolkit', operands: 'create NAME | ls | inspect NAME | rm NAME | prune',
+    summary: 'CNI networks: create, list, inspect, remove',
+    description: 'Manage the CNI networks that --network NAME attaches to: conflists in the network config\n'
+      + 'directory (/etc/hako/net.d for root, $XDG_CONFIG_HOME/hako/net.d otherwise). `bridge` (bridge hako0,\n'
+      + '10.89.0.0/16, NAT) is built in. A conflist written by hand or copied from podman works too.\n'
+      + '  create NAME   write NAME.conflist: a bridge with host-local addresses, portmap and firewall\n'
+      + '  ls            the networks: name, bridge, subnet, file\n'
+      + '  inspect NAME  the conflist, and the namespaces attached (addresses, MACs, ports)\n'
+      + '  rm NAME       remove a network (refused while something is attached)\n'
+      + '  prune         detach what a killed hako left attached, then remove every network nothing\n'
+      + '                is attached to (the built-in one stays)',
+    specs: [
+      { long: 'subnet', arg: 'required', value: 'CIDR', help: 'create: the IPv4 subnet (default: the first free 10.90.N.0/24)' },
+      { long: 'gateway', arg: 'required', value: 'IP', help: "create: the bridge's address (default: the subnet's first)" },
+      { long: 'bridge', arg: 'required', value: 'IFNAME', help: 'create: the bridge interface (default: the first free hakoN)' },
+      { long: 'internal', help: 'create: no gateway, no NAT: only the containers on it reach each other' },
+      { long: 'format', short: 'f', arg: 'required', value: 'table|json', help: 'ls and inspect: table (default) or json' },
+      { long: 'net-dir', arg: 'required', value: 'DIR', help: 'the network config directory ($HAKO_NET_DIR)' },
+      HELP,
+    ],
+    examples: ['hako net create --subnet 10.90.1.0/24 backend', 'hako net ls', 'hako net inspect bridge --format json', 'hako net rm backend'],
   },
   {
     name: 'spec', group: 'runtime', operands: '',

@@ -17,6 +17,7 @@ import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
 import { type Globals, logRecord } from './globals.js';
 import { commandHelp } from './help.js';
+import { checkNetworkArg, type ContainerNetworkArgs, networkRemover, withNetwork } from './container-net.js';
 
 function oneId(verb: string, rest: string[]): string {
   if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`, { code: 'bad-option' });
@@ -57,6 +58,15 @@ function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
   return o;
 }
 
+function networkArgs(args: ReturnType<typeof parseArgs>): ContainerNetworkArgs {
+  const n: ContainerNetworkArgs = {};
+  const network = last(args, 'network');
+  if (network !== undefined) n.network = network;
+  const publish = args.values.get('publish');
+  if (publish) n.publish = publish;
+  return n;
+}
+
 /** Signals a foreground `run` or `exec` passes on to the container, as runc's signal proxy. */
 const PROXIED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -79,17 +89,21 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
   // stderr during create is the container's stderr: a warning there would read as the container's.
   const warn = globals.log ? (m: string) => logRecord(globals, 'warning', m.replace(/^hako: /, ''))
     : (m: string) => { process.stderr.write(`${m}\n`); };
-  const rt = new Runtime({ root: globals.root, warn });
+  const rt = new Runtime({ root: globals.root, warn, onRemove: networkRemover(globals.root, process.env.HAKO_NET_DIR) });
   switch (verb) {
     case 'create': {
-      await rt.create(oneId(verb, args.rest), createOptions(verb, args));
+      const id = oneId(verb, args.rest);
+      await checkNetworkArg(networkArgs(args));
+      await rt.create(id, withNetwork(verb, id, globals.root, createOptions(verb, args), networkArgs(args)));
       return 0;
     }
     case 'run': {
       // as runc: a foreground container does not die with hako itself (killSignal false); the
       // signals hako gets are forwarded to it
-      const o = { ...createOptions(verb, args), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
-      return (await rt.run(oneId(verb, args.rest), o)).exitCode;
+      const id = oneId(verb, args.rest);
+      await checkNetworkArg(networkArgs(args));
+      const o = { ...withNetwork(verb, id, globals.root, createOptions(verb, args), networkArgs(args)), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
+      return (await rt.run(id, o)).exitCode;
     }
     case 'start': {
       closeStrayFds(3);

@@ -70,6 +70,12 @@ export function unshareOptions(argv: string[]): UnshareOptions | 'help' | 'versi
     if (n === undefined) throw new HakoError(`hako unshare: --kill-child: unknown signal '${spec}'`, { code: 'bad-option' });
     o.killSignal = n;
   }
+  const network = last(args, 'network');
+  if (network !== undefined) o.network = network;
+  const publish = args.values.get('publish');
+  if (publish) o.publish = publish;
+  const netDir = last(args, 'net-dir');
+  if (netDir !== undefined) o.netDir = netDir;
   if (has(args, 'explain')) o.explain = true;
   o.command = args.rest;
   return o;

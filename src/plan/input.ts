@@ -72,6 +72,8 @@ export interface CreatePlanInput extends ProcessPlanInput {
   noPivot: boolean;
   /** State JSON for hooks the helper runs (createContainer, startContainer). */
   hookState: string;
+  /** Stop where the prestart hooks run even without hooks: hako attaches the network there. */
+  networkPause?: boolean;
   /** The cgroup v2 device filter (eBPF), attached to the v2 directory before H1 is forked into it. */
   deviceProgram?: Buffer;
   /** Join a new session keyring named after the container (runc's default). */

@@ -185,8 +185,8 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs || !!input.host.inUserNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
   }
   const hooks = spec.hooks ?? {};
-  if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0) {
-    b.init(ops.sync({ type: MessageType.HOOKS }), 'ask hako to run the prestart and createRuntime hooks (and for the state the createContainer hooks get)');
+  if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0 || input.networkPause) {
+    b.init(ops.sync({ type: MessageType.HOOKS }), `ask hako to ${input.networkPause ? 'attach the network, and ' : ''}run the prestart and createRuntime hooks (and for the state the createContainer hooks get)`);
   }
   for (const h of hooks.createContainer ?? []) b.init(hookOp(h, input.hookState), `createContainer hook ${h.path}`);
   // sysctls (written under the container's /proc, from the container's namespaces: never to a

@@ -43,6 +43,9 @@ export interface RuntimeOptions {
   warn?: (message: string) => void;
   /** Use this cgroup version on a hybrid host (default 1, which enforces the limits there). */
   cgroupVersion?: 1 | 2;
+  /** Called by delete once the container's processes are gone, before its state is removed: what a
+   * face attached outside the runtime (the CLI's --network: CNI DEL) is let go here. */
+  onRemove?: (id: string) => Promise<void>;
 }
 
 /**
@@ -97,6 +100,9 @@ export interface CreateOptions {
    * (process.exit, or nothing left to do); its state is left, stopped, for delete. A process
    * killed by a signal runs no code: a foreground run (Runtime.spawn) dies with it instead. */
   killOnExit?: boolean;
+  /** Called with the init's pid once it is in its namespaces, before its mounts are final and before
+   * the process runs (where prestart hooks run): the CLI's --network attaches the network here. */
+  onNetwork?: (pid: number) => Promise<void>;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -466,11 +472,13 @@ export class Runtime {
   /** @internal The state directory (the CLI reads records through it). */
   readonly store: StateStore;
   private readonly warn: (message: string) => void;
+  private readonly onRemove: ((id: string) => Promise<void>) | undefined;
 
   constructor(options: RuntimeOptions = {}) {
     checkOptions('Runtime', options, object(RUNTIME_OPTIONS));
     this.store = new StateStore(options.root ?? defaultStateRoot());
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
+    this.onRemove = options.onRemove;
     if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
   }
 
@@ -706,6 +714,7 @@ export class Runtime {
     if (!spec) {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
     }
+    if (this.onRemove) await this.onRemove(id);
     await this.store.removeAsync(id);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
   }
@@ -1001,6 +1010,7 @@ export class Runtime {
         host, ...withHostBounding(spec),
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
+        ...(options.onNetwork ? { networkPause: true } : {}),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
@@ -1071,6 +1081,7 @@ export class Runtime {
         } : {}),
         onSeccompState: () => seccompListenerState(spec, this.hookState({ ...state, pid }, 'creating'), pid),
         onHooks: async () => {
+          if (options.onNetwork) await options.onNetwork(pid);
           const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);
           await runHooks('createRuntime', spec.hooks?.createRuntime, s);
@@ -1136,6 +1147,8 @@ export class Runtime {
           if (existed.length) await cgroup.removeCreatedAsync(existed);
           else if (made) await cgroup.destroyAsync();
         } finally {
+          // what a face attached (the CLI's --network) goes with the rest
+          if (this.onRemove) await this.onRemove(id).catch(() => undefined);
           await this.store.removeAsync(id);
         }
       }

@@ -66,26 +66,45 @@ export function launch(
   verb: string,
   builder: PlanBuilder,
   options: LaunchOptions,
-  onIdmap?: (pid: number, explain?: Explainer) => void,
+  onIdmap?: (pid: number, explain?: Explainer) => Promise<void> | void,
+  cleanup?: () => Promise<void>,
 ): Promise<LaunchResult> {
-  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, builder, options, onIdmap, attach, true)).result;
+  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, builder, options, onIdmap, attach, true, cleanup)).result;
 }
 
 /** launch as a live handle: piped stdio as streams, the pid as soon as it exists. */
 export function launchSpawn(
   verb: string,
-  build: () => PlanBuilder,
+  build: () => PlanBuilder | Promise<PlanBuilder>,
   options: LaunchOptions,
-  onIdmap?: (pid: number, explain?: Explainer) => void,
+  onIdmap?: (pid: number, explain?: Explainer) => Promise<void> | void,
+  cleanup?: () => Promise<void>,
 ): HakoProcess<LaunchResult> {
-  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, build(), options, onIdmap, attach, false));
+  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, build(), options, onIdmap, attach, false, cleanup));
 }
 
 async function launchOn(
   verb: string,
+  built: PlanBuilder | Promise<PlanBuilder>,
+  options: LaunchOptions,
+  onIdmap: ((pid: number, explain?: Explainer) => Promise<void> | void) | undefined,
+  attach: (session: HelperSession) => void,
+  capture: boolean,
+  cleanup?: () => Promise<void>,
+): Promise<LaunchResult> {
+  try {
+    return await launchBuilt(verb, await built, options, onIdmap, attach, capture);
+  } finally {
+    // after the command has ended (or failed to start): e.g. the network's CNI DEL
+    await cleanup?.();
+  }
+}
+
+async function launchBuilt(
+  verb: string,
   builder: PlanBuilder,
   options: LaunchOptions,
-  onIdmap: ((pid: number, explain?: Explainer) => void) | undefined,
+  onIdmap: ((pid: number, explain?: Explainer) => Promise<void> | void) | undefined,
   attach: (session: HelperSession) => void,
   capture: boolean,
 ): Promise<LaunchResult> {

@@ -10,6 +10,7 @@ import { checkMap, type IdMapPlan, type IdRange, subordinateRange, writeIdMaps }
 import { launch, launchSpawn, type LaunchOptions, type LaunchResult } from './launch.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import type { HakoProcess } from '../helper/handle.js';
+import { NetworkSetup, type NetworkStep } from './network.js';
 
 export type Propagation = 'private' | 'shared' | 'slave' | 'unchanged';
 
@@ -52,6 +53,13 @@ export interface UnshareOptions extends LaunchOptions {
   wd?: string;
   /** The command and its arguments (default: $SHELL, or /bin/sh). */
   command?: string[];
+  /** none (a new network namespace, lo up), host (the host's), ns:PATH (join it) or a CNI network's
+   * name (a new namespace attached to it: `bridge` is the built-in one). */
+  network?: string;
+  /** Ports published with a CNI network: [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]. */
+  publish?: string[];
+  /** The network config directory (default /etc/hako/net.d for root; $HAKO_NET_DIR overrides). */
+  netDir?: string;
 }
 
 const PROPAGATION: Record<Exclude<Propagation, 'unchanged'>, number> = {
@@ -65,6 +73,7 @@ function selectedNamespaces(o: UnshareOptions): Set<NamespaceType> {
   if (o.monotonic !== undefined || o.boottime !== undefined) set.add('time');
   if (o.mapRootUser || o.mapCurrentUser || o.mapUser !== undefined || o.mapGroup !== undefined ||
       o.mapUsers?.length || o.mapGroups?.length || o.mapAuto) set.add('user');
+  if (o.network === 'none') set.add('net');
   return set;
 }
 
@@ -111,9 +120,21 @@ function checkDir(path: string | undefined, what: string): void {
 }
 
 /** Builds the plan for unshare: pure, so it can be tested and explained without running it. */
-export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; maps?: IdMapPlan } {
+export function unsharePlan(o: UnshareOptions = {}, net?: NetworkStep): { builder: PlanBuilder; maps?: IdMapPlan } {
   checkOptions('unshare', o, object(UNSHARE_OPTIONS));
   const set = selectedNamespaces(o);
+  net ??= NetworkSetup.from(o)?.step;
+  if (net?.mode.kind === 'cni') {
+    // a new network namespace, and a private mount namespace for its resolv.conf and hosts
+    set.add('net');
+    set.add('mnt');
+    if (o.propagation === 'shared' || o.propagation === 'unchanged') {
+      throw new HakoError(`hako: unshare: --network ${net.mode.name} bind-mounts /etc/resolv.conf and /etc/hosts in the new mount namespace: --propagation ${o.propagation} would show them to the host; use private or slave`, { code: 'bad-option' });
+    }
+  }
+  if ((net?.mode.kind === 'host' || net?.mode.kind === 'ns') && set.has('net')) {
+    throw new HakoError(`hako: unshare: --network ${o.network} and a new network namespace (-n/--net or --all) contradict each other`, { code: 'bad-option' });
+  }
   checkName(o.hostname, 'hostname');
   checkName(o.domainname, 'domainname');
   checkDir(o.root, 'root');
@@ -139,6 +160,13 @@ export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; map
     b.ns(ops.write({ path: '/proc/self/timens_offsets', data: text }),
       `write /proc/self/timens_offsets ${JSON.stringify(text.trimEnd())}: clock offsets for the new time namespace`);
   }
+  if (net?.mode.kind === 'ns') {
+    b.ns(ops.openDir({ slot: NET_SLOT, path: net.mode.path, anyFile: true }), `open ${net.mode.path}`);
+    b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: NET_SLOT }), `setns(${net.mode.path}, CLONE_NEWNET): join that network namespace`);
+  }
+  if (net?.mode.kind === 'cni') {
+    b.ns(ops.idmap(), `ask hako to attach the new network namespace to network ${net.mode.name} (CNI ADD), and wait`);
+  }
   const propagation = o.propagation ?? 'private';
   if (set.has('mnt') && propagation !== 'unchanged') {
     const flags = MS.REC | PROPAGATION[propagation];
@@ -148,6 +176,13 @@ export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; map
   if (o.hostname !== undefined) b.init(ops.hostname({ name: o.hostname }), `sethostname(${JSON.stringify(o.hostname)})`);
   if (o.domainname !== undefined) b.init(ops.domainname({ name: o.domainname }), `setdomainname(${JSON.stringify(o.domainname)})`);
   if (set.has('net')) b.init(ops.linkUp({ name: 'lo' }), 'bring up lo, the only link in the new network namespace');
+  if (net?.mode.kind === 'cni') {
+    for (const [file, source] of [['resolv.conf', net.resolvConf], ['hosts', net.hosts]] as const) {
+      const target = `${o.root && o.root !== '/' ? o.root.replace(/\/+$/, '') : ''}/etc/${file}`;
+      b.init(ops.mount({ source, target, flags: MS.BIND }),
+        `mount(${JSON.stringify(source)}, ${JSON.stringify(target)}, MS_BIND): the network's ${file}, seen only in this mount namespace (the host's file is untouched)`);
+    }
+  }
   if (o.root !== undefined) b.init(ops.chroot({ path: o.root }), `chroot(${JSON.stringify(o.root)})`);
   if (o.wd !== undefined) b.init(ops.chdir({ path: o.wd }), `chdir(${JSON.stringify(o.wd)})`);
   if (o.mountProc) {
@@ -162,20 +197,42 @@ export function unsharePlan(o: UnshareOptions = {}): { builder: PlanBuilder; map
   return maps ? { builder: b, maps } : { builder: b };
 }
 
+const NET_SLOT = 5;
+
 /** Runs a command in new namespaces; resolves with its exit once it has ended. */
 export async function unshare(options: UnshareOptions = {}): Promise<LaunchResult> {
-  const { builder, maps } = unsharePlan(options);
-  return launch('unshare', builder, options, idmapWriter(maps));
+  checkOptions('unshare', options, object(UNSHARE_OPTIONS));
+  const net = NetworkSetup.from(options);
+  try {
+    await net?.prepare();
+    const { builder, maps } = unsharePlan(options, net?.step);
+    return await launch('unshare', builder, options, pauses(maps, net), net ? () => net.teardown() : undefined);
+  } finally {
+    await net?.teardown();
+  }
 }
 
 /** unshare as a live handle (as child_process.spawn): pid, stdio streams, kill(), result. */
 export function unshareSpawn(options: UnshareOptions = {}): HakoProcess<LaunchResult> {
   let maps: IdMapPlan | undefined;
-  return launchSpawn('unshare', () => {
-    const plan = unsharePlan(options);
+  checkOptions('unshare', options, object(UNSHARE_OPTIONS));
+  const net = NetworkSetup.from(options);
+  return launchSpawn('unshare', async () => {
+    await net?.prepare();
+    const plan = unsharePlan(options, net?.step);
     maps = plan.maps;
     return plan.builder;
-  }, options, (pid, explain) => idmapWriter(maps)?.(pid, explain));
+  }, options, (pid, explain) => pauses(maps, net)?.(pid, explain), net ? () => net.teardown() : undefined);
+}
+
+/** The plan's pauses (idmap ops), in order: the id maps when asked for, then the network's ADD. */
+function pauses(maps: IdMapPlan | undefined, net: NetworkSetup | undefined): ((pid: number, explain?: (line: string) => void) => Promise<void> | void) | undefined {
+  const queue: Array<(pid: number, explain?: (line: string) => void) => Promise<void> | void> = [];
+  const writer = idmapWriter(maps);
+  if (writer) queue.push(writer);
+  if (net?.step.mode.kind === 'cni') queue.push((pid, explain) => net.attachTo(pid, explain));
+  if (!queue.length) return undefined;
+  return (pid, explain) => queue.shift()?.(pid, explain);
 }
 
 function idmapWriter(maps: IdMapPlan | undefined): ((pid: number, explain?: (line: string) => void) => void) | undefined {

@@ -1,0 +1,125 @@
+// unshare --network: what the plan needs (the mode, the resolv.conf and hosts it bind-mounts) and
+// the CNI attachment of the new namespace: ADD while the helper waits after unshare(CLONE_NEWNET),
+// DEL after the command has ended. The namespace is kept as a file (a bind mount, as `ip netns add`
+// makes) from ADD to DEL, so that DEL runs in it even when the command is gone: the bridge plugin
+// removes its NAT rule only from inside.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { ops } from '../helper/ops.js';
+import { PlanBuilder } from '../helper/plan-builder.js';
+import { MS } from '../linux/mount.js';
+import { namespaceKind } from '../linux/namespaces.js';
+import { launch } from './launch.js';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import {
+  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode, netFilesDir, netnsPath,
+  parseNetworkMode, parsePublish, type PortMapping, resolvConf,
+} from '../network/index.js';
+
+/** What the plan of unshare needs to know about the network. */
+export interface NetworkStep {
+  mode: NetworkMode;
+  /** With a CNI network: the files bind-mounted on /etc/resolv.conf and /etc/hosts. */
+  resolvConf: string;
+  hosts: string;
+}
+
+/** Keeps the init's network namespace as a file (a bind mount of its nsfs inode, as `ip netns add`
+ * does): DEL must run in it after the container has ended, or bridge's NAT rules stay behind. */
+export async function pinNetns(pid: number, file: string): Promise<void> {
+  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+  writeFileSync(file, '', { mode: 0o600 });
+  const b = new PlanBuilder();
+  b.ns(ops.openDir({ slot: 5, path: `/proc/${pid}/ns/net`, anyFile: true }), `open /proc/${pid}/ns/net`);
+  b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: 5 }), "setns(CLONE_NEWNET): join the container's network namespace");
+  b.init(ops.mount({ source: '/proc/self/ns/net', target: file, flags: MS.BIND }), `bind it on ${file}`);
+  b.exec(['/bin/true'], {});
+  const r = await launch('network', b, { stdio: 'ignore' });
+  if (r.exitCode !== 0) throw new HakoError(`hako: cannot keep the container's network namespace at ${file}`, { code: 'io' });
+}
+
+export async function unpinNetns(file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  await promisify(execFile)('umount', [file]).catch(() => undefined);
+  rmSync(file, { force: true });
+}
+
+export class NetworkSetup {
+  private dir?: string;
+  private netns?: string;
+  private attachment?: Attachment;
+  private explain?: ((line: string) => void) | undefined;
+  private torn = false;
+  readonly step: NetworkStep;
+  /** The CNI container id: chosen first, as the files' directory is named after it. */
+  private readonly containerId = cniContainerId('unshare');
+
+  private constructor(mode: NetworkMode, private readonly ports: PortMapping[], private readonly dirs: NetworkDirs, private readonly hostname?: string) {
+    this.step = { mode, resolvConf: '', hosts: '' };
+  }
+
+  /** Parses --network and --publish; undefined when no --network was given. */
+  static from(o: { network?: string; publish?: string[]; netDir?: string; hostname?: string }): NetworkSetup | undefined {
+    if (o.network === undefined) {
+      if (o.publish?.length) throw new HakoError('hako: unshare: --publish needs --network NAME (a CNI network such as bridge)', { code: 'bad-option' });
+      return undefined;
+    }
+    const mode = parseNetworkMode(o.network, 'hako: unshare');
+    const ports = (o.publish ?? []).map((p) => parsePublish(p, 'hako: unshare'));
+    if (ports.length && mode.kind !== 'cni') throw new HakoError(`hako: unshare: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
+    if (mode.kind === 'cni' && (process.geteuid?.() ?? 0) !== 0) {
+      throw new HakoError(`hako: unshare: --network ${mode.name}: attaching to a CNI network (a bridge, iptables rules) needs root; without root use --network none or ns:PATH`, { code: 'permission' });
+    }
+    return new NetworkSetup(mode, ports, networkDirs(o.netDir !== undefined ? { netDir: o.netDir } : {}), o.hostname);
+  }
+
+  /** Makes the directory of the bind-mounted files (written once the address is known). */
+  async prepare(): Promise<void> {
+    if (this.step.mode.kind !== 'cni' || this.dir) return;
+    // in hako's network state, named after the attachment: `net prune` removes them with it
+    this.dir = netFilesDir(this.dirs, this.containerId);
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    this.step.resolvConf = join(this.dir, 'resolv.conf');
+    this.step.hosts = join(this.dir, 'hosts');
+    // written now too, so that the bind mounts have their files even if ADD gives no address
+    await writeFile(this.step.resolvConf, '', { mode: 0o644 });
+    await writeFile(this.step.hosts, '', { mode: 0o644 });
+  }
+
+  /** CNI ADD of the namespace of `pid` (the helper, waiting), then the files from the result. */
+  async attachTo(pid: number, explain?: (line: string) => void): Promise<void> {
+    if (this.step.mode.kind !== 'cni') return;
+    this.explain = explain;
+    const { containerId } = this;
+    // kept as a file: DEL needs it after the command has ended, and `hako net prune` after a
+    // SIGKILL of hako
+    const netns = netnsPath(this.dirs, containerId);
+    await pinNetns(pid, netns);
+    this.netns = netns;
+    explain?.(`[hako] network ${this.step.mode.name}: CNI ADD of the new network namespace (container id ${containerId}, eth0)`);
+    this.attachment = await attach({
+      dirs: this.dirs, network: this.step.mode.name, containerId, netns, ifName: 'eth0', portMappings: this.ports,
+      owner: `hako unshare (pid ${process.pid})`, ownerPid: process.pid, ...(explain ? { explain } : {}),
+    });
+    await writeFile(this.step.resolvConf, resolvConf(this.attachment.result));
+    await writeFile(this.step.hosts, hostsFile(this.attachment.result, this.hostname));
+  }
+
+  /** CNI DEL (in reverse order), the namespace let go, the files removed. Runs once. */
+  async teardown(): Promise<void> {
+    if (this.torn) return;
+    this.torn = true;
+    try {
+      if (this.attachment) {
+        this.explain?.(`[hako] network ${this.attachment.network}: CNI DEL (the plugins in reverse order)`);
+        await detach(this.dirs, this.attachment, this.explain ? { explain: this.explain } : {});
+      }
+    } finally {
+      if (this.netns) await unpinNetns(this.netns);
+      if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
