@@ -28,8 +28,8 @@ import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js'
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
-import { hostFacts, ownBoundingSet } from './host.js';
-import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
+import { hostFacts, OwnFacts } from './host.js';
+import { defaultStateRoot, isRootless } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { procStat, releaseHeldLocks } from './lock.js';
@@ -252,9 +252,9 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
 
 /** hako's own bounding set for the planner, when the container has no user namespace (in one, the
  * process starts with every capability of that namespace): it names what capset will refuse. */
-function withHostBounding(spec: Spec): { hostBounding?: bigint } {
+function withHostBounding(spec: Spec, own: OwnFacts): { hostBounding?: bigint } {
   if (spec.linux?.namespaces?.some((n) => n.type === 'user')) return {};
-  const bounding = ownBoundingSet();
+  const bounding = own.boundingSet();
   return bounding === undefined ? {} : { hostBounding: bounding };
 }
 
@@ -481,6 +481,9 @@ export class Runtime {
   }
 
   private readonly cgroupVersion?: 1 | 2;
+
+  /** What this process knows of itself (its user namespace, its bounding set): read once. */
+  private readonly own = new OwnFacts();
 
   private spec(state: ContainerState): Spec {
     return parseConfig(readFileSync(state.config, 'utf8'), () => { /* warned at create */ });
@@ -901,10 +904,10 @@ export class Runtime {
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const input = {
         process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
-        ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && setgroupsDenied() ? { setgroupsDenied: true } : {}),
+        ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && this.own.setgroupsDenied() ? { setgroupsDenied: true } : {}),
         namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
         ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
-        ...withHostBounding(spec),
+        ...withHostBounding(spec, this.own),
       };
       builder = execPlan(input);
     } catch (e) {
@@ -990,7 +993,7 @@ export class Runtime {
       // host facts, while the helper starts)
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       resources = planResources(cgroup, spec.linux?.resources);
-      const host = hostFacts(spec, bundle);
+      const host = hostFacts(spec, bundle, this.own);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
@@ -1000,8 +1003,8 @@ export class Runtime {
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const p = proc;
-      const noSetgroups = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && setgroupsDenied();
-      const bounding = withHostBounding(spec); // read once: both plans below see the same set
+      const noSetgroups = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied();
+      const bounding = withHostBounding(spec, this.own);
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
         ...(noSetgroups ? { setgroupsDenied: true } : {}),
