@@ -2,11 +2,14 @@
 // exits at once (/bin/true), as a long-running Node program would call it.
 //   1. sequential: N runs one after the other (after a warm-up), ms per run;
 //   2. throughput: TP containers, at most PAR at a time (a promise pool), ROUNDS times: containers/s.
+// For both, the CPU this process spent per container: all its threads (process.cpuUsage: the
+// main thread and libuv's threadpool) and the main thread alone (schedstat: what bounds the
+// throughput of one event loop). The helper processes' own CPU is not counted.
 // Every container has its own id (PREFIX-...); run() deletes it (state and cgroup) when it exits,
 // and whatever is still listed under --root at the end is force-deleted and reported.
 // Usage: node bench/lib-run.mjs --bundle DIR --root DIR [--n 50] [--tp 50] [--par 2] [--rounds 5]
 //          [--warmup 5] [--prefix ID] [--json]        (root: creates namespaces and cgroups)
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 let Runtime;
@@ -49,19 +52,34 @@ const median = (xs) => {
 };
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
+/** CPU ms so far: every thread of this process, and the main thread alone. */
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  let main = NaN;
+  try { main = Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6; } catch { /* no schedstat */ }
+  return { all: (u.user + u.system) / 1000, main };
+};
+const cpuPer = (c0, count) => {
+  const c = cpuNow();
+  return { allMs: (c.all - c0.all) / count, mainMs: (c.main - c0.main) / count };
+};
+
 let leftover = [];
 try {
   for (let i = 0; i < warmup; i++) await runOne(`${prefix}-w${i}`);
 
   // 1. sequential
   const times = [];
+  const seqCpu0 = cpuNow();
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await runOne(`${prefix}-s${i}`);
     times.push(performance.now() - t0);
   }
 
+  const seqCpu = cpuPer(seqCpu0, n);
   // 2. throughput: TP containers, PAR at a time
+  const tpCpu0 = cpuNow();
   const perSecond = [];
   const walls = [];
   for (let r = 0; r < rounds; r++) {
@@ -79,10 +97,11 @@ try {
     perSecond.push(tp / (wall / 1000));
   }
 
+  const tpCpu = cpuPer(tpCpu0, tp * rounds);
   const result = {
     node: process.version, bundle, root, warmup,
-    seq: { n, median: median(times), min: Math.min(...times), p90: pct(times, 0.9), max: Math.max(...times) },
-    tp: { n: tp, par, rounds, wallMs: walls, perSecond, median: median(perSecond) },
+    seq: { n, median: median(times), min: Math.min(...times), p90: pct(times, 0.9), max: Math.max(...times), cpu: seqCpu },
+    tp: { n: tp, par, rounds, wallMs: walls, perSecond, median: median(perSecond), cpu: tpCpu },
   };
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -90,6 +109,7 @@ try {
     const f = (x) => x.toFixed(2);
     console.log(`sequential Runtime.run, ${n} runs after ${warmup} warm-up: median ${f(result.seq.median)} ms (min ${f(result.seq.min)}, p90 ${f(result.seq.p90)}, max ${f(result.seq.max)})`);
     console.log(`throughput: ${tp} containers, ${par} at a time, ${rounds} rounds: median ${f(result.tp.median)} containers/s (${perSecond.map(f).join(', ')})`);
+    console.log(`CPU of this process per container: sequential ${f(seqCpu.allMs)} ms (main thread ${f(seqCpu.mainMs)}), throughput ${f(tpCpu.allMs)} ms (main thread ${f(tpCpu.mainMs)})`);
   }
 } finally {
   // nothing left: force-delete anything of ours still listed (there should be none)

@@ -118,7 +118,7 @@ export abstract class BaseManager implements CgroupManager {
 
   /** create(), the directories made on libuv's threadpool, in parallel (off the event loop). */
   async createAsync(): Promise<void> {
-    const made = await Promise.allSettled(Object.values(this.dirs).map((dir) => mkdir(dir, { recursive: true })));
+    const made = await Promise.allSettled(Object.values(this.dirs).map((dir) => this.mkdirInParent(dir)));
     const dirs = Object.values(this.dirs);
     made.forEach((r, i) => {
       if (r.status === 'rejected') {
@@ -127,6 +127,21 @@ export abstract class BaseManager implements CgroupManager {
       }
     });
     this.afterCreate();
+  }
+
+  /** mkdir -p of one of this cgroup's directories. In hako's own parent, which the teardown of
+   * another container removes once it is empty, the parent can go between mkdir -p's steps
+   * (ENOENT, or ENOTDIR from its check of what it found): it is made again, a bounded number of times. */
+  private async mkdirInParent(dir: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await mkdir(dir, { recursive: true });
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (!this.ownParent || attempt >= 8 || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw e;
+      }
+    }
   }
 
   addProcess(pid: number): void {
@@ -261,7 +276,23 @@ export abstract class BaseManager implements CgroupManager {
       await runAsync(this.destroySteps());
       return;
     }
-    if (this.ownParent) await Promise.allSettled(Object.values(this.dirs).map((d) => rmdir(dirname(d))));
+    if (this.ownParent) await this.removeEmptyParentsAsync();
+  }
+
+  /** removeEmptyParents() off the event loop. One hierarchy's parent is tried first: when it
+   * still holds another cgroup (ENOTEMPTY, EBUSY: another container of hako's, whose own teardown
+   * comes later and tries every parent then), the others are not tried (each failed rmdir costs a
+   * thrown error on the event loop, 9-10 of them a container on a busy v1 host). */
+  private async removeEmptyParentsAsync(): Promise<void> {
+    const [first, ...rest] = Object.values(this.dirs).map((d) => dirname(d));
+    if (first === undefined) return;
+    try {
+      await rmdir(first);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EBUSY') return;
+    }
+    await Promise.allSettled(rest.map((d) => rmdir(d)));
   }
 
   destroy(): void {

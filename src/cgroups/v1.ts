@@ -55,10 +55,17 @@ export class V1Manager extends BaseManager {
     if (!h || dir === undefined) return;
     const rel = posix.relative(h.mountPoint, dir);
     let parent = h.mountPoint;
+    // what each level holds, once read or written: the next level copies it without reading again
+    const above = new Map<string, string>();
     for (const part of rel.split('/').filter(Boolean)) {
       const child = posix.join(parent, part);
       for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-        if (readCgroupFile(child, file).trim() === '') writeCgroupFile(child, file, readCgroupFile(parent, file).trim());
+        let value = readCgroupFile(child, file).trim();
+        if (value === '') {
+          value = above.get(file) ?? readCgroupFile(parent, file).trim();
+          writeCgroupFile(child, file, value);
+        }
+        above.set(file, value);
       }
       parent = child;
     }

@@ -1,8 +1,9 @@
 // The facts about the host the create planner needs (src/plan reads no file itself): gathered
-// here, once per create or run, before the plan is made.
+// here, once per create or run, before the plan is made (what this process knows of itself: once
+// per Runtime, OwnFacts).
 import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import type { Spec } from '../config/types.js';
-import { runningInUserNs } from './rootless.js';
+import { runningInUserNs, setgroupsDenied } from './rootless.js';
 import { type BindSource, bindSources, type HostFacts } from '../plan/plan.js';
 
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -47,13 +48,57 @@ function joinedHostNamespaces(spec: Spec): Set<string> {
   return out;
 }
 
+/**
+ * What this process knows of itself, read once per Runtime (three /proc files a container
+ * otherwise). Why each stays true for the Runtime's life:
+ *  - its user namespace (uid_map) and whether setgroups is denied there: a process with more than
+ *    one thread (Node always has them) can neither unshare nor setns a user namespace, an id map
+ *    is written once, and "deny" cannot be undone; what can still change (a map not written yet,
+ *    setgroups "allow" in a namespace whose gid_map is not written) is not kept, but read again;
+ *  - its bounding set only shrinks, and only by prctl, which Node does not offer; the planner uses
+ *    it only to name, in the error, the capabilities a failed capset asked for that it lacks.
+ * A new Runtime reads them again.
+ */
+export class OwnFacts {
+  private userNs?: boolean;
+  private noSetgroups?: boolean;
+  private bounding?: { value: bigint | undefined };
+
+  /** In a user namespace other than the initial one (rootless.ts runningInUserNs). */
+  inUserNs(): boolean {
+    if (this.userNs !== undefined) return this.userNs;
+    const inNs = runningInUserNs();
+    if (!inNs || mapWritten('/proc/self/uid_map')) this.userNs = inNs;
+    return inNs;
+  }
+
+  /** setgroups(2) is denied in this process's user namespace (rootless.ts setgroupsDenied). */
+  setgroupsDenied(): boolean {
+    if (this.noSetgroups !== undefined) return this.noSetgroups;
+    const denied = setgroupsDenied();
+    // the initial namespace's "allow" is fixed; elsewhere "allow" holds once gid_map is written
+    if (denied || !this.inUserNs() || mapWritten('/proc/self/gid_map')) this.noSetgroups = denied;
+    return denied;
+  }
+
+  /** ownBoundingSet(), read once. */
+  boundingSet(): bigint | undefined {
+    this.bounding ??= { value: ownBoundingSet() };
+    return this.bounding.value;
+  }
+}
+
+function mapWritten(file: string): boolean {
+  try { return readFileSync(file, 'utf8').trim() !== ''; } catch { return false; }
+}
+
 /** The host as the plan for this config sees it: AppArmor and SELinux are read only when the
  * config asks for a profile or a label (otherwise the planner does not look). */
-export function hostFacts(spec: Spec, bundle: string): HostFacts {
+export function hostFacts(spec: Spec, bundle: string, own: OwnFacts = new OwnFacts()): HostFacts {
   const p = spec.process;
   return {
     kcore: existsSync('/proc/kcore'),
-    inUserNs: runningInUserNs(),
+    inUserNs: own.inUserNs(),
     joinedHostNs: joinedHostNamespaces(spec),
     apparmor: !!p?.apparmorProfile && hostHas('/sys/module/apparmor/parameters/enabled', 'Y'),
     selinux: !!(p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce'),

@@ -28,8 +28,8 @@ import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js'
 import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
-import { hostFacts, ownBoundingSet } from './host.js';
-import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
+import { hostFacts, OwnFacts } from './host.js';
+import { defaultStateRoot, isRootless } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { procStat, releaseHeldLocks } from './lock.js';
@@ -258,10 +258,16 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
 
 /** hako's own bounding set for the planner, when the container has no user namespace (in one, the
  * process starts with every capability of that namespace): it names what capset will refuse. */
-function withHostBounding(spec: Spec): { hostBounding?: bigint } {
+function withHostBounding(spec: Spec, own: OwnFacts): { hostBounding?: bigint } {
   if (spec.linux?.namespaces?.some((n) => n.type === 'user')) return {};
-  const bounding = ownBoundingSet();
+  const bounding = own.boundingSet();
   return bounding === undefined ? {} : { hostBounding: bounding };
+}
+
+/** Whether the container gets a new pid namespace (not one joined by path), whose processes the
+ * kernel kills, and waits for, when its init exits (zap_pid_ns_processes). */
+function ownPidNamespace(spec: Spec): boolean {
+  return (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path);
 }
 
 /** The bundle without linux.resources.memory.kernel and kernelTCP: validation warned about them,
@@ -483,6 +489,9 @@ export class Runtime {
   }
 
   private readonly cgroupVersion?: 1 | 2;
+
+  /** What this process knows of itself (its user namespace, its bounding set): read once. */
+  private readonly own = new OwnFacts();
 
   private spec(state: ContainerState): Spec {
     return parseConfig(readFileSync(state.config, 'utf8'), () => { /* warned at create */ });
@@ -904,10 +913,10 @@ export class Runtime {
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const input = {
         process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
-        ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && setgroupsDenied() ? { setgroupsDenied: true } : {}),
+        ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && this.own.setgroupsDenied() ? { setgroupsDenied: true } : {}),
         namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
         ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
-        ...withHostBounding(spec),
+        ...withHostBounding(spec, this.own),
       };
       builder = execPlan(input);
     } catch (e) {
@@ -993,7 +1002,7 @@ export class Runtime {
       // host facts, while the helper starts)
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       resources = planResources(cgroup, spec.linux?.resources);
-      const host = hostFacts(spec, bundle);
+      const host = hostFacts(spec, bundle, this.own);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
@@ -1003,11 +1012,12 @@ export class Runtime {
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const p = proc;
-      const noSetgroups = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && setgroupsDenied();
+      const noSetgroups = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied();
+      const bounding = withHostBounding(spec, this.own);
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
         ...(noSetgroups ? { setgroupsDenied: true } : {}),
-        host, ...withHostBounding(spec),
+        host, ...bounding,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(options.onNetwork ? { networkPause: true } : {}),
@@ -1073,8 +1083,11 @@ export class Runtime {
         },
         onSpawned: (p) => { pid = p; },
         // the init of a foreground run is gone: what it left behind goes now (remove would kill
-        // it next), not after the wait for the output it holds open
-        ...(mode === 'run' && !options.keep ? {
+        // it next), not after the wait for the output it holds open. In a pid namespace of its
+        // own nothing is left: the kernel kills every process of the namespace when its init
+        // exits, and the init's exit is reported only once they are all gone (so the cgroup's
+        // files are not read for nothing, 9-10 hierarchies on a v1 host)
+        ...(mode === 'run' && !options.keep && !ownPidNamespace(spec) ? {
           onExited: () => {
             for (const p of cg.pids()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
           },

@@ -122,7 +122,9 @@ export class StateStore {
     const staged = join(this.root, `@${ownerToken()}.new`);
     try {
       mkdirSync(staged, { mode: 0o700 });
-      writeAtomic(staged, STATE_FILE, serialize(record));
+      // written in place: no one reads the private staging directory, which appears whole (the
+      // rename below) or not at all (a crash leaves it to sweep()); one file fewer a container
+      writeNew(join(staged, STATE_FILE), serialize(record));
     } catch (e) {
       rmSync(staged, { recursive: true, force: true });
       throw fsFailure(e, `creating the state of container ${id}`);
@@ -368,9 +370,7 @@ function writeAtomic(dir: string, name: string, text: string): void {
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     try {
-      const data = Buffer.from(text, 'utf8');
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      writeAll(fd, text);
     } finally {
       closeSync(fd);
     }
@@ -379,6 +379,22 @@ function writeAtomic(dir: string, name: string, text: string): void {
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** Writes a new file (exclusively: never through a link) that no one else can see yet. */
+function writeNew(path: string, text: string): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeAll(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, text: string): void {
+  const data = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
 /** Removes temporary files (NAME@TOKEN.tmp) left in dir by writers that died. */
