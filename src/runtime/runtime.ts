@@ -32,7 +32,7 @@ import { hostFacts, OwnFacts } from './host.js';
 import { defaultStateRoot, isRootless } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { procStat, releaseHeldLocks } from './lock.js';
+import { procStat, releaseHeldLocks, withLock } from './lock.js';
 import { formatMap } from '../linux/idmap.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
@@ -258,6 +258,13 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
 
 /** hako's own bounding set for the planner, when the container has no user namespace (in one, the
  * process starts with every capability of that namespace): it names what capset will refuse. */
+/** What tells one container from a later one with the same id: when it was created, and its init. */
+type ContainerIdentity = Pick<ContainerState, 'created' | 'pid'>;
+
+function sameContainer(state: ContainerState, which: ContainerIdentity): boolean {
+  return state.created === which.created && state.pid === which.pid;
+}
+
 function withHostBounding(spec: Spec, own: OwnFacts): { hostBounding?: bigint } {
   if (spec.linux?.namespaces?.some((n) => n.type === 'user')) return {};
   const bounding = own.boundingSet();
@@ -648,13 +655,19 @@ export class Runtime {
    * alive; process.exit() does it synchronously) and before the id is used again here (create
    * and run wait for it); this process sees the container gone at once.
    */
-  private removeLater(id: string, spec: Spec, cgroup: CgroupManager): void {
+  private removeLater(id: string, spec: Spec, cgroup: CgroupManager, which: ContainerIdentity): void {
     const fallback = () => {
+      // only this run's container: another process may have deleted it and made a new one
+      let mine = false;
+      try { mine = sameContainer(this.store.read(id), which); } catch { /* gone */ }
+      if (!mine) return;
       try { cgroup.destroy(); } catch { /* left for delete */ }
       try { this.store.remove(id); } catch { /* left for delete */ }
     };
     atExit(fallback);
-    const done = this.remove(id, true, spec)
+    // under the container's lock throughout: another process's delete waits for it, so the id
+    // cannot be deleted and created anew in the middle (then this would remove the new one)
+    const done = withLock(this.store.root, id, () => this.remove(id, true, spec, which))
       .catch((e: unknown) => { this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`); })
       .finally(() => {
         exitCleanups.delete(fallback);
@@ -698,12 +711,15 @@ export class Runtime {
   }
 
   /** delete, with the config when the caller has it already (a foreground run). */
-  private async remove(id: string, force: boolean, known?: Spec): Promise<void> {
+  /** which: remove only that container (a foreground run's, removed after run returned: by
+   * then another process may have deleted it and created a new one with the same id). */
+  private async remove(id: string, force: boolean, known?: Spec, which?: ContainerIdentity): Promise<void> {
     if (!this.store.exists(id)) {
       if (force) return;
       throw new HakoError(`hako: container ${id} does not exist`, { code: 'not-found' });
     }
     const state = this.store.read(id);
+    if (which && !sameContainer(state, which)) return;
     const status = liveStatus(state);
     if ((status === 'running' || status === 'paused') && !force) {
       throw new HakoError(`hako: cannot delete container ${id} that is not stopped: ${status}`, { code: 'bad-state' });
@@ -1146,7 +1162,7 @@ export class Runtime {
       if (mode === 'run') out.oomKilled = cg.oomKilled();
       if (mode === 'run' && !options.keep) {
         if (spec.hooks?.poststop?.length) await this.remove(id, true, spec); // the hooks are the caller's to wait for
-        else this.removeLater(id, spec, cg);
+        else this.removeLater(id, spec, cg, { created: state.created, pid: state.pid });
       }
       return out;
     } catch (err) {

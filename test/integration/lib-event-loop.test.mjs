@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Runtime } from '../../dist/src/runtime/runtime.js';
-import { MARK_VAR, REPO, scoped, sleeper } from './oci-util.mjs';
+import { MARK_VAR, REPO, ok, scoped, show, sleeper } from './oci-util.mjs';
+import { waitUntil } from './util.mjs';
+import { setTimeout as delay } from 'node:timers/promises';
 
 const N = 16;
 const HOLD = 3000;
@@ -138,4 +140,47 @@ test('a process that exits (process.exit) as soon as run returns leaves nothing 
   assert.equal(status, 0);
   // nothing to wait for: the scope's leak check runs now, and must find nothing even at once
   assert.deepEqual(s.leftovers(), []);
+}));
+
+test('the removal after a foreground run never removes a new container another process made with the same id', scoped(async (s) => {
+  const b = s.bundle().args('true');
+  const id = s.id();
+  // process A: a foreground run, whose removal (after run returned) stops in onRemove until told to go on
+  const code = `
+    import { Runtime } from ${JSON.stringify(`${REPO}/dist/src/runtime/runtime.js`)};
+    const [root, bundle, id] = process.argv.slice(1);
+    const rt = new Runtime({ root, onRemove: async () => {
+      process.stdout.write('removing\\n');
+      await new Promise((go) => process.stdin.once('data', go));
+    } });
+    const r = await rt.run(id, { bundle, stdio: 'ignore' });
+    process.stdin.resume();
+    if (r.exitCode !== 0) process.exit(1);
+  `;
+  const a = spawn(process.execPath, ['--input-type=module', '-e', code, s.root, b.dir, id], { stdio: ['pipe', 'pipe', 'inherit'], env: s.env(), timeout: 60_000, killSignal: 'SIGKILL' });
+  let out = '';
+  a.stdout.on('data', (d) => { out += d; });
+  await waitUntil(() => out.includes('removing'), { what: 'A in its removal' });
+  // process B: deletes that id and creates a new container with it while A's removal is under way
+  const sleeping = s.bundle().args(...sleeper(s));
+  const del = s.spawnHako(['delete', '--force', id]);
+  const create = () => {
+    const r = s.hako(['create', '--bundle', sleeping.dir, id]);
+    assert.equal(r.status, 0, show(r));
+  };
+  // A holds the container's lock through its removal, so B's delete waits for A; were it not
+  // held, the delete would be done at once and B's new container made before A goes on
+  const deletedAtOnce = await Promise.race([del.wait().then(() => true), delay(2000).then(() => false)]);
+  if (deletedAtOnce) create();
+  a.stdin.write('go\n');
+  a.stdin.end();
+  assert.equal((await del.wait()).status, 0);
+  if (!deletedAtOnce) create();
+  const [status] = a.exitCode !== null ? [a.exitCode] : await once(a, 'exit');
+  assert.equal(status, 0);
+  // B's container is whole: its state, and its init waiting in `created`
+  const st = s.hako(['state', id]);
+  assert.equal(st.status, 0, show(st));
+  assert.equal(JSON.parse(st.stdout).status, 'created');
+  ok(s.hako(['delete', '--force', id]));
 }));
