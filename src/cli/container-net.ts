@@ -11,7 +11,7 @@ import { HakoError } from '../errors.js';
 import type { CreateOptions } from '../runtime/runtime.js';
 import type { Spec } from '../config/types.js';
 import {
-  attach, delNetnsPath, detach, findNetwork, hostsFile, netFilesDir, netnsPath, listAttachments, type NetworkDirs, networkDirs, parseNetworkMode, parsePublish, resolvConf,
+  attach, delNetnsPath, detach, findNetwork, hostsFile, netFilesDir, netnsPath, listAttachments, networkDirs, parseNetworkMode, parsePublish, resolvConf,
 } from '../network/index.js';
 
 function owner(id: string, root: string): string {
@@ -21,14 +21,6 @@ function owner(id: string, root: string): string {
 /** The CNI container id: the container's id and its --root (two roots may hold the same id). */
 function cniId(id: string, root: string): string {
   return `hako-${id.replace(/[^A-Za-z0-9_.-]/g, '_')}-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
-}
-
-function filesDir(dirs: NetworkDirs, cid: string): string {
-  return netFilesDir(dirs, cid);
-}
-
-function netnsFile(dirs: NetworkDirs, cid: string): string {
-  return netnsPath(dirs, cid);
 }
 
 export interface ContainerNetworkArgs { network?: string; publish?: string[]; netDir?: string }
@@ -60,7 +52,7 @@ export function withNetwork(verb: string, id: string, root: string, o: CreateOpt
   if ((process.geteuid?.() ?? 0) !== 0) throw new HakoError(`hako ${verb}: --network ${mode.name}: attaching to a CNI network needs root`, { code: 'permission' });
   const dirs = networkDirs(n.netDir !== undefined ? { netDir: n.netDir } : {});
   const cid = cniId(id, root);
-  const dir = filesDir(dirs, cid);
+  const dir = netFilesDir(dirs, cid);
   const resolv = join(dir, 'resolv.conf');
   const hosts = join(dir, 'hosts');
   // the files exist (empty) before the mounts are made, and are written in place once the
@@ -72,7 +64,7 @@ export function withNetwork(verb: string, id: string, root: string, o: CreateOpt
     { destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['bind', 'rprivate'] },
     { destination: '/etc/hosts', type: 'bind', source: hosts, options: ['bind', 'rprivate'] }];
   out.onNetwork = async (pid: number) => {
-    const netns = netnsFile(dirs, cid);
+    const netns = netnsPath(dirs, cid);
     await pinNetns(pid, netns);
     const a = await attach({ dirs, network: mode.name, containerId: cid, netns, ifName: 'eth0', portMappings: ports, owner: owner(id, root) });
     writeFileSync(resolv, resolvConf(a.result));
@@ -93,13 +85,16 @@ export async function checkNetworkArg(n: ContainerNetworkArgs): Promise<void> {
 export function networkRemover(root: string, netDir?: string): (id: string) => Promise<void> {
   return async (id) => {
     const dirs = networkDirs(netDir !== undefined ? { netDir } : {});
+    const cid = cniId(id, root);
+    // a container made without --network has none of this: its files' directory is made first
+    // (withNetwork, before create), so without it nothing is read or touched (existsSync is false
+    // too where the state directory cannot be read, as for root of a user namespace)
+    const files = netFilesDir(dirs, cid);
+    if (!existsSync(files)) return;
     for (const a of (await listAttachments(dirs)).filter((x) => x.owner === owner(id, root))) {
       await detach(dirs, a, { netns: delNetnsPath(dirs, a) });
     }
-    // a container made without --network has none of these: nothing is touched (existsSync is
-    // false too where the state directory cannot be read, as for root of a user namespace)
-    await unpinNetns(netnsFile(dirs, cniId(id, root)));
-    const files = filesDir(dirs, cniId(id, root));
-    if (existsSync(files)) rmSync(files, { recursive: true, force: true });
+    await unpinNetns(netnsPath(dirs, cid));
+    rmSync(files, { recursive: true, force: true });
   };
 }
