@@ -26,7 +26,7 @@ import { cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFi
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { HAKO, RUNC, Scope, makeRootfs, MARK_VAR, sleep } from '../integration/oci-util.mjs';
+import { HAKO, RUNC, Scope, makeRootfs, MARK_VAR, sleep, waitUntil } from '../integration/oci-util.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const PROBE = join(HERE, 'probe.sh');
@@ -107,16 +107,8 @@ export function startHelper(scope, file, args) {
   return h;
 }
 
-/** Waits (bounded) for check() to be truthy. */
-async function until(check, ms = 5000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) return undefined;
-    await sleep(20);
-  }
-}
+/** Waits (bounded) for check() to be truthy; undefined when it never was. */
+const until = (check, ms = 5000) => waitUntil(check, { timeoutMs: ms, intervalMs: 20 }).catch(() => undefined);
 
 /**
  * Starts a process holding new namespaces of the given types (unshare's names: uts, ipc, net,
