@@ -36,8 +36,9 @@ export function defaultStateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.USER === 'root' ? ROOT_STATE_DIR : join(xdg, 'hako');
 }
 
-/** setgroups(2) is denied in hako's own user namespace (/proc/self/setgroups reads "deny": a
- * namespace whose gid_map an unprivileged user wrote, as `unshare -r` makes). */
-export function setgroupsDenied(): boolean {
-  try { return readFileSync('/proc/self/setgroups', 'utf8').trim() === 'deny'; } catch { return false; }
+/** setgroups(2) is denied in hako's own user namespace, or in the one of the process whose
+ * setgroups file is given (it reads "deny": a namespace whose gid_map an unprivileged user wrote,
+ * as `unshare -r` makes). */
+export function setgroupsDenied(file = '/proc/self/setgroups'): boolean {
+  try { return readFileSync(file, 'utf8').trim() === 'deny'; } catch { return false; }
 }
