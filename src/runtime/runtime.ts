@@ -29,7 +29,7 @@ import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts, OwnFacts } from './host.js';
-import { defaultStateRoot, isRootless, setgroupsDenied } from './rootless.js';
+import { defaultStateRoot, isRootless, setgroupsDenied, userNsRefusal } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { procStat, releaseHeldLocks, withLock } from './lock.js';
@@ -320,7 +320,9 @@ function openInitStderr(state: ContainerState): number | undefined {
  * that is missing is a failed create, not the container's 127). */
 function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure): HakoError {
   const err = failureError(verb, builder, failure);
-  return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1, err.code);
+  // a user namespace refused to a user without root: the host setting that refuses it, and the fix
+  const restriction = userNsRefusal(failure, builder.describe(failure.stage, failure.index));
+  return new HelperError(restriction ? `${err.message}: ${restriction}` : err.message, failure, verb === 'exec' ? 255 : 1, err.code);
 }
 
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts

@@ -111,3 +111,20 @@ test('a user without root maps its /etc/subuid range through newuidmap: a proces
     await removeUser(user);
   }
 }));
+
+test('a host that refuses user namespaces is named with the setting to change (run and unshare)', { skip: !existsSync('/usr/bin/unshare') && 'unshare (util-linux) is needed' }, scoped(async (s) => {
+  // user.max_user_namespaces is per user namespace: 0 in one of the test's own refuses every
+  // nested one there, and changes nothing on the host
+  // (nobody's, mapped to root there, as the other tests here; its own state root)
+  const xdg = xdgDir(s);
+  const b = rootlessBundle(s, 0, 0).args('true');
+  const refuse = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"';
+  const inRefusingNs = (...args) => asUser(s, NOBODY, NOBODY, xdg, 'unshare', ['-U', '-r', 'sh', '-c', refuse, 'sh', HAKO, ...args]);
+  // (after the one warning that the cgroup, which it cannot make, is skipped)
+  const r = inRefusingNs('run', '--bundle', b.dir, s.id());
+  assert.equal(r.status, 1, show(r));
+  const line = lines(r.stderr).at(-1);
+  assert.match(line, /^hako: run: unshare\(CLONE_NEWUSER\).*\(ENOSPC\): this host allows no user namespaces \(user\.max_user_namespaces = 0\): raise it with `sysctl -w user\.max_user_namespaces=15000` as root$/, show(r));
+  oneLineError(inRefusingNs('unshare', '--user', 'true'), { match: /\(ENOSPC\): this host allows no user namespaces \(user\.max_user_namespaces = 0\)/ });
+  assert.deepEqual(readdirSync(join(xdg, 'hako')).filter((n) => n !== '@locks'), []);
+}));
