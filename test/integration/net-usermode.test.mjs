@@ -24,6 +24,21 @@ function testHost() {
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, 'index.html'), `hello from ${name}\n`);
   ok(run('ip', ['netns', 'add', name]));
+  const cleanup = () => {
+    run('ip', ['netns', 'pids', name]).stdout.split('\n').filter(Boolean).forEach((p) => { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } });
+    run('ip', ['netns', 'del', name]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    setUp(name, dir);
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  return { name, dir, cleanup };
+}
+
+function setUp(name, dir) {
   const ip = (...args) => ok(run('ip', ['-n', name, ...args]));
   ip('link', 'set', 'lo', 'up');
   // (a veth pair, both ends in the test host: this kernel may have no dummy links)
@@ -33,14 +48,6 @@ function testHost() {
   ip('link', 'set', 'hk1', 'up');
   ip('route', 'add', 'default', 'via', '10.250.0.254', 'dev', 'hk0', 'onlink');
   ok(run('ip', ['netns', 'exec', name, 'busybox', 'httpd', '-p', '8088', '-h', dir]));
-  return {
-    name, dir,
-    cleanup() {
-      run('ip', ['netns', 'pids', name]).stdout.split('\n').filter(Boolean).forEach((p) => { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } });
-      run('ip', ['netns', 'del', name]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**
