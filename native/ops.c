@@ -268,10 +268,17 @@ static int run_one(struct op *op, const char **what) {
     case OP_UNSHARE:
         return unshare((int)op->flags);
     case OP_IDMAP: {
+        /* a non-dumpable process's /proc/PID files are root's: hako, when it is not root, could
+         * not write the maps. Dumpable only while it does (no container process exists yet), as
+         * runc's nsexec does */
+        int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        if (dumpable < 0) return -1;
+        if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) return -1;
         _cleanup_out_ struct out o;
         out_begin(&o);
         out_int(&o, T_PID, getpid());
         int t = request(MSG_IDMAP_REQUEST, &o);
+        if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return -1;
         if (t == MSG_ACK) return 0;
         errno = t < 0 ? EPIPE : ECANCELED;
         return -1;

@@ -41,7 +41,7 @@ export const GLOBAL_SPECS: OptionSpec[] = [
   { long: 'log', arg: 'required', value: 'FILE', help: 'also write errors (and with --debug, each command) to FILE' },
   { long: 'log-format', arg: 'required', value: 'text|json', help: "the --log format: text, or json lines as containerd's shim reads them" },
   { long: 'debug', help: 'log each command to --log' },
-  { long: 'rootless', arg: 'required', value: 'auto|true|false', help: 'accepted for runc compatibility (containers run as root only, for now)' },
+  { long: 'rootless', arg: 'required', value: 'auto|true|false', help: 'accepted for runc compatibility (hako runs rootless when it is not real root, by runc\'s rule)' },
   { long: 'systemd-cgroup', help: 'refused: there is no systemd cgroup manager here (cgroupfs is used)' },
   { long: 'criu', arg: 'required', value: 'PATH', help: "the CRIU program checkpoint and restore would use (they are refused, naming why: see 'hako checkpoint --help')" },
   { long: 'help', short: 'h', help: 'show this help' },

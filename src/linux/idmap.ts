@@ -14,3 +14,12 @@ export interface IdRange {
 export function formatMap(ranges: IdRange[]): string {
   return ranges.map((r) => `${r.inside} ${r.outside} ${r.count}\n`).join('');
 }
+
+export type IdKind = 'uid' | 'gid';
+
+export interface IdMapPlan {
+  uid: IdRange[];
+  gid: IdRange[];
+  /** What to write to /proc/PID/setgroups first, if anything. */
+  setgroups?: 'allow' | 'deny';
+}

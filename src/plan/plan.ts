@@ -146,7 +146,8 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     b.ns(ops.unshare({ flags: namespaceKind('user').flag }), 'unshare(CLONE_NEWUSER)');
     b.ns(ops.idmap(), 'wait for hako to write the uid and gid maps');
     // become the namespace's root: the helper's host ids need not be mapped in it
-    b.ns(ops.setgroups({ ids: [] }), 'setgroups([])');
+    // (not where setgroups is denied: hako without root wrote a map of its own group)
+    if (!input.setgroupsDenied) b.ns(ops.setgroups({ ids: [] }), 'setgroups([])');
     b.ns(ops.setgid({ id: 0 }), 'setresgid(0) in the new user namespace');
     b.ns(ops.setuid({ id: 0 }), 'setresuid(0) in the new user namespace');
   }

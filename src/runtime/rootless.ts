@@ -36,8 +36,36 @@ export function defaultStateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.USER === 'root' ? ROOT_STATE_DIR : join(xdg, 'hako');
 }
 
-/** setgroups(2) is denied in hako's own user namespace (/proc/self/setgroups reads "deny": a
- * namespace whose gid_map an unprivileged user wrote, as `unshare -r` makes). */
-export function setgroupsDenied(): boolean {
-  try { return readFileSync('/proc/self/setgroups', 'utf8').trim() === 'deny'; } catch { return false; }
+/** setgroups(2) is denied in hako's own user namespace, or in the one of the process whose
+ * setgroups file is given (it reads "deny": a namespace whose gid_map an unprivileged user wrote,
+ * as `unshare -r` makes). */
+export function setgroupsDenied(file = '/proc/self/setgroups'): boolean {
+  try { return readFileSync(file, 'utf8').trim() === 'deny'; } catch { return false; }
+}
+
+/** The host settings that refuse a user namespace to a user without root, and what to change:
+ * Debian's kernel.unprivileged_userns_clone, Ubuntu 24.04's AppArmor restriction, and a zero
+ * user.max_user_namespaces. `read` gives a /proc/sys file's text (undefined where it is absent). */
+export function userNsRestriction(read: (file: string) => string | undefined = readSysctl): string | undefined {
+  if (read('/proc/sys/kernel/unprivileged_userns_clone') === '0') {
+    return 'this host forbids user namespaces to users without root (kernel.unprivileged_userns_clone = 0): allow them with `sysctl -w kernel.unprivileged_userns_clone=1` as root (and in /etc/sysctl.d to keep it)';
+  }
+  if (read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') {
+    return 'AppArmor restricts user namespaces to users without root here (kernel.apparmor_restrict_unprivileged_userns = 1): give hako\'s helper a profile with `userns,` (see apparmor.d(5)), or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` as root';
+  }
+  if (read('/proc/sys/user/max_user_namespaces') === '0') {
+    return 'this host allows no user namespaces (user.max_user_namespaces = 0): raise it with `sysctl -w user.max_user_namespaces=15000` as root';
+  }
+  return undefined;
+}
+
+function readSysctl(file: string): string | undefined {
+  try { return readFileSync(file, 'utf8').trim(); } catch { return undefined; }
+}
+
+/** For a failed step that unshared a user namespace (its description names CLONE_NEWUSER) with
+ * EPERM, EACCES or ENOSPC: the host setting that refused it and the fix, if one did. */
+export function userNsRefusal(failure: { op: string; errname: string }, description: string | undefined): string | undefined {
+  if (failure.op !== 'unshare' || !['EPERM', 'EACCES', 'ENOSPC'].includes(failure.errname) || !/CLONE_NEWUSER/.test(description ?? '')) return undefined;
+  return userNsRestriction();
 }

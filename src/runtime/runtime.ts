@@ -29,11 +29,12 @@ import { failureError } from '../helper/failure.js';
 import { stdioWithInput } from '../helper/handle.js';
 import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts, OwnFacts } from './host.js';
-import { defaultStateRoot, isRootless } from './rootless.js';
+import { defaultStateRoot, isRootless, setgroupsDenied, userNsRefusal } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
 import { procStat, releaseHeldLocks, withLock } from './lock.js';
-import { formatMap } from '../linux/idmap.js';
+import type { IdMapPlan } from '../linux/idmap.js';
+import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 
 export interface RuntimeOptions {
@@ -319,7 +320,9 @@ function openInitStderr(state: ContainerState): number | undefined {
  * that is missing is a failed create, not the container's 127). */
 function ociFailure(verb: string, builder: PlanBuilder, failure: HelperFailure): HakoError {
   const err = failureError(verb, builder, failure);
-  return new HelperError(err.message, failure, verb === 'exec' ? 255 : 1, err.code);
+  // a user namespace refused to a user without root: the host setting that refuses it, and the fix
+  const restriction = userNsRefusal(failure, builder.describe(failure.stage, failure.index));
+  return new HelperError(restriction ? `${err.message}: ${restriction}` : err.message, failure, verb === 'exec' ? 255 : 1, err.code);
 }
 
 /** How long the init may take to get ready: 10 s, plus the createContainer hooks' own timeouts
@@ -479,6 +482,14 @@ function writePidFile(path: string, pid: number): void {
     }
     return;
   }
+}
+
+/** The id maps of the user namespace a container creates (none when it joins one or has none). */
+function containerMaps(spec: Spec): IdMapPlan {
+  const userNs = (spec.linux?.namespaces ?? []).find((n) => n.type === 'user');
+  if (!userNs || userNs.path) return { uid: [], gid: [] };
+  const ranges = (maps: { containerID: number; hostID: number; size: number }[] | undefined) => (maps ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }));
+  return { uid: ranges(spec.linux?.uidMappings), gid: ranges(spec.linux?.gidMappings) };
 }
 
 export class Runtime {
@@ -929,7 +940,9 @@ export class Runtime {
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const input = {
         process: proc, preserveFds: options.preserveFds ?? 0, pid: state.pid, ...(home !== undefined ? { home } : {}),
-        ...(!ns.created.has('user') && !ns.joined.some((j) => j.type === 'user') && this.own.setgroupsDenied() ? { setgroupsDenied: true } : {}),
+        // setgroups may be denied where the process goes: in the container's user namespace (hako
+        // without root wrote a map of its own group), or, with none, in hako's own
+        ...((ns.created.has('user') || ns.joined.some((j) => j.type === 'user') ? setgroupsDenied(`/proc/${state.pid}/setgroups`) : this.own.setgroupsDenied()) ? { setgroupsDenied: true } : {}),
         namespaces: [...ns.created, ...ns.joined.map((j) => j.type)], detach: !!options.detach, cgroup: cgroup.joinPlan(),
         ...(console ? { console } : {}), ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
         ...withHostBounding(spec, this.own),
@@ -969,10 +982,10 @@ export class Runtime {
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
-    if ((process.geteuid?.() ?? 0) !== 0) {
-      throw new HakoError('hako: rootless containers (hako run as a user other than root) are not supported yet: run as root', { code: 'unsupported' });
-    }
     const { spec, bundle, rootfs } = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn);
+    if ((process.geteuid?.() ?? 0) !== 0 && !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user')) {
+      throw new HakoError(`hako: config.json: linux.namespaces: hako runs as uid ${process.geteuid?.()}, not root: a rootless container needs a user namespace (\`hako spec --rootless\` writes such a config)`, { code: 'bad-config' });
+    }
     let proc = spec.process;
     if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
     const detach = mode !== 'run';
@@ -1007,6 +1020,7 @@ export class Runtime {
     let homeLookup: Promise<string | undefined>;
     let cgroup: CgroupManager;
     let resources: ResourcePlan;
+    let idmaps: ReturnType<typeof mapActions> = [];
     try {
       // the id's last foreground run may still be being removed: its cgroup and state go first
       // (awaited here, after the helper's start: a handle gets its streams when the call returns)
@@ -1028,7 +1042,11 @@ export class Runtime {
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
       const p = proc;
-      const noSetgroups = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied();
+      // the id maps, as P writes them when H1 asks: without root, a map of one's own ids is
+      // written after setgroups "deny" (then the container cannot set its groups, as runc's
+      // rootless containers), and wider ones by newuidmap/newgidmap
+      idmaps = mapActions(containerMaps(spec));
+      const noSetgroups = deniesSetgroups(idmaps) || (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied());
       const bounding = withHostBounding(spec, this.own);
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
@@ -1093,10 +1111,7 @@ export class Runtime {
       if (home !== undefined || skipped) builder = planWith(home);
       const cg = cgroup;
       const result = await Runtime.runOn(helper, builder, {
-        onIdmap: (p) => {
-          writeFileSync(`/proc/${p}/uid_map`, formatMap((spec.linux?.uidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
-          writeFileSync(`/proc/${p}/gid_map`, formatMap((spec.linux?.gidMappings ?? []).map((m) => ({ inside: m.containerID, outside: m.hostID, count: m.size }))));
-        },
+        onIdmap: (p) => writeIdMapsAsync(p, idmaps),
         onSpawned: (p) => { pid = p; },
         // the init of a foreground run is gone: what it left behind goes now (remove would kill
         // it next), not after the wait for the output it holds open. In a pid namespace of its

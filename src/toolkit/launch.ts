@@ -4,6 +4,7 @@ import type { StdioOptions } from 'node:child_process';
 import { HelperSession, type LogEntry, type Plan } from '../helper/session.js';
 import { HakoProcess, stdioWithInput } from '../helper/handle.js';
 import { failureError } from '../helper/failure.js';
+import { userNsRefusal } from '../runtime/rootless.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { signalName } from '../linux/signals.js';
 
@@ -145,7 +146,12 @@ async function launchBuilt(
       explain?.(`[init] ${last}: the command takes over this process now`);
     },
   });
-  if (result.failure) throw failureError(verb, builder, result.failure);
+  if (result.failure) {
+    const err = failureError(verb, builder, result.failure);
+    const restriction = userNsRefusal(result.failure, builder.describe(result.failure.stage, result.failure.index));
+    if (restriction) err.message = `${err.message}: ${restriction}`;
+    throw err;
+  }
   const exitCode = result.signal !== null ? 128 + result.signal : result.status ?? 1;
   if (explain) {
     explain(result.signal !== null
