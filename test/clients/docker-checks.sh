@@ -185,7 +185,9 @@ docker_checks() {  # docker_checks PREFIX RUNTIME_NAME
   fi
 }
 
-if [ "$DK_OK" = 1 ]; then
+if [ "$DK_OK" = 1 ] && [ -n "$BENCH" ]; then
+  bench_pair docker "${DK[*]} run --rm --runtime $DRT --network none $IMG true" "${DK[*]} run --rm --runtime runc --network none $IMG true"
+elif [ "$DK_OK" = 1 ]; then
   docker_checks docker "$DRT"
   [ "${CONTROL:-1}" = 1 ] && docker_checks docker-runc runc
 fi

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# hako through the real clients, next to runc in the same daemons: N x `run --rm ... true` of
+# podman, containerd (ctr) and Docker with each runtime, one hyperfine run per client (both
+# runtimes in it), as test/clients/check-clients.sh --bench sets the clients up (everything under
+# /tmp/client-check: podman's storage, a containerd and a dockerd of its own; the host's network
+# is not touched: --network none). With SERVER=1 (the default when `hako serve` exists), the
+# runtime is measured with a warm `hako serve` running for the whole run (HAKO_SOCKET for every
+# client's calls); SERVER=0 measures the cold CLI.
+# Usage: bash bench/clients.sh      Environment: N (50), PARTS (podman,containerd,docker), SERVER
+set -euo pipefail
+REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+N=${N:-50}
+PARTS=${PARTS:-podman,containerd,docker}
+HAKO=$REPO/bin/hako
+SERVER=${SERVER:-auto}
+server_pid=
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; true; }
+trap cleanup EXIT
+if [ "$SERVER" = auto ]; then
+  if "$HAKO" serve --help >/dev/null 2>&1; then SERVER=1; else SERVER=0; fi
+fi
+if [ "$SERVER" = 1 ]; then
+  sock_dir=$(mktemp -d /tmp/hako-bench-serve-XXXXXX)
+  export HAKO_SOCKET=$sock_dir/hako.sock
+  "$HAKO" serve --socket "$HAKO_SOCKET" >"$sock_dir/serve.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do [ -S "$HAKO_SOCKET" ] && break; sleep 0.05; done
+  [ -S "$HAKO_SOCKET" ] || { echo "bench/clients.sh: hako serve did not start (see $sock_dir/serve.log)" >&2; exit 1; }
+fi
+echo "== $N x run --rm true per client, hako ($([ "$SERVER" = 1 ] && echo "warm server" || echo "cold CLI")) against runc, $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+LOCK_WAIT=${LOCK_WAIT:-600} bash "$REPO/test/clients/check-clients.sh" "$HAKO" --only "$PARTS" --bench "$N" | grep -E '^(bench |FAIL|[0-9]+ passed)'
