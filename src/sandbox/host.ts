@@ -1,0 +1,112 @@
+// Where a sandbox lives on the host, and the one place that mounts (hako's root path; a rootless
+// sandbox will do these mounts in its user namespace instead). Each sandbox has a directory
+// <root>/<id>/: `owner` (the Node process that made it: its pid and start time, for prune),
+// `disk` (a tmpfs of diskBytes: the overlay's upper and work dirs and each run's /tmp and
+// /dev/shm) and `rootfs` (the overlay: the base's read-only layers under `disk/upper`).
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import { procStat } from '../runtime/lock.js';
+import { isRootless } from '../runtime/rootless.js';
+
+/** The default root of sandboxes' state. */
+export function defaultSandboxRoot(): string {
+  if (isRootless()) {
+    const run = process.env.XDG_RUNTIME_DIR;
+    return run ? join(run, 'hako', 'sandbox') : `/tmp/hako-sandbox-${process.geteuid?.() ?? 0}`;
+  }
+  return '/run/hako/sandbox';
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 30_000 }, (err, _out, stderr) => {
+      if (err) reject(new HakoError(`hako: sandbox: ${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`, { code: 'io' }));
+      else resolve();
+    });
+  });
+}
+
+/** A path as overlayfs and mount(8) option strings can carry it. */
+function optionPath(p: string, what: string): string {
+  if (/[,:\n\\]/.test(p)) throw new HakoError(`hako: sandbox: ${what} ${JSON.stringify(p)}: a path with ',', ':' or '\\' cannot be an overlay layer`, { code: 'bad-option' });
+  return p;
+}
+
+export interface SandboxDirs {
+  dir: string;
+  disk: string;
+  upper: string;
+  work: string;
+  rootfs: string;
+  runs: string;
+}
+
+export function sandboxDirs(root: string, id: string): SandboxDirs {
+  const dir = join(root, id);
+  const disk = join(dir, 'disk');
+  return { dir, disk, upper: join(disk, 'upper'), work: join(disk, 'work'), rootfs: join(dir, 'rootfs'), runs: join(disk, 'runs') };
+}
+
+/** Mounts the sandbox's disk (a tmpfs) and its overlay on `layers` (lowest first). */
+export async function mountLayer(d: SandboxDirs, layers: string[], diskBytes: number): Promise<void> {
+  const lower = layers.map((l) => optionPath(l, 'layer')).reverse().join(':');
+  optionPath(d.dir, 'state directory');
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${diskBytes},mode=0700,nosuid,nodev`, 'hako-sandbox-disk', d.disk]);
+  await run('mount', ['--make-private', d.disk]);
+  await Promise.all([mkdir(d.upper, { mode: 0o755 }), mkdir(d.work, { mode: 0o700 }), mkdir(d.runs, { mode: 0o700 })]);
+  await run('mount', ['-t', 'overlay', '-o', `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work}`, 'hako-sandbox', d.rootfs]);
+  await run('mount', ['--make-private', d.rootfs]);
+}
+
+/** Unmounts the overlay and the disk, if mounted (idempotent). */
+export async function unmountLayer(d: SandboxDirs): Promise<void> {
+  for (const m of [d.rootfs, d.disk]) {
+    if (await isMountPoint(m)) await run('umount', ['-l', m]);
+  }
+}
+
+async function isMountPoint(path: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const enc = path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return info.split('\n').some((l) => l.split(' ')[4] === enc);
+}
+
+/** Makes the directory and records this process as its owner. */
+export async function makeSandboxDir(d: SandboxDirs): Promise<void> {
+  await mkdir(d.dir, { recursive: false, mode: 0o700 }).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+    await mkdir(join(d.dir, '..'), { recursive: true, mode: 0o700 });
+    await mkdir(d.dir, { mode: 0o700 });
+  });
+  await Promise.all([mkdir(d.disk, { mode: 0o700 }), mkdir(d.rootfs, { mode: 0o755 })]);
+  const me = procStat(process.pid);
+  await writeFile(join(d.dir, 'owner'), JSON.stringify({ pid: process.pid, startTime: me?.startTime ?? 0 }), { mode: 0o600 });
+}
+
+/** Removes everything of the sandbox's directory (its mounts first). */
+export async function removeSandboxDir(d: SandboxDirs): Promise<void> {
+  await unmountLayer(d);
+  await rm(d.dir, { recursive: true, force: true });
+}
+
+/** Whether the process recorded as the sandbox's owner is gone. */
+export async function ownerGone(dir: string): Promise<boolean> {
+  let owner: { pid?: number; startTime?: number };
+  try {
+    owner = JSON.parse(await readFile(join(dir, 'owner'), 'utf8')) as typeof owner;
+  } catch {
+    return true; // made by a process killed before it recorded itself
+  }
+  const now = procStat(owner.pid ?? 0);
+  return now === undefined || now.startTime !== owner.startTime;
+}
+
+export async function listSandboxes(root: string): Promise<string[]> {
+  try {
+    return (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && /^[0-9a-f]{12}$/.test(e.name)).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
