@@ -5,7 +5,7 @@
 // The walk is race-free because nothing of the sandbox runs while it happens: file operations
 // are refused while a run is in progress (each run's processes all end with it).
 import { constants as fsc } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, symlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, readlink, symlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { HakoError } from '../errors.js';
 
@@ -94,7 +94,6 @@ export class SandboxFiles {
         await this.copyIn(join(hostPath, e.name), posix.join(path, e.name));
       }
     } else if (st.isFile()) {
-      const { readFile } = await import('node:fs/promises');
       await this.writeFile(path, await readFile(hostPath), st.mode & 0o7777, 'copyIn');
     } else if (st.isSymbolicLink()) {
       const parts = this.parts(path, 'copyIn');
@@ -117,7 +116,6 @@ export class SandboxFiles {
     }
     if (!st.isFile()) return; // devices, fifos, sockets: not copied
     const data = await this.readFile(path, 'copyOut');
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(hostPath, data, { mode: st.mode & 0o777 });
   }
 }

@@ -5,3 +5,4 @@ export {
 } from './sandbox.js';
 export { SandboxPool, type SandboxPoolOptions } from './pool.js';
 export { DENIED_SYSCALLS } from './seccomp.js';
+export type { LimitSupport } from './check.js';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as osc } from 'node:os';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime, type RunResult as RuntimeResult } from '../runtime/runtime.js';
@@ -20,6 +20,7 @@ import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
 import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, unmountLayer, type SandboxDirs } from './host.js';
 import { SandboxFiles } from './files.js';
+import { sandboxCapabilities, type LimitSupport } from './check.js';
 
 export type { SandboxLimits } from './limits.js';
 
@@ -321,7 +322,6 @@ export class Sandbox {
         await mkdir(join(runDir, 'tmp'), { recursive: true, mode: 0o1777 });
         await mkdir(join(runDir, 'shm'), { mode: 0o1777 });
         // mkdir's mode goes through the umask: the sticky, world-writable dirs are set after
-        const { chmod } = await import('node:fs/promises');
         await Promise.all([chmod(join(runDir, 'tmp'), 0o1777), chmod(join(runDir, 'shm'), 0o1777)]);
         before = await diskUsed(this.dirs.disk);
         const spec = this.specFor(argv, o, limits, runDir);
@@ -444,6 +444,11 @@ export class Sandbox {
       await removeSandboxDir(this.dirs);
     })();
     return this.closing;
+  }
+
+  /** Which limits and safeguards are enforced on this host, and how or why not. */
+  static capabilities(): Promise<Record<string, LimitSupport>> {
+    return sandboxCapabilities();
   }
 
   /** Removes what sandboxes of processes that are gone left (a Node process killed mid-run). */
