@@ -170,6 +170,7 @@ export class Sandbox {
   private runs = 0;
   private closed = false;
   private closing?: Promise<void>;
+  private resetting?: Promise<void>;
 
   private constructor(private readonly options: SandboxOptions, private readonly layers: string[], private readonly image: ResolvedImage['config'] | undefined, id: string, root: string) {
     this.id = id;
@@ -217,8 +218,12 @@ export class Sandbox {
   async reset(): Promise<void> {
     this.open('reset');
     if (this.active.size) throw new HakoError(`hako: sandbox ${this.id}: reset while a run is in progress`, { code: 'bad-state' });
-    await unmountLayer(this.dirs);
-    await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+    if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: reset while a reset is in progress`, { code: 'bad-state' });
+    this.resetting = (async () => {
+      await unmountLayer(this.dirs);
+      await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+    })().finally(() => { this.resetting = undefined; });
+    return this.resetting;
   }
 
   private open(verb: string): void {
@@ -226,7 +231,7 @@ export class Sandbox {
   }
 
   private busy(): boolean {
-    return this.closed || this.active.size > 0;
+    return this.closed || this.active.size > 0 || this.resetting !== undefined;
   }
 
   /** Runs a command to its end: its verdict, output (capped) and usage. */
@@ -288,6 +293,7 @@ export class Sandbox {
 
   private start(argv: string[], o: SandboxRunOptions, live: boolean): SandboxProcess {
     this.open(live ? 'spawn' : 'run');
+    if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: ${live ? 'spawn' : 'run'} while its writable layer is being reset`, { code: 'bad-state' });
     checkOptions(live ? 'Sandbox.spawn' : 'Sandbox.run', argv, (v, p) => {
       if (!Array.isArray(v) || v.length === 0 || v.some((a) => typeof a !== 'string')) throw new HakoError(`hako: ${p}: a non-empty array of strings`, { code: 'bad-option' });
     }, 'argv');
@@ -441,6 +447,7 @@ export class Sandbox {
       this.closed = true;
       for (const a of this.active) a.kill();
       await Promise.all([...this.active].map((a) => a.done));
+      await this.resetting?.catch(() => undefined);
       await removeSandboxDir(this.dirs);
     })();
     return this.closing;
