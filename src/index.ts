@@ -4,6 +4,7 @@
 export {
   Sandbox, SandboxPool, DENIED_SYSCALLS, type SandboxOptions, type SandboxPoolOptions, type SandboxRunOptions, type SandboxResult,
   type SandboxStatus, type SandboxUsage, type SandboxProcess, type SandboxMount, type SandboxLimits, type ResolvedImage,
+  type LimitSupport,
 } from './sandbox/index.js';
 export { unshare, unshareSpawn, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
 export { nsenter, nsenterSpawn, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';

@@ -45,15 +45,19 @@ export interface SandboxOptions {
   rootfs?: string;
   /** An image reference (needs Sandbox.imageResolver; images come with the image store). */
   image?: string;
+  /** The limits of every run (each run may override them, diskBytes aside). */
   limits?: SandboxLimits;
   /** 'none' (the default): a network namespace with only lo. */
   network?: 'none';
+  /** Host paths bound inside (read-only unless readonly: false). */
   mounts?: SandboxMount[];
+  /** Environment variables of every run (over PATH and HOME=/tmp). */
   env?: Record<string, string>;
   /** A uid (its gid is the same) or "user[:group]" from the base's /etc/passwd and /etc/group. Default 0 (with no capabilities). */
   user?: number | string;
   /** The working directory (default /). */
   workdir?: string;
+  /** The hostname inside (default 'sandbox'). */
   hostname?: string;
   /** Where sandboxes' state lives (default /run/hako/sandbox as root). */
   root?: string;
@@ -66,7 +70,9 @@ export interface SandboxRunOptions {
   timeoutMs?: number;
   /** Limits of this run over the sandbox's (diskBytes is the sandbox's). */
   limits?: Omit<SandboxLimits, 'diskBytes'>;
+  /** Environment variables of this run, over the sandbox's (undefined removes one). */
   env?: Record<string, string | undefined>;
+  /** The working directory of this run. */
   workdir?: string;
   /** Aborting kills the run: its status is 'error'. */
   signal?: AbortSignal;
@@ -75,8 +81,11 @@ export interface SandboxRunOptions {
 export type SandboxStatus = 'ok' | 'exit' | 'signal' | 'timeout' | 'cpu-time' | 'memory' | 'output-limit' | 'error';
 
 export interface SandboxUsage {
+  /** From the start of the run to its end, as hako saw them. */
   wallMs: number;
+  /** CPU time in user mode of every process of the run (the cgroup's). */
   cpuUserMs: number;
+  /** CPU time in the kernel for the run's processes (the cgroup's). */
   cpuSystemMs: number;
   /** The cgroup's peak memory (v1 memory.max_usage_in_bytes, v2 memory.peak). */
   maxRssBytes: number | undefined;
@@ -87,20 +96,25 @@ export interface SandboxUsage {
 }
 
 export interface SandboxResult {
+  /** The verdict: 'ok' (exit 0), 'exit' (non-zero), 'signal', 'timeout' (wall clock), 'cpu-time', 'memory'
+   * (the cgroup's OOM killer), 'output-limit', 'error' (the command could not run, or the run was aborted). */
   status: SandboxStatus;
   /** The exit status, or null when a signal ended the command. */
   exitCode: number | null;
   /** The signal's name (SIGKILL), or null. */
   signal: string | null;
+  /** The output, at most limits.outputBytes with stderr's. */
   stdout: Buffer;
+  /** The error output, at most limits.outputBytes with stdout's. */
   stderr: Buffer;
+  /** What the run used, from its cgroup (read before the cgroup is removed). */
   usage: SandboxUsage;
   /** status 'error': what went wrong. */
   error?: string;
 }
 
 export interface SandboxProcess {
-  /** Closed at once when the run was not given one... never: write and end() it. */
+  /** The command's stdin: write and end() it. */
   stdin: Writable;
   stdout: Readable;
   stderr: Readable;
