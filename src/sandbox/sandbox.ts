@@ -181,6 +181,7 @@ export class Sandbox {
   private readonly runtime: Runtime;
   private readonly files: SandboxFiles;
   private readonly active = new Set<{ kill: () => void; done: Promise<unknown> }>();
+  private readonly cleanups = new Set<Promise<void>>();
   private runs = 0;
   private closed = false;
   private closing?: Promise<void>;
@@ -337,6 +338,8 @@ export class Sandbox {
       let wall: NodeJS.Timeout | undefined;
       let poll: NodeJS.Timeout | undefined;
       let before = 0;
+      let usage: SandboxUsage | undefined;
+      let oomKills = 0;
       const onAbort = () => kill('error');
       try {
         await mkdir(join(runDir, 'tmp'), { recursive: true, mode: 0o1777 });
@@ -347,7 +350,9 @@ export class Sandbox {
         const spec = this.specFor(argv, o, limits, runDir);
         const stdinMode = live || o.stdin !== undefined ? 'pipe' : 'ignore';
         handle = this.runtime.spawn(id, {
-          spec, stdio: [stdinMode, 'pipe', 'pipe'], keep: true, killSignal: 'SIGKILL',
+          spec, stdio: [stdinMode, 'pipe', 'pipe'], killSignal: 'SIGKILL',
+          // the usage is read once the process has exited, before the runtime removes the cgroup
+          beforeRemove: async () => { usage = await this.usage(cg, t0, before); oomKills = safe(() => cg.oomKills(), 0); },
           ...(!live && o.stdin !== undefined ? { input: o.stdin } : {}),
           ...(typeof this.options.user === 'string' ? { user: this.options.user } : {}),
         });
@@ -398,8 +403,8 @@ export class Sandbox {
         clearInterval(poll);
         // every process of the run is gone with its pid namespace's init: the pipes end now
         await Promise.race([Promise.all(ended), new Promise((res) => setTimeout(res, 2000))]);
-        const usage = await this.usage(cg, t0, before);
-        const oom = safe(() => cg.oomKills(), 0) > 0;
+        usage ??= await this.usage(cg, t0, before);
+        const oom = oomKills > 0;
         const cpuNs = (usage.cpuUserMs + usage.cpuSystemMs) * 1e6;
         let status: SandboxStatus;
         if (failure !== undefined && reason === undefined) status = 'error';
@@ -421,10 +426,16 @@ export class Sandbox {
         o.signal?.removeEventListener('abort', onAbort);
         stdout.end();
         stderr.end();
-        await this.runtime.delete(id, true).catch(() => undefined);
-        await safeAsync(() => cg.destroyAsync());
-        await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
         this.active.delete(entry);
+        // the runtime removes the container (cgroup, state) after the run returns: what is left of
+        // it goes off the caller's path, and close() waits for it
+        const cleanup = (async () => {
+          await this.runtime.delete(id, true).catch(() => undefined);
+          await safeAsync(() => cg.destroyAsync());
+          await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+        })();
+        this.cleanups.add(cleanup);
+        void cleanup.finally(() => this.cleanups.delete(cleanup));
       }
     })();
     entry.done = result.catch(() => undefined);
@@ -461,6 +472,7 @@ export class Sandbox {
       this.closed = true;
       for (const a of this.active) a.kill();
       await Promise.all([...this.active].map((a) => a.done));
+      await Promise.all([...this.cleanups]);
       await this.resetting?.catch(() => undefined);
       await removeSandboxDir(this.dirs);
     })();
