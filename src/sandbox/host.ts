@@ -4,7 +4,7 @@
 // `disk` (a tmpfs of diskBytes: the overlay's upper and work dirs and each run's /tmp and
 // /dev/shm) and `rootfs` (the overlay: the base's read-only layers under `disk/upper`).
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { procStat } from '../runtime/lock.js';
@@ -99,7 +99,10 @@ export async function ownerGone(dir: string): Promise<boolean> {
   try {
     owner = JSON.parse(await readFile(join(dir, 'owner'), 'utf8')) as typeof owner;
   } catch {
-    return true; // made by a process killed before it recorded itself
+    // no record: a sandbox being made right now, or one whose maker was killed before it wrote
+    // the record (a minute later)
+    const st = await stat(dir).catch(() => undefined);
+    return st === undefined || Date.now() - st.mtimeMs > 60_000;
   }
   const now = procStat(owner.pid ?? 0);
   return now === undefined || now.startTime !== owner.startTime;

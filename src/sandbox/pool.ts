@@ -43,11 +43,6 @@ export class SandboxPool {
     else this.ready.push(sb);
   }
 
-  /** Resolves once every sandbox of the pool is ready. */
-  async ready_(): Promise<void> {
-    await Promise.all([...this.making]);
-  }
-
   private take(): Promise<Sandbox> {
     if (this.closed) return Promise.reject(new HakoError('hako: SandboxPool: run after close()', { code: 'bad-state' }));
     const sb = this.ready.shift();

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, SandboxPool } from '../../dist/index.js';
 import { HAKO, MARK_VAR, NODE, REPO, makeRootfs, processesWith, runSync, scoped, sleep, waitUntil } from './oci-util.mjs';
@@ -327,6 +327,23 @@ sandboxTest('a pool gives each run a clean sandbox', async ({ base }) => {
   }
 });
 
+sandboxTest('options: user, workdir, env, hostname, mounts (read-only unless told)', async ({ create, s }) => {
+  mkdirSync(s.path('ro'));
+  mkdirSync(s.path('rw'));
+  chmodSync(s.path('rw'), 0o777);
+  writeFileSync(s.path('ro', 'f'), 'from the host');
+  const sb = await create({
+    user: 1000, workdir: '/box', env: { A: 'a' }, hostname: 'judge',
+    mounts: [{ source: s.path('ro'), target: '/ro' }, { source: s.path('rw'), target: '/rw', readonly: false }],
+  });
+  const r = await sb.run(['sh', '-c', 'id -u; pwd; echo $A $B; hostname; cat /ro/f; echo; touch /ro/x 2>/dev/null || echo ro; touch /rw/y && echo rw'], { env: { B: 'b' } });
+  assert.equal(r.stdout.toString(), '1000\n/box\na b\njudge\nfrom the host\nro\nrw\n');
+  const named = await create({ user: 'user' });
+  assert.match((await named.run(['id'])).stdout.toString(), /uid=1000\(user\) gid=1000\(user\)/);
+  await assert.rejects(Sandbox.create({ rootfs: s.path('rootfs'), image: 'localhost/x' }), /images are not supported yet/);
+  await assert.rejects(Sandbox.create({ rootfs: s.path('rootfs'), limits: { memoryBytes: 'lots' } }), /limits\.memoryBytes/);
+});
+
 sandboxTest('spawn: live streams, kill', async ({ create }) => {
   const sb = await create();
   const p = sb.spawn(['sh', '-c', 'read x; echo got $x; sleep 100']);
@@ -349,7 +366,8 @@ sandboxTest('close kills what runs and removes everything', async ({ create, s }
   await assert.rejects(sb.run(['true']), /after close/);
 });
 
-sandboxTest('hako sandbox prune removes what a SIGKILLed Node process left mid-run', async ({ s, rootfs, root }) => {
+sandboxTest('hako sandbox prune removes what a SIGKILLed Node process left mid-run', async ({ s, rootfs, root, create }) => {
+  const alive = await create();
   const script = `
     const { Sandbox } = await import(${JSON.stringify(join(REPO, 'dist/index.js'))});
     const sb = await Sandbox.create({ rootfs: ${JSON.stringify(rootfs)}, root: ${JSON.stringify(root)}, env: { ${MARK_VAR}: ${JSON.stringify(s.token)} } });
@@ -365,13 +383,14 @@ sandboxTest('hako sandbox prune removes what a SIGKILLed Node process left mid-r
   await new Promise((r) => child.on('exit', r));
   // the helper kills the run when its Node process hangs up; the mounts, cgroup and state stay
   await waitUntil(() => processesWith({ text: `sleep ${s.marker}` }).length === 0, { timeoutMs: 5000, what: 'the run to die' });
-  const ids = readdirSync(root).filter((n) => n !== 'containers');
+  const ids = readdirSync(root).filter((n) => n !== 'containers' && n !== alive.id);
   assert.equal(ids.length, 1);
   const r = runSync(HAKO, ['sandbox', 'prune', '--sandbox-root', root], { env: s.env() });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), ids[0]);
-  assert.deepEqual(readdirSync(root).filter((n) => n !== 'containers'), []);
+  assert.deepEqual(readdirSync(root).filter((n) => n !== 'containers'), [alive.id], "a live process's sandbox stays");
   assert.deepEqual(cgroupLeftovers(ids), []);
+  assert.equal((await alive.run(['true'])).status, 'ok');
 });
 
 sandboxTest('hako sandbox run: the exit status, --json, limits', async ({ s, rootfs, root }) => {
