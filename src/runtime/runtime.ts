@@ -116,7 +116,8 @@ export interface RunOptions extends CreateOptions {
   input?: string | Buffer;
   /** Signal for the container's init when this process goes away (a foreground run: default
    * SIGKILL; false lets the container run on without its caller). */
-  killSignal?: NodeJS.Signals | number | false;  /** A foreground run: called once the container's process has exited, before its cgroup and state
+  killSignal?: NodeJS.Signals | number | false;
+  /** A foreground run: called once the container's process has exited, before its cgroup and state
    * are removed (the sandbox reads the cgroup's usage there); run() resolves after it. */
   beforeRemove?: () => Promise<void> | void;
 }

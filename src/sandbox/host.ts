@@ -59,7 +59,7 @@ export async function mountLayer(d: SandboxDirs, layers: string[], diskBytes: nu
   optionPath(d.dir, 'state directory');
   const script = 'set -e; mount -t tmpfs -o "$1" hako-sandbox-disk "$2"; mkdir -m 755 "$2/upper"; mkdir -m 700 "$2/work" "$2/runs"; '
     + 'mount -t overlay -o "$3" hako-sandbox "$4"';
-  await run('/bin/sh', ['-c', script, 'sh', `size=${diskBytes},mode=0700,nosuid,nodev,private`, d.disk,
+  await run('/bin/sh', ['-c', script, 'sh', `size=${diskBytes},nr_inodes=${Math.max(4096, Math.floor(diskBytes / 1024))},mode=0700,nosuid,nodev,private`, d.disk,
     `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},private`, d.rootfs]);
 }
 

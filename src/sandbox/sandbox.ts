@@ -342,10 +342,25 @@ export class Sandbox {
       let oomKills = 0;
       const onAbort = () => kill('error');
       try {
-        await mkdir(join(runDir, 'tmp'), { recursive: true, mode: 0o1777 });
-        await mkdir(join(runDir, 'shm'), { mode: 0o1777 });
-        // mkdir's mode goes through the umask: the sticky, world-writable dirs are set after
-        await Promise.all([chmod(join(runDir, 'tmp'), 0o1777), chmod(join(runDir, 'shm'), 0o1777)]);
+        const made = async () => {
+          for (const d of [runDir, join(runDir, 'tmp'), join(runDir, 'shm')]) {
+            await mkdir(d, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+          }
+        };
+        try {
+          // a full disk (or no inode left): the last run's /tmp and /dev/shm, still being
+          // removed, free what this run's need
+          await made().catch(async (e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOSPC') throw e;
+            await Promise.all([...this.cleanups]);
+            await made();
+          });
+          // mkdir's mode goes through the umask: the sticky, world-writable dirs are set after
+          await Promise.all([chmod(join(runDir, 'tmp'), 0o1777), chmod(join(runDir, 'shm'), 0o1777)]);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? String(e);
+          throw new HakoError(`hako: sandbox ${this.id}: cannot make the run's /tmp and /dev/shm: ${code}${code === 'ENOSPC' ? ' (the sandbox\'s disk is full: its files or inodes)' : ''}`, { code: 'io' });
+        }
         before = await diskUsed(this.dirs.disk);
         const spec = this.specFor(argv, o, limits, runDir);
         const stdinMode = live || o.stdin !== undefined ? 'pipe' : 'ignore';
@@ -430,9 +445,9 @@ export class Sandbox {
         // the runtime removes the container (cgroup, state) after the run returns: what is left of
         // it goes off the caller's path, and close() waits for it
         const cleanup = (async () => {
+          await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
           await this.runtime.delete(id, true).catch(() => undefined);
           await safeAsync(() => cg.destroyAsync());
-          await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
         })();
         this.cleanups.add(cleanup);
         void cleanup.finally(() => this.cleanups.delete(cleanup));

@@ -173,6 +173,15 @@ sandboxTest('filling the disk is ENOSPC inside; the host and the rootfs are unto
   assert.ok(!existsSync(join(rootfs, 'box', 'f')));
 });
 
+sandboxTest('filling the inodes is ENOSPC inside, and the sandbox still runs', async ({ create }) => {
+  const sb = await create({ limits: { diskBytes: 4 << 20 } });
+  const r = await sb.run(['sh', '-c', 'i=0; while mkdir /box/d$i 2>/dev/null; do i=$((i+1)); done; echo $i; mkdir /box/last'], { timeoutMs: 60_000 });
+  assert.match(r.stderr.toString(), /No space left on device/);
+  assert.ok(Number(r.stdout.toString()) < 5000, `inodes are bounded: ${r.stdout}`);
+  const clean = await sb.run(['sh', '-c', 'rm -r /box/d*; echo cleaned'], { timeoutMs: 60_000 });
+  assert.equal(clean.stdout.toString(), 'cleaned\n', clean.error);
+});
+
 sandboxTest("no network: only lo, nothing reachable", async ({ create }) => {
   const sb = await create();
   const links = await sb.run(['cat', '/proc/net/dev']);
