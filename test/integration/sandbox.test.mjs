@@ -402,6 +402,17 @@ sandboxTest('hako sandbox prune removes what a SIGKILLed Node process left mid-r
   assert.equal((await alive.run(['true'])).status, 'ok');
 });
 
+sandboxTest('a process that exits with sandboxes open leaves no mount or state behind', async ({ s, rootfs, root }) => {
+  const script = `
+    const { Sandbox } = await import(${JSON.stringify(join(REPO, 'dist/index.js'))});
+    const sb = await Sandbox.create({ rootfs: ${JSON.stringify(rootfs)}, root: ${JSON.stringify(root)} });
+    await sb.run(['true']);
+    process.exit(0);`;
+  const r = runSync(NODE, ['--input-type=module', '-e', script], { env: s.env() });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readdirSync(root).filter((n) => n !== 'containers'), []);
+});
+
 sandboxTest('hako sandbox run: the exit status, --json, limits', async ({ s, rootfs, root }) => {
   const run = (args, opts = {}) => runSync(HAKO, ['sandbox', 'run', '--sandbox-root', root, '--rootfs', rootfs, '--env', `${MARK_VAR}=${s.token}`, ...args], { env: s.env(), ...opts });
   const a = run(['--', 'sh', '-c', 'echo hi; exit 7']);
