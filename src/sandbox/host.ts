@@ -3,7 +3,8 @@
 // <root>/<id>/: `owner` (the Node process that made it: its pid and start time, for prune),
 // `disk` (a tmpfs of diskBytes: the overlay's upper and work dirs and each run's /tmp and
 // /dev/shm) and `rootfs` (the overlay: the base's read-only layers under `disk/upper`).
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
@@ -114,4 +115,23 @@ export async function listSandboxes(root: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** What sandboxes still open are removed when this process exits (process.exit, or nothing left
+ * to do): synchronously, as 'exit' allows. A process killed by a signal leaves them to prune. */
+const open = new Set<SandboxDirs>();
+function removeAtExit(): void {
+  for (const d of open) {
+    spawnSync('umount', ['-l', d.rootfs], { stdio: 'ignore', timeout: 10_000 });
+    spawnSync('umount', ['-l', d.disk], { stdio: 'ignore', timeout: 10_000 });
+    try { rmSync(d.dir, { recursive: true, force: true }); } catch { /* left for prune */ }
+  }
+  open.clear();
+}
+
+export function trackOpen(d: SandboxDirs, isOpen: boolean): void {
+  if (isOpen) {
+    if (!process.listeners('exit').includes(removeAtExit)) process.on('exit', removeAtExit);
+    open.add(d);
+  } else open.delete(d);
 }

@@ -18,7 +18,7 @@ import type { Mount, Spec } from '../config/types.js';
 import { checkOptions, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
 import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
-import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, unmountLayer, type SandboxDirs } from './host.js';
+import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, unmountLayer, type SandboxDirs } from './host.js';
 import { SandboxFiles } from './files.js';
 import { sandboxCapabilities, type LimitSupport } from './check.js';
 
@@ -220,11 +220,13 @@ export class Sandbox {
   }
 
   private async setUp(): Promise<void> {
+    trackOpen(this.dirs, true);
     try {
       await makeSandboxDir(this.dirs);
       await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
     } catch (e) {
       await removeSandboxDir(this.dirs).catch(() => undefined);
+      trackOpen(this.dirs, false);
       throw e;
     }
   }
@@ -490,6 +492,7 @@ export class Sandbox {
       await Promise.all([...this.cleanups]);
       await this.resetting?.catch(() => undefined);
       await removeSandboxDir(this.dirs);
+      trackOpen(this.dirs, false);
     })();
     return this.closing;
   }
