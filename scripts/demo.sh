@@ -40,6 +40,24 @@ if [ "$(id -u)" = 0 ]; then
     echo "\$ ./bin/hako run --bundle $B demo-$$"
     ./bin/hako --root /run/hako run --bundle "$B" "demo-$$"
     echo "== after it: $(./bin/hako --root /run/hako list -q | grep -c "demo-$$" || true) containers named demo-$$ left"
+
+    # The sandbox: hostile snippets, each in a sandbox on the same rootfs, with hard limits, and the
+    # verdict and usage the kernel reports (one JSON object per run, as isolate's meta file)
+    for a in sleep true; do ln -sf busybox "$B/rootfs/bin/$a"; done
+    echo
+    echo "== hostile code in sandboxes: the verdicts and usage (hako sandbox run --json)"
+    sandbox() {
+      what=$1; shift
+      printf '%-16s ' "$what"
+      ./bin/hako sandbox run --rootfs "$B/rootfs" --json "$@" </dev/null 2>/dev/null \
+        | node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>{const j=JSON.parse(s),u=j.usage;
+            console.log(`${j.status.padEnd(13)} wall ${u.wallMs} ms, cpu ${u.cpuUserMs + u.cpuSystemMs} ms, peak memory ${(u.maxRssBytes / 1048576).toFixed(1)} MiB, peak pids ${u.pidsPeak}`)})' || true
+    }
+    sandbox "fork bomb" --pids 32 --wall-time 1s -- sh -c 'b() { b | b & }; b; sleep 5'
+    sandbox "memory hog" --memory 32M -- sh -c 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done'
+    sandbox "infinite loop" --time 500ms -- sh -c 'while :; do :; done'
+    sandbox "sleep" --wall-time 300ms -- sleep 10
+    sandbox "true" -- true
   else
     echo "(skipping the OCI container: no static busybox; apt-get install busybox-static)"
   fi

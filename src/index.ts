@@ -1,5 +1,11 @@
 /// <reference types="node" preserve="true" />
-// The hako library: the namespace toolkit and the OCI runtime (the sandbox API comes next).
+// The hako library: the sandbox (untrusted commands with limits, verdicts and usage), the
+// namespace toolkit and the OCI runtime.
+export {
+  Sandbox, SandboxPool, DENIED_SYSCALLS, type SandboxOptions, type SandboxPoolOptions, type SandboxRunOptions, type SandboxResult,
+  type SandboxStatus, type SandboxUsage, type SandboxProcess, type SandboxMount, type SandboxLimits, type ResolvedImage,
+  type LimitSupport,
+} from './sandbox/index.js';
 export { unshare, unshareSpawn, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
 export { nsenter, nsenterSpawn, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
 export { listNamespaces, describeProcesses, processNamespaces, type NamespaceInfo, type ListOptions, type ProcessNamespaceRow } from './toolkit/ns.js';

@@ -19,7 +19,7 @@ export interface Command {
   /** Options end at the first operand (exec ID CMD..., unshare CMD...): later words are the command's. */
   stopAtFirstArg?: boolean;
   /** Where the command is listed in the top-level help. */
-  group: 'toolkit' | 'runtime' | 'other';
+  group: 'sandbox' | 'toolkit' | 'runtime' | 'other';
 }
 
 const HELP: OptionSpec = { long: 'help', short: 'h', help: 'show this help' };
@@ -171,6 +171,35 @@ export const COMMANDS: Command[] = [
       + "Given PIDs, show each of their namespaces and mark with * those that differ from PID 1's\n"
       + "(or hako's own, where PID 1's cannot be read).",
     specs: NS_SPECS, examples: ['hako ns --type net', 'hako ns --tree', 'hako ns 1234'],
+  },
+  {
+    name: 'sandbox', group: 'sandbox', operands: 'run [options] -- CMD [ARGS...] | check | prune',
+    summary: 'run untrusted commands with hard limits; a verdict and usage',
+    description: 'Run a command in a fresh sandbox: an overlay on a read-only rootfs, a writable layer on a tmpfs\n'
+      + 'of --disk, new namespaces (no network), a cgroup with the limits, no capabilities, a strict seccomp filter.\n'
+      + '  run     run CMD; the exit status is its own (128+N for a signal); --json prints one object:\n'
+      + '          status (ok, exit, signal, timeout, cpu-time, memory, output-limit, error), exitCode, signal, usage\n'
+      + '  check   which limits are enforced on this host, and why\n'
+      + '  prune   remove what sandboxes of killed processes left (mounts, cgroups, state)',
+    specs: [
+      { long: 'rootfs', arg: 'required', value: 'DIR', help: 'run: the read-only base filesystem' },
+      { long: 'memory', arg: 'required', value: 'SIZE', help: 'run: memory limit (cgroup), e.g. 256M (default 256M)' },
+      { long: 'pids', arg: 'required', value: 'N', help: 'run: most processes and threads at once (default 128)' },
+      { long: 'cpus', arg: 'required', value: 'X', help: 'run: CPU bandwidth, e.g. 0.5 (default: no quota)' },
+      { long: 'time', arg: 'required', value: 'DURATION', help: 'run: CPU time limit, e.g. 2s or 500ms (verdict cpu-time)' },
+      { long: 'wall-time', arg: 'required', value: 'DURATION', help: 'run: wall-clock limit (verdict timeout; default 10s)' },
+      { long: 'output-limit', arg: 'required', value: 'SIZE', help: 'run: stdout and stderr together (verdict output-limit; default 1M)' },
+      { long: 'disk', arg: 'required', value: 'SIZE', help: 'run: the writable layer, /tmp and /dev/shm (default 64M)' },
+      { long: 'network', arg: 'required', value: 'MODE', help: 'run: none (the default and the only mode yet)' },
+      { long: 'mount', arg: 'required', value: 'SRC:DST[:ro|rw]', help: 'run: bind a host path (read-only unless :rw; repeatable)' },
+      { long: 'env', short: 'e', arg: 'required', value: 'K=V', help: 'run: an environment variable (repeatable)' },
+      { long: 'user', short: 'u', arg: 'required', value: 'UID|USER[:GROUP]', help: 'run: the user (default 0, without capabilities)' },
+      { long: 'workdir', short: 'w', arg: 'required', value: 'DIR', help: 'run: the working directory inside' },
+      { long: 'json', help: 'run, check: one JSON object on stdout' },
+      { long: 'sandbox-root', arg: 'required', value: 'DIR', help: "sandboxes' state (default /run/hako/sandbox)" },
+      HELP,
+    ],
+    examples: ['hako sandbox run --rootfs /srv/bb --memory 64M --time 1s --json -- sh -c "while :; do :; done"', 'hako sandbox check', 'hako sandbox prune'],
   },
   {
     name: 'net', group: 'toolkit', operands: 'create NAME | ls | inspect NAME | rm NAME | prune',

@@ -46,6 +46,7 @@ export function commandHelp(c: Command): string {
 }
 
 const GROUPS: Array<[Command['group'], string]> = [
+  ['sandbox', 'Sandbox (untrusted commands with limits)'],
   ['toolkit', 'Namespace toolkit'], ['runtime', "OCI runtime (runc's command line)"], ['other', 'Help'],
 ];
 

@@ -118,6 +118,9 @@ export interface RunOptions extends CreateOptions {
   /** Signal for the container's init when this process goes away (a foreground run: default
    * SIGKILL; false lets the container run on without its caller). */
   killSignal?: NodeJS.Signals | number | false;
+  /** A foreground run: called once the container's process has exited, before its cgroup and state
+   * are removed (the sandbox reads the cgroup's usage there); run() resolves after it. */
+  beforeRemove?: () => Promise<void> | void;
 }
 
 export interface ExecOptions {
@@ -1175,6 +1178,7 @@ export class Runtime {
       if (execFailed && mode === 'run-detached') throw new HakoError(`hako: run: container ${id}: its init failed before it ran the process (a startContainer hook or the exec)`, { code: 'helper' });
       const out = this.resultOf(result, mode, builder);
       if (mode === 'run') out.oomKilled = cg.oomKilled();
+      if (mode === 'run' && options.beforeRemove) await options.beforeRemove();
       if (mode === 'run' && !options.keep) {
         if (spec.hooks?.poststop?.length) await this.remove(id, true, spec); // the hooks are the caller's to wait for
         else this.removeLater(id, spec, cg, { created: state.created, pid: state.pid });

@@ -18,7 +18,7 @@ export const LAYERS = {
   'network': 3, 'image': 3, // (to come)
 };
 /** The faces: they may import any layer; a layer never imports a face. */
-export const FACES = { 'toolkit': ['toolkit'], 'cli': ['cli', 'toolkit'], 'sandbox': ['sandbox'], 'index.ts': ['toolkit', 'sandbox'] };
+export const FACES = { 'toolkit': ['toolkit'], 'cli': ['cli', 'toolkit', 'sandbox'], 'sandbox': ['sandbox'], 'index.ts': ['toolkit', 'sandbox'] };
 
 function sources(dir = SRC) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

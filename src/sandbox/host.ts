@@ -1,0 +1,137 @@
+// Where a sandbox lives on the host, and the one place that mounts (hako's root path; a rootless
+// sandbox will do these mounts in its user namespace instead). Each sandbox has a directory
+// <root>/<id>/: `owner` (the Node process that made it: its pid and start time, for prune),
+// `disk` (a tmpfs of diskBytes: the overlay's upper and work dirs and each run's /tmp and
+// /dev/shm) and `rootfs` (the overlay: the base's read-only layers under `disk/upper`).
+import { execFile, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import { procStat } from '../runtime/lock.js';
+import { isRootless } from '../runtime/rootless.js';
+
+/** The default root of sandboxes' state. */
+export function defaultSandboxRoot(): string {
+  if (isRootless()) {
+    const run = process.env.XDG_RUNTIME_DIR;
+    return run ? join(run, 'hako', 'sandbox') : `/tmp/hako-sandbox-${process.geteuid?.() ?? 0}`;
+  }
+  return '/run/hako/sandbox';
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 30_000 }, (err, _out, stderr) => {
+      if (err) reject(new HakoError(`hako: sandbox: ${cmd === '/bin/sh' ? 'mount' : cmd}: ${String(stderr).trim().split('\n').pop() || err.message}`, { code: 'io' }));
+      else resolve();
+    });
+  });
+}
+
+/** A path as overlayfs and mount(8) option strings can carry it. */
+function optionPath(p: string, what: string): string {
+  if (/[,:\n\\]/.test(p)) throw new HakoError(`hako: sandbox: ${what} ${JSON.stringify(p)}: a path with ',', ':' or '\\' cannot be an overlay layer`, { code: 'bad-option' });
+  return p;
+}
+
+export interface SandboxDirs {
+  dir: string;
+  disk: string;
+  upper: string;
+  work: string;
+  rootfs: string;
+  runs: string;
+}
+
+export function sandboxDirs(root: string, id: string): SandboxDirs {
+  const dir = join(root, id);
+  const disk = join(dir, 'disk');
+  return { dir, disk, upper: join(disk, 'upper'), work: join(disk, 'work'), rootfs: join(dir, 'rootfs'), runs: join(disk, 'runs') };
+}
+
+/**
+ * Mounts the sandbox's disk (a tmpfs) and its overlay on `layers` (lowest first), both private
+ * (nothing propagates to or from the host's mounts). One process does it all: a spawn from Node
+ * costs milliseconds of the event loop's time (a fork of a large process), a fork from sh little.
+ */
+export async function mountLayer(d: SandboxDirs, layers: string[], diskBytes: number): Promise<void> {
+  const lower = layers.map((l) => optionPath(l, 'layer')).reverse().join(':');
+  optionPath(d.dir, 'state directory');
+  const script = 'set -e; mount -t tmpfs -o "$1" hako-sandbox-disk "$2"; mkdir -m 755 "$2/upper"; mkdir -m 700 "$2/work" "$2/runs"; '
+    + 'mount -t overlay -o "$3" hako-sandbox "$4"';
+  await run('/bin/sh', ['-c', script, 'sh', `size=${diskBytes},nr_inodes=${Math.max(4096, Math.floor(diskBytes / 1024))},mode=0700,nosuid,nodev,private`, d.disk,
+    `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},private`, d.rootfs]);
+}
+
+/** Unmounts the overlay and the disk, if mounted (idempotent). */
+export async function unmountLayer(d: SandboxDirs): Promise<void> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const mounted = [d.rootfs, d.disk].filter((m) => isMountPoint(info, m));
+  if (mounted.length) await run('umount', ['-l', ...mounted]);
+}
+
+function isMountPoint(info: string, path: string): boolean {
+  const enc = path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return info.split('\n').some((l) => l.split(' ')[4] === enc);
+}
+
+/** Makes the directory and records this process as its owner. */
+export async function makeSandboxDir(d: SandboxDirs): Promise<void> {
+  await mkdir(d.dir, { recursive: false, mode: 0o700 }).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+    await mkdir(join(d.dir, '..'), { recursive: true, mode: 0o700 });
+    await mkdir(d.dir, { mode: 0o700 });
+  });
+  await Promise.all([mkdir(d.disk, { mode: 0o700 }), mkdir(d.rootfs, { mode: 0o755 })]);
+  const me = procStat(process.pid);
+  await writeFile(join(d.dir, 'owner'), JSON.stringify({ pid: process.pid, startTime: me?.startTime ?? 0 }), { mode: 0o600 });
+}
+
+/** Removes everything of the sandbox's directory (its mounts first). */
+export async function removeSandboxDir(d: SandboxDirs): Promise<void> {
+  await unmountLayer(d);
+  await rm(d.dir, { recursive: true, force: true });
+}
+
+/** Whether the process recorded as the sandbox's owner is gone. */
+export async function ownerGone(dir: string): Promise<boolean> {
+  let owner: { pid?: number; startTime?: number };
+  try {
+    owner = JSON.parse(await readFile(join(dir, 'owner'), 'utf8')) as typeof owner;
+  } catch {
+    // no record: a sandbox being made right now, or one whose maker was killed before it wrote
+    // the record (a minute later)
+    const st = await stat(dir).catch(() => undefined);
+    return st === undefined || Date.now() - st.mtimeMs > 60_000;
+  }
+  const now = procStat(owner.pid ?? 0);
+  return now === undefined || now.startTime !== owner.startTime;
+}
+
+export async function listSandboxes(root: string): Promise<string[]> {
+  try {
+    return (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && /^[0-9a-f]{12}$/.test(e.name)).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/** What sandboxes still open are removed when this process exits (process.exit, or nothing left
+ * to do): synchronously, as 'exit' allows. A process killed by a signal leaves them to prune. */
+const open = new Set<SandboxDirs>();
+function removeAtExit(): void {
+  for (const d of open) {
+    spawnSync('umount', ['-l', d.rootfs], { stdio: 'ignore', timeout: 10_000 });
+    spawnSync('umount', ['-l', d.disk], { stdio: 'ignore', timeout: 10_000 });
+    try { rmSync(d.dir, { recursive: true, force: true }); } catch { /* left for prune */ }
+  }
+  open.clear();
+}
+
+export function trackOpen(d: SandboxDirs, isOpen: boolean): void {
+  if (isOpen) {
+    if (!process.listeners('exit').includes(removeAtExit)) process.on('exit', removeAtExit);
+    open.add(d);
+  } else open.delete(d);
+}

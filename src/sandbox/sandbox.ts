@@ -1,0 +1,534 @@
+// The sandbox: untrusted commands in containers with hard limits, a verdict and usage per run.
+// A Sandbox is a session: a writable layer (an overlay on read-only base layers, its upper dir on
+// a tmpfs of diskBytes) kept across runs until close(). Each run is a container of its own (the
+// Runtime library's foreground run) on that layer: fresh pid, ipc, uts, mount, network and cgroup
+// namespaces, a fresh cgroup (its own limits and accounting), its own /tmp and /dev/shm, so that no
+// process or temporary file of one run is there in the next.
+import { randomBytes } from 'node:crypto';
+import { constants as osc } from 'node:os';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { chmod, mkdir, readFile, rm, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import { Runtime, type RunResult as RuntimeResult } from '../runtime/runtime.js';
+import type { HakoProcess } from '../helper/handle.js';
+import { cgroupManager, detectCgroups, V1Manager, V2Manager, type CgroupLayout, type CgroupManager } from '../cgroups/index.js';
+import { defaultSpec } from '../config/default.js';
+import type { Mount, Spec } from '../config/types.js';
+import { checkOptions, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
+import { object } from '../options.js';
+import { sandboxSeccomp } from './seccomp.js';
+import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, unmountLayer, type SandboxDirs } from './host.js';
+import { SandboxFiles } from './files.js';
+import { sandboxCapabilities, type LimitSupport } from './check.js';
+
+export type { SandboxLimits } from './limits.js';
+
+export interface SandboxMount {
+  /** A host path. */
+  source: string;
+  /** Where it appears inside. */
+  target: string;
+  /** Default true: a sandbox writes to the host only where it is told it may. */
+  readonly?: boolean;
+}
+
+/** An image's parts as the image store resolves them (src/image): wired by Sandbox.imageResolver. */
+export interface ResolvedImage {
+  /** Unpacked layer directories, lowest first. */
+  layers: string[];
+  config: { env?: string[]; workingDir?: string; user?: string; entrypoint?: string[]; cmd?: string[] };
+}
+
+export interface SandboxOptions {
+  /** A directory: the read-only base of the sandbox's filesystem. */
+  rootfs?: string;
+  /** An image reference (needs Sandbox.imageResolver; images come with the image store). */
+  image?: string;
+  /** The limits of every run (each run may override them, diskBytes aside). */
+  limits?: SandboxLimits;
+  /** 'none' (the default): a network namespace with only lo. */
+  network?: 'none';
+  /** Host paths bound inside (read-only unless readonly: false). */
+  mounts?: SandboxMount[];
+  /** Environment variables of every run (over PATH and HOME=/tmp). */
+  env?: Record<string, string>;
+  /** A uid (its gid is the same) or "user[:group]" from the base's /etc/passwd and /etc/group. Default 0 (with no capabilities). */
+  user?: number | string;
+  /** The working directory (default /). */
+  workdir?: string;
+  /** The hostname inside (default 'sandbox'). */
+  hostname?: string;
+  /** Where sandboxes' state lives (default /run/hako/sandbox as root). */
+  root?: string;
+}
+
+export interface SandboxRunOptions {
+  /** Written to the command's stdin, which is then closed (default: stdin is /dev/null). */
+  stdin?: string | Buffer;
+  /** The wall-clock limit of this run (overrides limits.wallTimeMs). */
+  timeoutMs?: number;
+  /** Limits of this run over the sandbox's (diskBytes is the sandbox's). */
+  limits?: Omit<SandboxLimits, 'diskBytes'>;
+  /** Environment variables of this run, over the sandbox's (undefined removes one). */
+  env?: Record<string, string | undefined>;
+  /** The working directory of this run. */
+  workdir?: string;
+  /** Aborting kills the run: its status is 'error'. */
+  signal?: AbortSignal;
+}
+
+export type SandboxStatus = 'ok' | 'exit' | 'signal' | 'timeout' | 'cpu-time' | 'memory' | 'output-limit' | 'error';
+
+export interface SandboxUsage {
+  /** From the start of the run to its end, as hako saw them. */
+  wallMs: number;
+  /** CPU time in user mode of every process of the run (the cgroup's). */
+  cpuUserMs: number;
+  /** CPU time in the kernel for the run's processes (the cgroup's). */
+  cpuSystemMs: number;
+  /** The cgroup's peak memory (v1 memory.max_usage_in_bytes, v2 memory.peak). */
+  maxRssBytes: number | undefined;
+  /** The cgroup's peak process count (pids.peak), where the kernel keeps it. */
+  pidsPeak: number | undefined;
+  /** How much the sandbox's disk (writable layer, /tmp, /dev/shm) grew during the run. */
+  writtenBytes: number;
+}
+
+export interface SandboxResult {
+  /** The verdict: 'ok' (exit 0), 'exit' (non-zero), 'signal', 'timeout' (wall clock), 'cpu-time', 'memory'
+   * (the cgroup's OOM killer), 'output-limit', 'error' (the command could not run, or the run was aborted). */
+  status: SandboxStatus;
+  /** The exit status, or null when a signal ended the command. */
+  exitCode: number | null;
+  /** The signal's name (SIGKILL), or null. */
+  signal: string | null;
+  /** The output, at most limits.outputBytes with stderr's. */
+  stdout: Buffer;
+  /** The error output, at most limits.outputBytes with stdout's. */
+  stderr: Buffer;
+  /** What the run used, from its cgroup (read before the cgroup is removed). */
+  usage: SandboxUsage;
+  /** status 'error': what went wrong. */
+  error?: string;
+}
+
+export interface SandboxProcess {
+  /** The command's stdin: write and end() it. */
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  result: Promise<SandboxResult>;
+  /** Kills the whole run (SIGKILL to its init: its pid namespace goes with it). */
+  kill(): void;
+}
+
+let layout: CgroupLayout | undefined;
+const runtimes = new Map<string, Runtime>();
+function runtimeFor(root: string): Runtime {
+  let r = runtimes.get(root);
+  if (!r) {
+    r = new Runtime({ root: join(root, 'containers'), warn: () => { /* runs have no hooks */ } });
+    runtimes.set(root, r);
+  }
+  return r;
+}
+
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(osc.signals).map(([k, v]) => [v, k]));
+
+/** A run's cgroup CPU time, read off the event loop's critical path (one small file). */
+async function cpuUsageNs(cg: CgroupManager): Promise<number | undefined> {
+  try {
+    if (cg instanceof V1Manager) {
+      const dir = cg.dirOf('cpuacct');
+      return dir === undefined ? undefined : Number((await readFile(join(dir, 'cpuacct.usage'), 'utf8')).trim());
+    }
+    if (cg instanceof V2Manager) {
+      const m = /usage_usec (\d+)/.exec(await readFile(join(cg.tree.dir, 'cpu.stat'), 'utf8'));
+      return m ? Number(m[1]) * 1000 : undefined;
+    }
+  } catch { /* not made yet, or gone */ }
+  return undefined;
+}
+
+async function pidsPeakOf(cg: CgroupManager): Promise<number | undefined> {
+  const dir = cg instanceof V1Manager ? cg.dirOf('pids') : cg instanceof V2Manager ? cg.tree.dir : undefined;
+  if (dir === undefined) return undefined;
+  try {
+    const n = Number((await readFile(join(dir, 'pids.peak'), 'utf8')).trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function diskUsed(dir: string): Promise<number> {
+  try {
+    const s = await statfs(dir);
+    return (s.blocks - s.bfree) * s.bsize;
+  } catch {
+    return 0;
+  }
+}
+
+export class Sandbox {
+  /** Resolves an image reference to layers and a config: set by whoever provides the image store. */
+  static imageResolver: ((ref: string) => Promise<ResolvedImage>) | undefined;
+
+  /** The sandbox's id (12 hex digits). */
+  readonly id: string;
+  private readonly dirs: SandboxDirs;
+  private readonly runtime: Runtime;
+  private readonly files: SandboxFiles;
+  private readonly active = new Set<{ kill: () => void; done: Promise<unknown> }>();
+  private readonly cleanups = new Set<Promise<void>>();
+  private runs = 0;
+  private closed = false;
+  private closing?: Promise<void>;
+  private resetting?: Promise<void>;
+
+  private constructor(private readonly options: SandboxOptions, private readonly layers: string[], private readonly image: ResolvedImage['config'] | undefined, id: string, root: string) {
+    this.id = id;
+    this.dirs = sandboxDirs(root, id);
+    this.runtime = runtimeFor(root);
+    this.files = new SandboxFiles(this.dirs.rootfs, () => this.busy());
+  }
+
+  /** Makes a sandbox: its state directory, its disk and its overlay. */
+  static async create(options: SandboxOptions): Promise<Sandbox> {
+    checkOptions('Sandbox.create', options, object(SANDBOX_OPTIONS));
+    if ((process.geteuid?.() ?? 0) !== 0) {
+      throw new HakoError('hako: sandbox: sandboxes for a user other than root are not supported yet: run as root', { code: 'unsupported' });
+    }
+    let layers: string[];
+    let image: ResolvedImage['config'] | undefined;
+    if (options.image !== undefined && options.rootfs !== undefined) throw new HakoError('hako: Sandbox.create: give rootfs or image, not both', { code: 'bad-option' });
+    if (options.image !== undefined) {
+      if (!Sandbox.imageResolver) throw new HakoError(`hako: Sandbox.create: image '${options.image}': images are not supported yet (use rootfs: a directory)`, { code: 'unsupported' });
+      const resolved = await Sandbox.imageResolver(options.image);
+      layers = resolved.layers;
+      image = resolved.config;
+    } else if (options.rootfs !== undefined) {
+      layers = [options.rootfs];
+    } else {
+      throw new HakoError('hako: Sandbox.create: rootfs (a directory) is required', { code: 'bad-option' });
+    }
+    const root = options.root ?? defaultSandboxRoot();
+    const sb = new Sandbox(options, layers, image, randomBytes(6).toString('hex'), root);
+    await sb.setUp();
+    return sb;
+  }
+
+  private async setUp(): Promise<void> {
+    trackOpen(this.dirs, true);
+    try {
+      await makeSandboxDir(this.dirs);
+      await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+    } catch (e) {
+      await removeSandboxDir(this.dirs).catch(() => undefined);
+      trackOpen(this.dirs, false);
+      throw e;
+    }
+  }
+
+  /** A fresh writable layer (the pool's reset): only between runs. */
+  async reset(): Promise<void> {
+    this.open('reset');
+    if (this.active.size) throw new HakoError(`hako: sandbox ${this.id}: reset while a run is in progress`, { code: 'bad-state' });
+    if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: reset while a reset is in progress`, { code: 'bad-state' });
+    this.resetting = (async () => {
+      await unmountLayer(this.dirs);
+      await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+    })().finally(() => { this.resetting = undefined; });
+    return this.resetting;
+  }
+
+  private open(verb: string): void {
+    if (this.closed) throw new HakoError(`hako: sandbox ${this.id}: ${verb} after close()`, { code: 'bad-state' });
+  }
+
+  private busy(): boolean {
+    return this.closed || this.active.size > 0 || this.resetting !== undefined;
+  }
+
+  /** Runs a command to its end: its verdict, output (capped) and usage. */
+  run(argv: string[], options: SandboxRunOptions = {}): Promise<SandboxResult> {
+    try {
+      return this.start(argv, options, false).result;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Starts a command with live streams (capped as run's output is). */
+  spawn(argv: string[], options: Omit<SandboxRunOptions, 'stdin'> = {}): SandboxProcess {
+    return this.start(argv, options, true);
+  }
+
+  private specFor(argv: string[], o: SandboxRunOptions, limits: ReturnType<typeof effectiveLimits>, runDir: string): Spec {
+    const spec = defaultSpec({ rootless: false });
+    const env = new Map<string, string>();
+    env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    for (const kv of this.image?.env ?? []) {
+      const i = kv.indexOf('=');
+      if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
+    }
+    env.set('HOME', '/tmp');
+    for (const [k, v] of Object.entries({ ...this.options.env, ...o.env })) {
+      if (v === undefined) env.delete(k);
+      else env.set(k, v);
+    }
+    const user = this.options.user;
+    const none: string[] = [];
+    spec.process = {
+      terminal: false,
+      user: typeof user === 'number' ? { uid: user, gid: user } : { uid: 0, gid: 0 },
+      args: argv,
+      env: [...env].map(([k, v]) => `${k}=${v}`),
+      cwd: o.workdir ?? this.options.workdir ?? this.image?.workingDir ?? '/',
+      capabilities: { bounding: none, effective: none, permitted: none, ambient: none, inheritable: none },
+      rlimits: rlimitsOf(limits),
+      noNewPrivileges: true,
+    };
+    spec.root = { path: this.dirs.rootfs, readonly: false };
+    spec.hostname = this.options.hostname ?? 'sandbox';
+    const mounts: Mount[] = (spec.mounts ?? []).filter((m) => m.destination !== '/dev/shm' && m.destination !== '/sys/fs/cgroup');
+    mounts.push({ destination: '/dev/shm', type: 'bind', source: join(runDir, 'shm'), options: ['rbind', 'nosuid', 'nodev', 'noexec'] });
+    mounts.push({ destination: '/tmp', type: 'bind', source: join(runDir, 'tmp'), options: ['rbind', 'nosuid', 'nodev'] });
+    for (const m of this.options.mounts ?? []) {
+      mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.readonly === false ? 'rw' : 'ro', 'nosuid', 'nodev'] });
+    }
+    spec.mounts = mounts;
+    const linux = spec.linux ?? {};
+    linux.namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+    linux.resources = resourcesOf(limits);
+    linux.seccomp = sandboxSeccomp();
+    linux.maskedPaths = [...(linux.maskedPaths ?? []), '/proc/kallsyms', '/proc/sysrq-trigger', '/sys/devices/virtual/powercap', '/sys/kernel'];
+    spec.linux = linux;
+    return spec;
+  }
+
+  private start(argv: string[], o: SandboxRunOptions, live: boolean): SandboxProcess {
+    this.open(live ? 'spawn' : 'run');
+    if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: ${live ? 'spawn' : 'run'} while its writable layer is being reset`, { code: 'bad-state' });
+    checkOptions(live ? 'Sandbox.spawn' : 'Sandbox.run', argv, (v, p) => {
+      if (!Array.isArray(v) || v.length === 0 || v.some((a) => typeof a !== 'string')) throw new HakoError(`hako: ${p}: a non-empty array of strings`, { code: 'bad-option' });
+    }, 'argv');
+    checkOptions(live ? 'Sandbox.spawn' : 'Sandbox.run', o, object(RUN_SHAPE));
+    const limits = effectiveLimits(this.options.limits, { ...o.limits, ...(o.timeoutMs !== undefined ? { wallTimeMs: o.timeoutMs } : {}) });
+    const n = ++this.runs;
+    const id = `${this.id}-${n}`;
+    const runDir = join(this.dirs.runs, String(n));
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let reason: SandboxStatus | undefined;
+    let handle: HakoProcess<RuntimeResult> | undefined;
+    const kill = (why?: SandboxStatus) => {
+      reason ??= why;
+      handle?.kill('SIGKILL');
+    };
+    const entry = { kill: () => kill('error'), done: Promise.resolve() as Promise<unknown> };
+    this.active.add(entry);
+    const result = (async (): Promise<SandboxResult> => {
+      const t0 = performance.now();
+      layout ??= detectCgroups();
+      const cg = cgroupManager(undefined, id, { layout, ownParent: true });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let total = 0;
+      let wall: NodeJS.Timeout | undefined;
+      let poll: NodeJS.Timeout | undefined;
+      let before = 0;
+      let usage: SandboxUsage | undefined;
+      let oomKills = 0;
+      const onAbort = () => kill('error');
+      try {
+        const made = async () => {
+          for (const d of [runDir, join(runDir, 'tmp'), join(runDir, 'shm')]) {
+            await mkdir(d, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+          }
+        };
+        try {
+          // a full disk (or no inode left): the last run's /tmp and /dev/shm, still being
+          // removed, free what this run's need
+          await made().catch(async (e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOSPC') throw e;
+            await Promise.all([...this.cleanups]);
+            await made();
+          });
+          // mkdir's mode goes through the umask: the sticky, world-writable dirs are set after
+          await Promise.all([chmod(join(runDir, 'tmp'), 0o1777), chmod(join(runDir, 'shm'), 0o1777)]);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? String(e);
+          throw new HakoError(`hako: sandbox ${this.id}: cannot make the run's /tmp and /dev/shm: ${code}${code === 'ENOSPC' ? ' (the sandbox\'s disk is full: its files or inodes)' : ''}`, { code: 'io' });
+        }
+        before = await diskUsed(this.dirs.disk);
+        const spec = this.specFor(argv, o, limits, runDir);
+        const stdinMode = live || o.stdin !== undefined ? 'pipe' : 'ignore';
+        handle = this.runtime.spawn(id, {
+          spec, stdio: [stdinMode, 'pipe', 'pipe'], killSignal: 'SIGKILL',
+          // the usage is read once the process has exited, before the runtime removes the cgroup
+          beforeRemove: async () => { usage = await this.usage(cg, t0, before); oomKills = safe(() => cg.oomKills(), 0); },
+          ...(!live && o.stdin !== undefined ? { input: o.stdin } : {}),
+          ...(typeof this.options.user === 'string' ? { user: this.options.user } : {}),
+        });
+        if (reason) handle.kill('SIGKILL');
+        if (live && handle.stdin) stdin.pipe(handle.stdin);
+        else stdin.resume();
+        handle.stdin?.on('error', () => { /* the command closed its stdin */ });
+        const cap = limits.outputBytes;
+        const take = (into: Buffer[], sink: PassThrough) => (chunk: Buffer) => {
+          if (reason === 'output-limit') return;
+          const room = cap - total;
+          total += chunk.length;
+          const part = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+          if (part.length) {
+            if (live) sink.write(part);
+            else into.push(part);
+          }
+          if (total > cap) kill('output-limit');
+        };
+        const ended = [handle.stdout, handle.stderr].map((s, i) => new Promise<void>((resolve) => {
+          if (!s) return resolve();
+          s.on('data', take(i === 0 ? out : err, i === 0 ? stdout : stderr));
+          s.on('end', resolve);
+          s.on('error', () => resolve());
+          s.on('close', resolve);
+        }));
+        wall = setTimeout(() => kill('timeout'), limits.wallTimeMs);
+        if (limits.cpuTimeMs !== undefined) {
+          const limitNs = limits.cpuTimeMs * 1e6;
+          const every = Math.max(10, Math.min(100, Math.floor(limits.cpuTimeMs / 10)));
+          let reading = false;
+          poll = setInterval(() => {
+            if (reading) return;
+            reading = true;
+            void cpuUsageNs(cg).then((ns) => { if (ns !== undefined && ns >= limitNs) kill('cpu-time'); }).finally(() => { reading = false; });
+          }, every);
+        }
+        o.signal?.addEventListener('abort', onAbort);
+        if (o.signal?.aborted) kill('error');
+        let r: RuntimeResult | undefined;
+        let failure: string | undefined;
+        try {
+          r = await handle.result;
+        } catch (e) {
+          failure = (e as Error).message;
+        }
+        clearTimeout(wall);
+        clearInterval(poll);
+        // every process of the run is gone with its pid namespace's init: the pipes end now
+        await Promise.race([Promise.all(ended), new Promise((res) => setTimeout(res, 2000))]);
+        usage ??= await this.usage(cg, t0, before);
+        const oom = oomKills > 0;
+        const cpuNs = (usage.cpuUserMs + usage.cpuSystemMs) * 1e6;
+        let status: SandboxStatus;
+        if (failure !== undefined && reason === undefined) status = 'error';
+        else if (reason === 'output-limit' || reason === 'error') status = reason;
+        else if (oom) status = 'memory';
+        else if (reason === 'cpu-time' || (limits.cpuTimeMs !== undefined && cpuNs >= limits.cpuTimeMs * 1e6 && r?.signal)) status = 'cpu-time';
+        else if (reason === 'timeout') status = 'timeout';
+        else if (r?.signal) status = 'signal';
+        else status = r?.status === 0 ? 'ok' : 'exit';
+        const res: SandboxResult = {
+          status, exitCode: r?.status ?? null, signal: r?.signal ? (SIGNAL_NAMES.get(r.signal) ?? String(r.signal)) : null,
+          stdout: Buffer.concat(out), stderr: Buffer.concat(err), usage,
+        };
+        if (status === 'error') res.error = failure ?? (o.signal?.aborted ? 'hako: sandbox: the run was aborted' : 'hako: sandbox: the run was killed (close)');
+        return res;
+      } finally {
+        clearTimeout(wall);
+        clearInterval(poll);
+        o.signal?.removeEventListener('abort', onAbort);
+        stdout.end();
+        stderr.end();
+        this.active.delete(entry);
+        // the runtime removes the container (cgroup, state) after the run returns: what is left of
+        // it goes off the caller's path, and close() waits for it
+        const cleanup = (async () => {
+          await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+          await this.runtime.delete(id, true).catch(() => undefined);
+          await safeAsync(() => cg.destroyAsync());
+        })();
+        this.cleanups.add(cleanup);
+        void cleanup.finally(() => this.cleanups.delete(cleanup));
+      }
+    })();
+    entry.done = result.catch(() => undefined);
+    return { stdin, stdout, stderr, result, kill: () => kill('error') };
+  }
+
+  private async usage(cg: CgroupManager, t0: number, before: number): Promise<SandboxUsage> {
+    const wallMs = Math.round(performance.now() - t0);
+    const stats = safe(() => cg.stats(), undefined);
+    const pidsPeak = await pidsPeakOf(cg);
+    const after = await diskUsed(this.dirs.disk);
+    return {
+      wallMs,
+      cpuUserMs: Math.round((stats?.cpu?.userNs ?? stats?.cpu?.usageNs ?? 0) / 1e6),
+      cpuSystemMs: Math.round((stats?.cpu?.systemNs ?? 0) / 1e6),
+      maxRssBytes: stats?.memory?.maxUsage ?? undefined,
+      pidsPeak,
+      writtenBytes: Math.max(0, after - before),
+    };
+  }
+
+  /** Reads a file of the sandbox (never through a symbolic link: one in the path is an error). */
+  readFile(path: string): Promise<Buffer> { this.open('readFile'); return this.files.readFile(path); }
+  /** Writes a file into the sandbox (parents made; never through a symbolic link). */
+  writeFile(path: string, data: string | Buffer, mode = 0o644): Promise<void> { this.open('writeFile'); return this.files.writeFile(path, data, mode); }
+  /** Copies a host file or directory into the sandbox. */
+  copyIn(hostPath: string, path: string): Promise<void> { this.open('copyIn'); return this.files.copyIn(hostPath, path); }
+  /** Copies a file or directory of the sandbox to the host; a symbolic link in it is an error. */
+  copyOut(path: string, hostPath: string): Promise<void> { this.open('copyOut'); return this.files.copyOut(path, hostPath); }
+
+  /** Kills what runs, and removes everything: cgroups, mounts, the writable layer, the state. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      for (const a of this.active) a.kill();
+      await Promise.all([...this.active].map((a) => a.done));
+      await Promise.all([...this.cleanups]);
+      await this.resetting?.catch(() => undefined);
+      await removeSandboxDir(this.dirs);
+      trackOpen(this.dirs, false);
+    })();
+    return this.closing;
+  }
+
+  /** Which limits and safeguards are enforced on this host, and how or why not. */
+  static capabilities(): Promise<Record<string, LimitSupport>> {
+    return sandboxCapabilities();
+  }
+
+  /** Removes what sandboxes of processes that are gone left (a Node process killed mid-run). */
+  static async prune(options: { root?: string } = {}): Promise<string[]> {
+    const root = options.root ?? defaultSandboxRoot();
+    const runtime = runtimeFor(root);
+    const removed: string[] = [];
+    const gone = new Set<string>();
+    for (const id of await listSandboxes(root)) {
+      if (await ownerGone(join(root, id))) gone.add(id);
+    }
+    for (const c of runtime.list()) {
+      const m = /^([0-9a-f]{12})-\d+$/.exec(c.id);
+      if (!m?.[1]) continue;
+      const sb = m[1];
+      if (gone.has(sb) || !(await listSandboxes(root)).includes(sb)) await runtime.delete(c.id, true).catch(() => undefined);
+    }
+    for (const id of gone) {
+      await removeSandboxDir(sandboxDirs(root, id));
+      removed.push(id);
+    }
+    return removed;
+  }
+}
+
+function safe<T>(fn: () => T, fallback: T): T {
+  try { return fn(); } catch { return fallback; }
+}
+
+async function safeAsync(fn: () => Promise<unknown>): Promise<void> {
+  try { await fn(); } catch { /* gone */ }
+}

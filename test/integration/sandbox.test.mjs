@@ -1,0 +1,434 @@
+// The sandbox (issue 12): real sandboxes on a busybox rootfs made from the host's static busybox,
+// hostile commands, verdicts and usage; each test checks that nothing was left behind (processes,
+// cgroups, mounts, state).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sandbox, SandboxPool } from '../../dist/index.js';
+import { HAKO, MARK_VAR, NODE, REPO, makeRootfs, processesWith, runSync, scoped, sleep, waitUntil } from './oci-util.mjs';
+
+const EXTRA_APPLETS = ['yes', 'unshare', 'wget', 'ip', 'nc', 'find', 'cp', 'ping'];
+
+function cgroupLeftovers(ids) {
+  const found = [];
+  for (const base of readdirSync('/sys/fs/cgroup')) {
+    const dir = join('/sys/fs/cgroup', base, 'hako');
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      if (ids.some((id) => name.startsWith(`${id}-`))) found.push(join(dir, name));
+    }
+  }
+  return found;
+}
+
+/**
+ * A scoped test with a rootfs, a sandbox root under the scope's dir and `create(options)` that
+ * makes sandboxes there (closed at the end if the test did not). Afterwards the sandbox root
+ * must hold nothing but the runtime's empty container store, and no cgroup of its runs remains.
+ */
+function sandboxTest(name, fn, options = {}) {
+  test(name, options, scoped(async (s, t) => {
+    const before = process.env[MARK_VAR];
+    process.env[MARK_VAR] = s.token;
+    const rootfs = s.path('rootfs');
+    makeRootfs(rootfs);
+    for (const a of EXTRA_APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
+    mkdirSync(join(rootfs, 'box'));
+    const root = s.path('sb');
+    const made = [];
+    const base = { rootfs, root, env: { [MARK_VAR]: s.token } };
+    const create = async (o = {}) => {
+      const sb = await Sandbox.create({ ...base, ...o, env: { ...base.env, ...o.env } });
+      made.push(sb);
+      return sb;
+    };
+    try {
+      await fn({ s, t, create, base, rootfs, root, made });
+    } finally {
+      await Promise.all(made.map((sb) => sb.close()));
+      if (before === undefined) delete process.env[MARK_VAR];
+      else process.env[MARK_VAR] = before;
+    }
+    const left = [];
+    for (const n of existsSync(root) ? readdirSync(root) : []) {
+      if (n !== 'containers') left.push(`sandbox state ${join(root, n)}`);
+    }
+    const store = join(root, 'containers');
+    for (const n of existsSync(store) ? readdirSync(store) : []) {
+      if (n === '@locks') {
+        const locks = readdirSync(join(store, n));
+        if (locks.length) left.push(`locks ${locks.join(', ')}`);
+      } else left.push(`container state ${n}`);
+    }
+    left.push(...cgroupLeftovers(made.map((sb) => sb.id)));
+    assert.deepEqual(left, [], 'the sandboxes left these behind');
+  }));
+}
+
+sandboxTest('a run: status, exit code, stdout, stderr, stdin and usage', async ({ create }) => {
+  const sb = await create();
+  const r = await sb.run(['sh', '-c', 'echo out; echo err >&2; cat; exit 3'], { stdin: 'in\n' });
+  assert.equal(r.status, 'exit');
+  assert.equal(r.exitCode, 3);
+  assert.equal(r.signal, null);
+  assert.equal(r.stdout.toString(), 'out\nin\n');
+  assert.equal(r.stderr.toString(), 'err\n');
+  for (const k of ['wallMs', 'cpuUserMs', 'cpuSystemMs', 'maxRssBytes', 'pidsPeak', 'writtenBytes']) assert.equal(typeof r.usage[k], 'number', k);
+  assert.ok(r.usage.maxRssBytes > 0 && r.usage.pidsPeak >= 1);
+  const ok = await sb.run(['id']);
+  assert.equal(ok.status, 'ok');
+  assert.match(ok.stdout.toString(), /uid=0/);
+  // no capabilities, no new privileges, a seccomp filter, a stdin that is /dev/null
+  const st = await sb.run(['sh', '-c', 'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; readlink /proc/self/fd/0']);
+  assert.match(st.stdout.toString(), /CapEff:\s+0000000000000000/);
+  assert.match(st.stdout.toString(), /CapBnd:\s+0000000000000000/);
+  assert.match(st.stdout.toString(), /NoNewPrivs:\s+1/);
+  assert.match(st.stdout.toString(), /Seccomp:\s+2/);
+  assert.match(st.stdout.toString(), /\/dev\/null/);
+  const missing = await sb.run(['/nonexistent']);
+  assert.equal(missing.status, 'error');
+  assert.match(missing.error, /nonexistent/);
+});
+
+sandboxTest('a fork bomb is stopped by pids', async ({ create }) => {
+  const sb = await create({ limits: { pids: 24, wallTimeMs: 1500, cpus: 0.5 } });
+  const r = await sb.run(['sh', '-c', 'b() { b | b & }; b; sleep 5']);
+  assert.ok(['timeout', 'exit', 'ok', 'signal'].includes(r.status), r.status);
+  assert.ok(r.usage.pidsPeak <= 24, `pidsPeak ${r.usage.pidsPeak}`);
+  assert.ok(r.usage.pidsPeak >= 10, `the bomb did fork: pidsPeak ${r.usage.pidsPeak}`);
+  // the sandbox works after it
+  assert.equal((await sb.run(['true'])).status, 'ok');
+});
+
+sandboxTest("a memory hog gets 'memory', from the cgroup's OOM counter", async ({ create }) => {
+  const sb = await create({ limits: { memoryBytes: 32 << 20, wallTimeMs: 20_000 } });
+  const r = await sb.run(['sh', '-c', 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done']);
+  assert.equal(r.status, 'memory', JSON.stringify(r));
+  assert.ok(r.usage.maxRssBytes > 16 << 20 && r.usage.maxRssBytes <= (32 << 20) + (1 << 20), `maxRssBytes ${r.usage.maxRssBytes}`);
+});
+
+sandboxTest("an infinite loop gets 'cpu-time', from the cgroup's CPU usage", async ({ create }) => {
+  const sb = await create({ limits: { cpuTimeMs: 300, wallTimeMs: 20_000 } });
+  const r = await sb.run(['sh', '-c', 'while :; do :; done']);
+  assert.equal(r.status, 'cpu-time');
+  const cpu = r.usage.cpuUserMs + r.usage.cpuSystemMs;
+  assert.ok(cpu >= 300, JSON.stringify(r.usage));
+  // stopped by hako's watch of the cgroup, not by the RLIMIT_CPU backstop (2 s for this limit)
+  assert.ok(cpu < 1500, `stopped after ${cpu} ms of CPU`);
+  assert.equal(r.signal, 'SIGKILL');
+});
+
+sandboxTest("sleep gets 'timeout', and its background processes go with it", async ({ s, create }) => {
+  const sb = await create();
+  const t0 = Date.now();
+  const r = await sb.run(['sh', '-c', `sleep ${s.marker} & sleep ${s.marker}`], { timeoutMs: 300 });
+  assert.equal(r.status, 'timeout');
+  assert.ok(Date.now() - t0 < 5000);
+  assert.ok(r.usage.wallMs >= 300);
+  assert.deepEqual(processesWith({ text: `sleep ${s.marker}` }), []);
+});
+
+sandboxTest("an output flood gets 'output-limit', capped, without hako's memory growing", async ({ create }) => {
+  const sb = await create({ limits: { outputBytes: 64 << 10, wallTimeMs: 30_000 } });
+  const rss = process.memoryUsage().rss;
+  const r = await sb.run(['sh', '-c', 'yes flood & yes flood >&2']);
+  assert.equal(r.status, 'output-limit');
+  assert.equal(r.signal, 'SIGKILL', 'killed at the cap');
+  assert.ok(r.usage.wallMs < 10_000, `killed at the cap, not at the wall-time limit: ${r.usage.wallMs} ms`);
+  assert.equal(r.stdout.length + r.stderr.length, 64 << 10);
+  const big = await sb.run(['sh', '-c', 'while :; do cat /bin/busybox; done'], { limits: { outputBytes: 8 << 20 } });
+  assert.equal(big.status, 'output-limit');
+  assert.equal(big.stdout.length, 8 << 20);
+  assert.ok(process.memoryUsage().rss - rss < 96 << 20, `rss grew by ${(process.memoryUsage().rss - rss) >> 20} MiB`);
+  // the streaming path is capped too
+  const p = sb.spawn(['yes'], { limits: { outputBytes: 10_000 } });
+  let n = 0;
+  p.stdout.on('data', (c) => { n += c.length; });
+  p.stdin.end();
+  const pr = await p.result;
+  assert.equal(pr.status, 'output-limit');
+  assert.equal(pr.signal, 'SIGKILL');
+  assert.equal(n, 10_000);
+});
+
+sandboxTest('filling the disk is ENOSPC inside; the host and the rootfs are untouched', async ({ create, rootfs, s }) => {
+  const sb = await create({ limits: { diskBytes: 8 << 20, fileSizeBytes: 64 << 20 } });
+  const hostFree = statfsSync(s.dir).bfree * statfsSync(s.dir).bsize;
+  for (const where of ['/big', '/tmp/big', '/dev/shm/big']) {
+    const r = await sb.run(['dd', 'if=/dev/zero', `of=${where}`, 'bs=1M', 'count=32']);
+    assert.equal(r.status, 'exit', where);
+    assert.match(r.stderr.toString(), /No space left on device/, where);
+  }
+  const hostNow = statfsSync(s.dir).bfree * statfsSync(s.dir).bsize;
+  assert.ok(Math.abs(hostNow - hostFree) < 4 << 20, 'the host disk did not fill');
+  assert.ok(!existsSync(join(rootfs, 'big')), 'the base is never written');
+  // the writable layer keeps files between runs of a session
+  await sb.run(['rm', '/big']);
+  const fsize = await sb.run(['dd', 'if=/dev/zero', 'of=/tmp/f', 'bs=1M', 'count=4'], { limits: { fileSizeBytes: 1 << 20 } });
+  assert.match(fsize.stderr.toString(), /File too large/, 'fileSizeBytes is RLIMIT_FSIZE');
+  assert.equal((await sb.run(['sh', '-c', 'echo kept > /box/f'])).status, 'ok');
+  assert.equal((await sb.run(['cat', '/box/f'])).stdout.toString(), 'kept\n');
+  assert.ok(!existsSync(join(rootfs, 'box', 'f')));
+});
+
+sandboxTest('filling the inodes is ENOSPC inside, and the sandbox still runs', async ({ create }) => {
+  const sb = await create({ limits: { diskBytes: 4 << 20 } });
+  const r = await sb.run(['sh', '-c', 'i=0; while mkdir /box/d$i 2>/dev/null; do i=$((i+1)); done; echo $i; mkdir /box/last'], { timeoutMs: 60_000 });
+  assert.match(r.stderr.toString(), /No space left on device/);
+  assert.ok(Number(r.stdout.toString()) < 5000, `inodes are bounded: ${r.stdout}`);
+  const clean = await sb.run(['sh', '-c', 'rm -r /box/d*; echo cleaned'], { timeoutMs: 60_000 });
+  assert.equal(clean.stdout.toString(), 'cleaned\n', clean.error);
+});
+
+sandboxTest("no network: only lo, nothing reachable", async ({ create }) => {
+  const sb = await create();
+  const links = await sb.run(['cat', '/proc/net/dev']);
+  const names = links.stdout.toString().split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean);
+  assert.deepEqual(names, ['lo']);
+  // a link-local metadata address and the host's own services: no route to anything
+  const r = await sb.run(['sh', '-c', 'nc -w 2 169.254.169.254 80 </dev/null; nc -w 2 127.0.0.53 53 </dev/null; cat /proc/net/route'], { timeoutMs: 10_000 });
+  assert.equal(r.status, 'ok');
+  assert.match(r.stderr.toString(), /169\.254\.169\.254\): Network is unreachable/);
+  assert.match(r.stderr.toString(), /127\.0\.0\.53\): Connection refused/, "the sandbox's own lo, not the host's");
+  assert.equal(r.stdout.toString().trim().split('\n').length, 1, 'no route but the header');
+});
+
+sandboxTest('host files, /proc and /sys secrets are out of reach', async ({ create, s }) => {
+  writeFileSync(s.path('host-secret'), 'secret');
+  const sb = await create();
+  const r = await sb.run(['sh', '-c', [
+    `cat ${s.path('host-secret')} 2>/dev/null && echo LEAK-host`,
+    // proc files say size 0: a byte read is what counts
+    'for f in /proc/kcore /proc/keys /proc/kallsyms /proc/timer_list /proc/sched_debug; do [ -n "$(head -c 1 $f 2>/dev/null)" ] && echo LEAK-$f; done',
+    'ls /sys/firmware 2>/dev/null | grep -q . && echo LEAK-firmware',
+    'echo b > /proc/sysrq-trigger 2>/dev/null && echo LEAK-sysrq',
+    'echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo LEAK-sysctl',
+    'touch /sys/x 2>/dev/null && echo LEAK-sys',
+    'cat /proc/1/cmdline | tr "\\0" " "; echo',
+    'ls /proc | grep -cE "^[0-9]+$"',
+  ].join('; ')]);
+  const out = r.stdout.toString();
+  assert.doesNotMatch(out, /^LEAK-/m);
+  assert.match(out, /^sh -c /m, 'pid 1 is the run itself');
+});
+
+sandboxTest('io_uring, keyctl, bpf, userfaultfd, perf, ptrace, new user namespaces and the 32-bit ABI fail', async ({ create, s, t }) => {
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/libc.a') || process.arch !== 'x64') return t.skip('needs x86-64 and a static libc (libc6-dev) to build the probe');
+  const bin = s.path('probe');
+  execFileSync('cc', ['-static', '-O1', '-o', bin, join(REPO, 'test/integration/sandbox-syscalls.c')]);
+  const sb = await create();
+  await sb.copyIn(bin, '/box/probe');
+  const r = await sb.run(['/box/probe']);
+  const got = Object.fromEntries(r.stdout.toString().trim().split('\n').map((l) => { const [k, ...v] = l.split(' '); return [k, v.join(' ')]; }));
+  for (const k of ['io_uring_setup', 'keyctl', 'add_key', 'bpf', 'userfaultfd', 'perf_event_open', 'ptrace', 'unshare_user', 'clone_user']) {
+    assert.equal(got[k], 'EPERM', `${k}: ${got[k]}`);
+  }
+  assert.equal(got.int80, 'killed 31', 'a 32-bit syscall kills the process (SIGSYS)');
+  const u = await sb.run(['unshare', '-U', 'true']);
+  assert.notEqual(u.exitCode, 0);
+});
+
+sandboxTest("a run's /tmp files and processes are gone for the next run and other sandboxes", async ({ create, s }) => {
+  const a = await create();
+  const b = await create();
+  const r1 = await a.run(['sh', '-c', `echo x > /tmp/left; echo y > /dev/shm/left; echo z > /box/kept; (sleep ${s.marker} &) ; echo started`]);
+  assert.equal(r1.status, 'ok');
+  assert.deepEqual(processesWith({ text: `sleep ${s.marker}` }), [], 'the background process died with its run');
+  const look = 'ls /tmp/left /dev/shm/left 2>&1; echo sleeping $(cat /proc/[0-9]*/comm | grep -c sleep); cat /box/kept 2>&1';
+  const r2 = await a.run(['sh', '-c', look]);
+  assert.match(r2.stdout.toString(), /\/tmp\/left: No such file/);
+  assert.match(r2.stdout.toString(), /\/dev\/shm\/left: No such file/);
+  assert.match(r2.stdout.toString(), /^sleeping 0$/m, 'no process of the run before');
+  assert.match(r2.stdout.toString(), /^z$/m, 'the writable layer is kept within the sandbox');
+  const r3 = await b.run(['sh', '-c', look]);
+  assert.match(r3.stdout.toString(), /'\/box\/kept': No such file/, 'another sandbox sees none of it');
+  assert.match(r3.stdout.toString(), /^sleeping 0$/m);
+});
+
+sandboxTest('readFile, writeFile, copyIn and copyOut never follow a planted symlink', async ({ create, s }) => {
+  const victim = s.path('victim');
+  writeFileSync(victim, 'host file\n');
+  mkdirSync(s.path('victim-dir'));
+  writeFileSync(s.path('victim-dir', 'f'), 'host dir file\n');
+  const sb = await create();
+  await sb.writeFile('/box/main.txt', 'hello');
+  assert.equal((await sb.readFile('/box/main.txt')).toString(), 'hello');
+  assert.equal((await sb.run(['cat', '/box/main.txt'])).stdout.toString(), 'hello');
+  const plant = await sb.run(['sh', '-c', `ln -s ${victim} /box/link; ln -s ${s.path('victim-dir')} /box/dir; mkdir /box/d; ln -s ${victim} /box/d/inner`]);
+  assert.equal(plant.status, 'ok');
+  await assert.rejects(sb.readFile('/box/link'), /symbolic link/);
+  await assert.rejects(sb.readFile('/box/dir/f'), /symbolic link/);
+  await assert.rejects(sb.copyOut('/box/link', s.path('out1')), /symbolic link/);
+  await assert.rejects(sb.copyOut('/box/d', s.path('out2')), /symbolic link/);
+  await assert.rejects(sb.writeFile('/box/link', 'pwned'), /symbolic link/);
+  await assert.rejects(sb.writeFile('/box/dir/f', 'pwned'), /symbolic link/);
+  writeFileSync(s.path('payload'), 'pwned');
+  await assert.rejects(sb.copyIn(s.path('payload'), '/box/link'), /symbolic link/);
+  await assert.rejects(sb.copyIn(s.path('payload'), '/box/dir/new'), /symbolic link/);
+  assert.equal(readFileSync(victim, 'utf8'), 'host file\n');
+  assert.equal(readFileSync(s.path('victim-dir', 'f'), 'utf8'), 'host dir file\n');
+  assert.ok(!existsSync(s.path('victim-dir', 'new')));
+  assert.ok(!existsSync(s.path('out1')));
+  // copyOut of a plain tree works
+  await sb.writeFile('/box/t/a/b.txt', 'b');
+  await sb.copyOut('/box/t', s.path('tree'));
+  assert.equal(readFileSync(s.path('tree', 'a', 'b.txt'), 'utf8'), 'b');
+});
+
+sandboxTest('100 sandboxes at once from one process, the event loop never blocked', async ({ create }) => {
+  let worst = 0;
+  let last = performance.now();
+  const timer = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last - 10); last = now; }, 10);
+  try {
+    const results = await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+      const sb = await create();
+      try {
+        return await sb.run(['sh', '-c', `echo ${i}`], { timeoutMs: 60_000 });
+      } finally {
+        await sb.close();
+      }
+    }));
+    results.forEach((r, i) => {
+      assert.equal(r.status, 'ok', `${i}: ${r.error ?? r.status}`);
+      assert.equal(r.stdout.toString(), `${i}\n`);
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  // not a timing benchmark: each spawn of a helper costs the loop a few ms (a fork of Node), and
+  // 100 come at once; a path that waited by blocking (a lock, Atomics.wait) would stop it for seconds
+  assert.ok(worst < 1500, `the event loop was blocked for ${Math.round(worst)} ms`);
+}, { timeout: 240_000 });
+
+sandboxTest('a slow sandbox does not delay the others', async ({ create, s }) => {
+  const slow = await Promise.all(Array.from({ length: 8 }, () => create()));
+  const fast = await create();
+  const running = slow.map((sb) => sb.run(['sleep', '3'], { env: { M: s.marker } }));
+  await sleep(300);
+  const t0 = performance.now();
+  const r = await fast.run(['true']);
+  const took = performance.now() - t0;
+  assert.equal(r.status, 'ok');
+  assert.ok(took < 2000, `a quick run took ${Math.round(took)} ms while others slept`);
+  for (const x of await Promise.all(running)) assert.equal(x.status, 'ok');
+});
+
+sandboxTest('300 runs in a bounded loop leave nothing behind', async ({ create }) => {
+  const sb = await create();
+  for (let i = 0; i < 300; i++) {
+    const r = await sb.run(['true']);
+    assert.equal(r.status, 'ok', `run ${i}: ${r.error}`);
+  }
+}, { timeout: 240_000 });
+
+sandboxTest('a pool gives each run a clean sandbox', async ({ base }) => {
+  const pool = new SandboxPool({ size: 2, ...base });
+  try {
+    for (let i = 0; i < 4; i++) {
+      const r = await pool.run(['sh', '-c', 'cat /box/mark 2>/dev/null; echo x > /box/mark']);
+      assert.equal(r.status, 'ok');
+      assert.equal(r.stdout.toString(), '', `run ${i} saw an earlier run's file`);
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
+sandboxTest('options: user, workdir, env, hostname, mounts (read-only unless told)', async ({ create, s }) => {
+  mkdirSync(s.path('ro'));
+  mkdirSync(s.path('rw'));
+  chmodSync(s.path('rw'), 0o777);
+  writeFileSync(s.path('ro', 'f'), 'from the host');
+  const sb = await create({
+    user: 1000, workdir: '/box', env: { A: 'a' }, hostname: 'judge',
+    mounts: [{ source: s.path('ro'), target: '/ro' }, { source: s.path('rw'), target: '/rw', readonly: false }],
+  });
+  const r = await sb.run(['sh', '-c', 'id -u; pwd; echo $A $B; hostname; cat /ro/f; echo; touch /ro/x 2>/dev/null || echo ro; touch /rw/y && echo rw'], { env: { B: 'b' } });
+  assert.equal(r.stdout.toString(), '1000\n/box\na b\njudge\nfrom the host\nro\nrw\n');
+  const named = await create({ user: 'user' });
+  assert.match((await named.run(['id'])).stdout.toString(), /uid=1000\(user\) gid=1000\(user\)/);
+  await assert.rejects(Sandbox.create({ image: 'localhost/x' }), /images are not supported yet/);
+  await assert.rejects(Sandbox.create({ rootfs: s.path('rootfs'), limits: { memoryBytes: 'lots' } }), /limits\.memoryBytes/);
+});
+
+sandboxTest('spawn: live streams, kill', async ({ create }) => {
+  const sb = await create();
+  const p = sb.spawn(['sh', '-c', 'read x; echo got $x; sleep 100']);
+  let out = '';
+  p.stdout.on('data', (c) => { out += c; });
+  p.stdin.write('hi\n');
+  await waitUntil(() => out.includes('got hi'), { timeoutMs: 5000, what: 'the echo' });
+  p.kill();
+  const r = await p.result;
+  assert.equal(r.signal, 'SIGKILL');
+});
+
+sandboxTest('close kills what runs and removes everything', async ({ create, s }) => {
+  const sb = await create();
+  const running = sb.run(['sleep', s.marker]);
+  await sleep(300);
+  await sb.close();
+  const r = await running;
+  assert.equal(r.status, 'error');
+  await assert.rejects(sb.run(['true']), /after close/);
+});
+
+sandboxTest('hako sandbox prune removes what a SIGKILLed Node process left mid-run', async ({ s, rootfs, root, create }) => {
+  const alive = await create();
+  const script = `
+    const { Sandbox } = await import(${JSON.stringify(join(REPO, 'dist/index.js'))});
+    const sb = await Sandbox.create({ rootfs: ${JSON.stringify(rootfs)}, root: ${JSON.stringify(root)}, env: { ${MARK_VAR}: ${JSON.stringify(s.token)} } });
+    await sb.writeFile('/box/x', 'x');
+    sb.run(['sleep', '${s.marker}']);
+    setTimeout(() => console.log('running'), 500);
+    setInterval(() => {}, 1000);`;
+  const child = spawn(NODE, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, [MARK_VAR]: s.token } });
+  let out = '';
+  child.stdout.on('data', (c) => { out += c; });
+  await waitUntil(() => out.includes('running'), { timeoutMs: 20_000, what: 'the child to start a run' });
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  // the helper kills the run when its Node process hangs up; the mounts, cgroup and state stay
+  await waitUntil(() => processesWith({ text: `sleep ${s.marker}` }).length === 0, { timeoutMs: 5000, what: 'the run to die' });
+  const ids = readdirSync(root).filter((n) => n !== 'containers' && n !== alive.id);
+  assert.equal(ids.length, 1);
+  const r = runSync(HAKO, ['sandbox', 'prune', '--sandbox-root', root], { env: s.env() });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), ids[0]);
+  assert.deepEqual(readdirSync(root).filter((n) => n !== 'containers'), [alive.id], "a live process's sandbox stays");
+  assert.deepEqual(cgroupLeftovers(ids), []);
+  assert.equal((await alive.run(['true'])).status, 'ok');
+});
+
+sandboxTest('a process that exits with sandboxes open leaves no mount or state behind', async ({ s, rootfs, root }) => {
+  const script = `
+    const { Sandbox } = await import(${JSON.stringify(join(REPO, 'dist/index.js'))});
+    const sb = await Sandbox.create({ rootfs: ${JSON.stringify(rootfs)}, root: ${JSON.stringify(root)} });
+    await sb.run(['true']);
+    process.exit(0);`;
+  const r = runSync(NODE, ['--input-type=module', '-e', script], { env: s.env() });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readdirSync(root).filter((n) => n !== 'containers'), []);
+});
+
+sandboxTest('hako sandbox run: the exit status, --json, limits', async ({ s, rootfs, root }) => {
+  const run = (args, opts = {}) => runSync(HAKO, ['sandbox', 'run', '--sandbox-root', root, '--rootfs', rootfs, '--env', `${MARK_VAR}=${s.token}`, ...args], { env: s.env(), ...opts });
+  const a = run(['--', 'sh', '-c', 'echo hi; exit 7']);
+  assert.equal(a.status, 7);
+  assert.equal(a.stdout, 'hi\n');
+  const b = run(['--json', '--time', '300ms', '--', 'sh', '-c', 'while :; do :; done']);
+  const j = JSON.parse(b.stdout);
+  assert.equal(j.status, 'cpu-time');
+  assert.equal(j.signal, 'SIGKILL');
+  assert.equal(b.status, 137);
+  for (const k of ['wallMs', 'cpuUserMs', 'cpuSystemMs', 'maxRssBytes', 'pidsPeak', 'writtenBytes']) assert.equal(typeof j.usage[k], 'number', k);
+  const c = run(['--', 'cat'], { input: 'piped' });
+  assert.equal(c.stdout, 'piped');
+  const d = run(['--memory', 'lots', '--', 'true']);
+  assert.equal(d.status, 1);
+  assert.match(d.stderr, /^hako sandbox: --memory: 'lots' is not a size/);
+  const check = runSync(HAKO, ['sandbox', 'check', '--json']);
+  assert.equal(JSON.parse(check.stdout).memoryBytes.enforced, true);
+});
