@@ -145,6 +145,9 @@ static int decode(struct fields c, struct op *op) {
     return r;
 }
 
+/* The command EXEC_WAIT received (large: kept off the stack). */
+static struct op late_exec;
+
 static int has_field(const struct op *op, uint16_t tag) {
     return tag < 128 && (op->seen[tag / 64] >> (tag % 64) & 1);
 }
@@ -382,7 +385,34 @@ static int run_one(struct op *op, const char **what) {
     case OP_AFFINITY: return op_affinity(op, what);
     case OP_IDMAP_TREE: return op_idmap_tree(op, what);
     case OP_ATTACH: return op_attach(op, what);
+    case OP_EXEC_WAIT: {
+        /* a container made ahead of time: its command (args, env, cwd) comes now, from hako */
+        _cleanup_out_ struct out o;
+        out_begin(&o);
+        struct frame reply;
+        int t = request_reply(MSG_EXEC_REQUEST, &o, &reply);
+        if (t != MSG_ACK) {
+            free(reply.payload);
+            return errno = t < 0 ? EPIPE : ECANCELED, -1;
+        }
+        struct fields list = { reply.payload, reply.payload + reply.len };
+        int r = decode(list, &late_exec);
+        late_exec.raw = (struct fields){ NULL, NULL }; /* the payload goes now: strings are copies */
+        free(reply.payload);
+        if (r < 0) return -1;
+        if (late_exec.nargs == 0) return errno = EINVAL, -1;
+        if (late_exec.path) {
+            *what = late_exec.path;
+            if (chdir(late_exec.path) < 0) return -1;
+        }
+        return op_check_cwd(op, what);
+    }
     case OP_EXEC: {
+        /* FLAGS 1: the command EXEC_WAIT received */
+        if (op->flags & 1) {
+            if (late_exec.nargs == 0) return errno = EINVAL, -1;
+            op = &late_exec;
+        }
         if (op->nargs == 0) return errno = EINVAL, -1;
         *what = op->args[0];
         if (explain) {

@@ -74,6 +74,7 @@
     X(SCHED, 64, "sched_setattr", S_INIT, (T_DATA)) \
     X(AFFINITY, 65, "sched_setaffinity", S_HOST | S_INIT, (T_DATA)) \
     X(IDMAP_TREE, 66, "idmap-tree", S_HOST, (T_SOURCE, T_SLOT, T_ARG)) \
-    X(ATTACH, 67, "move_mount", S_INIT, (T_ROOT, T_TARGET, T_SLOT))
+    X(ATTACH, 67, "move_mount", S_INIT, (T_ROOT, T_TARGET, T_SLOT)) \
+    X(EXEC_WAIT, 80, "exec-wait", S_INIT, (0))
 
 #endif

@@ -25,6 +25,7 @@ export {
   type EventsOptions, type RuncEvent,
 } from './runtime/runtime.js';
 export { HakoProcess } from './helper/handle.js';
+export type { LateCommand } from './helper/session.js';
 export type { OciState, ContainerStatus } from './runtime/state.js';
 export type { StatsData } from './cgroups/stats.js';
 export type { RuncStats, MemoryEntry, BlkioEntry, BlkioKey } from './cgroups/runc-stats.js';

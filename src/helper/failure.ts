@@ -11,7 +11,9 @@ const hints: Record<string, string> = {
 
 /** One line for a helper failure: what hako was doing, where, and the errno. */
 export function failureError(verb: string, builder: PlanBuilder, failure: HelperFailure): HelperError {
-  const what = builder.describe(failure.stage, failure.index) ?? `${failure.op}${failure.path ? ` ${failure.path}` : ''}`;
+  // the command a container made ahead of time got late: its directory is known only now
+  const late = failure.op === 'exec-wait' && failure.path ? `chdir(${JSON.stringify(failure.path)}) for the command hako sent` : undefined;
+  const what = late ?? builder.describe(failure.stage, failure.index) ?? `${failure.op}${failure.path ? ` ${failure.path}` : ''}`;
   if (failure.op === 'execve') {
     const cmd = failure.path ?? 'command';
     // 127 or 126: the helper's own exit status for a failed execve (decided in one place, in C)

@@ -48,7 +48,7 @@ export const OP_FIELDS = {
   SETGROUPS: { ids: opt(Tag.ID, 'i*') },
   SETGID: { id: req(Tag.ID, 'i') },
   SETUID: { id: req(Tag.ID, 'i') },
-  EXEC: { args: req(Tag.ARG, 's*'), env: opt(Tag.ENV, 's*') },
+  EXEC: { args: req(Tag.ARG, 's*'), env: opt(Tag.ENV, 's*'), flags: opt(Tag.FLAGS, 'i') },
   MKDIR: { path: req(Tag.PATH, 's'), mode: opt(Tag.MODE, 'i') },
   LINK_UP: { name: req(Tag.NAME, 's') },
   MKPATH: { root: req(Tag.ROOT, 'i'), path: req(Tag.PATH, 's'), kind: opt(Tag.TYPE, 'i'), mode: opt(Tag.MODE, 'i') },
@@ -99,6 +99,7 @@ export const OP_FIELDS = {
   AFFINITY: { mask: req(Tag.DATA, 'd') },
   IDMAP_TREE: { source: req(Tag.SOURCE, 's'), slot: req(Tag.SLOT, 'i'), maps: req(Tag.ARG, 's*'), flags: opt(Tag.FLAGS, 'i') },
   ATTACH: { root: req(Tag.ROOT, 'i'), target: req(Tag.TARGET, 's'), slot: req(Tag.SLOT, 'i'), procfs: opt(Tag.PROCFS, 'i') },
+  EXEC_WAIT: {},
 } as const satisfies { [K in OpName]: Record<string, FieldSpec> };
 
 /** The fields in the order the parameters are written; undefined and false are left out. */
@@ -144,7 +145,8 @@ export const ops = {
   setgroups: (p: { ids: number[] }) => build('SETGROUPS', p),
   setgid: (p: { id: number }) => build('SETGID', p),
   setuid: (p: { id: number }) => build('SETUID', p),
-  exec: (p: { args: string[]; env?: string[] }) => build('EXEC', p),
+  /** flags 1: exec the command EXEC_WAIT received (args are then a placeholder). */
+  exec: (p: { args: string[]; env?: string[]; flags?: number }) => build('EXEC', p),
   mkdir: (p: { path: string; mode?: number }) => build('MKDIR', p),
   linkUp: (p: { name: string }) => build('LINK_UP', p),
   mkpath: (p: { root: number; path: string; kind: PathKind; mode?: number }) => build('MKPATH', p),
@@ -194,4 +196,5 @@ export const ops = {
   /** maps: [uid_map text, gid_map text]. */
   idmapTree: (p: { source: string; slot: number; maps: [string, string]; flags?: number }) => build('IDMAP_TREE', p),
   attach: (p: { root: number; target: string; slot: number; procfs?: Procfs }) => build('ATTACH', p),
+  execWait: () => build('EXEC_WAIT', {}),
 } satisfies Record<string, (p: never) => Op>;

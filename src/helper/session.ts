@@ -6,7 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { HakoError, type HelperFailure } from '../errors.js';
-import { encodeFrame, encodeFrameIfFits, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, Tag } from './protocol.js';
+import { encodeFrame, encodeFrameIfFits, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, OpKind, Tag } from './protocol.js';
 
 /** Where the package's own helper is from the file this module was built into (scripts/build.mjs
  * sets it per output: dist/cli/hako.cjs, dist/index.js, dist/src/helper/session.js); the default
@@ -88,6 +88,14 @@ export interface LogEntry {
   index?: number;
 }
 
+/** The command a container made ahead of time gets last (EXEC_WAIT): its whole environment, and
+ * its working directory (inside the container). */
+export interface LateCommand {
+  args: string[];
+  env: string[];
+  cwd: string;
+}
+
 export interface SessionHandlers {
   /** H1 unshared a user namespace: write its maps now. */
   onIdmap?(pid: number): Promise<void> | void;
@@ -106,6 +114,9 @@ export interface SessionHandlers {
   onHooks?(): Promise<string | void> | string | void;
   /** SCMP_ACT_NOTIFY: the container process state JSON the seccomp listener gets with its fd. */
   onSeccompState?(): string;
+  /** A container made ahead of time (EXEC_WAIT) asks for its command: resolve it whenever there
+   * is one (rejecting aborts the container). */
+  onExecRequest?(): Promise<LateCommand> | LateCommand;
   /** The command exited (EXITED): called before the result waits for the captured output (a
    * foreground run kills what its init left behind, which would hold the pipes). */
   onExited?(): void;
@@ -684,6 +695,25 @@ export class HelperSession {
             this.spawnedNow(result.pid);
             if (this.stopError) this.onStop?.();
             return;
+          case MessageType.EXEC_REQUEST: {
+            // a container made ahead of time waits for its command: answered whenever the caller
+            // has one, off the frame chain (EXITED must still be handled if it is killed meanwhile)
+            clearTimeout(timer);
+            const ask = handlers.onExecRequest;
+            if (!ask) {
+              reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: 'no command' }]);
+              throw new HakoError('hako: the helper asked for a command this plan has none of');
+            }
+            void Promise.resolve().then(ask).then((cmd) => {
+              reply(MessageType.ACK, frame.seq, [
+                { tag: Tag.KIND, value: OpKind.EXEC }, ...cmd.args.map((a) => ({ tag: Tag.ARG, value: a })),
+                ...cmd.env.map((e) => ({ tag: Tag.ENV, value: e })), { tag: Tag.PATH, value: cmd.cwd },
+              ]);
+            }, (e: unknown) => {
+              reply(MessageType.ABORT, frame.seq, [{ tag: Tag.MESSAGE, value: String(e) }]);
+            });
+            return;
+          }
           case MessageType.PRE_EXEC:
             await handlers.onPreExec?.();
             reply(MessageType.ACK, frame.seq);

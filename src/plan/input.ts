@@ -19,6 +19,9 @@ export interface ProcessPlanInput {
    * /proc/self/setgroups is "deny", and the container has no user namespace of its own): the
    * supplementary groups are left as they are, as runc does, and additionalGids are refused. */
   setgroupsDenied?: boolean;
+  /** The command (args, env, cwd) comes last, from hako (EXEC_WAIT): a container made ahead of
+   * time, set up entirely before it is needed (Runtime's lateExec). */
+  lateExec?: boolean;
   /** --preserve-fds: fds 3..3+N-1 stay open for the process. */
   preserveFds: number;
   /** HOME from the container's /etc/passwd, for a process whose env has none (default "/"):

@@ -65,16 +65,19 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   }
   if (p.ioPriority) b.init(ops.ioprio({ ioprio: ioprioValue(p.ioPriority) }), `ioprio_set(${p.ioPriority.class}, ${p.ioPriority.priority})`);
   b.init(ops.umask({ mode: p.user?.umask ?? 0o022 }), `umask ${(p.user?.umask ?? 0o022).toString(8)}`);
-  b.init(ops.chdir({ path: p.cwd || '/' }), `chdir(${JSON.stringify(p.cwd || '/')})`);
-  // a missing program fails here, before READY, as runc's create does (not at start)
-  const path = (p.env ?? []).filter((e) => e.startsWith('PATH='));
-  b.init(ops.checkExec({ program: p.args[0] ?? '', env: path }), `find ${JSON.stringify(p.args[0])} in the container`);
+  // a container made ahead of time (lateExec) learns its command, and its working directory, last
+  if (!input.lateExec) {
+    b.init(ops.chdir({ path: p.cwd || '/' }), `chdir(${JSON.stringify(p.cwd || '/')})`);
+    // a missing program fails here, before READY, as runc's create does (not at start)
+    const path = (p.env ?? []).filter((e) => e.startsWith('PATH='));
+    b.init(ops.checkExec({ program: p.args[0] ?? '', env: path }), `find ${JSON.stringify(p.args[0])} in the container`);
+  }
   // before any seccomp filter: a profile need not allow close_range or getcwd (older Docker
   // profiles do not list close_range). What runs after a filter is loaded is only what runc's
   // init also does after its own: the credentials (prctl, setgroups, setresgid, setresuid,
   // capset), READY on the control socket (write, read), the wait on exec.fifo (openat, fstat,
   // write, close), the startContainer hooks, and the exec (close, prctl, execve).
-  b.init(ops.checkCwd(), 'check that the working directory is inside the container');
+  if (!input.lateExec) b.init(ops.checkCwd(), 'check that the working directory is inside the container');
   b.init(ops.cloexecFrom({ from: 3 + input.preserveFds }), `close every fd from ${3 + input.preserveFds} on at exec`);
   // SCMP_ACT_NOTIFY: the state the listener gets, asked of hako while it is there (before READY),
   // whenever the filter is loaded (before the credentials, or last with no_new_privs)
@@ -110,7 +113,14 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
   // as runc: all that can fail comes first; READY, the wait for `start` and the startContainer
   // hooks come after the credentials are the process's, so the hooks run as the process would
   beforeExec();
+  // the command of a container made ahead of time: asked for once everything else is done (its
+  // process already has its credentials), before a no_new_privs filter, which need not allow it
+  if (input.lateExec) b.init(ops.execWait(), 'wait for hako to send the command, then chdir to its working directory and check it is inside the container');
   if (seccomp && nnp) b.init(seccomp, 'load the seccomp filter');
+  if (input.lateExec) {
+    b.init(ops.exec({ args: ['(late)'], flags: 1 }), 'execve the command hako sent');
+    return;
+  }
   b.exec(p.args, Object.fromEntries(processEnv(p, input.home).map((e) => {
     const i = e.indexOf('=');
     return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];

@@ -13,7 +13,7 @@ import { HakoError, HelperError, type HelperFailure, OptionError } from '../erro
 import {
   boolean, checkOptions, containerId, CREATE_OPTIONS, EXEC_OPTIONS, object, plainObject, RUN_OPTIONS, RUNTIME_OPTIONS,
 } from '../options.js';
-import { HelperSession, type SessionHandlers, type SessionResult, watchOomV1 } from '../helper/session.js';
+import { HelperSession, type LateCommand, type SessionHandlers, type SessionResult, watchOomV1 } from '../helper/session.js';
 import type { RuncStats } from '../cgroups/runc-stats.js';
 import { HakoProcess } from '../helper/handle.js';
 import { runHooks, runHooksWarn } from './hooks.js';
@@ -121,6 +121,13 @@ export interface RunOptions extends CreateOptions {
   /** A foreground run: called once the container's process has exited, before its cgroup and state
    * are removed (the sandbox reads the cgroup's usage there); run() resolves after it. */
   beforeRemove?: () => Promise<void> | void;
+  /**
+   * Make the container ahead of time: everything (namespaces, mounts, cgroup, credentials) is set
+   * up and the init waits for its command, which this gives whenever it is needed (the whole
+   * environment, and the working directory); the config's process.args, env and cwd are not
+   * used. A foreground run only; a rejection ends the container.
+   */
+  lateExec?: () => Promise<LateCommand> | LateCommand;
 }
 
 export interface ExecOptions {
@@ -996,6 +1003,7 @@ export class Runtime {
       throw new HakoError('hako: cannot allocate a tty when hako detaches without a console socket (--console-socket)', { code: 'bad-option' });
     }
     if (!proc.terminal && options.consoleSocket) throw new HakoError('hako: --console-socket given but process.terminal is false', { code: 'bad-option' });
+    if (options.lateExec && mode !== 'run') throw new HakoError('hako: lateExec: only a foreground run (run or spawn) can get its command late', { code: 'bad-option' });
     // run starts at once: poststart once the process is executed, which H2's exec socket tells;
     // run -d returns then too (as runc's start, which reads exec.fifo to its EOF)
     let execFailed = false;
@@ -1058,6 +1066,7 @@ export class Runtime {
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(options.onNetwork ? { networkPause: true } : {}),
+        ...(mode === 'run' && options.lateExec ? { lateExec: true } : {}),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
@@ -1116,6 +1125,7 @@ export class Runtime {
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
         onSpawned: (p) => { pid = p; },
+        ...(mode === 'run' && options.lateExec ? { onExecRequest: options.lateExec } : {}),
         // the init of a foreground run is gone: what it left behind goes now (remove would kill
         // it next), not after the wait for the output it holds open. In a pid namespace of its
         // own nothing is left: the kernel kills every process of the namespace when its init

@@ -1,5 +1,7 @@
 // Sandboxes made ahead of time: pool.run() takes a ready one, runs, and gives it back once its
 // writable layer is reset (a fresh tmpfs and overlay) in the background; each run sees a clean sandbox.
+// Each ready sandbox also has its next run's container made (Sandbox.prepare()): a run without limits
+// of its own pays only for the exec.
 import { HakoError } from '../errors.js';
 import { checkOptions, POOL_OPTIONS } from './limits.js';
 import { object } from '../options.js';
@@ -30,6 +32,7 @@ export class SandboxPool {
     const p = Sandbox.create(this.options).then((sb) => {
       if (this.closed) return sb.close();
       this.all.add(sb);
+      sb.prepare();
       this.give(sb);
       return undefined;
     }, (e) => { this.failure = e; for (const w of this.waiters.splice(0)) w(undefined as unknown as Sandbox); });
@@ -62,6 +65,8 @@ export class SandboxPool {
       // the used sandbox gets a fresh writable layer off the caller's path, then goes back
       void sb.reset().then(() => {
         if (this.closed) return sb.close();
+        // its next run's container, made now: the next pool.run() pays only for the exec
+        sb.prepare();
         this.give(sb);
         return undefined;
       }, async () => {

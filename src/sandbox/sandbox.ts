@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as osc } from 'node:os';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { chmod, mkdir, readFile, rm, statfs } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime, type RunResult as RuntimeResult } from '../runtime/runtime.js';
@@ -162,6 +163,16 @@ async function pidsPeakOf(cg: CgroupManager): Promise<number | undefined> {
   }
 }
 
+/** Resets the peak memory (cgroup v1: writing 0 to memory.max_usage_in_bytes) as an armed run's
+ * command starts: its container's set-up is not the command's. v2's memory.peak is left (a
+ * reset there holds only for the writer's own open file). */
+function resetPeak(cg: CgroupManager): void {
+  if (!(cg instanceof V1Manager)) return;
+  const dir = cg.dirOf('memory');
+  if (dir === undefined) return;
+  try { writeFileSync(join(dir, 'memory.max_usage_in_bytes'), '0'); } catch { /* the peak then counts the set-up */ }
+}
+
 async function diskUsed(dir: string): Promise<number> {
   try {
     const s = await statfs(dir);
@@ -180,7 +191,9 @@ export class Sandbox {
   private readonly dirs: SandboxDirs;
   private readonly runtime: Runtime;
   private readonly files: SandboxFiles;
-  private readonly active = new Set<{ kill: () => void; done: Promise<unknown> }>();
+  private readonly active = new Set<{ kill: () => void; done: Promise<unknown>; armed: boolean }>();
+  /** The next run's container, made ahead of time (prepare()). */
+  private armed: { fire: (c: { argv: string[]; o: SandboxRunOptions }) => void; cancel: (e: Error) => void; result: Promise<SandboxResult> } | undefined;
   private readonly cleanups = new Set<Promise<void>>();
   private runs = 0;
   private closed = false;
@@ -234,6 +247,7 @@ export class Sandbox {
   /** A fresh writable layer (the pool's reset): only between runs. */
   async reset(): Promise<void> {
     this.open('reset');
+    await this.disarm();
     if (this.active.size) throw new HakoError(`hako: sandbox ${this.id}: reset while a run is in progress`, { code: 'bad-state' });
     if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: reset while a reset is in progress`, { code: 'bad-state' });
     this.resetting = (async () => {
@@ -248,16 +262,53 @@ export class Sandbox {
   }
 
   private busy(): boolean {
-    return this.closed || this.active.size > 0 || this.resetting !== undefined;
+    // a prepared container that has not got its command runs nothing of the sandbox's
+    return this.closed || [...this.active].some((a) => !a.armed) || this.resetting !== undefined;
   }
 
   /** Runs a command to its end: its verdict, output (capped) and usage. */
   run(argv: string[], options: SandboxRunOptions = {}): Promise<SandboxResult> {
     try {
+      const armed = this.armed;
+      // the container prepare() made, unless this run changes its limits
+      if (armed && options.limits === undefined) {
+        this.armed = undefined;
+        this.checkRun(argv, options, false);
+        armed.fire({ argv, o: options });
+        return armed.result;
+      }
       return this.start(argv, options, false).result;
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * Makes the next run's container now (namespaces, mounts, cgroup, credentials, everything but
+   * the command): the next run() without limits of its own then pays only for the exec. The pool
+   * does this for its sandboxes. Nothing runs in it until then; close() or reset() ends it.
+   */
+  prepare(): void {
+    this.open('prepare');
+    if (this.armed || this.resetting) return;
+    let fire!: (c: { argv: string[]; o: SandboxRunOptions }) => void;
+    let cancel!: (e: Error) => void;
+    const command = new Promise<{ argv: string[]; o: SandboxRunOptions }>((resolve, reject) => { fire = resolve; cancel = reject; });
+    command.catch(() => { /* the container is ended */ });
+    const proc = this.start(['/'], {}, false, command);
+    const armed = { fire, cancel, result: proc.result };
+    this.armed = armed;
+    // one that failed (or was ended) before its command is not used
+    void proc.result.then(() => { if (this.armed === armed) this.armed = undefined; }, () => { if (this.armed === armed) this.armed = undefined; });
+  }
+
+  /** Ends the prepared container, if any (before a reset: it holds the layer). */
+  private async disarm(): Promise<void> {
+    const armed = this.armed;
+    if (!armed) return;
+    this.armed = undefined;
+    armed.cancel(new HakoError(`hako: sandbox ${this.id}: the prepared run was not needed`, { code: 'bad-state' }));
+    await armed.result.catch(() => undefined);
   }
 
   /** Starts a command with live streams (capped as run's output is). */
@@ -265,8 +316,8 @@ export class Sandbox {
     return this.start(argv, options, true);
   }
 
-  private specFor(argv: string[], o: SandboxRunOptions, limits: ReturnType<typeof effectiveLimits>, runDir: string): Spec {
-    const spec = defaultSpec({ rootless: false });
+  /** A run's environment: PATH, the image's, HOME=/tmp, the sandbox's, the run's. */
+  private envFor(o: SandboxRunOptions): string[] {
     const env = new Map<string, string>();
     env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     for (const kv of this.image?.env ?? []) {
@@ -278,14 +329,23 @@ export class Sandbox {
       if (v === undefined) env.delete(k);
       else env.set(k, v);
     }
+    return [...env].map(([k, v]) => `${k}=${v}`);
+  }
+
+  private cwdFor(o: SandboxRunOptions): string {
+    return o.workdir ?? this.options.workdir ?? this.image?.workingDir ?? '/';
+  }
+
+  private specFor(argv: string[], o: SandboxRunOptions, limits: ReturnType<typeof effectiveLimits>, runDir: string): Spec {
+    const spec = defaultSpec({ rootless: false });
     const user = this.options.user;
     const none: string[] = [];
     spec.process = {
       terminal: false,
       user: typeof user === 'number' ? { uid: user, gid: user } : { uid: 0, gid: 0 },
       args: argv,
-      env: [...env].map(([k, v]) => `${k}=${v}`),
-      cwd: o.workdir ?? this.options.workdir ?? this.image?.workingDir ?? '/',
+      env: this.envFor(o),
+      cwd: this.cwdFor(o),
       capabilities: { bounding: none, effective: none, permitted: none, ambient: none, inheritable: none },
       rlimits: rlimitsOf(limits),
       noNewPrivileges: true,
@@ -308,13 +368,22 @@ export class Sandbox {
     return spec;
   }
 
-  private start(argv: string[], o: SandboxRunOptions, live: boolean): SandboxProcess {
-    this.open(live ? 'spawn' : 'run');
-    if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: ${live ? 'spawn' : 'run'} while its writable layer is being reset`, { code: 'bad-state' });
+  private checkRun(argv: string[], o: SandboxRunOptions, live: boolean): void {
     checkOptions(live ? 'Sandbox.spawn' : 'Sandbox.run', argv, (v, p) => {
       if (!Array.isArray(v) || v.length === 0 || v.some((a) => typeof a !== 'string')) throw new HakoError(`hako: ${p}: a non-empty array of strings`, { code: 'bad-option' });
     }, 'argv');
     checkOptions(live ? 'Sandbox.spawn' : 'Sandbox.run', o, object(RUN_SHAPE));
+  }
+
+  /**
+   * A run: a container of its own on the sandbox's layer. late: the container is made now (armed)
+   * and gets its command (argv and the run's options, which may not change its limits) when the
+   * promise resolves: the pool's runs then pay only for the exec.
+   */
+  private start(argv: string[], o: SandboxRunOptions, live: boolean, late?: Promise<{ argv: string[]; o: SandboxRunOptions }>): SandboxProcess {
+    this.open(live ? 'spawn' : 'run');
+    if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: ${live ? 'spawn' : 'run'} while its writable layer is being reset`, { code: 'bad-state' });
+    if (!late) this.checkRun(argv, o, live);
     const limits = effectiveLimits(this.options.limits, { ...o.limits, ...(o.timeoutMs !== undefined ? { wallTimeMs: o.timeoutMs } : {}) });
     const n = ++this.runs;
     const id = `${this.id}-${n}`;
@@ -328,10 +397,10 @@ export class Sandbox {
       reason ??= why;
       handle?.kill('SIGKILL');
     };
-    const entry = { kill: () => kill('error'), done: Promise.resolve() as Promise<unknown> };
+    const entry = { kill: () => kill('error'), done: Promise.resolve() as Promise<unknown>, armed: late !== undefined };
     this.active.add(entry);
     const result = (async (): Promise<SandboxResult> => {
-      const t0 = performance.now();
+      let t0 = performance.now();
       layout ??= detectCgroups();
       const cg = cgroupManager(undefined, id, { layout, ownParent: true });
       const out: Buffer[] = [];
@@ -340,6 +409,9 @@ export class Sandbox {
       let wall: NodeJS.Timeout | undefined;
       let poll: NodeJS.Timeout | undefined;
       let before = 0;
+      let baseCpuNs = 0;
+      let baseStats: ReturnType<CgroupManager['stats']> | undefined;
+      let runOptions = o;
       let usage: SandboxUsage | undefined;
       let oomKills = 0;
       const onAbort = () => kill('error');
@@ -364,13 +436,45 @@ export class Sandbox {
           throw new HakoError(`hako: sandbox ${this.id}: cannot make the run's /tmp and /dev/shm: ${code}${code === 'ENOSPC' ? ' (the sandbox\'s disk is full: its files or inodes)' : ''}`, { code: 'io' });
         }
         before = await diskUsed(this.dirs.disk);
-        const spec = this.specFor(argv, o, limits, runDir);
-        const stdinMode = live || o.stdin !== undefined ? 'pipe' : 'ignore';
+        const spec = this.specFor(late ? ['/'] : argv, o, limits, runDir);
+        const stdinMode = live || late || o.stdin !== undefined ? 'pipe' : 'ignore';
+        // the run's clock: its wall-clock limit, the CPU-time watch and the abort signal
+        const clock = (ro: SandboxRunOptions, wallMs: number) => {
+          wall = setTimeout(() => kill('timeout'), wallMs);
+          if (limits.cpuTimeMs !== undefined) {
+            const limitNs = limits.cpuTimeMs * 1e6;
+            const every = Math.max(10, Math.min(100, Math.floor(limits.cpuTimeMs / 10)));
+            let reading = false;
+            poll = setInterval(() => {
+              if (reading) return;
+              reading = true;
+              void cpuUsageNs(cg).then((ns) => { if (ns !== undefined && ns - baseCpuNs >= limitNs) kill('cpu-time'); }).finally(() => { reading = false; });
+            }, every);
+          }
+          ro.signal?.addEventListener('abort', onAbort);
+          if (ro.signal?.aborted) kill('error');
+        };
+        // an armed run gets its command now: its clock, disk and CPU count from here
+        const fire = async () => {
+          const fired = await late!;
+          runOptions = fired.o;
+          entry.armed = false;
+          t0 = performance.now();
+          before = await diskUsed(this.dirs.disk);
+          baseStats = safe(() => cg.stats(), undefined);
+          baseCpuNs = (await cpuUsageNs(cg)) ?? 0;
+          resetPeak(cg);
+          clock(fired.o, fired.o.timeoutMs ?? limits.wallTimeMs);
+          if (fired.o.stdin !== undefined) handle?.stdin?.end(fired.o.stdin);
+          else handle?.stdin?.end();
+          return { args: fired.argv, env: this.envFor(fired.o), cwd: this.cwdFor(fired.o) };
+        };
         handle = this.runtime.spawn(id, {
           spec, stdio: [stdinMode, 'pipe', 'pipe'], killSignal: 'SIGKILL',
           // the usage is read once the process has exited, before the runtime removes the cgroup
-          beforeRemove: async () => { usage = await this.usage(cg, t0, before); oomKills = safe(() => cg.oomKills(), 0); },
-          ...(!live && o.stdin !== undefined ? { input: o.stdin } : {}),
+          beforeRemove: async () => { usage = await this.usage(cg, t0, before, baseStats); oomKills = safe(() => cg.oomKills(), 0); },
+          ...(!late && !live && o.stdin !== undefined ? { input: o.stdin } : {}),
+          ...(late ? { lateExec: fire } : {}),
           ...(typeof this.options.user === 'string' ? { user: this.options.user } : {}),
         });
         if (reason) handle.kill('SIGKILL');
@@ -396,19 +500,7 @@ export class Sandbox {
           s.on('error', () => resolve());
           s.on('close', resolve);
         }));
-        wall = setTimeout(() => kill('timeout'), limits.wallTimeMs);
-        if (limits.cpuTimeMs !== undefined) {
-          const limitNs = limits.cpuTimeMs * 1e6;
-          const every = Math.max(10, Math.min(100, Math.floor(limits.cpuTimeMs / 10)));
-          let reading = false;
-          poll = setInterval(() => {
-            if (reading) return;
-            reading = true;
-            void cpuUsageNs(cg).then((ns) => { if (ns !== undefined && ns >= limitNs) kill('cpu-time'); }).finally(() => { reading = false; });
-          }, every);
-        }
-        o.signal?.addEventListener('abort', onAbort);
-        if (o.signal?.aborted) kill('error');
+        if (!late) clock(o, limits.wallTimeMs);
         let r: RuntimeResult | undefined;
         let failure: string | undefined;
         try {
@@ -420,7 +512,7 @@ export class Sandbox {
         clearInterval(poll);
         // every process of the run is gone with its pid namespace's init: the pipes end now
         await Promise.race([Promise.all(ended), new Promise((res) => setTimeout(res, 2000))]);
-        usage ??= await this.usage(cg, t0, before);
+        usage ??= await this.usage(cg, t0, before, baseStats);
         const oom = oomKills > 0;
         const cpuNs = (usage.cpuUserMs + usage.cpuSystemMs) * 1e6;
         let status: SandboxStatus;
@@ -435,12 +527,12 @@ export class Sandbox {
           status, exitCode: r?.status ?? null, signal: r?.signal ? (SIGNAL_NAMES.get(r.signal) ?? String(r.signal)) : null,
           stdout: Buffer.concat(out), stderr: Buffer.concat(err), usage,
         };
-        if (status === 'error') res.error = failure ?? (o.signal?.aborted ? 'hako: sandbox: the run was aborted' : 'hako: sandbox: the run was killed (close)');
+        if (status === 'error') res.error = failure ?? (runOptions.signal?.aborted ? 'hako: sandbox: the run was aborted' : 'hako: sandbox: the run was killed (close)');
         return res;
       } finally {
         clearTimeout(wall);
         clearInterval(poll);
-        o.signal?.removeEventListener('abort', onAbort);
+        runOptions.signal?.removeEventListener('abort', onAbort);
         stdout.end();
         stderr.end();
         this.active.delete(entry);
@@ -459,9 +551,15 @@ export class Sandbox {
     return { stdin, stdout, stderr, result, kill: () => kill('error') };
   }
 
-  private async usage(cg: CgroupManager, t0: number, before: number): Promise<SandboxUsage> {
+  private async usage(cg: CgroupManager, t0: number, before: number, base?: ReturnType<CgroupManager['stats']>): Promise<SandboxUsage> {
     const wallMs = Math.round(performance.now() - t0);
     const stats = safe(() => cg.stats(), undefined);
+    // an armed run's container counted its set-up too: what it used before its command goes
+    if (stats?.cpu && base?.cpu) {
+      const minus = (a: number | null | undefined, b: number | null | undefined) => (a === null || a === undefined ? a : Math.max(0, a - (b ?? 0)));
+      stats.cpu = { ...stats.cpu, userNs: minus(stats.cpu.userNs, base.cpu.userNs) as typeof stats.cpu.userNs,
+        systemNs: minus(stats.cpu.systemNs, base.cpu.systemNs) as typeof stats.cpu.systemNs, usageNs: minus(stats.cpu.usageNs, base.cpu.usageNs) as typeof stats.cpu.usageNs };
+    }
     const pidsPeak = await pidsPeakOf(cg);
     const after = await diskUsed(this.dirs.disk);
     return {
@@ -487,6 +585,8 @@ export class Sandbox {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      this.armed?.cancel(new HakoError(`hako: sandbox ${this.id}: closed`, { code: 'bad-state' }));
+      this.armed = undefined;
       for (const a of this.active) a.kill();
       await Promise.all([...this.active].map((a) => a.done));
       await Promise.all([...this.cleanups]);

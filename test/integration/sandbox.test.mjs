@@ -336,6 +336,35 @@ sandboxTest('a pool gives each run a clean sandbox', async ({ base }) => {
   }
 });
 
+sandboxTest('prepare(): the next run\'s container is made ahead; the run brings its command, env, directory and stdin, and counts from them', async ({ create, root }) => {
+  const sb = await create({ limits: { memoryBytes: 128 << 20 } });
+  sb.prepare();
+  const store = join(root, 'containers');
+  const prepared = () => (existsSync(store) ? readdirSync(store) : []).filter((n) => n.startsWith(`${sb.id}-`));
+  await waitUntil(() => prepared().length === 1, { what: 'the prepared container' });
+  // the container exists, nothing of the sandbox runs in it: the files can be used meanwhile
+  await sb.writeFile('/box/f', 'file-');
+  await sleep(1500);
+  const r = await sb.run(['sh', '-c', 'echo "$FOO $(pwd)"; cat /box/f; cat'], { env: { FOO: 'bar' }, workdir: '/box', stdin: 'in' });
+  assert.equal(r.status, 'ok', r.error);
+  assert.equal(r.stdout.toString(), 'bar /box\nfile-in');
+  // its clock starts with its command, not when its container was made 1.5 s before
+  assert.ok(r.usage.wallMs < 1500, `wallMs ${r.usage.wallMs} counts the wait before the command`);
+  // a run with limits of its own gets a fresh container with them; the prepared one stays for the next
+  sb.prepare();
+  await waitUntil(() => prepared().length === 1, { what: 'the prepared container' });
+  const hog = await sb.run(['sh', '-c', 'x=$(head -c 40000000 /dev/zero | tr "\\0" a); echo ${#x}'], { limits: { memoryBytes: 16 << 20 } });
+  assert.equal(hog.status, 'memory', JSON.stringify(hog));
+  const next = await sb.run(['sh', '-c', 'echo again']);
+  assert.equal(next.stdout.toString(), 'again\n');
+  // a prepared container is ended by reset() and close(), leaving nothing (checked after the test)
+  sb.prepare();
+  await waitUntil(() => prepared().length === 1, { what: 'the prepared container' });
+  await sb.reset();
+  sb.prepare();
+  await waitUntil(() => prepared().length === 1, { what: 'the prepared container' });
+});
+
 sandboxTest('options: user, workdir, env, hostname, mounts (read-only unless told)', async ({ create, s }) => {
   mkdirSync(s.path('ro'));
   mkdirSync(s.path('rw'));
