@@ -1,6 +1,7 @@
 // The sandbox against its peers, from one warm Node process, on one busybox rootfs made here from
 // the host's static busybox, each running /bin/true:
-//   hako pooled      SandboxPool.run(['/bin/true']) (sandboxes made ahead, reset in the background)
+//   hako pooled      SandboxPool.run(['/bin/true']) (sandboxes made ahead, reset in the background),
+//                    back to back (bound by the pool's refill), and one run that finds a ready sandbox
 //   hako fresh       Sandbox.create + run + close
 //   runc run         `runc run` of a bundle on the rootfs (child_process.execFile, a new id each)
 //   bwrap            `bwrap --unshare-all` with the rootfs bound read-only at /
@@ -59,6 +60,23 @@ if (only.includes('hako')) {
     },
     tearDown: ({ pool }) => pool.close(),
   });
+  // the latency of one run that finds a ready sandbox (its container made ahead): the pool is
+  // given time to refill between runs (not timed); at concurrency 1 only
+  contenders.push({
+    name: 'hako pooled, a ready sandbox',
+    only: [1],
+    setUp: async () => {
+      const pool = new SandboxPool({ size: 2, rootfs, root: join(dir, 'sb') });
+      await pool.run(['/bin/true']);
+      return { pool };
+    },
+    before: ({ pool }) => pool.ready(),
+    once: async ({ pool }) => {
+      const r = await pool.run(['/bin/true']);
+      if (r.status !== 'ok') throw new Error(`hako pooled: ${r.status} ${r.error ?? ''}`);
+    },
+    tearDown: ({ pool }) => pool.close(),
+  });
   contenders.push({
     name: 'hako fresh (create+run+close)',
     once: async () => {
@@ -101,6 +119,7 @@ const rows = [];
 try {
   for (const c of contenders) {
     for (const conc of CONC) {
+     if (c.only && !c.only.includes(conc)) continue;
      try {
       const state = c.setUp ? await c.setUp(conc) : undefined;
       await c.once(state); // warm-up
@@ -110,6 +129,7 @@ try {
       await Promise.all(Array.from({ length: conc }, async () => {
         while (next < N) {
           next++;
+          if (c.before) await c.before(state);
           const s = performance.now();
           await c.once(state);
           lat.push(performance.now() - s);

@@ -13,7 +13,7 @@ export interface SandboxPoolOptions extends SandboxOptions {
 }
 
 export class SandboxPool {
-  private readonly ready: Sandbox[] = [];
+  private readonly idle: Sandbox[] = [];
   private readonly waiters: Array<(sb: Sandbox) => void> = [];
   private readonly all = new Set<Sandbox>();
   private readonly making = new Set<Promise<void>>();
@@ -43,17 +43,31 @@ export class SandboxPool {
   private give(sb: Sandbox): void {
     const w = this.waiters.shift();
     if (w) w(sb);
-    else this.ready.push(sb);
+    else this.idle.push(sb);
   }
 
   private take(): Promise<Sandbox> {
     if (this.closed) return Promise.reject(new HakoError('hako: SandboxPool: run after close()', { code: 'bad-state' }));
-    const sb = this.ready.shift();
+    const sb = this.idle.shift();
     if (sb) return Promise.resolve(sb);
     return new Promise<Sandbox>((resolve, reject) => this.waiters.push((s) => {
       if (s) resolve(s);
       else reject(this.failure instanceof Error ? this.failure : new HakoError('hako: SandboxPool: could not make a sandbox', { code: 'error' }));
     }));
+  }
+
+  /** Resolves once every sandbox of the pool is idle with its next run's container made (a run
+   * then pays only for the exec, with nothing of the pool's refill running beside it); waits at
+   * most timeoutMs (default 30 s), then resolves anyway. */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < end) {
+      if (this.making.size === 0 && this.idle.length === this.all.size && this.all.size > 0) {
+        const prepared = await Promise.all(this.idle.map((sb) => sb.prepared()));
+        if (prepared.every(Boolean)) return;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Runs a command on a clean sandbox. */
@@ -83,6 +97,6 @@ export class SandboxPool {
     for (const w of this.waiters.splice(0)) w(undefined as unknown as Sandbox);
     await Promise.all([...this.making]);
     await Promise.all([...this.all].map((sb) => sb.close()));
-    this.ready.length = 0;
+    this.idle.length = 0;
   }
 }

@@ -193,7 +193,7 @@ export class Sandbox {
   private readonly files: SandboxFiles;
   private readonly active = new Set<{ kill: () => void; done: Promise<unknown>; armed: boolean }>();
   /** The next run's container, made ahead of time (prepare()). */
-  private armed: { fire: (c: { argv: string[]; o: SandboxRunOptions }) => void; cancel: (e: Error) => void; result: Promise<SandboxResult> } | undefined;
+  private armed: { fire: (c: { argv: string[]; o: SandboxRunOptions }) => void; cancel: (e: Error) => void; result: Promise<SandboxResult>; waiting: Promise<void> } | undefined;
   private readonly cleanups = new Set<Promise<void>>();
   private runs = 0;
   private closed = false;
@@ -295,11 +295,21 @@ export class Sandbox {
     let cancel!: (e: Error) => void;
     const command = new Promise<{ argv: string[]; o: SandboxRunOptions }>((resolve, reject) => { fire = resolve; cancel = reject; });
     command.catch(() => { /* the container is ended */ });
-    const proc = this.start(['/'], {}, false, command);
-    const armed = { fire, cancel, result: proc.result };
+    let asked!: () => void;
+    const waiting = new Promise<void>((resolve) => { asked = resolve; });
+    const proc = this.start(['/'], {}, false, command, () => asked());
+    const armed = { fire, cancel, result: proc.result, waiting };
     this.armed = armed;
     // one that failed (or was ended) before its command is not used
     void proc.result.then(() => { if (this.armed === armed) this.armed = undefined; }, () => { if (this.armed === armed) this.armed = undefined; });
+  }
+
+  /** Whether the next run has a container made ahead of time, once it is there (its init waits
+   * for the command): false when there is none, or it ended before. */
+  prepared(): Promise<boolean> {
+    const armed = this.armed;
+    if (!armed) return Promise.resolve(false);
+    return Promise.race([armed.waiting.then(() => this.armed === armed), armed.result.then(() => false, () => false)]);
   }
 
   /** Ends the prepared container, if any (before a reset: it holds the layer). */
@@ -380,7 +390,7 @@ export class Sandbox {
    * and gets its command (argv and the run's options, which may not change its limits) when the
    * promise resolves: the pool's runs then pay only for the exec.
    */
-  private start(argv: string[], o: SandboxRunOptions, live: boolean, late?: Promise<{ argv: string[]; o: SandboxRunOptions }>): SandboxProcess {
+  private start(argv: string[], o: SandboxRunOptions, live: boolean, late?: Promise<{ argv: string[]; o: SandboxRunOptions }>, waiting?: () => void): SandboxProcess {
     this.open(live ? 'spawn' : 'run');
     if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: ${live ? 'spawn' : 'run'} while its writable layer is being reset`, { code: 'bad-state' });
     if (!late) this.checkRun(argv, o, live);
@@ -456,6 +466,7 @@ export class Sandbox {
         };
         // an armed run gets its command now: its clock, disk and CPU count from here
         const fire = async () => {
+          waiting?.();
           const fired = await late!;
           runOptions = fired.o;
           entry.armed = false;
