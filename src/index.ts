@@ -28,3 +28,7 @@ export type {
   LinuxThrottleDevice, LinuxHugepageLimit, LinuxNetwork, LinuxInterfacePriority, LinuxRdma,
 } from './cgroups/resources.js';
 export { defaultSpec } from './config/default.js';
+export {
+  ImageStore, images, imageStore, type ImageConfig, type ResolvedImage, type ImageStoreOptions, type ImageSummary, type ImageDetails,
+  type ProgressEvent, type PruneResult, type PullOptions,
+} from './image/index.js';

@@ -46,7 +46,7 @@ export function commandHelp(c: Command): string {
 }
 
 const GROUPS: Array<[Command['group'], string]> = [
-  ['toolkit', 'Namespace toolkit'], ['runtime', "OCI runtime (runc's command line)"], ['other', 'Help'],
+  ['toolkit', 'Namespace toolkit'], ['image', 'Images'], ['runtime', "OCI runtime (runc's command line)"], ['other', 'Help'],
 ];
 
 export function topHelp(): string {

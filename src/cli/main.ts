@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
     case 'nsenter': return (await import('./nsenter.js')).nsenterCommand(rest);
     case 'ns': return (await import('./ns.js')).nsCommand(rest);
     case 'net': return (await import('./net.js')).netCommand(rest);
+    case 'image': return (await import('./image.js')).imageCommand(rest);
     case '--version': case '-v': case 'version':
       process.stdout.write(versionText(OCI_VERSION_MAX));
       return 0;
