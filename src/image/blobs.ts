@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { HakoError } from '../errors.js';
@@ -106,7 +106,6 @@ export class BlobStore {
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     if (expected !== undefined && digest !== expected) throw new HakoError(`hako: image: ${what}: its sha256 is ${digest}, not ${expected}: refused`, { code: 'image' });
     if (await this.has(digest)) return { digest, size: data.length };
-    const { Readable: R } = await import('node:stream');
-    return this.putStream(R.from([data]), digest, what);
+    return this.putStream(Readable.from([data]), digest, what);
   }
 }

@@ -12,7 +12,7 @@
 //                             that two processes working on one store at once are safe
 //
 // ROOT: HAKO_IMAGE_ROOT, else /var/lib/hako as root, else $XDG_DATA_HOME/hako (~/.local/share/hako).
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
@@ -235,7 +235,6 @@ export class ImageStore {
       let mediaType = l.mediaType;
       if (!mediaType) {
         const head = Buffer.alloc(4);
-        const { open } = await import('node:fs/promises');
         const fh = await open(this.blobs.path(b.digest), 'r');
         await fh.read(head, 0, 4, 0).finally(() => fh.close());
         const c = sniffCompression(head);
