@@ -30,5 +30,5 @@ export type {
 export { defaultSpec } from './config/default.js';
 export {
   ImageStore, images, imageStore, type ImageConfig, type ResolvedImage, type ImageStoreOptions, type ImageSummary, type ImageDetails,
-  type ProgressEvent, type PruneResult, type PullOptions,
+  type ProgressEvent, type PruneResult, type PullOptions, type LayerRecord,
 } from './image/index.js';

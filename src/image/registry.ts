@@ -9,7 +9,16 @@ import * as https from 'node:https';
 import { HakoError } from '../errors.js';
 import { formatRef, parseRef } from './ref.js';
 import { MEDIA, pickPlatform, type IndexDoc, type Manifest } from './sources.js';
-import type { ImageStore, ImageSummary, PullOptions } from './store.js';
+import type { BlobStore } from './blobs.js';
+import type { FoundImage } from './sources.js';
+import type { ImageSummary, ProgressEvent, PullOptions } from './types.js';
+
+/** What pull needs of the store (src/image/store.ts). */
+export interface PullTarget {
+  blobs: BlobStore;
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+  add(f: FoundImage, staged: boolean, what: string, onProgress?: (e: ProgressEvent) => void): Promise<ImageSummary>;
+}
 
 const ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(', ');
 
@@ -126,7 +135,8 @@ async function getManifest(ctx: Ctx, reference: string): Promise<{ bytes: Buffer
   return { bytes, digest, mediaType };
 }
 
-export async function pullImage(store: ImageStore, ref: string, o: PullOptions = {}): Promise<ImageSummary> {
+/** @internal */
+export async function pullImage(store: PullTarget, ref: string, o: PullOptions = {}): Promise<ImageSummary> {
   const r = parseRef(ref);
   const name = formatRef(r);
   const what = name;
@@ -159,7 +169,7 @@ export async function pullImage(store: ImageStore, ref: string, o: PullOptions =
       let bytes = 0;
       await store.blobs.putStream(res, digest, `${what}: ${label}`, (n) => {
         bytes += n;
-        const e: Parameters<NonNullable<PullOptions['onProgress']>>[0] = { phase: 'blob', bytes, digest };
+        const e: ProgressEvent = { phase: 'blob', bytes, digest };
         if (total !== undefined) e.total = total;
         if (layer !== undefined) Object.assign(e, { layer, layers: manifest.layers.length });
         o.onProgress?.(e);

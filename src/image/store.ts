@@ -22,65 +22,15 @@ import { BlobStore, hexOf, tmpName } from './blobs.js';
 import { candidates, formatRef, isDigest, parseRef } from './ref.js';
 import { kindOf, MEDIA, readDockerArchive, readOciLayout, SourceDir, stageArchive, type FoundImage, type Manifest } from './sources.js';
 import { sniffCompression, unpackLayer } from './unpack.js';
+import { pullImage } from './registry.js';
+import type {
+  ImageConfig, ImageDetails, ImageRecord, ImageStoreOptions, ImageSummary, LayerRecord, ProgressEvent, PruneResult, PullOptions, ResolvedImage,
+} from './types.js';
 
-export interface ImageConfig { env: string[]; workingDir?: string; user?: string; entrypoint?: string[]; cmd?: string[] }
-export interface ResolvedImage {
-  /** The reference as given, normalized (or the image's digest). */
-  ref: string;
-  /** The manifest digest. */
-  digest: string;
-  /** Unpacked layer directories, lowest first, ready as overlay lowerdirs. */
-  layers: string[];
-  config: ImageConfig;
-}
+export type * from './types.js';
 
-/** A progress report of import or pull. */
-export interface ProgressEvent {
-  /** read: reading an archive; blob: copying or downloading a blob; unpack: unpacking layer n of m; done: an image is stored. */
-  phase: 'read' | 'blob' | 'unpack' | 'done';
-  /** Bytes done in this phase (of this blob or layer). */
-  bytes: number;
-  /** Bytes in all, when known. */
-  total?: number;
-  /** 1-based layer number, for unpack (and a layer's blob). */
-  layer?: number;
-  layers?: number;
-  digest?: string;
-  image?: string;
-}
-
-export interface ImageStoreOptions {
-  /** The store's directory (default: $HAKO_IMAGE_ROOT, /var/lib/hako as root, else $XDG_DATA_HOME/hako). */
-  root?: string;
-  onProgress?: (e: ProgressEvent) => void;
-}
-
-export interface ImageSummary {
-  /** The image id: the config's digest (as podman's and docker's). */
-  id: string;
-  /** The manifest digest. */
-  digest: string;
-  names: string[];
-  /** The config's `created`, when it has one. */
-  created?: string;
-  /** Bytes of its blobs (compressed layers, config, manifest). */
-  size: number;
-  /** When it was added to this store. */
-  added: string;
-}
-
-export interface LayerRecord { digest: string; diffId: string; size: number; mediaType: string }
-export interface ImageRecord extends ImageSummary { config: string; layers: LayerRecord[] }
-export interface ImageDetails extends ImageSummary {
-  architecture?: string;
-  os?: string;
-  config: ImageConfig;
-  layers: (LayerRecord & { dir: string })[];
-  history?: unknown[];
-}
-export interface PruneResult { layers: number; blobs: number; tmp: number }
-
-interface IndexFile { version: 1; images: ImageRecord[] }
+/** @internal */
+export interface IndexFile { version: 1; images: ImageRecord[] }
 
 export function defaultImageRoot(): string {
   const env = process.env.HAKO_IMAGE_ROOT;
@@ -110,6 +60,7 @@ const short = (d: string) => d.slice(7, 19);
 
 export class ImageStore {
   readonly root: string;
+  /** @internal */
   readonly blobs: BlobStore;
   private readonly onProgress: ((e: ProgressEvent) => void) | undefined;
 
@@ -132,6 +83,7 @@ export class ImageStore {
   }
 
   /** Runs fn holding the store's lock (import, pull, rm and prune; readers need none). */
+  /** @internal */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.root, { recursive: true, mode: 0o755 });
     try {
@@ -142,6 +94,7 @@ export class ImageStore {
     }
   }
 
+  /** @internal */
   async readIndex(): Promise<IndexFile> {
     let text: string;
     try {
@@ -220,6 +173,7 @@ export class ImageStore {
   }
 
   /** Adds one found image: its blobs (checked), its layers (unpacked once), then its record. Call with the lock held. */
+  /** @internal */
   async add(f: FoundImage, staged: boolean, what: string, onProgress?: (e: ProgressEvent) => void): Promise<ImageSummary> {
     const cfg = await this.blobs.putFile(f.config.path, f.config.digest, `${what}: config`, { move: staged });
     const config = JSON.parse(await readFile(this.blobs.path(cfg.digest), 'utf8')) as OciConfig;
@@ -309,6 +263,7 @@ export class ImageStore {
   }
 
   /** The record a reference means: a name (normalized), NAME@sha256:..., sha256:..., or an id or digest prefix. */
+  /** @internal */
   async find(ref: string, doc?: IndexFile): Promise<{ record: ImageRecord; name?: string }> {
     const images = (doc ?? await this.readIndex()).images;
     const bare = ref.startsWith('@') ? ref.slice(1) : ref;
@@ -425,18 +380,10 @@ export class ImageStore {
 
   /** Pulls an image from a registry (distribution API v2). */
   async pull(ref: string, o: PullOptions = {}): Promise<ImageSummary> {
-    const { pullImage } = await import('./registry.js');
     return pullImage(this, ref, o);
   }
 }
 
-export interface PullOptions {
-  onProgress?: (e: ProgressEvent) => void;
-  /** Check the registry's TLS certificate (default true); http is used for localhost and 127.0.0.1 registries. */
-  tlsVerify?: boolean;
-  /** user:password for Basic auth, or for the token server (default: $HAKO_REGISTRY_AUTH). */
-  auth?: string;
-}
 
 function summary(r: ImageRecord): ImageSummary {
   const s: ImageSummary = { id: r.id, digest: r.digest, names: [...r.names], size: r.size, added: r.added };
