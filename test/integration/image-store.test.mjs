@@ -202,6 +202,22 @@ test('two processes importing into one store at once: both images are there, eac
   for (const r of runs) assert.equal(r.code, 0, r.err);
   assert.deepEqual(index(store).images.flatMap((i) => i.names).sort(), names);
   assert.equal(layerDirs(store).length, 1);
+  // an import waits while another process holds the store's lock (here: this test)
+  const { withLock } = await import('../../dist/src/runtime/lock.js');
+  await busyboxLayout(scope.path('late'), { refName: 'localhost/late:1', config: { Env: ['LATE=1'] } });
+  let finished = false;
+  let child;
+  await withLock(store, 'images', async () => {
+    child = new Promise((done) => {
+      const p = spawn(HAKO, ['image', '--image-root', store, 'import', scope.path('late')], { env: scope.env(), stdio: 'ignore' });
+      p.on('close', (code) => { finished = true; done(code); });
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(finished, false, 'the import went on while the store was locked');
+    assert.equal(index(store).images.length, 4);
+  });
+  assert.equal(await child, 0);
+  assert.equal(index(store).images.length, 5);
 }));
 
 test('a docker-archive (manifest.json, config, layer tars, a symlinked duplicate layer) imports with its RepoTags', scoped(async (scope) => {
