@@ -21,13 +21,14 @@ command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1 || {
 }
 
 # hako itself: a C compiler and libseccomp for the helper, newuidmap/newgidmap for a user's id
-# maps, a static busybox for the demo's container; ip and ps, which the demo shows
-packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps"
+# maps, a static busybox for the demo's container; ip and ps, which the demo shows; setfattr
+# (attr) and mknod (coreutils) for unpacking image layers (opaque dirs, xattrs, whiteouts)
+packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps attr coreutils"
 # the tests: the toolkit's peers (zsh and groff check the completion and the man page), then the
 # OCI runtimes and clients hako is measured and tested against
 $tests && packages="$packages util-linux bsdutils jq hyperfine time zsh groff-base
   runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap
-  slirp4netns wget passwd xz-utils python3"
+  slirp4netns wget passwd xz-utils python3 docker-registry fuse-overlayfs"
 missing=
 for p in $packages; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q ' installed$' || missing="$missing $p"
