@@ -161,6 +161,16 @@ test('whiteouts and opaque dirs become overlayfs\'s: the resolved layers, mounte
   const { ImageStore } = await import('../../dist/index.js');
   const r = await new ImageStore({ root: store }).resolve('localhost/wh:1');
   assert.equal(r.layers.length, 2);
+  // progress events of the library: bytes of each blob and layer n of m, then done
+  const events = [];
+  const s2 = new ImageStore({ root: scope.path('store2'), onProgress: (e) => events.push(e) });
+  await s2.import(scope.path('wh'));
+  assert.deepEqual([...new Set(events.map((e) => e.phase))], ['blob', 'unpack', 'done']);
+  const unpacked = events.filter((e) => e.phase === 'unpack');
+  assert.deepEqual([...new Set(unpacked.map((e) => `${e.layer}/${e.layers}`))], ['1/2', '2/2']);
+  const last1 = unpacked.filter((e) => e.layer === 1).at(-1);
+  assert.equal(last1.bytes, last1.total);
+  assert.equal(events.at(-1).image, 'localhost/wh:1');
   const [l0, l1] = r.layers;
   assert.ok(lstatSync(join(l0, 'fifo')).isFIFO());
   const dev = lstatSync(join(l0, 'null'));
