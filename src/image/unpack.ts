@@ -7,8 +7,8 @@
 //    an entry replaces them. Files are opened O_EXCL|O_NOFOLLOW after whatever was there is removed,
 //    and ownership, modes and times are set with the l- calls, so no symlink is ever followed.
 //  - Hardlinks: only to a non-directory already inside this layer (checked the same way).
-//  - OCI whiteouts become overlayfs's: `.wh.NAME` a character device 0:0 (as root; see
-//    docs/images.md for a user namespace), `.wh..wh..opq` the directory's overlay opaque xattr
+//  - OCI whiteouts become overlayfs's: `.wh.NAME` a character device 0:0 (any user may make one
+//    since Linux 5.8), `.wh..wh..opq` the directory's overlay opaque xattr
 //    (`trusted.overlay.opaque=y` as root, `user.overlay.opaque=y` otherwise, for `userxattr`).
 //  - xattrs from PAX SCHILY.xattr.* records: user.* and security.capability only (never
 //    *.overlay.*, which would steer overlayfs), where the filesystem allows them.
@@ -233,7 +233,8 @@ class Unpacker {
       else if (!base.startsWith('.wh..wh.')) {
         const rel = [...parts.slice(0, -1), base.slice(4)].join('/');
         await this.clear(rel, false);
-        if (!this.privileged || !(await this.mknod(this.abs(rel), ['c', '0', '0'], 0))) this.skipped.push(`${rel}: whiteout`);
+        // mknod of 0:0 (overlayfs's whiteout) needs no CAP_MKNOD since Linux 5.8
+        if (!(await this.mknod(this.abs(rel), ['c', '0', '0'], 0))) this.skipped.push(`${rel}: whiteout`);
       }
       return;
     }

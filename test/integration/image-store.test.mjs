@@ -255,3 +255,28 @@ test('a docker-archive (manifest.json, config, layer tars, a symlinked duplicate
   const m = JSON.parse(readFileSync(join(store, 'blobs', 'sha256', i.digest.slice(7)), 'utf8'));
   assert.equal(m.config.digest, i.id);
 }));
+
+const userns = runSync('runuser', ['-u', 'nobody', '--', 'unshare', '-Urm', 'true']);
+test('unpacked by a user without root: whiteouts (0:0, allowed since Linux 5.8) and user.overlay.opaque, honoured by overlay with userxattr in a user namespace', { skip: userns.status === 0 ? false : `this host does not let nobody make a user namespace: ${userns.stderr.trim()}` }, scoped(async (scope) => {
+  const { chmodSync, chownSync } = await import('node:fs');
+  const lower = await tarOf([...busyboxEntries(['sh']), { name: 'd/', type: 'directory' }, { name: 'd/gone', data: 'old' }, { name: 'd/kept', data: 'k' }, { name: 'o/', type: 'directory' }, { name: 'o/old', data: 'x' }]);
+  const upper = await tarOf([{ name: 'd/.wh.gone', data: '' }, { name: 'o/', type: 'directory' }, { name: 'o/.wh..wh..opq', data: '' }, { name: 'o/new', data: 'n' }]);
+  const layout = scope.path('wh');
+  writeLayout(layout, [lower, upper], { refName: 'localhost/wh:1' });
+  runSync('chmod', ['-R', 'a+rX', layout]);
+  const store = scope.path('store');
+  const mnt = scope.path('mnt');
+  for (const d of [store, mnt]) {
+    mkdirSync(d);
+    chownSync(d, 65534, 65534);
+  }
+  chmodSync(scope.dir, 0o711);
+  const as = (args) => runSync('runuser', ['-u', 'nobody', '--', ...args], { env: scope.env({ HOME: '/nonexistent' }) });
+  ok(as([HAKO, 'image', '--image-root', store, 'import', layout]));
+  const layers = JSON.parse(ok(as([HAKO, 'image', '--image-root', store, 'inspect', 'localhost/wh:1']))).layers.map((l) => l.dir);
+  const wh = lstatSync(join(layers[1], 'd', 'gone'));
+  assert.ok(wh.isCharacterDevice() && wh.rdev === 0);
+  assert.equal(runSync('getfattr', ['-n', 'user.overlay.opaque', '--only-values', join(layers[1], 'o')]).stdout, 'y');
+  const r = as(['unshare', '-Urm', 'sh', '-c', `mount -t overlay overlay -o userxattr,lowerdir=${layers[1]}:${layers[0]} ${mnt} && ls ${mnt}/d ${mnt}/o && umount ${mnt}`]);
+  assert.equal(ok(r), `${mnt}/d:\nkept\n\n${mnt}/o:\nnew\n`);
+}));
