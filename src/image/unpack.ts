@@ -231,7 +231,10 @@ class Unpacker {
       const parentRel = parts.slice(0, -1).join('/');
       if (base === '.wh..wh..opq') this.opaque.push(parentRel);
       else if (!base.startsWith('.wh..wh.')) {
-        const rel = [...parts.slice(0, -1), base.slice(4)].join('/');
+        const target = base.slice(4);
+        // '.wh..' and '.wh...' would name the directory itself or its parent (the layers' directory)
+        if (target === '' || target === '.' || target === '..') throw unsafe(this.layer, `whiteout '${name}' names no file`);
+        const rel = [...parts.slice(0, -1), target].join('/');
         await this.clear(rel, false);
         // mknod of 0:0 (overlayfs's whiteout) needs no CAP_MKNOD since Linux 5.8
         if (!(await this.mknod(this.abs(rel), ['c', '0', '0'], 0))) this.skipped.push(`${rel}: whiteout`);

@@ -109,6 +109,8 @@ const HOSTILE = [
   { name: 'a hardlink to /etc/passwd', refused: /'\/etc\/passwd': parent 'etc' is missing/, entries: () => [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }] },
   { name: 'a hardlink through a symlinked parent', refused: /parent 'a' is a symlink/, entries: (c) => [{ name: 'a', type: 'symlink', linkname: c }, { name: 'h', type: 'link', linkname: 'a/secret' }] },
   { name: 'a whiteout through a symlinked parent', refused: /parent 'a' is a symlink/, entries: (c) => [{ name: 'a', type: 'symlink', linkname: c }, { name: 'a/.wh.secret', data: '' }] },
+  { name: "a whiteout of '..' (.wh...)", refused: /whiteout '\.wh\.\.\.' names no file/, entries: () => [{ name: '.wh...', data: '' }] },
+  { name: "a whiteout of '.' in a dir", refused: /whiteout 'd\/\.wh\.\.' names no file/, entries: () => [{ name: 'd/', type: 'directory' }, { name: 'd/.wh..', data: '' }] },
   // allowed, but inside: the leading '/' is stripped; a dir replaces the symlink of its name
   { name: 'an absolute path', inside: ['CANARY/abs'], entries: (c) => [{ name: `${c}/abs`, data: 'x' }] },
   { name: 'a symlink, then a dir of the same name', inside: ['a/file'], entries: (c) => [{ name: 'a', type: 'symlink', linkname: c }, { name: 'a/', type: 'directory' }, { name: 'a/file', data: 'x' }] },
