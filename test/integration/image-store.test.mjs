@@ -93,6 +93,12 @@ test('a blob whose sha256 is not its name, and a layer whose diff id is not the 
   oneLineError(img(scope, store, 'import', scope.path('bad-diff')), { match: /^hako: image: .*layer 1 \(sha256:[0-9a-f]+\) unpacks to sha256:[0-9a-f]+, but the config says sha256:[0-9a-f]+: refused$/ });
   assert.deepEqual(index(store).images, []);
   assert.deepEqual(layerDirs(store), []);
+  // a zstd layer, on a Node without zstd in node:zlib: one line (the magic is enough to tell)
+  const { constants } = await import('node:zlib');
+  writeLayout(scope.path('zstd'), [Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(60)])], { refName: 'localhost/z:1' });
+  if (constants.ZSTD_e_continue === undefined) {
+    oneLineError(img(scope, store, 'import', scope.path('zstd')), { match: /^hako: image: layer sha256:[0-9a-f]{64} is zstd-compressed, which this Node \(v[\d.]+\) cannot decompress \(Node 22\.15 or later can\)$/ });
+  } else oneLineError(img(scope, store, 'import', scope.path('zstd')), { match: /^hako: image: layer sha256:[0-9a-f]{64}: / });
   // not an image at all; a missing file
   writeFileSync(scope.path('junk.tar'), await tarOf([{ name: 'hello', data: 'x' }]));
   oneLineError(img(scope, store, 'import', scope.path('junk.tar')), { match: /neither an OCI layout \(index\.json\) nor a docker-archive \(manifest\.json\)$/ });
