@@ -39,6 +39,7 @@ function progressBar(enabled: boolean): { on: (e: ProgressEvent) => void; end: (
     },
     end: () => {
       if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
     },
   };
 }

@@ -182,9 +182,15 @@ export class ImageStore {
     const layers: LayerRecord[] = [];
     for (const [i, l] of f.layers.entries()) {
       let bytes = 0;
+      const total = (await stat(l.path).catch(() => undefined))?.size;
       const b = await this.blobs.putFile(l.path, l.digest, `${what}: layer ${i + 1}`, {
         move: staged,
-        onBytes: (n) => { bytes += n; this.progress({ phase: 'blob', bytes, layer: i + 1, layers: f.layers.length }, onProgress); },
+        onBytes: (n) => {
+          bytes += n;
+          const e: ProgressEvent = { phase: 'blob', bytes, layer: i + 1, layers: f.layers.length };
+          if (total !== undefined) e.total = total;
+          this.progress(e, onProgress);
+        },
       });
       let mediaType = l.mediaType;
       if (!mediaType) {
