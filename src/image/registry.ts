@@ -18,6 +18,7 @@ export interface PullTarget {
   blobs: BlobStore;
   locked<T>(fn: () => Promise<T>): Promise<T>;
   add(f: FoundImage, staged: boolean, what: string, onProgress?: (e: ProgressEvent) => void): Promise<ImageSummary>;
+  dropUnused(): Promise<void>;
 }
 
 const ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(', ');
@@ -147,6 +148,17 @@ export async function pullImage(store: PullTarget, ref: string, o: PullOptions =
   const auth = o.auth ?? process.env.HAKO_REGISTRY_AUTH;
   if (auth) ctx.auth = auth;
   return store.locked(async () => {
+    try {
+      return await pullLocked(store, ctx, r, what, o);
+    } catch (e) {
+      await store.dropUnused();
+      throw e;
+    }
+  });
+}
+
+async function pullLocked(store: PullTarget, ctx: Ctx, r: ReturnType<typeof parseRef>, what: string, o: PullOptions): Promise<ImageSummary> {
+  {
     let m = await getManifest(ctx, r.digest ?? r.tag ?? 'latest');
     for (let depth = 0; depth < 3 && (m.mediaType === MEDIA.ociIndex || m.mediaType === MEDIA.dockerList); depth++) {
       const index = JSON.parse(m.bytes.toString('utf8')) as IndexDoc;
@@ -184,5 +196,5 @@ export async function pullImage(store: PullTarget, ref: string, o: PullOptions =
       config: { path: store.blobs.path(manifest.config.digest), digest: manifest.config.digest, mediaType: manifest.config.mediaType },
       layers: manifest.layers.map((l) => ({ path: store.blobs.path(l.digest), digest: l.digest, mediaType: l.mediaType })),
     }, true, what, o.onProgress);
-  });
+  }
 }

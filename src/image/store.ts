@@ -166,10 +166,18 @@ export class ImageStore {
           out.push(await this.add(f, src.staged, what, o.onProgress));
         }
         return out;
+      } catch (e) {
+        await this.dropUnused();
+        throw e;
       } finally {
         await rm(stage, { recursive: true, force: true });
       }
     });
+  }
+
+  /** @internal After a failed import or pull (lock held): removes the blobs and layers it added that no image uses. */
+  async dropUnused(): Promise<void> {
+    await this.sweep(await this.readIndex()).catch(() => undefined);
   }
 
   /** Adds one found image: its blobs (checked), its layers (unpacked once), then its record. Call with the lock held. */
