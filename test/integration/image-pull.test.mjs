@@ -127,6 +127,25 @@ test('pull from a local docker-registry (pushed with skopeo): digests match, lay
     ok(scope.hako(['image', '--image-root', store, 'pull', `127.0.0.1:${reg.port}/x@${d.manifest}`]));
     assert.equal(JSON.parse(ok(scope.hako(['image', '--image-root', store, 'ls', '--format', 'json']))).length, 1);
 
+    // an image index (two platforms, pushed with --all): pull takes linux/amd64's
+    const multi = scope.path('multi');
+    const arm = writeLayout(multi, [await tarOf([{ name: 'arch', data: 'arm64' }])], { config: { Env: ['ARCH=arm64'] } });
+    const amd = writeLayout(multi, [await tarOf([{ name: 'arch', data: 'amd64' }])], { config: { Env: ['ARCH=amd64'] } });
+    const { createHash } = await import('node:crypto');
+    const { readFileSync, statSync } = await import('node:fs');
+    const desc = (digest, arch) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: statSync(join(multi, 'blobs', 'sha256', digest.slice(7))).size, platform: { os: 'linux', architecture: arch } });
+    const indexBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [desc(arm.manifest, 'arm64'), desc(amd.manifest, 'amd64')] }));
+    const indexDigest = `sha256:${createHash('sha256').update(indexBytes).digest('hex')}`;
+    writeFileSync(join(multi, 'blobs', 'sha256', indexDigest.slice(7)), indexBytes);
+    writeFileSync(join(multi, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: indexBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } }] }));
+    ok(runSync(SKOPEO, ['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${multi}:multi`, `docker://127.0.0.1:${reg.port}/m:1`]));
+    const sm = scope.path('store-multi');
+    ok(scope.hako(['image', '--image-root', sm, 'pull', `127.0.0.1:${reg.port}/m:1`]));
+    const mi = JSON.parse(ok(scope.hako(['image', '--image-root', sm, 'inspect', `127.0.0.1:${reg.port}/m:1`])));
+    assert.deepEqual(mi.config.env, ['ARCH=amd64']);
+    assert.equal(mi.id, amd.config);
+    assert.equal(readFileSync(join(mi.layers[0].dir, 'arch'), 'utf8'), 'amd64');
+
     // Bearer: 401 + WWW-Authenticate realm/service/scope, a token for u:p, then the registry
     const bearer = await startProxy(reg.port, 'bearer');
     proxies.push(bearer);

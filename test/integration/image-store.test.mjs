@@ -67,6 +67,10 @@ test('import of an OCI layout, an oci-archive (gzip layers) and ls/inspect/rm/pr
   assert.deepEqual(blobs(store), []);
   assert.deepEqual(index(store).images, []);
   assert.match(ok(img(scope, store, 'prune')), /^removed 0 layers, 0 blobs/);
+  // $HAKO_IMAGE_ROOT names the store too
+  ok(img(scope, store, 'import', layout));
+  const viaEnv = scope.hako(['image', 'ls', '-q'], { env: scope.env({ HAKO_IMAGE_ROOT: store }) });
+  assert.equal(ok(viaEnv), `${d.config.slice(7, 19)}\n`);
 }));
 
 test('prune removes layers and blobs no image uses, and what a killed import left', scoped(async (scope) => {
@@ -160,6 +164,7 @@ test('whiteouts and opaque dirs become overlayfs\'s: the resolved layers, mounte
     { name: 'f', data: 'file' }, { name: 'o/', type: 'directory' }, { name: 'o/old', data: 'old' }, { name: 'o/sub/', type: 'directory' },
     { name: 'fifo', type: 'fifo' }, { name: 'null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
     { name: 'hard', type: 'link', linkname: 'd/kept' },
+    { name: 'owned', data: 'x', uid: 1234, gid: 5678, mode: 0o4750 }, { name: 'link', type: 'symlink', linkname: 'owned', uid: 42, gid: 43 },
   ]);
   const upper = await tarOf([
     { name: 'd/.wh.gone', data: '' }, { name: '.wh.f', data: '' },
@@ -186,6 +191,10 @@ test('whiteouts and opaque dirs become overlayfs\'s: the resolved layers, mounte
   assert.ok(dev.isCharacterDevice());
   assert.equal(dev.rdev, (1 << 8) | 3);
   assert.equal(lstatSync(join(l0, 'hard')).ino, lstatSync(join(l0, 'd', 'kept')).ino);
+  const owned = lstatSync(join(l0, 'owned'));
+  assert.deepEqual([owned.uid, owned.gid, owned.mode & 0o7777], [1234, 5678, 0o4750], 'owner, then the setuid mode (chown clears it)');
+  const link = lstatSync(join(l0, 'link'));
+  assert.deepEqual([link.uid, link.gid], [42, 43], 'a symlink gets its own owner (lchown)');
   const wh = lstatSync(join(l1, 'd', 'gone'));
   assert.ok(wh.isCharacterDevice() && wh.rdev === 0, 'a whiteout is a 0:0 char device');
   const opq = runSync('getfattr', ['-n', 'trusted.overlay.opaque', '--only-values', join(l1, 'o')]);
