@@ -189,8 +189,12 @@ class Unpacker {
     if (keepDir && st.isDirectory()) return true;
     if (st.isDirectory()) await rm(this.abs(rel), { recursive: true, force: true });
     else await unlink(this.abs(rel));
-    for (const g of [...this.good]) if (g === rel || g.startsWith(`${rel}/`)) this.good.delete(g);
-    for (const g of [...this.dirs.keys()]) if (g === rel || g.startsWith(`${rel}/`)) this.dirs.delete(g);
+    const under = (g: string) => g === rel || g.startsWith(`${rel}/`);
+    for (const g of [...this.good]) if (under(g)) this.good.delete(g);
+    for (const g of [...this.dirs.keys()]) if (under(g)) this.dirs.delete(g);
+    // what was collected for the paths removed goes too (a symlink put in their place later must not get it)
+    this.xattrs = this.xattrs.filter((x) => !under(x.path));
+    this.opaque = this.opaque.filter((o) => !under(o));
     return false;
   }
 
@@ -319,8 +323,36 @@ class Unpacker {
     }
   }
 
+  /** The paths whose every parent is a real directory, and which are directories themselves (dir) or not symlinks. */
+  private async keepReal(paths: string[], dir: boolean): Promise<string[]> {
+    const out: string[] = [];
+    next: for (const rel of paths) {
+      const parts = rel === '' ? [] : rel.split('/');
+      let at = '';
+      for (const [i, p] of parts.entries()) {
+        at = at === '' ? p : `${at}/${p}`;
+        let st;
+        try {
+          st = await lstat(this.abs(at));
+        } catch {
+          continue next;
+        }
+        const last = i === parts.length - 1;
+        if (st.isSymbolicLink() || ((!last || dir) && !st.isDirectory())) continue next;
+      }
+      out.push(rel);
+    }
+    return out;
+  }
+
   /** xattrs and opaque dirs (one setfattr each), then directory modes and times, deepest first. */
   async finish(): Promise<void> {
+    // the tree is final now and only this process writes it: drop whatever a later entry turned
+    // into a symlink or a non-directory, or put under one (checked again, component by component)
+    this.opaque = await this.keepReal(this.opaque, true);
+    const xattrPaths = new Set(await this.keepReal([...new Set(this.xattrs.map((x) => x.path))], false));
+    this.xattrs = this.xattrs.filter((x) => xattrPaths.has(x.path));
+    for (const rel of [...this.dirs.keys()]) if (!(await this.keepReal([rel], true)).length) this.dirs.delete(rel);
     const opaqueName = this.privileged ? 'trusted.overlay.opaque' : 'user.overlay.opaque';
     const dump = (list: { path: string; name: string; value: Buffer }[]) => list.map((x) =>
       `# file: ${quotePath(x.path === '' ? '.' : x.path)}\n${x.name}=0x${x.value.toString('hex')}\n`).join('\n');
