@@ -53,6 +53,7 @@ export function parseRef(ref: string): ImageRef {
       path = rest.slice(slash + 1);
     }
   }
+  if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/.test(domain)) throw bad(ref, `'${domain}' is not a registry host[:port]`);
   if (domain === 'index.docker.io') domain = 'docker.io';
   if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
   for (const part of path.split('/')) if (!PATH_PART.test(part)) throw bad(ref, `'${part}' is not a repository name part (lower-case letters, digits, separators)`);
