@@ -1,10 +1,10 @@
 // Writes the benchmark's image: an OCI layout of about MB megabytes in two layers (random files
 // of 1 MB, 64 kB and 1 kB, so both throughput and per-file costs count), tag ref name "1".
-// Usage: node bench/image-layout.mjs DIR [MB]
+// Usage: node bench/image-layout.mjs DIR [MB] [gzip]
 import { randomBytes } from 'node:crypto';
 import { tarOf, writeLayout } from '../test/integration/image-util.mjs';
 
-const [dir, mbArg] = process.argv.slice(2);
+const [dir, mbArg, gz] = process.argv.slice(2);
 if (!dir) throw new Error('usage: node bench/image-layout.mjs DIR [MB]');
 const mb = Number(mbArg ?? 100);
 const layer = async (prefix, bytes) => {
@@ -19,5 +19,5 @@ const layer = async (prefix, bytes) => {
   return tarOf(entries);
 };
 const half = Math.floor((mb << 20) / 2);
-const d = writeLayout(dir, [await layer('a', half), await layer('b', half)], { refName: '1' });
+const d = writeLayout(dir, [await layer('a', half), await layer('b', half)], { refName: '1', gzip: gz === 'gzip' });
 console.log(JSON.stringify(d));
