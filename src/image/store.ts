@@ -8,11 +8,12 @@
 //   ROOT/images.json          the images: manifest digest -> config, layers, names (written to a
 //                             temporary file and renamed, so a reader sees the old or the new)
 //   ROOT/tmp/                 staging of archives being imported
+//                             (layers/, blobs/ and tmp/ are 0700: layers hold setuid programs as they are)
 //   ROOT/@locks/images        the store's lock: import, pull, rm and prune hold it throughout, so
 //                             that two processes working on one store at once are safe
 //
 // ROOT: HAKO_IMAGE_ROOT, else /var/lib/hako as root, else $XDG_DATA_HOME/hako (~/.local/share/hako).
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
@@ -86,6 +87,14 @@ export class ImageStore {
   /** @internal */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.root, { recursive: true, mode: 0o755 });
+    // layers hold the images' files as they are, setuid-root programs included: only the owner
+    // may walk into the store's directories (as podman's storage)
+    for (const d of ['layers', 'blobs', 'tmp']) {
+      await mkdir(join(this.root, d), { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+      await chmod(join(this.root, d), 0o700);
+    }
     try {
       return await withLock(this.root, 'images', fn, { timeoutMs: 15 * 60_000 });
     } catch (e) {

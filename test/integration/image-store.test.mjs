@@ -49,6 +49,8 @@ test('import of an OCI layout, an oci-archive (gzip layers) and ls/inspect/rm/pr
   assert.deepEqual(i2.config.env, ['A=1']);
   // the unpacked layer: busybox as it was, symlinks, modes, times
   const root = i2.layers[0].dir;
+  // the store's directories are the owner's only: a layer's setuid-root program is out of others' reach
+  for (const d of ['layers', 'blobs', 'tmp']) assert.equal(statSync(join(store, d)).mode & 0o777, 0o700, d);
   assert.deepEqual(readFileSync(join(root, 'bin', 'busybox')), readFileSync('/bin/busybox'));
   assert.equal(statSync(join(root, 'bin', 'busybox')).mode & 0o7777, 0o755);
   assert.ok(lstatSync(join(root, 'bin', 'sh')).isSymbolicLink());
