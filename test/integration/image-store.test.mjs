@@ -308,3 +308,26 @@ test('unpacked by a user without root: whiteouts (0:0, allowed since Linux 5.8) 
   const r = as(['unshare', '-Urm', 'sh', '-c', `mount -t overlay overlay -o userxattr,lowerdir=${layers[1]}:${layers[0]} ${mnt} && ls ${mnt}/d ${mnt}/o && umount ${mnt}`]);
   assert.equal(ok(r), `${mnt}/d:\nkept\n\n${mnt}/o:\nnew\n`);
 }));
+
+test('an import killed with SIGKILL mid-unpack: its lock is taken over, prune removes what it left, the import then works', scoped(async (scope) => {
+  const { randomBytes } = await import('node:crypto');
+  const store = scope.path('store');
+  const big = await tarOf(Array.from({ length: 300 }, (_, i) => ({ name: `f${i}`, data: randomBytes(256 << 10) })));
+  writeLayout(scope.path('big'), [big], { refName: 'localhost/big:1' });
+  const p = spawn(HAKO, ['image', '--image-root', store, 'import', scope.path('big')], { env: scope.env(), stdio: 'ignore' });
+  const closed = new Promise((done) => p.on('close', done));
+  const tmpLayers = () => (existsSync(join(store, 'layers', 'sha256')) ? readdirSync(join(store, 'layers', 'sha256')).filter((n) => n.startsWith('.tmp-')) : []);
+  const { waitUntil } = await import('./oci-util.mjs');
+  await waitUntil(() => tmpLayers().length > 0, { timeoutMs: 20_000, intervalMs: 5, what: 'the import to start unpacking' });
+  p.kill('SIGKILL');
+  await closed;
+  assert.equal(tmpLayers().length, 1, 'the killed import left its temporary layer');
+  assert.deepEqual(index(store).images, []);
+  const r = JSON.parse(ok(img(scope, store, 'prune', '--format', 'json')));
+  assert.ok(r.tmp >= 1 && r.blobs >= 1, JSON.stringify(r));
+  assert.deepEqual(tmpLayers(), []);
+  assert.deepEqual(blobs(store), []);
+  assert.deepEqual(readdirSync(join(store, 'tmp')), []);
+  ok(img(scope, store, 'import', scope.path('big')));
+  assert.equal(layerDirs(store).length, 1);
+}));
