@@ -282,6 +282,10 @@ test('a docker-archive (manifest.json, config, layer tars, a symlinked duplicate
   // its manifest (made here, OCI) is a stored blob named by its digest
   const m = JSON.parse(readFileSync(join(store, 'blobs', 'sha256', i.digest.slice(7)), 'utf8'));
   assert.equal(m.config.digest, i.id);
+  // `docker save | gzip`: the same image
+  writeFileSync(scope.path('dock.tar.gz'), gzipSync(readFileSync(scope.path('dock.tar'))));
+  ok(img(scope, scope.path('store2'), 'import', scope.path('dock.tar.gz')));
+  assert.equal(JSON.parse(ok(img(scope, scope.path('store2'), 'inspect', 'localhost/dock:3'))).digest, i.digest);
 }));
 
 const userns = runSync('runuser', ['-u', 'nobody', '--', 'unshare', '-Urm', 'true']);
