@@ -57,8 +57,6 @@ function imageConfigOf(c: OciConfig): ImageConfig {
   return out;
 }
 
-const short = (d: string) => d.slice(7, 19);
-
 export class ImageStore {
   readonly root: string;
   /** @internal */
@@ -416,9 +414,4 @@ function summary(r: ImageRecord): ImageSummary {
 
 function notFound(ref: string): HakoError {
   return new HakoError(`hako: image: no image '${ref}' in the store (see 'hako image ls')`, { code: 'not-found' });
-}
-
-/** Short id for tables. */
-export function shortId(digest: string): string {
-  return short(digest);
 }
