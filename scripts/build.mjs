@@ -28,7 +28,11 @@ const results = await Promise.all([
     define: { ...common.define, 'import.meta.url': '__hako_module_url', ...helperFrom('dist/cli') },
     banner: { js: 'var __hako_module_url = require("node:url").pathToFileURL(__filename).href;' },
   }),
-  build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', define: { ...common.define, ...helperFrom('dist') } }),
+  // tar-stream's dependencies require() Node's modules: an ESM bundle gets a require for them
+  build({
+    ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', define: { ...common.define, ...helperFrom('dist') },
+    banner: { js: 'import { createRequire as __hakoCreateRequire } from "node:module"; const require = __hakoCreateRequire(import.meta.url);' },
+  }),
   build({ ...common, bundle: false, entryPoints: modules, outdir: 'dist/src', outbase: 'src', define: { ...common.define, ...helperFrom('dist/src/helper') } }),
 ]);
 // files an earlier build left (old chunks) go, so that what is packed is what was built; the

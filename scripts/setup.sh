@@ -21,13 +21,14 @@ command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1 || {
 }
 
 # hako itself: a C compiler and libseccomp for the helper, newuidmap/newgidmap for a user's id
-# maps, a static busybox for the demo's container; ip and ps, which the demo shows
-packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps"
+# maps, a static busybox for the demo's container; ip and ps, which the demo shows; setfattr
+# (attr) and mknod (coreutils) for unpacking image layers (opaque dirs, xattrs, whiteouts)
+packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps attr coreutils"
 # the tests: the toolkit's peers (zsh and groff check the completion and the man page), then the
 # OCI runtimes and clients hako is measured and tested against
 $tests && packages="$packages util-linux bsdutils jq hyperfine time zsh groff-base
   runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap
-  slirp4netns passt wget passwd xz-utils python3"
+  slirp4netns passt wget passwd xz-utils python3 fuse-overlayfs"
 missing=
 for p in $packages; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q ' installed$' || missing="$missing $p"
@@ -45,6 +46,22 @@ if $tests; then
   # recommends (cgroupfs-mount would mount cgroups at boot, needrestart restarts services), and
   # with service starts denied while it installs when nothing else denies them: a dockerd
   # started by the package would add a docker0 bridge and iptables rules to the host.
+  # docker-registry (the image pull test runs its own on 127.0.0.1) likewise: its service would
+  # listen on :5000 of every interface
+  if ! dpkg-query -W -f '${Status}' docker-registry 2>/dev/null | grep -q ' installed$'; then
+    echo "setup.sh: installing docker-registry (no service is started)"
+    policy=/usr/sbin/policy-rc.d
+    made_policy=false
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# setup.sh: no service starts while docker-registry installs\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+      made_policy=true
+    fi
+    rc=0
+    apt-get install -y --no-install-recommends docker-registry || { apt-get update && apt-get install -y --no-install-recommends docker-registry; } || rc=$?
+    $made_policy && rm -f "$policy"
+    [ "$rc" = 0 ] || { echo "setup.sh: apt-get install docker-registry failed" >&2; exit 1; }
+  fi
   if ! dpkg-query -W -f '${Status}' docker.io 2>/dev/null | grep -q ' installed$'; then
     echo "setup.sh: installing docker.io (no daemon is started)"
     policy=/usr/sbin/policy-rc.d

@@ -23,17 +23,19 @@
  * - `aborted`: the caller aborted the operation (AbortSignal).
  * - `oom`: the container's init was OOM-killed before it ran the process (memory limit too low).
  * - `network`: a CNI plugin failed to attach, check or detach a network namespace (ADD, CHECK, DEL).
+ * - `image`: an image could not be imported, pulled or unpacked (a bad archive, a digest that does not match,
+ *   a layer that would write outside its directory, a registry's refusal).
  * - `error`: none of the above.
  */
 export type ErrorCode =
   | 'bad-option' | 'bad-config' | 'not-found' | 'exists' | 'not-running' | 'bad-state' | 'locked'
   | 'permission' | 'unsupported' | 'helper' | 'exec' | 'cgroup' | 'hook' | 'io' | 'timeout' | 'aborted'
-  | 'oom' | 'network' | 'error';
+  | 'oom' | 'network' | 'image' | 'error';
 
 /** Every ErrorCode, for callers that check a code they received. */
 export const ERROR_CODES: readonly ErrorCode[] = [
   'bad-option', 'bad-config', 'not-found', 'exists', 'not-running', 'bad-state', 'locked', 'permission',
-  'unsupported', 'helper', 'exec', 'cgroup', 'hook', 'io', 'timeout', 'aborted', 'oom', 'network', 'error',
+  'unsupported', 'helper', 'exec', 'cgroup', 'hook', 'io', 'timeout', 'aborted', 'oom', 'network', 'image', 'error',
 ];
 
 /** The second argument of HakoError as an object. */

@@ -3,7 +3,7 @@
 // namespace toolkit and the OCI runtime.
 export {
   Sandbox, SandboxPool, DENIED_SYSCALLS, type SandboxOptions, type SandboxPoolOptions, type SandboxRunOptions, type SandboxResult,
-  type SandboxStatus, type SandboxUsage, type SandboxProcess, type SandboxMount, type SandboxLimits, type ResolvedImage,
+  type SandboxStatus, type SandboxUsage, type SandboxProcess, type SandboxMount, type SandboxLimits,
   type LimitSupport,
 } from './sandbox/index.js';
 export { unshare, unshareSpawn, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';
@@ -35,3 +35,7 @@ export type {
   LinuxThrottleDevice, LinuxHugepageLimit, LinuxNetwork, LinuxInterfacePriority, LinuxRdma,
 } from './cgroups/resources.js';
 export { defaultSpec } from './config/default.js';
+export {
+  ImageStore, images, imageStore, type ImageConfig, type ResolvedImage, type ImageStoreOptions, type ImageSummary, type ImageDetails,
+  type ProgressEvent, type PruneResult, type PullOptions, type LayerRecord,
+} from './image/index.js';

@@ -19,7 +19,7 @@ export interface Command {
   /** Options end at the first operand (exec ID CMD..., unshare CMD...): later words are the command's. */
   stopAtFirstArg?: boolean;
   /** Where the command is listed in the top-level help. */
-  group: 'sandbox' | 'toolkit' | 'runtime' | 'other';
+  group: 'sandbox' | 'toolkit' | 'image' | 'runtime' | 'other';
 }
 
 const HELP: OptionSpec = { long: 'help', short: 'h', help: 'show this help' };
@@ -175,14 +175,16 @@ export const COMMANDS: Command[] = [
   {
     name: 'sandbox', group: 'sandbox', operands: 'run [options] -- CMD [ARGS...] | check | prune',
     summary: 'run untrusted commands with hard limits; a verdict and usage',
-    description: 'Run a command in a fresh sandbox: an overlay on a read-only rootfs, a writable layer on a tmpfs\n'
+    description: 'Run a command in a fresh sandbox: an overlay on a read-only image (--image) or rootfs, a writable layer on a tmpfs\n'
       + 'of --disk, new namespaces (no network), a cgroup with the limits, no capabilities, a strict seccomp filter.\n'
       + '  run     run CMD; the exit status is its own (128+N for a signal); --json prints one object:\n'
       + '          status (ok, exit, signal, timeout, cpu-time, memory, output-limit, error), exitCode, signal, usage\n'
       + '  check   which limits are enforced on this host, and why\n'
       + '  prune   remove what sandboxes of killed processes left (mounts, cgroups, state)',
     specs: [
-      { long: 'rootfs', arg: 'required', value: 'DIR', help: 'run: the read-only base filesystem' },
+      { long: 'image', arg: 'required', value: 'REF', help: 'run: the image (of `hako image ls`) whose layers are the read-only base' },
+      { long: 'image-root', arg: 'required', value: 'DIR', help: 'run: the image store ($HAKO_IMAGE_ROOT)' },
+      { long: 'rootfs', arg: 'required', value: 'DIR', help: 'run: the read-only base filesystem (instead of --image)' },
       { long: 'memory', arg: 'required', value: 'SIZE', help: 'run: memory limit (cgroup), e.g. 256M (default 256M)' },
       { long: 'pids', arg: 'required', value: 'N', help: 'run: most processes and threads at once (default 128)' },
       { long: 'cpus', arg: 'required', value: 'X', help: 'run: CPU bandwidth, e.g. 0.5 (default: no quota)' },
@@ -199,7 +201,7 @@ export const COMMANDS: Command[] = [
       { long: 'sandbox-root', arg: 'required', value: 'DIR', help: "sandboxes' state (default /run/hako/sandbox)" },
       HELP,
     ],
-    examples: ['hako sandbox run --rootfs /srv/bb --memory 64M --time 1s --json -- sh -c "while :; do :; done"', 'hako sandbox check', 'hako sandbox prune'],
+    examples: ['hako sandbox run --rootfs /srv/bb --memory 64M --time 1s --json -- sh -c "while :; do :; done"', 'hako image import bb.tar && hako sandbox run --image localhost/bb -- id', 'hako sandbox check', 'hako sandbox prune'],
   },
   {
     name: 'net', group: 'toolkit', operands: 'create NAME | ls | inspect NAME | rm NAME | prune',
@@ -223,6 +225,32 @@ export const COMMANDS: Command[] = [
       HELP,
     ],
     examples: ['hako net create --subnet 10.90.1.0/24 backend', 'hako net ls', 'hako net inspect bridge --format json', 'hako net rm backend'],
+  },
+  {
+    name: 'image', group: 'image', operands: 'import FILE|DIR | pull REF | ls | inspect REF | rm REF | prune',
+    summary: 'images: import, pull, list, inspect, remove',
+    description: 'Manage the image store the sandbox runs images from: blobs named by their sha256 (checked on\n'
+      + 'every write) and layers unpacked once each, shared by every image that has them. The store is\n'
+      + '/var/lib/hako as root, $XDG_DATA_HOME/hako (~/.local/share/hako) otherwise.\n'
+      + '  import FILE|DIR  a docker-archive (podman/docker save), an oci-archive, or an OCI layout directory\n'
+      + '  pull REF         from an OCI registry (http for localhost and 127.0.0.1, https otherwise)\n'
+      + '  ls               the images: name, id, created, size\n'
+      + '  inspect REF      the image: digest, config (env, user, workdir, entrypoint, cmd), layers\n'
+      + '  rm REF           remove a name (the image goes with its last name), or an image by id or digest\n'
+      + '  prune            remove layers and blobs no image uses, and what a killed import left\n'
+      + 'REF: name[:tag] (busybox is docker.io/library/busybox:latest; localhost/NAME:TAG stays), name@sha256:...,\n'
+      + 'sha256:..., or the start of an image id.',
+    specs: [
+      { long: 'tag', short: 't', arg: 'required', value: 'REF', help: 'import: name the image REF (an archive of one image)' },
+      { long: 'tls-verify', arg: 'optional', value: 'BOOL', help: "pull: check the registry's certificate (default true; --tls-verify=false does not)" },
+      { long: 'creds', arg: 'required', value: 'USER:PASSWORD', help: 'pull: credentials for the registry or its token server ($HAKO_REGISTRY_AUTH)' },
+      { long: 'format', short: 'f', arg: 'required', value: 'table|json', help: 'ls and inspect: table (default for ls) or json' },
+      { long: 'quiet', short: 'q', help: 'ls: ids only; import and pull: no progress bar' },
+      { long: 'image-root', arg: 'required', value: 'DIR', help: 'the store directory ($HAKO_IMAGE_ROOT)' },
+      HELP,
+    ],
+    examples: ['hako image import busybox.tar --tag localhost/busybox:1', 'hako image pull 127.0.0.1:5000/app:1', 'hako image ls',
+      'hako image inspect localhost/busybox:1', 'hako image rm localhost/busybox:1', 'hako image prune'],
   },
   {
     name: 'spec', group: 'runtime', operands: '',

@@ -47,7 +47,7 @@ export function commandHelp(c: Command): string {
 
 const GROUPS: Array<[Command['group'], string]> = [
   ['sandbox', 'Sandbox (untrusted commands with limits)'],
-  ['toolkit', 'Namespace toolkit'], ['runtime', "OCI runtime (runc's command line)"], ['other', 'Help'],
+  ['toolkit', 'Namespace toolkit'], ['image', 'Images'], ['runtime', "OCI runtime (runc's command line)"], ['other', 'Help'],
 ];
 
 export function topHelp(): string {

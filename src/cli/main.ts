@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     case 'ns': return (await import('./ns.js')).nsCommand(rest);
     case 'net': return (await import('./net.js')).netCommand(rest);
     case 'sandbox': return (await import('./sandbox.js')).sandboxCommand(rest);
+    case 'image': return (await import('./image.js')).imageCommand(rest);
     case '--version': case '-v': case 'version':
       process.stdout.write(versionText(OCI_VERSION_MAX));
       return 0;

@@ -1,6 +1,7 @@
 // hako sandbox run|check|prune: the sandbox library from the command line.
 import { fstatSync } from 'node:fs';
 import { constants as osc } from 'node:os';
+import { ImageStore } from '../image/index.js';
 import { HakoError } from '../errors.js';
 import { Sandbox, type SandboxLimits, type SandboxMount, type SandboxOptions } from '../sandbox/index.js';
 import { has, last, parseArgs } from './args.js';
@@ -63,7 +64,13 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
 async function runCommand(args: ReturnType<typeof parseArgs>, command: string[], root: string | undefined): Promise<number> {
   if (command.length === 0) throw new HakoError("hako sandbox run: name a command after -- (see 'hako sandbox --help')", { code: 'bad-option' });
   const rootfs = last(args, 'rootfs');
-  if (rootfs === undefined) throw new HakoError('hako sandbox run: --rootfs DIR is required (images come with the image store)', { code: 'bad-option' });
+  const image = last(args, 'image');
+  if ((rootfs === undefined) === (image === undefined)) throw new HakoError('hako sandbox run: give --image REF (an image of `hako image ls`) or --rootfs DIR, one of them', { code: 'bad-option' });
+  const imageRoot = last(args, 'image-root');
+  if (imageRoot !== undefined) {
+    const store = new ImageStore({ root: imageRoot });
+    Sandbox.imageResolver = (ref) => store.resolve(ref);
+  }
   const limits: SandboxLimits = {};
   const v = (k: string) => last(args, k);
   if (v('memory') !== undefined) limits.memoryBytes = parseSize('memory', v('memory')!);
@@ -93,7 +100,7 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
     if (i < 1) throw new HakoError(`hako sandbox run: --env: '${kv}' is not K=V`, { code: 'bad-option' });
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
-  const options: SandboxOptions = { rootfs, limits, mounts, env };
+  const options: SandboxOptions = { ...(rootfs !== undefined ? { rootfs } : { image: image! }), limits, mounts, env };
   const user = v('user');
   if (user !== undefined) options.user = /^\d+$/.test(user) ? Number(user) : user;
   if (v('workdir') !== undefined) options.workdir = v('workdir')!;

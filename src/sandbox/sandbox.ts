@@ -21,6 +21,7 @@ import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
 import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, unmountLayer, type SandboxDirs } from './host.js';
 import { SandboxFiles } from './files.js';
+import { images, type ResolvedImage } from '../image/index.js';
 import { sandboxCapabilities, type LimitSupport } from './check.js';
 
 export type { SandboxLimits } from './limits.js';
@@ -34,17 +35,13 @@ export interface SandboxMount {
   readonly?: boolean;
 }
 
-/** An image's parts as the image store resolves them (src/image): wired by Sandbox.imageResolver. */
-export interface ResolvedImage {
-  /** Unpacked layer directories, lowest first. */
-  layers: string[];
-  config: { env?: string[]; workingDir?: string; user?: string; entrypoint?: string[]; cmd?: string[] };
-}
+export type { ResolvedImage };
 
 export interface SandboxOptions {
   /** A directory: the read-only base of the sandbox's filesystem. */
   rootfs?: string;
-  /** An image reference (needs Sandbox.imageResolver; images come with the image store). */
+  /** An image of the image store (`hako image import|pull`): its layers are the read-only base, its
+   * config's Env, WorkingDir and User the defaults (Sandbox.imageResolver: the default store). */
   image?: string;
   /** The limits of every run (each run may override them, diskBytes aside). */
   limits?: SandboxLimits;
@@ -183,8 +180,9 @@ async function diskUsed(dir: string): Promise<number> {
 }
 
 export class Sandbox {
-  /** Resolves an image reference to layers and a config: set by whoever provides the image store. */
-  static imageResolver: ((ref: string) => Promise<ResolvedImage>) | undefined;
+  /** Resolves an image reference to layers and a config: the default image store's resolve
+   * (src/image: $HAKO_IMAGE_ROOT, /var/lib/hako as root); another store's can be set. */
+  static imageResolver: ((ref: string) => Promise<ResolvedImage>) | undefined = (ref) => images.resolve(ref);
 
   /** The sandbox's id (12 hex digits). */
   readonly id: string;
@@ -217,7 +215,7 @@ export class Sandbox {
     let image: ResolvedImage['config'] | undefined;
     if (options.image !== undefined && options.rootfs !== undefined) throw new HakoError('hako: Sandbox.create: give rootfs or image, not both', { code: 'bad-option' });
     if (options.image !== undefined) {
-      if (!Sandbox.imageResolver) throw new HakoError(`hako: Sandbox.create: image '${options.image}': images are not supported yet (use rootfs: a directory)`, { code: 'unsupported' });
+      if (!Sandbox.imageResolver) throw new HakoError(`hako: Sandbox.create: image '${options.image}': no image store (Sandbox.imageResolver is unset)`, { code: 'unsupported' });
       const resolved = await Sandbox.imageResolver(options.image);
       layers = resolved.layers;
       image = resolved.config;
@@ -342,13 +340,18 @@ export class Sandbox {
     return [...env].map(([k, v]) => `${k}=${v}`);
   }
 
+  /** The user of every run: the option's, else the image's User, else 0. */
+  private user(): number | string | undefined {
+    return this.options.user ?? (this.image?.user ? (/^\d+$/.test(this.image.user) ? Number(this.image.user) : this.image.user) : undefined);
+  }
+
   private cwdFor(o: SandboxRunOptions): string {
     return o.workdir ?? this.options.workdir ?? this.image?.workingDir ?? '/';
   }
 
   private specFor(argv: string[], o: SandboxRunOptions, limits: ReturnType<typeof effectiveLimits>, runDir: string): Spec {
     const spec = defaultSpec({ rootless: false });
-    const user = this.options.user;
+    const user = this.user();
     const none: string[] = [];
     spec.process = {
       terminal: false,
@@ -486,7 +489,7 @@ export class Sandbox {
           beforeRemove: async () => { usage = await this.usage(cg, t0, before, baseStats); oomKills = safe(() => cg.oomKills(), 0); },
           ...(!late && !live && o.stdin !== undefined ? { input: o.stdin } : {}),
           ...(late ? { lateExec: fire } : {}),
-          ...(typeof this.options.user === 'string' ? { user: this.options.user } : {}),
+          ...(typeof this.user() === 'string' ? { user: this.user() as string } : {}),
         });
         if (reason) handle.kill('SIGKILL');
         if (live && handle.stdin) stdin.pipe(handle.stdin);

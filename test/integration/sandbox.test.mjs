@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, SandboxPool } from '../../dist/index.js';
+import { Sandbox, SandboxPool, imageStore } from '../../dist/index.js';
+import { busyboxEntries, tarOf, writeLayout } from './image-util.mjs';
 import { HAKO, MARK_VAR, NODE, REPO, makeRootfs, processesWith, runSync, scoped, sleep, waitUntil } from './oci-util.mjs';
 
 const EXTRA_APPLETS = ['yes', 'unshare', 'wget', 'ip', 'nc', 'find', 'cp', 'ping'];
@@ -363,6 +364,38 @@ sandboxTest('prepare(): the next run\'s container is made ahead; the run brings 
   await sb.reset();
   sb.prepare();
   await waitUntil(() => prepared().length === 1, { what: 'the prepared container' });
+});
+
+sandboxTest('an image of the store: its layers are the base (whiteouts hide), its Env, WorkingDir and User the defaults; the CLI too', async ({ s, root, base }) => {
+  const layout = s.path('layout');
+  // two layers: busybox, then /app with a file, and a whiteout of bin/false
+  writeLayout(layout, [await tarOf(busyboxEntries()), await tarOf([
+    { name: 'app/', type: 'directory', mode: 0o777 }, { name: 'app/greeting', data: 'from the image\n' }, { name: 'bin/.wh.false' },
+  ])], { refName: 'localhost/judge:1', config: { Env: ['PATH=/bin', 'LANG=C.UTF-8'], WorkingDir: '/app', User: '65534' } });
+  const store = imageStore({ root: s.path('images') });
+  await store.import(layout);
+  const saved = Sandbox.imageResolver;
+  Sandbox.imageResolver = (ref) => store.resolve(ref);
+  try {
+    const sb = await Sandbox.create({ image: 'localhost/judge:1', root, env: base.env });
+    const r = await sb.run(['sh', '-c', 'echo "$LANG $(pwd) $(id -u)"; cat greeting; ls /bin/false 2>&1 || echo hidden']);
+    assert.equal(r.status, 'ok', r.error);
+    assert.equal(r.stdout.toString(), 'C.UTF-8 /app 65534\nfrom the image\nls: /bin/false: No such file or directory\nhidden\n');
+    // the writable layer is the sandbox's: the image's layer is untouched
+    const made = await sb.run(['sh', '-c', 'echo new > made']);
+    assert.equal(made.status, 'ok', made.stderr.toString());
+    assert.equal((await sb.readFile('/app/made')).toString(), 'new\n');
+    await sb.close();
+    const resolved = await store.resolve('localhost/judge:1');
+    assert.ok(!existsSync(join(resolved.layers[1], 'app', 'made')), 'the run wrote into the image\'s layer');
+  } finally {
+    Sandbox.imageResolver = saved;
+  }
+  const cli = runSync(HAKO, ['sandbox', 'run', '--sandbox-root', root, '--image-root', s.path('images'), '--image', 'localhost/judge:1', '--env', `${MARK_VAR}=${s.token}`, '--json', '--', 'cat', 'greeting'], { env: s.env() });
+  assert.equal(cli.status, 0, cli.stderr);
+  const meta = JSON.parse(cli.stdout);
+  assert.equal(meta.status, 'ok');
+  assert.equal(meta.stdout, 'from the image\n');
 });
 
 sandboxTest('options: user, workdir, env, hostname, mounts (read-only unless told)', async ({ create, s }) => {
