@@ -373,8 +373,10 @@ export class ImageStore {
       const m = /^\.tmp-.*?-(\d+)-[0-9a-f]+$/.exec(name) ?? /^(\d+)-/.exec(name);
       return m ? processExists(Number(m[1])) : false;
     };
+    // a layer that an overlay mount (a sandbox's) still has as a lower dir stays until it is unmounted
+    const mounted = await overlayLowerDirs();
     for (const n of await list(this.layersDir)) {
-      if (n.startsWith('.tmp-') ? alive(n) : usedLayers.has(n)) continue;
+      if (n.startsWith('.tmp-') ? alive(n) : usedLayers.has(n) || mounted.has(join(this.layersDir, n))) continue;
       if (!n.startsWith('.tmp-') || all) {
         await rm(join(this.layersDir, n), { recursive: true, force: true });
         if (n.startsWith('.tmp-')) result.tmp++;
@@ -414,4 +416,23 @@ function summary(r: ImageRecord): ImageSummary {
 
 function notFound(ref: string): HakoError {
   return new HakoError(`hako: image: no image '${ref}' in the store (see 'hako image ls')`, { code: 'not-found' });
+}
+
+/** The lower directories of every overlay mount this process's mount namespace has
+ * (/proc/self/mountinfo: "lowerdir=A:B" in the super options, octal escapes undone). */
+async function overlayLowerDirs(): Promise<Set<string>> {
+  const dirs = new Set<string>();
+  let text = '';
+  try { text = await readFile('/proc/self/mountinfo', 'utf8'); } catch { return dirs; }
+  for (const line of text.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const [fstype, , options = ''] = line.slice(sep + 3).split(' ');
+    if (fstype !== 'overlay') continue;
+    for (const opt of options.split(',')) {
+      if (!opt.startsWith('lowerdir=')) continue;
+      for (const d of opt.slice(9).split(':')) dirs.add(d.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+    }
+  }
+  return dirs;
 }

@@ -382,12 +382,18 @@ sandboxTest('an image of the store: its layers are the base (whiteouts hide), it
     assert.equal(r.status, 'ok', r.error);
     assert.equal(r.stdout.toString(), 'C.UTF-8 /app 65534\nfrom the image\nls: /bin/false: No such file or directory\nhidden\n');
     // the writable layer is the sandbox's: the image's layer is untouched
+    // the image removed from the store while the sandbox uses it: its layers stay until it is closed
+    const resolvedBefore = await store.resolve('localhost/judge:1');
+    await store.remove('localhost/judge:1');
+    assert.ok(resolvedBefore.layers.every((l) => existsSync(l)), 'a layer a sandbox has mounted was removed');
     const made = await sb.run(['sh', '-c', 'echo new > made']);
     assert.equal(made.status, 'ok', made.stderr.toString());
     assert.equal((await sb.readFile('/app/made')).toString(), 'new\n');
+    assert.ok(!existsSync(join(resolvedBefore.layers[1], 'app', 'made')), 'the run wrote into the image\'s layer');
     await sb.close();
-    const resolved = await store.resolve('localhost/judge:1');
-    assert.ok(!existsSync(join(resolved.layers[1], 'app', 'made')), 'the run wrote into the image\'s layer');
+    await store.prune();
+    assert.ok(resolvedBefore.layers.every((l) => !existsSync(l)), 'prune kept layers no sandbox uses any more');
+    await store.import(layout);
   } finally {
     Sandbox.imageResolver = saved;
   }
