@@ -417,7 +417,14 @@ sandboxTest('options: user, workdir, env, hostname, mounts (read-only unless tol
   assert.equal(r.stdout.toString(), '1000\n/box\na b\njudge\nfrom the host\nro\nrw\n');
   const named = await create({ user: 'user' });
   assert.match((await named.run(['id'])).stdout.toString(), /uid=1000\(user\) gid=1000\(user\)/);
-  await assert.rejects(Sandbox.create({ image: 'localhost/x' }), /images are not supported yet/);
+  // an image the store does not have: one line naming it (the default store's resolver)
+  const saved = Sandbox.imageResolver;
+  Sandbox.imageResolver = (ref) => imageStore({ root: s.path('no-images') }).resolve(ref);
+  try {
+    await assert.rejects(Sandbox.create({ image: 'localhost/x', root: s.path('sb') }), /^HakoError: hako: image: no image 'localhost\/x' in the store/);
+  } finally {
+    Sandbox.imageResolver = saved;
+  }
   await assert.rejects(Sandbox.create({ rootfs: s.path('rootfs'), limits: { memoryBytes: 'lots' } }), /limits\.memoryBytes/);
 });
 
