@@ -276,6 +276,22 @@ static int run_one(struct op *op, const char **what) {
         errno = t < 0 ? EPIPE : ECANCELED;
         return -1;
     }
+    case OP_NET_WAIT: {
+        /* P attaches this (new) network namespace, e.g. CNI ADD, while H1 waits */
+        _cleanup_out_ struct out o;
+        out_begin(&o);
+        out_int(&o, T_PID, getpid());
+        int t = request(MSG_NETWORK_REQUEST, &o);
+        if (t == MSG_ACK) return 0;
+        errno = t < 0 ? EPIPE : ECANCELED;
+        return -1;
+    }
+    case OP_UNPIN:
+        /* a kept namespace file (a bind mount of nsfs) let go: not mounted or gone is fine */
+        *what = op->path;
+        if (umount2(op->path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) return -1;
+        if (unlink(op->path) < 0 && errno != ENOENT) return -1;
+        return 0;
     case OP_WRITE:
         if (op->root >= 0) return op_write_in_root(op, what);
         return write_file(op, op->path, op->data ? op->data : "");

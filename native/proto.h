@@ -17,6 +17,7 @@ enum msg_type {
     MSG_IDMAP_REQUEST = 16, MSG_SPAWNED = 17, MSG_PRE_EXEC = 18, MSG_EXITED = 19,
     MSG_LOG = 20, MSG_ERROR = 21, MSG_NSINFO_RESULT = 22, MSG_READY = 23, MSG_HOOKS = 24,
     MSG_READ_RESULT = 25, MSG_OOM = 26, MSG_SECCOMP_STATE = 27,
+    MSG_NETWORK_REQUEST = 28,
 };
 
 /* The field tags: X(NAME, number); T_NAME in C, Tag.NAME in src/helper/protocol.ts. */

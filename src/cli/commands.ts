@@ -57,6 +57,7 @@ const CREATE_SPECS: OptionSpec[] = [
   { long: 'preserve-fds', arg: 'required', value: 'N', help: 'pass N more fds (3 to 3+N-1) to the container' },
   { long: 'network', arg: 'required', value: 'MODE', help: "none, host, ns:PATH or a network NAME (CNI; bridge is built in); without it the config's namespaces decide" },
   { long: 'publish', short: 'p', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME: publish a container port on the host (repeatable)' },
+  { long: 'explain', help: "show the network's steps as they happen (the kept namespace, each CNI plugin: veth, address, route, port rules)" },
 ];
 
 const UPDATE_SPECS: OptionSpec[] = [

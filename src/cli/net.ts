@@ -6,7 +6,7 @@ import {
 } from '../network/index.js';
 import { rm } from 'node:fs/promises';
 import { delNetnsPath, detach, netFilesDir } from '../network/index.js';
-import { unpinNetns } from '../toolkit/network.js';
+import { unpinNetns } from '../network/netns.js';
 import { has, last, parseArgs } from './args.js';
 import { command, specsOf } from './commands.js';
 import { commandHelp } from './help.js';

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { HakoError } from '../errors.js';
 import { addNetworkList, checkNetworkList, type CniResult, delNetworkList, type PortMapping, type RuntimeConf } from './cni.js';
+import { testKillPoint } from './testpoint.js';
 import { type Attachment, findNetwork, ipamDir, listAttachments, type NetworkDirs, parseIPv4, removeAttachment, saveAttachment } from './config.js';
 
 /** What --network asks for. */
@@ -57,6 +58,7 @@ export interface AttachOptions {
   portMappings?: PortMapping[];
   owner: string;
   ownerPid?: number;
+  names?: string[];
   explain?: (line: string) => void;
   cniPath?: string[];
 }
@@ -91,8 +93,10 @@ export async function attach(o: AttachOptions): Promise<Attachment> {
     result: { cniVersion: config.cniVersion }, portMappings: o.portMappings ?? [], owner: o.owner, created: new Date().toISOString(),
   };
   if (o.ownerPid !== undefined) a.ownerPid = o.ownerPid;
+  if (o.names?.length) a.names = o.names;
   // recorded first, so that a crash during ADD still leaves a record for DEL (net prune)
   await saveAttachment(o.dirs, a);
+  testKillPoint('net-recorded');
   const rt = runtimeConf(a, o.dirs, o.explain, o.cniPath);
   try {
     a.result = await addNetworkList(config, rt);

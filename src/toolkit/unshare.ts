@@ -7,10 +7,10 @@ import { MS, mountFlagNames } from '../linux/mount.js';
 import { CAP_SYS_ADMIN, hasCap } from '../linux/proc.js';
 import { flagNames, namespaceKind, NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 import { checkMap, type IdMapPlan, type IdRange, subordinateRange, writeIdMaps } from './idmap.js';
-import { launch, launchSpawn, type LaunchOptions, type LaunchResult } from './launch.js';
+import { launch, launchSpawn, type LaunchOptions, type LaunchResult, type Pauses } from './launch.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import type { HakoProcess } from '../helper/handle.js';
-import { NetworkSetup, type NetworkStep } from './network.js';
+import { NetworkSetup, type NetworkStep } from '../network/unshare.js';
 
 export type Propagation = 'private' | 'shared' | 'slave' | 'unchanged';
 
@@ -165,7 +165,7 @@ export function unsharePlan(o: UnshareOptions = {}, net?: NetworkStep): { builde
     b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: NET_SLOT }), `setns(${net.mode.path}, CLONE_NEWNET): join that network namespace`);
   }
   if (net?.mode.kind === 'cni') {
-    b.ns(ops.idmap(), `ask hako to attach the new network namespace to network ${net.mode.name} (CNI ADD), and wait`);
+    b.ns(ops.netWait(), `ask hako to attach the new network namespace to network ${net.mode.name} (CNI ADD), and wait`);
   }
   const propagation = o.propagation ?? 'private';
   if (set.has('mnt') && propagation !== 'unchanged') {
@@ -222,17 +222,19 @@ export function unshareSpawn(options: UnshareOptions = {}): HakoProcess<LaunchRe
     const plan = unsharePlan(options, net?.step);
     maps = plan.maps;
     return plan.builder;
-  }, options, (pid, explain) => pauses(maps, net)?.(pid, explain), net ? () => net.teardown() : undefined);
+  }, options, {
+    onIdmap: (pid, explain) => pauses(maps, net).onIdmap?.(pid, explain),
+    onNetwork: (pid, explain) => pauses(maps, net).onNetwork?.(pid, explain),
+  }, net ? () => net.teardown() : undefined);
 }
 
-/** The plan's pauses (idmap ops), in order: the id maps when asked for, then the network's ADD. */
-function pauses(maps: IdMapPlan | undefined, net: NetworkSetup | undefined): ((pid: number, explain?: (line: string) => void) => Promise<void> | void) | undefined {
-  const queue: Array<(pid: number, explain?: (line: string) => void) => Promise<void> | void> = [];
+/** The plan's pauses: the id maps (IDMAP), the network's ADD (NET_WAIT). */
+function pauses(maps: IdMapPlan | undefined, net: NetworkSetup | undefined): Pauses {
+  const out: Pauses = {};
   const writer = idmapWriter(maps);
-  if (writer) queue.push(writer);
-  if (net?.step.mode.kind === 'cni') queue.push((pid, explain) => net.attachTo(pid, explain));
-  if (!queue.length) return undefined;
-  return (pid, explain) => queue.shift()?.(pid, explain);
+  if (writer) out.onIdmap = writer;
+  if (net?.step.mode.kind === 'cni') out.onNetwork = (pid, explain) => net.attachTo(pid, explain);
+  return out;
 }
 
 function idmapWriter(maps: IdMapPlan | undefined): ((pid: number, explain?: (line: string) => void) => void) | undefined {

@@ -3,21 +3,13 @@
 // DEL after the command has ended. The namespace is kept as a file (a bind mount, as `ip netns add`
 // makes) from ADD to DEL, so that DEL runs in it even when the command is gone: the bridge plugin
 // removes its NAT rule only from inside.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { ops } from '../helper/ops.js';
-import { PlanBuilder } from '../helper/plan-builder.js';
-import { MS } from '../linux/mount.js';
-import { namespaceKind } from '../linux/namespaces.js';
-import { launch } from './launch.js';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
-import {
-  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode, netFilesDir, netnsPath,
-  parseNetworkMode, parsePublish, type PortMapping, resolvConf,
-} from '../network/index.js';
+import { attach, cniContainerId, detach, hostsFile, type NetworkMode, parseNetworkMode, parsePublish, resolvConf } from './attach.js';
+import type { PortMapping } from './cni.js';
+import { type Attachment, type NetworkDirs, networkDirs, netFilesDir, netnsPath } from './config.js';
+import { pinNetns, unpinNetns } from './netns.js';
 
 /** What the plan of unshare needs to know about the network. */
 export interface NetworkStep {
@@ -25,26 +17,6 @@ export interface NetworkStep {
   /** With a CNI network: the files bind-mounted on /etc/resolv.conf and /etc/hosts. */
   resolvConf: string;
   hosts: string;
-}
-
-/** Keeps the init's network namespace as a file (a bind mount of its nsfs inode, as `ip netns add`
- * does): DEL must run in it after the container has ended, or bridge's NAT rules stay behind. */
-export async function pinNetns(pid: number, file: string): Promise<void> {
-  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-  writeFileSync(file, '', { mode: 0o600 });
-  const b = new PlanBuilder();
-  b.ns(ops.openDir({ slot: 5, path: `/proc/${pid}/ns/net`, anyFile: true }), `open /proc/${pid}/ns/net`);
-  b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: 5 }), "setns(CLONE_NEWNET): join the container's network namespace");
-  b.init(ops.mount({ source: '/proc/self/ns/net', target: file, flags: MS.BIND }), `bind it on ${file}`);
-  b.exec(['/bin/true'], {});
-  const r = await launch('network', b, { stdio: 'ignore' });
-  if (r.exitCode !== 0) throw new HakoError(`hako: cannot keep the container's network namespace at ${file}`, { code: 'io' });
-}
-
-export async function unpinNetns(file: string): Promise<void> {
-  if (!existsSync(file)) return;
-  await promisify(execFile)('umount', [file]).catch(() => undefined);
-  rmSync(file, { force: true });
 }
 
 export class NetworkSetup {
