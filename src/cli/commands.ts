@@ -174,7 +174,7 @@ export const COMMANDS: Command[] = [
     specs: NS_SPECS, examples: ['hako ns --type net', 'hako ns --tree', 'hako ns 1234'],
   },
   {
-    name: 'net', group: 'toolkit', operands: 'create NAME | ls | inspect NAME | rm NAME | prune',
+    name: 'net', group: 'toolkit', operands: 'create NAME | ls | inspect NAME|CONTAINER | rm NAME | prune',
     summary: 'CNI networks: create, list, inspect, remove',
     description: 'Manage the CNI networks that --network NAME attaches to: conflists in the network config\n'
       + 'directory (/etc/hako/net.d for root, $XDG_CONFIG_HOME/hako/net.d otherwise). `bridge` (bridge hako0,\n'
@@ -182,6 +182,7 @@ export const COMMANDS: Command[] = [
       + '  create NAME   write NAME.conflist: a bridge with host-local addresses, portmap and firewall\n'
       + '  ls            the networks: name, bridge, subnet, file\n'
       + '  inspect NAME  the conflist, and the namespaces attached (addresses, MACs, ports)\n'
+      + '  inspect CONTAINER  a container\'s attachment (of --root): network, addresses, MACs, gateway, ports\n'
       + '  rm NAME       remove a network (refused while something is attached)\n'
       + '  prune         detach what a killed hako left attached, then remove every network nothing\n'
       + '                is attached to (the built-in one stays)',
