@@ -737,7 +737,8 @@ export class Runtime {
    * then another process may have deleted it and created a new one with the same id). */
   private async remove(id: string, force: boolean, known?: Spec, which?: ContainerIdentity): Promise<void> {
     if (!this.store.exists(id)) {
-      if (force) return;
+      // what a create killed before it claimed the id left of its network (its files)
+      if (force) return removeContainerNetwork(id, this.store.root, { netDir: this.netDir });
       throw new HakoError(`hako: container ${id} does not exist`, { code: 'not-found' });
     }
     const state = this.store.read(id);

@@ -133,3 +133,167 @@ describe('containers on networks', { skip }, () => {
     await assertNoLeaks(snap);
   });
 });
+
+describe('networks: isolation, crashes, loops, bad input', { skip }, () => {
+  it('an --internal network has no route out; a container on another network cannot reach a container on bridge', async () => {
+    const snap = snapshot();
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      // the test host's own address, on a veth pair inside it
+      ok(run('ip', ['-n', host.name, 'link', 'add', 'hk-up0', 'type', 'veth', 'peer', 'name', 'hk-up1']));
+      ok(run('ip', ['-n', host.name, 'addr', 'add', '192.0.2.10/24', 'dev', 'hk-up0']));
+      ok(run('ip', ['-n', host.name, 'link', 'set', 'hk-up0', 'up']));
+      ok(run('ip', ['-n', host.name, 'link', 'set', 'hk-up1', 'up']));
+      ok(host.hako(['net', 'create', '--internal', '--subnet', '10.95.0.0/24', 'inner']));
+      ok(host.hako(['net', 'create', '--subnet', '10.96.0.0/24', 'other']));
+      const srv = new Bundle(join(host.dir, 'srv'), 'iso').sh('mkdir -p /tmp/www && echo page > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www');
+      ok(host.nsHako(['--root', root, 'create', '--network', 'bridge', '-b', srv.dir, 'iso-srv']));
+      ok(host.nsHako(['--root', root, 'start', 'iso-srv']));
+      const addr = JSON.parse(ok(host.hako(['--root', root, 'net', 'inspect', 'iso-srv', '--format', 'json']))).addresses[0].split('/')[0];
+      // from bridge itself it is reachable (the control), from `other` and from `inner` it is not
+      const probe = (net, id) => host.nsHako(['--root', root, 'run', '--network', net, '-b',
+        new Bundle(join(host.dir, id), 'iso').sh(`busybox ip route; echo ---; ${fetchLoop(addr, 8080)} && echo REACHED; nc -w 2 192.0.2.10 9 </dev/null; echo nc=$?`).dir, id]);
+      const same = probe('bridge', 'iso-a');
+      assert.match(ok(same), /REACHED/);
+      const other = probe('other', 'iso-b');
+      assert.match(ok(other), /^default via 10\.96\.0\.1/m);
+      assert.ok(!/REACHED/.test(other.stdout), `a container on another network reached ${addr}:\n${other.stdout}`);
+      const inner = probe('inner', 'iso-c');
+      const routes = ok(inner).split('---')[0];
+      assert.ok(!/default/.test(routes), `an internal network has a default route:\n${routes}`);
+      assert.match(inner.stderr, /nc: can't connect to remote host \(192\.0\.2\.10\): Network is unreachable/);
+      assert.ok(!/REACHED/.test(inner.stdout));
+      ok(host.nsHako(['--root', root, 'delete', '--force', 'iso-srv']));
+      host.assertClean([addr]);
+    } finally {
+      host.nsHako(['--root', root, 'delete', '--force', 'iso-srv']);
+      host.cleanup();
+    }
+    await assertNoLeaks(snap);
+  });
+
+  it('two containers cannot publish the same host port: one line, and the second leaves nothing', async () => {
+    const snap = snapshot();
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      const b = new Bundle(join(host.dir, 'b'), 'port').args('sleep', '30');
+      ok(host.nsHako(['--root', root, 'create', '--network', 'bridge', '-p', '8087:80', '-b', b.dir, 'p1']));
+      const second = host.nsHako(['--root', root, 'create', '--network', 'bridge', '-p', '127.0.0.1:8087:81', '-b', b.dir, 'p2']);
+      assertOneLineError(second);
+      assert.match(second.stderr, /^hako: --publish 8087\/tcp: the host port is already published by container p1 \(root .*\) \(network bridge\)$/m);
+      assert.ok(!existsSync(join(root, 'p2')), 'the refused container has state');
+      assert.equal(host.leases().length, 1, 'the refused container kept a lease');
+      assert.equal(host.attachments().length, 1);
+      ok(host.nsHako(['--root', root, 'delete', '--force', 'p1']));
+      host.assertClean();
+      assert.ok(!/8087/.test(host.iptables()), 'a port rule is left');
+    } finally {
+      host.nsHako(['--root', root, 'delete', '--force', 'p1']);
+      host.cleanup();
+    }
+    await assertNoLeaks(snap);
+  });
+
+  // HAKO_TEST_KILL_AT=STEP makes hako SIGKILL itself at that step (src/network/testpoint.ts):
+  // net-files (the files made, before the id is claimed), net-pinned (the namespace kept),
+  // net-recorded (the attachment recorded, before CNI ADD), net-added (after ADD, before the files)
+  for (const step of ['net-files', 'net-pinned', 'net-recorded', 'net-added']) {
+    it(`hako SIGKILLed in the middle of create --network (at ${step}): delete --force leaves nothing`, async () => {
+      const snap = snapshot();
+      const host = new TestHost();
+      const root = join(host.dir, 'root');
+      try {
+        const b = new Bundle(join(host.dir, 'b'), 'kill').args('sleep', '30');
+        const killed = host.nsHako(['--root', root, 'create', '--network', 'bridge', '-p', '8088:80', '-b', b.dir, 'k1'], { env: { ...host.env, HAKO_TEST_KILL_AT: step } });
+        assert.equal(killed.signal, 'SIGKILL', `hako did not stop at ${step}: ${killed.stderr}`);
+        ok(host.nsHako(['--root', root, 'delete', '--force', 'k1']));
+        host.assertClean();
+        assert.ok(!/8088/.test(host.iptables()), 'a port rule is left');
+        assert.ok(!existsSync(join(root, 'k1')), 'the state is left');
+        // the id works again
+        ok(host.nsHako(['--root', root, 'create', '--network', 'bridge', '-p', '8088:80', '-b', b.dir, 'k1']));
+        ok(host.nsHako(['--root', root, 'delete', '--force', 'k1']));
+        host.assertClean();
+      } finally {
+        host.nsHako(['--root', root, 'delete', '--force', 'k1']);
+        host.cleanup();
+      }
+      await assertNoLeaks(snap);
+    });
+  }
+
+  it("the container's init crashing (SIGKILL from the host): delete leaves nothing", async () => {
+    const snap = snapshot();
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      const b = new Bundle(join(host.dir, 'b'), 'crash').args('sleep', '30');
+      ok(host.nsHako(['--root', root, 'run', '-d', '--network', 'bridge', '-p', '8089:80', '-b', b.dir, 'x1']));
+      const state = JSON.parse(ok(host.nsHako(['--root', root, 'state', 'x1'])));
+      process.kill(state.pid, 'SIGKILL');
+      await waitFor(() => JSON.parse(ok(host.nsHako(['--root', root, 'state', 'x1']))).status === 'stopped');
+      ok(host.nsHako(['--root', root, 'delete', 'x1']));
+      host.assertClean();
+      assert.ok(!/8089/.test(host.iptables()), 'a port rule is left');
+    } finally {
+      host.nsHako(['--root', root, 'delete', '--force', 'x1']);
+      host.cleanup();
+    }
+    await assertNoLeaks(snap);
+  });
+
+  it('50 containers created and removed in a loop return every lease', { timeout: 300_000 }, () => {
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      const b = new Bundle(join(host.dir, 'b'), 'loop');
+      const r = run('nsenter', [`--net=/run/netns/${host.name}`, 'sh', '-c',
+        `i=0; while [ $i -lt 50 ]; do "$HAKO" --root "${root}" create --network bridge -b "${b.dir}" l$i && "$HAKO" --root "${root}" delete --force l$i || exit 1; i=$((i+1)); done`],
+      { env: { ...host.env, HAKO: join(ROOT, 'bin', 'hako') }, timeout: 290_000 });
+      ok(r);
+      host.assertClean();
+      assert.equal(readFileSync(join(host.stateDir, 'hosts', 'bridge'), 'utf8').split('\n').length, 3, 'the hosts file still names a container');
+    } finally {
+      host.cleanup();
+    }
+  });
+
+  it('bad input on run: an unknown network, a malformed conflist (one line naming the file and the field), --publish without a network', () => {
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      const b = new Bundle(join(host.dir, 'b'), 'bad');
+      mkdirSync(host.netDir, { recursive: true });
+      const bad = join(host.netDir, 'bad.conflist');
+      writeFileSync(bad, JSON.stringify({ cniVersion: '1.0.0', name: 'bad', plugins: [{ type: 'bridge', ipam: { type: 7 } }] }));
+      for (const [args, re] of [
+        [['run', '--network', 'bridge', '-b', b.dir, 'b1'], new RegExp(`^hako: ${bad}: plugins\\[0\\]\\.ipam\\.type: must be a plugin name`)],
+        [['run', '--network', 'none', '-p', '80:80', '-b', b.dir, 'b2'], /--publish needs --network NAME/],
+        [['run', '--network', 'ns:relative', '-b', b.dir, 'b3'], /--network ns:PATH: 'relative' is not an absolute path/],
+        [['create', '--network', 'bridge', '-p', '99999:80', '-b', b.dir, 'b4'], /--publish: '99999:80' is not/],
+      ]) {
+        const r = host.nsHako(['--root', root, ...args]);
+        assertOneLineError(r);
+        assert.match(r.stderr, re, args.join(' '));
+      }
+      writeFileSync(bad, '{"cniVersion": "1.0.0", "name": ');
+      const r = host.nsHako(['--root', root, 'run', '--network', 'nosuch', '-b', b.dir, 'b5']);
+      assertOneLineError(r);
+      assert.match(r.stderr, new RegExp(`${bad}: not JSON`));
+      host.assertClean();
+      assert.deepEqual(existsSync(root) ? readdirSync(root).filter((f) => f !== '@locks') : [], []);
+    } finally {
+      host.cleanup();
+    }
+  });
+});
+
+async function waitFor(check, timeoutMs = 10_000) {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
