@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { HakoError } from '../errors.js';
 import { addNetworkList, checkNetworkList, type CniResult, delNetworkList, type PortMapping, type RuntimeConf } from './cni.js';
 import { testKillPoint } from './testpoint.js';
+import { updateIsolation } from './isolation.js';
 import { type Attachment, findNetwork, ipamDir, listAttachments, type NetworkDirs, parseIPv4, removeAttachment, saveAttachment } from './config.js';
 
 /** What --network asks for. */
@@ -103,9 +104,11 @@ export async function attach(o: AttachOptions): Promise<Attachment> {
     await checkNetworkList(config, rt, a.result);
     o.explain?.(`[hako] network ${config.name}: CNI CHECK: ok`);
     await saveAttachment(o.dirs, a);
+    await updateIsolation(o.dirs, o.explain);
   } catch (e) {
     await delNetworkList(config, rt, a.result).catch(() => undefined);
     await removeAttachment(o.dirs, a.containerId, a.ifName);
+    await updateIsolation(o.dirs).catch(() => undefined);
     throw e;
   }
   return a;
@@ -117,6 +120,7 @@ export async function detach(dirs: NetworkDirs, a: Attachment, o: { netns?: stri
   const rt = runtimeConf({ ...a, netns: o.netns ?? a.netns }, dirs, o.explain, o.cniPath);
   await delNetworkList(a.config, rt, a.result);
   await removeAttachment(dirs, a.containerId, a.ifName);
+  await updateIsolation(dirs, o.explain);
 }
 
 const NSFS_MAGIC = 0x6e736673;

@@ -166,6 +166,7 @@ describe('networks: isolation, crashes, loops, bad input', { skip }, () => {
       assert.ok(!/REACHED/.test(inner.stdout));
       ok(host.nsHako(['--root', root, 'delete', '--force', 'iso-srv']));
       host.assertClean([addr]);
+      assert.ok(!/HAKO-ISOLATION/.test(host.iptables()), `the isolation chain is left:\n${host.iptables()}`);
     } finally {
       host.nsHako(['--root', root, 'delete', '--force', 'iso-srv']);
       host.cleanup();
