@@ -14,6 +14,7 @@ import type { PortMapping } from './cni.js';
 import { findNetwork, listAttachments, type NetworkDirs, networkDirs, netFilesDir, netnsPath } from './config.js';
 import { ensureNetworkHosts, updateNetworkHosts } from './hosts.js';
 import { pinNetns, unpinNetns } from './netns.js';
+import { moveDevicesBack, moveDevicesIn, netDevicesOf } from './devices.js';
 import { testKillPoint } from './testpoint.js';
 
 export interface ContainerNetworkOptions {
@@ -124,6 +125,7 @@ export function containerNetwork(who: string, id: string, root: string, spec: Sp
 export async function removeContainerNetwork(id: string, root: string, o: { netDir?: string | undefined } = {}): Promise<void> {
   const dirs = dirsOf(o);
   const cid = containerCniId(id, root);
+  await moveDevicesBack(dirs, cid);
   const files = netFilesDir(dirs, cid);
   if (!existsSync(files)) return;
   for (const a of (await listAttachments(dirs)).filter((x) => x.containerId === cid && x.owner === owner(id, root))) {
@@ -132,4 +134,14 @@ export async function removeContainerNetwork(id: string, root: string, o: { netD
   }
   await unpinNetns(netnsPath(dirs, cid));
   await rm(files, { recursive: true, force: true });
+}
+
+/** linux.netDevices of a container: moved in where prestart hooks run; undefined without any. */
+export function containerDevices(id: string, root: string, spec: Spec, o: { netDir?: string | undefined } = {}): ((pid: number, explain?: (line: string) => void) => Promise<void>) | undefined {
+  const devices = netDevicesOf(spec);
+  if (!devices.length) return undefined;
+  if ((process.geteuid?.() ?? 0) !== 0) throw new HakoError('hako: config.json: linux.netDevices: moving host network devices needs root', { code: 'permission' });
+  const dirs = dirsOf(o);
+  const cid = containerCniId(id, root);
+  return (pid, explain) => moveDevicesIn(dirs, cid, pid, devices, explain);
 }

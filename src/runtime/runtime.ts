@@ -35,7 +35,7 @@ import { type ContainerState, finishRemovals, liveStatus, ociState, type OciStat
 import { procStat, releaseHeldLocks, withLock } from './lock.js';
 import { formatMap } from '../linux/idmap.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
-import { containerNetwork, removeContainerNetwork } from '../network/container.js';
+import { containerDevices, containerNetwork, removeContainerNetwork } from '../network/container.js';
 
 export interface RuntimeOptions {
   /** Where container state lives (runc's --root). */
@@ -1010,6 +1010,7 @@ export class Runtime {
     const net = containerNetwork(`hako ${mode === 'create' ? 'create' : 'run'}`, id, this.store.root, effective.spec,
       { network: options.network, publish: options.publish, netDir: this.netDir });
     const spec = net ? net.spec : effective.spec;
+    const devices = containerDevices(id, this.store.root, spec, { netDir: this.netDir });
     const explain = explainer(options.explain);
     let proc = spec.process;
     if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
@@ -1078,7 +1079,7 @@ export class Runtime {
         host, ...bounding,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
-        ...(options.onNetwork || net?.attach ? { networkPause: true } : {}),
+        ...(options.onNetwork || net?.attach || devices ? { networkPause: true } : {}),
         ...(net && (net.mode.kind === 'none' || net.mode.kind === 'cni') ? { loopbackUp: true } : {}),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
@@ -1155,6 +1156,7 @@ export class Runtime {
         onSeccompState: () => seccompListenerState(spec, this.hookState({ ...state, pid }, 'creating'), pid),
         onHooks: async () => {
           if (net?.attach) await net.attach(pid, explain);
+          if (devices) await devices(pid, explain);
           if (options.onNetwork) await options.onNetwork(pid);
           const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);

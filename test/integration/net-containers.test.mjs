@@ -298,3 +298,53 @@ async function waitFor(check, timeoutMs = 10_000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe('linux.netDevices', { skip }, () => {
+  // a veth end made in the test host stands for a host device (this kernel has no dummy links)
+  it('a host device is moved into the container with its new name, and back with its own on delete', async () => {
+    const snap = snapshot();
+    const host = new TestHost();
+    const root = join(host.dir, 'root');
+    try {
+      ok(run('ip', ['-n', host.name, 'link', 'add', 'hk-nd0', 'type', 'veth', 'peer', 'name', 'hk-nd1']));
+      const b = new Bundle(join(host.dir, 'b'), 'dev').edit((c) => { c.linux.netDevices = { 'hk-nd0': { name: 'net1' } }; })
+        .args('busybox', 'ip', '-o', 'link');
+      // a foreground run: inside as net1, back as hk-nd0 once the run is over
+      const r = ok(host.nsHako(['--root', root, 'run', '-b', b.dir, 'd1']));
+      assert.match(r, /^\d+: net1@/m);
+      assert.ok(!/hk-nd0/.test(r));
+      assert.ok(host.links().includes('hk-nd0'), `hk-nd0 is not back: ${host.links()}`);
+      // created, the init killed (its namespace would take the device with it), delete
+      b.edit((c) => { c.process.args = ['sleep', '30']; });
+      ok(host.nsHako(['--root', root, 'create', '--explain', '-b', b.dir, 'd2']));
+      assert.ok(!host.links().includes('hk-nd0'), 'the device is still on the host');
+      const state = JSON.parse(ok(host.nsHako(['--root', root, 'state', 'd2'])));
+      const inside = ok(run('nsenter', [`--net=/proc/${state.pid}/ns/net`, 'ip', '-o', 'link']));
+      assert.match(inside, /^\d+: net1@/m);
+      process.kill(state.pid, 'SIGKILL');
+      await waitFor(() => JSON.parse(ok(host.nsHako(['--root', root, 'state', 'd2']))).status === 'stopped');
+      ok(host.nsHako(['--root', root, 'delete', 'd2']));
+      assert.ok(host.links().includes('hk-nd0'), `hk-nd0 is not back after the init died: ${host.links()}`);
+      // with a CNI network too, and a device that does not exist: one line, nothing moved or left
+      b.edit((c) => { c.linux.netDevices = { 'hk-nd0': { name: 'net1' }, 'hk-nosuch': {} }; c.process.args = ['true']; });
+      const bad = host.nsHako(['--root', root, 'run', '--network', 'bridge', '-b', b.dir, 'd3']);
+      assertOneLineError(bad);
+      assert.match(bad.stderr, /linux\.netDevices: ip link set dev hk-nosuch .*Cannot find device "hk-nosuch"/);
+      assert.ok(host.links().includes('hk-nd0'), `hk-nd0 is not back after the failed create: ${host.links()}`);
+      assert.deepEqual(readdirSync(join(host.stateDir, 'devices')), []);
+      // refused before anything: no new network namespace, a bad name
+      b.edit((c) => { c.linux.netDevices = { 'hk-nd0': {} }; c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'network'); });
+      let e = host.nsHako(['--root', root, 'run', '-b', b.dir, 'd4']);
+      assertOneLineError(e);
+      assert.match(e.stderr, /linux\.netDevices: needs a new network namespace/);
+      b.edit((c) => { c.linux.netDevices = { 'hk-nd0': { name: 'a/b' } }; c.linux.namespaces.push({ type: 'network' }); });
+      e = host.nsHako(['--root', root, 'run', '-b', b.dir, 'd5']);
+      assertOneLineError(e);
+      assert.match(e.stderr, /linux\.netDevices\["hk-nd0"\]\.name: must be an interface name/);
+      host.assertClean();
+    } finally {
+      host.cleanup();
+    }
+    await assertNoLeaks(snap);
+  });
+});
