@@ -2,9 +2,12 @@
 // host (ip_forward), so a container could reach one on another network. hako keeps one iptables
 // chain, HAKO-ISOLATION, jumped to first from FORWARD, that drops what goes from one in-use
 // network's bridge to another's. It is rebuilt from the attachment records (under a lock) after
-// every attach and detach; with fewer than two bridges in use the chain and its jump are removed,
+// every attach and detach; with fewer than two bridges in use the chain and its jump are removed
+// (iptables is not run at all while a mark says hako has no chain),
 // so nothing of it is left when the last container leaves.
 import { execFile } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { bridgeOf, listAttachments, type NetworkDirs } from './config.js';
 import { withNetLock } from './lock.js';
@@ -36,8 +39,12 @@ export function isolationRules(bridges: string[]): string[][] {
 export async function updateIsolation(dirs: NetworkDirs, explain?: (line: string) => void): Promise<void> {
   await withNetLock(dirs, 'isolation', async () => {
     const bridges = [...new Set((await listAttachments(dirs)).map((a) => bridgeOf(a.config)).filter((b): b is string => !!b))].sort();
+    // a mark that hako made the chain: without it and with nothing to isolate, iptables is not run
+    const mark = join(dirs.stateDir, 'locks', 'isolation.on');
     if (bridges.length < 2) {
+      if (!existsSync(mark)) return;
       // nothing to isolate: the chain goes (each step may find it gone already)
+      rmSync(mark, { force: true });
       if ((await iptables(['-L', ISOLATION_CHAIN, '-n'])).code !== 0) return;
       while ((await iptables(['-D', 'FORWARD', '-j', ISOLATION_CHAIN])).code === 0) { /* every jump */ }
       await iptables(['-F', ISOLATION_CHAIN]);
@@ -45,6 +52,7 @@ export async function updateIsolation(dirs: NetworkDirs, explain?: (line: string
       explain?.(`[hako] network isolation: fewer than two networks in use: iptables chain ${ISOLATION_CHAIN} removed`);
       return;
     }
+    writeFileSync(mark, '');
     if ((await iptables(['-L', ISOLATION_CHAIN, '-n'])).code !== 0) await must(['-N', ISOLATION_CHAIN]);
     await must(['-F', ISOLATION_CHAIN]);
     for (const rule of isolationRules(bridges)) await must(['-A', ISOLATION_CHAIN, ...rule]);
