@@ -74,8 +74,6 @@ export interface CreatePlanInput extends ProcessPlanInput {
   hookState: string;
   /** Stop where the prestart hooks run even without hooks: hako attaches the network there. */
   networkPause?: boolean;
-  /** Bring lo up in the container's new network namespace (`network: none` or a CNI network). */
-  loopbackUp?: boolean;
   /** The cgroup v2 device filter (eBPF), attached to the v2 directory before H1 is forked into it. */
   deviceProgram?: Buffer;
   /** Join a new session keyring named after the container (runc's default). */

@@ -160,9 +160,6 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     b.ns(ops.write({ path: '/proc/self/timens_offsets', data: text }), 'write the time namespace offsets');
   }
 
-  // H2: lo up in the new network namespace (before the mounts: nothing of the container runs yet)
-  if (input.loopbackUp && ns.created.has('net')) b.init(ops.linkUp({ name: 'lo' }), 'bring up lo in the new network namespace');
-
   // H2: the rootfs, prepared by fd
   const root = SLOT.ROOT;
   const rootPropagation = { private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC };

@@ -1080,7 +1080,6 @@ export class Runtime {
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(options.onNetwork || net?.attach || devices ? { networkPause: true } : {}),
-        ...(net && (net.mode.kind === 'none' || net.mode.kind === 'cni') ? { loopbackUp: true } : {}),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
