@@ -12,11 +12,12 @@ import { updateIsolation } from './isolation.js';
 import { type Attachment, findNetwork, ipamDir, listAttachments, type NetworkDirs, parseIPv4, removeAttachment, saveAttachment } from './config.js';
 
 /** What --network asks for. */
-export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string };
+export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string } | { kind: 'slirp4netns' };
 
 export function parseNetworkMode(text: string, who = 'hako'): NetworkMode {
   if (text === 'none') return { kind: 'none' };
   if (text === 'host') return { kind: 'host' };
+  if (text === 'slirp4netns') return { kind: 'slirp4netns' };
   if (text.startsWith('ns:')) {
     const path = text.slice(3);
     if (!path.startsWith('/')) throw new HakoError(`${who}: --network ns:PATH: '${path}' is not an absolute path`, { code: 'bad-option' });

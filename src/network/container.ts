@@ -61,6 +61,7 @@ export function containerNetwork(who: string, id: string, root: string, spec: Sp
     return undefined;
   }
   const mode = parseNetworkMode(o.network, who);
+  if (mode.kind === 'slirp4netns') throw new HakoError(`${who}: --network slirp4netns: only for hako unshare for now (a container takes none, host, ns:PATH or a CNI network)`, { code: 'unsupported' });
   const ports: PortMapping[] = (o.publish ?? []).map((p) => parsePublish(p, who));
   if (ports.length && mode.kind !== 'cni') throw new HakoError(`${who}: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
   const linux = spec.linux ?? {};

@@ -348,3 +348,51 @@ describe('linux.netDevices', { skip }, () => {
     await assertNoLeaks(snap);
   });
 });
+
+describe('rootless: hako unshare --network slirp4netns as a user without root', { skip: skip || (!existsSync('/usr/bin/slirp4netns') && 'needs slirp4netns') }, () => {
+  it('reaches a server in the test host and publishes a port (-p) to it; slirp4netns ends with the command', { timeout: 120_000 }, async () => {
+    const { createUser, removeUser, Background } = await import('./util.mjs');
+    const host = new TestHost();
+    const user = await createUser();
+    let server;
+    try {
+      ok(run('ip', ['-n', host.name, 'link', 'add', 'hk-up0', 'type', 'veth', 'peer', 'name', 'hk-up1']));
+      ok(run('ip', ['-n', host.name, 'addr', 'add', '192.0.2.10/24', 'dev', 'hk-up0']));
+      ok(run('ip', ['-n', host.name, 'link', 'set', 'hk-up0', 'up']));
+      ok(run('ip', ['-n', host.name, 'link', 'set', 'hk-up1', 'up']));
+      server = new Background('ip', ['netns', 'exec', host.name, 'busybox', 'httpd', '-f', '-p', '192.0.2.10:8080', '-h', host.www]);
+      // this machine's /dev/net/tun is 0600 (Debian's default is 0666, which slirp4netns needs for a
+      // user): the user runs in ip netns exec's private mount namespace, where a 0666 node of the
+      // same device is bound over it (the host's node is not changed)
+      const tun = join(host.dir, 'tun');
+      ok(run('mknod', [tun, 'c', '10', '200']));
+      ok(run('chmod', ['666', tun]));
+      const env = { ...host.env, ...(user.helper ? { HAKO_HELPER: user.helper } : {}) };
+      const userArgv = (args) => ['netns', 'exec', host.name, 'sh', '-c', `mount --bind ${tun} /dev/net/tun && exec runuser -u ${user.name} -- "$@"`, 'sh', user.hako, ...args];
+      const asUser = (args) => run('ip', userArgv(args), { env, timeout: 60_000 });
+      // outbound: the command reaches the test host's server through slirp4netns
+      const out = asUser(['unshare', '--network', 'slirp4netns', '--', 'sh', '-c',
+        `ip -4 -o addr show dev tap0; for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- -T 2 http://192.0.2.10:8080/index.html && exit 0; sleep 0.2; done; exit 1`]);
+      ok(out);
+      assert.match(out.stdout, /tap0\s+inet 10\.0\.2\.100\/24/);
+      assert.match(out.stdout, new RegExp(`hello from ${host.name}`));
+      // published: the test host's 127.0.0.1:8095 reaches the command's port 8080
+      const pub = new Background('ip', userArgv(['unshare', '--network', 'slirp4netns', '--publish', '8095:8080', '--', 'sh', '-c',
+        `mkdir -p ${user.home}/www && echo hello-user > ${user.home}/www/index.html && echo READY && exec busybox httpd -f -p 8080 -h ${user.home}/www`]), { env });
+      await pub.waitFor(/READY\n/);
+      const got = host.exec('sh', ['-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- -T 2 --tries=1 http://127.0.0.1:8095/index.html && exit 0; sleep 0.3; done; exit 1']);
+      assert.match(ok(got), /hello-user/);
+      process.kill(pub.pid, 'SIGTERM');
+      await pub.wait({ output: false });
+      await waitFor(() => !run('pgrep', ['-u', user.name, 'slirp4netns']).stdout.trim());
+      // a CNI network still needs root, said in one line
+      const cni = asUser(['unshare', '--network', 'bridge', '--', 'true']);
+      assertOneLineError(cni);
+      assert.match(cni.stderr, /needs root; without root use --network none or ns:PATH/);
+    } finally {
+      await server?.stop();
+      await removeUser(user);
+      host.cleanup();
+    }
+  });
+});
