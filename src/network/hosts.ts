@@ -2,7 +2,7 @@
 // network state, bind-mounted read-only as each attached container's /etc/hosts. It is rewritten
 // in place (the same inode: write, then truncate; never a rename, which the bind mounts would not
 // see) under a lock on every attach and detach, from the attachment records.
-import { closeSync, ftruncateSync, openSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, writeSync, constants as fsc } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { addressesOf } from './attach.js';
@@ -51,8 +51,10 @@ export async function ensureNetworkHosts(dirs: NetworkDirs, network: string): Pr
   return networkHostsPath(dirs, network);
 }
 
-/** Rewrites the network's hosts file from its attachments (after an attach or a detach). */
+/** Rewrites the network's hosts file from its attachments (after an attach or a detach); a
+ * network no container has used has none (unshare's commands have files of their own). */
 export async function updateNetworkHosts(dirs: NetworkDirs, network: string): Promise<void> {
+  if (!existsSync(networkHostsPath(dirs, network))) return;
   await withNetLock(dirs, `hosts-${network}`, async () => {
     writeInPlace(networkHostsPath(dirs, network), networkHostsText((await listAttachments(dirs)).filter((a) => a.network === network)));
   });
