@@ -27,7 +27,7 @@ packages="build-essential libseccomp-dev uidmap busybox-static iproute2 procps"
 # OCI runtimes and clients hako is measured and tested against
 $tests && packages="$packages util-linux bsdutils jq hyperfine time zsh groff-base
   runc crun podman containerd skopeo umoci containernetworking-plugins bubblewrap
-  slirp4netns wget passwd xz-utils python3"
+  slirp4netns passt wget passwd xz-utils python3"
 missing=
 for p in $packages; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q ' installed$' || missing="$missing $p"
