@@ -270,22 +270,26 @@ static int run_one(struct op *op, const char **what) {
         return close(fd);
     case OP_UNSHARE:
         return unshare((int)op->flags);
-    case OP_IDMAP: {
-        /* a non-dumpable process's /proc/PID files are root's: hako, when it is not root, could
-         * not write the maps. Dumpable only while it does (no container process exists yet), as
-         * runc's nsexec does */
-        int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-        if (dumpable < 0) return -1;
-        if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) return -1;
+    case OP_IDMAP:
+    case OP_NET_WAIT: {
+        /* P writes this (new) user namespace's maps, or attaches this (new) network namespace
+         * (CNI ADD, or a user-mode network driver that joins it), while this process waits */
         _cleanup_out_ struct out o;
         out_begin(&o);
         out_int(&o, T_PID, getpid());
-        int t = request(MSG_IDMAP_REQUEST, &o);
-        if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return -1;
+        struct frame reply;
+        int t = request_dumpable(op->kind == OP_IDMAP ? MSG_IDMAP_REQUEST : MSG_NETWORK_REQUEST, &o, &reply);
+        if (t >= 0) free(reply.payload);
         if (t == MSG_ACK) return 0;
         errno = t < 0 ? EPIPE : ECANCELED;
         return -1;
     }
+    case OP_UNPIN:
+        /* a kept namespace file (a bind mount of nsfs) let go: not mounted or gone is fine */
+        *what = op->path;
+        if (umount2(op->path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) return -1;
+        if (unlink(op->path) < 0 && errno != ENOENT) return -1;
+        return 0;
     case OP_WRITE:
         if (op->root >= 0) return op_write_in_root(op, what);
         return write_file(op, op->path, op->data ? op->data : "");

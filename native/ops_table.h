@@ -75,6 +75,8 @@
     X(AFFINITY, 65, "sched_setaffinity", S_HOST | S_INIT, (T_DATA)) \
     X(IDMAP_TREE, 66, "idmap-tree", S_HOST, (T_SOURCE, T_SLOT, T_ARG)) \
     X(ATTACH, 67, "move_mount", S_INIT, (T_ROOT, T_TARGET, T_SLOT)) \
+    X(NET_WAIT, 68, "net-wait", S_NS, (0)) \
+    X(UNPIN, 69, "unpin", S_INIT, (T_PATH)) \
     X(EXEC_WAIT, 80, "exec-wait", S_INIT, (0))
 
 #endif

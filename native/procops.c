@@ -155,7 +155,8 @@ int op_sync(struct op *op, const char **what) {
     out_begin(&o);
     out_int(&o, T_PID, getpid());
     struct frame reply;
-    int t = request_reply((uint16_t)op->type, &o, &reply);
+    /* FLAGS 1: dumpable meanwhile (P attaches the network here: a driver may join its namespaces) */
+    int t = (op->flags & 1) ? request_dumpable((uint16_t)op->type, &o, &reply) : request_reply((uint16_t)op->type, &o, &reply);
     if (t == MSG_ACK) {
         struct fields c = { reply.payload, reply.payload + reply.len };
         struct field f;

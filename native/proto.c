@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "proto.h"
 
+#include <sys/prctl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,22 @@ int request_reply(uint16_t type, struct out *o, struct frame *reply) {
     int r = frame_read(CTRL_FD, reply);
     if (r <= 0) return -1;
     return reply->type;
+}
+
+int request_dumpable(uint16_t type, struct out *o, struct frame *reply) {
+    /* a non-dumpable process's /proc/PID files are root's: hako without root could not write its
+     * maps, nor could a user-mode network driver join its namespaces. Dumpable only while P
+     * works on it (no container process exists yet), as runc's nsexec does for the maps */
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (dumpable < 0) return -1;
+    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) return -1;
+    int t = request_reply(type, o, reply);
+    if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        if (t >= 0) free(reply->payload);
+        reply->payload = NULL;
+        return -1;
+    }
+    return t;
 }
 
 int request(uint16_t type, struct out *o) {

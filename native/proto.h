@@ -16,7 +16,8 @@ enum msg_type {
     MSG_PLAN = 1, MSG_ACK = 2, MSG_ABORT = 3, MSG_NSINFO = 4, MSG_READ_IN_ROOT = 5, MSG_OOM_WATCH = 6,
     MSG_IDMAP_REQUEST = 16, MSG_SPAWNED = 17, MSG_PRE_EXEC = 18, MSG_EXITED = 19,
     MSG_LOG = 20, MSG_ERROR = 21, MSG_NSINFO_RESULT = 22, MSG_READY = 23, MSG_HOOKS = 24,
-    MSG_READ_RESULT = 25, MSG_OOM = 26, MSG_SECCOMP_STATE = 27, MSG_EXEC_REQUEST = 30,
+    MSG_READ_RESULT = 25, MSG_OOM = 26, MSG_SECCOMP_STATE = 27,
+    MSG_NETWORK_REQUEST = 28, MSG_EXEC_REQUEST = 30,
 };
 
 /* The field tags: X(NAME, number); T_NAME in C, Tag.NAME in src/helper/protocol.ts. */
@@ -159,6 +160,8 @@ void report_error_status(const char *op, const char *path, int err, const char *
 void explain_op(const char *op, const char *detail, int result);
 /* Send a request and wait for its reply. Returns the reply type, or -1 on EOF/error. */
 int request(uint16_t type, struct out *o);
+/* request_reply, with this process dumpable while P answers (it works on /proc/PID). */
+int request_dumpable(uint16_t type, struct out *o, struct frame *reply);
 /* The same, keeping the reply (its payload is the caller's to free) */
 int request_reply(uint16_t type, struct out *o, struct frame *reply);
 

@@ -10,7 +10,7 @@ export { unshare, unshareSpawn, unsharePlan, type UnshareOptions, type Propagati
 export { nsenter, nsenterSpawn, nsenterPlan, type NsenterOptions } from './toolkit/nsenter.js';
 export { listNamespaces, describeProcesses, processNamespaces, type NamespaceInfo, type ListOptions, type ProcessNamespaceRow } from './toolkit/ns.js';
 export type { LaunchOptions, LaunchResult } from './toolkit/launch.js';
-export type { NetworkStep } from './toolkit/network.js';
+export type { NetworkStep } from './network/unshare.js';
 export type { NetworkMode, PortMapping } from './network/index.js';
 export { PlanBuilder } from './helper/plan-builder.js';
 export { parseRange, checkMap, type IdRange, type IdMapPlan, type IdKind } from './toolkit/idmap.js';

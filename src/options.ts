@@ -241,7 +241,7 @@ export const LIST_OPTIONS: Shape = { type: namespace, relations: boolean };
 /** describeProcesses: the pids. */
 export const PIDS: Check = array(integer(1, 0x7fffffff));
 
-export const RUNTIME_OPTIONS: Shape = { root: path(), warn: func, cgroupVersion: oneOf([1, 2]), onRemove: func };
+export const RUNTIME_OPTIONS: Shape = { root: path(), warn: func, cgroupVersion: oneOf([1, 2]), onRemove: func, netDir: path() };
 
 const plainObject: Check = (v, p) => { if (!isPlainObject(v)) expect(p, 'an object', v); };
 
@@ -266,6 +266,9 @@ export const CREATE_OPTIONS: Shape = {
   noNewKeyring: boolean,
   preserveFds: integer(0),
   onNetwork: func,
+  network: nonEmpty,
+  publish: array(string),
+  explain: either('true, false or a function', [(v) => typeof v === 'boolean', boolean], [(v) => typeof v === 'function', func]),
 };
 
 /** The signal a foreground run's or exec's process gets when this process goes away (false: none). */

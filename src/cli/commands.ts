@@ -57,6 +57,7 @@ const CREATE_SPECS: OptionSpec[] = [
   { long: 'preserve-fds', arg: 'required', value: 'N', help: 'pass N more fds (3 to 3+N-1) to the container' },
   { long: 'network', arg: 'required', value: 'MODE', help: "none, host, ns:PATH or a network NAME (CNI; bridge is built in); without it the config's namespaces decide" },
   { long: 'publish', short: 'p', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME: publish a container port on the host (repeatable)' },
+  { long: 'explain', help: "show the network's steps as they happen (the kept namespace, each CNI plugin: veth, address, route, port rules)" },
 ];
 
 const UPDATE_SPECS: OptionSpec[] = [
@@ -119,8 +120,8 @@ const UNSHARE_SPECS: OptionSpec[] = [
   { long: 'wd', short: 'w', arg: 'required', value: 'DIR', help: 'chdir to DIR before running the command' },
   { long: 'fork', short: 'f', help: 'fork before running the command (always done: it runs in a child)' },
   { long: 'kill-child', arg: 'optional', value: 'SIGNAL', help: 'kill the command (SIGKILL) if hako dies' },
-  { long: 'network', arg: 'required', value: 'MODE', help: 'none (new, only lo), host, ns:PATH (join it), or a network NAME (new, attached by CNI; bridge is built in)' },
-  { long: 'publish', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME: publish a port of the command on the host (repeatable)' },
+  { long: 'network', arg: 'required', value: 'MODE', help: 'none (new, only lo), host, ns:PATH (join it), a network NAME (new, attached by CNI; bridge is built in), or slirp4netns (user-mode, no root needed)' },
+  { long: 'publish', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME or slirp4netns: publish a port of the command on the host (repeatable)' },
   { long: 'net-dir', arg: 'required', value: 'DIR', help: 'network configs (default /etc/hako/net.d; $HAKO_NET_DIR)' },
   { long: 'explain', help: 'show each step as it happens' },
   HELP,
@@ -204,7 +205,7 @@ export const COMMANDS: Command[] = [
     examples: ['hako sandbox run --rootfs /srv/bb --memory 64M --time 1s --json -- sh -c "while :; do :; done"', 'hako image import bb.tar && hako sandbox run --image localhost/bb -- id', 'hako sandbox check', 'hako sandbox prune'],
   },
   {
-    name: 'net', group: 'toolkit', operands: 'create NAME | ls | inspect NAME | rm NAME | prune',
+    name: 'net', group: 'toolkit', operands: 'create NAME | ls | inspect NAME|CONTAINER | rm NAME | prune',
     summary: 'CNI networks: create, list, inspect, remove',
     description: 'Manage the CNI networks that --network NAME attaches to: conflists in the network config\n'
       + 'directory (/etc/hako/net.d for root, $XDG_CONFIG_HOME/hako/net.d otherwise). `bridge` (bridge hako0,\n'
@@ -212,6 +213,7 @@ export const COMMANDS: Command[] = [
       + '  create NAME   write NAME.conflist: a bridge with host-local addresses, portmap and firewall\n'
       + '  ls            the networks: name, bridge, subnet, file\n'
       + '  inspect NAME  the conflist, and the namespaces attached (addresses, MACs, ports)\n'
+      + '  inspect CONTAINER  a container\'s attachment (of --root): network, addresses, MACs, gateway, ports\n'
       + '  rm NAME       remove a network (refused while something is attached)\n'
       + '  prune         detach what a killed hako left attached, then remove every network nothing\n'
       + '                is attached to (the built-in one stays)',

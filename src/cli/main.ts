@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     case 'unshare': return (await import('./unshare.js')).unshareCommand(rest);
     case 'nsenter': return (await import('./nsenter.js')).nsenterCommand(rest);
     case 'ns': return (await import('./ns.js')).nsCommand(rest);
-    case 'net': return (await import('./net.js')).netCommand(rest);
+    case 'net': return (await import('./net.js')).netCommand(rest, parsed.globals.root);
     case 'sandbox': return (await import('./sandbox.js')).sandboxCommand(rest);
     case 'image': return (await import('./image.js')).imageCommand(rest);
     case '--version': case '-v': case 'version':

@@ -6,7 +6,10 @@ import {
 } from '../network/index.js';
 import { rm } from 'node:fs/promises';
 import { delNetnsPath, detach, netFilesDir } from '../network/index.js';
-import { unpinNetns } from '../toolkit/network.js';
+import { unpinNetns } from '../network/netns.js';
+import { containerCniId } from '../network/container.js';
+import { updateNetworkHosts } from '../network/hosts.js';
+import { defaultStateRoot } from '../runtime/rootless.js';
 import { has, last, parseArgs } from './args.js';
 import { command, specsOf } from './commands.js';
 import { commandHelp } from './help.js';
@@ -15,8 +18,9 @@ const SUBS = ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune'];
 
 function attachmentView(a: Attachment) {
   return {
-    owner: a.owner, containerId: a.containerId, ifName: a.ifName,
+    owner: a.owner, containerId: a.containerId, ifName: a.ifName, names: a.names ?? [],
     addresses: (a.result.ips ?? []).map((ip) => ip.address),
+    gateways: [...new Set((a.result.ips ?? []).map((ip) => ip.gateway).filter((g): g is string => !!g))],
     macs: (a.result.interfaces ?? []).filter((i) => i.sandbox).map((i) => i.mac),
     ports: a.portMappings, created: a.created,
   };
@@ -39,7 +43,7 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function netCommand(argv: string[]): Promise<number> {
+export async function netCommand(argv: string[], root = defaultStateRoot()): Promise<number> {
   const args = parseArgs('net', argv, specsOf('net'), false);
   if (has(args, 'help')) {
     process.stdout.write(`${commandHelp(command('net')!)}\n`);
@@ -87,9 +91,29 @@ export async function netCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'inspect': {
-      const name = one('network');
-      const n = await findNetwork(dirs, name);
-      const view = networkView(n, await listAttachments(dirs));
+      const name = one('network or container');
+      // a container (of --root) attached with --network NAME: its attachments
+      const all = await listAttachments(dirs);
+      const cid = containerCniId(name, root);
+      const mine = all.filter((a) => a.containerId === cid);
+      if (mine.length && !(await listNetworks(dirs)).some((n) => n.name === name)) {
+        const view = mine.map((a) => ({ container: name, network: a.network, ...attachmentView(a) }));
+        if (format === 'json') {
+          process.stdout.write(`${JSON.stringify(view.length === 1 ? view[0] : view, null, 2)}\n`);
+          return 0;
+        }
+        for (const v of view) {
+          process.stdout.write(`container: ${v.container}\nnetwork: ${v.network}\ninterface: ${v.ifName}\naddresses: ${v.addresses.join(', ') || '-'}\n`
+            + `macs: ${v.macs.join(', ') || '-'}\ngateway: ${v.gateways.join(', ') || '-'}\nnames: ${v.names.join(' ') || '-'}\n`
+            + `ports: ${v.ports.map((p) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}`).join(', ') || '-'}\n`);
+        }
+        return 0;
+      }
+      const n = await findNetwork(dirs, name).catch((e: unknown) => {
+        if (e instanceof HakoError && e.code === 'not-found') throw new HakoError(`hako net inspect: '${name}' is neither a network nor a container attached to one (under --root ${root}); see 'hako net ls'`, { code: 'not-found' });
+        throw e;
+      });
+      const view = networkView(n, all);
       if (format === 'json') {
         process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
         return 0;
@@ -112,6 +136,7 @@ export async function netCommand(argv: string[]): Promise<number> {
       for (const a of await listAttachments(dirs)) {
         if (a.ownerPid === undefined || alive(a.ownerPid)) continue;
         await detach(dirs, a, { netns: delNetnsPath(dirs, a) });
+        await updateNetworkHosts(dirs, a.network);
         await unpinNetns(a.netns);
         await rm(netFilesDir(dirs, a.containerId), { recursive: true, force: true });
         process.stdout.write(`detached ${a.owner}: ${a.network}\n`);

@@ -17,7 +17,6 @@ import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
 import { type Globals, logRecord } from './globals.js';
 import { commandHelp } from './help.js';
-import { checkNetworkArg, type ContainerNetworkArgs, networkRemover, withNetwork } from './container-net.js';
 
 function oneId(verb: string, rest: string[]): string {
   if (rest.length !== 1) throw new HakoError(`hako ${verb}: expected exactly one container id (got ${rest.length}); see 'hako ${verb} --help'`, { code: 'bad-option' });
@@ -54,17 +53,13 @@ function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
   if (has(args, 'no-new-keyring')) o.noNewKeyring = true;
   const fds = last(args, 'preserve-fds');
   if (fds !== undefined) o.preserveFds = intValue(verb, 'preserve-fds', fds);
+  const network = last(args, 'network');
+  if (network !== undefined) o.network = network;
+  const publish = args.values.get('publish');
+  if (publish) o.publish = publish;
+  if (has(args, 'explain')) o.explain = true;
   closeStrayFds(3 + (o.preserveFds ?? 0));
   return o;
-}
-
-function networkArgs(args: ReturnType<typeof parseArgs>): ContainerNetworkArgs {
-  const n: ContainerNetworkArgs = {};
-  const network = last(args, 'network');
-  if (network !== undefined) n.network = network;
-  const publish = args.values.get('publish');
-  if (publish) n.publish = publish;
-  return n;
 }
 
 /** Signals a foreground `run` or `exec` passes on to the container, as runc's signal proxy. */
@@ -89,20 +84,18 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
   // stderr during create is the container's stderr: a warning there would read as the container's.
   const warn = globals.log ? (m: string) => logRecord(globals, 'warning', m.replace(/^hako: /, ''))
     : (m: string) => { process.stderr.write(`${m}\n`); };
-  const rt = new Runtime({ root: globals.root, warn, onRemove: networkRemover(globals.root, process.env.HAKO_NET_DIR) });
+  const rt = new Runtime({ root: globals.root, warn });
   switch (verb) {
     case 'create': {
       const id = oneId(verb, args.rest);
-      await checkNetworkArg(networkArgs(args));
-      await rt.create(id, withNetwork(verb, id, globals.root, createOptions(verb, args), networkArgs(args)));
+      await rt.create(id, createOptions(verb, args));
       return 0;
     }
     case 'run': {
       // as runc: a foreground container does not die with hako itself (killSignal false); the
       // signals hako gets are forwarded to it
       const id = oneId(verb, args.rest);
-      await checkNetworkArg(networkArgs(args));
-      const o = { ...withNetwork(verb, id, globals.root, createOptions(verb, args), networkArgs(args)), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
+      const o = { ...createOptions(verb, args), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
       return (await rt.run(id, o)).exitCode;
     }
     case 'start': {

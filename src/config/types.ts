@@ -174,6 +174,13 @@ export interface Linux {
   readonlyPaths?: string[];
   mountLabel?: string;
   personality?: Personality;
+  /** Host network devices moved into the container's network namespace (runtime-spec "Network
+   * Devices"): key the host's name, `name` the name inside (default the same). */
+  netDevices?: Record<string, NetDevice>;
+}
+
+export interface NetDevice {
+  name?: string;
 }
 
 export interface Namespace {

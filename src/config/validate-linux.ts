@@ -9,7 +9,7 @@ import {
 } from './known.js';
 import type {
   BlockIO, CPU, Device, DeviceCgroup, HugepageLimit, IDMapping, IntelRdt, InterfacePriority, Linux, Memory,
-  Namespace, Network, Personality, Pids, Rdma, Resources, Seccomp, SeccompArg, Syscall, ThrottleDevice, TimeOffset,
+  Namespace, NetDevice, Network, Personality, Pids, Rdma, Resources, Seccomp, SeccompArg, Syscall, ThrottleDevice, TimeOffset,
   WeightDevice,
 } from './types.js';
 
@@ -27,6 +27,9 @@ export const affinityList = text((s) => /^(\d+(-\d+)?(,\d+(-\d+)?)*)?$/.test(s) 
   const [a = 0, b = a] = r.split('-').map(Number);
   return a <= b && b < 8192;
 }), 'a CPU list like 0-3,7 (ranges ascending, CPUs below 8192)');
+
+/** A network interface name, as the kernel takes it (dev_valid_name). */
+const IFNAME = /^(?!\.{1,2}$)[^/:\s]{1,15}$/;
 
 const namespace = object<Namespace>({ type: oneOf(NAMESPACE_TYPES), path: opt(absolutePath) });
 
@@ -215,6 +218,11 @@ export const linux: Check<Linux> = object<Linux>({
   maskedPaths: opt(array(absolutePath)),
   readonlyPaths: opt(array(absolutePath)),
   mountLabel: opt(string),
+  netDevices: opt(record(object<NetDevice>({ name: opt(string) }, (d, path) => {
+    if (d.name !== undefined && !IFNAME.test(d.name)) fail(keyPath(path, 'name'), 'must be an interface name (1 to 15 characters, no /, : or white space)');
+  }), (k, path) => {
+    if (!IFNAME.test(k)) fail(path, 'key must be an interface name (1 to 15 characters, no /, : or white space)');
+  })),
   personality: opt(object<Personality>({
     domain: oneOf(PERSONALITY_DOMAINS),
     flags: opt(array(oneOf(Object.keys(PERSONALITY_FLAGS) as Array<keyof typeof PERSONALITY_FLAGS>, `one of linux/personality.h's flags (${Object.keys(PERSONALITY_FLAGS).join(', ')})`))),

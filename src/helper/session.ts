@@ -99,6 +99,8 @@ export interface LateCommand {
 export interface SessionHandlers {
   /** H1 unshared a user namespace: write its maps now. */
   onIdmap?(pid: number): Promise<void> | void;
+  /** H1 asked for its network namespace to be attached (NET_WAIT): attach it now. */
+  onNetwork?(pid: number): Promise<void> | void;
   /** The command's process exists (host pid). */
   onSpawned?(pid: number): void;
   onLog?(entry: LogEntry): void;
@@ -673,10 +675,12 @@ export class HelperSession {
             handlers.onLog?.(entry);
             return;
           }
-          case MessageType.IDMAP_REQUEST: {
-            phase = 'idmap';
+          case MessageType.IDMAP_REQUEST:
+          case MessageType.NETWORK_REQUEST: {
+            phase = frame.type === MessageType.IDMAP_REQUEST ? 'idmap' : 'network';
             try {
-              await handlers.onIdmap?.(f.int(Tag.PID) ?? 0);
+              if (frame.type === MessageType.IDMAP_REQUEST) await handlers.onIdmap?.(f.int(Tag.PID) ?? 0);
+              else await handlers.onNetwork?.(f.int(Tag.PID) ?? 0);
               phase = 'namespaces';
               reply(MessageType.ACK, frame.seq);
             } catch (e) {

@@ -7,14 +7,17 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { HakoError } from '../errors.js';
 import { addNetworkList, checkNetworkList, type CniResult, delNetworkList, type PortMapping, type RuntimeConf } from './cni.js';
+import { testKillPoint } from './testpoint.js';
+import { updateIsolation } from './isolation.js';
 import { type Attachment, findNetwork, ipamDir, listAttachments, type NetworkDirs, parseIPv4, removeAttachment, saveAttachment } from './config.js';
 
 /** What --network asks for. */
-export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string };
+export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string } | { kind: 'slirp4netns' };
 
 export function parseNetworkMode(text: string, who = 'hako'): NetworkMode {
   if (text === 'none') return { kind: 'none' };
   if (text === 'host') return { kind: 'host' };
+  if (text === 'slirp4netns') return { kind: 'slirp4netns' };
   if (text.startsWith('ns:')) {
     const path = text.slice(3);
     if (!path.startsWith('/')) throw new HakoError(`${who}: --network ns:PATH: '${path}' is not an absolute path`, { code: 'bad-option' });
@@ -57,6 +60,7 @@ export interface AttachOptions {
   portMappings?: PortMapping[];
   owner: string;
   ownerPid?: number;
+  names?: string[];
   explain?: (line: string) => void;
   cniPath?: string[];
 }
@@ -91,17 +95,21 @@ export async function attach(o: AttachOptions): Promise<Attachment> {
     result: { cniVersion: config.cniVersion }, portMappings: o.portMappings ?? [], owner: o.owner, created: new Date().toISOString(),
   };
   if (o.ownerPid !== undefined) a.ownerPid = o.ownerPid;
+  if (o.names?.length) a.names = o.names;
   // recorded first, so that a crash during ADD still leaves a record for DEL (net prune)
   await saveAttachment(o.dirs, a);
+  testKillPoint('net-recorded');
   const rt = runtimeConf(a, o.dirs, o.explain, o.cniPath);
   try {
     a.result = await addNetworkList(config, rt);
     await checkNetworkList(config, rt, a.result);
     o.explain?.(`[hako] network ${config.name}: CNI CHECK: ok`);
     await saveAttachment(o.dirs, a);
+    await updateIsolation(o.dirs, o.explain);
   } catch (e) {
     await delNetworkList(config, rt, a.result).catch(() => undefined);
     await removeAttachment(o.dirs, a.containerId, a.ifName);
+    await updateIsolation(o.dirs).catch(() => undefined);
     throw e;
   }
   return a;
@@ -113,6 +121,7 @@ export async function detach(dirs: NetworkDirs, a: Attachment, o: { netns?: stri
   const rt = runtimeConf({ ...a, netns: o.netns ?? a.netns }, dirs, o.explain, o.cniPath);
   await delNetworkList(a.config, rt, a.result);
   await removeAttachment(dirs, a.containerId, a.ifName);
+  await updateIsolation(dirs, o.explain);
 }
 
 const NSFS_MAGIC = 0x6e736673;

@@ -216,6 +216,8 @@ export interface Attachment {
   netns: string;
   result: import('./cni.js').CniResult;
   portMappings: import('./cni.js').PortMapping[];
+  /** The names other containers of the network reach it by (its id, its hostname), in the network's hosts file. */
+  names?: string[];
   /** Who holds it: the pid of `hako unshare`, or the container's id. */
   owner: string;
   /** The hako process that holds it, when it ends with that process (unshare): `net prune` lets go of it once that process is gone. */
@@ -264,4 +266,5 @@ export async function removeNetwork(dirs: NetworkDirs, name: string): Promise<vo
   if (users.length) throw new HakoError(`hako: net rm: network '${name}' is in use by ${users.map((a) => a.owner).join(', ')}`, { code: 'bad-state' });
   await rm(n.file, { force: true });
   await rm(join(ipamDir(dirs), name), { recursive: true, force: true });
+  await rm(join(dirs.stateDir, 'hosts', name), { force: true });
 }

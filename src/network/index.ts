@@ -2,3 +2,6 @@
 export * from './cni.js';
 export * from './config.js';
 export * from './attach.js';
+export * from './netns.js';
+export * from './unshare.js';
+export * from './container.js';

@@ -187,7 +187,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   }
   const hooks = spec.hooks ?? {};
   if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0 || input.networkPause) {
-    b.init(ops.sync({ type: MessageType.HOOKS }), `ask hako to ${input.networkPause ? 'attach the network, and ' : ''}run the prestart and createRuntime hooks (and for the state the createContainer hooks get)`);
+    b.init(ops.sync({ type: MessageType.HOOKS, ...(input.networkPause ? { flags: 1 } : {}) }), `ask hako to ${input.networkPause ? 'attach the network, and ' : ''}run the prestart and createRuntime hooks (and for the state the createContainer hooks get)`);
   }
   for (const h of hooks.createContainer ?? []) b.init(hookOp(h, input.hookState), `createContainer hook ${h.path}`);
   // sysctls (written under the container's /proc, from the container's namespaces: never to a

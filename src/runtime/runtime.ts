@@ -36,6 +36,7 @@ import { procStat, releaseHeldLocks, withLock } from './lock.js';
 import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
+import { containerDevices, containerNetwork, removeContainerNetwork } from '../network/container.js';
 
 export interface RuntimeOptions {
   /** Where container state lives (runc's --root). */
@@ -47,6 +48,8 @@ export interface RuntimeOptions {
   /** Called by delete once the container's processes are gone, before its state is removed: what a
    * face attached outside the runtime (the CLI's --network: CNI DEL) is let go here. */
   onRemove?: (id: string) => Promise<void>;
+  /** The network config directory for `network: NAME` (default: $HAKO_NET_DIR, /etc/hako/net.d for root). */
+  netDir?: string;
 }
 
 /**
@@ -104,6 +107,16 @@ export interface CreateOptions {
   /** Called with the init's pid once it is in its namespaces, before its mounts are final and before
    * the process runs (where prestart hooks run): the CLI's --network attaches the network here. */
   onNetwork?: (pid: number) => Promise<void>;
+  /** The container's network: 'none' (a new network namespace with only lo, up), 'host' (no new
+   * one), 'ns:PATH' (join it) or a CNI network's name ('bridge' is built in: an address on the
+   * bridge hako0, a default route, NAT out; other containers of the network by name). Without it
+   * the config's namespaces decide (as runc). */
+  network?: string;
+  /** With a CNI network: ports published on the host, '[HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]'. */
+  publish?: string[];
+  /** Show the network's steps (pin, CNI ADD of each plugin: veth, address, route, port rules) as
+   * they happen: true for stderr, or a function that takes each line. */
+  explain?: boolean | ((line: string) => void);
 }
 
 export interface RunOptions extends CreateOptions {
@@ -265,6 +278,13 @@ function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => vo
   }
   const bundle = o.bundle !== undefined ? resolve(o.bundle) : dirname(spec.root.path);
   return withoutKernelMemoryLimits({ spec, bundle, rootfs: rootfsOf(bundle, spec.root.path, source) });
+}
+
+/** The explain option as a function that takes each line. */
+function explainer(option: CreateOptions['explain']): ((line: string) => void) | undefined {
+  if (!option) return undefined;
+  if (typeof option === 'function') return option;
+  return (line) => process.stderr.write(`${line}\n`);
 }
 
 /** hako's own bounding set for the planner, when the container has no user namespace (in one, the
@@ -507,12 +527,14 @@ export class Runtime {
   readonly store: StateStore;
   private readonly warn: (message: string) => void;
   private readonly onRemove: ((id: string) => Promise<void>) | undefined;
+  private readonly netDir: string | undefined;
 
   constructor(options: RuntimeOptions = {}) {
     checkOptions('Runtime', options, object(RUNTIME_OPTIONS));
     this.store = new StateStore(options.root ?? defaultStateRoot());
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
     this.onRemove = options.onRemove;
+    this.netDir = options.netDir;
     if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
   }
 
@@ -736,7 +758,8 @@ export class Runtime {
    * then another process may have deleted it and created a new one with the same id). */
   private async remove(id: string, force: boolean, known?: Spec, which?: ContainerIdentity): Promise<void> {
     if (!this.store.exists(id)) {
-      if (force) return;
+      // what a create killed before it claimed the id left of its network (its files)
+      if (force) return removeContainerNetwork(id, this.store.root, { netDir: this.netDir });
       throw new HakoError(`hako: container ${id} does not exist`, { code: 'not-found' });
     }
     const state = this.store.read(id);
@@ -760,9 +783,18 @@ export class Runtime {
     if (!spec) {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
     }
-    if (this.onRemove) await this.onRemove(id);
+    await this.removeAttached(id);
     await this.store.removeAsync(id);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
+  }
+
+  /** What was attached outside the plan: the container's network (CNI DEL), then the face's onRemove. */
+  private async removeAttached(id: string): Promise<void> {
+    try {
+      await removeContainerNetwork(id, this.store.root, { netDir: this.netDir });
+    } finally {
+      if (this.onRemove) await this.onRemove(id);
+    }
   }
 
   /** Freezes every process of a running container (cgroup freezer); resolves once it is frozen. */
@@ -992,10 +1024,17 @@ export class Runtime {
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
-    const { spec, bundle, rootfs } = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn);
+    const effective = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn);
+    const { bundle, rootfs } = effective;
+    // network: the config changed for this container (its network namespace, the files' mounts)
+    const net = containerNetwork(`hako ${mode === 'create' ? 'create' : 'run'}`, id, this.store.root, effective.spec,
+      { network: options.network, publish: options.publish, netDir: this.netDir });
+    const spec = net ? net.spec : effective.spec;
     if ((process.geteuid?.() ?? 0) !== 0 && !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user')) {
       throw new HakoError(`hako: config.json: linux.namespaces: hako runs as uid ${process.geteuid?.()}, not root: a rootless container needs a user namespace (\`hako spec --rootless\` writes such a config)`, { code: 'bad-config' });
     }
+    const devices = containerDevices(id, this.store.root, spec, { netDir: this.netDir });
+    const explain = explainer(options.explain);
     let proc = spec.process;
     if (!proc) throw new HakoError('hako: config.json: process: a container needs a process to run', { code: 'bad-config' });
     const detach = mode !== 'run';
@@ -1039,6 +1078,10 @@ export class Runtime {
       if (removal) await removal;
       // a taken id is said before any error of this config (store.create below is the claim)
       if (this.store.exists(id)) throw new HakoError(`hako: container with id ${id} already exists`, 1, 'exists');
+      // an unknown network or a malformed conflist is refused before anything is made; the
+      // files the config bind-mounts are made before the planner looks for its mounts' sources
+      await net?.check();
+      await net?.prepare();
       // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the
       // host facts, while the helper starts)
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
@@ -1065,7 +1108,7 @@ export class Runtime {
         host, ...bounding,
         ...(options.noNewKeyring ? {} : { keyring: `_ses.${id}` }),
         hookState: JSON.stringify(ociState(state, 'created')),
-        ...(options.onNetwork ? { networkPause: true } : {}),
+        ...(options.onNetwork || net?.attach || devices ? { networkPause: true } : {}),
         ...(mode === 'run' && options.lateExec ? { lateExec: true } : {}),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
@@ -1077,6 +1120,7 @@ export class Runtime {
       this.store.create(id, state);
     } catch (e) {
       helper.abandon();
+      await net?.undo().catch(() => undefined);
       throw e;
     }
     let existed: string[] = [];
@@ -1138,6 +1182,8 @@ export class Runtime {
         } : {}),
         onSeccompState: () => seccompListenerState(spec, this.hookState({ ...state, pid }, 'creating'), pid),
         onHooks: async () => {
+          if (net?.attach) await net.attach(pid, explain);
+          if (devices) await devices(pid, explain);
           if (options.onNetwork) await options.onNetwork(pid);
           const s = this.hookState({ ...state, pid }, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, s);
@@ -1205,8 +1251,8 @@ export class Runtime {
           if (existed.length) await cgroup.removeCreatedAsync(existed);
           else if (made) await cgroup.destroyAsync();
         } finally {
-          // what a face attached (the CLI's --network) goes with the rest
-          if (this.onRemove) await this.onRemove(id).catch(() => undefined);
+          // the network (CNI DEL), and what a face attached, go with the rest
+          await this.removeAttached(id).catch(() => undefined);
           await this.store.removeAsync(id);
         }
       }

@@ -62,15 +62,21 @@ export function explainerOf(option: LaunchOptions['explain']): Explainer | undef
 
 const stageLabel: Record<string, string> = { ns: 'namespaces', init: 'init', host: 'helper' };
 
-/** Runs a built plan. `onIdmap` writes id maps when the plan asked for them. */
+/** What P does while the helper waits: write id maps (IDMAP), attach the network (NET_WAIT). */
+export interface Pauses {
+  onIdmap?: (pid: number, explain?: Explainer) => Promise<void> | void;
+  onNetwork?: (pid: number, explain?: Explainer) => Promise<void> | void;
+}
+
+/** Runs a built plan. `pauses` answer the plan's IDMAP and NET_WAIT ops. */
 export function launch(
   verb: string,
   builder: PlanBuilder,
   options: LaunchOptions,
-  onIdmap?: (pid: number, explain?: Explainer) => Promise<void> | void,
+  pauses?: Pauses,
   cleanup?: () => Promise<void>,
 ): Promise<LaunchResult> {
-  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, builder, options, onIdmap, attach, true, cleanup)).result;
+  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, builder, options, pauses, attach, true, cleanup)).result;
 }
 
 /** launch as a live handle: piped stdio as streams, the pid as soon as it exists. */
@@ -78,23 +84,23 @@ export function launchSpawn(
   verb: string,
   build: () => PlanBuilder | Promise<PlanBuilder>,
   options: LaunchOptions,
-  onIdmap?: (pid: number, explain?: Explainer) => Promise<void> | void,
+  pauses?: Pauses,
   cleanup?: () => Promise<void>,
 ): HakoProcess<LaunchResult> {
-  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, build(), options, onIdmap, attach, false, cleanup));
+  return new HakoProcess<LaunchResult>((attach) => launchOn(verb, build(), options, pauses, attach, false, cleanup));
 }
 
 async function launchOn(
   verb: string,
   built: PlanBuilder | Promise<PlanBuilder>,
   options: LaunchOptions,
-  onIdmap: ((pid: number, explain?: Explainer) => Promise<void> | void) | undefined,
+  pauses: Pauses | undefined,
   attach: (session: HelperSession) => void,
   capture: boolean,
   cleanup?: () => Promise<void>,
 ): Promise<LaunchResult> {
   try {
-    return await launchBuilt(verb, await built, options, onIdmap, attach, capture);
+    return await launchBuilt(verb, await built, options, pauses, attach, capture);
   } finally {
     // after the command has ended (or failed to start): e.g. the network's CNI DEL
     await cleanup?.();
@@ -105,7 +111,7 @@ async function launchBuilt(
   verb: string,
   builder: PlanBuilder,
   options: LaunchOptions,
-  onIdmap: ((pid: number, explain?: Explainer) => Promise<void> | void) | undefined,
+  pauses: Pauses | undefined,
   attach: (session: HelperSession) => void,
   capture: boolean,
 ): Promise<LaunchResult> {
@@ -136,7 +142,8 @@ async function launchBuilt(
   explain?.(`[hako] ${verb}: running the helper (one process creates or joins the namespaces, its child runs the command)`);
   const result = await session.run(plan, {
     onLog,
-    onIdmap: (pid) => onIdmap?.(pid, explain),
+    onIdmap: (pid) => pauses?.onIdmap?.(pid, explain),
+    onNetwork: (pid) => pauses?.onNetwork?.(pid, explain),
     onSpawned: (pid) => {
       initPid = pid;
       explain?.(`[hako] the command's process is pid ${pid} on the host`);

@@ -7,10 +7,10 @@ import { MS, mountFlagNames } from '../linux/mount.js';
 import { CAP_SYS_ADMIN, hasCap } from '../linux/proc.js';
 import { flagNames, namespaceKind, NAMESPACES, type NamespaceType } from '../linux/namespaces.js';
 import { checkMap, type IdMapPlan, type IdRange, subordinateRange, writeIdMaps } from './idmap.js';
-import { launch, launchSpawn, type LaunchOptions, type LaunchResult } from './launch.js';
+import { launch, launchSpawn, type LaunchOptions, type LaunchResult, type Pauses } from './launch.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import type { HakoProcess } from '../helper/handle.js';
-import { NetworkSetup, type NetworkStep } from './network.js';
+import { NetworkSetup, type NetworkStep } from '../network/unshare.js';
 
 export type Propagation = 'private' | 'shared' | 'slave' | 'unchanged';
 
@@ -73,7 +73,7 @@ function selectedNamespaces(o: UnshareOptions): Set<NamespaceType> {
   if (o.monotonic !== undefined || o.boottime !== undefined) set.add('time');
   if (o.mapRootUser || o.mapCurrentUser || o.mapUser !== undefined || o.mapGroup !== undefined ||
       o.mapUsers?.length || o.mapGroups?.length || o.mapAuto) set.add('user');
-  if (o.network === 'none') set.add('net');
+  if (o.network === 'none' || o.network === 'slirp4netns') set.add('net');
   return set;
 }
 
@@ -119,9 +119,18 @@ function checkDir(path: string | undefined, what: string): void {
   if (!isDir) throw new HakoError(`hako: unshare: --${what}: ${path} is not a directory`, { code: 'bad-option' });
 }
 
+/** --network slirp4netns without root and without any user namespace option: a new user
+ * namespace with your id as root in it (-U -r), which the new network namespace needs. */
+function rootlessNetwork(o: UnshareOptions): UnshareOptions {
+  if (o.network !== 'slirp4netns' || (process.geteuid?.() ?? 0) === 0) return o;
+  if (selectedNamespaces(o).has('user')) return o;
+  return { ...o, mapRootUser: true };
+}
+
 /** Builds the plan for unshare: pure, so it can be tested and explained without running it. */
 export function unsharePlan(o: UnshareOptions = {}, net?: NetworkStep): { builder: PlanBuilder; maps?: IdMapPlan } {
   checkOptions('unshare', o, object(UNSHARE_OPTIONS));
+  o = rootlessNetwork(o);
   const set = selectedNamespaces(o);
   net ??= NetworkSetup.from(o)?.step;
   if (net?.mode.kind === 'cni') {
@@ -164,8 +173,11 @@ export function unsharePlan(o: UnshareOptions = {}, net?: NetworkStep): { builde
     b.ns(ops.openDir({ slot: NET_SLOT, path: net.mode.path, anyFile: true }), `open ${net.mode.path}`);
     b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: NET_SLOT }), `setns(${net.mode.path}, CLONE_NEWNET): join that network namespace`);
   }
+  if (net?.mode.kind === 'slirp4netns') {
+    b.ns(ops.netWait(), 'ask hako to start slirp4netns for the new network namespace (tap0, user-mode networking), and wait');
+  }
   if (net?.mode.kind === 'cni') {
-    b.ns(ops.idmap(), `ask hako to attach the new network namespace to network ${net.mode.name} (CNI ADD), and wait`);
+    b.ns(ops.netWait(), `ask hako to attach the new network namespace to network ${net.mode.name} (CNI ADD), and wait`);
   }
   const propagation = o.propagation ?? 'private';
   if (set.has('mnt') && propagation !== 'unchanged') {
@@ -202,6 +214,7 @@ const NET_SLOT = 5;
 /** Runs a command in new namespaces; resolves with its exit once it has ended. */
 export async function unshare(options: UnshareOptions = {}): Promise<LaunchResult> {
   checkOptions('unshare', options, object(UNSHARE_OPTIONS));
+  options = rootlessNetwork(options);
   const net = NetworkSetup.from(options);
   try {
     await net?.prepare();
@@ -216,23 +229,26 @@ export async function unshare(options: UnshareOptions = {}): Promise<LaunchResul
 export function unshareSpawn(options: UnshareOptions = {}): HakoProcess<LaunchResult> {
   let maps: IdMapPlan | undefined;
   checkOptions('unshare', options, object(UNSHARE_OPTIONS));
+  options = rootlessNetwork(options);
   const net = NetworkSetup.from(options);
   return launchSpawn('unshare', async () => {
     await net?.prepare();
     const plan = unsharePlan(options, net?.step);
     maps = plan.maps;
     return plan.builder;
-  }, options, (pid, explain) => pauses(maps, net)?.(pid, explain), net ? () => net.teardown() : undefined);
+  }, options, {
+    onIdmap: (pid, explain) => pauses(maps, net).onIdmap?.(pid, explain),
+    onNetwork: (pid, explain) => pauses(maps, net).onNetwork?.(pid, explain),
+  }, net ? () => net.teardown() : undefined);
 }
 
-/** The plan's pauses (idmap ops), in order: the id maps when asked for, then the network's ADD. */
-function pauses(maps: IdMapPlan | undefined, net: NetworkSetup | undefined): ((pid: number, explain?: (line: string) => void) => Promise<void> | void) | undefined {
-  const queue: Array<(pid: number, explain?: (line: string) => void) => Promise<void> | void> = [];
+/** The plan's pauses: the id maps (IDMAP), the network's ADD (NET_WAIT). */
+function pauses(maps: IdMapPlan | undefined, net: NetworkSetup | undefined): Pauses {
+  const out: Pauses = {};
   const writer = idmapWriter(maps);
-  if (writer) queue.push(writer);
-  if (net?.step.mode.kind === 'cni') queue.push((pid, explain) => net.attachTo(pid, explain));
-  if (!queue.length) return undefined;
-  return (pid, explain) => queue.shift()?.(pid, explain);
+  if (writer) out.onIdmap = writer;
+  if (net?.step.mode.kind === 'cni' || net?.step.mode.kind === 'slirp4netns') out.onNetwork = (pid, explain) => net.attachTo(pid, explain);
+  return out;
 }
 
 function idmapWriter(maps: IdMapPlan | undefined): ((pid: number, explain?: (line: string) => void) => void) | undefined {

@@ -4,33 +4,12 @@
 // network config and state directories, and deletes it at the end. The whole file checks that the
 // real host's links, addresses, routes, iptables/nft rules and ip_forward are byte-identical after.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { assertNoLeaks, assertOneLineError, HAKO, lines, ok, run, snapshot, Background, testEnv, unique } from './util.mjs';
+import { assertNoLeaks, assertOneLineError, HAKO, lines, ok, run, snapshot, unique } from './util.mjs';
 import { Bundle } from './oci-util.mjs';
-
-const PLUGINS = '/usr/lib/cni';
-const haveTools = existsSync(`${PLUGINS}/bridge`) && existsSync('/usr/bin/busybox') && run('ip', ['netns', 'list']).status === 0;
-const skip = haveTools ? false : 'needs containernetworking-plugins, busybox and ip netns';
-
-/** The real host's network, as text: compared byte for byte before and after this file. */
-function hostNetwork() {
-  const out = (file, args) => {
-    const r = run(file, args);
-    return `$ ${file} ${args.join(' ')} (${r.status})\n${r.stdout}`;
-  };
-  return [
-    out('ip', ['-o', 'link', 'show']).replace(/ state \S+/g, ''),
-    out('ip', ['-o', 'addr', 'show']).replace(/valid_lft \S+ preferred_lft \S+/g, ''),
-    out('ip', ['route', 'show', 'table', 'all']),
-    out('ip', ['-6', 'route', 'show', 'table', 'all']).replace(/ expires \S+/g, ''),
-    out('iptables-save', []).replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, ''),
-    out('nft', ['list', 'ruleset']).replace(/counter packets \d+ bytes \d+/g, 'counter'),
-    `ip_forward ${readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')}`,
-  ].join('\n');
-}
+import { eth0Address, haveTools, hostNetwork, skip, TestHost } from './net-util.mjs';
 
 let hostBefore;
 before(() => { if (haveTools) hostBefore = hostNetwork(); });
@@ -38,93 +17,6 @@ after(() => {
   if (!haveTools) return;
   assert.equal(hostNetwork(), hostBefore, "the real host's network changed during the networking tests");
 });
-
-/** A test "host": a network namespace with lo up, and hako's network dirs for it. */
-class TestHost {
-  constructor() {
-    this.name = unique('hako-nt');
-    this.dir = mkdtempSync(join(tmpdir(), 'hako-net-test-'));
-    this.netDir = join(this.dir, 'net.d');
-    this.stateDir = join(this.dir, 'state');
-    this.www = join(this.dir, 'www');
-    mkdirSync(this.www);
-    writeFileSync(join(this.www, 'index.html'), `hello from ${this.name}\n`);
-    ok(run('ip', ['netns', 'add', this.name]));
-    ok(run('ip', ['-n', this.name, 'link', 'set', 'lo', 'up']));
-    this.env = testEnv({ HAKO_NET_DIR: this.netDir, HAKO_NET_STATE: this.stateDir });
-  }
-
-  /** Runs a command in the test host. */
-  exec(file, args, options = {}) {
-    return run('ip', ['netns', 'exec', this.name, file, ...args], { env: this.env, ...options });
-  }
-
-  hako(args, options) {
-    return this.exec(HAKO, args, options);
-  }
-
-  /** hako in the test host's network namespace only (ip netns exec remounts /sys, hiding the cgroups a container needs). */
-  nsHako(args, options) {
-    return run('nsenter', [`--net=/run/netns/${this.name}`, HAKO, ...args], { env: this.env, ...options });
-  }
-
-  spawnHako(args) {
-    return new Background('ip', ['netns', 'exec', this.name, HAKO, ...args], { env: this.env });
-  }
-
-  /** As spawnHako, in the host's mount namespace (what hako keeps mounted outlives the command). */
-  nsSpawnHako(args) {
-    return new Background('nsenter', [`--net=/run/netns/${this.name}`, HAKO, ...args], { env: this.env });
-  }
-
-  links() {
-    return lines(ok(run('ip', ['-n', this.name, '-o', 'link', 'show']))).map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1]);
-  }
-
-  /** host-local's lease files (one per address handed out) of a network. */
-  leases(network = 'bridge') {
-    const d = join(this.stateDir, 'ipam', network);
-    return existsSync(d) ? readdirSync(d).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
-  }
-
-  attachments() {
-    const d = join(this.stateDir, 'attachments');
-    return existsSync(d) ? readdirSync(d) : [];
-  }
-
-  iptables() {
-    return this.exec('iptables-save', []).stdout.replace(/^#.*\n/gm, '');
-  }
-
-  /** Nothing of an attachment is left: no veth, no lease, no record, no rule naming the address. */
-  assertClean(addresses = []) {
-    assert.deepEqual(this.links().filter((l) => l !== 'lo' && !/^hako\d+$/.test(l) && !l.startsWith('hk-')), [], 'a veth was left in the test host');
-    assert.deepEqual(this.leases(), [], 'an IPAM lease was not returned');
-    assert.deepEqual(this.attachments(), [], 'an attachment record was left');
-    for (const d of ['files', 'netns']) {
-      const dir = join(this.stateDir, d);
-      assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], `something was left in ${dir}`);
-    }
-    const rules = this.iptables();
-    for (const a of addresses) assert.ok(!rules.includes(a), `an iptables rule still names ${a}:\n${rules}`);
-    assert.ok(!/unshare-[0-9a-f]{12}/.test(rules), `an iptables rule still names a container:\n${rules}`);
-  }
-
-  cleanup() {
-    // a namespace hako kept as a file and failed to let go (a failing test) must not outlive it
-    const kept = join(this.stateDir, 'netns');
-    if (existsSync(kept)) for (const f of readdirSync(kept)) run('umount', [join(kept, f)]);
-    run('ip', ['netns', 'del', this.name]);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** An address of eth0 printed by `ip -4 -o addr show dev eth0`. */
-function eth0Address(text) {
-  const m = /eth0\s+inet (\d+\.\d+\.\d+\.\d+)\//.exec(text);
-  assert.ok(m, `no eth0 address in:\n${text}`);
-  return m[1];
-}
 
 /** Ends a `hako unshare` as kill would: SIGTERM to hako (ip netns exec execs it), which passes it on. */
 async function terminate(bg) {
@@ -376,7 +268,7 @@ describe('hako net', { skip }, () => {
         [['net', 'create', '--subnet', '10.92.0.0/24', '--gateway', '10.93.0.1', 'x'], /--gateway: 10\.93\.0\.1 is not a host address of the subnet 10\.92\.0\.0\/24/],
         [['net', 'create', '--subnet', 'ten', 'x'], /'ten' is not an IPv4 subnet/],
         [['unshare', '--network', 'nosuch', '--', 'true'], /no network 'nosuch'/],
-        [['net', 'inspect', 'nosuch'], /no network 'nosuch'/],
+        [['net', 'inspect', 'nosuch'], /'nosuch' is neither a network nor a container attached to one/],
         [['unshare', '--publish', '80', '--network', 'bridge', '--', 'true'], /--publish: '80' is not/],
       ];
       for (const [args, re] of cases) {

@@ -14,9 +14,9 @@ export const LAYERS = {
   'linux': 0, 'errors.ts': 0, // kernel facts and constants; errors with a stable code
   'helper': 1, 'config': 1, 'cgroups': 1, 'options.ts': 1, // protocol and session; the OCI config model; cgroups; option checks
   'plan': 2, // config + host facts -> ops, pure
-  'runtime': 3, // the OCI runtime library: state, locks, hooks, users, Runtime
-  'network': 3, // CNI networks
-  'image': 4, // the image store: above runtime, whose lock it takes
+  'network': 3, // CNI networks, user-mode networks, a container's network (Runtime uses it)
+  'runtime': 4, // the OCI runtime library: state, locks, hooks, users, Runtime
+  'image': 5, // the image store: above runtime, whose lock it takes
 };
 /** The faces: they may import any layer; a layer never imports a face. */
 export const FACES = { 'toolkit': ['toolkit'], 'cli': ['cli', 'toolkit', 'sandbox'], 'sandbox': ['sandbox'], 'index.ts': ['toolkit', 'sandbox'] };

@@ -80,7 +80,7 @@ const cases = [
   ['Runtime: a string for warn', () => new Runtime({ warn: 'stderr' }),
     "hako: Runtime: options.warn: must be a function (got 'stderr')", 'options.warn'],
   ['Runtime: an unknown key', () => new Runtime({ rootDir: '/run/x' }),
-    'hako: Runtime: options.rootDir: unknown option (known: root, warn, cgroupVersion, onRemove)', 'options.rootDir'],
+    'hako: Runtime: options.rootDir: unknown option (known: root, warn, cgroupVersion, onRemove, netDir)', 'options.rootDir'],
 ];
 
 for (const [what, call, expected, path] of cases) {

@@ -3,21 +3,14 @@
 // DEL after the command has ended. The namespace is kept as a file (a bind mount, as `ip netns add`
 // makes) from ADD to DEL, so that DEL runs in it even when the command is gone: the bridge plugin
 // removes its NAT rule only from inside.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { ops } from '../helper/ops.js';
-import { PlanBuilder } from '../helper/plan-builder.js';
-import { MS } from '../linux/mount.js';
-import { namespaceKind } from '../linux/namespaces.js';
-import { launch } from './launch.js';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
-import {
-  attach, type Attachment, cniContainerId, detach, hostsFile, type NetworkDirs, networkDirs, type NetworkMode, netFilesDir, netnsPath,
-  parseNetworkMode, parsePublish, type PortMapping, resolvConf,
-} from '../network/index.js';
+import { attach, cniContainerId, detach, hostsFile, type NetworkMode, parseNetworkMode, parsePublish, resolvConf } from './attach.js';
+import type { PortMapping } from './cni.js';
+import { type Attachment, type NetworkDirs, networkDirs, netFilesDir, netnsPath } from './config.js';
+import { pinNetns, unpinNetns } from './netns.js';
+import { type Slirp, startSlirp } from './slirp.js';
 
 /** What the plan of unshare needs to know about the network. */
 export interface NetworkStep {
@@ -27,32 +20,13 @@ export interface NetworkStep {
   hosts: string;
 }
 
-/** Keeps the init's network namespace as a file (a bind mount of its nsfs inode, as `ip netns add`
- * does): DEL must run in it after the container has ended, or bridge's NAT rules stay behind. */
-export async function pinNetns(pid: number, file: string): Promise<void> {
-  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-  writeFileSync(file, '', { mode: 0o600 });
-  const b = new PlanBuilder();
-  b.ns(ops.openDir({ slot: 5, path: `/proc/${pid}/ns/net`, anyFile: true }), `open /proc/${pid}/ns/net`);
-  b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: 5 }), "setns(CLONE_NEWNET): join the container's network namespace");
-  b.init(ops.mount({ source: '/proc/self/ns/net', target: file, flags: MS.BIND }), `bind it on ${file}`);
-  b.exec(['/bin/true'], {});
-  const r = await launch('network', b, { stdio: 'ignore' });
-  if (r.exitCode !== 0) throw new HakoError(`hako: cannot keep the container's network namespace at ${file}`, { code: 'io' });
-}
-
-export async function unpinNetns(file: string): Promise<void> {
-  if (!existsSync(file)) return;
-  await promisify(execFile)('umount', [file]).catch(() => undefined);
-  rmSync(file, { force: true });
-}
-
 export class NetworkSetup {
   private dir?: string;
   private netns?: string;
   private attachment?: Attachment;
   private explain?: ((line: string) => void) | undefined;
   private torn = false;
+  private slirp?: Slirp;
   readonly step: NetworkStep;
   /** The CNI container id: chosen first, as the files' directory is named after it. */
   private readonly containerId = cniContainerId('unshare');
@@ -69,7 +43,7 @@ export class NetworkSetup {
     }
     const mode = parseNetworkMode(o.network, 'hako: unshare');
     const ports = (o.publish ?? []).map((p) => parsePublish(p, 'hako: unshare'));
-    if (ports.length && mode.kind !== 'cni') throw new HakoError(`hako: unshare: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
+    if (ports.length && mode.kind !== 'cni' && mode.kind !== 'slirp4netns') throw new HakoError(`hako: unshare: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
     if (mode.kind === 'cni' && (process.geteuid?.() ?? 0) !== 0) {
       throw new HakoError(`hako: unshare: --network ${mode.name}: attaching to a CNI network (a bridge, iptables rules) needs root; without root use --network none or ns:PATH`, { code: 'permission' });
     }
@@ -89,8 +63,14 @@ export class NetworkSetup {
     await writeFile(this.step.hosts, '', { mode: 0o644 });
   }
 
-  /** CNI ADD of the namespace of `pid` (the helper, waiting), then the files from the result. */
+  /** CNI ADD of the namespace of `pid` (the helper, waiting), then the files from the result;
+   * or, for slirp4netns, a slirp4netns process for it (user-mode networking, no root needed). */
   async attachTo(pid: number, explain?: (line: string) => void): Promise<void> {
+    if (this.step.mode.kind === 'slirp4netns') {
+      this.explain = explain;
+      this.slirp = await startSlirp(pid, this.ports, explain);
+      return;
+    }
     if (this.step.mode.kind !== 'cni') return;
     this.explain = explain;
     const { containerId } = this;
@@ -112,6 +92,10 @@ export class NetworkSetup {
   async teardown(): Promise<void> {
     if (this.torn) return;
     this.torn = true;
+    if (this.slirp) {
+      this.explain?.('[hako] network slirp4netns: stopped');
+      await this.slirp.stop();
+    }
     try {
       if (this.attachment) {
         this.explain?.(`[hako] network ${this.attachment.network}: CNI DEL (the plugins in reverse order)`);
