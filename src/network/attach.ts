@@ -12,18 +12,19 @@ import { updateIsolation } from './isolation.js';
 import { type Attachment, findNetwork, ipamDir, listAttachments, type NetworkDirs, parseIPv4, removeAttachment, saveAttachment } from './config.js';
 
 /** What --network asks for. */
-export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string } | { kind: 'slirp4netns' };
+export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string } | { kind: 'slirp4netns' } | { kind: 'pasta' };
 
 export function parseNetworkMode(text: string, who = 'hako'): NetworkMode {
   if (text === 'none') return { kind: 'none' };
   if (text === 'host') return { kind: 'host' };
   if (text === 'slirp4netns') return { kind: 'slirp4netns' };
+  if (text === 'pasta') return { kind: 'pasta' };
   if (text.startsWith('ns:')) {
     const path = text.slice(3);
     if (!path.startsWith('/')) throw new HakoError(`${who}: --network ns:PATH: '${path}' is not an absolute path`, { code: 'bad-option' });
     return { kind: 'ns', path };
   }
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(text)) throw new HakoError(`${who}: --network: '${text}' is not none, host, ns:PATH or a network name`, { code: 'bad-option' });
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(text)) throw new HakoError(`${who}: --network: '${text}' is not none, host, ns:PATH, slirp4netns, pasta or a network name`, { code: 'bad-option' });
   return { kind: 'cni', name: text };
 }
 

@@ -4,8 +4,8 @@
 // resolv.conf and of the network's hosts file), the init is attached where prestart hooks run
 // (before the process), and delete (also --force) runs CNI DEL from the attachment record.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { Mount, Spec } from '../config/types.js';
@@ -16,6 +16,7 @@ import { ensureNetworkHosts, updateNetworkHosts } from './hosts.js';
 import { pinNetns, unpinNetns } from './netns.js';
 import { moveDevicesBack, moveDevicesIn, netDevicesOf } from './devices.js';
 import { testKillPoint } from './testpoint.js';
+import { startUserMode, stopRecorded, type UserModeDriver } from './usermode.js';
 
 export interface ContainerNetworkOptions {
   /** none, host, ns:PATH or a CNI network's name. */
@@ -61,14 +62,14 @@ export function containerNetwork(who: string, id: string, root: string, spec: Sp
     return undefined;
   }
   const mode = parseNetworkMode(o.network, who);
-  if (mode.kind === 'slirp4netns') throw new HakoError(`${who}: --network slirp4netns: only for hako unshare for now (a container takes none, host, ns:PATH or a CNI network)`, { code: 'unsupported' });
   const ports: PortMapping[] = (o.publish ?? []).map((p) => parsePublish(p, who));
-  if (ports.length && mode.kind !== 'cni') throw new HakoError(`${who}: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
+  if (ports.length && mode.kind !== 'cni' && mode.kind !== 'slirp4netns' && mode.kind !== 'pasta') throw new HakoError(`${who}: --publish needs --network NAME (a CNI network), slirp4netns or pasta, not ${o.network}`, { code: 'bad-option' });
   const linux = spec.linux ?? {};
   const namespaces = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network');
   if (mode.kind === 'ns') namespaces.push({ type: 'network', path: mode.path });
   else if (mode.kind !== 'host') namespaces.push({ type: 'network' });
   const out: Spec = { ...spec, linux: { ...linux, namespaces } };
+  if (mode.kind === 'slirp4netns' || mode.kind === 'pasta') return userModeNetwork(mode.kind, id, root, out, ports, dirsOf(o));
   if (mode.kind !== 'cni') return { mode, spec: out, check: async () => { /* nothing to check */ }, prepare: async () => { /* nothing to make */ }, undo: async () => { /* nothing made */ } };
   if ((process.geteuid?.() ?? 0) !== 0) throw new HakoError(`${who}: --network ${mode.name}: attaching to a CNI network (a bridge, iptables rules) needs root; without root use --network none or ns:PATH`, { code: 'permission' });
   const dirs = dirsOf(o);
@@ -119,6 +120,54 @@ export function containerNetwork(who: string, id: string, root: string, spec: Sp
   };
 }
 
+/** A user-mode network (slirp4netns or pasta, no root needed): the driver joins the init's
+ * namespaces where prestart hooks run and outlives hako; its pid and start time are recorded in
+ * the container's files directory (made first: delete's mark), and delete ends it. The
+ * container's /etc/resolv.conf names the driver's DNS (slirp4netns) or the host's resolvers. */
+function userModeNetwork(driver: UserModeDriver, id: string, root: string, spec: Spec, ports: PortMapping[], dirs: NetworkDirs): ContainerNetwork {
+  const dir = netFilesDir(dirs, containerCniId(id, root));
+  const resolv = join(dir, 'resolv.conf');
+  spec.mounts = [...(spec.mounts ?? []).filter((m) => m.destination !== '/etc/resolv.conf'),
+    { destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['bind', 'rprivate', 'ro'] }];
+  let made = false;
+  return {
+    mode: { kind: driver },
+    spec,
+    async check() { /* the driver's own checks come when it starts */ },
+    async prepare() {
+      made = !existsSync(dir);
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      await writeFile(resolv, '', { mode: 0o644, flag: 'a' });
+    },
+    async undo() {
+      if (made) await rm(dir, { recursive: true, force: true });
+      made = false;
+    },
+    async attach(pid, explain) {
+      const net = await startUserMode(driver, { pid, ports, ...(explain ? { explain } : {}) });
+      await writeFile(join(dir, USER_MODE_RECORD), JSON.stringify({ driver, pid: net.pid, startTime: net.startTime, runDir: net.runDir }), { mode: 0o600 });
+      await writeFile(resolv, net.dns ? `nameserver ${net.dns}\n` : hostResolvers());
+    },
+  };
+}
+
+const USER_MODE_RECORD = 'user-mode.json';
+
+/** The host's resolv.conf without loopback resolvers (unreachable from the container's namespace). */
+function hostResolvers(): string {
+  let text = '';
+  try { text = readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; }
+  return text.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l)).join('\n');
+}
+
+/** At delete: the user-mode driver a container's record names, ended (if it still runs). */
+async function stopUserMode(files: string): Promise<void> {
+  let record: { pid?: number; startTime?: number; runDir?: string };
+  try { record = JSON.parse(await readFile(join(files, USER_MODE_RECORD), 'utf8')) as typeof record; } catch { return; }
+  if (record.pid && record.startTime) stopRecorded(record.pid, record.startTime);
+  if (record.runDir?.includes('/hako-um-')) await rm(record.runDir, { recursive: true, force: true });
+}
+
 /** At delete: DEL of every attachment of the container, in its kept namespace (or, when that is
  * gone, a path that does not exist: the plugins then release what they can), the hosts files
  * updated, the namespace let go, the files removed. A container made without a CNI network has
@@ -129,6 +178,7 @@ export async function removeContainerNetwork(id: string, root: string, o: { netD
   await moveDevicesBack(dirs, cid);
   const files = netFilesDir(dirs, cid);
   if (!existsSync(files)) return;
+  await stopUserMode(files);
   for (const a of (await listAttachments(dirs)).filter((x) => x.containerId === cid && x.owner === owner(id, root))) {
     await detach(dirs, a, { netns: delNetnsPath(dirs, a) });
     await updateNetworkHosts(dirs, a.network);

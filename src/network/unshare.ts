@@ -10,7 +10,7 @@ import { attach, cniContainerId, detach, hostsFile, type NetworkMode, parseNetwo
 import type { PortMapping } from './cni.js';
 import { type Attachment, type NetworkDirs, networkDirs, netFilesDir, netnsPath } from './config.js';
 import { pinNetns, unpinNetns } from './netns.js';
-import { type Slirp, startSlirp } from './slirp.js';
+import { startUserMode, type UserModeNet } from './usermode.js';
 
 /** What the plan of unshare needs to know about the network. */
 export interface NetworkStep {
@@ -26,7 +26,7 @@ export class NetworkSetup {
   private attachment?: Attachment;
   private explain?: ((line: string) => void) | undefined;
   private torn = false;
-  private slirp?: Slirp;
+  private userMode?: UserModeNet;
   readonly step: NetworkStep;
   /** The CNI container id: chosen first, as the files' directory is named after it. */
   private readonly containerId = cniContainerId('unshare');
@@ -43,7 +43,7 @@ export class NetworkSetup {
     }
     const mode = parseNetworkMode(o.network, 'hako: unshare');
     const ports = (o.publish ?? []).map((p) => parsePublish(p, 'hako: unshare'));
-    if (ports.length && mode.kind !== 'cni' && mode.kind !== 'slirp4netns') throw new HakoError(`hako: unshare: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
+    if (ports.length && mode.kind !== 'cni' && mode.kind !== 'slirp4netns' && mode.kind !== 'pasta') throw new HakoError(`hako: unshare: --publish needs --network NAME (a CNI network), not ${o.network}`, { code: 'bad-option' });
     if (mode.kind === 'cni' && (process.geteuid?.() ?? 0) !== 0) {
       throw new HakoError(`hako: unshare: --network ${mode.name}: attaching to a CNI network (a bridge, iptables rules) needs root; without root use --network none or ns:PATH`, { code: 'permission' });
     }
@@ -64,11 +64,12 @@ export class NetworkSetup {
   }
 
   /** CNI ADD of the namespace of `pid` (the helper, waiting), then the files from the result;
-   * or, for slirp4netns, a slirp4netns process for it (user-mode networking, no root needed). */
+   * or, for slirp4netns and pasta, the driver for it (user-mode networking, no root needed). */
   async attachTo(pid: number, explain?: (line: string) => void): Promise<void> {
-    if (this.step.mode.kind === 'slirp4netns') {
+    if (this.step.mode.kind === 'slirp4netns' || this.step.mode.kind === 'pasta') {
       this.explain = explain;
-      this.slirp = await startSlirp(pid, this.ports, explain);
+      // ends with this process too (slirp4netns's exit fd), should teardown never come
+      this.userMode = await startUserMode(this.step.mode.kind, { pid, ports: this.ports, tied: true, ...(explain ? { explain } : {}) });
       return;
     }
     if (this.step.mode.kind !== 'cni') return;
@@ -92,9 +93,9 @@ export class NetworkSetup {
   async teardown(): Promise<void> {
     if (this.torn) return;
     this.torn = true;
-    if (this.slirp) {
-      this.explain?.('[hako] network slirp4netns: stopped');
-      await this.slirp.stop();
+    if (this.userMode) {
+      this.explain?.(`[hako] network ${this.userMode.driver}: stopped`);
+      await this.userMode.stop();
     }
     try {
       if (this.attachment) {

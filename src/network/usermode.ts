@@ -4,8 +4,11 @@
 // makes a tap device there (eth0 for pasta, tap0 for slirp4netns, up, with an address and a
 // default route) and relays its packets through ordinary sockets of the host. It lives as long as
 // the namespace is used: stop() ends it (a container's record names its pid for `delete`).
-import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { HakoError } from '../errors.js';
 import type { PortMapping } from './cni.js';
@@ -19,6 +22,8 @@ export interface UserModeNet {
   pid: number;
   /** Its start time (/proc/PID/stat field 22), so a reused pid is never killed. */
   startTime: number;
+  /** Its private directory (API socket, log, pid file): removed when it is stopped. */
+  runDir: string;
   address: string;
   gateway: string;
   dns: string;
@@ -76,17 +81,25 @@ export interface UserModeOptions {
   /** A process in the network namespace (and, without root, in its user namespace). */
   pid: number;
   ports: PortMapping[];
-  /** Where slirp4netns's API socket goes (a directory only the caller may write). */
-  runDir: string;
+  /** The driver ends with this process (slirp4netns's exit fd): a foreground command's network.
+   * Otherwise it outlives it, and stop() (or stopRecorded() at a container's delete) ends it. */
+  tied?: boolean;
   /** Lines for --explain. */
   explain?: (line: string) => void;
 }
 
 /** Starts the driver for the namespace of `o.pid`; resolves once the namespace is configured and
- * every port is published. A failure ends the driver and names what failed. */
+ * every port is published. A failure ends the driver and names what failed. Its API socket and
+ * log are in a private directory of its own (runDir), removed when it is stopped. */
 export async function startUserMode(driver: UserModeDriver, o: UserModeOptions): Promise<UserModeNet> {
   checkTun();
-  return driver === 'slirp4netns' ? startSlirp(o) : startPasta(o);
+  const runDir = await mkdtemp(join(tmpdir(), 'hako-um-'));
+  try {
+    return await (driver === 'slirp4netns' ? startSlirp(o, runDir) : startPasta(o, runDir));
+  } catch (e) {
+    await rm(runDir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 function spawnError(driver: UserModeDriver, e: Error): HakoError {
@@ -94,20 +107,14 @@ function spawnError(driver: UserModeDriver, e: Error): HakoError {
   return new HakoError(code === 'ENOENT' ? `hako: network: ${driver} is not installed (apt-get install ${PACKAGE[driver]})` : `hako: network: cannot run ${driver}: ${e.message}`, { code: 'network' });
 }
 
-/** Runs a driver that stays in the foreground; `failed` rejects if it ends or cannot start. */
-function launch(driver: UserModeDriver, args: string[], stdio: ('ignore' | 'pipe')[], explain?: (line: string) => void) {
-  explain?.(`[hako] ${driver} ${args.join(' ')}`);
-  const child = spawn(driver, args, { stdio, detached: true });
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => { if (stderr.length < 4096) stderr += b.toString(); });
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', (e) => reject(spawnError(driver, e)));
-    child.once('exit', (status, signal) => {
-      reject(new HakoError(`hako: network: ${driver} exited (${signal ?? `status ${status}`}) before the network was ready${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`, { code: 'network' }));
-    });
-  });
-  failed.catch(() => { /* raced below */ });
-  return { child, failed, stderr: () => stderr };
+/** The last line the driver logged (its log file in runDir), for an error. */
+function lastLogLine(runDir: string): string {
+  try {
+    const lines = readFileSync(join(runDir, 'log'), 'utf8').trim().split('\n');
+    return lines[lines.length - 1] ?? '';
+  } catch {
+    return '';
+  }
 }
 
 const TIMEOUT_MS = 10_000;
@@ -119,26 +126,46 @@ function timeout(driver: UserModeDriver): Promise<never> {
   });
 }
 
-function stopper(child: ReturnType<typeof spawn>): () => Promise<void> {
-  return () => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
-    child.once('exit', () => resolve());
-    try { child.kill('SIGTERM'); } catch { resolve(); }
-  });
+/** Ends a driver by pid and start time, waits (bounded) until it is gone, removes its runDir. */
+async function stopDriver(pid: number, startTime: number, runDir: string): Promise<void> {
+  stopRecorded(pid, startTime);
+  for (let i = 0; i < 200 && running(pid, startTime); i++) await new Promise((r) => setTimeout(r, 10));
+  await rm(runDir, { recursive: true, force: true });
 }
 
-async function startSlirp(o: UserModeOptions): Promise<UserModeNet> {
-  const api = `${o.runDir}/slirp4netns-${o.pid}.sock`;
-  // fd 3: the ready fd ("1" once configured); the driver ends on stop()
-  const args = ['--configure', '--mtu=65520', '--disable-host-loopback', `--api-socket=${api}`, '--ready-fd=3', String(o.pid), SLIRP.ifName];
-  const { child, failed } = launch('slirp4netns', args, ['ignore', 'ignore', 'pipe', 'pipe'], o.explain);
-  const stop = stopper(child);
+async function startSlirp(o: UserModeOptions, runDir: string): Promise<UserModeNet> {
+  const api = join(runDir, 'api.sock');
+  // fd 3: the ready fd ("1" once configured); fd 4, tied: the exit fd (it ends when this process
+  // closes it, or dies); its log in runDir, so that it never writes to a pipe hako left
+  const args = ['--configure', '--mtu=65520', '--disable-host-loopback', `--api-socket=${api}`, '--ready-fd=3', ...(o.tied ? ['--exit-fd=4'] : []), String(o.pid), SLIRP.ifName];
+  o.explain?.(`[hako] slirp4netns ${args.join(' ')}`);
+  const log = openSync(join(runDir, 'log'), 'a', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn('slirp4netns', args, { stdio: ['ignore', 'ignore', log, 'pipe', ...(o.tied ? ['pipe' as const] : [])], detached: !o.tied });
+  } finally {
+    closeSync(log);
+  }
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (e) => reject(spawnError('slirp4netns', e)));
+    child.once('exit', (status, signal) => {
+      const why = lastLogLine(runDir);
+      reject(new HakoError(`hako: network: slirp4netns exited (${signal ?? `status ${status}`}) before the network was ready${why ? `: ${why}` : ''}`, { code: 'network' }));
+    });
+  });
+  failed.catch(() => { /* raced below */ });
+  const pid = () => child.pid ?? 0;
+  const stop = async () => {
+    (child.stdio[4] as { destroy?: () => void } | null)?.destroy?.();
+    await stopDriver(pid(), processStartTime(pid()), runDir);
+  };
   try {
     const ready = new Promise<void>((resolve) => {
       const fd3 = child.stdio[3] as NodeJS.ReadableStream | null;
       fd3?.on('data', (b: Buffer) => { if (b.includes(0x31)) resolve(); });
     });
     await Promise.race([ready, failed, timeout('slirp4netns')]);
+    o.explain?.(`[hako] slirp4netns: ${SLIRP.ifName} ${SLIRP.address}/24, default route via ${SLIRP.gateway}, DNS ${SLIRP.dns} (pid ${pid()})`);
     for (const p of o.ports) {
       const request = { execute: 'add_hostfwd', arguments: { proto: p.protocol, host_addr: p.hostIP ?? '0.0.0.0', host_port: p.hostPort, guest_addr: SLIRP.address, guest_port: p.containerPort } };
       o.explain?.(`[hako] slirp4netns: publish ${request.arguments.host_addr}:${p.hostPort} -> ${SLIRP.address}:${p.containerPort}/${p.protocol}`);
@@ -152,11 +179,9 @@ async function startSlirp(o: UserModeOptions): Promise<UserModeNet> {
     await stop();
     throw e;
   }
-  child.stderr?.removeAllListeners('data');
-  child.stderr?.resume();
   child.unref();
   for (const s of child.stdio) (s as { unref?: () => void } | null)?.unref?.();
-  return { driver: 'slirp4netns', pid: child.pid ?? 0, startTime: processStartTime(child.pid ?? 0), ...SLIRP, stop };
+  return { driver: 'slirp4netns', pid: pid(), startTime: processStartTime(pid()), runDir, ...SLIRP, stop };
 }
 
 /** One request on slirp4netns's API socket (JSON in, JSON out, one per connection). */
@@ -176,9 +201,9 @@ function apiCall(path: string, request: object): Promise<{ return?: unknown; err
 /** pasta (passt(1)): the namespace gets the host's own address and gateway on eth0; it reaches
  * the host's resolvers as the host does. pasta configures the namespace, then goes into the
  * background (its first process exits 0): that exit is its "ready"; its pid comes from --pid. */
-async function startPasta(o: UserModeOptions): Promise<UserModeNet> {
+async function startPasta(o: UserModeOptions, runDir: string): Promise<UserModeNet> {
   const forwards = o.ports.flatMap((p) => [p.protocol === 'udp' ? '-u' : '-t', `${p.hostIP ? `${p.hostIP}/` : ''}${p.hostPort}:${p.containerPort}`]);
-  const pidFile = `${o.runDir}/pasta-${o.pid}.pid`;
+  const pidFile = join(runDir, 'pid');
   // no port is forwarded unless published (pasta would forward every bound port otherwise)
   const args = ['--quiet', '--config-net', '--ns-ifname', 'eth0', '--pid', pidFile, ...(forwards.length ? forwards : ['-t', 'none', '-u', 'none']), '-T', 'none', '-U', 'none',
     '--userns', `/proc/${o.pid}/ns/user`, '--netns', `/proc/${o.pid}/ns/net`];
@@ -199,11 +224,7 @@ async function startPasta(o: UserModeOptions): Promise<UserModeNet> {
   try { rmSync(pidFile, { force: true }); } catch { /* left in the run dir */ }
   if (!pid) throw new HakoError(`hako: network: pasta did not say its pid (${pidFile})`, { code: 'network' });
   const startTime = processStartTime(pid);
-  return { driver: 'pasta', pid, startTime, address: '', gateway: '', dns: '', ifName: 'eth0', stop: () => stopPid(pid, startTime) };
+  o.explain?.(`[hako] pasta: eth0 with the host's addresses and routes (pid ${pid})`);
+  return { driver: 'pasta', pid, startTime, runDir, address: '', gateway: '', dns: '', ifName: 'eth0', stop: () => stopDriver(pid, startTime, runDir) };
 }
 
-/** Ends a driver by pid and start time, and waits (bounded) until it is gone. */
-async function stopPid(pid: number, startTime: number): Promise<void> {
-  stopRecorded(pid, startTime);
-  for (let i = 0; i < 200 && running(pid, startTime); i++) await new Promise((r) => setTimeout(r, 10));
-}

@@ -73,7 +73,7 @@ function selectedNamespaces(o: UnshareOptions): Set<NamespaceType> {
   if (o.monotonic !== undefined || o.boottime !== undefined) set.add('time');
   if (o.mapRootUser || o.mapCurrentUser || o.mapUser !== undefined || o.mapGroup !== undefined ||
       o.mapUsers?.length || o.mapGroups?.length || o.mapAuto) set.add('user');
-  if (o.network === 'none' || o.network === 'slirp4netns') set.add('net');
+  if (o.network === 'none' || o.network === 'slirp4netns' || o.network === 'pasta') set.add('net');
   return set;
 }
 
@@ -119,10 +119,10 @@ function checkDir(path: string | undefined, what: string): void {
   if (!isDir) throw new HakoError(`hako: unshare: --${what}: ${path} is not a directory`, { code: 'bad-option' });
 }
 
-/** --network slirp4netns without root and without any user namespace option: a new user
+/** --network slirp4netns or pasta without root and without any user namespace option: a new user
  * namespace with your id as root in it (-U -r), which the new network namespace needs. */
 function rootlessNetwork(o: UnshareOptions): UnshareOptions {
-  if (o.network !== 'slirp4netns' || (process.geteuid?.() ?? 0) === 0) return o;
+  if ((o.network !== 'slirp4netns' && o.network !== 'pasta') || (process.geteuid?.() ?? 0) === 0) return o;
   if (selectedNamespaces(o).has('user')) return o;
   return { ...o, mapRootUser: true };
 }
@@ -173,8 +173,8 @@ export function unsharePlan(o: UnshareOptions = {}, net?: NetworkStep): { builde
     b.ns(ops.openDir({ slot: NET_SLOT, path: net.mode.path, anyFile: true }), `open ${net.mode.path}`);
     b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: NET_SLOT }), `setns(${net.mode.path}, CLONE_NEWNET): join that network namespace`);
   }
-  if (net?.mode.kind === 'slirp4netns') {
-    b.ns(ops.netWait(), 'ask hako to start slirp4netns for the new network namespace (tap0, user-mode networking), and wait');
+  if (net?.mode.kind === 'slirp4netns' || net?.mode.kind === 'pasta') {
+    b.ns(ops.netWait(), `ask hako to start ${net.mode.kind} for the new network namespace (user-mode networking), and wait`);
   }
   if (net?.mode.kind === 'cni') {
     b.ns(ops.netWait(), `ask hako to attach the new network namespace to network ${net.mode.name} (CNI ADD), and wait`);
@@ -247,7 +247,7 @@ function pauses(maps: IdMapPlan | undefined, net: NetworkSetup | undefined): Pau
   const out: Pauses = {};
   const writer = idmapWriter(maps);
   if (writer) out.onIdmap = writer;
-  if (net?.step.mode.kind === 'cni' || net?.step.mode.kind === 'slirp4netns') out.onNetwork = (pid, explain) => net.attachTo(pid, explain);
+  if (net?.step.mode.kind === 'cni' || net?.step.mode.kind === 'slirp4netns' || net?.step.mode.kind === 'pasta') out.onNetwork = (pid, explain) => net.attachTo(pid, explain);
   return out;
 }
 

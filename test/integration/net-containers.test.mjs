@@ -349,8 +349,8 @@ describe('linux.netDevices', { skip }, () => {
   });
 });
 
-describe('rootless: hako unshare --network slirp4netns as a user without root', { skip: skip || (!existsSync('/usr/bin/slirp4netns') && 'needs slirp4netns') }, () => {
-  it('reaches a server in the test host and publishes a port (-p) to it; slirp4netns ends with the command', { timeout: 120_000 }, async () => {
+describe('rootless: --network slirp4netns and pasta as a user without root', { skip: skip || (!existsSync('/usr/bin/slirp4netns') && 'needs slirp4netns') }, () => {
+  it('unshare reaches a server in the test host and publishes a port (-p); slirp4netns ends with the command; a container of the user\'s on slirp4netns, published, until delete; unshare on pasta', { timeout: 120_000 }, async () => {
     const { createUser, removeUser, Background } = await import('./util.mjs');
     const host = new TestHost();
     const user = await createUser();
@@ -385,6 +385,48 @@ describe('rootless: hako unshare --network slirp4netns as a user without root', 
       process.kill(pub.pid, 'SIGTERM');
       await pub.wait({ output: false });
       await waitFor(() => !run('pgrep', ['-u', user.name, 'slirp4netns']).stdout.trim());
+      // a container of the user's (runc's rootless mode) on slirp4netns, published, detached:
+      // the driver outlives hako and goes with delete
+      const b = new Bundle(join(host.dir, 'rl'), 'rootless').edit((c) => {
+        c.linux.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }];
+        c.linux.uidMappings = [{ containerID: 0, hostID: user.uid, size: 1 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: user.gid, size: 1 }];
+        delete c.linux.resources;
+        c.mounts = c.mounts.map((m) => m.destination === '/sys' ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+          : m.destination === '/dev/pts' ? { ...m, options: m.options.filter((o) => o !== 'gid=5') } : m);
+        c.process.args = ['sh', '-c', 'mkdir -p /tmp/www && echo hello-container > /tmp/www/index.html && cat /etc/resolv.conf > /tmp/www/resolv && exec httpd -f -p 8080 -h /tmp/www'];
+      });
+      ok(run('chmod', ['-R', 'a+rX', host.dir]));
+      ok(run('chown', ['-R', `${user.name}:`, b.rootfs])); // a rootless user's rootfs is its own
+      const state = join(host.dir, 'rl-state');
+      const netState = join(host.dir, 'rl-net');
+      for (const d of [state, netState]) ok(run('install', ['-d', '-o', user.name, '-m', '700', d]));
+      // (ip netns exec remounts /sys, hiding the cgroups: nsenter joins the test host's network only,
+      // in a private mount namespace of its own for the tun node)
+      // (create: the init keeps hako's stdio, so /dev/null, and stderr in a file)
+      const asUserNet = (args, { quiet = false } = {}) => run('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+        `mount --bind ${tun} /dev/net/tun && exec nsenter --net=/run/netns/${host.name} runuser -u ${user.name} -- "$@"${quiet ? ` </dev/null >/dev/null 2>${host.dir}/create.err || { cat ${host.dir}/create.err >&2; exit 1; }` : ''}`, 'sh', user.hako, ...args],
+      { env: { ...env, HAKO_NET_STATE: netState }, timeout: 60_000 });
+      const created = asUserNet(['--root', state, 'create', '--network', 'slirp4netns', '-p', '8096:8080', '-b', b.dir, 'rl1'], { quiet: true });
+      ok(created);
+      ok(asUserNet(['--root', state, 'start', 'rl1']));
+      const page = host.exec('sh', ['-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- -T 2 --tries=1 http://127.0.0.1:8096/index.html && exit 0; sleep 0.3; done; exit 1']);
+      assert.match(ok(page), /hello-container/);
+      const resolv = host.exec('sh', ['-c', 'wget -qO- -T 2 --tries=1 http://127.0.0.1:8096/resolv']);
+      assert.match(ok(resolv), /^nameserver 10\.0\.2\.3$/m);
+      assert.ok(run('pgrep', ['-u', user.name, 'slirp4netns']).stdout.trim(), 'slirp4netns should outlive hako create');
+      ok(asUserNet(['--root', state, 'delete', '--force', 'rl1']));
+      assert.deepEqual(readdirSync(join(netState, 'files')), [], 'the container\'s network files were left');
+      await waitFor(() => !run('pgrep', ['-u', user.name, '-r', 'R,S,D,T', 'slirp4netns']).stdout.trim());
+      // pasta (Debian's passt) for unshare: eth0 with the host's address, a default route
+      if (existsSync('/usr/bin/pasta')) {
+        ok(run('ip', ['-n', host.name, 'route', 'add', 'default', 'via', '192.0.2.1', 'dev', 'hk-up0', 'onlink']));
+        const pasta = asUser(['unshare', '--network', 'pasta', '--', 'sh', '-c', 'ip -4 -o addr show dev eth0; ip route']);
+        ok(pasta);
+        assert.match(pasta.stdout, /eth0\s+inet 192\.0\.2\.10\//);
+        assert.match(pasta.stdout, /^default via 192\.0\.2\.1 /m);
+        await waitFor(() => !run('pgrep', ['-u', user.name, '-r', 'R,S,D,T', 'pasta']).stdout.trim());
+      }
       // a CNI network still needs root, said in one line
       const cni = asUser(['unshare', '--network', 'bridge', '--', 'true']);
       assertOneLineError(cni);

@@ -7,12 +7,14 @@ import {
 } from '../../dist/src/network/index.js';
 
 test('--network modes and --publish specs', () => {
+  assert.deepEqual(parseNetworkMode('slirp4netns'), { kind: 'slirp4netns' });
+  assert.deepEqual(parseNetworkMode('pasta'), { kind: 'pasta' });
   assert.deepEqual(parseNetworkMode('none'), { kind: 'none' });
   assert.deepEqual(parseNetworkMode('host'), { kind: 'host' });
   assert.deepEqual(parseNetworkMode('ns:/run/netns/x'), { kind: 'ns', path: '/run/netns/x' });
   assert.deepEqual(parseNetworkMode('bridge'), { kind: 'cni', name: 'bridge' });
   assert.throws(() => parseNetworkMode('ns:rel'), /not an absolute path/);
-  assert.throws(() => parseNetworkMode('-x'), /not none, host, ns:PATH or a network name/);
+  assert.throws(() => parseNetworkMode('-x'), /not none, host, ns:PATH, slirp4netns, pasta or a network name/);
   assert.deepEqual(parsePublish('8080:80'), { hostPort: 8080, containerPort: 80, protocol: 'tcp' });
   assert.deepEqual(parsePublish('127.0.0.1:53:5353/udp'), { hostPort: 53, containerPort: 5353, protocol: 'udp', hostIP: '127.0.0.1' });
   for (const bad of ['80', '0:80', '70000:80', '1:2/sctp', 'x:1:2', '1:2:3:4']) assert.throws(() => parsePublish(bad), /--publish/, bad);
