@@ -58,7 +58,14 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
+/** How long a worker waits for what a finished command left running (then it ends with it). */
+const LINGER_MS = 3000;
+
+/** A worker's exit status when it is of another build than its server. */
+const STALE = 3;
+
 async function listen(path: string, spares: number): Promise<number> {
+  const identity = bundleIdentity();
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let existing;
   try { existing = lstatSync(path); } catch { /* none */ }
@@ -68,36 +75,56 @@ async function listen(path: string, spares: number): Promise<number> {
     unlinkSync(path); // a server that died left it
   }
   const server = createServer({ pauseOnConnect: true });
+  // workers: waiting (LIFO: the last used is the warmest), starting, and running a command
   const ready: ChildProcess[] = [];
   const starting = new Set<ChildProcess>();
+  const busy = new Set<ChildProcess>();
   const queue: Socket[] = [];
   let stopping = false;
   let failures = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const topUp = () => {
+    if (stopping || retry) return;
+    const idle = ready.length + starting.size;
+    if (idle === 0 || idle + busy.size < spares) start();
+  };
   const start = () => {
-    if (stopping) return;
-    const w = fork(process.argv[1] as string, ['serve', '--worker'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    const w = fork(process.argv[1] as string, ['serve', '--worker'], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], env: { ...process.env, HAKO_SERVE_BUILD: identity },
+    });
     starting.add(w);
     w.on('message', (m) => {
-      if (m !== 'ready' || !starting.delete(w)) return;
-      failures = 0;
+      if (m !== 'ready') return;
+      if (starting.delete(w)) failures = 0;
+      busy.delete(w);
+      if (ready.length >= spares + 2) { w.kill('SIGKILL'); return; } // more idle than needed
       ready.push(w);
       hand();
     });
-    w.on('exit', () => {
-      const wasSpare = starting.delete(w) || ready.includes(w);
+    w.on('exit', (code) => {
+      if (code === STALE && !stopping) {
+        process.stderr.write(`hako serve: hako was rebuilt or upgraded since this server started: stopping (start it again)\n`);
+        stop(STALE);
+        return;
+      }
+      // one that died before it was ready is replaced a little later each time
+      if (starting.delete(w) && !stopping) {
+        retry = setTimeout(() => { retry = undefined; topUp(); }, Math.min(5000, 100 * 2 ** failures++));
+      }
+      busy.delete(w);
       if (ready.includes(w)) ready.splice(ready.indexOf(w), 1);
-      // a spare that died before it served anything is replaced, a little later each time
-      if (wasSpare && !stopping) setTimeout(start, Math.min(5000, 100 * 2 ** failures++));
+      topUp();
     });
     w.on('error', () => { /* exit follows */ });
   };
   const hand = () => {
     while (queue.length && ready.length) {
-      const w = ready.shift() as ChildProcess;
+      const w = ready.pop() as ChildProcess;
       const s = queue.shift() as Socket;
+      busy.add(w);
       w.send('conn', s, (e) => { if (e) s.destroy(); });
-      start();
     }
+    topUp();
   };
   server.on('connection', (s: Socket) => { queue.push(s); hand(); });
   await new Promise<void>((resolve, reject) => {
@@ -107,19 +134,22 @@ async function listen(path: string, spares: number): Promise<number> {
   });
   chmodSync(path, 0o600);
   for (let i = 0; i < spares; i++) start();
+  let stopped: (code: number) => void = () => undefined;
+  const stop = (code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    server.close();
+    try { unlinkSync(path); } catch { /* gone */ }
+    clearTimeout(retry);
+    for (const w of [...ready, ...starting]) w.kill('SIGKILL');
+    // a command under way finishes on its own: its worker is not waited for
+    for (const w of busy) if (w.connected) w.disconnect();
+    for (const s of queue) s.destroy();
+    stopped(code);
+  };
   return new Promise((resolve) => {
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      server.close();
-      try { unlinkSync(path); } catch { /* gone */ }
-      for (const w of [...ready, ...starting]) w.kill('SIGKILL');
-      for (const s of queue) s.destroy();
-      resolve(0);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-    process.once('SIGHUP', stop);
+    stopped = resolve;
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => stop());
   });
 }
 
@@ -152,24 +182,74 @@ function writeNow(socket: Socket, frame: Buffer): void {
   }
 }
 
-function worker(runCli: (argv: string[]) => Promise<number>): Promise<number> {
-  const identity = bundleIdentity();
-  const ns = namespaces();
-  // the modules the runtime verbs need, loaded now rather than with the command
-  void import('./oci.js').then(() => process.send?.('ready'), () => process.send?.('ready'));
-  process.once('message', (m, handle) => {
-    if (m !== 'conn' || !handle) process.exit(1);
-    process.disconnect(); // the command's alone now; the server has started another worker
-    serveOne(new FrontConnection(handle as Socket), identity, ns, runCli);
-  });
-  return new Promise(() => { /* the worker ends with its command */ });
+/** What a worker restores after each command: the state it had before (see cleanAfter). */
+interface Baseline {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  umask: number;
+  argv: string[];
+  streams: Map<string, PropertyDescriptor | undefined>;
+  listeners: Map<string | symbol, Function[]>;
+  resources: string;
 }
 
-function serveOne(conn: FrontConnection, identity: string, ns: string, runCli: (argv: string[]) => Promise<number>): void {
+function baseline(): Baseline {
+  const listeners = new Map<string | symbol, Function[]>();
+  for (const name of process.eventNames()) listeners.set(name, process.listeners(name as 'exit'));
+  const streams = new Map(['stdin', 'stdout', 'stderr'].map((n) => [n, Object.getOwnPropertyDescriptor(process, n)]));
+  return {
+    env: { ...process.env }, cwd: process.cwd(), umask: process.umask(), argv: [...process.argv], streams, listeners,
+    resources: process.getActiveResourcesInfo().sort().join(','),
+  };
+}
+
+/** Puts the worker back as it was before the command (environment, cwd, umask, argv, stdio, the
+ * process listeners the command added). */
+function restore(b: Baseline): void {
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, b.env);
+  process.chdir(b.cwd);
+  process.umask(b.umask);
+  process.argv = [...b.argv];
+  process.exitCode = undefined;
+  for (const [name, d] of b.streams) if (d) Object.defineProperty(process, name, d);
+  for (const name of process.eventNames()) {
+    const keep = b.listeners.get(name) ?? [];
+    for (const l of process.listeners(name as 'exit')) if (!keep.includes(l)) process.removeListener(name as 'exit', l as () => void);
+  }
+}
+
+/**
+ * A worker: waits for a connection from the server, runs its command, and, when the command left
+ * nothing running in this process (no handle, timer or request beyond what the worker had before:
+ * process.getActiveResourcesInfo), restores its state and waits for the next. A command that left
+ * something running ends the worker as the CLI would end: once its event loop is empty.
+ */
+function worker(runCli: (argv: string[]) => Promise<number>): Promise<number> {
+  const identity = bundleIdentity();
+  if (process.env.HAKO_SERVE_BUILD !== identity) process.exit(STALE);
+  delete process.env.HAKO_SERVE_BUILD;
+  const ns = namespaces();
+  let base: Baseline | undefined;
+  const ready = () => {
+    base ??= baseline(); // taken once: what a command leaves is compared with the worker as it began
+    if (process.connected) process.send?.('ready'); // else the server stopped: this worker ends
+  };
+  // the modules the runtime verbs need, loaded now rather than with the command
+  void import('./oci.js').then(ready, ready);
+  process.on('message', (m, handle) => {
+    if (m !== 'conn' || !handle || !base) { process.exit(1); return; }
+    serveOne(new FrontConnection(handle as Socket), identity, ns, base, runCli, ready);
+  });
+  return new Promise(() => { /* the worker ends with a command, or when the server kills it */ });
+}
+
+function serveOne(conn: FrontConnection, identity: string, ns: string, base: Baseline, runCli: (argv: string[]) => Promise<number>, ready: () => void): void {
   let sent = false;
   const exitFrame = (status: number, signal = 0) =>
     encodeFrame(FrontMessage.EXIT, 0, signal ? [{ tag: Tag.SIGNAL, value: signal }] : [{ tag: Tag.STATUS, value: status }]);
-  // a command that ends some other way (process.exit, an uncaught error) still says its status
+  // a command that ends the process some other way (process.exit, an uncaught error) still says
+  // its status
   const onExit = (code: number) => {
     if (!sent) writeNow(conn.socket, exitFrame(code ?? 0));
     sent = true;
@@ -179,6 +259,7 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, runCli: (
   conn.onHello = (hello: Hello) => {
     const refuse = (why: string) => {
       sent = true;
+      // a worker of another build is of no use to anyone: the server starts a new one
       conn.socket.end(encodeFrame(FrontMessage.REFUSE, 0, [{ tag: Tag.MESSAGE, value: why }]), () => process.exit(0));
       conn.socket.ref();
     };
@@ -220,8 +301,41 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, runCli: (
         process.exit(code);
       });
     };
-    process.on('beforeExit', () => finish(typeof process.exitCode === 'number' ? process.exitCode : 0));
-    void runCli(hello.argv).then((code) => { process.exitCode = code; });
+    const endLikeNode = () => {
+      // the command left work running: it ends as the CLI would, once the event loop is empty
+      process.disconnect();
+      process.on('beforeExit', () => finish(typeof process.exitCode === 'number' ? process.exitCode : 0));
+    };
+    void runCli(hello.argv).then((code) => {
+      process.exitCode = code;
+      // as node would, the command is over once nothing of it is running: here, once this process
+      // holds nothing more than before it (async removals after a foreground run, timers)
+      const until = Date.now() + LINGER_MS;
+      // (a timer's callback still counts its own timer as active)
+      const withTimer = [...base.resources.split(',').filter(Boolean), 'Timeout'].sort().join(',');
+      const check = (fromTimer: boolean) => {
+        if (finishing) return;
+        const left = process.getActiveResourcesInfo().sort().join(',');
+        if (left !== (fromTimer ? withTimer : base.resources)) {
+          if (Date.now() < until) { setTimeout(check, 2, true); return; }
+          if (base.env.HAKO_SERVE_DEBUG) {
+            const detail = (process as unknown as { _getActiveHandles(): Array<{ _idleTimeout?: number; _onTimeout?: Function }> })._getActiveHandles()
+              .map((h) => (h._onTimeout ? `timer ${h._idleTimeout} ms: ${String(h._onTimeout).slice(0, 200)}` : h.constructor.name)).join('; ');
+            writeSync(2, `hako serve: worker ${process.pid}: ${hello.argv.join(' ')}: the command left ${left} (${detail}) (before: ${base.resources}): this worker ends with it\n`);
+          }
+          endLikeNode();
+          return;
+        }
+        sent = true;
+        useHelperSpawner(undefined);
+        conn.onSignal = undefined;
+        conn.onClose = undefined;
+        restore(base);
+        conn.socket.end(exitFrame(code));
+        ready();
+      };
+      conn.whenIdle(() => setImmediate(check, false));
+    });
     conn.hold(-1); // the command's own work keeps it going from here
   };
 }

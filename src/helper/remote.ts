@@ -232,7 +232,16 @@ export class FrontConnection {
     this.holds += n;
     if (this.holds > 0) this.socket.ref();
     else this.socket.unref();
+    if (this.holds === 0) for (const fn of this.idle.splice(0)) fn();
   }
+
+  /** Calls fn once nothing of the command's is running in the front (no helper, no open channel). */
+  whenIdle(fn: () => void): void {
+    if (this.holds === 0) fn();
+    else this.idle.push(fn);
+  }
+
+  private idle: Array<() => void> = [];
 
   /** The command's own stdout (1) or stderr (2) bytes. */
   out(fd: 1 | 2, data: Buffer): void {

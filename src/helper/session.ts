@@ -49,8 +49,9 @@ export type HelperSpawner = (file: string, args: string[], stdio: Array<'inherit
 let spawner: HelperSpawner | undefined;
 
 /** Every helper from now on is spawned by fn (src/cli/serve.ts). */
-export function useHelperSpawner(fn: HelperSpawner): void {
+export function useHelperSpawner(fn: HelperSpawner | undefined): void {
   spawner = fn;
+  vetted = undefined; // each command checks the helper again, as a new process would
 }
 
 /** A stdio entry as a remote spawn takes it: the caller's own fd (inherit), /dev/null or a socket. */

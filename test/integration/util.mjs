@@ -243,6 +243,28 @@ function environHasTag(pid) {
   try { return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${TAG_VAR}=${TAG}`); } catch { return false; }
 }
 
+/**
+ * HAKO_TEST_SERVER=1 runs every bin/hako of this file through a warm server (`hako serve`, issue
+ * 10): one is started here, outside the test tag (its spare workers are not the tests'), and
+ * HAKO_SOCKET names it to everything the tests start. Stopped when this process exits.
+ */
+export const SERVER_MODE = process.env.HAKO_TEST_SERVER === '1';
+if (SERVER_MODE && !process.env.HAKO_SOCKET) {
+  const dir = mkdtempSync(join('/tmp', 'hako-it-serve-'));
+  const socket = join(dir, 'hako.sock');
+  const { HAKO_TEST_TAG: _tag, ...env } = process.env;
+  const server = spawn(NODE, [join(ROOT, 'bin', 'start.cjs'), 'serve', '--socket', socket], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  server.unref();
+  const until = Date.now() + 15_000;
+  while (!existsSync(socket) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  if (!existsSync(socket)) throw new Error('integration tests: HAKO_TEST_SERVER=1 but hako serve did not start');
+  process.env.HAKO_SOCKET = socket;
+  process.on('exit', () => {
+    try { process.kill(server.pid, 'SIGTERM'); } catch { /* gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 const key = (s) => `${s.pid}@${s.start}`;
 
 /** Processes whose command line names the helper. */
