@@ -346,9 +346,9 @@ int front_main(int argc, char **argv) {
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++) sigaddset(&mask, relayed[i]);
-    int sfd = -1;
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
-        (sfd = fcntl(sfd, F_DUPFD_CLOEXEC, HIGH_FD)) < 0 || send_hello(argc, argv, identity) < 0) {
+    int sfd = -1, low = -1;
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (low = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        (sfd = fcntl(low, F_DUPFD_CLOEXEC, HIGH_FD)) < 0 || close(low) < 0 || send_hello(argc, argv, identity) < 0) {
         close(server);
         sigprocmask(SIG_UNBLOCK, &mask, NULL);
         fall_back(argv);

@@ -74,7 +74,8 @@ export class Channel extends Duplex {
   private open = true;
 
   constructor(private readonly conn: FrontConnection, readonly id: number) {
-    super({ allowHalfOpen: true });
+    // as node's sockets to a child: the read side's end ends the write side, then 'close'
+    super({ allowHalfOpen: false });
     this.once('end', () => this.settle());
     this.once('finish', () => this.settle());
   }
