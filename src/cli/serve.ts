@@ -129,7 +129,7 @@ async function listen(path: string, spares: number): Promise<number> {
   server.on('connection', (s: Socket) => { queue.push(s); hand(); });
   await new Promise<void>((resolve, reject) => {
     const mask = process.umask(0o177); // the socket is made 0600: only this user connects
-    server.once('error', (e) => { process.umask(mask); reject(new HakoError(`hako serve: cannot listen on ${path}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)); });
+    server.once('error', (e) => { process.umask(mask); reject(new HakoError(`hako serve: cannot listen on ${path}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { code: 'io' })); });
     server.listen(path, () => { process.umask(mask); resolve(); });
   });
   chmodSync(path, 0o600);
