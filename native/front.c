@@ -28,7 +28,7 @@ extern char **environ;
 /* The front's messages (docs/SERVER.md); the TypeScript side is src/helper/remote.ts. */
 enum {
     F_HELLO = 64, F_REFUSE = 65, F_OUT = 66, F_SPAWN = 67, F_SPAWNED = 68, F_DATA = 69, F_EOF = 70,
-    F_KILL = 71, F_CHILD_EXIT = 72, F_SIGNAL = 73, F_EXIT = 74,
+    F_KILL = 71, F_CHILD_EXIT = 72, F_SIGNAL = 73, F_EXIT = 74, F_STDIN = 75,
 };
 #define FRONT_PROTOCOL 1
 #define MAX_CHANNELS 64
@@ -315,6 +315,20 @@ static int from_server(struct frame *f, int *status, int *signo) {
     case F_EXIT:
         *signo = sig;
         return 0;
+    case F_STDIN: /* all of fd 0, as channel 0 (update --resources -) */
+        for (;;) {
+            unsigned char buf[65536];
+            ssize_t r = read(0, buf, sizeof buf);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            _cleanup_out_ struct out o;
+            out_begin(&o);
+            out_int(&o, T_ID, 0);
+            out_bytes(&o, T_DATA, buf, (size_t)r);
+            out_send(server, &o, F_DATA, 0);
+        }
+        send_ints(F_EOF, T_ID, 0, 0, 0);
+        return 1;
     default:
         return -1;
     }

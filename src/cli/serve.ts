@@ -4,7 +4,7 @@
 // the server starts a new one at once. A worker per command: no state (environment, cwd, exit
 // code, signal handlers, caches) is shared between commands.
 import { fork, type ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,7 @@ import { encodeFrame, Tag } from '../helper/protocol.js';
 import { FRONT_PROTOCOL, FrontConnection, FrontMessage, type Hello } from '../helper/remote.js';
 import { useHelperSpawner } from '../helper/session.js';
 import { has, last, parseArgs } from './args.js';
+import { useStdinReader } from './common.js';
 import { command, specsOf } from './commands.js';
 import type { Globals } from './globals.js';
 import { commandHelp } from './help.js';
@@ -191,6 +192,7 @@ interface Baseline {
   streams: Map<string, PropertyDescriptor | undefined>;
   listeners: Map<string | symbol, Function[]>;
   resources: string;
+  stdin: () => Promise<Buffer>;
 }
 
 function baseline(): Baseline {
@@ -200,6 +202,7 @@ function baseline(): Baseline {
   return {
     env: { ...process.env }, cwd: process.cwd(), umask: process.umask(), argv: [...process.argv], streams, listeners,
     resources: process.getActiveResourcesInfo().sort().join(','),
+    stdin: () => Promise.resolve(readFileSync(0)),
   };
 }
 
@@ -212,6 +215,7 @@ function restore(b: Baseline): void {
   process.umask(b.umask);
   process.argv = [...b.argv];
   process.exitCode = undefined;
+  useStdinReader(b.stdin);
   for (const [name, d] of b.streams) if (d) Object.defineProperty(process, name, d);
   for (const name of process.eventNames()) {
     const keep = b.listeners.get(name) ?? [];
@@ -276,6 +280,7 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
       Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => value });
     }
     useHelperSpawner((file, args, slots, env, preserveFds) => conn.spawn(file, args, env, slots, preserveFds));
+    useStdinReader(() => conn.readStdin());
     // the signals the front receives, as node would: the command's handlers, else death by it
     conn.onSignal = (n) => {
       const name = signalName(n);

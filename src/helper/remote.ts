@@ -10,7 +10,7 @@ import { encodeFrame, type Field, Fields, FrameReader, type Frame, Tag } from '.
 
 export const FrontMessage = {
   HELLO: 64, REFUSE: 65, OUT: 66, SPAWN: 67, SPAWNED: 68, DATA: 69, EOF: 70, KILL: 71,
-  CHILD_EXIT: 72, SIGNAL: 73, EXIT: 74,
+  CHILD_EXIT: 72, SIGNAL: 73, EXIT: 74, STDIN: 75,
 } as const;
 
 /** Bumped whenever the frames above change: a front of another number is refused. */
@@ -264,6 +264,19 @@ export class FrontConnection {
     });
     this.send(FrontMessage.SPAWN, fields);
     return child;
+  }
+
+  /** All of the caller's stdin: the front reads its fd 0 to the end (as readFileSync(0) would)
+   * and sends it as channel 0. */
+  readStdin(): Promise<Buffer> {
+    return new Promise((resolve) => {
+      const c = Channel.opened(this, 0);
+      const parts: Buffer[] = [];
+      c.on('data', (b: Buffer) => parts.push(b));
+      c.on('end', () => resolve(Buffer.concat(parts)));
+      c.on('close', () => resolve(Buffer.concat(parts)));
+      this.send(FrontMessage.STDIN, []);
+    });
   }
 
   exit(status: number, signal = 0): void {

@@ -57,6 +57,14 @@ function ancestors(pid) {
   return out;
 }
 
+/** The pids.max file of pid's cgroup (v1 pids controller, or v2). */
+function pidsMax(pid) {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const v1 = lines.find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));
+  if (v1) return join('/sys/fs/cgroup/pids', v1.split(':')[2], 'pids.max');
+  return join('/sys/fs/cgroup', lines.find((l) => l.startsWith('0::')).slice(3), 'pids.max');
+}
+
 function listPids() {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
 }
@@ -116,6 +124,14 @@ test('create, start, state, exec, kill, delete through the server', scoped(async
   const ec = s.hako(['exec', id, 'sh', '-c', 'echo in; exit 3'], { env: cold(s) });
   assert.deepEqual([e.status, e.stdout, e.stderr], [3, 'in\n', '']);
   assert.deepEqual([e.status, e.stdout, e.stderr], [ec.status, ec.stdout, ec.stderr]);
+  // update --resources - reads hako's stdin: the front's, through the server
+  const u = s.hako(['update', '-r', '-', id], { env: warm(s), input: '{"pids":{"limit":77}}' });
+  assert.equal(u.status, 0, show(u));
+  assert.equal(readFileSync(pidsMax(state.pid), 'utf8').trim(), '77');
+  const bad = s.hako(['update', '-r', '-', id], { env: warm(s), input: 'nope' });
+  const badCold = s.hako(['update', '-r', '-', id], { env: cold(s), input: 'nope' });
+  assert.deepEqual([bad.status, bad.stderr], [badCold.status, badCold.stderr]);
+  assert.equal(bad.status, 1);
   const ps = s.hako(['ps', id], { env: warm(s) });
   assert.deepEqual([ps.status, ps.stdout.split('\n')[0]], [0, s.hako(['ps', id], { env: cold(s) }).stdout.split('\n')[0]]);
   assert.equal(s.hako(['kill', id, 'KILL'], { env: warm(s) }).status, 0);
