@@ -253,16 +253,16 @@ if (SERVER_MODE && !process.env.HAKO_SOCKET) {
   const dir = mkdtempSync(join('/tmp', 'hako-it-serve-'));
   const socket = join(dir, 'hako.sock');
   const { HAKO_TEST_TAG: _tag, ...env } = process.env;
-  const server = spawn(NODE, [join(ROOT, 'bin', 'start.cjs'), 'serve', '--socket', socket], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // it ends with this process, however that ends: its shell waits for EOF on a pipe from here
+  const server = spawn('sh', ['-c', '"$0" "$1" serve --socket "$2" </dev/null & s=$!; read -r _; kill $s; wait $s', NODE, join(ROOT, 'bin', 'start.cjs'), socket],
+    { env, stdio: ['pipe', 'ignore', 'inherit'] });
   server.unref();
+  server.stdin.unref();
   const until = Date.now() + 15_000;
   while (!existsSync(socket) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   if (!existsSync(socket)) throw new Error('integration tests: HAKO_TEST_SERVER=1 but hako serve did not start');
   process.env.HAKO_SOCKET = socket;
-  process.on('exit', () => {
-    try { process.kill(server.pid, 'SIGTERM'); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
+  process.on('exit', () => { rmSync(dir, { recursive: true, force: true }); }); // the server sees EOF and stops
 }
 
 const key = (s) => `${s.pid}@${s.start}`;
