@@ -259,7 +259,8 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
     sent = true;
   };
   process.on('exit', onExit);
-  conn.onClose = () => { if (!sent) process.exit(1); };
+  // the front gone (killed): the command ends at once, as the CLI process would have, killed
+  conn.onClose = () => { if (!sent) process.kill(process.pid, 'SIGKILL'); };
   conn.onHello = (hello: Hello) => {
     const refuse = (why: string) => {
       sent = true;
