@@ -1,8 +1,8 @@
 // hako serve: a warm server for bin/hako's native front (docs/SERVER.md). The server process only
 // listens and hands each connection to a Node process started beforehand (a worker: the CLI's
-// bundle loaded and compiled, waiting), which runs that one command as the CLI would and exits;
-// the server starts a new one at once. A worker per command: no state (environment, cwd, exit
-// code, signal handlers, caches) is shared between commands.
+// bundle loaded and compiled, waiting), which runs that command as the CLI would. A worker runs one
+// command at a time, and serves the next only when the last left nothing running in it; between
+// commands it puts back its environment, cwd, umask, argv, stdio and process listeners.
 import { fork, type ChildProcess } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
