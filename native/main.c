@@ -506,7 +506,10 @@ static int running_sealed(void) {
     return strncmp(link, "/memfd:hako-helper", 18) == 0;
 }
 
+int front_main(int argc, char **argv); /* front.c */
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--front") == 0) return front_main(argc, argv);
     int sealed = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sealed") == 0) sealed = 1;

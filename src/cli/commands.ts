@@ -371,6 +371,21 @@ export const COMMANDS: Command[] = [
     specs: [HELP], examples: ['hako features'],
   },
   {
+    name: 'serve', group: 'other', operands: '',
+    summary: 'keep hako warm for bin/hako (optional)',
+    description: 'Listen on a unix socket (mode 0600, this user only) and run the commands bin/hako sends there in\n'
+      + 'Node processes started beforehand. The command\'s helpers are still the caller\'s children, and its\n'
+      + 'output and exit status are the same. Without a server, bin/hako starts Node as always.',
+    specs: [
+      { long: 'socket', arg: 'required', value: 'PATH', help: 'where to listen (default $HAKO_SOCKET, else ROOT/hako.sock with the global --root)' },
+      { long: 'spares', arg: 'required', value: 'N', help: 'Node processes kept started and waiting (default 2)' },
+      { long: 'worker', help: 'internal: one waiting process (the server starts these)' },
+      HELP,
+    ],
+    notes: "See README.md, 'Warm server', for a systemd unit and what it costs.",
+    examples: ['hako serve &', 'hako --root /run/hako serve --spares 3'],
+  },
+  {
     name: 'help', group: 'other', operands: '[COMMAND]',
     summary: "this help, a command's, or the man page",
     specs: [{ long: 'man', help: 'print the manual page (roff): hako help --man | man -l -' }, HELP],

@@ -1,5 +1,18 @@
 // What every toolkit verb shares: the command's exit code and passing signals on.
+import { readFileSync } from 'node:fs';
 import type { NamespaceType } from '../linux/namespaces.js';
+
+let stdinReader = (): Promise<Buffer> => Promise.resolve(readFileSync(0));
+
+/** All of hako's stdin (update --resources -): read here, or, under hako serve, by the front. */
+export function readStdin(): Promise<Buffer> {
+  return stdinReader();
+}
+
+/** Where readStdin reads from (src/cli/serve.ts: the caller's stdin, through the front). */
+export function useStdinReader(fn: () => Promise<Buffer>): void {
+  stdinReader = fn;
+}
 
 /** util-linux's namespace options, shared by unshare and nsenter: long name, short, type. */
 export const NS_OPTIONS: Array<[string, string, NamespaceType]> = [

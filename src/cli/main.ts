@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       return verb === undefined ? 1 : 0;
     case 'help': return helpCommand(rest);
     case 'completion': return completionCommand(rest);
+    case 'serve': return (await import('./serve.js')).serveCommand(rest, parsed.globals, runCli);
     default: {
       const guess = closest(verb, COMMANDS.map((c) => c.name));
       throw new HakoError(`hako: unknown command '${verb}'${guess ? `; did you mean '${guess}'?` : ''} (see 'hako --help')`, { code: 'bad-option' });
@@ -86,17 +87,20 @@ function completionCommand(argv: string[]): number {
   return 0;
 }
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-}, (err: unknown) => {
-  if (err instanceof HakoError) {
-    process.stderr.write(`${err.message}\n`);
-    logRecord(globals, 'error', err.message.replace(/^hako: /, ''));
-    process.exitCode = err.exitCode;
-  } else {
+/** The whole command line: main, and a failure as one line and its exit code. */
+function runCli(argv: string[]): Promise<number> {
+  return main(argv).then((code) => code, (err: unknown) => {
+    if (err instanceof HakoError) {
+      process.stderr.write(`${err.message}\n`);
+      logRecord(globals, 'error', err.message.replace(/^hako: /, ''));
+      return err.exitCode;
+    }
     const e = err as Error;
     process.stderr.write(`hako: internal error: ${e?.message ?? String(err)}\n${process.env.HAKO_DEBUG ? `${e?.stack}\n` : ''}`);
     logRecord(globals, 'error', `internal error: ${e?.message ?? String(err)}`);
-    process.exitCode = 1;
-  }
-});
+    return 1;
+  });
+}
+
+// (a server's worker sets the exit code of the command it ran itself: src/cli/serve.ts)
+void runCli(process.argv.slice(2)).then((code) => { process.exitCode = code; });

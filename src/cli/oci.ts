@@ -15,6 +15,7 @@ import { byteSize, durationMs, has, intValue, last, parseArgs } from './args.js'
 import { runcJson } from '../cgroups/runc-stats.js';
 import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
+import { readStdin } from './common.js';
 import { type Globals, logRecord } from './globals.js';
 import { commandHelp } from './help.js';
 
@@ -182,7 +183,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       return 0;
     }
     case 'update': {
-      rt.update(oneId(verb, args.rest), updateResources(args));
+      rt.update(oneId(verb, args.rest), await updateResources(args));
       return 0;
     }
     case 'spec': {
@@ -200,12 +201,12 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
 }
 
 /** runc update: a resources JSON file (- for stdin) and/or the single-value flags. */
-function updateResources(args: ReturnType<typeof parseArgs>): LinuxResources {
+async function updateResources(args: ReturnType<typeof parseArgs>): Promise<LinuxResources> {
   const file = last(args, 'resources');
   let r: LinuxResources = {};
   if (file) {
     try {
-      r = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as LinuxResources;
+      r = JSON.parse(file === '-' ? (await readStdin()).toString('utf8') : readFileSync(file, 'utf8')) as LinuxResources;
     } catch (e) {
       throw new HakoError(`hako update: --resources ${file}: ${(e as Error).message}`, { code: 'bad-config' });
     }

@@ -5,6 +5,7 @@ import { constants } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { HakoError, type HelperFailure } from '../errors.js';
 import { encodeFrame, encodeFrameIfFits, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, OpKind, Tag } from './protocol.js';
 
@@ -22,6 +23,45 @@ const ownHelper = resolve(dirname(fileURLToPath(import.meta.url)), fromModule);
  * checkHelper() vets it before it runs. */
 export const helperPath = process.env.HAKO_HELPER ?? ownHelper;
 
+/** The helper as the environment names it now (a server's worker sets its environment from the
+ * command's after this module was loaded). */
+function currentHelper(): string {
+  return process.env.HAKO_HELPER ?? ownHelper;
+}
+
+/** What HelperSession uses of a ChildProcess: node's own, or a helper bin/hako's native front
+ * spawned for `hako serve` (src/helper/remote.ts). */
+export interface HelperChild extends NodeJS.EventEmitter {
+  readonly pid?: number | undefined;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stdio: ReadonlyArray<unknown>;
+  readonly stderr: Readable | null;
+  kill(signal?: NodeJS.Signals | number): boolean;
+}
+
+/** Spawns the helper somewhere else (a `hako serve` worker: in the caller's front). stdio has
+ * the slots for fds 0-2, the control socket and the exec socket, each inherit, ignore or pipe. */
+export type HelperSpawner = (file: string, args: string[], stdio: Array<'inherit' | 'ignore' | 'pipe'>, env: NodeJS.ProcessEnv, preserveFds: number) => HelperChild;
+
+let spawner: HelperSpawner | undefined;
+
+/** Every helper from now on is spawned by fn (src/cli/serve.ts). */
+export function useHelperSpawner(fn: HelperSpawner | undefined): void {
+  spawner = fn;
+  vetted = undefined; // each command checks the helper again, as a new process would
+}
+
+/** A stdio entry as a remote spawn takes it: the caller's own fd (inherit), /dev/null or a socket. */
+function remoteSlot(entry: unknown, fd: number): 'inherit' | 'ignore' | 'pipe' {
+  if (entry === 'inherit' || entry === fd) return 'inherit';
+  if (entry === 'ignore') return 'ignore';
+  if (entry === 'pipe' || entry === null || entry === undefined || entry === 'overlapped') return 'pipe';
+  throw new HakoError(`hako: stdio ${typeof entry === 'number' ? `fd ${entry}` : 'streams'} for fd ${fd} cannot be passed through hako serve`);
+}
+
 let vetted: string | undefined;
 
 /**
@@ -31,7 +71,7 @@ let vetted: string | undefined;
  * effective user or by the owner of the package directory (who can change the JS that runs as
  * root anyway); its directory likewise.
  */
-export function checkHelper(path = helperPath): void {
+export function checkHelper(path = currentHelper()): void {
   if (vetted === path) return;
   if (!isAbsolute(path)) throw new HakoError(`hako: HAKO_HELPER must be an absolute path, not '${path}'`);
   const fix = 'reinstall or rebuild it (npm rebuild hako, or npm ci in a checkout)';
@@ -269,7 +309,10 @@ function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, pr
   // the helper needs no environment of its own (the command's is in the EXEC op): a small one
   // makes the spawn cheaper
   const args = [...(ctrl === 3 ? [] : [String(ctrl)]), ...(sealed ? ['--sealed'] : []), ...(watchExec ? [`--exec-fd=${ctrl + 1}`] : [])];
-  const child = spawn(helperPath, args, { stdio: [...base, ...preserved, 'pipe', ...(watchExec ? ['pipe' as const] : [])], env: env ?? {} });
+  const file = currentHelper();
+  const child: HelperChild = spawner
+    ? spawner(file, args, [...base.map((e, i) => remoteSlot(e, i)), 'pipe', ...(watchExec ? ['pipe' as const] : [])], env ?? {}, preserveFds)
+    : spawn(file, args, { stdio: [...base, ...preserved, 'pipe', ...(watchExec ? ['pipe' as const] : [])], env: env ?? {} });
   const control = child.stdio[ctrl] as Socket | null;
   const exec = watchExec ? child.stdio[ctrl + 1] as Socket | null : undefined;
   if (!control || exec === null) throw new HakoError('hako: could not open the control socket to the helper');
@@ -421,7 +464,7 @@ export class HelperSession {
       this.ended ??= how;
       this.onEnd(how);
     };
-    this.child.on('error', (e) => end(`cannot run the helper ${helperPath}: ${e.message} (build it: npm rebuild hako, or npm ci in a checkout)`));
+    this.child.on('error', (e) => end(`cannot run the helper ${currentHelper()}: ${e.message} (build it: npm rebuild hako, or npm ci in a checkout)`));
     this.child.on('exit', (code, signal) => end(signal ?? `exit ${code}`));
   }
 

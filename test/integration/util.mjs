@@ -243,6 +243,28 @@ function environHasTag(pid) {
   try { return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${TAG_VAR}=${TAG}`); } catch { return false; }
 }
 
+/**
+ * HAKO_TEST_SERVER=1 runs every bin/hako of this file through a warm server (`hako serve`, issue
+ * 10): one is started here, outside the test tag (its spare workers are not the tests'), and
+ * HAKO_SOCKET names it to everything the tests start. Stopped when this process exits.
+ */
+export const SERVER_MODE = process.env.HAKO_TEST_SERVER === '1';
+if (SERVER_MODE && !process.env.HAKO_SOCKET) {
+  const dir = mkdtempSync(join('/tmp', 'hako-it-serve-'));
+  const socket = join(dir, 'hako.sock');
+  const { HAKO_TEST_TAG: _tag, ...env } = process.env;
+  // it ends with this process, however that ends: its shell waits for EOF on a pipe from here
+  const server = spawn('sh', ['-c', '"$0" "$1" serve --socket "$2" </dev/null & s=$!; read -r _; kill $s; wait $s', NODE, join(ROOT, 'bin', 'start.cjs'), socket],
+    { env, stdio: ['pipe', 'ignore', 'inherit'] });
+  server.unref();
+  server.stdin.unref();
+  const until = Date.now() + 15_000;
+  while (!existsSync(socket) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  if (!existsSync(socket)) throw new Error('integration tests: HAKO_TEST_SERVER=1 but hako serve did not start');
+  process.env.HAKO_SOCKET = socket;
+  process.on('exit', () => { rmSync(dir, { recursive: true, force: true }); }); // the server sees EOF and stops
+}
+
 const key = (s) => `${s.pid}@${s.start}`;
 
 /** Processes whose command line names the helper. */

@@ -14,7 +14,7 @@ const HAKO = join(ROOT, 'bin', 'hako');
 const hako = (args, options = {}) => spawnSync(HAKO, args, { encoding: 'utf8', timeout: 30_000, ...options });
 
 // every command a user can type, named here (not taken from the table the help is made from)
-const VERBS = ['sandbox', 'unshare', 'nsenter', 'ns', 'net', 'image', 'spec', 'create', 'start', 'run', 'exec', 'state', 'list', 'kill',
+const VERBS = ['sandbox', 'serve', 'unshare', 'nsenter', 'ns', 'net', 'image', 'spec', 'create', 'start', 'run', 'exec', 'state', 'list', 'kill',
   'delete', 'ps', 'pause', 'resume', 'update', 'events', 'checkpoint', 'restore', 'features', 'help', 'completion'];
 
 const flagsOf = (specs) => specs.flatMap((s) => [`--${s.long}`, ...(s.short ? [`-${s.short}`] : [])]);

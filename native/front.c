@@ -1,0 +1,443 @@
+/* hako-helper --front START_CJS ARGS...: bin/hako's native front (docs/SERVER.md).
+ *
+ * If a `hako serve` of this user answers on its socket, the command runs there: the front sends
+ * its argv, cwd and environment, writes what the server says the command printed, and spawns the
+ * helpers (H0) the server asks for as its own children, so the container's processes stay
+ * descendants of the caller. Their control sockets are relayed byte for byte. Otherwise (no
+ * server, a socket of another user, another build, other namespaces) it execs `node START_CJS
+ * ARGS...` exactly as bin/hako always did. The front decides nothing: the server does. */
+#define _GNU_SOURCE
+#include "proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The front's messages (docs/SERVER.md); the TypeScript side is src/helper/remote.ts. */
+enum {
+    F_HELLO = 64, F_REFUSE = 65, F_OUT = 66, F_SPAWN = 67, F_SPAWNED = 68, F_DATA = 69, F_EOF = 70,
+    F_KILL = 71, F_CHILD_EXIT = 72, F_SIGNAL = 73, F_EXIT = 74, F_STDIN = 75,
+};
+#define FRONT_PROTOCOL 1
+#define MAX_CHANNELS 64
+#define MAX_CHILDREN 16
+#define HIGH_FD 100 /* the front's own fds: above the caller's preserved fds */
+
+/* The signals Node's CLI handles (src/cli/common.ts signalsToForward, events): relayed. */
+static const int relayed[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGINT, SIGQUIT };
+
+struct channel { int id, fd, reading, writing; };
+struct child { int id; pid_t pid; };
+static struct channel channels[MAX_CHANNELS];
+static struct child children[MAX_CHILDREN];
+static int server = -1;
+
+static _Noreturn void fall_back(char **argv) {
+    /* argv[0] is "--front"'s program, argv[1] "--front", argv[2] start.cjs: node start.cjs ARGS */
+    argv[1] = "node";
+    execvp("node", argv + 1);
+    fprintf(stderr, "hako: cannot run node: %s\n", strerror(errno));
+    _exit(127);
+}
+
+/* The socket: $HAKO_SOCKET, else <root>/hako.sock for --root before the command word, else the
+ * default root (src/runtime/rootless.ts defaultStateRoot, simply). NULL: no server for this. */
+static char *socket_path(int argc, char **argv) {
+    const char *env = getenv("HAKO_SOCKET");
+    const char *root = NULL;
+    int i = 3;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) root = argv[++i];
+        else if (strncmp(argv[i], "--root=", 7) == 0) root = argv[i] + 7;
+        else if (!strcmp(argv[i], "--log") || !strcmp(argv[i], "--log-format") || !strcmp(argv[i], "--rootless") || !strcmp(argv[i], "--criu")) i++;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "--version")) break;
+    }
+    if (i < argc && strcmp(argv[i], "serve") == 0) return NULL; /* the server itself runs in Node */
+    char *path = NULL;
+    if (env) return *env ? strdup(env) : NULL;
+    if (!root) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (geteuid() == 0 || !xdg || !*xdg) root = "/run/hako";
+        else if (asprintf(&path, "%s/hako/hako.sock", xdg) < 0) return NULL;
+        if (path) return path;
+    }
+    if (asprintf(&path, "%s/hako.sock", root) < 0) return NULL;
+    return path;
+}
+
+/* The build the server must have loaded: the identity of the CLI bundle beside start.cjs. */
+static char *bundle_identity(const char *start) {
+    char *file = NULL, *id = NULL;
+    const char *slash = strrchr(start, '/');
+    int dir = slash ? (int)(slash - start) : 1;
+    if (asprintf(&file, "%.*s/../dist/cli/hako.cjs", dir, slash ? start : ".") < 0) return NULL;
+    struct stat st;
+    int r = stat(file, &st);
+    free(file);
+    if (r < 0) return NULL;
+    if (asprintf(&id, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino, (long long)st.st_size,
+                 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec) < 0) return NULL;
+    return id;
+}
+
+/* The namespaces the front is in: the server runs a command only in the same ones. */
+static void namespaces(char *buf, size_t size) {
+    static const char *const names[] = { "user", "mnt", "pid", "net", "uts", "ipc", "cgroup" };
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && at < size; i++) {
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/self/ns/%s", names[i]);
+        unsigned long ino = stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+        at += (size_t)snprintf(buf + at, size - at, "%s%s:%lu", i ? "," : "", names[i], ino);
+    }
+}
+
+static int connect_server(const char *path) {
+    struct stat st;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof addr.sun_path) return -1;
+    /* only this user's server: another user's could run anything as them */
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) return -1;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        close(fd);
+        return -1;
+    }
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+    close(fd);
+    return high;
+}
+
+static int send_hello(int argc, char **argv, const char *identity) {
+    char ns[512], cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return -1;
+    namespaces(ns, sizeof ns);
+    mode_t mask = umask(0);
+    umask(mask);
+    _cleanup_out_ struct out o;
+    out_begin(&o);
+    out_int(&o, T_VALUE, FRONT_PROTOCOL);
+    out_str(&o, T_NAME, identity);
+    out_str(&o, T_DETAIL, ns);
+    out_str(&o, T_PATH, cwd);
+    out_int(&o, T_MODE, mask);
+    out_int(&o, T_PID, getpid());
+    out_int(&o, T_FLAGS, (isatty(0) ? 1 : 0) | (isatty(1) ? 2 : 0) | (isatty(2) ? 4 : 0));
+    for (int i = 3; i < argc; i++) out_str(&o, T_ARG, argv[i]);
+    for (char **e = environ; *e; e++) out_str(&o, T_ENV, *e);
+    return out_send(server, &o, F_HELLO, 1);
+}
+
+static void send_ints(uint16_t type, uint16_t t1, int64_t v1, uint16_t t2, int64_t v2) {
+    _cleanup_out_ struct out o;
+    out_begin(&o);
+    out_int(&o, t1, v1);
+    if (t2) out_int(&o, t2, v2);
+    out_send(server, &o, type, 0);
+}
+
+static void write_all(int fd, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* a closed stdout: dropped, as Node's EPIPE */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static struct channel *channel_of(int id) {
+    for (int i = 0; i < MAX_CHANNELS; i++)
+        if (channels[i].fd >= 0 && channels[i].id == id) return &channels[i];
+    return NULL;
+}
+
+static void channel_done(struct channel *c) {
+    if (c->reading || c->writing) return;
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* SPAWN: fork a helper with its fds laid out as node's spawn would (stdio, the caller's fds
+ * 3..3+N-1, then the relayed sockets), signals reset; reply SPAWNED with its pid or errno. */
+static void spawn_child(struct fields c) {
+    struct field fl;
+    int id = 0, preserve = 0, nslots = 0, nargs = 0, nenv = 0, slots[8];
+    char *path = NULL, *args[64], *envs[512];
+    int err = 0;
+    while (fields_next(&c, &fl) == 1) {
+        if (fl.tag == T_ID) id = (int)field_int(&fl);
+        else if (fl.tag == T_PATH && !path) path = field_str(&fl);
+        else if (fl.tag == T_VALUE) preserve = (int)field_int(&fl);
+        else if (fl.tag == T_SLOT && nslots < 8) slots[nslots++] = (int)field_int(&fl);
+        else if (fl.tag == T_ARG && nargs < 63) args[nargs++] = field_str(&fl);
+        else if (fl.tag == T_ENV && nenv < 511) envs[nenv++] = field_str(&fl);
+        else if (fl.tag == T_SLOT || fl.tag == T_ARG || fl.tag == T_ENV) err = E2BIG;
+    }
+    args[nargs] = NULL;
+    envs[nenv] = NULL;
+    int ends[8], mine[8], k = -1, pipefd[2] = { -1, -1 };
+    for (int i = 0; i < nslots; i++) ends[i] = mine[i] = -1;
+    if (!path || nslots < 3 || preserve < 0 || preserve > HIGH_FD - 8) err = err ? err : EINVAL;
+    for (int i = 0; i < MAX_CHILDREN && !err; i++)
+        if (children[i].pid == 0) { k = i; break; }
+    if (!err && k < 0) err = EAGAIN;
+    for (int i = 0; i < nslots && !err; i++) {
+        if (slots[i] <= 0) continue;
+        int sv[2], free_slot = -1;
+        for (int j = 0; j < MAX_CHANNELS; j++)
+            if (channels[j].fd < 0) { free_slot = j; break; }
+        if (free_slot < 0) { err = EMFILE; break; }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) { err = errno; break; }
+        mine[i] = fcntl(sv[0], F_DUPFD_CLOEXEC, HIGH_FD);
+        ends[i] = fcntl(sv[1], F_DUPFD_CLOEXEC, HIGH_FD);
+        close(sv[0]);
+        close(sv[1]);
+        if (mine[i] < 0 || ends[i] < 0) { err = errno; break; }
+        channels[free_slot] = (struct channel){ slots[i], mine[i], 1, 1 };
+        mine[i] = -1; /* the channel table has it */
+    }
+    if (!err && pipe2(pipefd, O_CLOEXEC) < 0) err = errno;
+    pid_t pid = err ? -1 : fork();
+    if (pid < 0 && !err) err = errno;
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int top = 3 + preserve + nslots;
+        int src[8];
+        for (int i = 0; i < nslots; i++) {
+            int target = i < 3 ? i : 3 + preserve + (i - 3);
+            int from = slots[i] > 0 ? ends[i] : slots[i] == -2 ? open("/dev/null", O_RDWR | O_CLOEXEC) : target;
+            /* inherit: the caller's own fd, at its own number; others moved above every target first */
+            src[i] = slots[i] == -1 && i < 3 ? -1 : fcntl(from, F_DUPFD_CLOEXEC, top);
+            if (slots[i] != -1 && src[i] < 0) goto failed;
+            if (slots[i] == -1 && i >= 3) goto failed; /* only stdio can be inherited */
+        }
+        for (int fd = 3; fd < 3 + preserve; fd++) /* the caller's, passed on as node's spawn does */
+            if (fcntl(fd, F_SETFD, 0) < 0) goto failed;
+        for (int i = 0; i < nslots; i++) {
+            int target = i < 3 ? i : 3 + preserve + (i - 3);
+            if (src[i] >= 0 && dup2(src[i], target) < 0) goto failed;
+            if (src[i] < 0 && fcntl(target, F_SETFD, 0) < 0 && errno != EBADF) goto failed;
+        }
+        execve(path, args, envs);
+    failed:;
+        int e = errno;
+        while (write(pipefd[1], &e, sizeof e) < 0 && errno == EINTR) continue;
+        _exit(127);
+    }
+    if (pid > 0) {
+        close(pipefd[1]);
+        int e = 0;
+        ssize_t r;
+        while ((r = read(pipefd[0], &e, sizeof e)) < 0 && errno == EINTR) continue;
+        close(pipefd[0]);
+        if (r == sizeof e) {
+            err = e;
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) continue;
+        } else {
+            children[k] = (struct child){ id, pid };
+        }
+    }
+    for (int i = 0; i < nslots; i++)
+        if (ends[i] >= 0) close(ends[i]);
+    if (err) { /* the channels of a spawn that failed end at once */
+        for (int i = 0; i < nslots; i++) {
+            struct channel *ch = slots[i] > 0 ? channel_of(slots[i]) : NULL;
+            if (ch) close(ch->fd), ch->fd = -1;
+        }
+    }
+    free(path);
+    for (int i = 0; i < nargs; i++) free(args[i]);
+    for (int i = 0; i < nenv; i++) free(envs[i]);
+    if (err) send_ints(F_SPAWNED, T_ID, id, T_ERRNO, err);
+    else send_ints(F_SPAWNED, T_ID, id, T_PID, pid);
+}
+
+/* One frame from the server. Returns 1 to go on, 0 at EXIT (*status set), -1 on a broken one. */
+static int from_server(struct frame *f, int *status, int *signo) {
+    struct fields c = { f->payload, f->payload + f->len };
+    struct field fl;
+    int id = 0, sig = 0;
+    const struct field *data = NULL;
+    struct field d;
+    if (f->type == F_SPAWN) {
+        spawn_child(c);
+        return 1;
+    }
+    *status = -1;
+    while (fields_next(&c, &fl) == 1) {
+        if (fl.tag == T_ID) id = (int)field_int(&fl);
+        else if (fl.tag == T_SIGNAL) sig = (int)field_int(&fl);
+        else if (fl.tag == T_STATUS) *status = (int)field_int(&fl);
+        else if (fl.tag == T_DATA) d = fl, data = &d;
+    }
+    switch (f->type) {
+    case F_OUT:
+        if (data && (id == 1 || id == 2)) write_all(id, data->value, data->len);
+        return 1;
+    case F_DATA: {
+        struct channel *ch = channel_of(id);
+        if (ch && ch->writing && data) write_all(ch->fd, data->value, data->len);
+        return 1;
+    }
+    case F_EOF: {
+        struct channel *ch = channel_of(id);
+        if (ch && ch->writing) {
+            shutdown(ch->fd, SHUT_WR);
+            ch->writing = 0;
+            channel_done(ch);
+        }
+        return 1;
+    }
+    case F_KILL:
+        for (int i = 0; i < MAX_CHILDREN; i++)
+            if (children[i].pid > 0 && children[i].id == id) kill(children[i].pid, sig);
+        return 1;
+    case F_EXIT:
+        *signo = sig;
+        return 0;
+    case F_STDIN: /* all of fd 0, as channel 0 (update --resources -) */
+        for (;;) {
+            unsigned char buf[65536];
+            ssize_t r = read(0, buf, sizeof buf);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            _cleanup_out_ struct out o;
+            out_begin(&o);
+            out_int(&o, T_ID, 0);
+            out_bytes(&o, T_DATA, buf, (size_t)r);
+            out_send(server, &o, F_DATA, 0);
+        }
+        send_ints(F_EOF, T_ID, 0, 0, 0);
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+static void reap(void) {
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0) return;
+        for (int i = 0; i < MAX_CHILDREN; i++)
+            if (children[i].pid == pid) {
+                send_ints(F_CHILD_EXIT, T_ID, children[i].id, T_STATUS, st);
+                children[i].pid = 0;
+            }
+    }
+}
+
+int front_main(int argc, char **argv) {
+    if (argc < 3) {
+        fputs("hako-helper --front: bin/hako runs this, with start.cjs and hako's arguments\n", stderr);
+        return 2;
+    }
+    _cleanup_free_ char *path = socket_path(argc, argv);
+    _cleanup_free_ char *identity = path ? bundle_identity(argv[2]) : NULL;
+    if (!identity || (server = connect_server(path)) < 0) fall_back(argv);
+    signal(SIGPIPE, SIG_IGN); /* as Node: a closed stdout is an error, not a death */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++) sigaddset(&mask, relayed[i]);
+    int sfd = -1, low = -1;
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (low = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        (sfd = fcntl(low, F_DUPFD_CLOEXEC, HIGH_FD)) < 0 || close(low) < 0 || send_hello(argc, argv, identity) < 0) {
+        close(server);
+        sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        fall_back(argv);
+    }
+    for (int i = 0; i < MAX_CHANNELS; i++) channels[i].fd = -1;
+    int first = 1;
+    for (;;) {
+        struct pollfd fds[2 + MAX_CHANNELS];
+        int map[MAX_CHANNELS], n = 2;
+        fds[0] = (struct pollfd){ .fd = server, .events = POLLIN };
+        fds[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+        for (int i = 0; i < MAX_CHANNELS; i++)
+            if (channels[i].fd >= 0 && channels[i].reading) {
+                map[n - 2] = i;
+                fds[n++] = (struct pollfd){ .fd = channels[i].fd, .events = POLLIN };
+            }
+        if (poll(fds, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            int chld = 0;
+            while (read(sfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGCHLD) chld = 1;
+                else send_ints(F_SIGNAL, T_SIGNAL, si.ssi_signo, 0, 0);
+            }
+            if (chld) reap();
+        }
+        for (int j = 2; j < n; j++) {
+            if (!fds[j].revents) continue;
+            struct channel *ch = &channels[map[j - 2]];
+            unsigned char buf[65536];
+            ssize_t r = read(ch->fd, buf, sizeof buf);
+            if (r < 0 && errno == EINTR) continue;
+            if (r > 0) {
+                _cleanup_out_ struct out o;
+                out_begin(&o);
+                out_int(&o, T_ID, ch->id);
+                out_bytes(&o, T_DATA, buf, (size_t)r);
+                out_send(server, &o, F_DATA, 0);
+            } else {
+                send_ints(F_EOF, T_ID, ch->id, 0, 0);
+                ch->reading = 0;
+                channel_done(ch);
+            }
+        }
+        if (fds[0].revents) {
+            struct frame f;
+            int r = frame_read(server, &f);
+            if (r <= 0) break; /* the server went away without an exit status */
+            _cleanup_free_ unsigned char *payload = f.payload;
+            if (first && f.type == F_REFUSE) { /* another build, other namespaces: Node runs it */
+                close(server);
+                close(sfd);
+                sigprocmask(SIG_UNBLOCK, &mask, NULL);
+                fall_back(argv);
+            }
+            first = 0;
+            int status = -1, signo = 0;
+            r = from_server(&f, &status, &signo);
+            if (r < 0) break;
+            if (r == 0) {
+                if (signo > 0) { /* the command died of a signal, as Node would */
+                    signal(signo, SIG_DFL);
+                    sigset_t one;
+                    sigemptyset(&one);
+                    sigaddset(&one, signo);
+                    sigprocmask(SIG_UNBLOCK, &one, NULL);
+                    raise(signo);
+                }
+                return status < 0 ? 1 : status;
+            }
+        }
+    }
+    fputs("hako: the server (hako serve) ended the connection before the command's exit status\n", stderr);
+    return 1;
+}

@@ -1,0 +1,182 @@
+// hako serve and bin/hako's native front (issue 10, docs/SERVER.md): the same commands, output and
+// exit statuses through a warm server as without one; the container's processes stay descendants
+// of the caller; no server, a stale socket, another user's socket or another build: Node as before.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Background, cmdline, NODE, REPO, scoped, show, sleep, waitUntil } from './oci-util.mjs';
+
+let dir;
+let socket;
+let server;
+
+function startServer(path) {
+  const p = spawn(NODE, [join(REPO, 'bin', 'start.cjs'), 'serve', '--socket', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+  p.stderrText = '';
+  p.stderr.setEncoding('utf8').on('data', (d) => { p.stderrText += d; });
+  return p;
+}
+
+async function stopServer(p) {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await Promise.race([gone, sleep(5000)]);
+}
+
+before(async () => {
+  dir = mkdtempSync('/tmp/hako-it-serve-test-');
+  socket = join(dir, 'hako.sock');
+  server = startServer(socket);
+  await waitUntil(() => existsSync(socket), { what: 'hako serve to listen' });
+});
+
+after(async () => {
+  await stopServer(server);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const warm = (s) => s.env({ HAKO_SOCKET: socket });
+const cold = (s) => s.env({ HAKO_SOCKET: '' });
+
+function ppid(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** pid's ancestors, nearest first. */
+function ancestors(pid) {
+  const out = [];
+  for (let p = ppid(pid), n = 0; p > 1 && n < 64; p = ppid(p), n++) out.push(p);
+  return out;
+}
+
+/** The pids.max file of pid's cgroup (v1 pids controller, or v2). */
+function pidsMax(pid) {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const v1 = lines.find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));
+  if (v1) return join('/sys/fs/cgroup/pids', v1.split(':')[2], 'pids.max');
+  return join('/sys/fs/cgroup', lines.find((l) => l.startsWith('0::')).slice(3), 'pids.max');
+}
+
+function listPids() {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+}
+
+/** The host pid of the process whose command line is `sleep MARKER`, once it exists. */
+function sleeperPid(s) {
+  return waitUntil(() => listPids().find((p) => cmdline(p).join(' ') === `sleep ${s.marker}`), { what: `a process sleep ${s.marker}` });
+}
+
+test('run through the server: the same output and exit status as without it', scoped(async (s) => {
+  const b = s.bundle().sh('echo out; echo err >&2; exit 7');
+  const w = s.hako(['run', '-b', b.dir, s.id()], { env: warm(s) });
+  const c = s.hako(['run', '-b', b.dir, s.id()], { env: cold(s) });
+  assert.equal(w.status, 7, show(w));
+  assert.deepEqual([w.status, w.stdout, w.stderr], [c.status, c.stdout, c.stderr]);
+  // a failure of hako itself: the same one line and exit code
+  const wf = s.hako(['run', '-b', join(s.dir, 'none'), s.id()], { env: warm(s) });
+  const cf = s.hako(['run', '-b', join(s.dir, 'none'), s.id()], { env: cold(s) });
+  assert.notEqual(wf.status, 0);
+  assert.deepEqual([wf.status, wf.stdout, wf.stderr], [cf.status, cf.stdout, cf.stderr]);
+  for (const args of [['--version'], ['list'], ['nosuchverb'], ['state', 'nosuch']]) {
+    const a = s.hako(args, { env: warm(s) });
+    const z = s.hako(args, { env: cold(s) });
+    assert.deepEqual([a.status, a.stdout, a.stderr], [z.status, z.stdout, z.stderr], args.join(' '));
+  }
+}));
+
+test("through the server the container's processes are the caller's descendants, and signals are relayed", scoped(async (s) => {
+  const b = s.bundle().sh(`trap 'exit 9' TERM; sleep ${s.marker} & wait`);
+  for (const [mode, env] of [['warm', warm(s)], ['cold', cold(s)]]) {
+    const bg = s.spawnHako(['run', '-b', b.dir, s.id()], { env });
+    const pid = await sleeperPid(s);
+    assert.ok(ancestors(pid).includes(bg.pid), `${mode}: sleep ${pid} descends from the caller ${bg.pid} (${ancestors(pid)})`);
+    const front = cmdline(bg.pid).includes('--front');
+    assert.equal(front, mode === 'warm', `${mode}: the caller runs ${cmdline(bg.pid).join(' ')}`);
+    bg.child.kill('SIGTERM');
+    const r = await bg.wait();
+    assert.equal(r.status, 9, `${mode}: ${JSON.stringify(r)}`);
+    await waitUntil(() => !listPids().some((p) => cmdline(p).join(' ') === `sleep ${s.marker}`), { what: 'the sleep to end' });
+  }
+}));
+
+test('create, start, state, exec, kill, delete through the server', scoped(async (s) => {
+  const b = s.bundle().args('sleep', s.marker);
+  const id = s.id();
+  const r = s.hakoDetached(['create', '-b', b.dir, id], { env: warm(s) });
+  assert.equal(r.status, 0, show(r));
+  const state = JSON.parse(s.hako(['state', id], { env: warm(s) }).stdout);
+  const coldState = JSON.parse(s.hako(['state', id], { env: cold(s) }).stdout);
+  assert.deepEqual(state, coldState);
+  assert.equal(state.status, 'created');
+  // the init was forked under the front, which has exited: not the server's child
+  assert.notEqual(ppid(state.pid), server.pid);
+  assert.equal(s.hako(['start', id], { env: warm(s) }).status, 0);
+  await waitUntil(() => cmdline(state.pid).join(' ') === `sleep ${s.marker}`, { what: 'the init to run sleep' });
+  const e = s.hako(['exec', id, 'sh', '-c', 'echo in; exit 3'], { env: warm(s) });
+  const ec = s.hako(['exec', id, 'sh', '-c', 'echo in; exit 3'], { env: cold(s) });
+  assert.deepEqual([e.status, e.stdout, e.stderr], [3, 'in\n', '']);
+  assert.deepEqual([e.status, e.stdout, e.stderr], [ec.status, ec.stdout, ec.stderr]);
+  // update --resources - reads hako's stdin: the front's, through the server
+  const u = s.hako(['update', '-r', '-', id], { env: warm(s), input: '{"pids":{"limit":77}}' });
+  assert.equal(u.status, 0, show(u));
+  assert.equal(readFileSync(pidsMax(state.pid), 'utf8').trim(), '77');
+  const bad = s.hako(['update', '-r', '-', id], { env: warm(s), input: 'nope' });
+  const badCold = s.hako(['update', '-r', '-', id], { env: cold(s), input: 'nope' });
+  assert.deepEqual([bad.status, bad.stderr], [badCold.status, badCold.stderr]);
+  assert.equal(bad.status, 1);
+  const ps = s.hako(['ps', id], { env: warm(s) });
+  assert.deepEqual([ps.status, ps.stdout.split('\n')[0]], [0, s.hako(['ps', id], { env: cold(s) }).stdout.split('\n')[0]]);
+  assert.equal(s.hako(['kill', id, 'KILL'], { env: warm(s) }).status, 0);
+  await waitUntil(() => JSON.parse(s.hako(['state', id], { env: warm(s) }).stdout).status === 'stopped', { what: 'stopped' });
+  assert.equal(s.hako(['delete', id], { env: warm(s) }).status, 0);
+  const gone = s.hako(['state', id], { env: warm(s) });
+  assert.deepEqual([gone.status, gone.stderr], [1, s.hako(['state', id], { env: cold(s) }).stderr]);
+}));
+
+/** Whether a foreground run with env went through a server (the caller is the front then). */
+async function wentThroughServer(s, env, hako) {
+  const b = s.bundle().sh(`trap 'exit 0' TERM; sleep ${s.marker} & wait`);
+  const args = ['run', '-b', b.dir, s.id()];
+  const bg = hako ? new Background(hako, ['--root', s.root, ...args], { env }) : s.spawnHako(args, { env });
+  if (hako) s.background.push(bg);
+  await sleeperPid(s);
+  const front = cmdline(bg.pid).includes('--front');
+  bg.child.kill('SIGTERM');
+  const r = await bg.wait();
+  assert.equal(r.status, 0, JSON.stringify(r));
+  await waitUntil(() => !listPids().some((p) => cmdline(p).join(' ') === `sleep ${s.marker}`), { what: 'the sleep to end' });
+  return front;
+}
+
+test('no server, a stale socket, a socket of another user, another build: bin/hako runs Node as before', scoped(async (s) => {
+  assert.equal(await wentThroughServer(s, warm(s)), true, 'the server is used when it answers');
+  assert.equal(await wentThroughServer(s, s.env({ HAKO_SOCKET: join(s.dir, 'none.sock') })), false, 'no socket');
+  // a socket nobody listens on (its server was killed)
+  const stale = join(s.dir, 'stale.sock');
+  const dead = spawn(NODE, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)})`], { stdio: 'ignore' });
+  await waitUntil(() => existsSync(stale), { what: 'the stale socket' });
+  dead.kill('SIGKILL');
+  await new Promise((r) => dead.once('exit', r));
+  assert.equal(await wentThroughServer(s, s.env({ HAKO_SOCKET: stale })), false, 'a stale socket');
+  // the server's socket, owned by another user: never used
+  const owner = statSync(socket).uid;
+  chownSync(socket, 65534, 65534);
+  try {
+    assert.equal(await wentThroughServer(s, warm(s)), false, "another user's socket");
+  } finally {
+    chownSync(socket, owner, owner);
+  }
+  // another build: a copy of the package, whose CLI bundle is not the one the server loaded
+  const pkg = join(s.dir, 'pkg');
+  for (const part of ['bin', 'dist/cli', 'native/hako-helper']) cpSync(join(REPO, part), join(pkg, part), { recursive: true });
+  assert.equal(await wentThroughServer(s, warm(s), join(pkg, 'bin', 'hako')), false, 'another build');
+  assert.equal(await wentThroughServer(s, warm(s)), true, 'the server still serves its own build');
+}));
