@@ -16,6 +16,7 @@ import {
 import { HelperSession, type SessionHandlers, type SessionResult, watchOomV1 } from '../helper/session.js';
 import type { RuncStats } from '../cgroups/runc-stats.js';
 import { HakoProcess } from '../helper/handle.js';
+import { Zygote } from '../helper/zygote.js';
 import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -46,6 +47,10 @@ export interface RuntimeOptions {
   /** Called by delete once the container's processes are gone, before its state is removed: what a
    * face attached outside the runtime (the CLI's --network: CNI DEL) is let go here. */
   onRemove?: (id: string) => Promise<void>;
+  /** Fork each container's helper from a resident one this Runtime starts on its first container
+   * (default true; docs/PROTOCOL.md "The zygote"): no spawn and exec of the helper per container.
+   * It never keeps the process alive and goes when idle; false spawns every helper. */
+  zygote?: boolean;
 }
 
 /**
@@ -493,7 +498,11 @@ export class Runtime {
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
     this.onRemove = options.onRemove;
     if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
+    if (options.zygote !== false) this.zygote = new Zygote();
   }
+
+  /** Where this Runtime's helpers are forked from, unless zygote: false. */
+  private readonly zygote?: Zygote;
 
   private readonly cgroupVersion?: 1 | 2;
 
@@ -915,6 +924,7 @@ export class Runtime {
     const helper = HelperSession.start({
       stdio: stdioWithInput(options.stdio, options.input) as CreateOptions['stdio'], preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer,
       capture, input: options.input, signal: options.signal, timeoutMs: options.timeoutMs, label: `exec: container ${id}`, detach: !!options.detach,
+      ...(this.zygote ? { spawner: this.zygote.spawner } : {}),
     });
     attach(helper);
     let builder: PlanBuilder;
@@ -993,6 +1003,7 @@ export class Runtime {
       forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
       capture, input: mode === 'run' ? options.input : undefined, signal: options.signal, timeoutMs: options.timeoutMs,
       label: `${mode === 'create' ? 'create' : 'run'}: container ${id}`, detach,
+      ...(this.zygote ? { spawner: this.zygote.spawner } : {}),
     });
     attach?.(helper);
     // load -> check -> plan -> act: everything that can refuse this config (the planner, the

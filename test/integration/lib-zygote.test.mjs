@@ -1,0 +1,176 @@
+// A Runtime's resident helper (the zygote, native/zygote.c): containers whose helpers it forks
+// give what spawned helpers give (output, exit codes, signals, input, timeouts, create+start,
+// exec), from one sealed zygote that stays across runs, comes back after it is killed, passes
+// no fd of its own to a container, and never keeps Node alive.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Runtime } from '../../dist/index.js';
+import { MARK_VAR, NODE, REPO, cmdline, isAlive, scoped, sleeper, waitUntil } from './oci-util.mjs';
+
+function libraryTest(name, fn) {
+  test(name, { timeout: 90_000 }, scoped(async (s) => {
+    const before = process.env[MARK_VAR];
+    process.env[MARK_VAR] = s.token;
+    try {
+      await fn(s);
+    } finally {
+      if (before === undefined) delete process.env[MARK_VAR];
+      else process.env[MARK_VAR] = before;
+    }
+  }));
+}
+
+const ppid = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+
+/** The helper (H0) of a running container, and that helper's parent. */
+function helperOf(containerPid) {
+  const h0 = ppid(containerPid);
+  return { h0, parent: ppid(h0) };
+}
+
+/** Runs a container with a live handle and returns its helper's parent (read while it runs). */
+async function parentOfHelper(s, rt, b) {
+  const h = rt.spawn(s.id(), { bundle: b.dir, stdio: ['pipe', 'ignore', 'ignore'] });
+  const pid = await h.spawned;
+  const { h0, parent } = helperOf(pid);
+  h.stdin.end();
+  const r = await h.result;
+  assert.equal(r.exitCode, 0);
+  return { h0, parent };
+}
+
+const PIPES = ['pipe', 'pipe', 'pipe'];
+
+libraryTest('runs through the zygote give what spawned helpers give: output, exit codes, signals, input, timeouts, create+start, exec', async (s) => {
+  const results = {};
+  for (const zygote of [true, false]) {
+    const rt = new Runtime({ root: s.root, warn: () => {}, zygote });
+    const out = {};
+    const b = s.bundle().sh('echo out; echo err >&2; exit 3');
+    const r1 = await rt.run(s.id(), { bundle: b.dir, stdio: PIPES });
+    out.output = [r1.exitCode, r1.status, r1.signal, r1.stdout.toString(), r1.stderr.toString()];
+    const h = rt.spawn(s.id(), { bundle: s.bundle().args(...sleeper(s)).dir, stdio: 'ignore' });
+    await h.spawned;
+    h.kill('SIGKILL');
+    const r2 = await h.result;
+    out.signal = [r2.exitCode, r2.status, r2.signal];
+    const r3 = await rt.run(s.id(), { bundle: s.bundle().args('cat').dir, stdio: PIPES, input: 'in put\n' });
+    out.input = [r3.exitCode, r3.stdout.toString()];
+    const slow = s.bundle().args(...sleeper(s));
+    const t0 = Date.now();
+    await assert.rejects(rt.run(s.id(), { bundle: slow.dir, stdio: 'ignore', timeoutMs: 300 }), (e) => { out.timeout = [e.code, e.exitCode]; return true; });
+    assert.ok(Date.now() - t0 < 10_000);
+    // create, exec into it, start, wait for its end
+    const id = s.id();
+    const w = s.bundle().sh('read x </dev/null; sleep 0.2; exit 7');
+    await rt.create(id, { bundle: w.dir, stdio: 'ignore' });
+    const e1 = await rt.exec(id, { args: ['sh', '-c', 'echo exec; exit 5'], cwd: '/', env: ['PATH=/bin'] }, { stdio: PIPES });
+    out.exec = [e1.exitCode, e1.stdout.toString()];
+    await rt.start(id);
+    await waitUntil(() => rt.state(id).status === 'stopped', { timeoutMs: 10_000, what: `${id} to stop` });
+    await rt.delete(id);
+    const d = s.bundle().args(...sleeper(s));
+    const did = s.id();
+    const r4 = await rt.run(did, { bundle: d.dir, stdio: 'ignore', detach: true });
+    out.detach = [r4.exitCode, rt.state(did).status];
+    await rt.delete(did, true);
+    results[zygote] = out;
+  }
+  assert.deepEqual(results[true], results[false]);
+  assert.deepEqual(results[true].output, [3, 3, null, 'out\n', 'err\n']);
+  assert.deepEqual(results[true].signal, [137, null, 9]);
+  assert.deepEqual(results[true].input, [0, 'in put\n']);
+  assert.deepEqual(results[true].timeout, ['timeout', 124]);
+  assert.deepEqual(results[true].exec, [5, 'exec\n']);
+  assert.deepEqual(results[true].detach, [0, 'running']);
+});
+
+libraryTest('one zygote per Runtime, sealed, across runs; killed, the next run starts a new one', async (s) => {
+  const rt = new Runtime({ root: s.root, warn: () => {} });
+  const b = s.bundle().args('cat');
+  const first = await parentOfHelper(s, rt, b);
+  const zygote = first.parent;
+  assert.notEqual(zygote, process.pid, 'the helper is not forked by a zygote');
+  assert.equal(ppid(zygote), process.pid);
+  assert.ok(cmdline(zygote).includes('--zygote'), cmdline(zygote).join(' '));
+  // it runs from the sealed copy, and so does every helper it forks (CVE-2019-5736)
+  assert.match(readlinkSync(`/proc/${zygote}/exe`), /^\/memfd:hako-helper/);
+  const second = await parentOfHelper(s, rt, b);
+  assert.equal(second.parent, zygote, 'a second run has the same zygote');
+  assert.notEqual(second.h0, first.h0);
+  // another Runtime has its own; zygote: false spawns from this process
+  const other = await parentOfHelper(s, new Runtime({ root: s.root, warn: () => {} }), b);
+  assert.notEqual(other.parent, zygote);
+  assert.equal((await parentOfHelper(s, new Runtime({ root: s.root, warn: () => {}, zygote: false }), b)).parent, process.pid);
+  // killed between runs: the next run works, from a new zygote (at once: before this process
+  // has seen it die, and after)
+  process.kill(zygote, 'SIGKILL');
+  const r = await rt.run(s.id(), { bundle: s.bundle().sh('echo again').dir, stdio: PIPES });
+  assert.equal(r.stdout.toString(), 'again\n');
+  const third = await parentOfHelper(s, rt, b);
+  assert.notEqual(third.parent, zygote);
+  assert.ok(cmdline(third.parent).includes('--zygote'));
+  await waitUntil(() => !isAlive(zygote), { timeoutMs: 5000, what: 'the killed zygote to be reaped' });
+});
+
+libraryTest('a container through the zygote gets no fd of the zygote or of Node: the same fds as a spawned helper gives', async (s) => {
+  const b = s.bundle().sh('ls -l /proc/self/fd/ | sed -n "s/.* \\([0-9]*\\) -> .*/\\1/p" | sort -n | tr "\\n" " "');
+  const listing = {};
+  for (const zygote of [true, false]) {
+    const rt = new Runtime({ root: s.root, warn: () => {}, zygote });
+    for (const stdio of [PIPES, ['ignore', 'pipe', 'ignore']]) {
+      const r = await rt.run(s.id(), { bundle: b.dir, stdio });
+      assert.equal(r.exitCode, 0, r.stderr?.toString());
+      (listing[zygote] ??= []).push(r.stdout.toString());
+    }
+  }
+  assert.deepEqual(listing[true], listing[false]);
+  // 0-2 alone
+  assert.deepEqual(listing[true], ['0 1 2 ', '0 1 2 ']);
+});
+
+libraryTest('16 runs at once through one zygote', async (s) => {
+  const rt = new Runtime({ root: s.root, warn: () => {} });
+  const b = s.bundle().sh('echo $((6 * 7))');
+  const runs = await Promise.all(Array.from({ length: 16 }, () => rt.run(s.id(), { bundle: b.dir, stdio: PIPES })));
+  for (const r of runs) {
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout.toString(), '42\n');
+  }
+  assert.equal(new Set(runs.map((r) => r.pid)).size, 16);
+});
+
+libraryTest('the zygote keeps no Node process alive, and goes with it', async (s) => {
+  const b = s.bundle().sh('echo done');
+  // the child runs one container, says its zygote (its child with --zygote) and its output, and
+  // then has nothing left to do: it must exit by itself
+  const script = `
+    import { readdirSync, readFileSync } from 'node:fs';
+    import { Runtime } from ${JSON.stringify(join(REPO, 'dist', 'index.js'))};
+    const rt = new Runtime({ root: ${JSON.stringify(s.root)} });
+    const r = await rt.run(${JSON.stringify(s.id())}, { bundle: ${JSON.stringify(b.dir)}, stdio: 'pipe' });
+    const mine = readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d)).filter((d) => {
+      try {
+        const stat = readFileSync('/proc/' + d + '/stat', 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid
+          && readFileSync('/proc/' + d + '/cmdline', 'utf8').includes('--zygote');
+      } catch { return false; }
+    });
+    process.stdout.write(JSON.stringify({ zygotes: mine.map(Number), out: r.stdout.toString() }));
+  `;
+  const child = spawn(NODE, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const code = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('the Node process did not exit by itself within 15 s')); }, 15_000);
+    child.once('exit', (c) => { clearTimeout(timer); resolve(c); });
+  });
+  assert.equal(code, 0);
+  const said = JSON.parse(out);
+  assert.equal(said.out, 'done\n');
+  assert.equal(said.zygotes.length, 1, out);
+  await waitUntil(() => !isAlive(said.zygotes[0]), { timeoutMs: 5000, what: 'the zygote to exit with its Node process' });
+});
