@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Runtime } from '../../dist/index.js';
-import { MARK_VAR, NODE, REPO, cmdline, isAlive, scoped, sleeper, waitUntil } from './oci-util.mjs';
+import { Zygote } from '../../dist/src/helper/zygote.js';
+import { MARK_VAR, NODE, REPO, cmdline, isAlive, pids, scoped, sleeper, waitUntil } from './oci-util.mjs';
 
 function libraryTest(name, fn) {
   test(name, { timeout: 90_000 }, scoped(async (s) => {
@@ -44,10 +45,20 @@ async function parentOfHelper(s, rt, b) {
 
 const PIPES = ['pipe', 'pipe', 'pipe'];
 
+/** Asserts rt forks its helpers from a zygote (a child of this process run with --zygote). */
+async function assertZygote(s, rt) {
+  const { parent } = await parentOfHelper(s, rt, s.bundle().args('cat'));
+  assert.notEqual(parent, process.pid, 'the helper was spawned by this process, not forked by a zygote');
+  assert.equal(ppid(parent), process.pid);
+  assert.ok(cmdline(parent).includes('--zygote'), cmdline(parent).join(' '));
+  return parent;
+}
+
 libraryTest('runs through the zygote give what spawned helpers give: output, exit codes, signals, input, timeouts, create+start, exec', async (s) => {
   const results = {};
   for (const zygote of [true, false]) {
     const rt = new Runtime({ root: s.root, warn: () => {}, zygote });
+    if (zygote) await assertZygote(s, rt);
     const out = {};
     const b = s.bundle().sh('echo out; echo err >&2; exit 3');
     const r1 = await rt.run(s.id(), { bundle: b.dir, stdio: PIPES });
@@ -121,6 +132,7 @@ libraryTest('a container through the zygote gets no fd of the zygote or of Node:
   const listing = {};
   for (const zygote of [true, false]) {
     const rt = new Runtime({ root: s.root, warn: () => {}, zygote });
+    if (zygote) await assertZygote(s, rt);
     for (const stdio of [PIPES, ['ignore', 'pipe', 'ignore']]) {
       const r = await rt.run(s.id(), { bundle: b.dir, stdio });
       assert.equal(r.exitCode, 0, r.stderr?.toString());
@@ -134,6 +146,7 @@ libraryTest('a container through the zygote gets no fd of the zygote or of Node:
 
 libraryTest('16 runs at once through one zygote', async (s) => {
   const rt = new Runtime({ root: s.root, warn: () => {} });
+  const zygote = await assertZygote(s, rt);
   const b = s.bundle().sh('echo $((6 * 7))');
   const runs = await Promise.all(Array.from({ length: 16 }, () => rt.run(s.id(), { bundle: b.dir, stdio: PIPES })));
   for (const r of runs) {
@@ -141,6 +154,49 @@ libraryTest('16 runs at once through one zygote', async (s) => {
     assert.equal(r.stdout.toString(), '42\n');
   }
   assert.equal(new Set(runs.map((r) => r.pid)).size, 16);
+  assert.equal(await assertZygote(s, rt), zygote);
+});
+
+libraryTest('stopped before its helper answered (abort, a timeout of 1 ms): the same errors as with spawned helpers, and its helpers go', async (s) => {
+  const b = s.bundle().args(...sleeper(s));
+  const outcome = {};
+  for (const zygote of [true, false]) {
+    const rt = new Runtime({ root: s.root, warn: () => {}, zygote });
+    const z = zygote ? await assertZygote(s, rt) : undefined;
+    const ac = new AbortController();
+    const p = rt.run(s.id(), { bundle: b.dir, stdio: 'ignore', signal: ac.signal });
+    ac.abort();
+    const codes = [];
+    await assert.rejects(p, (e) => { codes.push(e.code); return true; });
+    await assert.rejects(rt.run(s.id(), { bundle: b.dir, stdio: 'ignore', timeoutMs: 1 }), (e) => { codes.push(e.code); return true; });
+    outcome[zygote] = codes;
+    // the helpers it forked for them are gone (killed: nothing would have ended them)
+    if (z) await waitUntil(() => pids().every((p) => { try { return ppid(p) !== z; } catch { return true; } }), { timeoutMs: 5000, what: 'the zygote\'s helpers to go' });
+    const r = await rt.run(s.id(), { bundle: s.bundle().sh('echo after').dir, stdio: PIPES });
+    assert.equal(r.stdout.toString(), 'after\n');
+  }
+  assert.deepEqual(outcome[true], ['aborted', 'timeout']);
+  assert.deepEqual(outcome[false], outcome[true]);
+});
+
+libraryTest('the zygote killed while a container runs: the run still ends with its result, and the next run has a new zygote', async (s) => {
+  const rt = new Runtime({ root: s.root, warn: () => {} });
+  const b = s.bundle().sh('cat; echo tail; exit 4');
+  const h = rt.spawn(s.id(), { bundle: b.dir, stdio: PIPES });
+  const pid = await h.spawned;
+  const { h0, parent: zygote } = helperOf(pid);
+  assert.ok(cmdline(zygote).includes('--zygote'));
+  let out = '';
+  h.stdout.on('data', (d) => { out += d; });
+  process.kill(zygote, 'SIGKILL');
+  await waitUntil(() => !isAlive(zygote), { timeoutMs: 5000, what: 'the zygote to die' });
+  assert.ok(isAlive(h0), 'the helper died with the zygote');
+  h.stdin.end('head\n');
+  const r = await h.result;
+  assert.equal(r.exitCode, 4);
+  await new Promise((resolve) => { if (h.stdout.readableEnded) resolve(); else h.stdout.once('end', resolve); });
+  assert.equal(out, 'head\ntail\n');
+  assert.notEqual(await assertZygote(s, rt), zygote);
 });
 
 libraryTest('the zygote keeps no Node process alive, and goes with it', async (s) => {
@@ -173,4 +229,29 @@ libraryTest('the zygote keeps no Node process alive, and goes with it', async (s
   assert.equal(said.out, 'done\n');
   assert.equal(said.zygotes.length, 1, out);
   await waitUntil(() => !isAlive(said.zygotes[0]), { timeoutMs: 5000, what: 'the zygote to exit with its Node process' });
+});
+
+test('a Zygote on its own: a kill asked before the pid is known reaches that helper; exits and signals come as a ChildProcess gives them', { timeout: 30_000 }, async () => {
+  const helper = join(REPO, 'native', 'hako-helper');
+  const z = new Zygote();
+  const exit = (c) => new Promise((resolve) => c.once('exit', (code, signal) => resolve([code, signal])));
+  // killed before its pid came back: SIGTERM ends a helper that waits for its plan
+  const a = z.spawner(helper, ['--sealed'], ['ignore', 'ignore', 'ignore', 'pipe'], {}, 0);
+  assert.ok(a.kill('SIGTERM'));
+  assert.deepEqual(await exit(a), [null, 'SIGTERM']);
+  assert.equal(a.kill('SIGTERM'), false);
+  // its control socket closed before any request: it exits 2
+  const b = z.spawner(helper, ['--sealed', '--exec-fd=4'], ['ignore', 'pipe', 'ignore', 'pipe', 'pipe'], {}, 0);
+  assert.ok(b.stdout && b.stdio[3] && b.stdio[4] && !b.stdin && !b.stderr);
+  b.stdio[3].end();
+  assert.deepEqual(await exit(b), [2, null]);
+  assert.equal(typeof b.pid, 'number');
+  assert.equal(ppid(z.pid), process.pid);
+  // what it cannot do is left to the caller: preserved fds, an environment, other arguments
+  assert.equal(z.spawner(helper, ['4', '--sealed'], ['ignore', 'ignore', 'ignore', 'ignore', 'pipe'], {}, 1), undefined);
+  assert.equal(z.spawner(helper, ['--sealed'], ['ignore', 'ignore', 'ignore', 'pipe'], { A: 'b' }, 0), undefined);
+  assert.equal(z.spawner(helper, ['--other'], ['ignore', 'ignore', 'ignore', 'pipe'], {}, 0), undefined);
+  const pid = z.pid;
+  process.kill(pid, 'SIGKILL');
+  await waitUntil(() => !isAlive(pid), { timeoutMs: 5000, what: 'the zygote to die' });
 });
