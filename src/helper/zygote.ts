@@ -46,10 +46,13 @@ class Slot extends Duplex {
     }
     this.socket = socket;
     if (!this.refd) socket.unref();
+    let ended = false;
     socket.on('data', (b: Buffer) => { if (!this.push(b)) socket.pause(); });
-    socket.on('end', () => this.push(null));
+    socket.on('end', () => { ended = true; this.push(null); });
     socket.on('error', (e) => this.destroy(e));
-    socket.on('close', () => { if (!this.readableEnded) this.destroy(); });
+    // closed after its end, what it read stays here until it is read (this ends then); closed
+    // without one (destroyed, an error), this goes too
+    socket.on('close', () => { if (!ended) this.destroy(); });
     for (const [chunk, encoding, done] of this.queued.splice(0)) socket.write(chunk, encoding, done);
     if (this.final) socket.end(this.final);
   }
@@ -133,6 +136,11 @@ class ZygoteChild extends EventEmitter implements HelperChild {
     this.exitCode = exitCode;
     this.signalCode = signalCode;
     this.emit('exit', exitCode, signalCode);
+    // as a ChildProcess at its exit (flushStdio): what nobody listens to is read and dropped, so
+    // that nothing left writing to it blocks
+    for (const s of this.stdio) {
+      if (s && s.readable && s.listenerCount('data') + s.listenerCount('readable') === 0) s.resume();
+    }
   }
 }
 

@@ -255,3 +255,26 @@ test('a Zygote on its own: a kill asked before the pid is known reaches that hel
   process.kill(pid, 'SIGKILL');
   await waitUntil(() => !isAlive(pid), { timeoutMs: 5000, what: 'the zygote to die' });
 });
+
+libraryTest('a live handle\'s output nobody listened to by the exit is dropped, as a ChildProcess drops it (flushStdio); one listened to is all there', async (s) => {
+  const b = s.bundle().sh('echo one; echo two >&2; echo three');
+  const seen = {};
+  const read = (stream) => new Promise((resolve, reject) => {
+    if (stream.readableEnded || stream.destroyed) { resolve('<over>'); return; }
+    let text = '';
+    stream.on('data', (d) => { text += d; });
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+  });
+  for (const zygote of [true, false]) {
+    const rt = new Runtime({ root: s.root, warn: () => {}, zygote });
+    const h = rt.spawn(s.id(), { bundle: b.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const err = read(h.stderr);
+    const r = await h.result;
+    assert.equal(r.exitCode, 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    seen[zygote] = [await read(h.stdout), await err];
+  }
+  assert.deepEqual(seen[false], ['<over>', 'two\n']);
+  assert.deepEqual(seen[true], seen[false]);
+});
