@@ -256,7 +256,7 @@ test('a Zygote on its own: a kill asked before the pid is known reaches that hel
   await waitUntil(() => !isAlive(pid), { timeoutMs: 5000, what: 'the zygote to die' });
 });
 
-libraryTest('a live handle\'s output nobody listened to by the exit is dropped, as a ChildProcess drops it (flushStdio); one listened to is all there', async (s) => {
+libraryTest('a live handle\'s output nobody listened to by the exit is dropped, as a ChildProcess drops it (flushStdio); one listened to, even paused, is all there', async (s) => {
   const b = s.bundle().sh('echo one; echo two >&2; echo three');
   const seen = {};
   const read = (stream) => new Promise((resolve, reject) => {
@@ -264,6 +264,7 @@ libraryTest('a live handle\'s output nobody listened to by the exit is dropped, 
     let text = '';
     stream.on('data', (d) => { text += d; });
     stream.on('end', () => resolve(text));
+    stream.on('close', () => resolve(`${text}<closed without its end>`));
     stream.on('error', reject);
   });
   for (const zygote of [true, false]) {
@@ -273,8 +274,15 @@ libraryTest('a live handle\'s output nobody listened to by the exit is dropped, 
     const r = await h.result;
     assert.equal(r.exitCode, 0);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    seen[zygote] = [await read(h.stdout), await err];
+    // listened to but paused: kept until it is resumed
+    const h2 = rt.spawn(s.id(), { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+    const later = read(h2.stdout);
+    h2.stdout.pause();
+    assert.equal((await h2.result).exitCode, 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    h2.stdout.resume();
+    seen[zygote] = [await read(h.stdout), await err, await later];
   }
-  assert.deepEqual(seen[false], ['<over>', 'two\n']);
+  assert.deepEqual(seen[false], ['<over>', 'two\n', 'one\nthree\n']);
   assert.deepEqual(seen[true], seen[false]);
 });
