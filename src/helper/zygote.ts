@@ -4,6 +4,7 @@
 // of each H0 (its piped stdio, its control and exec sockets) come back as handles.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { fstatSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { Duplex } from 'node:stream';
@@ -160,6 +161,9 @@ export class Zygote {
 
   /** The helper the running zygote is (HAKO_HELPER may name another later: that one is spawned). */
   private file?: string;
+  /** Which of this process's fds 0-2 the zygote has (it holds them from its start: one closed
+   * then is /dev/null there, and a helper that inherits it is spawned). */
+  private own: boolean[] = [true, true, true];
 
   /** The zygote's pid (undefined when none runs). */
   get pid(): number | undefined {
@@ -173,6 +177,8 @@ export class Zygote {
     if ((this.proc && file !== this.file) || preserveFds !== 0 || Object.keys(env).length > 0) return undefined;
     const exec = args.includes('--exec-fd=4');
     if (args.some((a) => a !== '--sealed' && a !== '--exec-fd=4') || stdio.length !== (exec ? 5 : 4)) return undefined;
+    if (!this.proc) this.own = [0, 1, 2].map((fd) => { try { fstatSync(fd); return true; } catch { return false; } });
+    if (stdio.slice(0, 3).some((s, fd) => s === 'inherit' && !this.own[fd])) return undefined;
     const kinds = stdio.slice(0, 3).map((s) => (s === 'inherit' ? 'i' : s === 'ignore' ? 'n' : 'p')).join('');
     const id = this.nextId++;
     const child = new ZygoteChild(this, id, `F ${id} ${kinds} ${exec ? 1 : 0}`, stdio.map((s) => s === 'pipe'));
@@ -184,7 +190,7 @@ export class Zygote {
   private start(): ChildProcess {
     const file = this.file ?? '';
     checkHelper(file);
-    const proc = spawn(file, ['--zygote'], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env: {}, serialization: 'json' });
+    const proc = spawn(file, ['--zygote'], { stdio: [...this.own.map((o) => (o ? 'inherit' as const : 'ignore' as const)), 'ipc'], env: {}, serialization: 'json' });
     this.proc = proc;
     proc.unref();
     proc.channel?.unref();
