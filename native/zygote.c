@@ -65,7 +65,9 @@ static int send_line(const char *line, int fd) {
 static _Noreturn void become_helper(const char *kinds, const int *theirs, int want_exec) {
     sigset_t none;
     sigemptyset(&none);
-    if (signal(SIGPIPE, SIG_DFL) == SIG_ERR || sigprocmask(SIG_SETMASK, &none, NULL) < 0) _exit(127);
+    if (signal(SIGPIPE, SIG_DFL) == SIG_ERR || signal(SIGINT, SIG_DFL) == SIG_ERR || signal(SIGQUIT, SIG_DFL) == SIG_ERR ||
+        sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        _exit(127);
     /* every source is above 4 (fds 3 and 4 are held from the start): no dup2 clobbers another */
     for (int i = 0; i < 3; i++) {
         int from = kinds[i] == 'p' ? theirs[i] : kinds[i] == 'n' ? devnull : -1;
@@ -157,7 +159,9 @@ int zygote_main(void) {
     for (int i = 3; i < 10; i++) close(i); /* EBADF for most: Node passed 0-2 and the channel */
     if (open("/dev/null", O_RDONLY) != 3 || open("/dev/null", O_RDONLY) != 4) return 2;
     if (clearenv() != 0) return 2; /* H0 gets the empty environment a spawn gives it */
-    signal(SIGPIPE, SIG_IGN);
+    /* a terminal's ^C or ^\ reaches Node's process group, which this is in (as its H0s and their
+     * containers are): they are for those (a Node that handles them goes on, and so does this) */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGINT, SIG_IGN) == SIG_ERR || signal(SIGQUIT, SIG_IGN) == SIG_ERR) return 2;
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

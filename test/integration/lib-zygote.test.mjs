@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Runtime } from '../../dist/index.js';
 import { Zygote } from '../../dist/src/helper/zygote.js';
@@ -109,6 +109,9 @@ libraryTest('one zygote per Runtime, sealed, across runs; killed, the next run s
   assert.ok(cmdline(zygote).includes('--zygote'), cmdline(zygote).join(' '));
   // it runs from the sealed copy, and so does every helper it forks (CVE-2019-5736)
   assert.match(readlinkSync(`/proc/${zygote}/exe`), /^\/memfd:hako-helper/);
+  // a terminal's ^C and ^\ (to this process group) are not for it
+  process.kill(zygote, 'SIGINT');
+  process.kill(zygote, 'SIGQUIT');
   const second = await parentOfHelper(s, rt, b);
   assert.equal(second.parent, zygote, 'a second run has the same zygote');
   assert.notEqual(second.h0, first.h0);
@@ -127,21 +130,32 @@ libraryTest('one zygote per Runtime, sealed, across runs; killed, the next run s
   await waitUntil(() => !isAlive(zygote), { timeoutMs: 5000, what: 'the killed zygote to be reaped' });
 });
 
-libraryTest('a container through the zygote gets no fd of the zygote or of Node: the same fds as a spawned helper gives', async (s) => {
-  const b = s.bundle().sh('ls -l /proc/self/fd/ | sed -n "s/.* \\([0-9]*\\) -> .*/\\1/p" | sort -n | tr "\\n" " "');
-  const listing = {};
+libraryTest('a container and its helper through the zygote get no fd of the zygote or of Node, and the signal state a spawned helper gives', async (s) => {
+  const b = s.bundle().sh('ls -l /proc/self/fd/ | sed -n "s/.* \\([0-9]*\\) -> .*/\\1/p" | sort -n | tr "\\n" " "; grep -E "^Sig(Ign|Blk|Cgt)" /proc/self/status');
+  const sigs = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter((l) => /^Sig(Ign|Blk|Cgt)/.test(l)).join(' ');
+  const seen = {};
   for (const zygote of [true, false]) {
     const rt = new Runtime({ root: s.root, warn: () => {}, zygote });
     if (zygote) await assertZygote(s, rt);
+    const got = seen[zygote] = [];
     for (const stdio of [PIPES, ['ignore', 'pipe', 'ignore']]) {
       const r = await rt.run(s.id(), { bundle: b.dir, stdio });
       assert.equal(r.exitCode, 0, r.stderr?.toString());
-      (listing[zygote] ??= []).push(r.stdout.toString());
+      got.push(r.stdout.toString());
     }
+    // the helper itself, while its container runs: its fds and signal state
+    const h = rt.spawn(s.id(), { bundle: s.bundle().args('cat').dir, stdio: ['pipe', 'ignore', 'ignore'] });
+    const { h0 } = helperOf(await h.spawned);
+    // (its pid pipe from H1 is there or not, as H1 has exited or not yet)
+    const fds = readdirSync(`/proc/${h0}/fd`).map((fd) => `${fd}:${readlinkSync(`/proc/${h0}/fd/${fd}`).replace(/\[\d+\]$/, '')}`).filter((l) => !l.includes('pipe:'));
+    got.push(fds.join(' '), sigs(h0));
+    h.stdin.end();
+    assert.equal((await h.result).exitCode, 0);
   }
-  assert.deepEqual(listing[true], listing[false]);
-  // 0-2 alone
-  assert.deepEqual(listing[true], ['0 1 2 ', '0 1 2 ']);
+  assert.deepEqual(seen[true], seen[false]);
+  // 0-2 alone in the container; the helper has its stdio, its control socket and its signalfd
+  assert.match(seen[true][0], /^0 1 2 Sig/);
+  assert.equal(seen[true][2], '0:socket: 1:/dev/null 2:/dev/null 3:socket: 4:anon_inode:[signalfd]');
 });
 
 libraryTest('16 runs at once through one zygote', async (s) => {
