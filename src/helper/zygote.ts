@@ -298,7 +298,13 @@ export class Zygote {
     for (const child of asked) {
       if (!child.answered && !child.retried) {
         child.retried = true;
-        this.ask(child);
+        try {
+          this.ask(child);
+        } catch (e) {
+          // the helper cannot be run now (checkHelper): that is this helper's error
+          this.asked.delete(child.id);
+          child.failed(e instanceof Error ? e : new Error(String(e)));
+        }
       } else {
         child.failed(Object.assign(new Error('the helper zygote ended before the helper started'), { code: 'EPIPE' }));
       }
