@@ -9,9 +9,10 @@
  *                      is Node's; n: /dev/null; p: a socket), EXEC 1 for an exec socket at fd 4
  *   "K PID SIG"        send SIG to PID if it is still an H0 of ours (not yet reaped)
  * zygote -> Node:
+ *   "P ID PID"         the H0 for ID runs; "E ID ERRNO": it could not be made
  *   {"cmd":"NODE_HANDLE","type":"net.Socket","msg":"S ID SLOT"} with Node's end of slot SLOT
- *                      (0-2 stdio, 3 control, 4 exec) in SCM_RIGHTS, one per line
- *   "P ID PID"         the H0 for ID runs (after its handles); "E ID ERRNO": it could not be made
+ *                      (0-2 stdio, 3 control, 4 exec) in SCM_RIGHTS, one per line, after P, the
+ *                      control socket first; each waits for node's {"cmd":"NODE_HANDLE_ACK"} of the last
  *   "X PID STATUS"     an H0 ended (its wait status) */
 #define _GNU_SOURCE
 #include "op.h"
@@ -60,6 +61,56 @@ static int send_line(const char *line, int fd) {
     return 0;
 }
 
+/* What goes to Node, in order. A handle waits for node's NODE_HANDLE_ACK of the one before, as
+ * node's own sender does: node takes the fd a read brings for the next NODE_HANDLE line it
+ * parses, which is only right with one handle in flight. */
+struct msg {
+    char line[96];
+    int fd;
+};
+static struct msg *outbox;
+static size_t out_head, out_len, out_cap;
+static int awaiting_ack;
+
+/* Queues a line (and its fd, now the outbox's to close). -1 when out of memory. */
+static int queue(const char *line, int fd) {
+    if (out_head + out_len == out_cap && out_head > 0) {
+        memmove(outbox, outbox + out_head, out_len * sizeof *outbox);
+        out_head = 0;
+    }
+    if (out_len == out_cap) {
+        size_t cap = out_cap ? out_cap * 2 : 64;
+        struct msg *grown = realloc(outbox, cap * sizeof *outbox);
+        if (!grown) {
+            if (fd >= 0) close(fd);
+            return -1;
+        }
+        outbox = grown;
+        out_cap = cap;
+    }
+    struct msg *m = &outbox[out_head + out_len++];
+    snprintf(m->line, sizeof m->line, "%s", line);
+    m->fd = fd;
+    return 0;
+}
+
+/* Sends what the outbox holds, up to a handle whose ACK has not come. -1 when Node is gone. */
+static int flush(void) {
+    while (out_len > 0 && !awaiting_ack) {
+        struct msg *m = &outbox[out_head];
+        int r = send_line(m->line, m->fd);
+        if (m->fd >= 0) {
+            close(m->fd);
+            awaiting_ack = 1;
+        }
+        out_head++;
+        out_len--;
+        if (r < 0) return -1;
+    }
+    if (out_len == 0) out_head = 0;
+    return 0;
+}
+
 /* The forked H0: its fds in place as a spawn of hako-helper would have them, the signal state
  * a fresh process has, then the helper's own code. */
 static _Noreturn void become_helper(const char *kinds, const int *theirs, int want_exec) {
@@ -97,17 +148,23 @@ static int fork_request(const char *req) {
     if (pid == 0) become_helper(kinds, theirs, want_exec);
     for (int i = 0; i < 5; i++)
         if (theirs[i] >= 0) close(theirs[i]);
-    char line[128];
-    int r = 0;
-    for (int i = 0; i < 5; i++) {
-        if (ours[i] < 0) continue;
-        snprintf(line, sizeof line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"S %lu %d\"}\n", id, i);
-        if (!err && r == 0) r = send_line(line, ours[i]);
-        close(ours[i]);
-    }
+    /* the pid first, then the control socket: Node's requests to the helper wait for it */
+    static const int order[5] = { 3, 4, 0, 1, 2 };
+    char line[96];
     if (err) snprintf(line, sizeof line, "\"E %lu %d\"\n", id, err);
     else snprintf(line, sizeof line, "\"P %lu %d\"\n", id, (int)pid);
-    return r < 0 ? -1 : send_line(line, -1) < 0 ? -1 : 0;
+    int r = queue(line, -1);
+    for (int k = 0; k < 5; k++) {
+        int i = order[k];
+        if (ours[i] < 0) continue;
+        if (err || r < 0) {
+            close(ours[i]);
+            continue;
+        }
+        snprintf(line, sizeof line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"S %lu %d\"}\n", id, i);
+        r = queue(line, ours[i]);
+    }
+    return r < 0 ? -1 : flush();
 }
 
 static int kill_request(const char *req) {
@@ -123,6 +180,12 @@ static int kill_request(const char *req) {
  * NODE_HANDLE_ACK), which needs nothing. -1 on a line that is neither. */
 static int handle_line(char *line) {
     size_t len = strlen(line);
+    /* a NACK (node got the line without its fd) leaves that helper without a socket: Node's
+     * time limit for it ends it; the next messages go on */
+    if (strcmp(line, "{\"cmd\":\"NODE_HANDLE_ACK\"}") == 0 || strcmp(line, "{\"cmd\":\"NODE_HANDLE_NACK\"}") == 0) {
+        awaiting_ack = 0;
+        return flush();
+    }
     if (len > 0 && line[0] == '{') return 0;
     if (len < 3 || line[0] != '"' || line[len - 1] != '"') return -1;
     line[len - 1] = 0;
@@ -139,7 +202,8 @@ static int reap(void) {
         if (pid <= 0) return 0;
         char line[64];
         snprintf(line, sizeof line, "\"X %d %d\"\n", (int)pid, status);
-        if (send_line(line, -1) < 0) return -1;
+        if (queue(line, -1) < 0) return -1;
+        if (flush() < 0) return -1;
     }
 }
 

@@ -40,6 +40,10 @@ class Slot extends Duplex {
     super({ allowHalfOpen: false });
   }
 
+  get attached(): boolean {
+    return this.socket !== undefined;
+  }
+
   attach(socket: Socket): void {
     if (this.destroyed) {
       socket.destroy();
@@ -91,7 +95,7 @@ class ZygoteChild extends EventEmitter implements HelperChild {
   readonly stdin: Slot | null;
   readonly stdout: Slot | null;
   readonly stderr: Slot | null;
-  /** A socket of its came: the request cannot be asked again of another zygote. */
+  /** Its pid or a socket came: the request cannot be asked again of another zygote. */
   answered = false;
   retried = false;
   private queued: number[] = [];
@@ -119,6 +123,7 @@ class ZygoteChild extends EventEmitter implements HelperChild {
   }
 
   spawned(pid: number): void {
+    this.answered = true;
     this.pid = pid;
     this.emit('spawn');
     for (const n of this.queued.splice(0)) this.zygote.kill(this, n);
@@ -153,10 +158,10 @@ class ZygoteChild extends EventEmitter implements HelperChild {
 export class Zygote {
   private proc?: ChildProcess;
   private nextId = 1;
-  /** Asked for, no pid yet: by id. */
-  private readonly asked = new Map<number, ZygoteChild>();
-  /** Running: by pid. */
-  private readonly running = new Map<number, ZygoteChild>();
+  /** Asked for and not ended: by id. */
+  private readonly children = new Map<number, ZygoteChild>();
+  /** Those whose pid came: by pid. */
+  private readonly byPid = new Map<number, ZygoteChild>();
   private idle?: NodeJS.Timeout;
 
   /** The helper the running zygote is (HAKO_HELPER may name another later: that one is spawned). */
@@ -213,7 +218,7 @@ export class Zygote {
   private ask(child: ZygoteChild): void {
     clearTimeout(this.idle);
     const proc = this.proc ?? this.start();
-    this.asked.set(child.id, child);
+    this.children.set(child.id, child);
     this.hold();
     proc.send(child.request, (e) => { if (e) this.lost(proc); });
   }
@@ -221,7 +226,7 @@ export class Zygote {
   kill(child: ZygoteChild, signal: number): void {
     const pid = child.pid;
     if (pid === undefined) return;
-    if (this.running.get(pid) === child && this.proc?.connected) {
+    if (this.byPid.get(pid) === child && this.proc?.connected) {
       // the zygote signals it only while it is its unreaped child: never a pid reused since
       this.proc.send(`K ${pid} ${signal}`, () => { /* lost() tells */ });
       return;
@@ -232,14 +237,14 @@ export class Zygote {
 
   /** The channel keeps Node alive while a helper runs or is asked for, as its process would. */
   private hold(): void {
-    const busy = this.asked.size + this.running.size > 0;
+    const busy = this.children.size > 0;
     if (busy) {
       this.proc?.channel?.ref();
       return;
     }
     this.proc?.channel?.unref();
     clearTimeout(this.idle);
-    this.idle = setTimeout(() => { if (this.asked.size + this.running.size === 0) this.proc?.disconnect(); }, ZYGOTE_IDLE_MS);
+    this.idle = setTimeout(() => { if (this.children.size === 0) this.proc?.disconnect(); }, ZYGOTE_IDLE_MS);
     this.idle.unref();
   }
 
@@ -249,26 +254,26 @@ export class Zygote {
     const x = Number(a);
     const y = Number(b);
     if (kind === 'S') {
-      const child = this.asked.get(x);
+      const child = this.children.get(x);
       if (child && socket) child.socket(y, socket);
       else socket?.destroy();
     } else if (kind === 'P') {
-      const child = this.asked.get(x);
+      const child = this.children.get(x);
       if (!child) return;
-      this.asked.delete(x);
-      this.running.set(y, child);
+      this.byPid.set(y, child);
       child.spawned(y);
     } else if (kind === 'E') {
-      const child = this.asked.get(x);
+      const child = this.children.get(x);
       if (!child) return;
-      this.asked.delete(x);
+      this.children.delete(x);
       const code = Object.entries(constants.errno).find(([, v]) => v === y)?.[0] ?? 'EIO';
       child.failed(Object.assign(new Error(`spawn ${code}`), { code, errno: -y, syscall: 'spawn' }));
       this.hold();
     } else if (kind === 'X') {
-      const child = this.running.get(x);
+      const child = this.byPid.get(x);
       if (!child) return;
-      this.running.delete(x);
+      this.byPid.delete(x);
+      this.children.delete(child.id);
       // a wait status: exited (low 7 bits 0) or killed by a signal
       if ((y & 0x7f) === 0) child.exited((y >> 8) & 0xff, null);
       else child.exited(null, signalName(y & 0x7f));
@@ -278,31 +283,31 @@ export class Zygote {
 
   /**
    * The zygote died or hung up. A helper asked for and not answered at all is asked of a new one
-   * (once); one half answered fails as a spawn would. A running H0 goes on (it was the zygote's
-   * child, not this process's): its wait status is lost, and it counts as exited with 1 once its
-   * control socket has closed (its end: it exited, or detached and exec'd).
+   * (once). One whose pid came (it sends that before its sockets) goes on: it was the zygote's
+   * child, not this process's. Its sockets that had not come never will; its wait status is lost,
+   * and it counts as exited with 1 once its control socket has closed (its end: it exited, or
+   * detached and exec'd).
    */
   private lost(proc: ChildProcess): void {
     if (this.proc !== proc) return;
     this.proc = undefined;
     try { proc.kill('SIGKILL'); } catch { /* gone */ }
-    const asked = [...this.asked.values()];
-    const running = [...this.running.values()];
-    this.asked.clear();
-    this.running.clear();
-    for (const child of running) {
-      const control = child.stdio[3];
-      if (!control || control.destroyed || control.readableEnded) child.exited(1, null);
-      else control.once('close', () => child.exited(1, null));
-    }
-    for (const child of asked) {
-      if (!child.answered && !child.retried) {
+    const children = [...this.children.values()];
+    this.children.clear();
+    this.byPid.clear();
+    for (const child of children) {
+      if (child.pid !== undefined) {
+        for (const slot of child.stdio) if (slot && !slot.attached) slot.destroy();
+        const control = child.stdio[3];
+        if (!control || control.destroyed || control.readableEnded) child.exited(1, null);
+        else control.once('close', () => child.exited(1, null));
+      } else if (!child.answered && !child.retried) {
         child.retried = true;
         try {
           this.ask(child);
         } catch (e) {
           // the helper cannot be run now (checkHelper): that is this helper's error
-          this.asked.delete(child.id);
+          this.children.delete(child.id);
           child.failed(e instanceof Error ? e : new Error(String(e)));
         }
       } else {
