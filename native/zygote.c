@@ -220,6 +220,9 @@ int zygote_main(void) {
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     devnull = null >= 0 ? fcntl(null, F_DUPFD_CLOEXEC, 10) : -1;
     if (chan < 0 || devnull < 0) return 2;
+    /* blocking: a line goes whole, however long Node takes to read (it never waits for us) */
+    int flags = fcntl(chan, F_GETFL);
+    if (flags < 0 || fcntl(chan, F_SETFL, flags & ~O_NONBLOCK) < 0) return 2;
     for (int i = 3; i < 10; i++) close(i); /* EBADF for most: Node passed 0-2 and the channel */
     if (open("/dev/null", O_RDONLY) != 3 || open("/dev/null", O_RDONLY) != 4) return 2;
     if (clearenv() != 0) return 2; /* H0 gets the empty environment a spawn gives it */
