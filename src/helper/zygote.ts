@@ -170,6 +170,8 @@ export class Zygote {
    * then is /dev/null there, and a helper that inherits it is spawned). */
   private own: boolean[] = [true, true, true];
 
+  constructor(private readonly idleMs = ZYGOTE_IDLE_MS) {}
+
   /** The zygote's pid (undefined when none runs). */
   get pid(): number | undefined {
     return this.proc?.pid;
@@ -244,7 +246,7 @@ export class Zygote {
     }
     this.proc?.channel?.unref();
     clearTimeout(this.idle);
-    this.idle = setTimeout(() => { if (this.children.size === 0) this.proc?.disconnect(); }, ZYGOTE_IDLE_MS);
+    this.idle = setTimeout(() => { if (this.children.size === 0) this.proc?.disconnect(); }, this.idleMs);
     this.idle.unref();
   }
 

@@ -300,3 +300,22 @@ libraryTest('a live handle\'s output nobody listened to by the exit is dropped, 
   assert.deepEqual(seen[false], ['<over>', 'two\n', 'one\nthree\n']);
   assert.deepEqual(seen[true], seen[false]);
 });
+
+test('an idle zygote goes, and the next helper starts a new one', { timeout: 30_000 }, async () => {
+  const helper = join(REPO, 'native', 'hako-helper');
+  const z = new Zygote(300);
+  const exit = (c) => new Promise((resolve) => c.once('exit', (code, signal) => resolve([code, signal])));
+  const a = z.spawner(helper, ['--sealed'], ['ignore', 'ignore', 'ignore', 'pipe'], {}, 0);
+  a.stdio[3].end();
+  assert.deepEqual(await exit(a), [2, null]);
+  const first = z.pid;
+  assert.ok(first > 0 && isAlive(first));
+  await waitUntil(() => !isAlive(first), { timeoutMs: 5000, what: 'the idle zygote to go' });
+  assert.equal(z.pid, undefined);
+  const b = z.spawner(helper, ['--sealed'], ['ignore', 'ignore', 'ignore', 'pipe'], {}, 0);
+  b.stdio[3].end();
+  assert.deepEqual(await exit(b), [2, null]);
+  assert.ok(z.pid !== undefined && z.pid !== first);
+  const second = z.pid;
+  await waitUntil(() => !isAlive(second), { timeoutMs: 5000, what: 'the idle zygote to go' });
+});
