@@ -7,8 +7,10 @@
 // throughput of one event loop). The helper processes' own CPU is not counted.
 // Every container has its own id (PREFIX-...); run() deletes it (state and cgroup) when it exits,
 // and whatever is still listed under --root at the end is force-deleted and reported.
+// --no-zygote: every helper spawned (Runtime option zygote: false), not forked by the Runtime's
+// resident helper (the default).
 // Usage: node bench/lib-run.mjs --bundle DIR --root DIR [--n 50] [--tp 50] [--par 2] [--rounds 5]
-//          [--warmup 5] [--prefix ID] [--json]        (root: creates namespaces and cgroups)
+//          [--warmup 5] [--prefix ID] [--no-zygote] [--json]   (root: creates namespaces and cgroups)
 import { mkdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -24,10 +26,11 @@ const opt = (name, dflt) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
 };
 const json = argv.includes('--json');
+const zygote = !argv.includes('--no-zygote');
 const bundle = opt('bundle');
 const root = opt('root');
 if (!bundle || !root) {
-  process.stderr.write('usage: node bench/lib-run.mjs --bundle DIR --root DIR [--n 50] [--tp 50] [--par 2] [--rounds 5] [--warmup 5] [--prefix ID] [--json]\n');
+  process.stderr.write('usage: node bench/lib-run.mjs --bundle DIR --root DIR [--n 50] [--tp 50] [--par 2] [--rounds 5] [--warmup 5] [--prefix ID] [--no-zygote] [--json]\n');
   process.exit(2);
 }
 const n = Number(opt('n', 50));
@@ -38,7 +41,7 @@ const warmup = Number(opt('warmup', 5));
 const prefix = opt('prefix', `hbl${process.pid}`);
 
 mkdirSync(root, { recursive: true });
-const rt = new Runtime({ root });
+const rt = new Runtime({ root, ...(zygote ? {} : { zygote: false }) });
 
 async function runOne(id) {
   const r = await rt.run(id, { bundle, stdio: 'ignore' });
@@ -99,7 +102,7 @@ try {
 
   const tpCpu = cpuPer(tpCpu0, tp * rounds);
   const result = {
-    node: process.version, bundle, root, warmup,
+    node: process.version, bundle, root, warmup, zygote,
     seq: { n, median: median(times), min: Math.min(...times), p90: pct(times, 0.9), max: Math.max(...times), cpu: seqCpu },
     tp: { n: tp, par, rounds, wallMs: walls, perSecond, median: median(perSecond), cpu: tpCpu },
   };

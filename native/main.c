@@ -507,15 +507,13 @@ static int running_sealed(void) {
 }
 
 int front_main(int argc, char **argv); /* front.c */
+int zygote_main(void);                    /* zygote.c */
 
-int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--front") == 0) return front_main(argc, argv);
-    int sealed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--sealed") == 0) sealed = 1;
-        else if (strncmp(argv[i], "--exec-fd=", 10) == 0) exec_fd = atoi(argv[i] + 10);
-        else ctrl_fd = atoi(argv[i]);
-    }
+/* H0's life once its fds are in place (stdio, the control socket ctrl, the exec socket execfd or
+ * -1): after the exec of hako-helper, or in a child the zygote forked (zygote.c). */
+int helper_session(int ctrl, int execfd) {
+    ctrl_fd = ctrl;
+    exec_fd = execfd;
     if (ctrl_fd < 3 || fcntl(CTRL_FD, F_GETFD) < 0) {
         fputs("hako-helper: fd 3 is not open: this program is run by hako, not by hand\n", stderr);
         return 2;
@@ -524,10 +522,6 @@ int main(int argc, char **argv) {
      * control socket N, --exec-fd): a stray fd must reach neither hooks nor the container */
     if (close_fds_from((ctrl_fd > exec_fd ? ctrl_fd : exec_fd) + 1) < 0) {
         report_error("close_range", NULL, errno, NULL);
-        return 2;
-    }
-    if (sealed && !running_sealed() && reexec_sealed(argv) < 0) {
-        report_error("memfd", "/proc/self/exe", errno, "cannot run from a sealed copy");
         return 2;
     }
     /* the command never inherits these */
@@ -563,4 +557,39 @@ int main(int argc, char **argv) {
         }
         }
     }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--front") == 0) return front_main(argc, argv);
+    if (argc == 2 && strcmp(argv[1], "--zygote") == 0) {
+        /* every H0 it forks runs from the sealed copy it runs from (CVE-2019-5736) */
+        if (!running_sealed() && reexec_sealed(argv) < 0) {
+            perror("hako-helper: --zygote: cannot run from a sealed copy");
+            return 2;
+        }
+        return zygote_main();
+    }
+    int sealed = 0, ctrl = 3, execfd = -1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--sealed") == 0) sealed = 1;
+        else if (strncmp(argv[i], "--exec-fd=", 10) == 0) execfd = atoi(argv[i] + 10);
+        else ctrl = atoi(argv[i]);
+    }
+    if (ctrl < 3 || fcntl(ctrl, F_GETFD) < 0) {
+        fputs("hako-helper: fd 3 is not open: this program is run by hako, not by hand\n", stderr);
+        return 2;
+    }
+    ctrl_fd = ctrl; /* where report_error writes */
+    if (sealed && !running_sealed()) {
+        /* the stray fds go before the copy is made (the exec keeps them) */
+        if (close_fds_from((ctrl > execfd ? ctrl : execfd) + 1) < 0) {
+            report_error("close_range", NULL, errno, NULL);
+            return 2;
+        }
+        if (reexec_sealed(argv) < 0) {
+            report_error("memfd", "/proc/self/exe", errno, "cannot run from a sealed copy");
+            return 2;
+        }
+    }
+    return helper_session(ctrl, execfd);
 }

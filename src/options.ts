@@ -241,7 +241,7 @@ export const LIST_OPTIONS: Shape = { type: namespace, relations: boolean };
 /** describeProcesses: the pids. */
 export const PIDS: Check = array(integer(1, 0x7fffffff));
 
-export const RUNTIME_OPTIONS: Shape = { root: path(), warn: func, cgroupVersion: oneOf([1, 2]), onRemove: func, netDir: path() };
+export const RUNTIME_OPTIONS: Shape = { root: path(), warn: func, cgroupVersion: oneOf([1, 2]), onRemove: func, netDir: path(), zygote: boolean };
 
 const plainObject: Check = (v, p) => { if (!isPlainObject(v)) expect(p, 'an object', v); };
 

@@ -85,7 +85,8 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
   // stderr during create is the container's stderr: a warning there would read as the container's.
   const warn = globals.log ? (m: string) => logRecord(globals, 'warning', m.replace(/^hako: /, ''))
     : (m: string) => { process.stderr.write(`${m}\n`); };
-  const rt = new Runtime({ root: globals.root, warn });
+  // a one-shot process: a resident helper would not be used twice
+  const rt = new Runtime({ root: globals.root, warn, zygote: false });
   switch (verb) {
     case 'create': {
       const id = oneId(verb, args.rest);

@@ -46,6 +46,10 @@ export interface HelperChild extends NodeJS.EventEmitter {
  * the slots for fds 0-2, the control socket and the exec socket, each inherit, ignore or pipe. */
 export type HelperSpawner = (file: string, args: string[], stdio: Array<'inherit' | 'ignore' | 'pipe'>, env: NodeJS.ProcessEnv, preserveFds: number) => HelperChild;
 
+/** A session's own spawner (a Runtime's zygote, src/helper/zygote.ts): undefined for a helper it
+ * cannot start, which is then spawned here. */
+export type SessionSpawner = (file: string, args: string[], stdio: Array<'inherit' | 'ignore' | 'pipe'>, env: NodeJS.ProcessEnv, preserveFds: number) => HelperChild | undefined;
+
 let spawner: HelperSpawner | undefined;
 
 /** Every helper from now on is spawned by fn (src/cli/serve.ts). */
@@ -56,10 +60,16 @@ export function useHelperSpawner(fn: HelperSpawner | undefined): void {
 
 /** A stdio entry as a remote spawn takes it: the caller's own fd (inherit), /dev/null or a socket. */
 function remoteSlot(entry: unknown, fd: number): 'inherit' | 'ignore' | 'pipe' {
+  const slot = slotOf(entry, fd);
+  if (slot) return slot;
+  throw new HakoError(`hako: stdio ${typeof entry === 'number' ? `fd ${entry}` : 'streams'} for fd ${fd} cannot be passed through hako serve`);
+}
+
+function slotOf(entry: unknown, fd: number): 'inherit' | 'ignore' | 'pipe' | undefined {
   if (entry === 'inherit' || entry === fd) return 'inherit';
   if (entry === 'ignore') return 'ignore';
   if (entry === 'pipe' || entry === null || entry === undefined || entry === 'overlapped') return 'pipe';
-  throw new HakoError(`hako: stdio ${typeof entry === 'number' ? `fd ${entry}` : 'streams'} for fd ${fd} cannot be passed through hako serve`);
+  return undefined;
 }
 
 let vetted: string | undefined;
@@ -185,6 +195,8 @@ export interface SessionOptions {
   /** Run from the sealed in-memory copy (default): false only for a helper that execs nothing
    * (one-shot requests such as NSINFO). */
   sealed?: boolean;
+  /** Starts the helper instead of a spawn when it can (a Runtime's zygote). */
+  spawner?: SessionSpawner;
   /** Collect piped stdout and stderr into the result (default true: the promise APIs). False
    * leaves the streams to the caller (the live handles), and the result has no stdout/stderr. */
   capture?: boolean;
@@ -301,7 +313,7 @@ function failureOf(f: Fields): HelperFailure {
  * copy of itself, never from a file a container could write to (CVE-2019-5736): every launch that
  * runs a command does so; one-shot requests (NSINFO) exec nothing and need not.
  */
-function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false, watchExec = false) {
+function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false, watchExec = false, own?: SessionSpawner) {
   const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
   const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
   checkHelper();
@@ -310,9 +322,13 @@ function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, pr
   // makes the spawn cheaper
   const args = [...(ctrl === 3 ? [] : [String(ctrl)]), ...(sealed ? ['--sealed'] : []), ...(watchExec ? [`--exec-fd=${ctrl + 1}`] : [])];
   const file = currentHelper();
-  const child: HelperChild = spawner
+  const slots = own && !spawner ? base.map(slotOf) : [];
+  const mine = own && !spawner && slots.every((s) => s !== undefined)
+    ? own(file, args, [...slots as Array<'inherit' | 'ignore' | 'pipe'>, 'pipe', ...(watchExec ? ['pipe' as const] : [])], env ?? {}, preserveFds)
+    : undefined;
+  const child: HelperChild = mine ?? (spawner
     ? spawner(file, args, [...base.map((e, i) => remoteSlot(e, i)), 'pipe', ...(watchExec ? ['pipe' as const] : [])], env ?? {}, preserveFds)
-    : spawn(file, args, { stdio: [...base, ...preserved, 'pipe', ...(watchExec ? ['pipe' as const] : [])], env: env ?? {} });
+    : spawn(file, args, { stdio: [...base, ...preserved, 'pipe', ...(watchExec ? ['pipe' as const] : [])], env: env ?? {} }));
   const control = child.stdio[ctrl] as Socket | null;
   const exec = watchExec ? child.stdio[ctrl + 1] as Socket | null : undefined;
   if (!control || exec === null) throw new HakoError('hako: could not open the control socket to the helper');
@@ -422,7 +438,7 @@ export class HelperSession {
   private unlistenAbort?: () => void;
 
   private constructor(private readonly options: SessionOptions, maxBuffer: number) {
-    const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, options.sealed !== false, !!options.onExec);
+    const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, options.sealed !== false, !!options.onExec, options.spawner);
     this.child = spawned.child;
     this.control = spawned.control;
     if (spawned.exec && options.onExec) watchExec(spawned.exec, options.onExec);

@@ -16,6 +16,7 @@ import {
 import { HelperSession, type LateCommand, type SessionHandlers, type SessionResult, watchOomV1 } from '../helper/session.js';
 import type { RuncStats } from '../cgroups/runc-stats.js';
 import { HakoProcess } from '../helper/handle.js';
+import { Zygote } from '../helper/zygote.js';
 import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -50,6 +51,10 @@ export interface RuntimeOptions {
   onRemove?: (id: string) => Promise<void>;
   /** The network config directory for `network: NAME` (default: $HAKO_NET_DIR, /etc/hako/net.d for root). */
   netDir?: string;
+  /** Fork each container's helper from a resident one this Runtime starts on its first container
+   * (default true; docs/PROTOCOL.md "The zygote"): no spawn and exec of the helper per container.
+   * It never keeps the process alive and goes when idle; false spawns every helper. */
+  zygote?: boolean;
 }
 
 /**
@@ -536,7 +541,11 @@ export class Runtime {
     this.onRemove = options.onRemove;
     this.netDir = options.netDir;
     if (options.cgroupVersion) this.cgroupVersion = options.cgroupVersion;
+    if (options.zygote !== false) this.zygote = new Zygote();
   }
+
+  /** Where this Runtime's helpers are forked from, unless zygote: false. */
+  private readonly zygote?: Zygote;
 
   private readonly cgroupVersion?: 1 | 2;
 
@@ -968,6 +977,7 @@ export class Runtime {
     const helper = HelperSession.start({
       stdio: stdioWithInput(options.stdio, options.input) as CreateOptions['stdio'], preserveFds: options.preserveFds, forwardSignals: options.forwardSignals, maxBuffer: options.maxBuffer,
       capture, input: options.input, signal: options.signal, timeoutMs: options.timeoutMs, label: `exec: container ${id}`, detach: !!options.detach,
+      ...(this.zygote ? { spawner: this.zygote.spawner } : {}),
     });
     attach(helper);
     let builder: PlanBuilder;
@@ -1056,6 +1066,7 @@ export class Runtime {
       forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
       capture, input: mode === 'run' ? options.input : undefined, signal: options.signal, timeoutMs: options.timeoutMs,
       label: `${mode === 'create' ? 'create' : 'run'}: container ${id}`, detach,
+      ...(this.zygote ? { spawner: this.zygote.spawner } : {}),
     });
     attach?.(helper);
     // load -> check -> plan -> act: everything that can refuse this config (the planner, the

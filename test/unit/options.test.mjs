@@ -79,8 +79,10 @@ const cases = [
     'hako: Runtime: options.cgroupVersion: must be one of 1, 2 (got 3)', 'options.cgroupVersion'],
   ['Runtime: a string for warn', () => new Runtime({ warn: 'stderr' }),
     "hako: Runtime: options.warn: must be a function (got 'stderr')", 'options.warn'],
+  ['Runtime: a string for zygote', () => new Runtime({ zygote: 'no' }),
+    "hako: Runtime: options.zygote: must be true or false (got 'no')", 'options.zygote'],
   ['Runtime: an unknown key', () => new Runtime({ rootDir: '/run/x' }),
-    'hako: Runtime: options.rootDir: unknown option (known: root, warn, cgroupVersion, onRemove, netDir)', 'options.rootDir'],
+    'hako: Runtime: options.rootDir: unknown option (known: root, warn, cgroupVersion, onRemove, netDir, zygote)', 'options.rootDir'],
 ];
 
 for (const [what, call, expected, path] of cases) {
