@@ -65,6 +65,7 @@ const ns = spawn('unshare', ['-U', '-r', '-n', 'sleep', '60'], { stdio: 'ignore'
 await new Promise((r) => setTimeout(r, 200));
 const inside = (...args) => spawnSync('nsenter', ['--preserve-credentials', '-U', '-n', '-t', String(ns.pid), ...args], { encoding: 'utf8', timeout: 10000 });
 const out = {};
+const servers = [];
 try {
   const net = await startUserMode(driver, { pid: ns.pid, ports: [{ hostPort: 18099, containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' }], runDir });
   out.driver = net.driver; out.pid = net.pid; out.address = net.address;
@@ -74,8 +75,10 @@ try {
   // host's own address, the gateway's address, which pasta maps to the host (--map-gw)
   const target = driver === 'pasta' ? /^default via (\\S+)/m.exec(out.route)?.[1] : '10.250.0.1';
   out.fetched = inside('busybox', 'wget', '-q', '-O', '-', 'http://' + target + ':8088/').stdout;
-  inside('busybox', 'httpd', '-p', '80', '-h', www);
-  await new Promise((r) => setTimeout(r, 200));
+  // in the foreground (-f), as a child of this script: ended below, never left running
+  const httpd = spawn('nsenter', ['--preserve-credentials', '-U', '-n', '-t', String(ns.pid), 'busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
+  servers.push(httpd);
+  await new Promise((r) => setTimeout(r, 300));
   out.published = spawnSync('busybox', ['wget', '-q', '-O', '-', 'http://127.0.0.1:18099/'], { encoding: 'utf8', timeout: 10000 }).stdout;
   await net.stop();
   // gone, or a zombie waiting for its reaper (pasta runs in the background: PID 1 reaps it)
@@ -85,7 +88,7 @@ try {
 } catch (e) {
   out.error = e.message;
 } finally {
-  inside('busybox', 'pkill', 'httpd');
+  for (const p of servers) p.kill('SIGKILL');
   ns.kill('SIGKILL');
 }
 console.log(JSON.stringify(out));
@@ -119,6 +122,8 @@ for (const driver of ['slirp4netns', 'pasta']) {
       assert.equal(out.published, `hello from ${host.name}\n`, 'the published port did not reach the namespace');
       assert.equal(out.stopped, 'gone');
       await waitUntil(() => run('pgrep', ['-u', String(NOBODY), '-x', '-r', 'R,S,D,T', driver]).status !== 0, { what: `${driver} to end` });
+      // nothing of the test's left running: its servers and namespace holder
+      await waitUntil(() => run('pgrep', ['-u', String(NOBODY), '-f', '-r', 'R,S,D,T', host.dir]).status !== 0, { what: 'the test\'s processes to end' });
     } finally {
       host.cleanup();
     }
