@@ -13,6 +13,7 @@ import { defaultStateRoot } from '../runtime/rootless.js';
 import { has, last, parseArgs } from './args.js';
 import { command, specsOf } from './commands.js';
 import { commandHelp } from './help.js';
+import { processExists } from '../linux/proc.js';
 
 const SUBS = ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune'];
 
@@ -34,14 +35,6 @@ function networkView(n: ConfList, attached: Attachment[]) {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export async function netCommand(argv: string[], root = defaultStateRoot()): Promise<number> {
   const args = parseArgs('net', argv, specsOf('net'), false);
@@ -134,7 +127,7 @@ export async function netCommand(argv: string[], root = defaultStateRoot()): Pro
       none();
       // attachments whose hako unshare is gone (SIGKILL): DEL in the namespace kept for them
       for (const a of await listAttachments(dirs)) {
-        if (a.ownerPid === undefined || alive(a.ownerPid)) continue;
+        if (a.ownerPid === undefined || processExists(a.ownerPid)) continue;
         await detach(dirs, a, { netns: delNetnsPath(dirs, a) });
         await updateNetworkHosts(dirs, a.network);
         await unpinNetns(a.netns);

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { Duplex } from 'node:stream';
 import { encodeFrame, type Field, Fields, FrameReader, type Frame, Tag } from './protocol.js';
+import { exitSignalName, killSignalNumber } from '../linux/signals.js';
 
 export const FrontMessage = {
   HELLO: 64, REFUSE: 65, OUT: 66, SPAWN: 67, SPAWNED: 68, DATA: 69, EOF: 70, KILL: 71,
@@ -56,17 +57,6 @@ export function decodeHello(payload: Buffer): Hello {
   };
 }
 
-function signalNumber(signal: NodeJS.Signals | number): number {
-  if (typeof signal === 'number') return signal;
-  const n = (constants.signals as Record<string, number>)[signal];
-  if (n === undefined) throw Object.assign(new TypeError(`Unknown signal: ${signal}`), { code: 'ERR_UNKNOWN_SIGNAL' });
-  return n;
-}
-
-function signalName(n: number): NodeJS.Signals | null {
-  for (const [name, v] of Object.entries(constants.signals)) if (v === n) return name as NodeJS.Signals;
-  return null;
-}
 
 /** One relayed socket of a spawned helper, as the socket node's spawn would give. */
 export class Channel extends Duplex {
@@ -159,7 +149,7 @@ export class RemoteChild extends EventEmitter {
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     if (this.done) return false;
-    this.conn.send(FrontMessage.KILL, [{ tag: Tag.ID, value: this.id }, { tag: Tag.SIGNAL, value: signalNumber(signal) }]);
+    this.conn.send(FrontMessage.KILL, [{ tag: Tag.ID, value: this.id }, { tag: Tag.SIGNAL, value: killSignalNumber(signal) }]);
     return true;
   }
 
@@ -179,7 +169,7 @@ export class RemoteChild extends EventEmitter {
   exited(status: number): void {
     // a wait status: exited (low 7 bits 0) or killed by a signal
     if ((status & 0x7f) === 0) this.exitCode = (status >> 8) & 0xff;
-    else this.signalCode = signalName(status & 0x7f);
+    else this.signalCode = exitSignalName(status & 0x7f);
     this.finish();
     this.emit('exit', this.exitCode, this.signalCode);
   }

@@ -9,21 +9,11 @@ import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { Duplex } from 'node:stream';
 import { checkHelper, type HelperChild, type SessionSpawner } from './session.js';
+import { exitSignalName, killSignalNumber } from '../linux/signals.js';
 
 /** An idle zygote (no helper of its running or asked for) goes after this long. */
 export const ZYGOTE_IDLE_MS = 30_000;
 
-function signalNumber(signal: NodeJS.Signals | number): number {
-  if (typeof signal === 'number') return signal;
-  const n = (constants.signals as Record<string, number>)[signal];
-  if (n === undefined) throw Object.assign(new TypeError(`Unknown signal: ${signal}`), { code: 'ERR_UNKNOWN_SIGNAL' });
-  return n;
-}
-
-function signalName(n: number): NodeJS.Signals | null {
-  for (const [name, v] of Object.entries(constants.signals)) if (v === n) return name as NodeJS.Signals;
-  return null;
-}
 
 /**
  * One socket of a helper, given at once (HelperSession takes its streams when it starts) and
@@ -108,7 +98,7 @@ class ZygoteChild extends EventEmitter implements HelperChild {
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    const n = signalNumber(signal);
+    const n = killSignalNumber(signal);
     if (this.done) return false;
     if (this.pid === undefined) this.queued.push(n);
     else this.zygote.kill(this, n);
@@ -278,7 +268,7 @@ export class Zygote {
       this.children.delete(child.id);
       // a wait status: exited (low 7 bits 0) or killed by a signal
       if ((y & 0x7f) === 0) child.exited((y >> 8) & 0xff, null);
-      else child.exited(null, signalName(y & 0x7f));
+      else child.exited(null, exitSignalName(y & 0x7f));
       this.hold();
     }
   }

@@ -18,3 +18,18 @@ export function signalNumber(spec: string): number | undefined {
 export function signalName(n: number): string {
   return Object.keys(table).find((k) => table[k] === n) ?? `signal ${n}`;
 }
+
+/** A signal for kill(2) as ChildProcess.kill takes it (a name or a number), as Node's own
+ * ChildProcess does: an unknown name throws ERR_UNKNOWN_SIGNAL. */
+export function killSignalNumber(signal: NodeJS.Signals | number): number {
+  if (typeof signal === 'number') return signal;
+  const n = table[signal];
+  if (n === undefined) throw Object.assign(new TypeError(`Unknown signal: ${signal}`), { code: 'ERR_UNKNOWN_SIGNAL' });
+  return n;
+}
+
+/** The name of signal n as a ChildProcess reports it (exit's signalCode), or null. */
+export function exitSignalName(n: number): NodeJS.Signals | null {
+  for (const [name, v] of Object.entries(table)) if (v === n) return name as NodeJS.Signals;
+  return null;
+}

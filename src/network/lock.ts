@@ -3,15 +3,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { NetworkDirs } from './config.js';
+import { processExists } from '../linux/proc.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 
 /** Runs fn holding the lock NAME of hako's network state (a network's hosts file, the isolation rules): a directory (mkdir is atomic) holding
@@ -29,7 +22,7 @@ export async function withNetLock<T>(dirs: NetworkDirs, name: string, fn: () => 
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       let owner = 0;
       try { owner = Number(readFileSync(join(lock, 'pid'), 'utf8')); } catch { /* being written, or broken */ }
-      if ((owner > 0 && !alive(owner)) || (owner === 0 && i > 200)) rmSync(lock, { recursive: true, force: true });
+      if ((owner > 0 && !processExists(owner)) || (owner === 0 && i > 200)) rmSync(lock, { recursive: true, force: true });
       else if (Date.now() > deadline) throw new HakoError(`hako: network state: the lock ${lock} is held by pid ${owner}`, { code: 'locked' });
       await new Promise((r) => setTimeout(r, Math.min(20, 1 + i)));
     }
