@@ -19,7 +19,7 @@ if ! printf '#include <seccomp.h>\nint main(void) { return 0; }\n' | $CC ${CFLAG
   exit 1
 fi
 # shellcheck disable=SC2086
-$CC -std=c11 -O2 -Wall -Wextra $werror -D_FORTIFY_SOURCE=2 ${CFLAGS:-} -o hako-helper.tmp main.c op.c ops.c proto.c fsops.c copyup.c procops.c seccomp.c console.c bpf.c oomwatch.c front.c zygote.c -lseccomp
+$CC -std=c11 -O2 -Wall -Wextra $werror -D_FORTIFY_SOURCE=2 ${CFLAGS:-} -o hako-helper.tmp main.c session.c op.c ops.c proto.c fsops.c copyup.c procops.c seccomp.c console.c bpf.c oomwatch.c front.c zygote.c -lseccomp
 # 0755 whatever the umask: hako refuses to run a helper that group or others can write
 chmod 755 hako-helper.tmp
 mv hako-helper.tmp hako-helper

@@ -16,6 +16,7 @@
  *   "X PID STATUS"     an H0 ended (its wait status) */
 #define _GNU_SOURCE
 #include "op.h"
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int helper_session(int ctrl, int execfd); /* main.c */
 
 static int chan = -1, devnull = -1;
 
