@@ -5,7 +5,8 @@
 # /tmp/client-check: podman's storage, a containerd and a dockerd of its own; the host's network
 # is not touched: --network none). With SERVER=1 (the default when `hako serve` exists), the
 # runtime is measured with a warm `hako serve` running for the whole run (HAKO_SOCKET for every
-# client's calls); SERVER=0 measures the cold CLI.
+# client's calls; podman's conmon does not pass it on, so podman's row is the cold CLI either
+# way); SERVER=0 measures the cold CLI.
 # Usage: bash bench/clients.sh      Environment: N (50), PARTS (podman,containerd,docker), SERVER
 set -euo pipefail
 REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -14,7 +15,12 @@ PARTS=${PARTS:-podman,containerd,docker}
 HAKO=$REPO/bin/hako
 SERVER=${SERVER:-auto}
 server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; true; }
+sock_dir=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$sock_dir" ] && rm -rf "$sock_dir"
+  true
+}
 trap cleanup EXIT
 if [ "$SERVER" = auto ]; then
   if "$HAKO" serve --help >/dev/null 2>&1; then SERVER=1; else SERVER=0; fi

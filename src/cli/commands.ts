@@ -56,8 +56,9 @@ const CREATE_SPECS: OptionSpec[] = [
   { long: 'no-new-keyring', help: 'keep the session keyring instead of making a new one' },
   { long: 'preserve-fds', arg: 'required', value: 'N', help: 'pass N more fds (3 to 3+N-1) to the container' },
   { long: 'network', arg: 'required', value: 'MODE', help: "none, host, ns:PATH, a network NAME (CNI; bridge is built in), slirp4netns or pasta (user-mode, no root needed); without it the config's namespaces decide" },
-  { long: 'publish', short: 'p', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME: publish a container port on the host (repeatable)' },
+  { long: 'publish', short: 'p', arg: 'required', value: '[IP:]HPORT:CPORT[/udp]', help: 'with --network NAME, slirp4netns or pasta: publish a container port on the host (repeatable)' },
   { long: 'explain', help: "show the network's steps as they happen (the kept namespace, each CNI plugin: veth, address, route, port rules)" },
+  { long: 'net-dir', arg: 'required', value: 'DIR', help: 'the network configs for --network NAME (default $HAKO_NET_DIR, /etc/hako/net.d for root)' },
 ];
 
 const UPDATE_SPECS: OptionSpec[] = [

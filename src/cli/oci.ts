@@ -86,7 +86,9 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
   const warn = globals.log ? (m: string) => logRecord(globals, 'warning', m.replace(/^hako: /, ''))
     : (m: string) => { process.stderr.write(`${m}\n`); };
   // a one-shot process: a resident helper would not be used twice
-  const rt = new Runtime({ root: globals.root, warn, zygote: false });
+  // --net-dir (run, create): the network configs for --network NAME (default $HAKO_NET_DIR, /etc/hako/net.d)
+  const netDir = (verb === 'run' || verb === 'create') ? last(args, 'net-dir') : undefined;
+  const rt = new Runtime({ root: globals.root, warn, zygote: false, ...(netDir !== undefined ? { netDir } : {}) });
   switch (verb) {
     case 'create': {
       const id = oneId(verb, args.rest);

@@ -84,6 +84,26 @@ describe('containers on networks', { skip }, () => {
     }
   });
 
+  it('run --net-dir DIR takes the network from DIR, not from $HAKO_NET_DIR; nothing left', () => {
+    const host = new TestHost();
+    try {
+      const alt = join(host.dir, 'alt.d');
+      ok(host.hako(['net', 'create', '--net-dir', alt, '--subnet', '10.93.7.0/24', 'altnet']));
+      const b = new Bundle(join(host.dir, 'b'), 'netdir').edit((c) => {
+        c.process.args = ['busybox', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'];
+        c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'network');
+      });
+      const root = join(host.dir, 'root');
+      // not in $HAKO_NET_DIR: one line naming the network
+      assertOneLineError(host.nsHako(['--root', root, 'run', '--network', 'altnet', '-b', b.dir, 'nd0']));
+      const r = host.nsHako(['--root', root, 'run', '--net-dir', alt, '--network', 'altnet', '-b', b.dir, 'nd1']);
+      assert.match(ok(r), /eth0\s+inet 10\.93\.7\.\d+\//);
+      host.assertClean();
+    } finally {
+      host.cleanup();
+    }
+  });
+
   it('two containers of one network reach each other by name (id and --hostname); net inspect CONTAINER; --explain', async () => {
     const snap = snapshot();
     const host = new TestHost();
