@@ -48,7 +48,9 @@ set -- \
 $IN "$HAKO" --root "$WORK/root" run --network bridge -b "$B" hbn-check || die "hako cannot run the bundle on the bridge network"
 podman_row=
 if [ "$PODMAN" = 1 ] && command -v podman >/dev/null; then
-  P="$IN podman run --rm --network bridge --rootfs $B/rootfs /bin/true"
+  # its own storage, run and network config directories under $WORK (netavark still keeps its
+  # address leases in /run/containers/networks/ipam.db, released at the end of each run); runc and explicit ulimits (this VM lacks CAP_SYS_RESOURCE; crun refuses its cgroups)
+  P="$IN podman --root $WORK/podman/root --runroot $WORK/podman/run --network-config-dir $WORK/podman/net --cgroup-manager=cgroupfs --events-backend=file --runtime $(command -v runc) run --rm --network bridge --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 --rootfs $B/rootfs /bin/true"
   if $P >/dev/null 2>&1; then set -- "$@" "$P"; podman_row=1; else echo "bench/net.sh: podman run --network bridge does not work here: its row is left out" >&2; fi
 fi
 echo "== hyperfine -N, $RUNS runs + $WARMUP warm-up" >&2
