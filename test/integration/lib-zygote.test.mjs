@@ -65,9 +65,9 @@ libraryTest('runs through the zygote give what spawned helpers give: output, exi
     out.output = [r1.exitCode, r1.status, r1.signal, r1.stdout.toString(), r1.stderr.toString()];
     const h = rt.spawn(s.id(), { bundle: s.bundle().args(...sleeper(s)).dir, stdio: 'ignore' });
     const pid = await h.spawned;
-    // killed once it runs the sleeper (a SIGKILL while the helper still sets the init up, which a
-    // loaded machine makes likely here, ends the run without its result: a known helper bug,
-    // with spawned helpers as with the zygote; see the README's note)
+    // killed once it runs the sleeper: a SIGKILL while the helper still sets the init up, which a
+    // loaded machine makes likely here, ends the run with "the helper ended without a result"
+    // instead of signal 9 (a helper bug from before the zygote, with spawned helpers too; open)
     await waitUntil(() => cmdline(pid).includes(sleeper(s)[0]), { what: 'the sleeper to run' });
     h.kill('SIGKILL');
     const r2 = await h.result;
