@@ -48,34 +48,25 @@ if $tests; then
   # started by the package would add a docker0 bridge and iptables rules to the host.
   # docker-registry (the image pull test runs its own on 127.0.0.1) likewise: its service would
   # listen on :5000 of every interface
-  if ! dpkg-query -W -f '${Status}' docker-registry 2>/dev/null | grep -q ' installed$'; then
-    echo "setup.sh: installing docker-registry (no service is started)"
+  # install_quiet PACKAGE WHAT: apt-get install without recommends, with service starts denied
+  # while it installs (unless something else denies them already)
+  install_quiet() {
+    dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q ' installed$' && return 0
+    echo "setup.sh: installing $1 (no $2 is started)"
     policy=/usr/sbin/policy-rc.d
     made_policy=false
     if [ ! -e "$policy" ]; then
-      printf '#!/bin/sh\n# setup.sh: no service starts while docker-registry installs\nexit 101\n' >"$policy"
+      printf '#!/bin/sh\n# setup.sh: no service starts while %s installs\nexit 101\n' "$1" >"$policy"
       chmod 755 "$policy"
       made_policy=true
     fi
     rc=0
-    apt-get install -y --no-install-recommends docker-registry || { apt-get update && apt-get install -y --no-install-recommends docker-registry; } || rc=$?
+    apt-get install -y --no-install-recommends "$1" || { apt-get update && apt-get install -y --no-install-recommends "$1"; } || rc=$?
     $made_policy && rm -f "$policy"
-    [ "$rc" = 0 ] || { echo "setup.sh: apt-get install docker-registry failed" >&2; exit 1; }
-  fi
-  if ! dpkg-query -W -f '${Status}' docker.io 2>/dev/null | grep -q ' installed$'; then
-    echo "setup.sh: installing docker.io (no daemon is started)"
-    policy=/usr/sbin/policy-rc.d
-    made_policy=false
-    if [ ! -e "$policy" ]; then
-      printf '#!/bin/sh\n# setup.sh: no service starts while docker.io installs\nexit 101\n' >"$policy"
-      chmod 755 "$policy"
-      made_policy=true
-    fi
-    rc=0
-    apt-get install -y --no-install-recommends docker.io || { apt-get update && apt-get install -y --no-install-recommends docker.io; } || rc=$?
-    $made_policy && rm -f "$policy"
-    [ "$rc" = 0 ] || { echo "setup.sh: apt-get install docker.io failed" >&2; exit 1; }
-  fi
+    [ "$rc" = 0 ] || { echo "setup.sh: apt-get install $1 failed" >&2; exit 1; }
+  }
+  install_quiet docker-registry service
+  install_quiet docker.io daemon
   # crictl (Kubernetes' CRI client; Debian 12 has no cri-tools): the checkout's copy, checked
   crictl_xz="$repo/tools/crictl/crictl-v1.26.1-linux-amd64.xz"
   crictl_sha=e0202c3e67da751fa7cd8b2b218914822f5f53ffa03bd90518995f3bf996b485
