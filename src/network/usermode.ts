@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { HakoError } from '../errors.js';
+import { processAlive, startTime as procStartTime } from '../linux/proc.js';
 import type { PortMapping } from './cni.js';
 
 export type UserModeDriver = 'slirp4netns' | 'pasta';
@@ -49,30 +50,14 @@ export function checkTun(root = (process.geteuid?.() ?? 0) === 0, tun = '/dev/ne
   }
 }
 
-/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or 0. */
-export function processStartTime(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** The process pid + start time still runs (not a zombie waiting for its reaper). */
-function running(pid: number, startTime: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] !== 'Z' && Number(fields[19]) === startTime;
-  } catch {
-    return false;
-  }
+/** A process's start time in clock ticks since boot, or 0 (none). */
+function startTimeOf(pid: number): number {
+  return procStartTime(pid) ?? 0;
 }
 
 /** Kills a driver recorded as pid + start time (a container's `delete`), if it still runs. */
 export function stopRecorded(pid: number, startTime: number): void {
-  if (pid > 0 && running(pid, startTime)) {
+  if (pid > 0 && processAlive(pid, startTime)) {
     try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
   }
 }
@@ -129,7 +114,7 @@ function timeout(driver: UserModeDriver): Promise<never> {
 /** Ends a driver by pid and start time, waits (bounded) until it is gone, removes its runDir. */
 async function stopDriver(pid: number, startTime: number, runDir: string): Promise<void> {
   stopRecorded(pid, startTime);
-  for (let i = 0; i < 200 && running(pid, startTime); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && processAlive(pid, startTime); i++) await new Promise((r) => setTimeout(r, 10));
   await rm(runDir, { recursive: true, force: true });
 }
 
@@ -157,7 +142,7 @@ async function startSlirp(o: UserModeOptions, runDir: string): Promise<UserModeN
   const pid = () => child.pid ?? 0;
   const stop = async () => {
     (child.stdio[4] as { destroy?: () => void } | null)?.destroy?.();
-    await stopDriver(pid(), processStartTime(pid()), runDir);
+    await stopDriver(pid(), startTimeOf(pid()), runDir);
   };
   try {
     const ready = new Promise<void>((resolve) => {
@@ -181,7 +166,7 @@ async function startSlirp(o: UserModeOptions, runDir: string): Promise<UserModeN
   }
   child.unref();
   for (const s of child.stdio) (s as { unref?: () => void } | null)?.unref?.();
-  return { driver: 'slirp4netns', pid: pid(), startTime: processStartTime(pid()), runDir, ...SLIRP, stop };
+  return { driver: 'slirp4netns', pid: pid(), startTime: startTimeOf(pid()), runDir, ...SLIRP, stop };
 }
 
 /** One request on slirp4netns's API socket (JSON in, JSON out, one per connection). */
@@ -223,7 +208,7 @@ async function startPasta(o: UserModeOptions, runDir: string): Promise<UserModeN
   try { pid = Number(readFileSync(pidFile, 'utf8').trim()) || 0; } catch { /* below */ }
   try { rmSync(pidFile, { force: true }); } catch { /* left in the run dir */ }
   if (!pid) throw new HakoError(`hako: network: pasta did not say its pid (${pidFile})`, { code: 'network' });
-  const startTime = processStartTime(pid);
+  const startTime = startTimeOf(pid);
   o.explain?.(`[hako] pasta: eth0 with the host's addresses and routes (pid ${pid})`);
   return { driver: 'pasta', pid, startTime, runDir, address: '', gateway: '', dns: '', ifName: 'eth0', stop: () => stopDriver(pid, startTime, runDir) };
 }

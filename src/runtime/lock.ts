@@ -23,45 +23,15 @@
 // every hako working on one root must see the same /proc (they do when they share /run/hako).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId } from './ids.js';
 
-/** The fields of /proc/PID/stat the lifecycle needs. */
-export interface ProcStat {
-  /** R, S, D, Z (zombie), T, t, X (dead), I ... */
-  state: string;
-  /** Start time in clock ticks since boot (field 22). */
-  startTime: number;
-}
+import { procStat, processAlive } from '../linux/proc.js';
 
-/** State and start time of a process, from one read of /proc/PID/stat; undefined when there is no such process. */
-export function procStat(pid: number): ProcStat | undefined {
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // comm may hold spaces and parentheses: the fields start after the last ')'
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  const startTime = Number(fields[19]);
-  if (state === undefined || !Number.isFinite(startTime)) return undefined;
-  return { state, startTime };
-}
-
-/**
- * Whether the process that was pid, started at startTime (ticks), is still running: the pid
- * exists, is not a zombie or dead, and has that start time (else the pid was reused).
- */
-export function processAlive(pid: number, startTime: number): boolean {
-  const st = procStat(pid);
-  return st !== undefined && st.state !== 'Z' && st.state !== 'X' && st.startTime === startTime;
-}
+export { procStat, processAlive, type ProcStat } from '../linux/proc.js';
 
 /** Who holds (or held) something: a process, named so a reused pid is told apart. */
 export interface Owner {
