@@ -3,7 +3,7 @@
 // crashes and bad input. As in net-cni.test.mjs, every test has its own "host" network namespace
 // (TestHost) and the real host's network is compared byte for byte before and after the file.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertNoLeaks, assertOneLineError, lines, NODE, ok, ROOT, run, snapshot } from './util.mjs';
@@ -303,6 +303,11 @@ describe('networks: isolation, crashes, loops, bad input', { skip }, () => {
       const r = host.nsHako(['--root', root, 'run', '--network', 'nosuch', '-b', b.dir, 'b5']);
       assertOneLineError(r);
       assert.match(r.stderr, new RegExp(`${bad}: not JSON`));
+      // a state directory that cannot be made: one line naming it, not an internal error
+      rmSync(bad);
+      const denied = host.nsHako(['--root', root, 'run', '--network', 'bridge', '-b', b.dir, 'b6'], { env: { ...host.env, HAKO_NET_STATE: '/sys/kernel/hako-net-state' } });
+      assertOneLineError(denied);
+      assert.match(denied.stderr, /^hako: network state directory \/sys\/kernel\/hako-net-state: cannot (write|make) it \(E[A-Z]+\): set \$HAKO_NET_STATE/);
       host.assertClean();
       assert.deepEqual(existsSync(root) ? readdirSync(root).filter((f) => f !== '@locks') : [], []);
     } finally {
