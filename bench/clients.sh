@@ -4,9 +4,9 @@
 # runtimes in it), as test/clients/check-clients.sh --bench sets the clients up (everything under
 # /tmp/client-check: podman's storage, a containerd and a dockerd of its own; the host's network
 # is not touched: --network none). With SERVER=1 (the default when `hako serve` exists), the
-# runtime is measured with a warm `hako serve` running for the whole run (HAKO_SOCKET for every
-# client's calls; podman's conmon does not pass it on, so podman's row is the cold CLI either
-# way); SERVER=0 measures the cold CLI.
+# runtime is measured with a warm `hako serve` on the default root's socket (/run/hako/hako.sock)
+# running for the whole run: every client's call finds it there, podman's conmon's too (conmon
+# passes neither HAKO_SOCKET nor --root to the runtime); SERVER=0 measures the cold CLI.
 # Usage: bash bench/clients.sh      Environment: N (50), PARTS (podman,containerd,docker), SERVER
 set -euo pipefail
 REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -26,12 +26,13 @@ if [ "$SERVER" = auto ]; then
   if "$HAKO" serve --help >/dev/null 2>&1; then SERVER=1; else SERVER=0; fi
 fi
 if [ "$SERVER" = 1 ]; then
+  sock=/run/hako/hako.sock
   sock_dir=$(mktemp -d /tmp/hako-bench-serve-XXXXXX)
-  export HAKO_SOCKET=$sock_dir/hako.sock
-  "$HAKO" serve --socket "$HAKO_SOCKET" >"$sock_dir/serve.log" 2>&1 &
+  # one already serving there is used as it is (this one then ends at once)
+  "$HAKO" serve >"$sock_dir/serve.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 100); do [ -S "$HAKO_SOCKET" ] && break; sleep 0.05; done
-  [ -S "$HAKO_SOCKET" ] || { echo "bench/clients.sh: hako serve did not start (see $sock_dir/serve.log)" >&2; exit 1; }
+  for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+  [ -S "$sock" ] || { echo "bench/clients.sh: hako serve did not start (see $sock_dir/serve.log)" >&2; exit 1; }
 fi
 echo "== $N x run --rm true per client, hako ($([ "$SERVER" = 1 ] && echo "warm server" || echo "cold CLI")) against runc, $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 LOCK_WAIT=${LOCK_WAIT:-600} bash "$REPO/test/clients/check-clients.sh" "$HAKO" --only "$PARTS" --bench "$N" | grep -E '^(bench |FAIL|[0-9]+ passed)'

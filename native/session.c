@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <termios.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -118,6 +119,29 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
     _exit(0); /* closes sync[1]: H2 goes on */
 }
 
+/* After EXITED: H0 keeps its end of the control socket until P closes its own (having read
+ * EXITED), at most LINGER_MS. P may still be answering a frame H2 sent before it ended (the ACK
+ * of a READY, when H2 was killed while P handled it): with no end left open, that write fails
+ * with EPIPE, and P's socket, torn down by the failed write, drops the EXITED it had not read
+ * yet. What P writes meanwhile is read and dropped. */
+#define LINGER_MS 2000
+static void linger(void) {
+    struct timespec start, now;
+    if (clock_gettime(CLOCK_MONOTONIC, &start) < 0) return;
+    for (;;) {
+        if (clock_gettime(CLOCK_MONOTONIC, &now) < 0) return;
+        long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (spent >= LINGER_MS) return;
+        struct pollfd p = { CTRL_FD, POLLIN | POLLRDHUP, 0 };
+        int r = poll(&p, 1, (int)(LINGER_MS - spent));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) return;
+        char drop[256];
+        ssize_t n = read(CTRL_FD, drop, sizeof drop);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;
+    }
+}
+
 static void send_exited(int status) {
     _cleanup_out_ struct out o;
     out_begin(&o);
@@ -127,7 +151,8 @@ static void send_exited(int status) {
     } else {
         out_int(&o, T_STATUS, WEXITSTATUS(status));
     }
-    out_send(CTRL_FD, &o, MSG_EXITED, next_seq++); /* P may be gone: nothing to tell then */
+    if (out_send(CTRL_FD, &o, MSG_EXITED, next_seq++) == 0) linger();
+    /* else P is gone: nothing to tell then */
 }
 
 /* Copies what is readable on `from` to `to`. Returns 0 on EOF or EIO (pty closed), 1 otherwise. */

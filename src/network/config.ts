@@ -1,7 +1,8 @@
 // Networks: CNI conflists in hako's network config directory, and the built-in `bridge`.
 // Attachments (which container is on which network, with the CNI result) are kept in hako's
 // network state directory, next to host-local's leases (its dataDir), never podman's.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { type ConfList, CNI_VERSION, parseConfList, type PluginConf } from './cni.js';
@@ -35,6 +36,19 @@ export interface NetworkDirs { configDir: string; stateDir: string }
 
 export function networkDirs(o: { netDir?: string; stateDir?: string } = {}): NetworkDirs {
   return { configDir: netConfigDir(o.netDir), stateDir: netStateDir(o.stateDir) };
+}
+
+/** Makes the network state directory (its first use by a container or a network): one that
+ * cannot be made or written is a clear error naming it and $HAKO_NET_STATE, not an internal one. */
+export async function ensureNetStateDir(dirs: NetworkDirs): Promise<void> {
+  try {
+    await mkdir(dirs.stateDir, { recursive: true, mode: 0o755 });
+    await access(dirs.stateDir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+    throw new HakoError(`hako: network state directory ${dirs.stateDir}: ${denied ? 'cannot write it' : 'cannot make it'} (${code}): set $HAKO_NET_STATE to a directory this user can write`, { code: denied ? 'permission' : 'io' });
+  }
 }
 
 /** host-local's dataDir: one directory of leases per network below it. */

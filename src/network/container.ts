@@ -11,7 +11,7 @@ import { HakoError } from '../errors.js';
 import type { Mount, Spec } from '../config/types.js';
 import { addressesOf, attach, delNetnsPath, detach, type NetworkMode, parseNetworkMode, parsePublish, resolvConf } from './attach.js';
 import type { PortMapping } from './cni.js';
-import { findNetwork, listAttachments, type NetworkDirs, networkDirs, netFilesDir, netnsPath } from './config.js';
+import { ensureNetStateDir, findNetwork, listAttachments, type NetworkDirs, networkDirs, netFilesDir, netnsPath } from './config.js';
 import { ensureNetworkHosts, updateNetworkHosts } from './hosts.js';
 import { pinNetns, unpinNetns } from './netns.js';
 import { moveDevicesBack, moveDevicesIn, netDevicesOf } from './devices.js';
@@ -95,6 +95,7 @@ export function containerNetwork(who: string, id: string, root: string, spec: Sp
       // with a network for delete: it is made first, before anything else of the network
       // (made before the state claims the id: files another create of the same id made are
       // neither emptied nor removed here)
+      await ensureNetStateDir(dirs);
       made = !existsSync(dir);
       await mkdir(dir, { recursive: true, mode: 0o755 });
       await writeFile(resolv, '', { mode: 0o644, flag: 'a' });
@@ -135,6 +136,7 @@ function userModeNetwork(driver: UserModeDriver, id: string, root: string, spec:
     spec,
     async check() { /* the driver's own checks come when it starts */ },
     async prepare() {
+      await ensureNetStateDir(dirs);
       made = !existsSync(dir);
       await mkdir(dir, { recursive: true, mode: 0o755 });
       await writeFile(resolv, '', { mode: 0o644, flag: 'a' });

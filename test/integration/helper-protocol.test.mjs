@@ -174,3 +174,51 @@ test('the helper answers a request with a field it does not know (newer P) as be
   assertClean(r, { code: 0 });
   assert.equal(r.frames[0]?.type, MessageType.NSINFO_RESULT, describe(r));
 });
+
+// The race behind "the helper ended without a result (exit 0)" for a run SIGKILLed during its
+// setup: the init sent READY and was killed while P still handled it; H0 sent EXITED and exited,
+// so P's ACK failed with EPIPE, and Node, tearing the socket down, dropped the EXITED it had not
+// read yet. H0 now keeps its end open after EXITED until P closes its own (2 s at most).
+test('after EXITED the helper keeps the control socket until P closes it: an init killed while P answers its READY', { timeout: 30_000 }, async () => {
+  const child = spawn(helperPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: {} });
+  const control = child.stdio[3];
+  const reader = new FrameReader();
+  const frames = [];
+  let writeError;
+  const seen = (type) => new Promise((resolve) => {
+    const check = () => { const f = frames.find((x) => x.type === type); if (f) { control.off('frame', check); resolve(f); } };
+    control.on('frame', check);
+    check();
+  });
+  control.on('data', (chunk) => {
+    for (const f of reader.push(chunk)) frames.push({ type: f.type, seq: f.seq, fields: Fields.decode(f.payload) });
+    control.emit('frame');
+  });
+  control.on('error', (e) => { writeError = e; });
+  const exit = new Promise((r) => child.once('exit', (code) => r({ code, at: Date.now() })));
+  let exitedAt;
+  void exit.then((e) => { exitedAt = e.at; });
+  try {
+    control.write(plan([
+      op(Tag.INIT_OP, OpKind.SYNC, [{ tag: Tag.TYPE, value: MessageType.READY }]),
+      op(Tag.INIT_OP, OpKind.EXEC, [{ tag: Tag.ARG, value: '/bin/sleep' }, { tag: Tag.ARG, value: '100' }]),
+    ]));
+    const pid = (await seen(MessageType.SPAWNED)).fields.int(Tag.PID);
+    const ready = await seen(MessageType.READY);
+    process.kill(pid, 'SIGKILL'); // while P "handles" READY
+    const exited = await Promise.race([seen(MessageType.EXITED), new Promise((r) => setTimeout(() => r(undefined), 10_000))]);
+    assert.ok(exited, `no EXITED; frames: ${frames.map((f) => f.type)}`);
+    assert.equal(exited.fields.int(Tag.SIGNAL), 9);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(exitedAt, undefined, 'the helper closed its end before P read EXITED and closed its own');
+    control.write(encodeFrame(MessageType.ACK, ready.seq, []));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(writeError, undefined, `P's late ACK failed: ${writeError}`);
+  } finally {
+    control.destroy();
+  }
+  const closedAt = Date.now();
+  const { code, at } = await exit;
+  assert.equal(code, 0);
+  assert.ok(at - closedAt < 1500, `the helper took ${at - closedAt} ms to go after P closed`);
+});

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HAKO, lines, ok, run, Background, testEnv, unique } from './util.mjs';
+import { after, before } from 'node:test';
+import { assertNoLeaks, HAKO, lines, ok, run, Background, snapshot, testEnv, unique } from './util.mjs';
 
 export const PLUGINS = '/usr/lib/cni';
 export const haveTools = existsSync(`${PLUGINS}/bridge`) && existsSync('/usr/bin/busybox') && run('ip', ['netns', 'list']).status === 0;
@@ -26,6 +27,36 @@ export function hostNetwork() {
     out('nft', ['list', 'ruleset']).replace(/counter packets \d+ bytes \d+/g, 'counter'),
     `ip_forward ${readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')}`,
   ].join('\n');
+}
+
+/** For a whole test file: the real host's network is byte-identical after the file as before. */
+export function guardHostNetwork() {
+  let hostBefore;
+  before(() => { if (haveTools) hostBefore = hostNetwork(); });
+  after(() => {
+    if (!haveTools) return;
+    assert.equal(hostNetwork(), hostBefore, "the real host's network changed during the networking tests");
+  });
+}
+
+/**
+ * Runs fn(host, root) in a test host of its own (root: a hako state root in it). Whatever way fn
+ * ends, `containers` are deleted (--force) and the test host removed; when fn succeeded and
+ * `leaks` is set, the processes and mounts are compared with those from before (assertNoLeaks).
+ */
+export async function withTestHost(fn, { containers = [], leaks = false } = {}) {
+  const snap = leaks ? snapshot() : undefined;
+  const host = new TestHost();
+  const root = join(host.dir, 'root');
+  let value;
+  try {
+    value = await fn(host, root);
+  } finally {
+    for (const id of containers) host.nsHako(['--root', root, 'delete', '--force', id]);
+    host.cleanup();
+  }
+  if (snap) await assertNoLeaks(snap);
+  return value;
 }
 
 /** A test "host": a network namespace with lo up, and hako's network dirs for it. */
