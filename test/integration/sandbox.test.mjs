@@ -231,6 +231,76 @@ sandboxTest('io_uring, keyctl, bpf, userfaultfd, perf, ptrace, new user namespac
   assert.notEqual(u.exitCode, 0);
 });
 
+/** The hostile programs of sandbox-hostile.c, built static (undefined where that cannot be done). */
+function hostileProgram(s, t) {
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/libc.a') && !existsSync('/usr/lib/aarch64-linux-gnu/libc.a')) {
+    t.skip('needs a static libc (libc6-dev) to build the hostile programs');
+    return undefined;
+  }
+  const bin = s.path('hostile');
+  execFileSync('cc', ['-static', '-pthread', '-O1', '-o', bin, join(REPO, 'test/integration/sandbox-hostile.c')]);
+  return bin;
+}
+
+sandboxTest('a thread bomb is stopped by pids (threads count), and leaves nothing running', async ({ create, s, t }) => {
+  const bin = hostileProgram(s, t);
+  if (!bin) return;
+  const sb = await create({ limits: { pids: 32, wallTimeMs: 1500 } });
+  await sb.copyIn(bin, '/box/hostile');
+  const r = await sb.run(['/box/hostile', 'threads'], { env: { M: s.marker } });
+  assert.equal(r.status, 'timeout', JSON.stringify({ ...r, stdout: undefined }));
+  assert.match(r.stderr.toString(), /^threads: \d+: EAGAIN$/m, 'thread creation failed at the limit');
+  assert.ok(r.usage.pidsPeak <= 32 && r.usage.pidsPeak >= 24, `pidsPeak ${r.usage.pidsPeak}`);
+  assert.deepEqual(processesWith({ text: s.marker }), [], 'no thread or process of the bomb is left');
+  assert.equal((await sb.run(['true'])).status, 'ok', 'the sandbox works after it');
+});
+
+sandboxTest('a JVM-style program reserving 8 GiB of address space runs under a 64 MiB limit; touching past it is \'memory\'', async ({ create, s, t }) => {
+  const bin = hostileProgram(s, t);
+  if (!bin) return;
+  const sb = await create({ limits: { memoryBytes: 64 << 20, wallTimeMs: 20_000 } });
+  await sb.copyIn(bin, '/box/hostile');
+  // memory limits are the cgroup's, never RLIMIT_AS: a reservation costs nothing
+  const ok = await sb.run(['/box/hostile', 'reserve', '8', '16']);
+  assert.equal(ok.status, 'ok', JSON.stringify({ ...ok, stdout: ok.stdout.toString(), stderr: ok.stderr.toString() }));
+  assert.equal(ok.stdout.toString(), 'reserved 8\ntouched 16\n');
+  assert.ok(ok.usage.maxRssBytes >= 16 << 20 && ok.usage.maxRssBytes < 64 << 20, `maxRssBytes ${ok.usage.maxRssBytes}`);
+  const hog = await sb.run(['/box/hostile', 'reserve', '8', '256']);
+  assert.equal(hog.status, 'memory', JSON.stringify({ ...hog, stdout: hog.stdout.toString() }));
+  assert.equal(hog.stdout.toString(), 'reserved 8\n');
+  assert.equal(hog.signal, 'SIGKILL');
+});
+
+sandboxTest("hako's processes are out of sight and out of reach (ptrace, signals)", async ({ create }) => {
+  const sb = await create();
+  const r = await sb.run(['sh', '-c', `ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '; echo; kill -0 ${process.pid} 2>&1; kill -0 ${process.ppid} 2>&1; echo end`]);
+  const [pids, ...rest] = r.stdout.toString().split('\n');
+  // pid 1 (sh), ls, grep and tr: nothing of the host, of hako's helpers or of Node
+  for (const p of pids.trim().split(' ')) assert.ok(Number(p) <= 8, `a process of the host is visible: ${pids}`);
+  if (process.pid > 8) assert.match(rest.join('\n'), new RegExp(`can't kill pid ${process.pid}: No such process`));
+  // ptrace is denied outright (the seccomp filter): see the syscalls test for PTRACE_ATTACH of pid 1
+  const p = await sb.run(['sh', '-c', 'cat /proc/1/status | grep TracerPid']);
+  assert.match(p.stdout.toString(), /TracerPid:\s+0/);
+});
+
+sandboxTest("symlinks in the base (image) lead nowhere outside: mounts, workdir and files stay inside", async ({ create, rootfs, s }) => {
+  const host = s.path('host-dir');
+  mkdirSync(host);
+  writeFileSync(join(host, 'secret'), 'host secret');
+  mkdirSync(s.path('src'));
+  writeFileSync(s.path('src', 'f'), 'bound');
+  // the image's links: absolute and relative, to a host directory
+  symlinkSync(host, join(rootfs, 'abs'));
+  symlinkSync(`../../../../../../../../..${host}`, join(rootfs, 'box', 'rel'));
+  const sb = await create({ mounts: [{ source: s.path('src'), target: '/abs/m' }, { source: s.path('src'), target: '/box/rel/m2' }], workdir: '/abs' });
+  const r = await sb.run(['sh', '-c', 'pwd; cat /abs/secret /box/rel/secret 2>&1; cat /abs/m/f /box/rel/m2/f; echo; echo x > /abs/written; echo x > /box/rel/written; echo done']);
+  assert.equal(r.status, 'ok', JSON.stringify({ ...r, stdout: r.stdout.toString(), stderr: r.stderr.toString() }));
+  assert.doesNotMatch(r.stdout.toString(), /host secret/);
+  assert.match(r.stdout.toString(), /^bound\s*bound$/m, 'the mounts are inside the sandbox');
+  assert.deepEqual(readdirSync(host), ['secret'], 'nothing was mounted or written on the host');
+  await assert.rejects(sb.readFile('/abs/secret'), /symbolic link/);
+});
+
 sandboxTest("a run's /tmp files and processes are gone for the next run and other sandboxes", async ({ create, s }) => {
   const a = await create();
   const b = await create();
