@@ -5,7 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Sandbox, SandboxPool, imageStore } from '../../dist/index.js';
 import { busyboxEntries, tarOf, writeLayout } from './image-util.mjs';
 import { HAKO, MARK_VAR, NODE, REPO, makeRootfs, processesWith, runSync, scoped, sleep, waitUntil } from './oci-util.mjs';
@@ -194,6 +198,63 @@ sandboxTest("no network: only lo, nothing reachable", async ({ create }) => {
   assert.match(r.stderr.toString(), /169\.254\.169\.254\): Network is unreachable/);
   assert.match(r.stderr.toString(), /127\.0\.0\.53\): Connection refused/, "the sandbox's own lo, not the host's");
   assert.equal(r.stdout.toString().trim().split('\n').length, 1, 'no route but the header');
+});
+
+/** A TCP server on the host that says `text` to whoever connects: its port. */
+async function hostServer(host, text, servers) {
+  const srv = createServer((c) => c.end(`${text}\n`));
+  await new Promise((resolve) => srv.listen(0, host, resolve));
+  servers.push(srv);
+  return srv.address().port;
+}
+
+sandboxTest("network slirp4netns: out through the host's sockets; the host's loopback, its own addresses and link-local ones unreachable unless host: true opens the host's", async ({ create, t }) => {
+  if (!existsSync('/usr/bin/slirp4netns')) return t.skip('needs slirp4netns');
+  const external = Object.values(networkInterfaces()).flat().find((a) => a.family === 'IPv4' && !a.internal)?.address;
+  if (!external) return t.skip('the host has no non-loopback IPv4 address');
+  const servers = [];
+  try {
+    const loopback = await hostServer('127.0.0.1', 'loopback', servers);
+    const any = await hostServer('0.0.0.0', 'host-service', servers);
+    const probe = ['sh', '-c', `cat /proc/net/dev | grep -c tap0; ip route | grep ^default; for a in 10.0.2.2:${loopback} ${external}:${any} 169.254.169.254:80; do nc -w 3 \${a%:*} \${a#*:} </dev/null 2>&1; done; true`];
+    const closed = await create({ network: 'slirp4netns' });
+    const r = await closed.run(probe, { timeoutMs: 20_000 });
+    assert.equal(r.status, 'ok', r.error);
+    const out = r.stdout.toString();
+    assert.match(out, /^1\ndefault via 10\.0\.2\.2 dev tap0/, out);
+    assert.match(out, /10\.0\.2\.2\): Network is unreachable/, "the host's loopback (slirp4netns's 10.0.2.2) is closed");
+    assert.match(out, new RegExp(`${external.replace(/\./g, '\\.')}\\): No route to host`), "the host's own address is unreachable");
+    assert.match(out, /169\.254\.169\.254\): No route to host/, 'a link-local metadata address is unreachable');
+    assert.doesNotMatch(out, /host-service|loopback/);
+    // the routes are the sandbox's: without CAP_NET_ADMIN, code cannot remove them
+    const del = await closed.run(['ip', 'route', 'del', '169.254.0.0/16']);
+    assert.notEqual(del.exitCode, 0);
+    const open = await create({ network: { mode: 'slirp4netns', host: true } });
+    const o = (await open.run(probe, { timeoutMs: 20_000 })).stdout.toString();
+    assert.match(o, /^host-service$/m, "host: true reaches the host's own address");
+    assert.doesNotMatch(o, /^loopback$/m, 'a loopback-bound service stays out of reach (slirp4netns --disable-host-loopback)');
+    assert.match(o, /169\.254\.169\.254\): No route to host/, 'link-local addresses stay unreachable with host: true');
+  } finally {
+    for (const srv of servers) srv.close();
+  }
+}, { timeout: 120_000 });
+
+sandboxTest("network: the option's shapes are checked; a pool keeps its runs' networks made ahead", async ({ create, base, t }) => {
+  for (const bad of ['bridge', { mode: 'slirp4netns', name: 'x' }, {}, { name: 'none' }, { mode: 'tap' }, { mode: 'pasta', netDir: '/x' }, { name: 'n', other: 1 }]) {
+    await assert.rejects(create({ network: bad }), /^\w+Error: hako: Sandbox.create: options.network/, JSON.stringify(bad));
+  }
+  if (!existsSync('/usr/bin/slirp4netns')) return t.skip('needs slirp4netns');
+  const pool = new SandboxPool({ size: 2, ...base, network: 'slirp4netns' });
+  try {
+    await pool.ready();
+    const r = await pool.run(['sh', '-c', 'grep -c tap0 /proc/net/dev; ip route | grep -c "^unreachable 169.254.0.0/16"']);
+    assert.equal(r.status, 'ok', r.error);
+    assert.equal(r.stdout.toString(), '1\n1\n');
+    // a run that found its network ready paid for the exec only
+    assert.ok(r.usage.wallMs < 1000, `wallMs ${r.usage.wallMs}`);
+  } finally {
+    await pool.close();
+  }
 });
 
 sandboxTest('host files, /proc and /sys secrets are out of reach', async ({ create, s }) => {
@@ -393,6 +454,47 @@ sandboxTest('300 runs in a bounded loop leave nothing behind', async ({ create }
     assert.equal(r.status, 'ok', `run ${i}: ${r.error}`);
   }
 }, { timeout: 240_000 });
+
+sandboxTest('10,000 runs (sessions and a pool) leave nothing behind: processes, cgroups, mounts, state, fds, memory', async ({ create, base, t }) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const sessions = await Promise.all(Array.from({ length: 4 }, () => create()));
+  const pool = new SandboxPool({ size: 2, ...base });
+  let next = 0;
+  const N = 10_000;
+  const failures = [];
+  const worker = async (run) => {
+    while (next < N && failures.length < 5) {
+      const i = next++;
+      const r = await run();
+      if (r.status !== 'ok') failures.push(`run ${i}: ${r.status} ${r.error ?? ''}`);
+    }
+  };
+  const t0 = performance.now();
+  try {
+    // a warm-up (the zygote, the pool's sandboxes, code paths), then the counts to compare with
+    await Promise.all([...sessions.map((sb) => sb.run(['/bin/true'])), pool.run(['/bin/true'])]);
+    next = 0;
+    gc();
+    const before = { fds: fds(), heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+    await Promise.all([...sessions.map((sb) => worker(() => sb.run(['/bin/true']))), worker(() => pool.run(['/bin/true']))]);
+    assert.deepEqual(failures, []);
+    assert.equal(next, N);
+    // what is removed after a run returns (its container's state, cgroup) is awaited by close()
+    await Promise.all(sessions.map((sb) => sb.close()));
+    await pool.close();
+    gc();
+    const after = { fds: fds(), heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+    t.diagnostic(`10,000 runs in ${Math.round(performance.now() - t0)} ms; ${JSON.stringify({ before, after })}`);
+    assert.ok(after.fds <= before.fds, `fds grew: ${before.fds} -> ${after.fds}`);
+    assert.ok(after.heap - before.heap < 16 << 20, `the heap grew by ${(after.heap - before.heap) >> 20} MiB`);
+    assert.ok(after.rss - before.rss < 96 << 20, `rss grew by ${(after.rss - before.rss) >> 20} MiB`);
+  } finally {
+    await pool.close();
+  }
+  // the rest (processes, cgroups, mounts, state) is checked after the test, as for every test
+}, { timeout: 600_000 });
 
 sandboxTest('a pool gives each run a clean sandbox', async ({ base }) => {
   const pool = new SandboxPool({ size: 2, ...base });
