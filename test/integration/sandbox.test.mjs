@@ -12,6 +12,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Sandbox, SandboxPool, imageStore } from '../../dist/index.js';
 import { busyboxEntries, tarOf, writeLayout } from './image-util.mjs';
+import { haveTools, hostNetwork, TestHost } from './net-util.mjs';
+import { Background } from './util.mjs';
 import { HAKO, MARK_VAR, NODE, REPO, makeRootfs, processesWith, runSync, scoped, sleep, waitUntil } from './oci-util.mjs';
 
 const EXTRA_APPLETS = ['yes', 'unshare', 'wget', 'ip', 'nc', 'find', 'cp', 'ping'];
@@ -256,6 +258,41 @@ sandboxTest("network: the option's shapes are checked; a pool keeps its runs' ne
     await pool.close();
   }
 });
+
+sandboxTest("network NAME (the bridge, in a test host's network namespace): an address and a route out; the host's addresses unreachable unless --network-host; link-local never", async ({ s, rootfs, root, t }) => {
+  if (!haveTools) return t.skip('needs containernetworking-plugins, busybox and ip netns');
+  const before = hostNetwork();
+  const host = new TestHost();
+  const server = new Background('nsenter', [`--net=/run/netns/${host.name}`, NODE, '-e',
+    "const n = require('net'); n.createServer((c) => c.end('lo-service\\n')).listen(8081, '127.0.0.1'); n.createServer((c) => c.end('host-service\\n')).listen(8080, '0.0.0.0', () => console.log('listening'))"], { env: host.env });
+  try {
+    await server.waitFor(/listening/);
+    const probe = 'ip -4 -o addr show dev eth0; ip route | grep ^default; for a in 10.89.0.1:8080 10.89.0.1:8081 169.254.169.254:80; do nc -w 3 ${a%:*} ${a#*:} </dev/null 2>&1; done; true';
+    const sandbox = (extra) => runSync('nsenter', [`--net=/run/netns/${host.name}`, HAKO, 'sandbox', 'run', '--sandbox-root', root, '--rootfs', rootfs, '--network', 'bridge', ...extra,
+      '--env', `${MARK_VAR}=${s.token}`, '--', 'sh', '-c', probe], { env: { ...host.env, [MARK_VAR]: s.token } });
+    const closed = sandbox([]);
+    assert.equal(closed.status, 0, closed.stderr);
+    assert.match(closed.stdout, /eth0\s+inet 10\.89\./);
+    assert.match(closed.stdout, /^default via 10\.89\.0\.1 dev eth0/m);
+    assert.match(closed.stdout, /10\.89\.0\.1:8080\): No route to host|10\.89\.0\.1\): No route to host/, "the host's own address (the bridge's) is unreachable");
+    assert.match(closed.stdout, /169\.254\.169\.254\): No route to host/);
+    assert.doesNotMatch(closed.stdout, /service/);
+    const open = sandbox(['--network-host']);
+    assert.equal(open.status, 0, open.stderr);
+    assert.match(open.stdout, /^host-service$/m, "--network-host reaches the host's address");
+    assert.doesNotMatch(open.stdout, /lo-service/, 'a loopback-bound service of the host stays out of reach');
+    assert.match(open.stdout, /169\.254\.169\.254\): No route to host/, 'link-local addresses stay unreachable');
+    const bad = runSync(HAKO, ['sandbox', 'run', '--rootfs', rootfs, '--net-dir', '/x', '--', 'true']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^hako sandbox run: --net-dir: only with --network NAME/);
+    host.assertClean();
+  } finally {
+    server.child.kill();
+    await server.closed;
+    host.cleanup();
+  }
+  assert.equal(hostNetwork(), before, "the real host's network changed");
+}, { timeout: 120_000 });
 
 sandboxTest('host files, /proc and /sys secrets are out of reach', async ({ create, s }) => {
   writeFileSync(s.path('host-secret'), 'secret');
