@@ -19,8 +19,9 @@ import type { Mount, Spec } from '../config/types.js';
 import { checkOptions, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
 import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
-import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, unmountLayer, type SandboxDirs } from './host.js';
+import { defaultSandboxRoot, listSandboxes, makeSandboxDir, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, unmountLayer, type SandboxDirs } from './host.js';
 import { SandboxFiles } from './files.js';
+import { mountSandboxLayer, removeSandboxLayerDir } from './mounts.js';
 import { images, type ResolvedImage } from '../image/index.js';
 import { sandboxCapabilities, type LimitSupport } from './check.js';
 import { guardNetwork, networkChoice, type NetworkChoice, type SandboxNetwork } from './network.js';
@@ -241,7 +242,7 @@ export class Sandbox {
     trackOpen(this.dirs, true);
     try {
       await makeSandboxDir(this.dirs);
-      await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
     } catch (e) {
       await removeSandboxDir(this.dirs).catch(() => undefined);
       trackOpen(this.dirs, false);
@@ -257,7 +258,7 @@ export class Sandbox {
     if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: reset while a reset is in progress`, { code: 'bad-state' });
     this.resetting = (async () => {
       await unmountLayer(this.dirs);
-      await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
     })().finally(() => { this.resetting = undefined; });
     return this.resetting;
   }
@@ -616,7 +617,7 @@ export class Sandbox {
       await this.resetting?.catch(() => undefined);
       // the runs' containers (state, cgroups) go while the layer is unmounted: every process of
       // them has ended with its run (a lazy unmount lets a last removal of a run's /tmp finish)
-      await Promise.all([...this.cleanups, removeSandboxDir(this.dirs)]);
+      await Promise.all([...this.cleanups, removeSandboxLayerDir(this.dirs)]);
       trackOpen(this.dirs, false);
     })();
     return this.closing;
