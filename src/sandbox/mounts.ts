@@ -12,7 +12,7 @@ import { Zygote } from '../helper/zygote.js';
 import { MS } from '../linux/mount.js';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { mountLayer, removeSandboxDir, type SandboxDirs } from './host.js';
+import { mountLayer, removeSandboxDir, unmountLayer, type SandboxDirs } from './host.js';
 
 let zygote: Zygote | undefined;
 
@@ -48,10 +48,10 @@ function isMountPoint(info: string, path: string): boolean {
   return info.split('\n').some((l) => l.split(' ')[4] === enc);
 }
 
-/** Unmounts the overlay and the disk (those mounted) and removes the sandbox's directory: as
- * root, umount(8) run by a helper of the zygote (no fork of Node); otherwise host.ts's. */
-export async function removeSandboxLayerDir(d: SandboxDirs): Promise<void> {
-  if ((process.geteuid?.() ?? 0) !== 0) return removeSandboxDir(d);
+/** Unmounts the overlay and the disk, those mounted: as root, umount(8) run by a helper of the
+ * zygote (no fork of Node); otherwise host.ts's. */
+export async function unmountSandboxLayer(d: SandboxDirs): Promise<void> {
+  if ((process.geteuid?.() ?? 0) !== 0) return unmountLayer(d);
   const info = await readFile('/proc/self/mountinfo', 'utf8');
   const mounted = [d.rootfs, d.disk].filter((m) => isMountPoint(info, m));
   if (mounted.length) {
@@ -62,5 +62,11 @@ export async function removeSandboxLayerDir(d: SandboxDirs): Promise<void> {
     if (r.failure) throw failureError('sandbox: umount', b, r.failure);
     if (r.status !== 0) throw new HakoError(`hako: sandbox: umount: ${r.stderr?.toString().trim().split('\n').pop() || `status ${r.status}`}`, { code: 'io' });
   }
+}
+
+/** Unmounts the layer and removes the sandbox's directory (host.ts's removeSandboxDir, faster as root). */
+export async function removeSandboxLayerDir(d: SandboxDirs): Promise<void> {
+  if ((process.geteuid?.() ?? 0) !== 0) return removeSandboxDir(d);
+  await unmountSandboxLayer(d);
   await rm(d.dir, { recursive: true, force: true });
 }
