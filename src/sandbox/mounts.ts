@@ -1,8 +1,7 @@
 // The sandbox's disk (a tmpfs) and overlay, mounted as root by the helper (its MOUNT and MKDIR ops
 // in the host's mount namespace), forked from a resident zygote: no fork of Node, no shell and no
 // mount(8) per sandbox (host.ts's mountLayer, a shell running mount(8) twice and mkdir, took
-// 7-8 ms of a fresh sandbox's create; this about half), and umount(8) at close, run by such a
-// helper. Other users: host.ts's mountLayer and removeSandboxDir.
+// 7-8 ms of a fresh sandbox's create; this about half), and unmounted by such a helper (UMOUNT). Other users: host.ts's mountLayer and removeSandboxDir.
 import { HakoError } from '../errors.js';
 import { failureError } from '../helper/failure.js';
 import { ops } from '../helper/ops.js';
@@ -10,8 +9,7 @@ import { PlanBuilder } from '../helper/plan-builder.js';
 import { runPlan } from '../helper/session.js';
 import { Zygote } from '../helper/zygote.js';
 import { MS } from '../linux/mount.js';
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { mountLayer, removeSandboxDir, unmountLayer, type SandboxDirs } from './host.js';
 
 let zygote: Zygote | undefined;
@@ -41,27 +39,17 @@ export async function mountSandboxLayer(d: SandboxDirs, layers: string[], diskBy
   if (r.status !== 0) throw new HakoError(`hako: sandbox: mount: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
 }
 
-const UMOUNT = ['/usr/bin/umount', '/bin/umount'].find((p) => existsSync(p)) ?? 'umount';
-
-function isMountPoint(info: string, path: string): boolean {
-  const enc = path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return info.split('\n').some((l) => l.split(' ')[4] === enc);
-}
-
-/** Unmounts the overlay and the disk, those mounted: as root, umount(8) run by a helper of the
- * zygote (no fork of Node); otherwise host.ts's. */
+/** Unmounts the overlay and the disk (lazily; those not mounted are fine): as root, the helper's
+ * UMOUNT op, from the zygote (no fork of Node, no umount(8)); otherwise host.ts's. */
 export async function unmountSandboxLayer(d: SandboxDirs): Promise<void> {
   if ((process.geteuid?.() ?? 0) !== 0) return unmountLayer(d);
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const mounted = [d.rootfs, d.disk].filter((m) => isMountPoint(info, m));
-  if (mounted.length) {
-    const b = new PlanBuilder();
-    b.exec([UMOUNT, '-l', ...mounted], {});
-    zygote ??= new Zygote();
-    const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: ['ignore', 'ignore', 'pipe'], label: 'sandbox: umount', spawner: zygote.spawner });
-    if (r.failure) throw failureError('sandbox: umount', b, r.failure);
-    if (r.status !== 0) throw new HakoError(`hako: sandbox: umount: ${r.stderr?.toString().trim().split('\n').pop() || `status ${r.status}`}`, { code: 'io' });
-  }
+  const b = new PlanBuilder();
+  for (const p of [d.rootfs, d.disk]) b.init(ops.umount({ path: p }), `umount2(${p}, MNT_DETACH)`);
+  b.exec(['/bin/true'], {});
+  zygote ??= new Zygote();
+  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: 'sandbox: umount', spawner: zygote.spawner });
+  if (r.failure) throw failureError('sandbox: umount', b, r.failure);
+  if (r.status !== 0) throw new HakoError(`hako: sandbox: umount: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
 }
 
 /** Unmounts the layer and removes the sandbox's directory (host.ts's removeSandboxDir, faster as root). */
