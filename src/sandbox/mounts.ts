@@ -14,6 +14,12 @@ import { mountLayer, removeSandboxDir, unmountLayer, type SandboxDirs } from './
 
 let zygote: Zygote | undefined;
 
+/** The sandboxes' resident zygote (started on first use, gone when idle). */
+export function sandboxZygote(): Zygote {
+  zygote ??= new Zygote();
+  return zygote;
+}
+
 function optionPath(p: string, what: string): string {
   if (/[,:\n\\]/.test(p)) throw new HakoError(`hako: sandbox: ${what} ${JSON.stringify(p)}: a path with ',', ':' or '\\' cannot be an overlay layer`, { code: 'bad-option' });
   return p;
@@ -33,8 +39,7 @@ export async function mountSandboxLayer(d: SandboxDirs, layers: string[], diskBy
   b.init(ops.mount({ source: 'hako-sandbox', target: d.rootfs, fstype: 'overlay', data: `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work}` }), `mount the overlay on ${d.rootfs}`);
   b.init(ops.mount({ target: d.rootfs, flags: MS.PRIVATE }), `make ${d.rootfs} private`);
   b.exec(['/bin/true'], {});
-  zygote ??= new Zygote();
-  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: 'sandbox: mount', spawner: zygote.spawner });
+  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: 'sandbox: mount', spawner: sandboxZygote().spawner });
   if (r.failure) throw failureError('sandbox: mount', b, r.failure);
   if (r.status !== 0) throw new HakoError(`hako: sandbox: mount: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
 }
@@ -46,8 +51,7 @@ export async function unmountSandboxLayer(d: SandboxDirs): Promise<void> {
   const b = new PlanBuilder();
   for (const p of [d.rootfs, d.disk]) b.init(ops.umount({ path: p }), `umount2(${p}, MNT_DETACH)`);
   b.exec(['/bin/true'], {});
-  zygote ??= new Zygote();
-  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: 'sandbox: umount', spawner: zygote.spawner });
+  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: 'sandbox: umount', spawner: sandboxZygote().spawner });
   if (r.failure) throw failureError('sandbox: umount', b, r.failure);
   if (r.status !== 0) throw new HakoError(`hako: sandbox: umount: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
 }

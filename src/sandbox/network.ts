@@ -15,6 +15,7 @@ import { ops } from '../helper/ops.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { runPlan } from '../helper/session.js';
 import { namespaceKind } from '../linux/namespaces.js';
+import { sandboxZygote } from './mounts.js';
 import { boolean, either, fail, nonEmpty, object, oneOf, path, type Check } from '../options.js';
 
 /** A sandbox's network. */
@@ -98,7 +99,7 @@ export async function guardNetwork(pid: number, c: NetworkChoice): Promise<void>
   // one ip for every route; an IPv6 one fails where the namespace has no IPv6 (fine: nothing to reach)
   b.exec(['/bin/sh', '-c', 'printf "%s\\n" "$@" | ip -force -batch - 2>&1 | grep -v "^Error: IPv6\\|^Command failed" >&2; ip -4 route show type unreachable | grep -q "^unreachable 169.254.0.0/16"', 'sh', ...routes],
     { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' });
-  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: ['ignore', 'ignore', 'pipe'], label: 'sandbox network' });
+  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: ['ignore', 'ignore', 'pipe'], label: 'sandbox network', spawner: sandboxZygote().spawner });
   if (r.failure) throw failureError('sandbox: network', b, r.failure);
   if (r.status !== 0) {
     const why = r.stderr?.toString().trim().split('\n')[0];
