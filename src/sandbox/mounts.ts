@@ -25,12 +25,17 @@ function optionPath(p: string, what: string): string {
   return p;
 }
 
-/** Mounts the sandbox's disk and its overlay on `layers` (lowest first), both private. */
-export async function mountSandboxLayer(d: SandboxDirs, layers: string[], diskBytes: number): Promise<void> {
-  if ((process.geteuid?.() ?? 0) !== 0) return mountLayer(d, layers, diskBytes);
+/** Mounts the sandbox's disk and its overlay on `layers` (lowest first), both private; with
+ * `fresh`, the ones mounted are unmounted first, in the same helper (a pool's reset). */
+export async function mountSandboxLayer(d: SandboxDirs, layers: string[], diskBytes: number, fresh = false): Promise<void> {
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    if (fresh) await unmountLayer(d);
+    return mountLayer(d, layers, diskBytes);
+  }
   const lower = layers.map((l) => optionPath(l, 'layer')).reverse().join(':');
   optionPath(d.dir, 'state directory');
   const b = new PlanBuilder();
+  if (fresh) for (const p of [d.rootfs, d.disk]) b.init(ops.umount({ path: p }), `umount2(${p}, MNT_DETACH)`);
   const nosuid = MS.NOSUID | MS.NODEV;
   b.init(ops.mount({ source: 'hako-sandbox-disk', target: d.disk, fstype: 'tmpfs', flags: nosuid, data: `size=${diskBytes},nr_inodes=${Math.max(4096, Math.floor(diskBytes / 1024))},mode=0700` }), `mount the disk (tmpfs) on ${d.disk}`);
   b.init(ops.mount({ target: d.disk, flags: MS.PRIVATE }), `make ${d.disk} private`);

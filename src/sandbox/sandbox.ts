@@ -21,7 +21,7 @@ import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
 import { defaultSandboxRoot, listSandboxes, makeSandboxDir, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, type SandboxDirs } from './host.js';
 import { SandboxFiles } from './files.js';
-import { mountSandboxLayer, removeSandboxLayerDir, unmountSandboxLayer } from './mounts.js';
+import { mountSandboxLayer, removeSandboxLayerDir } from './mounts.js';
 import { images, type ResolvedImage } from '../image/index.js';
 import { sandboxCapabilities, type LimitSupport } from './check.js';
 import { guardNetwork, networkChoice, type NetworkChoice, type SandboxNetwork } from './network.js';
@@ -257,8 +257,7 @@ export class Sandbox {
     if (this.active.size) throw new HakoError(`hako: sandbox ${this.id}: reset while a run is in progress`, { code: 'bad-state' });
     if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: reset while a reset is in progress`, { code: 'bad-state' });
     this.resetting = (async () => {
-      await unmountSandboxLayer(this.dirs);
-      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes, true);
     })().finally(() => { this.resetting = undefined; });
     return this.resetting;
   }
