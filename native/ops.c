@@ -290,6 +290,11 @@ static int run_one(struct op *op, const char **what) {
         if (umount2(op->path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) return -1;
         if (unlink(op->path) < 0 && errno != ENOENT) return -1;
         return 0;
+    case OP_UMOUNT:
+        /* a lazy unmount (the sandbox's disk and overlay at close): not a mount point is fine */
+        *what = op->path;
+        if (umount2(op->path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) return -1;
+        return 0;
     case OP_WRITE:
         if (op->root >= 0) return op_write_in_root(op, what);
         return write_file(op, op->path, op->data ? op->data : "");

@@ -77,6 +77,7 @@
     X(ATTACH, 67, "move_mount", S_INIT, (T_ROOT, T_TARGET, T_SLOT)) \
     X(NET_WAIT, 68, "net-wait", S_NS, (0)) \
     X(UNPIN, 69, "unpin", S_INIT, (T_PATH)) \
+    X(UMOUNT, 70, "umount2", S_INIT, (T_PATH)) \
     X(EXEC_WAIT, 80, "exec-wait", S_INIT, (0))
 
 #endif

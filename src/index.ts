@@ -3,7 +3,7 @@
 // namespace toolkit and the OCI runtime.
 export {
   Sandbox, SandboxPool, DENIED_SYSCALLS, type SandboxOptions, type SandboxPoolOptions, type SandboxRunOptions, type SandboxResult,
-  type SandboxStatus, type SandboxUsage, type SandboxProcess, type SandboxMount, type SandboxLimits,
+  type SandboxStatus, type SandboxUsage, type SandboxProcess, type SandboxMount, type SandboxLimits, type SandboxNetwork,
   type LimitSupport,
 } from './sandbox/index.js';
 export { unshare, unshareSpawn, unsharePlan, type UnshareOptions, type Propagation } from './toolkit/unshare.js';

@@ -14,7 +14,7 @@ class Problem {
   constructor(readonly path: string, readonly problem: string) {}
 }
 
-function fail(path: string, problem: string): never {
+export function fail(path: string, problem: string): never {
   throw new Problem(path, problem);
 }
 

@@ -178,7 +178,7 @@ export const COMMANDS: Command[] = [
     name: 'sandbox', group: 'sandbox', operands: 'run [options] -- CMD [ARGS...] | check | prune',
     summary: 'run untrusted commands with hard limits; a verdict and usage',
     description: 'Run a command in a fresh sandbox: an overlay on a read-only image (--image) or rootfs, a writable layer on a tmpfs\n'
-      + 'of --disk, new namespaces (no network), a cgroup with the limits, no capabilities, a strict seccomp filter.\n'
+      + 'of --disk, new namespaces (no network unless --network), a cgroup with the limits, no capabilities, a strict seccomp filter.\n'
       + '  run     run CMD; the exit status is its own (128+N for a signal); --json prints one object:\n'
       + '          status (ok, exit, signal, timeout, cpu-time, memory, output-limit, error), exitCode, signal, usage\n'
       + '  check   which limits are enforced on this host, and why\n'
@@ -194,7 +194,9 @@ export const COMMANDS: Command[] = [
       { long: 'wall-time', arg: 'required', value: 'DURATION', help: 'run: wall-clock limit (verdict timeout; default 10s)' },
       { long: 'output-limit', arg: 'required', value: 'SIZE', help: 'run: stdout and stderr together (verdict output-limit; default 1M)' },
       { long: 'disk', arg: 'required', value: 'SIZE', help: 'run: the writable layer, /tmp and /dev/shm (default 64M)' },
-      { long: 'network', arg: 'required', value: 'MODE', help: 'run: none (the default and the only mode yet)' },
+      { long: 'network', arg: 'required', value: 'MODE', help: 'run: none (the default), slirp4netns, pasta, or a CNI network\'s NAME (root)' },
+      { long: 'net-dir', arg: 'required', value: 'DIR', help: 'run: the network configs for --network NAME ($HAKO_NET_DIR)' },
+      { long: 'network-host', help: "run: let the sandbox reach the host's own addresses (link-local ones stay unreachable)" },
       { long: 'mount', arg: 'required', value: 'SRC:DST[:ro|rw]', help: 'run: bind a host path (read-only unless :rw; repeatable)' },
       { long: 'env', short: 'e', arg: 'required', value: 'K=V', help: 'run: an environment variable (repeatable)' },
       { long: 'user', short: 'u', arg: 'required', value: 'UID|USER[:GROUP]', help: 'run: the user (default 0, without capabilities)' },

@@ -85,7 +85,10 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
   if (v('output-limit') !== undefined) limits.outputBytes = parseSize('output-limit', v('output-limit')!);
   if (v('disk') !== undefined) limits.diskBytes = parseSize('disk', v('disk')!);
   const network = v('network');
-  if (network !== undefined && network !== 'none') throw new HakoError(`hako sandbox run: --network: '${network}': only none is supported yet`, { code: 'unsupported' });
+  const netDir = v('net-dir');
+  if (netDir !== undefined && (network === undefined || ['none', 'slirp4netns', 'pasta'].includes(network))) throw new HakoError('hako sandbox run: --net-dir: only with --network NAME (a CNI network)', { code: 'bad-option' });
+  const hostReach = has(args, 'network-host');
+  if (hostReach && (network === undefined || network === 'none')) throw new HakoError('hako sandbox run: --network-host: only with a --network other than none', { code: 'bad-option' });
   const mounts: SandboxMount[] = (args.values.get('mount') ?? []).map((m) => {
     const parts = m.split(':');
     const [source, target, mode] = parts;
@@ -101,6 +104,11 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   const options: SandboxOptions = { ...(rootfs !== undefined ? { rootfs } : { image: image! }), limits, mounts, env };
+  if (network !== undefined && network !== 'none') {
+    const user = network === 'slirp4netns' || network === 'pasta';
+    options.network = !hostReach && netDir === undefined && user ? network
+      : { ...(user ? { mode: network } : { name: network }), ...(netDir !== undefined ? { netDir } : {}), ...(hostReach ? { host: true } : {}) };
+  }
   const user = v('user');
   if (user !== undefined) options.user = /^\d+$/.test(user) ? Number(user) : user;
   if (v('workdir') !== undefined) options.workdir = v('workdir')!;

@@ -1,8 +1,9 @@
 // A sandbox's limits: the options, their defaults, and what each becomes in a run's config
 // (cgroup limits for memory, pids and cpus; rlimits for file size and open files; hako's own
 // watch for wall time, CPU time and output).
-import { array, boolean, checkOptions, either, envObject, integer, nonEmpty, number, object, oneOf, path, record, SESSION_OPTIONS, string, type Check, type Shape } from '../options.js';
+import { array, boolean, checkOptions, either, envObject, integer, nonEmpty, number, object, path, record, SESSION_OPTIONS, string, type Check, type Shape } from '../options.js';
 import type { Resources, Rlimit } from '../config/types.js';
+import { NETWORK_OPTION } from './network.js';
 
 export interface SandboxLimits {
   /** The cgroup's memory limit (swap included: none beyond it). Default 256 MiB. */
@@ -40,7 +41,7 @@ const mount: Check = object({ source: path(true), target: path(true), readonly: 
 const user: Check = either('a uid (number) or "user[:group]"', [(v) => typeof v === 'number', integer(0, 0xfffffffe)], [(v) => typeof v === 'string', nonEmpty]);
 
 export const SANDBOX_OPTIONS: Shape = {
-  rootfs: path(true), image: nonEmpty, limits: object(LIMITS_SHAPE), network: oneOf(['none'], 'network'),
+  rootfs: path(true), image: nonEmpty, limits: object(LIMITS_SHAPE), network: NETWORK_OPTION,
   mounts: array(mount), env: record(string), user, workdir: path(true), root: path(true), hostname: nonEmpty,
 };
 export const POOL_OPTIONS: Shape = { ...SANDBOX_OPTIONS, size: integer(1, 1024) };

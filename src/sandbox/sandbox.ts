@@ -19,12 +19,15 @@ import type { Mount, Spec } from '../config/types.js';
 import { checkOptions, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
 import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
-import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, unmountLayer, type SandboxDirs } from './host.js';
+import { defaultSandboxRoot, listSandboxes, makeSandboxDir, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, type SandboxDirs } from './host.js';
 import { SandboxFiles } from './files.js';
+import { mountSandboxLayer, removeSandboxLayerDir } from './mounts.js';
 import { images, type ResolvedImage } from '../image/index.js';
 import { sandboxCapabilities, type LimitSupport } from './check.js';
+import { guardNetwork, networkChoice, type NetworkChoice, type SandboxNetwork } from './network.js';
 
 export type { SandboxLimits } from './limits.js';
+export type { SandboxNetwork } from './network.js';
 
 export interface SandboxMount {
   /** A host path. */
@@ -45,8 +48,10 @@ export interface SandboxOptions {
   image?: string;
   /** The limits of every run (each run may override them, diskBytes aside). */
   limits?: SandboxLimits;
-  /** 'none' (the default): a network namespace with only lo. */
-  network?: 'none';
+  /** 'none' (the default): a network namespace with only lo. 'slirp4netns' or 'pasta' (or
+   * { mode }): a user-mode network; { name, netDir }: a CNI network (root). The host's own
+   * addresses (unless { host: true }) and link-local ones (cloud metadata) are unreachable. */
+  network?: SandboxNetwork;
   /** Host paths bound inside (read-only unless readonly: false). */
   mounts?: SandboxMount[];
   /** Environment variables of every run (over PATH and HOME=/tmp). */
@@ -123,11 +128,12 @@ export interface SandboxProcess {
 
 let layout: CgroupLayout | undefined;
 const runtimes = new Map<string, Runtime>();
-function runtimeFor(root: string): Runtime {
-  let r = runtimes.get(root);
+function runtimeFor(root: string, netDir?: string): Runtime {
+  const key = netDir === undefined ? root : `${root}\0${netDir}`;
+  let r = runtimes.get(key);
   if (!r) {
-    r = new Runtime({ root: join(root, 'containers'), warn: () => { /* runs have no hooks */ } });
-    runtimes.set(root, r);
+    r = new Runtime({ root: join(root, 'containers'), warn: () => { /* runs have no hooks */ }, ...(netDir !== undefined ? { netDir } : {}) });
+    runtimes.set(key, r);
   }
   return r;
 }
@@ -188,6 +194,7 @@ export class Sandbox {
   readonly id: string;
   private readonly dirs: SandboxDirs;
   private readonly runtime: Runtime;
+  private readonly network: NetworkChoice | undefined;
   private readonly files: SandboxFiles;
   private readonly active = new Set<{ kill: () => void; done: Promise<unknown>; armed: boolean }>();
   /** The next run's container, made ahead of time (prepare()). */
@@ -201,7 +208,8 @@ export class Sandbox {
   private constructor(private readonly options: SandboxOptions, private readonly layers: string[], private readonly image: ResolvedImage['config'] | undefined, id: string, root: string) {
     this.id = id;
     this.dirs = sandboxDirs(root, id);
-    this.runtime = runtimeFor(root);
+    this.network = networkChoice(options.network);
+    this.runtime = runtimeFor(root, this.network?.netDir);
     this.files = new SandboxFiles(this.dirs.rootfs, () => this.busy());
   }
 
@@ -234,7 +242,7 @@ export class Sandbox {
     trackOpen(this.dirs, true);
     try {
       await makeSandboxDir(this.dirs);
-      await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
     } catch (e) {
       await removeSandboxDir(this.dirs).catch(() => undefined);
       trackOpen(this.dirs, false);
@@ -249,8 +257,7 @@ export class Sandbox {
     if (this.active.size) throw new HakoError(`hako: sandbox ${this.id}: reset while a run is in progress`, { code: 'bad-state' });
     if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: reset while a reset is in progress`, { code: 'bad-state' });
     this.resetting = (async () => {
-      await unmountLayer(this.dirs);
-      await mountLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes, true);
     })().finally(() => { this.resetting = undefined; });
     return this.resetting;
   }
@@ -489,6 +496,7 @@ export class Sandbox {
           beforeRemove: async () => { usage = await this.usage(cg, t0, before, baseStats); oomKills = safe(() => cg.oomKills(), 0); },
           ...(!late && !live && o.stdin !== undefined ? { input: o.stdin } : {}),
           ...(late ? { lateExec: fire } : {}),
+          ...(this.network ? { network: this.network.runtime, onNetwork: (pid: number) => guardNetwork(pid, this.network!) } : {}),
           ...(typeof this.user() === 'string' ? { user: this.user() as string } : {}),
         });
         if (reason) handle.kill('SIGKILL');
@@ -555,7 +563,9 @@ export class Sandbox {
         const cleanup = (async () => {
           await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
           await this.runtime.delete(id, true).catch(() => undefined);
-          await safeAsync(() => cg.destroyAsync());
+          // the runtime's removal took the cgroup: destroying it again costs a failed rmdir per
+          // hierarchy (nine on a v1 host), each a thrown error on the event loop
+          if (!(cg instanceof V1Manager || cg instanceof V2Manager) || cg.exists()) await safeAsync(() => cg.destroyAsync());
         })();
         this.cleanups.add(cleanup);
         void cleanup.finally(() => this.cleanups.delete(cleanup));
@@ -603,9 +613,10 @@ export class Sandbox {
       this.armed = undefined;
       for (const a of this.active) a.kill();
       await Promise.all([...this.active].map((a) => a.done));
-      await Promise.all([...this.cleanups]);
       await this.resetting?.catch(() => undefined);
-      await removeSandboxDir(this.dirs);
+      // the runs' containers (state, cgroups) go while the layer is unmounted: every process of
+      // them has ended with its run (a lazy unmount lets a last removal of a run's /tmp finish)
+      await Promise.all([...this.cleanups, removeSandboxLayerDir(this.dirs)]);
       trackOpen(this.dirs, false);
     })();
     return this.closing;

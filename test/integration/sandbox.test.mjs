@@ -5,9 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Sandbox, SandboxPool, imageStore } from '../../dist/index.js';
 import { busyboxEntries, tarOf, writeLayout } from './image-util.mjs';
+import { haveTools, hostNetwork, TestHost } from './net-util.mjs';
+import { Background } from './util.mjs';
 import { HAKO, MARK_VAR, NODE, REPO, makeRootfs, processesWith, runSync, scoped, sleep, waitUntil } from './oci-util.mjs';
 
 const EXTRA_APPLETS = ['yes', 'unshare', 'wget', 'ip', 'nc', 'find', 'cp', 'ping'];
@@ -196,6 +202,98 @@ sandboxTest("no network: only lo, nothing reachable", async ({ create }) => {
   assert.equal(r.stdout.toString().trim().split('\n').length, 1, 'no route but the header');
 });
 
+/** A TCP server on the host that says `text` to whoever connects: its port. */
+async function hostServer(host, text, servers) {
+  const srv = createServer((c) => c.end(`${text}\n`));
+  await new Promise((resolve) => srv.listen(0, host, resolve));
+  servers.push(srv);
+  return srv.address().port;
+}
+
+sandboxTest("network slirp4netns: out through the host's sockets; the host's loopback, its own addresses and link-local ones unreachable unless host: true opens the host's", async ({ create, t }) => {
+  if (!existsSync('/usr/bin/slirp4netns')) return t.skip('needs slirp4netns');
+  const external = Object.values(networkInterfaces()).flat().find((a) => a.family === 'IPv4' && !a.internal)?.address;
+  if (!external) return t.skip('the host has no non-loopback IPv4 address');
+  const servers = [];
+  try {
+    const loopback = await hostServer('127.0.0.1', 'loopback', servers);
+    const any = await hostServer('0.0.0.0', 'host-service', servers);
+    const probe = ['sh', '-c', `cat /proc/net/dev | grep -c tap0; ip route | grep ^default; for a in 10.0.2.2:${loopback} ${external}:${any} 169.254.169.254:80; do nc -w 3 \${a%:*} \${a#*:} </dev/null 2>&1; done; true`];
+    const closed = await create({ network: 'slirp4netns' });
+    const r = await closed.run(probe, { timeoutMs: 20_000 });
+    assert.equal(r.status, 'ok', r.error);
+    const out = r.stdout.toString();
+    assert.match(out, /^1\ndefault via 10\.0\.2\.2 dev tap0/, out);
+    assert.match(out, /10\.0\.2\.2\): Network is unreachable/, "the host's loopback (slirp4netns's 10.0.2.2) is closed");
+    assert.match(out, new RegExp(`${external.replace(/\./g, '\\.')}\\): No route to host`), "the host's own address is unreachable");
+    assert.match(out, /169\.254\.169\.254\): No route to host/, 'a link-local metadata address is unreachable');
+    assert.doesNotMatch(out, /host-service|loopback/);
+    // the routes are the sandbox's: without CAP_NET_ADMIN, code cannot remove them
+    const del = await closed.run(['ip', 'route', 'del', '169.254.0.0/16']);
+    assert.notEqual(del.exitCode, 0);
+    const open = await create({ network: { mode: 'slirp4netns', host: true } });
+    const o = (await open.run(probe, { timeoutMs: 20_000 })).stdout.toString();
+    assert.match(o, /^host-service$/m, "host: true reaches the host's own address");
+    assert.doesNotMatch(o, /^loopback$/m, 'a loopback-bound service stays out of reach (slirp4netns --disable-host-loopback)');
+    assert.match(o, /169\.254\.169\.254\): No route to host/, 'link-local addresses stay unreachable with host: true');
+  } finally {
+    for (const srv of servers) srv.close();
+  }
+}, { timeout: 120_000 });
+
+sandboxTest("network: the option's shapes are checked; a pool keeps its runs' networks made ahead", async ({ create, base, t }) => {
+  for (const bad of ['bridge', { mode: 'slirp4netns', name: 'x' }, {}, { name: 'none' }, { mode: 'tap' }, { mode: 'pasta', netDir: '/x' }, { name: 'n', other: 1 }]) {
+    await assert.rejects(create({ network: bad }), /^\w+Error: hako: Sandbox.create: options.network/, JSON.stringify(bad));
+  }
+  if (!existsSync('/usr/bin/slirp4netns')) return t.skip('needs slirp4netns');
+  const pool = new SandboxPool({ size: 2, ...base, network: 'slirp4netns' });
+  try {
+    await pool.ready();
+    const r = await pool.run(['sh', '-c', 'grep -c tap0 /proc/net/dev; ip route | grep -c "^unreachable 169.254.0.0/16"']);
+    assert.equal(r.status, 'ok', r.error);
+    assert.equal(r.stdout.toString(), '1\n1\n');
+    // a run that found its network ready paid for the exec only
+    assert.ok(r.usage.wallMs < 1000, `wallMs ${r.usage.wallMs}`);
+  } finally {
+    await pool.close();
+  }
+});
+
+sandboxTest("network NAME (the bridge, in a test host's network namespace): an address and a route out; the host's addresses unreachable unless --network-host; link-local never", async ({ s, rootfs, root, t }) => {
+  if (!haveTools) return t.skip('needs containernetworking-plugins, busybox and ip netns');
+  const before = hostNetwork();
+  const host = new TestHost();
+  const server = new Background('nsenter', [`--net=/run/netns/${host.name}`, NODE, '-e',
+    "const n = require('net'); n.createServer((c) => c.end('lo-service\\n')).listen(8081, '127.0.0.1'); n.createServer((c) => c.end('host-service\\n')).listen(8080, '0.0.0.0', () => console.log('listening'))"], { env: host.env });
+  try {
+    await server.waitFor(/listening/);
+    const probe = 'ip -4 -o addr show dev eth0; ip route | grep ^default; for a in 10.89.0.1:8080 10.89.0.1:8081 169.254.169.254:80; do nc -w 3 ${a%:*} ${a#*:} </dev/null 2>&1; done; true';
+    const sandbox = (extra) => runSync('nsenter', [`--net=/run/netns/${host.name}`, HAKO, 'sandbox', 'run', '--sandbox-root', root, '--rootfs', rootfs, '--network', 'bridge', ...extra,
+      '--env', `${MARK_VAR}=${s.token}`, '--', 'sh', '-c', probe], { env: { ...host.env, [MARK_VAR]: s.token } });
+    const closed = sandbox([]);
+    assert.equal(closed.status, 0, closed.stderr);
+    assert.match(closed.stdout, /eth0\s+inet 10\.89\./);
+    assert.match(closed.stdout, /^default via 10\.89\.0\.1 dev eth0/m);
+    assert.match(closed.stdout, /10\.89\.0\.1:8080\): No route to host|10\.89\.0\.1\): No route to host/, "the host's own address (the bridge's) is unreachable");
+    assert.match(closed.stdout, /169\.254\.169\.254\): No route to host/);
+    assert.doesNotMatch(closed.stdout, /service/);
+    const open = sandbox(['--network-host']);
+    assert.equal(open.status, 0, open.stderr);
+    assert.match(open.stdout, /^host-service$/m, "--network-host reaches the host's address");
+    assert.doesNotMatch(open.stdout, /lo-service/, 'a loopback-bound service of the host stays out of reach');
+    assert.match(open.stdout, /169\.254\.169\.254\): No route to host/, 'link-local addresses stay unreachable');
+    const bad = runSync(HAKO, ['sandbox', 'run', '--rootfs', rootfs, '--net-dir', '/x', '--', 'true']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^hako sandbox run: --net-dir: only with --network NAME/);
+    host.assertClean();
+  } finally {
+    server.child.kill();
+    await server.closed;
+    host.cleanup();
+  }
+  assert.equal(hostNetwork(), before, "the real host's network changed");
+}, { timeout: 120_000 });
+
 sandboxTest('host files, /proc and /sys secrets are out of reach', async ({ create, s }) => {
   writeFileSync(s.path('host-secret'), 'secret');
   const sb = await create();
@@ -229,6 +327,76 @@ sandboxTest('io_uring, keyctl, bpf, userfaultfd, perf, ptrace, new user namespac
   assert.equal(got.int80, 'killed 31', 'a 32-bit syscall kills the process (SIGSYS)');
   const u = await sb.run(['unshare', '-U', 'true']);
   assert.notEqual(u.exitCode, 0);
+});
+
+/** The hostile programs of sandbox-hostile.c, built static (undefined where that cannot be done). */
+function hostileProgram(s, t) {
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/libc.a') && !existsSync('/usr/lib/aarch64-linux-gnu/libc.a')) {
+    t.skip('needs a static libc (libc6-dev) to build the hostile programs');
+    return undefined;
+  }
+  const bin = s.path('hostile');
+  execFileSync('cc', ['-static', '-pthread', '-O1', '-o', bin, join(REPO, 'test/integration/sandbox-hostile.c')]);
+  return bin;
+}
+
+sandboxTest('a thread bomb is stopped by pids (threads count), and leaves nothing running', async ({ create, s, t }) => {
+  const bin = hostileProgram(s, t);
+  if (!bin) return;
+  const sb = await create({ limits: { pids: 32, wallTimeMs: 1500 } });
+  await sb.copyIn(bin, '/box/hostile');
+  const r = await sb.run(['/box/hostile', 'threads'], { env: { M: s.marker } });
+  assert.equal(r.status, 'timeout', JSON.stringify({ ...r, stdout: undefined }));
+  assert.match(r.stderr.toString(), /^threads: \d+: EAGAIN$/m, 'thread creation failed at the limit');
+  assert.ok(r.usage.pidsPeak <= 32 && r.usage.pidsPeak >= 24, `pidsPeak ${r.usage.pidsPeak}`);
+  assert.deepEqual(processesWith({ text: s.marker }), [], 'no thread or process of the bomb is left');
+  assert.equal((await sb.run(['true'])).status, 'ok', 'the sandbox works after it');
+});
+
+sandboxTest('a JVM-style program reserving 8 GiB of address space runs under a 64 MiB limit; touching past it is \'memory\'', async ({ create, s, t }) => {
+  const bin = hostileProgram(s, t);
+  if (!bin) return;
+  const sb = await create({ limits: { memoryBytes: 64 << 20, wallTimeMs: 20_000 } });
+  await sb.copyIn(bin, '/box/hostile');
+  // memory limits are the cgroup's, never RLIMIT_AS: a reservation costs nothing
+  const ok = await sb.run(['/box/hostile', 'reserve', '8', '16']);
+  assert.equal(ok.status, 'ok', JSON.stringify({ ...ok, stdout: ok.stdout.toString(), stderr: ok.stderr.toString() }));
+  assert.equal(ok.stdout.toString(), 'reserved 8\ntouched 16\n');
+  assert.ok(ok.usage.maxRssBytes >= 16 << 20 && ok.usage.maxRssBytes < 64 << 20, `maxRssBytes ${ok.usage.maxRssBytes}`);
+  const hog = await sb.run(['/box/hostile', 'reserve', '8', '256']);
+  assert.equal(hog.status, 'memory', JSON.stringify({ ...hog, stdout: hog.stdout.toString() }));
+  assert.equal(hog.stdout.toString(), 'reserved 8\n');
+  assert.equal(hog.signal, 'SIGKILL');
+});
+
+sandboxTest("hako's processes are out of sight and out of reach (ptrace, signals)", async ({ create }) => {
+  const sb = await create();
+  const r = await sb.run(['sh', '-c', `ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '; echo; kill -0 ${process.pid} 2>&1; kill -0 ${process.ppid} 2>&1; echo end`]);
+  const [pids, ...rest] = r.stdout.toString().split('\n');
+  // pid 1 (sh), ls, grep and tr: nothing of the host, of hako's helpers or of Node
+  for (const p of pids.trim().split(' ')) assert.ok(Number(p) <= 8, `a process of the host is visible: ${pids}`);
+  if (process.pid > 8) assert.match(rest.join('\n'), new RegExp(`can't kill pid ${process.pid}: No such process`));
+  // ptrace is denied outright (the seccomp filter): see the syscalls test for PTRACE_ATTACH of pid 1
+  const p = await sb.run(['sh', '-c', 'cat /proc/1/status | grep TracerPid']);
+  assert.match(p.stdout.toString(), /TracerPid:\s+0/);
+});
+
+sandboxTest("symlinks in the base (image) lead nowhere outside: mounts, workdir and files stay inside", async ({ create, rootfs, s }) => {
+  const host = s.path('host-dir');
+  mkdirSync(host);
+  writeFileSync(join(host, 'secret'), 'host secret');
+  mkdirSync(s.path('src'));
+  writeFileSync(s.path('src', 'f'), 'bound');
+  // the image's links: absolute and relative, to a host directory
+  symlinkSync(host, join(rootfs, 'abs'));
+  symlinkSync(`../../../../../../../../..${host}`, join(rootfs, 'box', 'rel'));
+  const sb = await create({ mounts: [{ source: s.path('src'), target: '/abs/m' }, { source: s.path('src'), target: '/box/rel/m2' }], workdir: '/abs' });
+  const r = await sb.run(['sh', '-c', 'pwd; cat /abs/secret /box/rel/secret 2>&1; cat /abs/m/f /box/rel/m2/f; echo; echo x > /abs/written; echo x > /box/rel/written; echo done']);
+  assert.equal(r.status, 'ok', JSON.stringify({ ...r, stdout: r.stdout.toString(), stderr: r.stderr.toString() }));
+  assert.doesNotMatch(r.stdout.toString(), /host secret/);
+  assert.match(r.stdout.toString(), /^bound\s*bound$/m, 'the mounts are inside the sandbox');
+  assert.deepEqual(readdirSync(host), ['secret'], 'nothing was mounted or written on the host');
+  await assert.rejects(sb.readFile('/abs/secret'), /symbolic link/);
 });
 
 sandboxTest("a run's /tmp files and processes are gone for the next run and other sandboxes", async ({ create, s }) => {
@@ -323,6 +491,47 @@ sandboxTest('300 runs in a bounded loop leave nothing behind', async ({ create }
     assert.equal(r.status, 'ok', `run ${i}: ${r.error}`);
   }
 }, { timeout: 240_000 });
+
+sandboxTest('10,000 runs (sessions and a pool) leave nothing behind: processes, cgroups, mounts, state, fds, memory', async ({ create, base, t }) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const sessions = await Promise.all(Array.from({ length: 4 }, () => create()));
+  const pool = new SandboxPool({ size: 2, ...base });
+  let next = 0;
+  const N = 10_000;
+  const failures = [];
+  const worker = async (run) => {
+    while (next < N && failures.length < 5) {
+      const i = next++;
+      const r = await run();
+      if (r.status !== 'ok') failures.push(`run ${i}: ${r.status} ${r.error ?? ''}`);
+    }
+  };
+  const t0 = performance.now();
+  try {
+    // a warm-up (the zygote, the pool's sandboxes, code paths), then the counts to compare with
+    await Promise.all([...sessions.map((sb) => sb.run(['/bin/true'])), pool.run(['/bin/true'])]);
+    next = 0;
+    gc();
+    const before = { fds: fds(), heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+    await Promise.all([...sessions.map((sb) => worker(() => sb.run(['/bin/true']))), worker(() => pool.run(['/bin/true']))]);
+    assert.deepEqual(failures, []);
+    assert.equal(next, N);
+    // what is removed after a run returns (its container's state, cgroup) is awaited by close()
+    await Promise.all(sessions.map((sb) => sb.close()));
+    await pool.close();
+    gc();
+    const after = { fds: fds(), heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+    t.diagnostic(`10,000 runs in ${Math.round(performance.now() - t0)} ms; ${JSON.stringify({ before, after })}`);
+    assert.ok(after.fds <= before.fds, `fds grew: ${before.fds} -> ${after.fds}`);
+    assert.ok(after.heap - before.heap < 16 << 20, `the heap grew by ${(after.heap - before.heap) >> 20} MiB`);
+    assert.ok(after.rss - before.rss < 96 << 20, `rss grew by ${(after.rss - before.rss) >> 20} MiB`);
+  } finally {
+    await pool.close();
+  }
+  // the rest (processes, cgroups, mounts, state) is checked after the test, as for every test
+}, { timeout: 600_000 });
 
 sandboxTest('a pool gives each run a clean sandbox', async ({ base }) => {
   const pool = new SandboxPool({ size: 2, ...base });
