@@ -18,7 +18,13 @@ export function parseNetworkMode(text: string, who = 'hako'): NetworkMode {
   if (text === 'none') return { kind: 'none' };
   if (text === 'host') return { kind: 'host' };
   if (text === 'slirp4netns') return { kind: 'slirp4netns' };
-  if (text === 'pasta') return { kind: 'pasta' };
+  if (text === 'pasta') {
+    // Debian's pasta started as root changes to nobody first, and nobody can neither open nor join
+    // the namespaces of a root container (measured: "Couldn't open network namespace", also with
+    // --runas 0 and with the namespace bound to a file): refused before anything is made
+    if ((process.geteuid?.() ?? 0) === 0) throw new HakoError(`${who}: --network pasta: pasta does not serve root's containers (it drops root and then cannot join their namespaces); as root use slirp4netns or a network name`, { code: 'unsupported' });
+    return { kind: 'pasta' };
+  }
   if (text.startsWith('ns:')) {
     const path = text.slice(3);
     if (!path.startsWith('/')) throw new HakoError(`${who}: --network ns:PATH: '${path}' is not an absolute path`, { code: 'bad-option' });

@@ -15,6 +15,7 @@ import { ops } from '../helper/ops.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { runPlan } from '../helper/session.js';
 import { namespaceKind } from '../linux/namespaces.js';
+import { parseNetworkMode } from '../network/attach.js';
 import { sandboxZygote } from './mounts.js';
 import { boolean, either, fail, nonEmpty, object, oneOf, path, type Check } from '../options.js';
 
@@ -53,10 +54,12 @@ export interface NetworkChoice {
   pasta: boolean;
 }
 
+/** The choice, checked as a run's --network will be (pasta as root is refused) before anything is made. */
 export function networkChoice(n: SandboxNetwork | undefined): NetworkChoice | undefined {
   if (n === undefined || n === 'none') return undefined;
-  if (typeof n === 'string') return { runtime: n, netDir: undefined, host: false, pasta: n === 'pasta' };
-  const runtime = n.mode ?? n.name!;
+  const runtime = typeof n === 'string' ? n : n.mode ?? n.name!;
+  parseNetworkMode(runtime, 'hako: sandbox');
+  if (typeof n === 'string') return { runtime, netDir: undefined, host: false, pasta: n === 'pasta' };
   return { runtime, netDir: n.netDir, host: n.host === true, pasta: n.mode === 'pasta' };
 }
 

@@ -217,6 +217,8 @@ describe('networks: isolation, crashes, loops, bad input', { skip }, () => {
       [['run', '--network', 'none', '-p', '80:80', '-b', b.dir, 'b2'], /--publish needs --network NAME/],
       [['run', '--network', 'ns:relative', '-b', b.dir, 'b3'], /--network ns:PATH: 'relative' is not an absolute path/],
       [['create', '--network', 'bridge', '-p', '99999:80', '-b', b.dir, 'b4'], /--publish: '99999:80' is not/],
+      // Debian's pasta cannot join a root container's namespaces: refused before anything is made
+      [['run', '--network', 'pasta', '-b', b.dir, 'b7'], /^hako run: --network pasta: pasta does not serve root's containers/],
     ]) {
       const r = host.nsHako(['--root', root, ...args]);
       assertOneLineError(r);

@@ -245,6 +245,8 @@ sandboxTest("network: the option's shapes are checked; a pool keeps its runs' ne
   for (const bad of ['bridge', { mode: 'slirp4netns', name: 'x' }, {}, { name: 'none' }, { mode: 'tap' }, { mode: 'pasta', netDir: '/x' }, { name: 'n', other: 1 }]) {
     await assert.rejects(create({ network: bad }), /^\w+Error: hako: Sandbox.create: options.network/, JSON.stringify(bad));
   }
+  // pasta cannot serve root's sandboxes: refused at create (the scope checks that nothing was made)
+  await assert.rejects(create({ network: 'pasta' }), (e) => e.code === 'unsupported' && /--network pasta: pasta does not serve root's containers/.test(e.message));
   if (!existsSync('/usr/bin/slirp4netns')) return t.skip('needs slirp4netns');
   const pool = new SandboxPool({ size: 2, ...base, network: 'slirp4netns' });
   try {
