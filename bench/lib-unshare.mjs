@@ -1,5 +1,6 @@
 // The library in a warm Node process: N sequential unshare() calls against N spawnSync() calls of
-// util-linux unshare with the same namespaces, and spawnSync('true') as the process-spawn floor.
+// util-linux unshare with the same namespaces, and spawnSync('true') as the process-spawn floor,
+// taking turns. unshare() forks its helper from the toolkit's zygote after the first call.
 // Usage: node bench/lib-unshare.mjs [N] [--json]    (root: creates pid, mnt, uts, ipc, net namespaces)
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -44,16 +45,21 @@ const median = (xs) => {
 };
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
-const results = {};
-for (const [name, c] of Object.entries(cases)) {
-  for (let i = 0; i < warmup; i++) await c.run();
-  const times = [];
-  for (let i = 0; i < n; i++) {
+// the cases take turns, one call each per round, so that a machine whose load changes during the
+// run weighs on every case alike (their ratio is what counts)
+const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (let i = 0; i < warmup; i++) for (const c of Object.values(cases)) await c.run();
+for (let i = 0; i < n; i++) {
+  for (const [name, c] of Object.entries(cases)) {
     const t0 = performance.now();
     await c.run();
-    times.push(performance.now() - t0);
+    times[name].push(performance.now() - t0);
   }
-  results[name] = { label: c.label, n, median: median(times), min: Math.min(...times), p90: pct(times, 0.9), max: Math.max(...times) };
+}
+const results = {};
+for (const [name, c] of Object.entries(cases)) {
+  const t = times[name];
+  results[name] = { label: c.label, n, median: median(t), min: Math.min(...t), p90: pct(t, 0.9), max: Math.max(...t) };
 }
 const ratio = results.hako.median / results.unshare.median;
 

@@ -1,11 +1,13 @@
 #!/bin/sh
 # How fast hako starts a command in new namespaces, next to what it replaces:
-#   1. one process per launch, in ONE hyperfine run (-N, no shell): `hako unshare`, util-linux
+#   1. one process per launch, in ONE hyperfine run (-N, no shell): `hako unshare` cold (no
+#      server) and through a warm server (`hako serve`, started here on a temporary --root), util-linux
 #      `unshare` with the same namespaces, and `node -e 0`, the floor for any Node CLI;
 #   2. the library in a warm Node process: bench/lib-unshare.mjs, unshare() against spawnSync of
 #      util-linux unshare from that same process;
 #   3. then the OCI runtime, bench/oci.sh (hako run vs runc and crun; its own summary). OCI=0 skips it.
-# Prints a markdown summary (also saved as $OUT/summary.md) with the ratios hako/unshare.
+# Prints a markdown summary (also saved as $OUT/summary.md) with the ratios hako/unshare and the
+# targets of issue 10 (warm server <= 2x util-linux; library <= 1.0x util-linux spawned from Node).
 # Needs root, hyperfine and jq (sudo sh scripts/setup.sh) and a build (npm ci).
 # Usage: sh bench/unshare.sh    (npm run bench)
 # Environment: RUNS (30) WARMUP (3) N (200 library calls) OUT (/tmp/hako-bench/<stamp>) OCI (1)
@@ -25,14 +27,33 @@ mkdir -p "$OUT"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 1. start-up, one process per launch: every row in this one hyperfine run -------------
+# the front finds ROOT/hako.sock for a --root before the command word: the warm rows name the
+# server's root, the cold ones an empty one
+SROOT=$(mktemp -d /tmp/hako-bench-unshare-XXXXXX)
+SERVER=
+stop_server() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  SERVER=
+  rm -rf "$SROOT"
+}
+trap stop_server EXIT
+./bin/hako --root "$SROOT/warm" serve </dev/null >/dev/null 2>"$OUT/serve.err" &
+SERVER=$!
+i=0
+while [ ! -S "$SROOT/warm/hako.sock" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+[ -S "$SROOT/warm/hako.sock" ] || die "hako serve did not start: $(cat "$OUT/serve.err")"
+NS='--pid --mount --uts --ipc --net --mount-proc'
 set -- \
-  './bin/hako unshare --all --mount-proc true' \
-  './bin/hako unshare --pid --mount --uts --ipc --net --mount-proc true' \
-  'unshare --fork --pid --mount --uts --ipc --net --mount-proc true' \
+  "./bin/hako --root $SROOT/cold unshare --all --mount-proc true" \
+  "./bin/hako --root $SROOT/cold unshare $NS true" \
+  "./bin/hako --root $SROOT/warm unshare $NS true" \
+  "unshare --fork $NS true" \
   'node -e 0'
 # (the OCI runtime rows - hako run vs runc and crun - are bench/oci.sh's, run at the end)
 echo "== start-up: hyperfine -N, $RUNS runs + $WARMUP warm-up" >&2
 hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --style basic --export-json "$OUT/cli.json" "$@" >&2
+stop_server
+trap - EXIT
 
 # ---- 2. the library, warm ----------------------------------------------------------------
 echo "== library: $N sequential calls each, one warm Node process" >&2
@@ -50,8 +71,8 @@ ms='*1000|.*100|round/100'
   echo
   echo "| command | median ms | min ms | max ms | median / unshare |"
   echo "|---|---:|---:|---:|---:|"
-  jq -r '(.results[] | select(.command|startswith("unshare ")) | .median) as $u | .results[] |
-    "| `\(.command)` | \(.median'"$ms"') | \(.min'"$ms"') | \(.max'"$ms"') | \(.median/$u*100|round/100) |"' "$OUT/cli.json"
+  jq -r --arg r "$SROOT" '(.results[] | select(.command|startswith("unshare ")) | .median) as $u | .results[] |
+    "| `\(.command | sub(" --root " + $r + "/cold"; "") | sub(" --root " + $r + "/warm"; " [warm server]"))` | \(.median'"$ms"') | \(.min'"$ms"') | \(.max'"$ms"') | \(.median/$u*100|round/100) |"' "$OUT/cli.json"
   echo
   echo "In one warm Node process ($(jq .n "$OUT/lib.json") sequential calls each, after $(jq .warmup "$OUT/lib.json") warm-up):"
   echo
@@ -62,10 +83,18 @@ ms='*1000|.*100|round/100'
   echo
   jq -r --slurpfile lib "$OUT/lib.json" '
     (.results[] | select(.command|startswith("unshare ")) | .median) as $u |
-    (.results[] | select(.command|contains("hako unshare --pid")) | .median) as $h |
+    (.results[] | select(.command|test("/cold unshare --pid")) | .median) as $h |
+    (.results[] | select(.command|test("/warm unshare --pid")) | .median) as $w |
     (.results[] | select(.command == "node -e 0") | .median) as $n |
-    "**hako/unshare** (medians, same namespaces): CLI \($h/$u*100|round/100)x, of which Node start-up is \($n'"$ms"') ms " +
-    "and hako \(($h-$n)'"$ms"') ms above it; library in a warm process \($lib[0].ratio*100|round/100)x."' "$OUT/cli.json"
+    def ok(c): if c then "met" else "**missed**" end;
+    def x(v): (v*100|round/100|tostring);
+    "**hako/unshare** (medians, same namespaces): CLI cold \(x($h/$u))x, of which Node start-up is \($n'"$ms"') ms " +
+    "and hako \(($h-$n)'"$ms"') ms above it.",
+    "",
+    "| ratio (medians, this run) | value | target | |",
+    "|---|---:|---:|---|",
+    "| `hako unshare` through the warm server / util-linux `unshare` | \(x($w/$u)) (\($w'"$ms"') vs \($u'"$ms"') ms) | <= 2 | \(ok($w/$u <= 2)) |",
+    "| library `unshare()` / util-linux `unshare` spawned from Node | \(x($lib[0].ratio)) (\($lib[0].results.hako.median*100|round/100) vs \($lib[0].results.unshare.median*100|round/100) ms) | <= 1.0 | \(ok($lib[0].ratio <= 1)) |"' "$OUT/cli.json"
 } >"$OUT/summary.md"
 cat "$OUT/summary.md"
 echo "raw figures: $OUT" >&2

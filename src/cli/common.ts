@@ -14,6 +14,18 @@ export function useStdinReader(fn: () => Promise<Buffer>): void {
   stdinReader = fn;
 }
 
+let skippedCaFile: string | undefined;
+
+/** The NODE_EXTRA_CA_CERTS file this Node was started without (bin/hako moves the variable aside:
+ * src/cli/main.ts), or undefined. Only a TLS connection needs it: `image pull`. */
+export function caFileNodeSkipped(): string | undefined {
+  return skippedCaFile;
+}
+
+export function noteSkippedCaFile(file: string | undefined): void {
+  skippedCaFile = file;
+}
+
 /** util-linux's namespace options, shared by unshare and nsenter: long name, short, type. */
 export const NS_OPTIONS: Array<[string, string, NamespaceType]> = [
   ['uts', 'u', 'uts'], ['ipc', 'i', 'ipc'], ['pid', 'p', 'pid'], ['mount', 'm', 'mnt'],

@@ -1,9 +1,25 @@
 // hako image import|pull|ls|inspect|rm|prune: the image store the sandbox runs images from.
 import { HakoError } from '../errors.js';
 import { ImageStore, type ProgressEvent } from '../image/index.js';
+import { accessSync, constants } from 'node:fs';
 import { has, last, parseArgs } from './args.js';
+import { caFileNodeSkipped } from './common.js';
 import { command, specsOf } from './commands.js';
 import { commandHelp } from './help.js';
+
+/** NODE_EXTRA_CA_CERTS, which this Node was started without (bin/hako): read here only, for TLS to
+ * a registry. One that cannot be read is ignored with a warning, as Node itself does. */
+function extraCaFile(): string | undefined {
+  const file = caFileNodeSkipped();
+  if (file === undefined) return undefined;
+  try {
+    accessSync(file, constants.R_OK);
+    return file;
+  } catch (e) {
+    process.stderr.write(`hako: warning: ignoring extra certs from ${file} (NODE_EXTRA_CA_CERTS): ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}\n`);
+    return undefined;
+  }
+}
 
 const SUBS = ['import', 'pull', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune'];
 
@@ -87,8 +103,9 @@ export async function imageCommand(argv: string[]): Promise<number> {
       if (tls !== undefined && !['', 'true', 'false'].includes(tls)) throw new HakoError(`hako image pull: --tls-verify: '${tls}' is not true or false`, { code: 'bad-option' });
       const bar = progressBar(!quiet && process.stderr.isTTY === true);
       const creds = last(args, 'creds');
+      const caFile = extraCaFile();
       try {
-        const got = await store.pull(ref, { tlsVerify: tls !== 'false', onProgress: bar.on, ...(creds !== undefined ? { auth: creds } : {}) });
+        const got = await store.pull(ref, { tlsVerify: tls !== 'false', onProgress: bar.on, ...(creds !== undefined ? { auth: creds } : {}), ...(caFile !== undefined ? { caFile } : {}) });
         bar.end();
         if (format === 'json') json(got);
         else process.stdout.write(`${got.names.length ? `${got.names.join(' ')} ` : ''}${got.id}\n`);

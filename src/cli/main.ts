@@ -2,6 +2,7 @@
 import { HakoError } from '../errors.js';
 import { OCI_VERSION_MAX } from '../config/features.js';
 import { closest, has, parseArgs } from './args.js';
+import { noteSkippedCaFile } from './common.js';
 import { command, COMMANDS, specsOf } from './commands.js';
 import { type Globals, logRecord, parseGlobals } from './globals.js';
 import { bashCompletion, commandHelp, manPage, topHelp, versionText, zshCompletion } from './help.js';
@@ -11,9 +12,11 @@ const RUNTIME_VERBS = new Set(['create', 'start', 'run', 'state', 'list', 'kill'
 let globals: Globals | undefined;
 
 /** bin/hako started Node without NODE_EXTRA_CA_CERTS (it costs every start): put it back, so
- * that the commands, containers and hooks hako runs get the environment they were given. */
+ * that the commands, containers and hooks hako runs get the environment they were given, and
+ * note that this Node has not read it (`image pull` adds it to its TLS options: src/cli/image.ts). */
 function restoreEnvironment(): void {
   const saved = process.env.HAKO_NODE_EXTRA_CA_CERTS;
+  noteSkippedCaFile(saved || undefined);
   if (saved === undefined) return;
   process.env.NODE_EXTRA_CA_CERTS = saved;
   delete process.env.HAKO_NODE_EXTRA_CA_CERTS;

@@ -2,6 +2,7 @@
 import { HakoError } from '../errors.js';
 import { nsenter, type NsenterOptions } from '../toolkit/nsenter.js';
 import { has, last, parseArgs, pidValue } from './args.js';
+import { useToolkitZygote } from '../toolkit/launch.js';
 import { command, specsOf } from './commands.js';
 import { NS_OPTIONS, signalsToForward } from './common.js';
 import { commandHelp } from './help.js';
@@ -35,5 +36,6 @@ export async function nsenterCommand(argv: string[]): Promise<number> {
     return 0;
   }
   o.forwardSignals = signalsToForward();
+  useToolkitZygote(false); // one helper per process: spawned (under hako serve, by the front)
   return (await nsenter(o)).exitCode;
 }

@@ -6,6 +6,7 @@ import { parseRange } from '../toolkit/idmap.js';
 import { unshare, type UnshareOptions } from '../toolkit/unshare.js';
 import { OCI_VERSION_MAX } from '../config/features.js';
 import { has, intValue, last, parseArgs } from './args.js';
+import { useToolkitZygote } from '../toolkit/launch.js';
 import { command, specsOf } from './commands.js';
 import { idOrName, NS_OPTIONS, signalsToForward } from './common.js';
 import { commandHelp, versionText } from './help.js';
@@ -92,5 +93,6 @@ export async function unshareCommand(argv: string[]): Promise<number> {
     return 0;
   }
   o.forwardSignals = signalsToForward();
+  useToolkitZygote(false); // one helper per process: spawned (under hako serve, by the front)
   return (await unshare(o)).exitCode;
 }

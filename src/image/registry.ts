@@ -2,10 +2,13 @@
 // list gives this platform's), the config and the layer blobs are fetched and each is checked
 // against its digest before the store takes it. Auth: anonymous, Basic, or a Bearer token from the
 // realm named in WWW-Authenticate (with the user's credentials, when given). http for registries on
-// localhost, 127.0.0.1 and ::1; https otherwise (tlsVerify: false accepts any certificate).
+// localhost, 127.0.0.1 and ::1; https otherwise (tlsVerify: false accepts any certificate; caFile
+// adds CAs to Node's).
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import { HakoError } from '../errors.js';
 import { formatRef, parseRef } from './ref.js';
 import { MEDIA, pickPlatform, type IndexDoc, type Manifest } from './sources.js';
@@ -23,7 +26,40 @@ export interface PullTarget {
 
 const ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(', ');
 
-interface Ctx { base: URL; tlsVerify: boolean; auth?: string; basic?: boolean; token?: string; repo: string; what: string }
+interface Ctx { base: URL; tlsVerify: boolean; caFile?: string; auth?: string; basic?: boolean; token?: string; repo: string; what: string }
+
+/** TLS contexts with Node's CAs and a caFile's, by file (parsing the CAs costs tens of ms: once). */
+const contexts = new Map<string, tls.SecureContext>();
+
+/** The https agents for caFile contexts (keep-alive, as Node's global agent). */
+const agents = new Map<string, https.Agent>();
+function caAgent(file: string): https.Agent {
+  let a = agents.get(file);
+  if (!a) agents.set(file, a = new https.Agent({ keepAlive: true }));
+  return a;
+}
+
+/** The TLS context for ctx's https requests: undefined for Node's default one. */
+function secureContext(ctx: Ctx): tls.SecureContext | undefined {
+  if (!ctx.tlsVerify || ctx.caFile === undefined) return undefined;
+  let c = contexts.get(ctx.caFile);
+  if (!c) {
+    let pem: string;
+    try {
+      pem = readFileSync(ctx.caFile, 'utf8');
+    } catch (e) {
+      throw fail(ctx.what, `cannot read the CA file ${ctx.caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      // a given ca replaces Node's CAs: keep them (the bundled ones, which Node trusts by default)
+      c = tls.createSecureContext({ ca: [...tls.rootCertificates, pem] });
+    } catch (e) {
+      throw fail(ctx.what, `the CA file ${ctx.caFile} holds no usable certificate: ${(e as Error).message}`);
+    }
+    contexts.set(ctx.caFile, c);
+  }
+  return c;
+}
 
 function fail(what: string, why: string, code: 'image' | 'not-found' | 'permission' = 'image'): HakoError {
   return new HakoError(`hako: image: pull ${what}: ${why}`, { code });
@@ -31,8 +67,13 @@ function fail(what: string, why: string, code: 'image' | 'not-found' | 'permissi
 
 function request(ctx: Ctx, url: URL, headers: Record<string, string>, redirects = 0): Promise<http.IncomingMessage> {
   return new Promise((done, reject) => {
-    const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, { method: 'GET', headers, rejectUnauthorized: ctx.tlsVerify, timeout: 60_000 }, (res) => {
+    const secure = url.protocol === 'https:';
+    const context = secure ? secureContext(ctx) : undefined;
+    const req = (secure ? https : http).request(url, {
+      method: 'GET', headers, rejectUnauthorized: ctx.tlsVerify, timeout: 60_000,
+      // its own agent: the global one would reuse sockets made with another context
+      ...(context ? { secureContext: context, agent: caAgent(ctx.caFile!) } : {}),
+    }, (res) => {
       const status = res.statusCode ?? 0;
       if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
         res.resume();
@@ -145,6 +186,7 @@ export async function pullImage(store: PullTarget, ref: string, o: PullOptions =
   const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   const local = hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '::1';
   const ctx: Ctx = { base: new URL(`${local ? 'http' : 'https'}://${host}`), tlsVerify: o.tlsVerify ?? true, repo: r.path, what };
+  if (o.caFile !== undefined) ctx.caFile = o.caFile;
   const auth = o.auth ?? process.env.HAKO_REGISTRY_AUTH;
   if (auth) ctx.auth = auth;
   return store.locked(async () => {

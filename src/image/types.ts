@@ -105,4 +105,7 @@ export interface PullOptions {
   tlsVerify?: boolean;
   /** user:password for Basic auth, or for the token server (default: $HAKO_REGISTRY_AUTH). */
   auth?: string;
+  /** A PEM file of CA certificates trusted besides Node's own (as NODE_EXTRA_CA_CERTS, which Node
+   * reads only as it starts), read when the registry is https and its certificate is checked. */
+  caFile?: string;
 }

@@ -1,7 +1,6 @@
 // Attaching a network namespace to a CNI network and detaching it: ADD (then CHECK), the
 // attachment recorded before anything else can fail, DEL from the record; and the files a
 // namespace's processes need (resolv.conf, hosts) made from the result.
-import { randomBytes } from 'node:crypto';
 import { readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -10,6 +9,7 @@ import { addNetworkList, checkNetworkList, type CniResult, delNetworkList, type 
 import { testKillPoint } from './testpoint.js';
 import { updateIsolation } from './isolation.js';
 import { type Attachment, findNetwork, ipamDir, listAttachments, type NetworkDirs, parseIPv4, removeAttachment, saveAttachment } from './config.js';
+import { randomHex } from '../linux/random.js';
 
 /** What --network asks for. */
 export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string } | { kind: 'slirp4netns' } | { kind: 'pasta' };
@@ -55,7 +55,7 @@ export function parsePublish(text: string, who = 'hako'): PortMapping {
 
 /** A container id for CNI: letters, digits, _ . - (the spec's rule). */
 export function cniContainerId(prefix: string): string {
-  return `${prefix}-${randomBytes(6).toString('hex')}`;
+  return `${prefix}-${randomHex(6)}`;
 }
 
 export interface AttachOptions {

@@ -22,7 +22,6 @@
 // exclude each other. The pid and start time mean what they say only within one pid namespace:
 // every hako working on one root must see the same /proc (they do when they share /run/hako).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -30,6 +29,7 @@ import { HakoError } from '../errors.js';
 import { checkContainerId } from './ids.js';
 
 import { procStat, processAlive } from '../linux/proc.js';
+import { randomHex } from '../linux/random.js';
 
 export { procStat, processAlive, type ProcStat } from '../linux/proc.js';
 
@@ -55,7 +55,7 @@ export function selfOwner(): Owner {
 /** A new token naming this process: PID.STARTTIME.NONCE (digits, digits, hex). Unique per call. */
 export function ownerToken(): string {
   const me = selfOwner();
-  return `${me.pid}.${me.startTime}.${randomBytes(6).toString('hex')}`;
+  return `${me.pid}.${me.startTime}.${randomHex(6)}`;
 }
 
 const TOKEN = /^(\d+)\.(\d+)\.([0-9a-f]+)$/;

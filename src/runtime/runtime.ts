@@ -1,6 +1,5 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -38,6 +37,7 @@ import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
 import { containerDevices, containerNetwork, removeContainerNetwork } from '../network/container.js';
+import { randomHex } from '../linux/random.js';
 
 export interface RuntimeOptions {
   /** Where container state lives (runc's --root). */
@@ -499,7 +499,7 @@ function refusePipes(stdio: CreateOptions['stdio'], verb: string, input: unknown
 function writePidFile(path: string, pid: number): void {
   const target = resolve(path);
   for (let attempt = 0; ; attempt++) {
-    const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+    const tmp = join(dirname(target), `.${basename(target)}.${randomHex(8)}.tmp`);
     let fd: number;
     try {
       fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644);

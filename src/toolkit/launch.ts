@@ -7,6 +7,18 @@ import { failureError } from '../helper/failure.js';
 import { userNsRefusal } from '../runtime/rootless.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { signalName } from '../linux/signals.js';
+import { Zygote } from '../helper/zygote.js';
+
+/** The toolkit's resident helper (src/helper/zygote.ts), as a Runtime has one: started on the
+ * first launch, it forks each launch's helper, so that a call costs no spawn and exec of it. */
+let zygote: Zygote | undefined;
+let zygoteOn = true;
+
+/** @internal Whether launches fork their helper from the zygote (the CLI, one launch per process,
+ * spawns it: starting a zygote for one helper costs more). */
+export function useToolkitZygote(on: boolean): void {
+  zygoteOn = on;
+}
 
 export interface LaunchOptions {
   /** Print each step as it happens: true for stderr, or a function that takes each line. */
@@ -137,6 +149,7 @@ async function launchBuilt(
     ...(options.forwardSignals !== undefined ? { forwardSignals: options.forwardSignals } : {}),
     ...(options.setupTimeoutMs !== undefined ? { setupTimeoutMs: options.setupTimeoutMs } : {}),
     ...(options.maxBuffer !== undefined ? { maxBuffer: options.maxBuffer } : {}),
+    ...(zygoteOn ? { spawner: (zygote ??= new Zygote()).spawner } : {}),
   });
   attach(session);
   explain?.(`[hako] ${verb}: running the helper (one process creates or joins the namespaces, its child runs the command)`);

@@ -6,8 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { HAKO, ok, oneLineError, runSync, scoped, waitUntil } from './oci-util.mjs';
@@ -31,10 +32,10 @@ function hakoAsync(scope, args, env = scope.env()) {
   });
 }
 
-function freePort() {
+function freePort(host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });
@@ -42,17 +43,19 @@ function freePort() {
   });
 }
 
-async function startRegistry(scope) {
-  const port = await freePort();
-  const dir = scope.path('registry');
-  writeFileSync(scope.path('registry.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+async function startRegistry(scope, { host = '127.0.0.1', tls } = {}) {
+  const port = await freePort(host);
+  const dir = scope.path(`registry-${host}`);
+  const tlsConf = tls ? `  tls:\n    certificate: ${tls.cert}\n    key: ${tls.key}\n` : '';
+  writeFileSync(scope.path('registry.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}:${port}\n${tlsConf}`);
   const child = spawn(REGISTRY, ['serve', scope.path('registry.yml')], { env: scope.env(), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c) => { err += c; });
   const exited = new Promise((done) => child.on('exit', done));
   await waitUntil(async () => {
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${err}`);
-    return new Promise((done) => http.get(`http://127.0.0.1:${port}/v2/`, (res) => { res.resume(); done(res.statusCode === 200); }).on('error', () => done(false)));
+    if (tls) return new Promise((done) => https.get(`https://${host}:${port}/v2/`, { ca: readFileSync(tls.ca) }, (res) => { res.resume(); done(res.statusCode === 200); }).on('error', () => done(false)));
+    return new Promise((done) => http.get(`http://${host}:${port}/v2/`, (res) => { res.resume(); done(res.statusCode === 200); }).on('error', () => done(false)));
   }, { timeoutMs: 15000, what: 'docker-registry to listen' });
   return { port, stop: async () => { child.kill('SIGTERM'); await exited; } };
 }
@@ -170,6 +173,50 @@ test('pull from a local docker-registry (pushed with skopeo): digests match, lay
     oneLineError(await hakoAsync(scope, ['image', '--image-root', s4, 'pull', `127.0.0.1:${reg.port}/nope:1`]), { match: /has no manifest nope:1$/ });
   } finally {
     for (const p of proxies) await p.stop();
+    await reg.stop();
+  }
+}));
+
+/** A test CA and a certificate it signed for the IP address host, in scope's directory. */
+function testCertificates(scope, host) {
+  const p = (f) => scope.path(f);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'];
+  ok(runSync('openssl', ['req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-subj', '/CN=hako test CA']));
+  ok(runSync('openssl', ['req', '-x509', ...ec, '-keyout', p('server.key'), '-out', p('server.pem'), '-subj', `/CN=${host}`,
+    '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-addext', `subjectAltName=IP:${host}`, '-addext', 'basicConstraints=critical,CA:FALSE']));
+  return { ca: p('ca.pem'), cert: p('server.pem'), key: p('server.key') };
+}
+
+// bin/hako starts Node without NODE_EXTRA_CA_CERTS (every start would parse it); `image pull` must
+// still trust the CAs it names. The registry is https on 127.0.0.2 (loopback, but not one of the
+// names hako speaks plain http to), with a certificate from a CA made here.
+test('pull over TLS from a registry whose CA is in NODE_EXTRA_CA_CERTS; refused without it', { skip: missing || (!existsSync('/usr/bin/openssl') && '/usr/bin/openssl is not installed') }, scoped(async (scope) => {
+  const host = '127.0.0.2';
+  const certs = testCertificates(scope, host);
+  const reg = await startRegistry(scope, { host, tls: certs });
+  try {
+    const layout = scope.path('layout');
+    const d = writeLayout(layout, [await tarOf([{ name: 'etc/motd', data: 'over tls\n' }])], { gzip: true, refName: '1' });
+    ok(runSync(SKOPEO, ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:1`, `docker://${host}:${reg.port}/t:1`]));
+    const ref = `${host}:${reg.port}/t:1`;
+    const env = (extra) => {
+      const { NODE_EXTRA_CA_CERTS: _, ...rest } = scope.env();
+      return { ...rest, ...extra };
+    };
+    // without the CA: the certificate is refused, one line, nothing stored
+    const s1 = scope.path('store1');
+    oneLineError(await hakoAsync(scope, ['image', '--image-root', s1, 'pull', ref], env({})), { match: /^hako: image: pull .*127\.0\.0\.2.*(certificate|self[- ]signed)/i });
+    // with it in NODE_EXTRA_CA_CERTS: pulled, and the variable reaches what hako runs unchanged
+    const s2 = scope.path('store2');
+    const pulled = ok(await hakoAsync(scope, ['image', '--image-root', s2, 'pull', ref], env({ NODE_EXTRA_CA_CERTS: certs.ca })));
+    assert.equal(pulled, `${ref} ${d.config}\n`);
+    assert.equal(JSON.parse(ok(scope.hako(['image', '--image-root', s2, 'inspect', ref], { env: env({}) }))).digest, d.manifest);
+    // a CA file that cannot be read: a warning, as Node gives, and the certificate is refused
+    const s3 = scope.path('store3');
+    const r = await hakoAsync(scope, ['image', '--image-root', s3, 'pull', ref], env({ NODE_EXTRA_CA_CERTS: scope.path('no-such-ca.pem') }));
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^hako: warning: ignoring extra certs from .*no-such-ca\.pem \(NODE_EXTRA_CA_CERTS\): ENOENT\nhako: image: pull /);
+  } finally {
     await reg.stop();
   }
 }));

@@ -1,10 +1,10 @@
 // The library API: unshare() results and exit codes, its errors, and listNamespaces().
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { HakoError, listNamespaces, unshare } from '../../dist/index.js';
+import { HakoError, listNamespaces, unshare, unshareSpawn } from '../../dist/index.js';
 import {
-  assertNoLeaks, assertOneLineError, hako, hostHostname, NS_TYPES, nsInode, restoreHostname, show, snapshot, testEnv,
+  assertNoLeaks, assertOneLineError, cmdline, hako, hostHostname, NS_TYPES, nsInode, restoreHostname, show, snapshot, testEnv,
 } from './util.mjs';
 
 const piped = { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv() };
@@ -77,6 +77,30 @@ describe('library: unshare()', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    await assertNoLeaks(snap);
+  });
+});
+
+const ppid = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+
+describe('library: the helper', () => {
+  // issue 10: a call costs no spawn and exec of the helper, as a Runtime's containers do not
+  it("is forked by one resident zygote, this process's child, call after call", async () => {
+    const snap = snapshot();
+    const zygotes = [];
+    for (let i = 0; i < 2; i++) {
+      const h = unshareSpawn({ namespaces: ['pid', 'mnt'], mountProc: true, command: ['cat'], stdio: ['pipe', 'ignore', 'ignore'], env: testEnv() });
+      const pid = await h.spawned;
+      const helper = ppid(pid); // the command is the helper's child (CLONE_PARENT)
+      const parent = ppid(helper);
+      h.stdin.end();
+      assert.equal((await h.result).exitCode, 0);
+      assert.notEqual(parent, process.pid, 'the helper was spawned by this process, not forked by a zygote');
+      assert.equal(ppid(parent), process.pid);
+      assert.ok(cmdline(parent).includes('--zygote'), cmdline(parent).join(' '));
+      zygotes.push(parent);
+    }
+    assert.equal(zygotes[0], zygotes[1], 'each call started a zygote of its own');
     await assertNoLeaks(snap);
   });
 });

@@ -267,9 +267,12 @@ if (SERVER_MODE && !process.env.HAKO_SOCKET) {
 
 const key = (s) => `${s.pid}@${s.start}`;
 
-/** Processes whose command line names the helper. */
+/** Processes whose command line names the helper, but for this process's own zygote (the
+ * toolkit's resident helper, src/toolkit/launch.ts: it stays while this process lives, and ends
+ * with it). */
 export function helperProcesses() {
-  return pids().filter((p) => cmdline(p).some((a) => a.includes('hako-helper'))).map(procStat).filter(Boolean);
+  return pids().filter((p) => cmdline(p).some((a) => a.includes('hako-helper'))).map(procStat).filter(Boolean)
+    .filter((s) => !(s.ppid === process.pid && cmdline(s.pid).includes('--zygote')));
 }
 
 /** Live processes that one of these tests started (through hako or runuser): they carry the tag. */
