@@ -14,7 +14,7 @@ import { randomHex } from '../linux/random.js';
 /** What --network asks for. */
 export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'ns'; path: string } | { kind: 'cni'; name: string } | { kind: 'slirp4netns' } | { kind: 'pasta' };
 
-export function parseNetworkMode(text: string, who = 'hako'): NetworkMode {
+export function parseNetworkMode(text: string, who = 'hako', euid = process.geteuid?.() ?? 0): NetworkMode {
   if (text === 'none') return { kind: 'none' };
   if (text === 'host') return { kind: 'host' };
   if (text === 'slirp4netns') return { kind: 'slirp4netns' };
@@ -22,7 +22,7 @@ export function parseNetworkMode(text: string, who = 'hako'): NetworkMode {
     // Debian's pasta started as root changes to nobody first, and nobody can neither open nor join
     // the namespaces of a root container (measured: "Couldn't open network namespace", also with
     // --runas 0 and with the namespace bound to a file): refused before anything is made
-    if ((process.geteuid?.() ?? 0) === 0) throw new HakoError(`${who}: --network pasta: pasta does not serve root's containers (it drops root and then cannot join their namespaces); as root use slirp4netns or a network name`, { code: 'unsupported' });
+    if (euid === 0) throw new HakoError(`${who}: --network pasta: pasta does not serve root's containers (it drops root and then cannot join their namespaces); as root use slirp4netns or a network name`, { code: 'unsupported' });
     return { kind: 'pasta' };
   }
   if (text.startsWith('ns:')) {

@@ -8,7 +8,8 @@ import {
 
 test('--network modes and --publish specs', () => {
   assert.deepEqual(parseNetworkMode('slirp4netns'), { kind: 'slirp4netns' });
-  assert.deepEqual(parseNetworkMode('pasta'), { kind: 'pasta' });
+  assert.deepEqual(parseNetworkMode('pasta', 'hako', 1000), { kind: 'pasta' });
+  assert.throws(() => parseNetworkMode('pasta', 'hako', 0), (e) => e.code === 'unsupported' && /pasta does not serve root's containers/.test(e.message));
   assert.deepEqual(parseNetworkMode('none'), { kind: 'none' });
   assert.deepEqual(parseNetworkMode('host'), { kind: 'host' });
   assert.deepEqual(parseNetworkMode('ns:/run/netns/x'), { kind: 'ns', path: '/run/netns/x' });
