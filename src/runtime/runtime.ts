@@ -146,6 +146,9 @@ export interface RunOptions extends CreateOptions {
    * used. A foreground run only; a rejection ends the container.
    */
   lateExec?: () => Promise<LateCommand> | LateCommand;
+  /** With a mount namespace joined by path: a new one, a copy of it, is made for the container
+   * (the joined one is left as it is). For the sandbox's rootless runs; not an OCI field. */
+  copyJoinedMount?: boolean;
 }
 
 export interface ExecOptions {
@@ -1111,7 +1114,10 @@ export class Runtime {
       // written after setgroups "deny" (then the container cannot set its groups, as runc's
       // rootless containers), and wider ones by newuidmap/newgidmap
       idmaps = mapActions(containerMaps(spec));
-      const noSetgroups = deniesSetgroups(idmaps) || (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied());
+      // a user namespace joined by path (/proc/PID/ns/user): setgroups as that process's namespace has it
+      const joinedUser = /^\/proc\/(\d+)\/ns\/user$/.exec((spec.linux?.namespaces ?? []).find((n) => n.type === 'user')?.path ?? '');
+      const noSetgroups = deniesSetgroups(idmaps) || (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied())
+        || (joinedUser !== null && setgroupsDenied(`/proc/${joinedUser[1]}/setgroups`));
       const bounding = withHostBounding(spec, this.own);
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
@@ -1121,6 +1127,7 @@ export class Runtime {
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(options.onNetwork || net?.attach || devices ? { networkPause: true } : {}),
         ...(mode === 'run' && options.lateExec ? { lateExec: true } : {}),
+        ...(options.copyJoinedMount ? { copyJoinedMount: true } : {}),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
