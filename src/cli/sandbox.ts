@@ -105,6 +105,7 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
   if (user !== undefined) options.user = /^\d+$/.test(user) ? Number(user) : user;
   if (v('workdir') !== undefined) options.workdir = v('workdir')!;
   if (root !== undefined) options.root = root;
+  if (has(args, 'best-effort')) options.bestEffort = true;
   const sb = await Sandbox.create(options);
   let r;
   try {
@@ -122,7 +123,7 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
   }
   if (has(args, 'json')) {
     process.stderr.write(r.stderr);
-    process.stdout.write(`${JSON.stringify({ status: r.status, exitCode: r.exitCode, signal: r.signal, usage: r.usage, stdout: r.stdout.toString('utf8'), ...(r.error ? { error: r.error } : {}) })}\n`);
+    process.stdout.write(`${JSON.stringify({ status: r.status, exitCode: r.exitCode, signal: r.signal, usage: r.usage, stdout: r.stdout.toString('utf8'), ...(r.error ? { error: r.error } : {}), ...(r.notEnforced ? { notEnforced: r.notEnforced } : {}) })}\n`);
   } else {
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);

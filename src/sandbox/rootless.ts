@@ -17,8 +17,8 @@ export interface Delegation {
   where: string;
 }
 
-function writable(path: string): boolean {
-  try { accessSync(path, fsc.W_OK | fsc.X_OK); return true; } catch { return false; }
+function writable(path: string, dir = true): boolean {
+  try { accessSync(path, dir ? fsc.W_OK | fsc.X_OK : fsc.W_OK); return true; } catch { return false; }
 }
 
 let cached: { layout?: CgroupLayout; delegation?: Delegation; why: string } | undefined;
@@ -39,7 +39,7 @@ export function delegatedCgroup(): { layout?: CgroupLayout; delegation?: Delegat
     if (!own || !mount || own === '/') return (cached = { layout, why: 'this process is in the root cgroup (v2): no cgroup is delegated to it' });
     const parent = posix.dirname(own);
     const dir = join(mount, parent);
-    if (parent === '/' || !writable(dir) || !writable(join(dir, 'cgroup.procs'))) return (cached = { layout, why: `no delegated cgroup: ${dir} (the parent of this process's cgroup) is not writable by uid ${process.geteuid?.()}` });
+    if (parent === '/' || !writable(dir) || !writable(join(dir, 'cgroup.procs'), false)) return (cached = { layout, why: `no delegated cgroup: ${dir} (the parent of this process's cgroup) is not writable by uid ${process.geteuid?.()}` });
     let ctl = '';
     try { ctl = readFileSync(join(dir, 'cgroup.subtree_control'), 'utf8'); } catch { /* none */ }
     const missing = ['memory', 'pids'].filter((c) => !ctl.split(/\s+/).includes(c));
@@ -49,7 +49,7 @@ export function delegatedCgroup(): { layout?: CgroupLayout; delegation?: Delegat
   // v1: the run's cgroup is the caller's own + hako-sb-ID in every hierarchy (relative cgroupsPath)
   let dirs: string[];
   try { const m = cgroupManager('hako-sb-probe', 'probe', { layout }); dirs = m instanceof V1Manager ? Object.values(m.dirs).map((d) => dirname(d)) : []; } catch (e) { return (cached = { layout, why: (e as Error).message.replace(/^hako: /, '') }); }
-  const bad = dirs.find((d) => !writable(d) || !writable(join(d, 'cgroup.procs')));
+  const bad = dirs.find((d) => !writable(d) || !writable(join(d, 'cgroup.procs'), false));
   if (bad !== undefined || dirs.length === 0) return (cached = { layout, why: `no delegated cgroup: ${bad ?? 'no hierarchy'} (this process's own cgroup) is not writable by uid ${process.geteuid?.()}` });
   return (cached = { layout, why: `the delegated cgroups ${dirs.join(', ')} (v1)`, delegation: { cgroupsPath: (id) => `hako-sb-${id}`, where: dirs.join(', ') } });
 }
