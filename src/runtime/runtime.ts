@@ -1100,6 +1100,9 @@ export class Runtime {
       // host facts, while the helper starts)
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       resources = planResources(cgroup, spec.linux?.resources);
+      // device rules need CAP_SYS_ADMIN (v1 devices.deny, v2 a BPF program): without root they are
+      // left out, as runc's rootless cgroup manager does (a user namespace cannot mknod anyway)
+      if (isRootless()) resources = { wanted: resources.wanted };
       const host = hostFacts(spec, bundle, this.own);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };

@@ -181,7 +181,7 @@ test('rootless with a delegated cgroup: memory and pids are cgroup limits, usage
       out.caps = await Sandbox.capabilities();
       const sb = await Sandbox.create({ rootfs, root, limits: { memoryBytes: 32 << 20, pids: 24, wallTimeMs: 20000 } });
       const hog = await sb.run(['sh', '-c', 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done']);
-      out.hog = { status: hog.status, maxRssBytes: hog.usage.maxRssBytes, notEnforced: hog.notEnforced };
+      out.hog = { status: hog.status, error: hog.error, maxRssBytes: hog.usage.maxRssBytes, notEnforced: hog.notEnforced };
       const bomb = await sb.run(['sh', '-c', 'b() { b | b & }; b; sleep 5'], { limits: { wallTimeMs: 1500 } });
       out.bomb = { status: bomb.status, pidsPeak: bomb.usage.pidsPeak };
       const ok = await sb.run(['sh', '-c', 'cat /proc/self/cgroup | grep memory']);
