@@ -223,3 +223,26 @@ test('rootless: a SIGKILLed Node process leaves what `hako sandbox prune`, as th
   assert.equal(c.status, 0, c.stderr);
   assert.equal(JSON.parse(c.stdout).memoryBytes.enforced, false);
 }));
+
+test('rootless without /etc/subuid ranges: a single-id map (setgroups denied), and a user other than 0 refused', { skip }, scoped(async (s) => {
+  const env = setUp(s);
+  const range = `${user.subStart}-${user.subStart + user.subCount - 1}`;
+  assert.equal(runSync('usermod', ['--del-subuids', range, '--del-subgids', range, user.name]).status, 0);
+  try {
+    const out = await asUser(s, env, `
+      try { await Sandbox.create({ rootfs, root, user: 1000 }); } catch (e) { out.refused = fail(e); }
+      const sb = await Sandbox.create({ rootfs, root });
+      const r = await sb.run(['sh', '-c', 'id -u; cat /proc/self/setgroups; cat /proc/self/uid_map | tr -s " "; echo x > /box/x; cat /box/x']);
+      out.r = { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+      out.caps = (await Sandbox.capabilities()).userNamespace;
+      await sb.close();`);
+    assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
+    assert.equal(out.refused.code, 'unsupported');
+    assert.match(out.refused.message, /user 1000: without a range in \/etc\/subuid/);
+    assert.deepEqual(out.r, { status: 'ok', stdout: `0\ndeny\n 0 ${user.uid} 1\nx\n`, stderr: '' });
+    assert.match(out.caps.how, /only uid and gid 0/);
+  } finally {
+    assert.equal(runSync('usermod', ['--add-subuids', range, '--add-subgids', range, user.name]).status, 0);
+  }
+  await assertNothingLeft(env);
+}));
