@@ -5,6 +5,7 @@ import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlink
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
+import { normalizeResources } from '../cgroups/validate.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import { NoCgroup } from '../cgroups/none.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
@@ -523,6 +524,12 @@ function writePidFile(path: string, pid: number): void {
 }
 
 /** The id maps of the user namespace a container creates (none when it joins one or has none). */
+/** The limits linux.resources sets (device rules aside, which runc ignores rootless too). */
+function resourceLimits(spec: Spec): string[] {
+  return Object.entries(spec.linux?.resources ?? {})
+    .filter(([k, v]) => k !== 'devices' && v !== undefined && v !== null && !(typeof v === 'object' && Object.keys(v).length === 0)).map(([k]) => k);
+}
+
 function containerMaps(spec: Spec): IdMapPlan {
   const userNs = (spec.linux?.namespaces ?? []).find((n) => n.type === 'user');
   if (!userNs || userNs.path) return { uid: [], gid: [] };
@@ -574,8 +581,30 @@ export class Runtime {
   }
 
   private cgroupVersionHere(): 1 | 2 {
-    this.layout ??= detectCgroups();
-    return this.cgroupVersion ?? (this.layout.mode === 'unified' ? 2 : 1);
+    if (this.cgroupVersion) return this.cgroupVersion;
+    // no cgroup filesystem here (a rootless container's NoCgroup): v1's shape, an empty tmpfs for a cgroup mount
+    try { this.layout ??= detectCgroups(); } catch { return 1; }
+    return this.layout.mode === 'unified' ? 2 : 1;
+  }
+
+  /**
+   * The cgroup of a new container. Rootless where no cgroup filesystem is visible at all (hako in
+   * a container without /sys/fs/cgroup): none, with a warning, when the config names no
+   * cgroupsPath and sets no limits, as runc's rootless cgroup manager skips it; otherwise refused.
+   */
+  private cgroupForRun(spec: Spec, id: string): CgroupManager {
+    try {
+      return this.cgroupFor(spec.linux?.cgroupsPath, id);
+    } catch (e) {
+      if (!isRootless() || !(e instanceof HakoError) || e.code !== 'unsupported' || !/no cgroup filesystem is mounted/.test(e.message)) throw e;
+      const why = e.message.replace(/^hako: (cgroup: )?/, '');
+      if (spec.linux?.cgroupsPath) throw new HakoError(`hako: config.json: linux.cgroupsPath: hako runs rootless and ${why}`, { code: 'cgroup' });
+      const limits = resourceLimits(spec);
+      if (limits.length) throw new HakoError(`hako: config.json: linux.resources.${limits[0]}: cannot be applied: hako runs rootless and ${why}`, { code: 'cgroup' });
+      this.warn(`hako: rootless: the container runs without a cgroup (${why}), as with runc's rootless cgroup manager`);
+      // v1's shape: a cgroup mount is an empty tmpfs (there is no hierarchy to show)
+      return new NoCgroup(1, 0, id);
+    }
   }
 
   /**
@@ -594,10 +623,9 @@ export class Runtime {
       if (!isRootless() || !['EACCES', 'EPERM', 'EROFS'].includes(errno ?? '')) throw e;
       if (spec.linux?.cgroupsPath) throw e;
       try { cgroup.destroy(); } catch { /* what was made in writable hierarchies goes; nothing else */ }
-      const limits = Object.entries(spec.linux?.resources ?? {})
-        .filter(([k, v]) => k !== 'devices' && v !== undefined && v !== null && !(typeof v === 'object' && Object.keys(v).length === 0));
+      const limits = resourceLimits(spec);
       if (limits.length) {
-        throw new HakoError(`hako: config.json: linux.resources.${limits[0]?.[0]}: cannot be applied: hako runs rootless and cannot create the container's cgroup (${(e as Error).message.replace(/^hako: /, '')})`, { code: 'cgroup' });
+        throw new HakoError(`hako: config.json: linux.resources.${limits[0]}: cannot be applied: hako runs rootless and cannot create the container's cgroup (${(e as Error).message.replace(/^hako: /, '')})`, { code: 'cgroup' });
       }
       this.warn(`hako: rootless: the container runs without a cgroup (${(e as Error).message.replace(/^hako: /, '')}), as with runc's rootless cgroup manager`);
       return new NoCgroup(this.cgroupVersionHere(), 0, id);
@@ -1098,11 +1126,13 @@ export class Runtime {
       await net?.prepare();
       // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the
       // host facts, while the helper starts)
-      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
-      resources = planResources(cgroup, spec.linux?.resources);
+      cgroup = this.cgroupForRun(spec, id);
       // device rules need CAP_SYS_ADMIN (v1 devices.deny, v2 a BPF program): without root they are
       // left out, as runc's rootless cgroup manager does (a user namespace cannot mknod anyway)
-      if (isRootless()) resources = { wanted: resources.wanted };
+      if (isRootless()) {
+        const { devices: _devices, ...limits } = spec.linux?.resources ?? {};
+        resources = { wanted: normalizeResources(limits) };
+      } else resources = planResources(cgroup, spec.linux?.resources);
       const host = hostFacts(spec, bundle, this.own);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
@@ -1173,7 +1203,7 @@ export class Runtime {
       }
       made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
-      const skipped = await this.createCgroup(cgroup, spec, id);
+      const skipped = cgroup instanceof NoCgroup ? cgroup : await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
         // v2 device filter, which has no cgroup to go on), and the state says so for later verbs

@@ -14,6 +14,7 @@ import { HakoError } from '../errors.js';
 import { Runtime, type RunResult as RuntimeResult } from '../runtime/runtime.js';
 import type { HakoProcess } from '../helper/handle.js';
 import { cgroupManager, detectCgroups, V1Manager, V2Manager, type CgroupLayout, type CgroupManager } from '../cgroups/index.js';
+import { NoCgroup } from '../cgroups/none.js';
 import { defaultSpec } from '../config/default.js';
 import type { Mount, Spec } from '../config/types.js';
 import { checkOptions, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
@@ -466,9 +467,11 @@ export class Sandbox {
     this.active.add(entry);
     const result = (async (): Promise<SandboxResult> => {
       let t0 = performance.now();
-      layout ??= detectCgroups();
       const noCgroup = rootless !== undefined && rootless.plan.cgroupsPath === undefined;
-      const cg = rootless?.plan.cgroupsPath !== undefined ? cgroupManager(rootless.plan.cgroupsPath, id, { layout }) : cgroupManager(undefined, id, { layout, ownParent: true });
+      // rootless without a delegated cgroup: none (there may be no cgroup filesystem to look at)
+      if (!noCgroup) layout ??= detectCgroups();
+      const cg: CgroupManager = noCgroup ? new NoCgroup(1, 0, id)
+        : rootless?.plan.cgroupsPath !== undefined ? cgroupManager(rootless.plan.cgroupsPath, id, { layout: layout! }) : cgroupManager(undefined, id, { layout: layout!, ownParent: true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let total = 0;

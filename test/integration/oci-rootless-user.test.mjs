@@ -62,6 +62,23 @@ test('a user without root runs a container of its own ids (setgroups denied, no 
   assert.deepEqual(lines(rc.stdout), expected, show(rc));
 }));
 
+test('a user without root where no cgroup filesystem is visible: the container runs without a cgroup, not "no cgroup filesystem is mounted"', { skip }, scoped(async (s) => {
+  const xdg = xdgDir(s);
+  const b = rootlessBundle(s, NOBODY, NOBODY).sh('id -u; ls -A /sys/fs/cgroup | wc -l');
+  const id = s.id();
+  // a mount namespace of its own (private: the host's mounts are untouched) without /sys/fs/cgroup
+  const run = (file) => runSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'umount -R /sys/fs/cgroup && exec "$@"', 'sh',
+    'setpriv', '--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', file, 'run', file === RUNC ? s.runcId() : id], { env: s.env({ XDG_RUNTIME_DIR: xdg }), cwd: b.dir });
+  const r = run(HAKO);
+  assert.equal(r.status, 0, show(r));
+  assert.deepEqual(lines(r.stdout), ['0', '0'], show(r));
+  assert.match(r.stderr, /^hako: rootless: the container runs without a cgroup \(no cgroup filesystem is mounted/, show(r));
+  assert.deepEqual(readdirSync(join(xdg, 'hako')).filter((n) => n !== '@locks'), []);
+  // runc (1.1) refuses here ("no cgroup mount found in mountinfo"): docs/differences-from-runc.md
+  const rc = run(RUNC);
+  assert.notEqual(rc.status, 0, show(rc));
+}));
+
 test('a user without root: create, start, exec, ps, kill and delete', { skip }, scoped(async (s) => {
   const xdg = xdgDir(s);
   const b = rootlessBundle(s, NOBODY, NOBODY).args('sleep', s.marker);
