@@ -6,6 +6,7 @@ import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { normalizeResources } from '../cgroups/validate.js';
+import { delegatedCgroup } from '../cgroups/delegation.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import { NoCgroup } from '../cgroups/none.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
@@ -592,8 +593,18 @@ export class Runtime {
    * a container without /sys/fs/cgroup): none, with a warning, when the config names no
    * cgroupsPath and sets no limits, as runc's rootless cgroup manager skips it; otherwise refused.
    */
-  private cgroupForRun(spec: Spec, id: string): CgroupManager {
+  private cgroupForRun(spec: Spec, id: string, state: ContainerState): CgroupManager {
     try {
+      // rootless without a cgroupsPath: in the caller's delegated cgroup, if it has one (as runc,
+      // whose default path is relative to its own cgroup); the state keeps the path for later verbs
+      if (isRootless() && !spec.linux?.cgroupsPath && this.cgroupVersion === undefined) {
+        const d = delegatedCgroup();
+        if (d.delegation) {
+          const path = d.delegation.cgroupsPath(id);
+          state.cgroup = { ...state.cgroup as object, cgroupsPath: path };
+          return this.cgroupFor(path, id);
+        }
+      }
       return this.cgroupFor(spec.linux?.cgroupsPath, id);
     } catch (e) {
       if (!isRootless() || !(e instanceof HakoError) || e.code !== 'unsupported' || !/no cgroup filesystem is mounted/.test(e.message)) throw e;
@@ -1126,7 +1137,7 @@ export class Runtime {
       await net?.prepare();
       // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the
       // host facts, while the helper starts)
-      cgroup = this.cgroupForRun(spec, id);
+      cgroup = this.cgroupForRun(spec, id, state);
       // device rules need CAP_SYS_ADMIN (v1 devices.deny, v2 a BPF program): without root they are
       // left out, as runc's rootless cgroup manager does (a user namespace cannot mknod anyway)
       if (isRootless()) {
