@@ -127,6 +127,7 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
   } else {
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
+    if (r.notEnforced && has(args, 'best-effort')) process.stderr.write(`hako sandbox: not enforced here: ${r.notEnforced.join(', ')} (see hako sandbox check)\n`);
     if (r.status === 'error') process.stderr.write(`${r.error}\n`);
     else if (!['ok', 'exit', 'signal'].includes(r.status)) process.stderr.write(`hako sandbox: ${r.status}\n`);
   }
