@@ -73,7 +73,8 @@ export async function startKeeper(diskOptions: string, diskDir: string, overlayO
   const k = child;
   let err = '';
   k.stderr?.on('data', (d: Buffer) => { if (err.length < 4096) err += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => { k.on('exit', (c) => resolve(c)); k.on('error', () => resolve(-1)); });
+  let spawnError: NodeJS.ErrnoException | undefined;
+  const exited = new Promise<number | null>((resolve) => { k.on('exit', (c) => resolve(c)); k.on('error', (e) => { spawnError = e; resolve(-1); }); });
   const lines: string[] = [];
   let wake: (() => void) | undefined;
   let buf = '';
@@ -93,6 +94,9 @@ export async function startKeeper(diskOptions: string, diskDir: string, overlayO
   const fail = async (what: string): Promise<never> => {
     k.kill('SIGKILL');
     await exited;
+    if (spawnError) {
+      throw new HakoError(`hako: sandbox: cannot start unshare(1)${spawnError.code === 'ENOENT' ? ': it is not installed (util-linux)' : `: ${spawnError.message}`}`, { code: 'unsupported' });
+    }
     const text = err.trim().split('\n').pop() ?? '';
     if (/unshare failed/.test(text)) {
       const why = userNsRestriction();
