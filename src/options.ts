@@ -277,7 +277,7 @@ const killSignalOption: Check = (v, p) => {
   expect(p, "a signal name ('SIGKILL'), a number from 1 to 64, or false", v);
 };
 
-export const RUN_OPTIONS: Shape = { ...CREATE_OPTIONS, forwardSignals: SESSION_OPTIONS.forwardSignals!, detach: boolean, keep: boolean, killSignal: killSignalOption, beforeRemove: func, lateExec: func };
+export const RUN_OPTIONS: Shape = { ...CREATE_OPTIONS, forwardSignals: SESSION_OPTIONS.forwardSignals!, detach: boolean, keep: boolean, killSignal: killSignalOption, beforeRemove: func, lateExec: func, copyJoinedMount: boolean };
 
 export const EXEC_OPTIONS: Shape = {
   ...SESSION_OPTIONS,

@@ -113,6 +113,7 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
   if (user !== undefined) options.user = /^\d+$/.test(user) ? Number(user) : user;
   if (v('workdir') !== undefined) options.workdir = v('workdir')!;
   if (root !== undefined) options.root = root;
+  if (has(args, 'best-effort')) options.bestEffort = true;
   const sb = await Sandbox.create(options);
   let r;
   try {
@@ -130,10 +131,11 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
   }
   if (has(args, 'json')) {
     process.stderr.write(r.stderr);
-    process.stdout.write(`${JSON.stringify({ status: r.status, exitCode: r.exitCode, signal: r.signal, usage: r.usage, stdout: r.stdout.toString('utf8'), ...(r.error ? { error: r.error } : {}) })}\n`);
+    process.stdout.write(`${JSON.stringify({ status: r.status, exitCode: r.exitCode, signal: r.signal, usage: r.usage, stdout: r.stdout.toString('utf8'), ...(r.error ? { error: r.error } : {}), ...(r.notEnforced ? { notEnforced: r.notEnforced } : {}) })}\n`);
   } else {
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
+    if (r.notEnforced && has(args, 'best-effort')) process.stderr.write(`hako sandbox: not enforced here: ${r.notEnforced.join(', ')} (see hako sandbox check)\n`);
     if (r.status === 'error') process.stderr.write(`${r.error}\n`);
     else if (!['ok', 'exit', 'signal'].includes(r.status)) process.stderr.write(`hako sandbox: ${r.status}\n`);
   }

@@ -84,4 +84,8 @@ export interface CreatePlanInput extends ProcessPlanInput {
   /** v1 hierarchies to bind under a `cgroup` mount: name → host directory of this container's cgroup. */
   cgroupV1Dirs?: Array<{ name: string; host: string }>;
   cgroupV2?: boolean;
+  /** After joining the mount namespace of linux.namespaces by path, unshare a new one (a copy of
+   * it) and prepare the rootfs there, so that the joined one is never changed (a rootless
+   * sandbox's runs join its keeper's namespace, which holds the overlay). Not an OCI field. */
+  copyJoinedMount?: boolean;
 }

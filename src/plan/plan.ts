@@ -151,7 +151,8 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     b.ns(ops.setgid({ id: 0 }), 'setresgid(0) in the new user namespace');
     b.ns(ops.setuid({ id: 0 }), 'setresuid(0) in the new user namespace');
   }
-  const rest = NAMESPACES.filter((k) => k.type !== 'user' && ns.created.has(k.type));
+  const copyMnt = !!input.copyJoinedMount && ns.joined.some((j) => j.type === 'mnt');
+  const rest = NAMESPACES.filter((k) => k.type !== 'user' && (ns.created.has(k.type) || (copyMnt && k.type === 'mnt')));
   const mask = rest.reduce((m, k) => m | k.flag, 0);
   if (mask) b.ns(ops.unshare({ flags: mask }), `unshare(${rest.map((k) => k.flagName).join('|')})`);
   const offsets = spec.linux?.timeOffsets;
@@ -183,7 +184,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
   const devIsBind = dev && planMountOptions(dev.options, dev.type, 'mounts').bind;
   if (dev && !devIsBind) {
     // /dev/core only where the kernel has /proc/kcore (as runc)
-    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs || !!input.host.inUserNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
+    addDevices(b, SLOT.ROOT, spec.linux?.devices ?? [], userNs || ns.joined.some((j) => j.type === 'user') || !!input.host.inUserNs, mounts.some((m) => m.destination === '/dev/pts'), mounts.some((m) => m.destination === '/proc') && input.host.kcore);
   }
   const hooks = spec.hooks ?? {};
   if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0 || input.networkPause) {

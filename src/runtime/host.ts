@@ -96,13 +96,15 @@ function mapWritten(file: string): boolean {
  * config asks for a profile or a label (otherwise the planner does not look). */
 export function hostFacts(spec: Spec, bundle: string, own: OwnFacts = new OwnFacts()): HostFacts {
   const p = spec.process;
+  // the mounts are made in a mount namespace joined by path (/proc/PID/ns/mnt): their sources are its
+  const joinedMnt = /^\/proc\/(\d+)\/ns\/mnt$/.exec((spec.linux?.namespaces ?? []).find((n) => n.type === 'mount')?.path ?? '');
   return {
     kcore: existsSync('/proc/kcore'),
     inUserNs: own.inUserNs(),
     joinedHostNs: joinedHostNamespaces(spec),
     apparmor: !!p?.apparmorProfile && hostHas('/sys/module/apparmor/parameters/enabled', 'Y'),
     selinux: !!(p?.selinuxLabel || spec.linux?.mountLabel) && hostHas('/sys/fs/selinux/enforce'),
-    bindSources: new Map(bindSources(spec, bundle).map((s) => [s, bindSource(s)])),
+    bindSources: new Map(bindSources(spec, bundle).map((s) => [s, bindSource(joinedMnt ? `/proc/${joinedMnt[1]}/root${s}` : s)])),
   };
 }
 

@@ -4,6 +4,8 @@ import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlink
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
+import { normalizeResources } from '../cgroups/validate.js';
+import { delegatedCgroup } from '../cgroups/delegation.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import { NoCgroup } from '../cgroups/none.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
@@ -146,6 +148,9 @@ export interface RunOptions extends CreateOptions {
    * used. A foreground run only; a rejection ends the container.
    */
   lateExec?: () => Promise<LateCommand> | LateCommand;
+  /** With a mount namespace joined by path: a new one, a copy of it, is made for the container
+   * (the joined one is left as it is). For the sandbox's rootless runs; not an OCI field. */
+  copyJoinedMount?: boolean;
 }
 
 export interface ExecOptions {
@@ -520,6 +525,12 @@ function writePidFile(path: string, pid: number): void {
 }
 
 /** The id maps of the user namespace a container creates (none when it joins one or has none). */
+/** The limits linux.resources sets (device rules aside, which runc ignores rootless too). */
+function resourceLimits(spec: Spec): string[] {
+  return Object.entries(spec.linux?.resources ?? {})
+    .filter(([k, v]) => k !== 'devices' && v !== undefined && v !== null && !(typeof v === 'object' && Object.keys(v).length === 0)).map(([k]) => k);
+}
+
 function containerMaps(spec: Spec): IdMapPlan {
   const userNs = (spec.linux?.namespaces ?? []).find((n) => n.type === 'user');
   if (!userNs || userNs.path) return { uid: [], gid: [] };
@@ -571,8 +582,40 @@ export class Runtime {
   }
 
   private cgroupVersionHere(): 1 | 2 {
-    this.layout ??= detectCgroups();
-    return this.cgroupVersion ?? (this.layout.mode === 'unified' ? 2 : 1);
+    if (this.cgroupVersion) return this.cgroupVersion;
+    // no cgroup filesystem here (a rootless container's NoCgroup): v1's shape, an empty tmpfs for a cgroup mount
+    try { this.layout ??= detectCgroups(); } catch { return 1; }
+    return this.layout.mode === 'unified' ? 2 : 1;
+  }
+
+  /**
+   * The cgroup of a new container. Rootless where no cgroup filesystem is visible at all (hako in
+   * a container without /sys/fs/cgroup): none, with a warning, when the config names no
+   * cgroupsPath and sets no limits, as runc's rootless cgroup manager skips it; otherwise refused.
+   */
+  private cgroupForRun(spec: Spec, id: string, state: ContainerState): CgroupManager {
+    try {
+      // rootless without a cgroupsPath: in the caller's delegated cgroup, if it has one (as runc,
+      // whose default path is relative to its own cgroup); the state keeps the path for later verbs
+      if (isRootless() && !spec.linux?.cgroupsPath && this.cgroupVersion === undefined) {
+        const d = delegatedCgroup();
+        if (d.delegation) {
+          const path = d.delegation.cgroupsPath(id);
+          state.cgroup = { ...state.cgroup as object, cgroupsPath: path };
+          return this.cgroupFor(path, id);
+        }
+      }
+      return this.cgroupFor(spec.linux?.cgroupsPath, id);
+    } catch (e) {
+      if (!isRootless() || !(e instanceof HakoError) || e.code !== 'unsupported' || !/no cgroup filesystem is mounted/.test(e.message)) throw e;
+      const why = e.message.replace(/^hako: (cgroup: )?/, '');
+      if (spec.linux?.cgroupsPath) throw new HakoError(`hako: config.json: linux.cgroupsPath: hako runs rootless and ${why}`, { code: 'cgroup' });
+      const limits = resourceLimits(spec);
+      if (limits.length) throw new HakoError(`hako: config.json: linux.resources.${limits[0]}: cannot be applied: hako runs rootless and ${why}`, { code: 'cgroup' });
+      this.warn(`hako: rootless: the container runs without a cgroup (${why}), as with runc's rootless cgroup manager`);
+      // v1's shape: a cgroup mount is an empty tmpfs (there is no hierarchy to show)
+      return new NoCgroup(1, 0, id);
+    }
   }
 
   /**
@@ -591,10 +634,9 @@ export class Runtime {
       if (!isRootless() || !['EACCES', 'EPERM', 'EROFS'].includes(errno ?? '')) throw e;
       if (spec.linux?.cgroupsPath) throw e;
       try { cgroup.destroy(); } catch { /* what was made in writable hierarchies goes; nothing else */ }
-      const limits = Object.entries(spec.linux?.resources ?? {})
-        .filter(([k, v]) => k !== 'devices' && v !== undefined && v !== null && !(typeof v === 'object' && Object.keys(v).length === 0));
+      const limits = resourceLimits(spec);
       if (limits.length) {
-        throw new HakoError(`hako: config.json: linux.resources.${limits[0]?.[0]}: cannot be applied: hako runs rootless and cannot create the container's cgroup (${(e as Error).message.replace(/^hako: /, '')})`, { code: 'cgroup' });
+        throw new HakoError(`hako: config.json: linux.resources.${limits[0]}: cannot be applied: hako runs rootless and cannot create the container's cgroup (${(e as Error).message.replace(/^hako: /, '')})`, { code: 'cgroup' });
       }
       this.warn(`hako: rootless: the container runs without a cgroup (${(e as Error).message.replace(/^hako: /, '')}), as with runc's rootless cgroup manager`);
       return new NoCgroup(this.cgroupVersionHere(), 0, id);
@@ -1095,8 +1137,13 @@ export class Runtime {
       await net?.prepare();
       // the cgroup's paths come from the host's layout: nothing of it is made yet (this, and the
       // host facts, while the helper starts)
-      cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
-      resources = planResources(cgroup, spec.linux?.resources);
+      cgroup = this.cgroupForRun(spec, id, state);
+      // device rules need CAP_SYS_ADMIN (v1 devices.deny, v2 a BPF program): without root they are
+      // left out, as runc's rootless cgroup manager does (a user namespace cannot mknod anyway)
+      if (isRootless()) {
+        const { devices: _devices, ...limits } = spec.linux?.resources ?? {};
+        resources = { wanted: normalizeResources(limits) };
+      } else resources = planResources(cgroup, spec.linux?.resources);
       const host = hostFacts(spec, bundle, this.own);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
@@ -1111,7 +1158,10 @@ export class Runtime {
       // written after setgroups "deny" (then the container cannot set its groups, as runc's
       // rootless containers), and wider ones by newuidmap/newgidmap
       idmaps = mapActions(containerMaps(spec));
-      const noSetgroups = deniesSetgroups(idmaps) || (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied());
+      // a user namespace joined by path (/proc/PID/ns/user): setgroups as that process's namespace has it
+      const joinedUser = /^\/proc\/(\d+)\/ns\/user$/.exec((spec.linux?.namespaces ?? []).find((n) => n.type === 'user')?.path ?? '');
+      const noSetgroups = deniesSetgroups(idmaps) || (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied())
+        || (joinedUser !== null && setgroupsDenied(`/proc/${joinedUser[1]}/setgroups`));
       const bounding = withHostBounding(spec, this.own);
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
@@ -1121,6 +1171,7 @@ export class Runtime {
         hookState: JSON.stringify(ociState(state, 'created')),
         ...(options.onNetwork || net?.attach || devices ? { networkPause: true } : {}),
         ...(mode === 'run' && options.lateExec ? { lateExec: true } : {}),
+        ...(options.copyJoinedMount ? { copyJoinedMount: true } : {}),
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
@@ -1163,7 +1214,7 @@ export class Runtime {
       }
       made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
-      const skipped = await this.createCgroup(cgroup, spec, id);
+      const skipped = cgroup instanceof NoCgroup ? cgroup : await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
         // v2 device filter, which has no cgroup to go on), and the state says so for later verbs

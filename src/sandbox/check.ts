@@ -2,6 +2,9 @@
 import { readFile } from 'node:fs';
 import { promisify } from 'node:util';
 import { detectCgroups } from '../cgroups/index.js';
+import { userNsRestriction } from '../runtime/rootless.js';
+import { keeperMaps } from './keeper.js';
+import { delegatedCgroup } from './rootless.js';
 
 export interface LimitSupport {
   enforced: boolean;
@@ -13,10 +16,20 @@ export interface LimitSupport {
 export async function sandboxCapabilities(): Promise<Record<string, LimitSupport>> {
   const root = (process.geteuid?.() ?? 0) === 0;
   const out: Record<string, LimitSupport> = {};
-  if (!root) {
-    const no = { enforced: false, how: 'sandboxes for a user other than root are not supported yet: run as root' };
-    for (const k of ['memoryBytes', 'pids', 'cpus', 'cpuTimeMs', 'diskBytes', 'maxRssBytes', 'pidsPeak']) out[k] = no;
+  const deleg = root ? undefined : delegatedCgroup();
+  if (!root && !deleg?.delegation) {
+    const why = deleg?.why ?? 'no delegated cgroup';
+    const no = (what: string) => ({ enforced: false, how: `${why}: ${what}` });
+    out.memoryBytes = no('a memory limit needs a cgroup (an address-space rlimit would break a JVM or Go program): refused when asked, unless best effort; the default is left out');
+    out.cpus = no('a CPU quota needs a cgroup: refused when asked, unless best effort; the default is left out');
+    out.pids = { enforced: true, how: "RLIMIT_NPROC, counted per uid of the sandbox's user namespace (Linux 5.14+): the sandbox's concurrent runs share it" };
+    out.cpuTimeMs = { enforced: true, how: 'RLIMIT_CPU, per process and in whole seconds (not the total of the run): SIGXCPU gives the verdict cpu-time' };
+    out.maxRssBytes = no('not measured (undefined)');
+    out.pidsPeak = no('not measured (undefined)');
+    out.cpuUsage = no('cpuUserMs and cpuSystemMs are not measured (0)');
+    out.diskBytes = { enforced: true, how: "a tmpfs of that size, mounted in the sandbox's user namespace, holds the writable layer, /tmp and /dev/shm: ENOSPC inside" };
   } else {
+    if (!root) out.cgroups = { enforced: true, how: `${deleg?.why}: each run gets a child cgroup there` };
     let layout;
     try { layout = detectCgroups(); } catch (e) { layout = undefined; out.cgroups = { enforced: false, how: (e as Error).message }; }
     const v2 = layout?.mode === 'unified';
@@ -47,7 +60,15 @@ export async function sandboxCapabilities(): Promise<Record<string, LimitSupport
   out.openFiles = { enforced: true, how: 'RLIMIT_NOFILE' };
   out.network = { enforced: true, how: "'none': a new network namespace with only lo" };
   out.seccomp = { enforced: true, how: 'a filter that denies io_uring, keyrings, bpf, userfaultfd, perf_event_open, ptrace, mount, new user namespaces, and every foreign ABI (32-bit, x32)' };
-  out.overlay = { enforced: root && (await promisify(readFile)('/proc/filesystems', 'utf8').catch(() => '')).includes('\toverlay\n'), how: root ? 'kernel overlayfs over the read-only base' : 'needs root for now' };
+  const maps = root ? undefined : keeperMaps();
+  out.overlay = { enforced: (await promisify(readFile)('/proc/filesystems', 'utf8').catch(() => '')).includes('\toverlay\n'),
+    how: root ? 'kernel overlayfs over the read-only base' : 'kernel overlayfs over the read-only base, mounted in the user namespace of the sandbox (its keeper process)' };
+  if (maps) {
+    out.userNamespace = {
+      enforced: userNsRestriction() === undefined,
+      how: userNsRestriction() ?? (maps.single ? `only uid and gid 0 (this user's own ids): /etc/subuid and /etc/subgid have no range for uid ${process.geteuid?.()}, so user must be 0` : `0 is this user, 1 up its first /etc/subuid and /etc/subgid ranges (newuidmap, newgidmap)`),
+    };
+  }
   return out;
 }
 

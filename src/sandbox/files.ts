@@ -12,7 +12,9 @@ import { HakoError } from '../errors.js';
 const MAX_READ = 1 << 30;
 
 export class SandboxFiles {
-  constructor(private readonly root: string, private readonly busy: () => boolean) {}
+  constructor(private readonly rootOf: () => string, private readonly busy: () => boolean) {}
+
+  private get root(): string { return this.rootOf(); }
 
   private parts(path: string, verb: string): string[] {
     if (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0')) throw new HakoError(`hako: sandbox: ${verb}: ${JSON.stringify(path)}: an absolute path inside the sandbox`, { code: 'bad-option' });

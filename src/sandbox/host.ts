@@ -1,5 +1,5 @@
 // Where a sandbox lives on the host, and the one place that mounts (hako's root path; a rootless
-// sandbox will do these mounts in its user namespace instead). Each sandbox has a directory
+// sandbox's keeper does these mounts in its user namespace instead, keeper.ts). Each sandbox has a directory
 // <root>/<id>/: `owner` (the Node process that made it: its pid and start time, for prune),
 // `disk` (a tmpfs of diskBytes: the overlay's upper and work dirs and each run's /tmp and
 // /dev/shm) and `rootfs` (the overlay: the base's read-only layers under `disk/upper`).
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { procStat } from '../runtime/lock.js';
 import { isRootless } from '../runtime/rootless.js';
+import { startKeeper, type Keeper } from './keeper.js';
 
 /** The default root of sandboxes' state. */
 export function defaultSandboxRoot(): string {
@@ -54,14 +55,37 @@ export function sandboxDirs(root: string, id: string): SandboxDirs {
  * Mounts the sandbox's disk (a tmpfs) and its overlay on `layers` (lowest first), both private
  * (nothing propagates to or from the host's mounts). One process does it all: a spawn from Node
  * costs milliseconds of the event loop's time (a fork of a large process), a fork from sh little.
+ * Without root, a keeper (keeper.ts) mounts them in a user and mount namespace of its own: it
+ * is returned, and its namespaces are where the sandbox's runs go.
  */
-export async function mountLayer(d: SandboxDirs, layers: string[], diskBytes: number): Promise<void> {
+export async function mountLayer(d: SandboxDirs, layers: string[], diskBytes: number): Promise<Keeper | undefined> {
   const lower = layers.map((l) => optionPath(l, 'layer')).reverse().join(':');
   optionPath(d.dir, 'state directory');
+  const disk = `size=${diskBytes},nr_inodes=${Math.max(4096, Math.floor(diskBytes / 1024))},mode=0700,nosuid,nodev,private`;
+  if (sandboxRootless()) {
+    const keeper = await startKeeper(disk, d.disk, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},userxattr`, d.rootfs);
+    await writeFile(join(d.dir, 'keeper'), JSON.stringify({ pid: keeper.pid, startTime: keeper.startTime }), { mode: 0o600 });
+    return keeper;
+  }
   const script = 'set -e; mount -t tmpfs -o "$1" hako-sandbox-disk "$2"; mkdir -m 755 "$2/upper"; mkdir -m 700 "$2/work" "$2/runs"; '
     + 'mount -t overlay -o "$3" hako-sandbox "$4"';
-  await run('/bin/sh', ['-c', script, 'sh', `size=${diskBytes},nr_inodes=${Math.max(4096, Math.floor(diskBytes / 1024))},mode=0700,nosuid,nodev,private`, d.disk,
-    `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},private`, d.rootfs]);
+  await run('/bin/sh', ['-c', script, 'sh', disk, d.disk, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},private`, d.rootfs]);
+  return undefined;
+}
+
+/** Sandboxes of this process are rootless (a keeper's user namespace holds their mounts). */
+export function sandboxRootless(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
+/** Kills the keeper a sandbox's directory names, if it still runs (prune: its owner is gone). */
+export async function killRecordedKeeper(dir: string): Promise<void> {
+  let k: { pid?: number; startTime?: number };
+  try { k = JSON.parse(await readFile(join(dir, 'keeper'), 'utf8')) as typeof k; } catch { return; }
+  const now = procStat(k.pid ?? 0);
+  if (now && now.startTime === k.startTime && k.pid) {
+    try { process.kill(k.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
 }
 
 /** Unmounts the overlay and the disk, if mounted (idempotent). */
@@ -90,7 +114,8 @@ export async function makeSandboxDir(d: SandboxDirs): Promise<void> {
 
 /** Removes everything of the sandbox's directory (its mounts first). */
 export async function removeSandboxDir(d: SandboxDirs): Promise<void> {
-  await unmountLayer(d);
+  if (sandboxRootless()) await killRecordedKeeper(d.dir);
+  else await unmountLayer(d);
   await rm(d.dir, { recursive: true, force: true });
 }
 
@@ -120,16 +145,27 @@ export async function listSandboxes(root: string): Promise<string[]> {
 /** What sandboxes still open are removed when this process exits (process.exit, or nothing left
  * to do): synchronously, as 'exit' allows. A process killed by a signal leaves them to prune. */
 const open = new Set<SandboxDirs>();
+const keepers = new Map<SandboxDirs, number>();
 function removeAtExit(): void {
   for (const d of open) {
+    const k = keepers.get(d);
+    if (k !== undefined) {
+      // its mounts go with its namespaces; the directory holds only empty mount points
+      try { process.kill(k, 'SIGKILL'); } catch { /* gone */ }
+      try { rmSync(d.dir, { recursive: true, force: true }); } catch { /* left for prune */ }
+      continue;
+    }
     spawnSync('umount', ['-l', d.rootfs], { stdio: 'ignore', timeout: 10_000 });
     spawnSync('umount', ['-l', d.disk], { stdio: 'ignore', timeout: 10_000 });
     try { rmSync(d.dir, { recursive: true, force: true }); } catch { /* left for prune */ }
   }
   open.clear();
+  keepers.clear();
 }
 
-export function trackOpen(d: SandboxDirs, isOpen: boolean): void {
+export function trackOpen(d: SandboxDirs, isOpen: boolean, keeper?: number): void {
+  if (keeper !== undefined) keepers.set(d, keeper);
+  else if (!isOpen) keepers.delete(d);
   if (isOpen) {
     if (!process.listeners('exit').includes(removeAtExit)) process.on('exit', removeAtExit);
     open.add(d);

@@ -42,7 +42,7 @@ const user: Check = either('a uid (number) or "user[:group]"', [(v) => typeof v 
 
 export const SANDBOX_OPTIONS: Shape = {
   rootfs: path(true), image: nonEmpty, limits: object(LIMITS_SHAPE), network: NETWORK_OPTION,
-  mounts: array(mount), env: record(string), user, workdir: path(true), root: path(true), hostname: nonEmpty,
+  mounts: array(mount), env: record(string), user, workdir: path(true), root: path(true), hostname: nonEmpty, bestEffort: boolean,
 };
 export const POOL_OPTIONS: Shape = { ...SANDBOX_OPTIONS, size: integer(1, 1024) };
 export const RUN_SHAPE: Shape = {
@@ -72,7 +72,7 @@ export function resourcesOf(l: SandboxLimits): Resources {
 
 /** process.rlimits of a run. RLIMIT_CPU is a backstop only (the cgroup's usage decides): one
  * process's CPU time, a second past the run's, then SIGKILL at the hard limit. */
-export function rlimitsOf(l: SandboxLimits & typeof DEFAULT_LIMITS): Rlimit[] {
+export function rlimitsOf(l: SandboxLimits & typeof DEFAULT_LIMITS, cpuByRlimit = false): Rlimit[] {
   const fsize = l.fileSizeBytes ?? l.diskBytes;
   const out: Rlimit[] = [
     { type: 'RLIMIT_NOFILE', soft: l.openFiles, hard: l.openFiles },
@@ -80,7 +80,8 @@ export function rlimitsOf(l: SandboxLimits & typeof DEFAULT_LIMITS): Rlimit[] {
     { type: 'RLIMIT_CORE', soft: 0, hard: 0 },
   ];
   if (l.cpuTimeMs !== undefined) {
-    const s = Math.ceil(l.cpuTimeMs / 1000) + 1;
+    // without a cgroup (rootless, none delegated) RLIMIT_CPU is the limit: whole seconds, per process
+    const s = Math.ceil(l.cpuTimeMs / 1000) + (cpuByRlimit ? 0 : 1);
     out.push({ type: 'RLIMIT_CPU', soft: s, hard: s + 1 });
   }
   return out;

@@ -10,7 +10,7 @@ import { runPlan } from '../helper/session.js';
 import { Zygote } from '../helper/zygote.js';
 import { MS } from '../linux/mount.js';
 import { rm } from 'node:fs/promises';
-import { mountLayer, removeSandboxDir, unmountLayer, type SandboxDirs } from './host.js';
+import { removeSandboxDir, unmountLayer, type SandboxDirs } from './host.js';
 
 let zygote: Zygote | undefined;
 
@@ -25,13 +25,11 @@ function optionPath(p: string, what: string): string {
   return p;
 }
 
-/** Mounts the sandbox's disk and its overlay on `layers` (lowest first), both private; with
- * `fresh`, the ones mounted are unmounted first, in the same helper (a pool's reset). */
+/** As root: mounts the sandbox's disk and its overlay on `layers` (lowest first), both private;
+ * with `fresh`, the ones mounted are unmounted first, in the same helper (a pool's reset).
+ * Without root a keeper holds them (host.ts's mountLayer, keeper.ts). */
 export async function mountSandboxLayer(d: SandboxDirs, layers: string[], diskBytes: number, fresh = false): Promise<void> {
-  if ((process.geteuid?.() ?? 0) !== 0) {
-    if (fresh) await unmountLayer(d);
-    return mountLayer(d, layers, diskBytes);
-  }
+  if ((process.geteuid?.() ?? 0) !== 0) throw new HakoError('hako: sandbox: mountSandboxLayer is for root (a rootless sandbox has a keeper)', { code: 'error' });
   const lower = layers.map((l) => optionPath(l, 'layer')).reverse().join(':');
   optionPath(d.dir, 'state directory');
   const b = new PlanBuilder();

@@ -14,17 +14,21 @@ import { HakoError } from '../errors.js';
 import { Runtime, type RunResult as RuntimeResult } from '../runtime/runtime.js';
 import type { HakoProcess } from '../helper/handle.js';
 import { cgroupManager, detectCgroups, V1Manager, V2Manager, type CgroupLayout, type CgroupManager } from '../cgroups/index.js';
+import { NoCgroup } from '../cgroups/none.js';
 import { defaultSpec } from '../config/default.js';
 import type { Mount, Spec } from '../config/types.js';
 import { checkOptions, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
 import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
-import { defaultSandboxRoot, listSandboxes, makeSandboxDir, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, type SandboxDirs } from './host.js';
+import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, type SandboxDirs } from './host.js';
 import { SandboxFiles } from './files.js';
 import { mountSandboxLayer, removeSandboxLayerDir } from './mounts.js';
 import { images, type ResolvedImage } from '../image/index.js';
 import { sandboxCapabilities, type LimitSupport } from './check.js';
 import { guardNetwork, networkChoice, type NetworkChoice, type SandboxNetwork } from './network.js';
+import { keeperMaps, type Keeper } from './keeper.js';
+import { rootlessPlan } from './rootless.js';
+import { sandboxRootless } from './host.js';
 
 export type { SandboxLimits } from './limits.js';
 export type { SandboxNetwork } from './network.js';
@@ -64,6 +68,10 @@ export interface SandboxOptions {
   hostname?: string;
   /** Where sandboxes' state lives (default /run/hako/sandbox as root). */
   root?: string;
+  /** Without root: run even when a limit asked for cannot be enforced here (no delegated cgroup
+   * for memoryBytes or cpus); the result's notEnforced names it. Default false: such a limit is
+   * refused (an 'unsupported' error). */
+  bestEffort?: boolean;
 }
 
 export interface SandboxRunOptions {
@@ -114,6 +122,9 @@ export interface SandboxResult {
   usage: SandboxUsage;
   /** status 'error': what went wrong. */
   error?: string;
+  /** Limits of this run that were not enforced (without root and a delegated cgroup: defaults, or
+   * what bestEffort allowed). Absent when every limit was. */
+  notEnforced?: string[];
 }
 
 export interface SandboxProcess {
@@ -204,20 +215,26 @@ export class Sandbox {
   private closed = false;
   private closing?: Promise<void>;
   private resetting?: Promise<void>;
+  /** Without root: the process whose user and mount namespaces hold the disk and the overlay. */
+  private keeper: Keeper | undefined;
 
   private constructor(private readonly options: SandboxOptions, private readonly layers: string[], private readonly image: ResolvedImage['config'] | undefined, id: string, root: string) {
     this.id = id;
     this.dirs = sandboxDirs(root, id);
     this.network = networkChoice(options.network);
     this.runtime = runtimeFor(root, this.network?.netDir);
-    this.files = new SandboxFiles(this.dirs.rootfs, () => this.busy());
+    this.files = new SandboxFiles(() => this.view(this.dirs.rootfs), () => this.busy());
   }
 
   /** Makes a sandbox: its state directory, its disk and its overlay. */
   static async create(options: SandboxOptions): Promise<Sandbox> {
     checkOptions('Sandbox.create', options, object(SANDBOX_OPTIONS));
-    if ((process.geteuid?.() ?? 0) !== 0) {
-      throw new HakoError('hako: sandbox: sandboxes for a user other than root are not supported yet: run as root', { code: 'unsupported' });
+    if (sandboxRootless()) {
+      // a limit asked for that cannot be held here is refused now, before anything is made
+      rootlessPlan(effectiveLimits(options.limits, undefined), new Set(Object.keys(options.limits ?? {})), !!options.bestEffort, 'check');
+      if (typeof options.user === 'number' && options.user !== 0 && keeperSingle()) {
+        throw new HakoError(`hako: Sandbox.create: user ${options.user}: without a range in /etc/subuid and /etc/subgid for uid ${process.geteuid?.()}, the sandbox's user namespace has only uid 0 (add one with usermod --add-subuids/--add-subgids)`, { code: 'unsupported' });
+      }
     }
     let layers: string[];
     let image: ResolvedImage['config'] | undefined;
@@ -242,8 +259,15 @@ export class Sandbox {
     trackOpen(this.dirs, true);
     try {
       await makeSandboxDir(this.dirs);
-      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes);
+      const diskBytes = effectiveLimits(this.options.limits, undefined).diskBytes;
+      if (sandboxRootless()) {
+        this.keeper = await mountLayer(this.dirs, this.layers, diskBytes);
+        if (this.keeper) trackOpen(this.dirs, true, this.keeper.pid);
+      } else {
+        await mountSandboxLayer(this.dirs, this.layers, diskBytes);
+      }
     } catch (e) {
+      await this.keeper?.stop();
       await removeSandboxDir(this.dirs).catch(() => undefined);
       trackOpen(this.dirs, false);
       throw e;
@@ -257,9 +281,25 @@ export class Sandbox {
     if (this.active.size) throw new HakoError(`hako: sandbox ${this.id}: reset while a run is in progress`, { code: 'bad-state' });
     if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: reset while a reset is in progress`, { code: 'bad-state' });
     this.resetting = (async () => {
-      await mountSandboxLayer(this.dirs, this.layers, effectiveLimits(this.options.limits, undefined).diskBytes, true);
+      const diskBytes = effectiveLimits(this.options.limits, undefined).diskBytes;
+      if (this.keeper) {
+        // a new keeper: the old one's disk goes with its namespaces
+        await this.keeper.stop();
+        this.keeper = undefined;
+        this.keeper = await mountLayer(this.dirs, this.layers, diskBytes);
+        if (this.keeper) trackOpen(this.dirs, true, this.keeper.pid);
+        return;
+      }
+      await mountSandboxLayer(this.dirs, this.layers, diskBytes, true);
     })().finally(() => { this.resetting = undefined; });
     return this.resetting;
+  }
+
+  /** A path of the sandbox's mounts as this process reaches it: without root, through the keeper. */
+  private view(path: string): string {
+    if (!sandboxRootless()) return path;
+    if (!this.keeper) throw new HakoError(`hako: sandbox ${this.id}: its writable layer is being reset`, { code: 'bad-state' });
+    return this.keeper.view(path);
   }
 
   private open(verb: string): void {
@@ -356,7 +396,7 @@ export class Sandbox {
     return o.workdir ?? this.options.workdir ?? this.image?.workingDir ?? '/';
   }
 
-  private specFor(argv: string[], o: SandboxRunOptions, limits: ReturnType<typeof effectiveLimits>, runDir: string): Spec {
+  private specFor(argv: string[], o: SandboxRunOptions, limits: ReturnType<typeof effectiveLimits>, runDir: string, rootless?: RootlessRun): Spec {
     const spec = defaultSpec({ rootless: false });
     const user = this.user();
     const none: string[] = [];
@@ -367,12 +407,14 @@ export class Sandbox {
       env: this.envFor(o),
       cwd: this.cwdFor(o),
       capabilities: { bounding: none, effective: none, permitted: none, ambient: none, inheritable: none },
-      rlimits: rlimitsOf(limits),
+      rlimits: [...rlimitsOf(limits, rootless !== undefined && rootless.plan.cgroupsPath === undefined), ...(rootless?.plan.rlimits ?? [])],
       noNewPrivileges: true,
     };
     spec.root = { path: this.dirs.rootfs, readonly: false };
     spec.hostname = this.options.hostname ?? 'sandbox';
-    const mounts: Mount[] = (spec.mounts ?? []).filter((m) => m.destination !== '/dev/shm' && m.destination !== '/sys/fs/cgroup');
+    let mounts: Mount[] = (spec.mounts ?? []).filter((m) => m.destination !== '/dev/shm' && m.destination !== '/sys/fs/cgroup');
+    // only uid and gid 0 in a user namespace of the user's own ids: no tty group for devpts
+    if (rootless?.keeper.single) mounts = mounts.map((m) => (m.destination === '/dev/pts' ? { ...m, options: (m.options ?? []).filter((x) => x !== 'gid=5') } : m));
     mounts.push({ destination: '/dev/shm', type: 'bind', source: join(runDir, 'shm'), options: ['rbind', 'nosuid', 'nodev', 'noexec'] });
     mounts.push({ destination: '/tmp', type: 'bind', source: join(runDir, 'tmp'), options: ['rbind', 'nosuid', 'nodev'] });
     for (const m of this.options.mounts ?? []) {
@@ -382,6 +424,16 @@ export class Sandbox {
     const linux = spec.linux ?? {};
     linux.namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
     linux.resources = resourcesOf(limits);
+    if (rootless) {
+      // the keeper's user and mount namespaces, joined; the run's own mount namespace is a copy
+      // of the keeper's (copyJoinedMount), so the keeper's is never changed
+      const k = rootless.keeper.pid;
+      linux.namespaces = [{ type: 'user', path: `/proc/${k}/ns/user` }, { type: 'mount', path: `/proc/${k}/ns/mnt` },
+        { type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'cgroup' }];
+      if (rootless.plan.resources) linux.resources = rootless.plan.resources;
+      else delete linux.resources;
+      if (rootless.plan.cgroupsPath) linux.cgroupsPath = rootless.plan.cgroupsPath;
+    }
     linux.seccomp = sandboxSeccomp();
     linux.maskedPaths = [...(linux.maskedPaths ?? []), '/proc/kallsyms', '/proc/sysrq-trigger', '/sys/devices/virtual/powercap', '/sys/kernel'];
     spec.linux = linux;
@@ -405,8 +457,15 @@ export class Sandbox {
     if (this.resetting) throw new HakoError(`hako: sandbox ${this.id}: ${live ? 'spawn' : 'run'} while its writable layer is being reset`, { code: 'bad-state' });
     if (!late) this.checkRun(argv, o, live);
     const limits = effectiveLimits(this.options.limits, { ...o.limits, ...(o.timeoutMs !== undefined ? { wallTimeMs: o.timeoutMs } : {}) });
-    const n = ++this.runs;
+    const n = this.runs + 1;
     const id = `${this.id}-${n}`;
+    let rootless: RootlessRun | undefined;
+    if (sandboxRootless()) {
+      if (!this.keeper) throw new HakoError(`hako: sandbox ${this.id}: its writable layer is being reset`, { code: 'bad-state' });
+      const explicit = new Set([...Object.keys(this.options.limits ?? {}), ...Object.keys(o.limits ?? {})]);
+      rootless = { keeper: this.keeper, plan: rootlessPlan(limits, explicit, !!this.options.bestEffort, id) };
+    }
+    this.runs = n;
     const runDir = join(this.dirs.runs, String(n));
     const stdin = new PassThrough();
     const stdout = new PassThrough();
@@ -421,8 +480,11 @@ export class Sandbox {
     this.active.add(entry);
     const result = (async (): Promise<SandboxResult> => {
       let t0 = performance.now();
-      layout ??= detectCgroups();
-      const cg = cgroupManager(undefined, id, { layout, ownParent: true });
+      const noCgroup = rootless !== undefined && rootless.plan.cgroupsPath === undefined;
+      // rootless without a delegated cgroup: none (there may be no cgroup filesystem to look at)
+      if (!noCgroup) layout ??= detectCgroups();
+      const cg: CgroupManager = noCgroup ? new NoCgroup(1, 0, id)
+        : rootless?.plan.cgroupsPath !== undefined ? cgroupManager(rootless.plan.cgroupsPath, id, { layout: layout! }) : cgroupManager(undefined, id, { layout: layout!, ownParent: true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let total = 0;
@@ -437,7 +499,7 @@ export class Sandbox {
       const onAbort = () => kill('error');
       try {
         const made = async () => {
-          for (const d of [runDir, join(runDir, 'tmp'), join(runDir, 'shm')]) {
+          for (const d of [runDir, join(runDir, 'tmp'), join(runDir, 'shm')].map((p) => this.view(p))) {
             await mkdir(d, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
           }
         };
@@ -450,18 +512,18 @@ export class Sandbox {
             await made();
           });
           // mkdir's mode goes through the umask: the sticky, world-writable dirs are set after
-          await Promise.all([chmod(join(runDir, 'tmp'), 0o1777), chmod(join(runDir, 'shm'), 0o1777)]);
+          await Promise.all([chmod(this.view(join(runDir, 'tmp')), 0o1777), chmod(this.view(join(runDir, 'shm')), 0o1777)]);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code ?? String(e);
           throw new HakoError(`hako: sandbox ${this.id}: cannot make the run's /tmp and /dev/shm: ${code}${code === 'ENOSPC' ? ' (the sandbox\'s disk is full: its files or inodes)' : ''}`, { code: 'io' });
         }
-        before = await diskUsed(this.dirs.disk);
-        const spec = this.specFor(late ? ['/'] : argv, o, limits, runDir);
+        before = await diskUsed(this.view(this.dirs.disk));
+        const spec = this.specFor(late ? ['/'] : argv, o, limits, runDir, rootless);
         const stdinMode = live || late || o.stdin !== undefined ? 'pipe' : 'ignore';
         // the run's clock: its wall-clock limit, the CPU-time watch and the abort signal
         const clock = (ro: SandboxRunOptions, wallMs: number) => {
           wall = setTimeout(() => kill('timeout'), wallMs);
-          if (limits.cpuTimeMs !== undefined) {
+          if (limits.cpuTimeMs !== undefined && !noCgroup) {
             const limitNs = limits.cpuTimeMs * 1e6;
             const every = Math.max(10, Math.min(100, Math.floor(limits.cpuTimeMs / 10)));
             let reading = false;
@@ -481,7 +543,7 @@ export class Sandbox {
           runOptions = fired.o;
           entry.armed = false;
           t0 = performance.now();
-          before = await diskUsed(this.dirs.disk);
+          before = await diskUsed(this.view(this.dirs.disk));
           baseStats = safe(() => cg.stats(), undefined);
           baseCpuNs = (await cpuUsageNs(cg)) ?? 0;
           resetPeak(cg);
@@ -498,6 +560,7 @@ export class Sandbox {
           ...(late ? { lateExec: fire } : {}),
           ...(this.network ? { network: this.network.runtime, onNetwork: (pid: number) => guardNetwork(pid, this.network!) } : {}),
           ...(typeof this.user() === 'string' ? { user: this.user() as string } : {}),
+          ...(rootless ? { copyJoinedMount: true } : {}),
         });
         if (reason) handle.kill('SIGKILL');
         if (live && handle.stdin) stdin.pipe(handle.stdin);
@@ -542,6 +605,8 @@ export class Sandbox {
         else if (reason === 'output-limit' || reason === 'error') status = reason;
         else if (oom) status = 'memory';
         else if (reason === 'cpu-time' || (limits.cpuTimeMs !== undefined && cpuNs >= limits.cpuTimeMs * 1e6 && r?.signal)) status = 'cpu-time';
+        // without a cgroup, RLIMIT_CPU ends a process: SIGXCPU at the soft limit, SIGKILL at the hard
+        else if (noCgroup && limits.cpuTimeMs !== undefined && reason === undefined && (r?.signal === osc.signals.SIGXCPU || r?.signal === osc.signals.SIGKILL)) status = 'cpu-time';
         else if (reason === 'timeout') status = 'timeout';
         else if (r?.signal) status = 'signal';
         else status = r?.status === 0 ? 'ok' : 'exit';
@@ -549,6 +614,7 @@ export class Sandbox {
           status, exitCode: r?.status ?? null, signal: r?.signal ? (SIGNAL_NAMES.get(r.signal) ?? String(r.signal)) : null,
           stdout: Buffer.concat(out), stderr: Buffer.concat(err), usage,
         };
+        if (rootless?.plan.notEnforced.length) res.notEnforced = rootless.plan.notEnforced;
         if (status === 'error') res.error = failure ?? (runOptions.signal?.aborted ? 'hako: sandbox: the run was aborted' : 'hako: sandbox: the run was killed (close)');
         return res;
       } finally {
@@ -561,11 +627,12 @@ export class Sandbox {
         // the runtime removes the container (cgroup, state) after the run returns: what is left of
         // it goes off the caller's path, and close() waits for it
         const cleanup = (async () => {
-          await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+          const k = this.keeper;
+          if (!rootless || k === rootless.keeper) await rm(rootless ? k!.view(runDir) : runDir, { recursive: true, force: true }).catch(() => undefined);
           await this.runtime.delete(id, true).catch(() => undefined);
           // the runtime's removal took the cgroup: destroying it again costs a failed rmdir per
           // hierarchy (nine on a v1 host), each a thrown error on the event loop
-          if (!(cg instanceof V1Manager || cg instanceof V2Manager) || cg.exists()) await safeAsync(() => cg.destroyAsync());
+          if (!noCgroup && (!(cg instanceof V1Manager || cg instanceof V2Manager) || cg.exists())) await safeAsync(() => cg.destroyAsync());
         })();
         this.cleanups.add(cleanup);
         void cleanup.finally(() => this.cleanups.delete(cleanup));
@@ -585,7 +652,7 @@ export class Sandbox {
         systemNs: minus(stats.cpu.systemNs, base.cpu.systemNs) as typeof stats.cpu.systemNs, usageNs: minus(stats.cpu.usageNs, base.cpu.usageNs) as typeof stats.cpu.usageNs };
     }
     const pidsPeak = await pidsPeakOf(cg);
-    const after = await diskUsed(this.dirs.disk);
+    const after = this.keeper || !sandboxRootless() ? await diskUsed(this.view(this.dirs.disk)) : before;
     return {
       wallMs,
       cpuUserMs: Math.round((stats?.cpu?.userNs ?? stats?.cpu?.usageNs ?? 0) / 1e6),
@@ -614,9 +681,17 @@ export class Sandbox {
       for (const a of this.active) a.kill();
       await Promise.all([...this.active].map((a) => a.done));
       await this.resetting?.catch(() => undefined);
-      // the runs' containers (state, cgroups) go while the layer is unmounted: every process of
-      // them has ended with its run (a lazy unmount lets a last removal of a run's /tmp finish)
-      await Promise.all([...this.cleanups, removeSandboxLayerDir(this.dirs)]);
+      if (this.keeper) {
+        // a rootless sandbox: the runs' leftovers are removed through the keeper, then it goes
+        // (and the disk and overlay with its namespaces)
+        await Promise.all([...this.cleanups]);
+        await this.keeper.stop();
+        await removeSandboxDir(this.dirs);
+      } else {
+        // the runs' containers (state, cgroups) go while the layer is unmounted: every process of
+        // them has ended with its run (a lazy unmount lets a last removal of a run's /tmp finish)
+        await Promise.all([...this.cleanups, removeSandboxLayerDir(this.dirs)]);
+      }
       trackOpen(this.dirs, false);
     })();
     return this.closing;
@@ -643,11 +718,17 @@ export class Sandbox {
       if (gone.has(sb) || !(await listSandboxes(root)).includes(sb)) await runtime.delete(c.id, true).catch(() => undefined);
     }
     for (const id of gone) {
-      await removeSandboxDir(sandboxDirs(root, id));
+      await removeSandboxDir(sandboxDirs(root, id)); // without root: its keeper is killed, if it is still there
       removed.push(id);
     }
     return removed;
   }
+}
+
+interface RootlessRun { keeper: Keeper; plan: ReturnType<typeof rootlessPlan> }
+
+function keeperSingle(): boolean {
+  return keeperMaps().single;
 }
 
 function safe<T>(fn: () => T, fallback: T): T {

@@ -6,8 +6,8 @@
 // same user on the same bundle, is the control.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { cgroupDirs, HAKO, lines, NO_RUNC, oneLineError, RUNC, runSync, scoped, show, waitUntil } from './oci-util.mjs';
 import { createUser, removeUser } from './util.mjs';
 
@@ -60,6 +60,56 @@ test('a user without root runs a container of its own ids (setgroups denied, no 
   const rc = asUser(s, NOBODY, NOBODY, xdg, RUNC, ['run', s.runcId()], { cwd: b.dir });
   assert.equal(rc.status, 0, show(rc));
   assert.deepEqual(lines(rc.stdout), expected, show(rc));
+}));
+
+test('a user without root where no cgroup filesystem is visible: the container runs without a cgroup, not "no cgroup filesystem is mounted"', { skip }, scoped(async (s) => {
+  const xdg = xdgDir(s);
+  const b = rootlessBundle(s, NOBODY, NOBODY).sh('id -u; ls -A /sys/fs/cgroup | wc -l');
+  const id = s.id();
+  // a mount namespace of its own (private: the host's mounts are untouched) without /sys/fs/cgroup
+  const run = (file) => runSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'umount -R /sys/fs/cgroup && exec "$@"', 'sh',
+    'setpriv', '--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', file, 'run', file === RUNC ? s.runcId() : id], { env: s.env({ XDG_RUNTIME_DIR: xdg }), cwd: b.dir });
+  const r = run(HAKO);
+  assert.equal(r.status, 0, show(r));
+  assert.deepEqual(lines(r.stdout), ['0', '0'], show(r));
+  assert.match(r.stderr, /^hako: rootless: the container runs without a cgroup \(no cgroup filesystem is mounted/, show(r));
+  assert.deepEqual(readdirSync(join(xdg, 'hako')).filter((n) => n !== '@locks'), []);
+  // runc (1.1) refuses here ("no cgroup mount found in mountinfo"): docs/differences-from-runc.md
+  const rc = run(RUNC);
+  assert.notEqual(rc.status, 0, show(rc));
+}));
+
+test('a user without root with a delegated cgroup: the container\'s cgroup goes there, with its limits (as runc\'s path relative to its own cgroup)', { skip }, scoped(async (s) => {
+  const xdg = xdgDir(s);
+  const id = s.id();
+  // the delegation, as systemd makes one: a cgroup of the user's in every hierarchy, the user's process in it
+  const name = `hako-deleg-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+    .filter((f) => f.length > 9 && ['cgroup', 'cgroup2'].includes(f[f.indexOf('-') + 1])).map((f) => f[4]);
+  const dirs = mounts.map((m) => join(m, name));
+  try {
+    for (const d of dirs) {
+      mkdirSync(d);
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) if (existsSync(join(d, f))) writeFileSync(join(d, f), readFileSync(join(dirname(d), f)));
+      chownSync(d, NOBODY, NOBODY);
+      for (const f of readdirSync(d)) { try { chownSync(join(d, f), NOBODY, NOBODY); } catch { /* read-only */ } }
+    }
+    const memory = dirs.find((d) => existsSync(join(d, 'memory.limit_in_bytes')) || existsSync(join(d, 'memory.max')));
+    const limitFile = existsSync(join(memory, 'memory.max')) ? 'memory.max' : 'memory.limit_in_bytes';
+    const b = rootlessBundle(s, NOBODY, NOBODY, (c) => { c.linux.resources = { memory: { limit: 64 << 20 } }; })
+      .sh(`cat /sys/fs/cgroup/${limitFile === 'memory.max' ? '' : `${memory.split('/')[4]}/`}${limitFile}; grep -c ':/${name}/${id}$' /proc/self/cgroup`);
+    const enter = dirs.map((d) => `echo $$ > ${d}/cgroup.procs`).join('; ');
+    const r = runSync('sh', ['-c', `${enter}; exec setpriv --reuid ${NOBODY} --regid ${NOBODY} --clear-groups -- "$0" run ${id}`, HAKO], { env: s.env({ XDG_RUNTIME_DIR: xdg }), cwd: b.dir });
+    assert.equal(r.status, 0, show(r));
+    // the limit, in the container's cgroup (its cgroup mount shows it), which is in the delegated one
+    assert.equal(lines(r.stdout)[0], String(64 << 20), show(r));
+    assert.equal(lines(r.stdout)[1], String(dirs.length), show(r));
+    assert.doesNotMatch(r.stderr, /without a cgroup/, show(r));
+    assert.deepEqual(dirs.flatMap((d) => readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)), [], 'the container\'s cgroup is removed');
+  } finally {
+    for (const d of dirs) { try { rmdirSync(d); } catch { /* reported by the scope */ } }
+  }
+  assert.deepEqual(dirs.filter((d) => existsSync(d)), []);
 }));
 
 test('a user without root: create, start, exec, ps, kill and delete', { skip }, scoped(async (s) => {

@@ -76,3 +76,16 @@ test('the planner follows the HostFacts it is given, not the host it runs on', (
   assert.doesNotThrow(() => procBind(true));
   assert.throws(() => procBind(false), /\/proc cannot be mounted because it is not of type proc/);
 });
+
+test('copyJoinedMount: a mount namespace joined by path is copied (a new one after the setns), and devices are bound in a joined user namespace', () => {
+  const spec = { linux: { namespaces: [{ type: 'user', path: '/proc/7/ns/user' }, { type: 'mount', path: '/proc/7/ns/mnt' }, { type: 'pid' }] } };
+  const host = facts({ bindSources: new Map([['/no/such/source/on/this/host', { kind: 'dir', procfs: false }]]) });
+  const plain = createPlan(input(host, spec));
+  const copied = createPlan({ ...input(host, spec), copyJoinedMount: true });
+  const setns = (b) => b.nsText.filter((t) => t.includes('setns(')).map((t) => t.replace(/^.*setns/, 'setns'));
+  assert.deepEqual(setns(copied), ['setns(/proc/7/ns/user, CLONE_NEWUSER)', 'setns(/proc/7/ns/mnt, CLONE_NEWNS)']);
+  assert.deepEqual(plain.nsText.filter((t) => t.startsWith('unshare(')), ['unshare(CLONE_NEWPID)']);
+  assert.deepEqual(copied.nsText.filter((t) => t.startsWith('unshare(')), ['unshare(CLONE_NEWPID|CLONE_NEWNS)']);
+  // /dev: no mknod in a user namespace (joined too): the host's nodes are bound
+  assert.ok(copied.initText.some((t) => /bind .*\/dev\/null/.test(t)), copied.initText.filter((t) => t.includes('/dev/null')).join('\n'));
+});

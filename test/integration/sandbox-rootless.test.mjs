@@ -1,0 +1,248 @@
+// Sandboxes for a user without root (issue 12): each test runs a small Node program as a throw-away
+// user (createUser: a /etc/subuid and /etc/subgid range of its own) through setpriv. The sandbox's
+// disk and overlay live in a keeper process's user and mount namespaces; limits go through a
+// delegated cgroup when the user has one (simulated here as root: a cgroup chowned to the user in
+// every hierarchy, the user's process in it), otherwise through rlimits, and a limit asked for that
+// cannot be held is refused unless bestEffort. Each test asserts nothing is left: no process of the
+// user (the keeper), no state, no cgroup.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { makeRootfs, runSync, scoped, waitUntil } from './oci-util.mjs';
+import { createUser, NODE, removeUser } from './util.mjs';
+
+const HAS_TOOLS = ['/usr/bin/setpriv', '/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/bin/unshare'].every((f) => existsSync(f));
+const skip = !HAS_TOOLS && 'setpriv and unshare (util-linux) and newuidmap/newgidmap (uidmap) are needed';
+
+let user;
+before(async () => { if (!skip) user = await createUser(); });
+after(async () => { if (user) await removeUser(user); });
+
+/** The user's processes (the keeper is one). */
+function userProcesses() {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return statSync(`/proc/${p}`).uid === user.uid && readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z'; } catch { return false; }
+  });
+}
+
+/** A rootfs, a sandbox root and an XDG_RUNTIME_DIR the user can use, under the scope's dir. */
+function setUp(s) {
+  const top = s.path('rootless');
+  mkdirSync(top, { mode: 0o755 });
+  const rootfs = join(top, 'rootfs');
+  makeRootfs(rootfs);
+  for (const a of ['yes', 'seq']) symlinkSync('busybox', join(rootfs, 'bin', a));
+  mkdirSync(join(rootfs, 'box'));
+  // the user's own base, as an image store of the user's unpacks it (files of ids the sandbox's
+  // user namespace does not map could not be written even by its root)
+  runSync('chown', ['-R', '-h', `${user.uid}:${user.gid}`, rootfs]);
+  const root = join(top, 'sb');
+  const xdg = join(top, 'xdg');
+  for (const d of [root, xdg]) { mkdirSync(d, { mode: 0o700 }); chownSync(d, user.uid, user.gid); }
+  return { rootfs, root, xdg };
+}
+
+/** Runs `body` (an async function's text; `Sandbox`, `out`, `rootfs` and `root` in scope) as the
+ * user, inside the cgroups `cgroups` (host dirs) when given; returns `out` as the program left it. */
+async function asUser(s, env, body, { cgroups = [], onLine } = {}) {
+  const dist = join(dirname(dirname(user.hako)), 'dist', 'index.js');
+  const script = `const { Sandbox } = await import(${JSON.stringify(dist)});
+    const rootfs = ${JSON.stringify(env.rootfs)}; const root = ${JSON.stringify(env.root)}; const out = {};
+    const fail = (e) => ({ code: e.code, message: e.message });
+    try { ${body} } catch (e) { out.thrown = fail(e); }
+    console.log(JSON.stringify(out));`;
+  const enter = cgroups.map((d) => `echo $$ > ${d}/cgroup.procs`).join('; ');
+  const child = spawn('sh', ['-c', `${enter}${enter ? '; ' : ''}exec setpriv --reuid ${user.uid} --regid ${user.gid} --clear-groups -- "$0" --input-type=module -e "$1"`, NODE, script],
+    { cwd: '/', env: { PATH: process.env.PATH, XDG_RUNTIME_DIR: env.xdg, HOME: user.home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => { stdout += c; onLine?.(stdout, child); });
+  child.stderr.on('data', (c) => { stderr += c; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  const status = await new Promise((r) => child.on('exit', (c, sig) => r(c ?? sig)));
+  clearTimeout(timer);
+  if (onLine) return { status, stdout, stderr };
+  assert.equal(status, 0, `${stderr}\n${stdout}`);
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+/** Nothing of the user's sandboxes is left: no process of the user, nothing in the sandbox root. */
+async function assertNothingLeft(env) {
+  await waitUntil(() => userProcesses().length === 0, { timeoutMs: 5000, what: "the user's processes (keepers) to end" });
+  const left = readdirSync(env.root).filter((n) => n !== 'containers');
+  const store = join(env.root, 'containers');
+  if (existsSync(store)) left.push(...readdirSync(store).filter((n) => n !== '@locks').map((n) => `container ${n}`));
+  assert.deepEqual(left, [], 'sandbox state left behind');
+}
+
+test('rootless: verdicts, a session, files, symlinks refused, rlimits, refused and best-effort limits, ENOSPC; nothing left', { skip }, scoped(async (s) => {
+  const env = setUp(s);
+  const hostFree = statfsSync(env.root).bfree;
+  const out = await asUser(s, env, `
+    out.caps = await Sandbox.capabilities();
+    try { await Sandbox.create({ rootfs, root, limits: { memoryBytes: 64 << 20 } }); } catch (e) { out.memRefused = fail(e); }
+    const sb = await Sandbox.create({ rootfs, root, limits: { diskBytes: 8 << 20, fileSizeBytes: 64 << 20 } });
+    out.keeper = JSON.parse(await (await import('node:fs/promises')).readFile(root + '/' + sb.id + '/keeper', 'utf8')).pid;
+    const r1 = await sb.run(['sh', '-c', 'echo out; echo err >&2; id -u; cat /proc/self/uid_map | tr -s " "; echo kept > /box/f; exit 3']);
+    out.r1 = { status: r1.status, exitCode: r1.exitCode, stdout: r1.stdout.toString(), stderr: r1.stderr.toString(), notEnforced: r1.notEnforced };
+    out.session = (await sb.run(['cat', '/box/f'])).stdout.toString();
+    await sb.writeFile('/box/in.txt', 'from the host\\n');
+    out.wrote = (await sb.run(['sh', '-c', 'cat /box/in.txt; stat -c %u /box/in.txt'])).stdout.toString();
+    out.read = (await sb.readFile('/box/f')).toString();
+    await sb.run(['sh', '-c', 'ln -s /etc/passwd /box/l; ln -s / /box/d']);
+    for (const p of ['/box/l', '/box/d/etc/passwd']) { try { await sb.readFile(p); out[p] = 'read'; } catch (e) { out[p] = e.code; } }
+    out.timeout = (await sb.run(['sleep', '5'], { timeoutMs: 300 })).status;
+    out.output = (await sb.run(['yes'], { limits: { outputBytes: 1000 } })).status;
+    out.cpu = (await sb.run(['sh', '-c', 'while :; do :; done'], { limits: { cpuTimeMs: 1000, wallTimeMs: 10000 } })).status;
+    // RLIMIT_NPROC counts the sandbox's user namespace only: the user's host processes do not count
+    const { spawn } = await import('node:child_process');
+    const host = Array.from({ length: 8 }, () => spawn('sleep', ['20'], { stdio: 'ignore' }));
+    const small = await sb.run(['sh', '-c', 'sleep 1 & sleep 1 & wait; echo forked'], { limits: { pids: 5 } });
+    out.small = small.stdout.toString();
+    const bomb = await sb.run(['sh', '-c', '(i=0; while [ $i -lt 40 ]; do sleep 3 & i=$((i+1)); done) 2>/dev/null; set -- /proc/[0-9]*; echo $#'], { limits: { pids: 16 } });
+    out.bomb = bomb.stdout.toString().trim();
+    for (const h of host) h.kill('SIGKILL');
+    try { await sb.run(['true'], { limits: { cpus: 0.5 } }); out.cpusRun = 'ran'; } catch (e) { out.cpusRun = fail(e); }
+    const full = await sb.run(['dd', 'if=/dev/zero', 'of=/big', 'bs=1M', 'count=32']);
+    out.full = full.stderr.toString();
+    await sb.close();
+    const be = await Sandbox.create({ rootfs, root, bestEffort: true, limits: { memoryBytes: 64 << 20 } });
+    const r2 = await be.run(['true']);
+    out.bestEffort = { status: r2.status, notEnforced: r2.notEnforced };
+    await be.close();`);
+  assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
+  // what it says it enforces here (no delegated cgroup)
+  assert.equal(out.caps.memoryBytes.enforced, false, JSON.stringify(out.caps.memoryBytes));
+  assert.match(out.caps.memoryBytes.how, /no delegated cgroup/);
+  assert.equal(out.caps.pids.enforced, true);
+  assert.match(out.caps.pids.how, /RLIMIT_NPROC/);
+  assert.match(out.caps.cpuTimeMs.how, /RLIMIT_CPU, per process/);
+  assert.equal(out.caps.overlay.enforced, true);
+  assert.equal(out.caps.userNamespace.enforced, true);
+  // an explicit limit that cannot be held: refused, naming it; with bestEffort it runs, and says so
+  assert.equal(out.memRefused.code, 'unsupported');
+  assert.match(out.memRefused.message, /^hako: sandbox: limits\.memoryBytes: cannot be enforced for a user without root here .*bestEffort/);
+  assert.equal(out.cpusRun.code, 'unsupported');
+  assert.match(out.cpusRun.message, /limits\.cpus/);
+  assert.deepEqual(out.bestEffort, { status: 'ok', notEnforced: ['memoryBytes'] });
+  // verdicts; uid 0 is the user, its subordinate range above it
+  assert.equal(out.r1.status, 'exit');
+  assert.equal(out.r1.exitCode, 3);
+  assert.equal(out.r1.stdout, `out\n0\n 0 ${user.uid} 1\n 1 ${user.subStart} ${user.subCount}\n`);
+  assert.equal(out.r1.stderr, 'err\n');
+  assert.deepEqual(out.r1.notEnforced, ['memoryBytes'], 'the default memory limit is left out, and reported');
+  assert.equal(out.session, 'kept\n');
+  assert.equal(out.wrote, 'from the host\n0\n');
+  assert.equal(out.read, 'kept\n');
+  assert.equal(out['/box/l'], 'permission');
+  assert.equal(out['/box/d/etc/passwd'], 'permission');
+  assert.equal(out.timeout, 'timeout');
+  assert.equal(out.output, 'output-limit');
+  assert.equal(out.cpu, 'cpu-time');
+  assert.equal(out.small, 'forked\n', 'pids 5 with 8 host processes of the user: counted in the user namespace');
+  const n = Number(out.bomb);
+  assert.ok(n >= 8 && n <= 17, `the bomb forked up to the limit: ${out.bomb} processes`);
+  assert.match(out.full, /No space left on device/);
+  assert.ok(Math.abs(statfsSync(env.root).bfree - hostFree) * statfsSync(env.root).bsize < 4 << 20, 'the host disk did not fill');
+  assert.ok(!existsSync(`/proc/${out.keeper}`) || readFileSync(`/proc/${out.keeper}/stat`, 'utf8').includes(') Z'), 'the keeper is gone');
+  await assertNothingLeft(env);
+}));
+
+/** A cgroup delegated to the user in every hierarchy (as systemd delegates one), for `fn`. */
+async function withDelegation(s, fn) {
+  const name = `hako-deleg-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+    .filter((f) => f.length > 9 && ['cgroup', 'cgroup2'].includes(f[f.indexOf('-') + 1])).map((f) => f[4]);
+  const dirs = mounts.map((m) => join(m, name));
+  for (const d of dirs) {
+    mkdirSync(d);
+    // a new cpuset cgroup takes no process until it has CPUs and memory nodes
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) if (existsSync(join(d, f))) writeFileSync(join(d, f), readFileSync(join(dirname(d), f)));
+    chownSync(d, user.uid, user.gid);
+    for (const f of readdirSync(d)) { try { chownSync(join(d, f), user.uid, user.gid); } catch { /* read-only file */ } }
+  }
+  try {
+    await fn(dirs);
+  } finally {
+    await waitUntil(() => userProcesses().length === 0, { timeoutMs: 5000, what: "the user's processes to end" });
+    const children = dirs.flatMap((d) => readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(d, e.name)));
+    for (const d of dirs) { try { rmdirSync(d); } catch { /* reported below */ } }
+    assert.deepEqual(children, [], "runs' cgroups left in the delegated cgroup");
+    assert.deepEqual(dirs.filter((d) => existsSync(d)), []);
+  }
+}
+
+test('rootless with a delegated cgroup: memory and pids are cgroup limits, usage from the cgroup; nothing left', { skip }, scoped(async (s) => {
+  const env = setUp(s);
+  await withDelegation(s, async (cgroups) => {
+    const out = await asUser(s, env, `
+      out.caps = await Sandbox.capabilities();
+      const sb = await Sandbox.create({ rootfs, root, limits: { memoryBytes: 32 << 20, pids: 24, wallTimeMs: 20000 } });
+      const hog = await sb.run(['sh', '-c', 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done']);
+      out.hog = { status: hog.status, error: hog.error, maxRssBytes: hog.usage.maxRssBytes, notEnforced: hog.notEnforced };
+      const bomb = await sb.run(['sh', '-c', 'b() { b | b & }; b; sleep 5'], { limits: { wallTimeMs: 1500 } });
+      out.bomb = { status: bomb.status, pidsPeak: bomb.usage.pidsPeak };
+      const ok = await sb.run(['sh', '-c', 'cat /proc/self/cgroup | grep memory']);
+      out.ok = { status: ok.status, stdout: ok.stdout.toString(), cpu: ok.usage.cpuUserMs + ok.usage.cpuSystemMs };
+      await sb.close();`, { cgroups });
+    assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
+    assert.equal(out.caps.memoryBytes.enforced, true, JSON.stringify(out.caps));
+    assert.match(out.caps.cgroups.how, /delegated/);
+    assert.equal(out.hog.status, 'memory', JSON.stringify(out.hog));
+    assert.ok(out.hog.maxRssBytes > 16 << 20 && out.hog.maxRssBytes <= (32 << 20) + (1 << 20), `maxRssBytes ${out.hog.maxRssBytes}`);
+    assert.equal(out.hog.notEnforced, undefined);
+    assert.ok(out.bomb.pidsPeak <= 24 && out.bomb.pidsPeak >= 10, `pidsPeak ${out.bomb.pidsPeak}`);
+    assert.equal(out.ok.status, 'ok');
+    assert.equal(out.ok.stdout.trim().split(':').pop(), '/', "the run is in a cgroup namespace of its own cgroup");
+  });
+  await assertNothingLeft(env);
+}));
+
+test('rootless: a SIGKILLed Node process leaves what `hako sandbox prune`, as the user, removes', { skip }, scoped(async (s) => {
+  const env = setUp(s);
+  const r = await asUser(s, env, `
+    const sb = await Sandbox.create({ rootfs, root });
+    await sb.writeFile('/box/x', 'x');
+    sb.run(['sleep', '30']);
+    setTimeout(() => console.log('running'), 500);
+    await new Promise(() => {});`, { onLine: (text, child) => { if (text.includes('running')) child.kill('SIGKILL'); } });
+  assert.equal(r.status, 'SIGKILL', r.stderr);
+  // the keeper reads EOF and goes, and the run with its helper: no process of the user is left
+  await waitUntil(() => userProcesses().length === 0, { timeoutMs: 5000, what: 'the keeper and the run to end' });
+  assert.equal(readdirSync(env.root).filter((n) => n !== 'containers').length, 1, 'the state is left for prune');
+  const p = runSync('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups', '--', user.hako, 'sandbox', 'prune', '--sandbox-root', env.root],
+    { env: { PATH: process.env.PATH, XDG_RUNTIME_DIR: env.xdg }, cwd: '/' });
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(p.stdout, /^[0-9a-f]{12}\n$/);
+  await assertNothingLeft(env);
+  // `hako sandbox check` as the user says what is enforced, with --json
+  const c = runSync('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups', '--', user.hako, 'sandbox', 'check', '--json'],
+    { env: { PATH: process.env.PATH, XDG_RUNTIME_DIR: env.xdg }, cwd: '/' });
+  assert.equal(c.status, 0, c.stderr);
+  assert.equal(JSON.parse(c.stdout).memoryBytes.enforced, false);
+}));
+
+test('rootless without /etc/subuid ranges: a single-id map (setgroups denied), and a user other than 0 refused', { skip }, scoped(async (s) => {
+  const env = setUp(s);
+  const range = `${user.subStart}-${user.subStart + user.subCount - 1}`;
+  assert.equal(runSync('usermod', ['--del-subuids', range, '--del-subgids', range, user.name]).status, 0);
+  try {
+    const out = await asUser(s, env, `
+      try { await Sandbox.create({ rootfs, root, user: 1000 }); } catch (e) { out.refused = fail(e); }
+      const sb = await Sandbox.create({ rootfs, root });
+      const r = await sb.run(['sh', '-c', 'id -u; cat /proc/self/setgroups; cat /proc/self/uid_map | tr -s " "; echo x > /box/x; cat /box/x']);
+      out.r = { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+      out.caps = (await Sandbox.capabilities()).userNamespace;
+      await sb.close();`);
+    assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
+    assert.equal(out.refused.code, 'unsupported');
+    assert.match(out.refused.message, /user 1000: without a range in \/etc\/subuid/);
+    assert.deepEqual(out.r, { status: 'ok', stdout: `0\ndeny\n 0 ${user.uid} 1\nx\n`, stderr: '' });
+    assert.match(out.caps.how, /only uid and gid 0/);
+  } finally {
+    assert.equal(runSync('usermod', ['--add-subuids', range, '--add-subgids', range, user.name]).status, 0);
+  }
+  await assertNothingLeft(env);
+}));
