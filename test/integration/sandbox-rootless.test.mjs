@@ -231,6 +231,7 @@ test('rootless without /etc/subuid ranges: a single-id map (setgroups denied), a
   try {
     const out = await asUser(s, env, `
       try { await Sandbox.create({ rootfs, root, user: 1000 }); } catch (e) { out.refused = fail(e); }
+      try { await Sandbox.create({ rootfs, root, network: 'slirp4netns' }); } catch (e) { out.netRefused = fail(e); }
       const sb = await Sandbox.create({ rootfs, root });
       const r = await sb.run(['sh', '-c', 'id -u; cat /proc/self/setgroups; cat /proc/self/uid_map | tr -s " "; echo x > /box/x; cat /box/x']);
       out.r = { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
@@ -239,6 +240,9 @@ test('rootless without /etc/subuid ranges: a single-id map (setgroups denied), a
     assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
     assert.equal(out.refused.code, 'unsupported');
     assert.match(out.refused.message, /user 1000: without a range in \/etc\/subuid/);
+    // networks for rootless sandboxes: refused before anything is made (the scope checks)
+    assert.equal(out.netRefused?.code, 'unsupported', JSON.stringify(out.netRefused));
+    assert.match(out.netRefused.message, /network: a sandbox without root has only 'none' for now/);
     assert.deepEqual(out.r, { status: 'ok', stdout: `0\ndeny\n 0 ${user.uid} 1\nx\n`, stderr: '' });
     assert.match(out.caps.how, /only uid and gid 0/);
   } finally {
