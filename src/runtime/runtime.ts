@@ -21,7 +21,7 @@ import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
-import { type Bundle, loadBundle, rootfsOf } from '../config/bundle.js';
+import { type Bundle, BundleCache, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
 import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Spec, User } from '../config/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../config/validate.js';
@@ -246,16 +246,16 @@ const OVERRIDES = ['args', 'env', 'cwd', 'user', 'hostname', 'resources', 'rootf
  * The container's config: the bundle's config.json or options.spec, with the overrides, checked as
  * config.json is before anything is created. A string user is resolved later, in the rootfs.
  */
-function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => void): Bundle {
+function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => void, bundles: BundleCache): Bundle {
   const overridden = OVERRIDES.some((k) => o[k] !== undefined);
   if (o.spec === undefined) {
     if (o.bundle === undefined) throw new OptionError(verb, 'options', 'needs a bundle directory (bundle) or a Spec object (spec)');
-    if (!overridden) return withoutKernelMemoryLimits(loadBundle(o.bundle, warn));
+    if (!overridden) return withoutKernelMemoryLimits(bundles.load(o.bundle, warn));
   }
   let raw: Record<string, unknown>;
   try {
     // checked (and warned about) once, below, with the overrides
-    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!, () => { /* warned below */ }).spec)) as Record<string, unknown>;
+    raw = JSON.parse(JSON.stringify(o.spec ?? bundles.load(o.bundle!, () => { /* warned below */ }).spec)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof HakoError) throw e;
     throw new OptionError(verb, 'options.spec', `cannot be copied as JSON (${(e as Error).message})`);
@@ -548,6 +548,14 @@ export class Runtime {
   private readonly zygote?: Zygote;
 
   private readonly cgroupVersion?: 1 | 2;
+
+  /** Each bundle's checked config.json, read again only when the file changes. */
+  private readonly bundles = new BundleCache();
+
+  /** @internal What the caches answered (tests: a hit is seen here, not in timing). */
+  cacheCounts(): { config: { hits: number; misses: number } } {
+    return { config: { ...this.bundles.counts } };
+  }
 
   /** What this process knows of itself (its user namespace, its bounding set): read once. */
   private readonly own = new OwnFacts();
@@ -1034,7 +1042,7 @@ export class Runtime {
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
-    const effective = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn);
+    const effective = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn, this.bundles);
     const { bundle, rootfs } = effective;
     // network: the config changed for this container (its network namespace, the files' mounts)
     const net = containerNetwork(`hako ${mode === 'create' ? 'create' : 'run'}`, id, this.store.root, effective.spec,
