@@ -56,6 +56,11 @@ export interface CgroupManager {
   destroy(): void;
   /** destroy(), with the common case (nothing left inside) off the event loop. */
   destroyAsync(): Promise<void>;
+  /** Remove the shared /hako parent where it is empty (for a cgroup made with keepParent, whose
+   * destroy leaves it); nothing for a cgroup with a cgroupsPath. */
+  removeParents(): void;
+  /** removeParents() off the event loop. */
+  removeParentsAsync(): Promise<void>;
   /** What a `cgroup` mount inside the container needs (see src/plan/plan.ts). */
   mountInfo(): CgroupMountInfo;
   /** The files and directory a process uses to join by itself (see BaseManager.joinPlan). */

@@ -454,10 +454,12 @@ const removals = new Map<string, { root: string; done: Promise<void> }>();
 const exitCleanups = new Set<() => void>();
 /** killOnExit of detached containers: kept for the life of this process. */
 const detachedCleanups = new Set<() => void>();
-function atExit(fn: () => void, set = exitCleanups): void {
+function atExit(fn: () => void, set: Set<() => void> = exitCleanups): void {
   if (!process.listeners('exit').includes(runExitCleanups)) process.on('exit', runExitCleanups);
   set.add(fn);
 }
+/** The Runtimes' sweeps of the shared /hako cgroup parents: run last at exit. */
+const parentSweeps = new Set<() => void>();
 function runExitCleanups(): void {
   // the async work under way never finishes now: our own locks go first (the cleanups would wait
   // for them), the deletions under way are finished after
@@ -466,9 +468,18 @@ function runExitCleanups(): void {
     try { fn(); } catch { /* the next one still runs */ }
   }
   finishRemovals();
+  for (const fn of parentSweeps) {
+    try { fn(); } catch { /* the next one still runs */ }
+  }
   exitCleanups.clear();
   detachedCleanups.clear();
+  parentSweeps.clear();
 }
+
+/** How long a Runtime keeps the shared /hako cgroup parents after it removed a container's
+ * cgroup (and none since): a container made meanwhile needs one mkdir per hierarchy, not two,
+ * and its teardown one rmdir, not two. */
+export const PARENT_IDLE_MS = 500;
 
 /** The kill-on-exit signal of a foreground run or exec: SIGKILL unless told otherwise. */
 function killSignalOf(option: NodeJS.Signals | number | false | undefined, detached: boolean): number | undefined {
@@ -569,7 +580,39 @@ export class Runtime {
 
   private cgroupFor(cgroupsPath: string | undefined, id: string): CgroupManager {
     this.layout ??= detectCgroups();
-    return cgroupManager(cgroupsPath, id, { layout: this.layout, ...(this.cgroupVersion ? { version: this.cgroupVersion } : {}) });
+    return cgroupManager(cgroupsPath, id, { layout: this.layout, keepParent: true, ...(this.cgroupVersion ? { version: this.cgroupVersion } : {}) });
+  }
+
+  /** The shared /hako parents a removed cgroup leaves (keepParent): removed where empty once this
+   * Runtime has removed no cgroup for PARENT_IDLE_MS, or when this process exits, whichever
+   * comes first (a process killed by a signal leaves them: hako's next teardown there removes them). */
+  private parents?: { cgroup: CgroupManager; timer?: NodeJS.Timeout; sweep: () => void };
+
+  /** @internal How many times the parents were swept (tests). */
+  parentSweepCount = 0;
+
+  private parentsLater(cgroup: CgroupManager, inUse = false): void {
+    const p = this.parents ??= {
+      cgroup,
+      sweep: () => {
+        clearTimeout(p.timer);
+        p.timer = undefined;
+        this.parentSweepCount++;
+        p.cgroup.removeParents();
+      },
+    };
+    p.cgroup = cgroup;
+    clearTimeout(p.timer);
+    p.timer = undefined;
+    atExit(p.sweep, parentSweeps);
+    if (inUse) return;
+    p.timer = setTimeout(() => {
+      p.timer = undefined;
+      parentSweeps.delete(p.sweep);
+      this.parentSweepCount++;
+      p.cgroup.removeParentsAsync().catch(() => { /* in use, or gone */ });
+    }, PARENT_IDLE_MS);
+    p.timer.unref();
   }
 
   private cgroup(state: ContainerState): CgroupManager {
@@ -599,6 +642,7 @@ export class Runtime {
       if (!isRootless() || !['EACCES', 'EPERM', 'EROFS'].includes(errno ?? '')) throw e;
       if (spec.linux?.cgroupsPath) throw e;
       try { cgroup.destroy(); } catch { /* what was made in writable hierarchies goes; nothing else */ }
+      this.parentsLater(cgroup);
       const limits = Object.entries(spec.linux?.resources ?? {})
         .filter(([k, v]) => k !== 'devices' && v !== undefined && v !== null && !(typeof v === 'object' && Object.keys(v).length === 0));
       if (limits.length) {
@@ -796,6 +840,7 @@ export class Runtime {
       for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) await delay(2);
     }
     await cgroup.destroyAsync();
+    this.parentsLater(cgroup);
     let spec = known;
     if (!spec) {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
@@ -1171,6 +1216,7 @@ export class Runtime {
       }
       made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
+      this.parentsLater(cgroup, true);
       const skipped = await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
@@ -1269,6 +1315,7 @@ export class Runtime {
           // a cgroup hako did not create is left as it was: only what hako made goes
           if (existed.length) await cgroup.removeCreatedAsync(existed);
           else if (made) await cgroup.destroyAsync();
+          this.parentsLater(cgroup);
         } finally {
           // the network (CNI DEL), and what a face attached, go with the rest
           await this.removeAttached(id).catch(() => undefined);

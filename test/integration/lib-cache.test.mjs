@@ -3,9 +3,11 @@
 // not timing), and each test checks that a change made between two runs takes effect.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renameSync, statSync, writeFileSync } from 'node:fs';
-import { Runtime } from '../../dist/src/runtime/runtime.js';
-import { ok, runSync, scoped } from './oci-util.mjs';
+import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PARENT_IDLE_MS, Runtime } from '../../dist/src/runtime/runtime.js';
+import { detectCgroups } from '../../dist/src/cgroups/detect.js';
+import { cgroupDirs, NODE, ok, REPO, runSync, scoped, show, waitUntil } from './oci-util.mjs';
 
 /** run id in the foreground with stdout piped: its output. */
 async function output(rt, id, options) {
@@ -53,4 +55,42 @@ test('config.json is read and checked once per bundle, and again whenever it cha
   await output(rt, s.id(), { bundle: b.dir });
   assert.equal(warnings.filter((w) => /kernel/.test(w)).length, 2, `a warning per run: ${warnings.join(' | ')}`);
   assert.deepEqual(rt.list(), []);
+}));
+
+test('the shared /hako cgroup parent stays between a Runtime\'s containers (one mkdir and one rmdir a hierarchy each, not two), and goes once the Runtime is idle', scoped(async (s) => {
+  const layout = detectCgroups();
+  const h = layout.mode === 'unified' ? { mountPoint: layout.v2.mountPoint } : layout.v1.find((x) => x.controllers.includes('pids'));
+  const parent = join(h.mountPoint, 'hako');
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().args('true');
+  const gone = (id) => waitUntil(() => cgroupDirs(id).length === 0, { what: `the cgroup of ${id} to go` });
+  const first = s.id();
+  assert.equal((await rt.run(first, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await gone(first);
+  assert.ok(existsSync(parent), `${parent} is kept after the container's teardown`);
+  const ino = statSync(parent).ino;
+  const second = s.id();
+  assert.equal((await rt.run(second, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await gone(second);
+  assert.equal(statSync(parent).ino, ino, `${parent} was not removed and made again for the second container`);
+  assert.equal(rt.parentSweepCount, 0);
+  // idle: the parents are swept (removed where empty: another test's container may hold one)
+  await waitUntil(() => rt.parentSweepCount === 1, { what: 'the sweep of the idle parents', timeoutMs: PARENT_IDLE_MS + 5000 });
+  await waitUntil(() => !existsSync(parent) || readdirSync(parent, { withFileTypes: true }).some((e) => e.isDirectory()), { what: `${parent} to go` });
+}));
+
+test('a process that exits while its Runtime keeps the /hako parents removes them', scoped(async (s) => {
+  const b = s.bundle().args('true');
+  const code = `
+    import { Runtime } from ${JSON.stringify(`${REPO}/dist/src/runtime/runtime.js`)};
+    const [root, bundle, id] = process.argv.slice(1);
+    const rt = new Runtime({ root });
+    const r = await rt.run(id, { bundle, stdio: 'ignore' });
+    await rt.delete(id).catch(() => {}); // the removal after run is done (delete waits for it)
+    process.on('exit', () => { process.stdout.write(rt.parentSweepCount + '\\n'); });
+    process.exitCode = r.exitCode;
+  `;
+  const r = runSync(NODE, ['--input-type=module', '-e', code, s.root, b.dir, s.id()], { env: s.env() });
+  assert.equal(r.status, 0, show(r));
+  assert.equal(r.stdout.trim(), '1', 'the sweep ran at exit');
 }));
