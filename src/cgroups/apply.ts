@@ -2,7 +2,7 @@
 // cgroup, or the v2 eBPF filter the helper attaches): checked and compiled first (planResources,
 // before anything exists), then written (applyResources, once the cgroup is made).
 import { HakoError } from '../errors.js';
-import { checkDeviceRulesModel, deviceFilter } from './device-filter.js';
+import { cachedDeviceFilter, checkDeviceRulesModel } from './device-filter.js';
 import { applyDeviceRulesV1, checkDeviceRules, DEFAULT_ALLOWED } from './devices.js';
 import type { CgroupManager } from './manager.js';
 import type { LinuxDeviceCgroup, LinuxResources } from './resources.js';
@@ -31,7 +31,7 @@ export function planResources(cgroup: CgroupManager, resources: LinuxResources |
     checkDeviceRulesModel([...rules, ...DEFAULT_ALLOWED]); // what the v2 filter refuses, v1 refuses too
     return { wanted, v1Devices: { dir: v1, rules } };
   }
-  if (cgroup.joinPlan().v2) return { wanted, deviceProgram: deviceFilter([...rules, ...DEFAULT_ALLOWED]) };
+  if (cgroup.joinPlan().v2) return { wanted, deviceProgram: cachedDeviceFilter([...rules, ...DEFAULT_ALLOWED]) };
   throw new HakoError('hako: cgroup: this host has neither a v1 devices hierarchy nor cgroup v2, so device rules cannot be applied', { code: 'unsupported' });
 }
 

@@ -7,6 +7,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import { NoCgroup } from '../cgroups/none.js';
+import { deviceProgramCounts } from '../cgroups/device-filter.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
 import { statsData, type StatsData } from '../cgroups/stats.js';
 import { HakoError, HelperError, type HelperFailure, OptionError } from '../errors.js';
@@ -564,8 +565,8 @@ export class Runtime {
   private readonly bundles = new BundleCache();
 
   /** @internal What the caches answered (tests: a hit is seen here, not in timing). */
-  cacheCounts(): { config: { hits: number; misses: number } } {
-    return { config: { ...this.bundles.counts } };
+  cacheCounts(): { config: { hits: number; misses: number }; deviceProgram: { hits: number; misses: number } } {
+    return { config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts } };
   }
 
   /** What this process knows of itself (its user namespace, its bounding set): read once. */

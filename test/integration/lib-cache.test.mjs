@@ -94,3 +94,20 @@ test('a process that exits while its Runtime keeps the /hako parents removes the
   assert.equal(r.status, 0, show(r));
   assert.equal(r.stdout.trim(), '1', 'the sweep ran at exit');
 }));
+
+test('cgroup v2: each set of device rules is compiled to eBPF once, and changed rules take effect', { skip: detectCgroups().v2 ? false : 'no cgroup v2 on this host' }, scoped(async (s) => {
+  const rt = new Runtime({ root: s.root, cgroupVersion: 2, warn: () => {} });
+  // /dev/fuse's numbers (10:229), which no default rule allows: made in the container's /dev and only opened
+  const b = s.bundle().sh('mknod /dev/probe c 10 229 && ( (exec 3</dev/probe) 2>/dev/null && echo open-ok || echo open-denied )');
+  b.edit((c) => { for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_MKNOD'); });
+  const before = rt.cacheCounts().deviceProgram;
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-denied\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-denied\n');
+  const after = rt.cacheCounts().deviceProgram;
+  assert.ok(after.hits >= before.hits + 1, `the second container's program came from the cache: ${JSON.stringify({ before, after })}`);
+  // allowed now: a new program, which the container gets
+  b.edit((c) => { c.linux.resources.devices.push({ allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-ok\n');
+  assert.equal(rt.cacheCounts().deviceProgram.misses, after.misses + 1);
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-ok\n');
+}));
