@@ -68,6 +68,9 @@ export interface CgroupManager {
 }
 
 export interface CgroupJoinPlan {
+  /** Cgroup files the process writes, in order, before it joins (the v1 device rules:
+   * joinPlanWith in apply.ts). */
+  writes?: Array<{ path: string; data: string }>;
   /** v1 `tasks` files: the process writes "0" to each. */
   tasks: string[];
   /** The v2 directory to be forked into (clone3 CLONE_INTO_CGROUP). */

@@ -59,6 +59,7 @@ const PER_LINUX32 = 0x0008;
 function joinCgroup(b: PlanBuilder, join: CgroupJoinPlan | undefined): void {
   if (!join) return;
   if (join.v2) b.host(ops.openDir({ slot: SLOT.CGROUP, path: join.v2 }), `open ${join.v2}: H1 is forked into it`);
+  for (const w of join.writes ?? []) b.ns(ops.write({ path: w.path, data: w.data }), `write '${w.data}' to ${w.path} (linux.resources.devices)`);
   for (const tasks of join.tasks) b.ns(ops.write({ path: tasks, data: '0' }), `join ${tasks.replace(/\/tasks$/, '')}`);
 }
 

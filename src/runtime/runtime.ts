@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
+import { applyResources, joinPlanWith, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import { NoCgroup } from '../cgroups/none.js';
 import { deviceProgramCounts } from '../cgroups/device-filter.js';
@@ -1178,7 +1178,7 @@ export class Runtime {
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
-        cgroup: cgroup.joinPlan(),
+        cgroup: joinPlanWith(cgroup, resources),
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
@@ -1228,7 +1228,7 @@ export class Runtime {
         state.cgroup = { ...state.cgroup as object, none: true };
         await this.store.updateAsync(id, (st) => { st.cgroup = state.cgroup; });
       }
-      applyResources(cgroup, resources);
+      applyResources(cgroup, resources, true);
       const home = await homeLookup;
       if (home !== undefined || skipped) builder = planWith(home);
       const cg = cgroup;
