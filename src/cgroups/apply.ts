@@ -42,6 +42,13 @@ export function applyResources(cgroup: CgroupManager, plan: ResourcePlan, device
   if (plan.v1Devices && !devicesInJoin) applyDeviceRulesV1(plan.v1Devices.dir, plan.v1Devices.rules);
 }
 
+/** Whether a planned linux.resources sets nothing but device rules (which the helper writes):
+ * then nothing needs the cgroup before the helper has made it. */
+export function onlyDevices(plan: ResourcePlan): boolean {
+  const w = plan.wanted;
+  return !w.memory && !w.cpu && w.pidsLimit === undefined && !w.blockIO && !w.hugepageLimits.length && !w.network && !w.unified.length;
+}
+
 /** The cgroup's join plan, with the v1 device rules as writes the joining process makes first
  * (15 small writes in C instead of on Node's thread; applyResources(..., true) then skips them). */
 export function joinPlanWith(cgroup: CgroupManager, plan: ResourcePlan): CgroupJoinPlan {

@@ -61,10 +61,19 @@ export interface CgroupManager {
   removeParents(): void;
   /** removeParents() off the event loop. */
   removeParentsAsync(): Promise<void>;
+  /** create() as steps the container's helper can take (H0's host ops, before it forks): the
+   * directories to make, parents first (one that exists is fine), then files to write. Undefined
+   * when it takes more than that (create() it here then). */
+  helperSteps?(): CgroupSteps | undefined;
   /** What a `cgroup` mount inside the container needs (see src/plan/plan.ts). */
   mountInfo(): CgroupMountInfo;
   /** The files and directory a process uses to join by itself (see BaseManager.joinPlan). */
   joinPlan(): CgroupJoinPlan;
+}
+
+export interface CgroupSteps {
+  mkdirs: string[];
+  writes: Array<{ path: string; data: string }>;
 }
 
 export interface CgroupJoinPlan {

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { applyResources, joinPlanWith, planResources, type ResourcePlan } from '../cgroups/apply.js';
+import { applyResources, joinPlanWith, onlyDevices, planResources, type ResourcePlan } from '../cgroups/apply.js';
+import type { CgroupSteps } from '../cgroups/manager.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import { NoCgroup } from '../cgroups/none.js';
 import { deviceProgramCounts } from '../cgroups/device-filter.js';
@@ -1135,6 +1136,9 @@ export class Runtime {
     let homeLookup: Promise<string | undefined>;
     let cgroup: CgroupManager;
     let resources: ResourcePlan;
+    // the cgroup made by the helper (H0's first ops) when it is only directories and the cpuset's
+    // copied values, and nothing else needs it first (no limits but device rules, not rootless)
+    let cgroupSteps: CgroupSteps | undefined;
     let idmaps: ReturnType<typeof mapActions> = [];
     try {
       // the id's last foreground run may still be being removed: its cgroup and state go first
@@ -1151,6 +1155,9 @@ export class Runtime {
       // host facts, while the helper starts)
       cgroup = this.cgroupFor(spec.linux?.cgroupsPath, id);
       resources = planResources(cgroup, spec.linux?.resources);
+      if (!isRootless() && onlyDevices(resources)) {
+        try { cgroupSteps = cgroup.helperSteps?.(); } catch { /* create() it here, which says what is wrong */ }
+      }
       const host = hostFacts(spec, bundle, this.own);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
@@ -1179,6 +1186,7 @@ export class Runtime {
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
         cgroup: joinPlanWith(cgroup, resources),
+        ...(cgroupSteps ? { cgroupSteps } : {}),
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
@@ -1218,7 +1226,13 @@ export class Runtime {
       made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
       this.parentsLater(cgroup, true);
-      const skipped = await this.createCgroup(cgroup, spec, id);
+      // a cgroup that was there already is made here (create() keeps the values it has)
+      const byHelper = cgroupSteps !== undefined && existed.length === 0;
+      if (cgroupSteps && !byHelper) {
+        cgroupSteps = undefined;
+        builder = planWith(undefined);
+      }
+      const skipped = byHelper ? undefined : await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
         // v2 device filter, which has no cgroup to go on), and the state says so for later verbs
@@ -1228,7 +1242,7 @@ export class Runtime {
         state.cgroup = { ...state.cgroup as object, none: true };
         await this.store.updateAsync(id, (st) => { st.cgroup = state.cgroup; });
       }
-      applyResources(cgroup, resources, true);
+      if (!byHelper) applyResources(cgroup, resources, true);
       const home = await homeLookup;
       if (home !== undefined || skipped) builder = planWith(home);
       const cg = cgroup;

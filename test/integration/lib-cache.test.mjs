@@ -3,7 +3,7 @@
 // not timing), and each test checks that a change made between two runs takes effect.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PARENT_IDLE_MS, Runtime } from '../../dist/src/runtime/runtime.js';
 import { detectCgroups } from '../../dist/src/cgroups/detect.js';
@@ -77,6 +77,13 @@ test('the shared /hako cgroup parent stays between a Runtime\'s containers (one 
   // idle: the parents are swept (removed where empty: another test's container may hold one)
   await waitUntil(() => rt.parentSweepCount === 1, { what: 'the sweep of the idle parents', timeoutMs: PARENT_IDLE_MS + 5000 });
   await waitUntil(() => !existsSync(parent) || readdirSync(parent, { withFileTypes: true }).some((e) => e.isDirectory()), { what: `${parent} to go` });
+  // and made again (by the container's helper, on a v1 host), with the cpuset's cpus and mems copied down
+  const cpuset = layout.v1.find((x) => x.controllers.includes('cpuset'));
+  if (cpuset) {
+    const c = s.bundle().sh('cat /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/cpuset/cpuset.mems');
+    const host = ['cpuset.cpus', 'cpuset.mems'].map((f) => readFileSync(join(cpuset.mountPoint, f), 'utf8').trim());
+    assert.deepEqual((await output(rt, s.id(), { bundle: c.dir })).trim().split('\n'), host);
+  }
 }));
 
 test('a process that exits while its Runtime keeps the /hako parents removes them', scoped(async (s) => {
