@@ -126,7 +126,7 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     throw new HakoError(`hako: config.json: linux.namespaces[${hostMnt.index}].path: ${hostMnt.path} is the host's mount namespace: preparing the rootfs there would pivot the host's root into the container's (leave out the path for a new mount namespace)`, { code: 'bad-config' });
   }
   if (!ownMounts) refuseWithoutMountNs(spec);
-  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp, SLOT.SECCOMP_LISTENER) : undefined;
+  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp, SLOT.SECCOMP_LISTENER, input.seccompCompiled) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
   // (without a mount namespace, the init keeps the host's /proc/self/fd open across its chroot)

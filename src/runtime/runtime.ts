@@ -23,9 +23,10 @@ import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
+import { seccompNotifies, type SeccompCompiled } from '../plan/seccomp.js';
 import { type Bundle, BundleCache, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
-import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Spec, User } from '../config/types.js';
+import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Seccomp, Spec, User } from '../config/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../config/validate.js';
 import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js';
 import { failureError } from '../helper/failure.js';
@@ -566,8 +567,32 @@ export class Runtime {
   private readonly bundles = new BundleCache();
 
   /** @internal What the caches answered (tests: a hit is seen here, not in timing). */
-  cacheCounts(): { config: { hits: number; misses: number }; deviceProgram: { hits: number; misses: number } } {
-    return { config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts } };
+  cacheCounts(): Record<'config' | 'deviceProgram' | 'seccomp', { hits: number; misses: number }> {
+    return { config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts }, seccomp: { ...this.seccompCounts } };
+  }
+
+  /** Compiled seccomp filters (the helper's libseccomp output), by their config (as JSON): a
+   * container with the same filter gets the program to load as it is (no libseccomp run). */
+  private readonly seccompPrograms = new Map<string, Buffer>();
+  private readonly seccompCounts = { hits: 0, misses: 0 };
+
+  /** What the planner gets of a kept program for this filter, and where to keep the one it asks for. */
+  private seccompFor(seccomp: Seccomp | undefined): { compiled?: SeccompCompiled; keep?: (program: Buffer) => void } {
+    if (!seccomp || seccompNotifies(seccomp)) return {};
+    const key = JSON.stringify(seccomp);
+    const program = this.seccompPrograms.get(key);
+    if (program) {
+      this.seccompCounts.hits++;
+      return { compiled: { program } };
+    }
+    this.seccompCounts.misses++;
+    return {
+      compiled: { wanted: true },
+      keep: (p) => {
+        if (this.seccompPrograms.size >= 64) this.seccompPrograms.delete(this.seccompPrograms.keys().next().value as string);
+        this.seccompPrograms.set(key, p);
+      },
+    };
   }
 
   /** What this process knows of itself (its user namespace, its bounding set): read once. */
@@ -1139,6 +1164,7 @@ export class Runtime {
     // the cgroup made by the helper (H0's first ops) when it is only directories and the cpuset's
     // copied values, and nothing else needs it first (no limits but device rules, not rootless)
     let cgroupSteps: CgroupSteps | undefined;
+    let seccomp: ReturnType<Runtime['seccompFor']> = {};
     let idmaps: ReturnType<typeof mapActions> = [];
     try {
       // the id's last foreground run may still be being removed: its cgroup and state go first
@@ -1174,6 +1200,8 @@ export class Runtime {
       idmaps = mapActions(containerMaps(spec));
       const noSetgroups = deniesSetgroups(idmaps) || (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied());
       const bounding = withHostBounding(spec, this.own);
+      seccomp = this.seccompFor(spec.linux?.seccomp);
+      const compiled = seccomp.compiled;
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
         ...(noSetgroups ? { setgroupsDenied: true } : {}),
@@ -1187,6 +1215,7 @@ export class Runtime {
         ...cgroup.mountInfo(),
         cgroup: joinPlanWith(cgroup, resources),
         ...(cgroupSteps ? { cgroupSteps } : {}),
+        ...(compiled ? { seccompCompiled: compiled } : {}),
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
@@ -1261,6 +1290,7 @@ export class Runtime {
           },
         } : {}),
         onSeccompState: () => seccompListenerState(spec, this.hookState({ ...state, pid }, 'creating'), pid),
+        ...(seccomp.keep ? { onSeccompProgram: seccomp.keep } : {}),
         onHooks: async () => {
           if (net?.attach) await net.attach(pid, explain);
           if (devices) await devices(pid, explain);

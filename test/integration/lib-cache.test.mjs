@@ -118,3 +118,25 @@ test('cgroup v2: each set of device rules is compiled to eBPF once, and changed 
   assert.equal(rt.cacheCounts().deviceProgram.misses, after.misses + 1);
   assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-ok\n');
 }));
+
+test('a seccomp filter is compiled once (its program kept by the Runtime, loaded as it is after that), and a changed filter takes effect', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root, warn: () => {} });
+  const filter = (name) => ({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_AARCH64'], syscalls: [{ names: [name, `${name}at`], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] });
+  // a new directory each time (the rootfs is shared, and a denied rmdir leaves it)
+  const b = s.bundle().sh('d=/tmp/d-$(cat /proc/sys/kernel/random/uuid); mkdir $d 2>/dev/null && echo mkdir-ok || echo mkdir-denied; rmdir $d 2>/dev/null && echo rmdir-ok || echo rmdir-denied');
+  b.edit((c) => { c.linux.seccomp = filter('mkdir'); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-denied\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 0, misses: 1 });
+  // the second container loads the kept program, and it denies the same
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-denied\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 1, misses: 1 });
+  // another filter: compiled anew, and what it says holds
+  b.edit((c) => { c.linux.seccomp = filter('rmdir'); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-ok\nrmdir-denied\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-ok\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 2, misses: 2 });
+  // and the first again, from the cache
+  b.edit((c) => { c.linux.seccomp = filter('mkdir'); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-denied\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 3, misses: 2 });
+}));
