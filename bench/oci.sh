@@ -18,7 +18,9 @@
 # Needs root, runc, crun, hyperfine, jq, busybox-static (sudo sh scripts/setup.sh) and a build.
 # Usage: bash bench/oci.sh      (npm run bench runs it after bench/unshare.sh)
 # Environment: RUNS (30) WARMUP (3) LIB_N (50) TP_N (50) TP_PAR (2) TP_RUNS (5)
-#              WORK (/tmp/hako-bench-oci: bundle) OUT (/tmp/hako-bench/<stamp>-oci)
+#              WORK (/var/tmp/hako-bench-oci: the bundle and every runtime's state root; on some
+#              VMs a mkdir in /tmp is far slower than in /var/tmp, a cost of the bench's placement,
+#              not of a runtime) OUT (/tmp/hako-bench/<stamp>-oci)
 # The machine should be otherwise idle: the summary records the load average before and after.
 set -euo pipefail
 
@@ -27,7 +29,7 @@ REPO=$(cd "$(dirname "$SELF")/.." && pwd)
 HAKO=$REPO/bin/hako
 export RUNS=${RUNS:-30} WARMUP=${WARMUP:-3} LIB_N=${LIB_N:-50}
 export TP_N=${TP_N:-50} TP_PAR=${TP_PAR:-2} TP_RUNS=${TP_RUNS:-5}
-export WORK=${WORK:-/tmp/hako-bench-oci}
+export WORK=${WORK:-/var/tmp/hako-bench-oci}
 export OUT=${OUT:-/tmp/hako-bench/$(date -u +%Y%m%dT%H%M%SZ)-oci}
 export PFX=${PFX:-hbo$$}
 export STATE=$WORK/state-$PFX
@@ -171,7 +173,7 @@ label() { # the row names of run.json
   echo
   echo "$(nproc) cores, kernel $(uname -r), node $(node --version), $(runc --version | head -1), $(crun --version | head -1), $(hyperfine --version)." \
        "Load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "Bundle: busybox, \`runc spec\`, process /bin/true. Rows run in the $ENV_NAME unless marked [host ns]."
+  echo "Bundle: busybox, \`runc spec\`, process /bin/true. Rows run in the $ENV_NAME unless marked [host ns]. State roots under $WORK."
   if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
     echo "NODE_EXTRA_CA_CERTS is set ($NODE_EXTRA_CA_CERTS): every Node start-up parses that CA bundle; the \`env -u\` rows show the cost."
   else

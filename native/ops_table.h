@@ -21,7 +21,7 @@
     X(SETNS, 1, "setns", S_NS, (T_NSTYPE)) \
     X(UNSHARE, 2, "unshare", S_NS, (T_FLAGS)) \
     X(IDMAP, 3, "idmap", S_NS, (0)) \
-    X(WRITE, 4, "write", S_NS | S_INIT, (T_PATH, T_DATA)) \
+    X(WRITE, 4, "write", S_HOST | S_NS | S_INIT, (T_PATH, T_DATA)) \
     X(OPEN_DIR, 5, "open", S_HOST | S_NS | S_INIT, (T_SLOT, T_PATH)) \
     X(MOUNT, 16, "mount", S_INIT, (T_TARGET)) \
     X(HOSTNAME, 17, "sethostname", S_INIT, (T_NAME)) \
@@ -34,7 +34,7 @@
     X(SETGID, 24, "setresgid", S_NS | S_INIT, (T_ID)) \
     X(SETUID, 25, "setresuid", S_NS | S_INIT, (T_ID)) \
     X(EXEC, 26, "execve", S_INIT, (T_ARG)) \
-    X(MKDIR, 27, "mkdir", S_INIT, (T_PATH)) \
+    X(MKDIR, 27, "mkdir", S_HOST | S_INIT, (T_PATH)) \
     X(LINK_UP, 28, "link-up", S_INIT, (T_NAME)) \
     X(MKPATH, 29, "mkpath", S_INIT, (T_ROOT, T_PATH)) \
     X(MOUNT_IN_ROOT, 30, "mount", S_INIT, (T_ROOT, T_TARGET)) \

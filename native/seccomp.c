@@ -3,11 +3,15 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 char *seccomp_state;
@@ -107,11 +111,44 @@ static int send_listener(struct op *op, scmp_filter_ctx ctx) {
     return -err;
 }
 
+/* FLAGS bit 3 (8): send P the compiled program (SECCOMP_PROGRAM) before loading it, which P
+ * keeps and sends again as DATA for the same filter: then it is loaded as it is, with no
+ * libseccomp (crun keeps compiled filters by checksum the same way). Best effort: a program that
+ * cannot be exported is just not sent. */
+static void send_program(scmp_filter_ctx ctx) {
+    _cleanup_fd_ int mfd = memfd_create("hako-seccomp", MFD_CLOEXEC);
+    if (mfd < 0 || seccomp_export_bpf(ctx, mfd) < 0) return;
+    off_t n = lseek(mfd, 0, SEEK_END);
+    if (n <= 0 || n % (off_t)sizeof(struct sock_filter) != 0 || n > (off_t)(MAX_PAYLOAD / 2)) return;
+    _cleanup_free_ char *buf = malloc((size_t)n);
+    if (!buf || pread(mfd, buf, (size_t)n, 0) != n) return;
+    _cleanup_out_ struct out o;
+    out_begin(&o);
+    out_bytes(&o, T_DATA, buf, (size_t)n);
+    out_send(CTRL_FD, &o, MSG_SECCOMP_PROGRAM, next_seq++);
+}
+
+/* DATA: a program P kept (see send_program), loaded with seccomp(2) as libseccomp would load it
+ * (no listener: P keeps no program of a filter that notifies). */
+static int load_program(struct op *op) {
+    size_t len = op->data_len / sizeof(struct sock_filter);
+    if (len == 0 || len > 0xffff || op->data_len % sizeof(struct sock_filter) != 0) return fail(-EINVAL, "the compiled filter");
+    struct sock_fprog prog = { (unsigned short)len, (struct sock_filter *)(void *)op->data };
+    unsigned flags = ((op->flags & 1) ? SECCOMP_FILTER_FLAG_TSYNC : 0) | ((op->flags & 2) ? SECCOMP_FILTER_FLAG_LOG : 0)
+                     | ((op->flags & 4) ? SECCOMP_FILTER_FLAG_SPEC_ALLOW : 0);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) {
+        snprintf(op_message, sizeof op_message, "seccomp(SECCOMP_SET_MODE_FILTER) of the compiled filter: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int op_seccomp(struct op *op, const char **what) {
     struct fields c = op->raw;
     struct field f;
     uint32_t default_action = SCMP_ACT_ALLOW;
     *what = "filter";
+    if (op->data) return load_program(op);
     while (fields_next(&c, &f) == 1)
         if (f.tag == T_ACTION) default_action = (uint32_t)field_int(&f);
     int listener = 0; /* send_listener's result */
@@ -136,6 +173,7 @@ int op_seccomp(struct op *op, const char **what) {
             rc = add_rules(ctx, default_action, field_list(&f));
         }
     }
+    if (rc == 0 && (op->flags & 8)) send_program(ctx);
     if (rc == 0) rc = seccomp_load(ctx);
     if (rc == 0 && op->seen[T_SLOT / 64] >> (T_SLOT % 64) & 1) listener = rc = send_listener(op, ctx);
 out:

@@ -21,6 +21,10 @@ export interface ManagerOptions {
   destroyTimeoutMs?: number;
   /** Set by cgroupManager() when cgroupsPath was unset (the cgroup is /hako/<id>). */
   ownParent?: boolean;
+  /** destroy() leaves the shared /hako parent: the caller removes it later (removeParents), as
+   * a Runtime does once it has been idle a moment or its process exits, instead of removing and
+   * making it again for every container. */
+  keepParent?: boolean;
 }
 
 export abstract class BaseManager implements CgroupManager {
@@ -32,6 +36,7 @@ export abstract class BaseManager implements CgroupManager {
   protected readonly destroyTimeoutMs: number;
   /** The cgroup sits in hako's own parent (/hako, the default path), which it may remove. */
   readonly ownParent: boolean;
+  private readonly keepParent: boolean;
 
   constructor(mode: CgroupMode, path: string, dirs: Record<string, string>, options: ManagerOptions) {
     this.mode = mode;
@@ -39,6 +44,7 @@ export abstract class BaseManager implements CgroupManager {
     this.dirs = Object.freeze({ ...dirs });
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? DESTROY_TIMEOUT_MS;
     this.ownParent = options.ownParent ?? false;
+    this.keepParent = options.keepParent ?? false;
   }
 
   /** The freezer of this cgroup, or undefined when the host has none. */
@@ -260,6 +266,13 @@ export abstract class BaseManager implements CgroupManager {
    * that nothing of hako stays on the host. A parent still in use (ENOTEMPTY, EBUSY) stays; a
    * create racing with this recreates it (mkdir -p). */
   private removeEmptyParents(): void {
+    if (!this.ownParent || this.keepParent) return;
+    this.removeParents();
+  }
+
+  /** Removes the shared /hako parent in every hierarchy where it is empty (a cgroup made with
+   * keepParent: its destroy leaves that to this). Nothing for a cgroup elsewhere. */
+  removeParents(): void {
     if (!this.ownParent) return;
     for (const dir of Object.values(this.dirs)) {
       try { rmdirSync(dirname(dir)); } catch { /* in use, or already gone */ }
@@ -276,14 +289,15 @@ export abstract class BaseManager implements CgroupManager {
       await runAsync(this.destroySteps());
       return;
     }
-    if (this.ownParent) await this.removeEmptyParentsAsync();
+    if (this.ownParent && !this.keepParent) await this.removeParentsAsync();
   }
 
-  /** removeEmptyParents() off the event loop. One hierarchy's parent is tried first: when it
+  /** removeParents() off the event loop. One hierarchy's parent is tried first: when it
    * still holds another cgroup (ENOTEMPTY, EBUSY: another container of hako's, whose own teardown
    * comes later and tries every parent then), the others are not tried (each failed rmdir costs a
    * thrown error on the event loop, 9-10 of them a container on a busy v1 host). */
-  private async removeEmptyParentsAsync(): Promise<void> {
+  async removeParentsAsync(): Promise<void> {
+    if (!this.ownParent) return;
     const [first, ...rest] = Object.values(this.dirs).map((d) => dirname(d));
     if (first === undefined) return;
     try {

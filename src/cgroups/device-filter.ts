@@ -128,6 +128,26 @@ export function checkDeviceRulesModel(rules: LinuxDeviceCgroup[]): void {
   emulateV1(rules);
 }
 
+/** deviceFilter's compiled programs, by their rules (as JSON): hits and misses (tests see a hit here). */
+export const deviceProgramCounts = { hits: 0, misses: 0 };
+const programs = new Map<string, Buffer>();
+const MAX_PROGRAMS = 64;
+
+/** deviceFilter(), each set of rules compiled once per process (a copy of the program each call). */
+export function cachedDeviceFilter(configRules: LinuxDeviceCgroup[]): Buffer {
+  const key = JSON.stringify(configRules);
+  const hit = programs.get(key);
+  if (hit) {
+    deviceProgramCounts.hits++;
+    return Buffer.from(hit);
+  }
+  deviceProgramCounts.misses++;
+  const program = deviceFilter(configRules);
+  if (programs.size >= MAX_PROGRAMS) programs.delete(programs.keys().next().value as string);
+  programs.set(key, Buffer.from(program));
+  return program;
+}
+
 export function deviceFilter(configRules: LinuxDeviceCgroup[]): Buffer {
   const { defaultAllow, exceptions } = emulateV1(configRules);
   // the default first: a rule for every device, the last one checked

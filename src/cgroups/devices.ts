@@ -1,5 +1,6 @@
 // The device cgroup (v1: devices.allow / devices.deny). runc's defaults are always allowed on
 // top of the config's rules, so /dev/null and friends work under a "deny all" rule.
+import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { writeCgroupFile } from './files.js';
 import type { LinuxDeviceCgroup } from './resources.js';
@@ -37,6 +38,12 @@ export function checkDeviceRules(rules: LinuxDeviceCgroup[]): void {
  * default allowances (v1 devices hierarchy dir): a new v1 device cgroup allows every device,
  * runc's start from none, so that a config without a rule for every device denies the others. */
 export function applyDeviceRulesV1(dir: string, rules: LinuxDeviceCgroup[]): void {
-  writeCgroupFile(dir, 'devices.deny', 'a');
-  for (const r of [...rules, ...DEFAULT_ALLOWED]) writeCgroupFile(dir, r.allow ? 'devices.allow' : 'devices.deny', ruleText(r));
+  for (const w of deviceWritesV1(dir, rules)) writeCgroupFile(dir, w.file, w.data);
+}
+
+/** applyDeviceRulesV1's writes, in order: for the helper, which makes them before the container's
+ * init joins the cgroup (CgroupJoinPlan.writes), off Node's thread. */
+export function deviceWritesV1(dir: string, rules: LinuxDeviceCgroup[]): Array<{ file: string; path: string; data: string }> {
+  const write = (file: string, data: string) => ({ file, path: join(dir, file), data });
+  return [write('devices.deny', 'a'), ...[...rules, ...DEFAULT_ALLOWED].map((r) => write(r.allow ? 'devices.allow' : 'devices.deny', ruleText(r)))];
 }

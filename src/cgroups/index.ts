@@ -33,7 +33,7 @@ export function cgroupManager(cgroupsPath: string | undefined, id: string, optio
   return new V1Manager(layout, where, options);
 }
 
-export type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, KillSignal } from './manager.js';
+export type { CgroupJoinPlan, CgroupManager, CgroupMountInfo, CgroupSteps, KillSignal } from './manager.js';
 export { V1Manager } from './v1.js';
 export { V2Manager } from './v2.js';
 export { detectCgroups, layoutFrom, parseMountinfo, parseProcCgroup, mountedDir, type CgroupLayout, type CgroupMode, type V1Hierarchy, type V2Hierarchy, type SelfCgroups, type MountEntry } from './detect.js';

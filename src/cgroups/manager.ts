@@ -56,13 +56,30 @@ export interface CgroupManager {
   destroy(): void;
   /** destroy(), with the common case (nothing left inside) off the event loop. */
   destroyAsync(): Promise<void>;
+  /** Remove the shared /hako parent where it is empty (for a cgroup made with keepParent, whose
+   * destroy leaves it); nothing for a cgroup with a cgroupsPath. */
+  removeParents(): void;
+  /** removeParents() off the event loop. */
+  removeParentsAsync(): Promise<void>;
+  /** create() as steps the container's helper can take (H0's host ops, before it forks): the
+   * directories to make, parents first (one that exists is fine), then files to write. Undefined
+   * when it takes more than that (create() it here then). */
+  helperSteps?(): CgroupSteps | undefined;
   /** What a `cgroup` mount inside the container needs (see src/plan/plan.ts). */
   mountInfo(): CgroupMountInfo;
   /** The files and directory a process uses to join by itself (see BaseManager.joinPlan). */
   joinPlan(): CgroupJoinPlan;
 }
 
+export interface CgroupSteps {
+  mkdirs: string[];
+  writes: Array<{ path: string; data: string }>;
+}
+
 export interface CgroupJoinPlan {
+  /** Cgroup files the process writes, in order, before it joins (the v1 device rules:
+   * joinPlanWith in apply.ts). */
+  writes?: Array<{ path: string; data: string }>;
   /** v1 `tasks` files: the process writes "0" to each. */
   tasks: string[];
   /** The v2 directory to be forked into (clone3 CLONE_INTO_CGROUP). */

@@ -51,6 +51,8 @@ export class NoCgroup implements CgroupManager {
   async removeCreatedAsync(): Promise<void> { /* none */ }
   destroy(): void { /* none */ }
   async destroyAsync(): Promise<void> { /* none */ }
+  removeParents(): void { /* none */ }
+  async removeParentsAsync(): Promise<void> { /* none */ }
   /** A `cgroup` mount gets an empty tmpfs (v1) or the cgroup2 the user namespace may mount (v2). */
   mountInfo(): CgroupMountInfo { return this.version === 2 ? { cgroupV2: true } : { cgroupV1Dirs: [] }; }
   joinPlan(): CgroupJoinPlan { return { tasks: [] }; }

@@ -9,7 +9,7 @@ import type { CgroupLayout, V1Hierarchy } from './detect.js';
 import { hasFile, parseKeyed, readCgroupFile, readOptional, writeCgroupFile } from './files.js';
 import { v1Freezer, v2Freezer, type Freezer } from './freezer.js';
 import { placeIn, UNIFIED, type CgroupsPath } from './path.js';
-import type { CgroupMountInfo } from './manager.js';
+import type { CgroupMountInfo, CgroupSteps } from './manager.js';
 import { statsV1, type CgroupStats } from './stats.js';
 import type { Wanted } from './validate.js';
 import { V2Tree } from './v2tree.js';
@@ -69,6 +69,46 @@ export class V1Manager extends BaseManager {
       }
       parent = child;
     }
+  }
+
+  /**
+   * create() as mkdirs and writes for the helper: every level of each directory below its mount
+   * point, parents first (one that exists is fine), and the cpuset's cpus and mems copied down
+   * (read now) from the deepest level above the leaf that has them, that level included: writing
+   * its own values again changes nothing, and a parent another process removed meanwhile (the
+   * shared /hako, once empty) is made again with them.
+   */
+  helperSteps(): CgroupSteps | undefined {
+    const mkdirs: string[] = [];
+    const writes: Array<{ path: string; data: string }> = [];
+    for (const [key, dir] of Object.entries(this.dirs)) {
+      const mount = key === UNIFIED ? this.mountPointV2 : this.hierarchies.find((h) => h.key === key)?.mountPoint;
+      if (mount === undefined) return undefined;
+      let at = mount;
+      for (const part of posix.relative(mount, dir).split('/').filter(Boolean)) mkdirs.push(at = posix.join(at, part));
+    }
+    const h = this.hierarchies.find((x) => x.controllers.includes('cpuset'));
+    const dir = h ? this.dirs[h.key] : undefined;
+    if (!h || dir === undefined) return { mkdirs, writes };
+    const levels: string[] = [];
+    for (let at = dir; at !== h.mountPoint && at.startsWith(`${h.mountPoint}/`); at = posix.dirname(at)) levels.unshift(at);
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      // the deepest level above the leaf that has a value; each level below it has none (or does
+      // not exist yet) and gets that one, as create() copies it down level by level
+      let from = -1;
+      let value = '';
+      for (let i = levels.length - 2; i >= 0 && value === ''; i--) {
+        value = readOptional(levels[i] as string, file)?.trim() ?? '';
+        from = i;
+      }
+      if (value === '') {
+        value = readOptional(h.mountPoint, file)?.trim() ?? '';
+        from = 0;
+      }
+      if (value === '') return undefined;
+      for (const at of levels.slice(Math.max(from, 0))) writes.push({ path: posix.join(at, file), data: value });
+    }
+    return { mkdirs, writes };
   }
 
   protected freezer(): Freezer | undefined {

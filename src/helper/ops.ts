@@ -78,7 +78,7 @@ export const OP_FIELDS = {
   RLIMIT: { resource: req(Tag.TYPE, 'i'), soft: req(Tag.VALUE, 'i'), hard: req(Tag.VALUE2, 'i'), name: opt(Tag.NAME, 's') },
   UMASK: { mode: req(Tag.MODE, 'i') },
   NNP: {},
-  SECCOMP: { action: opt(Tag.ACTION, 'i'), flags: opt(Tag.FLAGS, 'i'), archs: opt(Tag.ARCH, 's*'), rules: opt(Tag.RULE, 'l*'), listener: opt(Tag.SLOT, 'i') },
+  SECCOMP: { action: opt(Tag.ACTION, 'i'), flags: opt(Tag.FLAGS, 'i'), archs: opt(Tag.ARCH, 's*'), rules: opt(Tag.RULE, 'l*'), listener: opt(Tag.SLOT, 'i'), program: opt(Tag.DATA, 'd') },
   CONSOLE: { slot: req(Tag.SLOT, 'i'), rows: opt(Tag.VALUE, 'i'), cols: opt(Tag.VALUE2, 'i'), uid: opt(Tag.ID, 'i') },
   HOOK: { path: req(Tag.PATH, 's'), args: opt(Tag.ARG, 's*'), env: opt(Tag.ENV, 's*'), state: opt(Tag.DATA, 'd'), timeout: opt(Tag.VALUE, 'i') },
   SYNC: { type: req(Tag.TYPE, 'i'), flags: opt(Tag.FLAGS, 'i') },
@@ -175,7 +175,7 @@ export const ops = {
   rlimit: (p: { resource: number; soft: Int; hard: Int; name?: string }) => build('RLIMIT', p),
   umask: (p: { mode: number }) => build('UMASK', p),
   nnp: () => build('NNP', {}),
-  seccomp: (p: { action: number; flags: number; archs: string[]; rules: Field[][]; listener?: number }) => build('SECCOMP', p),
+  seccomp: (p: { action: number; flags: number; archs: string[]; rules: Field[][]; listener?: number; program?: Buffer }) => build('SECCOMP', p),
   console: (p: { slot: number; rows: number; cols: number; uid?: number }) => build('CONSOLE', p),
   hook: (p: { path: string; args: string[]; env: string[]; state: string; timeout: number }) => build('HOOK', p),
   /** flags 1: the helper is dumpable while hako answers (a user-mode network driver joins it then). */

@@ -166,6 +166,8 @@ export interface SessionHandlers {
   onHooks?(): Promise<string | void> | string | void;
   /** SCMP_ACT_NOTIFY: the container process state JSON the seccomp listener gets with its fd. */
   onSeccompState?(): string;
+  /** The compiled seccomp filter the plan asked for (SECCOMP_PROGRAM): the caller may keep it. */
+  onSeccompProgram?(program: Buffer): void;
   /** A container made ahead of time (EXEC_WAIT) asks for its command: resolve it whenever there
    * is one (rejecting aborts the container). */
   onExecRequest?(): Promise<LateCommand> | LateCommand;
@@ -781,6 +783,11 @@ export class HelperSession {
             await handlers.onPreExec?.();
             reply(MessageType.ACK, frame.seq);
             return;
+          case MessageType.SECCOMP_PROGRAM: {
+            const program = f.entries.find((e) => e.tag === Tag.DATA)?.raw;
+            if (program?.length) handlers.onSeccompProgram?.(Buffer.from(program));
+            return;
+          }
           case MessageType.SECCOMP_STATE: {
             const data = handlers.onSeccompState?.();
             if (data === undefined) {

@@ -1,7 +1,8 @@
 // What the planners take: the config, and the facts about the host and the container that the
 // runtime gathered before planning (the planners read nothing themselves).
-import type { CgroupJoinPlan } from '../cgroups/manager.js';
+import type { CgroupJoinPlan, CgroupSteps } from '../cgroups/manager.js';
 import type { Process, Spec } from '../config/types.js';
+import type { SeccompCompiled } from './seccomp.js';
 
 export interface ConsoleChoice {
   /** Send the pty master to this socket (--console-socket). */
@@ -77,6 +78,10 @@ export interface CreatePlanInput extends ProcessPlanInput {
   hookState: string;
   /** Stop where the prestart hooks run even without hooks: hako attaches the network there. */
   networkPause?: boolean;
+  /** The runtime's compiled program of this config's seccomp filter, or its wish for it. */
+  seccompCompiled?: SeccompCompiled;
+  /** The container's cgroup, made by H0 (its first host ops) instead of by the runtime. */
+  cgroupSteps?: CgroupSteps;
   /** The cgroup v2 device filter (eBPF), attached to the v2 directory before H1 is forked into it. */
   deviceProgram?: Buffer;
   /** Join a new session keyring named after the container (runc's default). */

@@ -7,7 +7,7 @@ import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js'
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
 import { PERSONALITY_FLAGS } from '../config/known.js';
 import type { Hook, LinuxNamespaceType, Seccomp, Spec } from '../config/types.js';
-import type { CgroupJoinPlan } from '../cgroups/manager.js';
+import type { CgroupJoinPlan, CgroupSteps } from '../cgroups/manager.js';
 import { PlanBuilder } from '../helper/plan-builder.js';
 import { addDevices } from './devices.js';
 import { planMountOptions } from './mountopts.js';
@@ -56,9 +56,16 @@ const PER_LINUX32 = 0x0008;
 
 
 /** The cgroup join: H0 forks H1 into the v2 directory; H1 writes "0" to the v1 tasks files. */
+/** The container's cgroup made by H0 before anything else: its directories, then its files. */
+function makeCgroup(b: PlanBuilder, steps: CgroupSteps | undefined): void {
+  for (const dir of steps?.mkdirs ?? []) b.host(ops.mkdir({ path: dir, mode: 0o755 }), `mkdir ${dir} (the container's cgroup)`);
+  for (const w of steps?.writes ?? []) b.host(ops.write({ path: w.path, data: w.data }), `write '${w.data}' to ${w.path} (from its parent, as runc)`);
+}
+
 function joinCgroup(b: PlanBuilder, join: CgroupJoinPlan | undefined): void {
   if (!join) return;
   if (join.v2) b.host(ops.openDir({ slot: SLOT.CGROUP, path: join.v2 }), `open ${join.v2}: H1 is forked into it`);
+  for (const w of join.writes ?? []) b.ns(ops.write({ path: w.path, data: w.data }), `write '${w.data}' to ${w.path} (linux.resources.devices)`);
   for (const tasks of join.tasks) b.ns(ops.write({ path: tasks, data: '0' }), `join ${tasks.replace(/\/tasks$/, '')}`);
 }
 
@@ -119,13 +126,14 @@ export function createPlan(input: CreatePlanInput): PlanBuilder {
     throw new HakoError(`hako: config.json: linux.namespaces[${hostMnt.index}].path: ${hostMnt.path} is the host's mount namespace: preparing the rootfs there would pivot the host's root into the container's (leave out the path for a new mount namespace)`, { code: 'bad-config' });
   }
   if (!ownMounts) refuseWithoutMountNs(spec);
-  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp, SLOT.SECCOMP_LISTENER) : undefined;
+  const seccomp = spec.linux?.seccomp ? seccompOp(spec.linux.seccomp, SLOT.SECCOMP_LISTENER, input.seccompCompiled) : undefined;
   // the init reopens exec.fifo through /proc/self/fd after pivot_root (as runc's does): without
   // a procfs on /proc that path would be the image's, which could start the process before `start`
   // (without a mount namespace, the init keeps the host's /proc/self/fd open across its chroot)
   if (input.fifo && ownMounts && !(spec.mounts ?? []).some((m) => m.type === 'proc' && m.destination.replace(/\/+$/, '') === '/proc')) {
     throw new HakoError('hako: config.json: mounts: create needs a proc mount on /proc (the init waits for `start` through /proc/self/fd); use `hako run`, or add {"destination": "/proc", "type": "proc", "source": "proc"}', { code: 'bad-config' });
   }
+  makeCgroup(b, input.cgroupSteps);
   hostOps(b, input.fifo, input.console, input.detach);
   listenerOp(b, spec.linux?.seccomp);
   if (input.deviceProgram && input.cgroup?.v2) {

@@ -39,9 +39,21 @@ export function seccompNotifies(s: Seccomp): boolean {
   return (s.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY');
 }
 
+/** What a runtime keeps of compiled filters: the program of this config's filter when it has it,
+ * or that it wants it (the helper then sends it: SECCOMP_PROGRAM). Never for a filter that
+ * notifies (its listener comes from libseccomp's load). */
+export interface SeccompCompiled {
+  program?: Buffer;
+  wanted?: boolean;
+}
+
+/** FLAGS bit 3: send the compiled program back (docs/PROTOCOL.md). */
+const EXPORT_PROGRAM = 8;
+
 /** The SECCOMP op's fields for a config's linux.seccomp; with listener, the slot of the socket
- * to linux.seccomp.listenerPath that the listener fd goes to. */
-export function seccompOp(s: Seccomp, listener?: number): Op {
+ * to linux.seccomp.listenerPath that the listener fd goes to. With compiled, the program is
+ * loaded as it is (kept only of a filter that was checked and compiled), or asked for. */
+export function seccompOp(s: Seccomp, listener?: number, compiled?: SeccompCompiled): Op {
   if (s.defaultAction === 'SCMP_ACT_NOTIFY') {
     throw new HakoError('hako: config.json: linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action (as runc: the runtime itself would wait on its own listener)', { code: 'bad-config' });
   }
@@ -60,6 +72,9 @@ export function seccompOp(s: Seccomp, listener?: number): Op {
     if (bit === undefined) throw new HakoError(`hako: config.json: linux.seccomp.flags[${i}]: '${f}' is not supported`, { code: 'unsupported' });
     flags |= bit;
   }
+  const notifies = seccompNotifies(s);
+  if (compiled?.program && !notifies) return ops.seccomp({ action: defaultAction, flags, archs: [], rules: [], program: compiled.program });
+  if (compiled?.wanted && !notifies) flags |= EXPORT_PROGRAM;
   const archs = (s.architectures ?? []).map((arch) => arch.replace(/^SCMP_ARCH_/, '').toLowerCase());
   const rules: Field[][] = (s.syscalls ?? []).flatMap((rule, i) => {
     // a rule for no syscall is left out (config validation warned about it)
@@ -73,5 +88,5 @@ export function seccompOp(s: Seccomp, listener?: number): Op {
     });
     return [seccompRule({ action: ruleAction, names: rule.names, args })];
   });
-  return ops.seccomp({ action: defaultAction, flags, archs, rules, listener: seccompNotifies(s) ? listener : undefined });
+  return ops.seccomp({ action: defaultAction, flags, archs, rules, listener: notifies ? listener : undefined });
 }

@@ -3,11 +3,13 @@
 import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { applyResources, planResources, type ResourcePlan } from '../cgroups/apply.js';
+import { applyResources, joinPlanWith, onlyDevices, planResources, type ResourcePlan } from '../cgroups/apply.js';
+import type { CgroupSteps } from '../cgroups/manager.js';
 import { normalizeResources } from '../cgroups/validate.js';
 import { delegatedCgroup } from '../cgroups/delegation.js';
 import { CgroupError, cgroupManager, type CgroupLayout, type CgroupManager, detectCgroups } from '../cgroups/index.js';
 import { NoCgroup } from '../cgroups/none.js';
+import { deviceProgramCounts } from '../cgroups/device-filter.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources } from '../cgroups/resources.js';
 import { statsData, type StatsData } from '../cgroups/stats.js';
 import { HakoError, HelperError, type HelperFailure, OptionError } from '../errors.js';
@@ -22,9 +24,10 @@ import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
-import { type Bundle, loadBundle, rootfsOf } from '../config/bundle.js';
+import { seccompNotifies, type SeccompCompiled } from '../plan/seccomp.js';
+import { type Bundle, BundleCache, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
-import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Spec, User } from '../config/types.js';
+import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Seccomp, Spec, User } from '../config/types.js';
 import { execEnvCount, MAX_EXEC_STRINGS, parseConfig, validateConfig, validateProcess } from '../config/validate.js';
 import { KERNEL_MEMORY, withoutKernelMemory } from '../config/validate-linux.js';
 import { failureError } from '../helper/failure.js';
@@ -251,16 +254,16 @@ const OVERRIDES = ['args', 'env', 'cwd', 'user', 'hostname', 'resources', 'rootf
  * The container's config: the bundle's config.json or options.spec, with the overrides, checked as
  * config.json is before anything is created. A string user is resolved later, in the rootfs.
  */
-function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => void): Bundle {
+function effectiveBundle(verb: string, o: CreateOptions, warn: (m: string) => void, bundles: BundleCache): Bundle {
   const overridden = OVERRIDES.some((k) => o[k] !== undefined);
   if (o.spec === undefined) {
     if (o.bundle === undefined) throw new OptionError(verb, 'options', 'needs a bundle directory (bundle) or a Spec object (spec)');
-    if (!overridden) return withoutKernelMemoryLimits(loadBundle(o.bundle, warn));
+    if (!overridden) return withoutKernelMemoryLimits(bundles.load(o.bundle, warn));
   }
   let raw: Record<string, unknown>;
   try {
     // checked (and warned about) once, below, with the overrides
-    raw = JSON.parse(JSON.stringify(o.spec ?? loadBundle(o.bundle!, () => { /* warned below */ }).spec)) as Record<string, unknown>;
+    raw = JSON.parse(JSON.stringify(o.spec ?? bundles.load(o.bundle!, () => { /* warned below */ }).spec)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof HakoError) throw e;
     throw new OptionError(verb, 'options.spec', `cannot be copied as JSON (${(e as Error).message})`);
@@ -459,10 +462,12 @@ const removals = new Map<string, { root: string; done: Promise<void> }>();
 const exitCleanups = new Set<() => void>();
 /** killOnExit of detached containers: kept for the life of this process. */
 const detachedCleanups = new Set<() => void>();
-function atExit(fn: () => void, set = exitCleanups): void {
+function atExit(fn: () => void, set: Set<() => void> = exitCleanups): void {
   if (!process.listeners('exit').includes(runExitCleanups)) process.on('exit', runExitCleanups);
   set.add(fn);
 }
+/** The Runtimes' sweeps of the shared /hako cgroup parents: run last at exit. */
+const parentSweeps = new Set<() => void>();
 function runExitCleanups(): void {
   // the async work under way never finishes now: our own locks go first (the cleanups would wait
   // for them), the deletions under way are finished after
@@ -471,9 +476,18 @@ function runExitCleanups(): void {
     try { fn(); } catch { /* the next one still runs */ }
   }
   finishRemovals();
+  for (const fn of parentSweeps) {
+    try { fn(); } catch { /* the next one still runs */ }
+  }
   exitCleanups.clear();
   detachedCleanups.clear();
+  parentSweeps.clear();
 }
+
+/** How long a Runtime keeps the shared /hako cgroup parents after it removed a container's
+ * cgroup (and none since): a container made meanwhile needs one mkdir per hierarchy, not two,
+ * and its teardown one rmdir, not two. */
+export const PARENT_IDLE_MS = 500;
 
 /** The kill-on-exit signal of a foreground run or exec: SIGKILL unless told otherwise. */
 function killSignalOf(option: NodeJS.Signals | number | false | undefined, detached: boolean): number | undefined {
@@ -560,6 +574,38 @@ export class Runtime {
 
   private readonly cgroupVersion?: 1 | 2;
 
+  /** Each bundle's checked config.json, read again only when the file changes. */
+  private readonly bundles = new BundleCache();
+
+  /** @internal What the caches answered (tests: a hit is seen here, not in timing). */
+  cacheCounts(): Record<'config' | 'deviceProgram' | 'seccomp', { hits: number; misses: number }> {
+    return { config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts }, seccomp: { ...this.seccompCounts } };
+  }
+
+  /** Compiled seccomp filters (the helper's libseccomp output), by their config (as JSON): a
+   * container with the same filter gets the program to load as it is (no libseccomp run). */
+  private readonly seccompPrograms = new Map<string, Buffer>();
+  private readonly seccompCounts = { hits: 0, misses: 0 };
+
+  /** What the planner gets of a kept program for this filter, and where to keep the one it asks for. */
+  private seccompFor(seccomp: Seccomp | undefined): { compiled?: SeccompCompiled; keep?: (program: Buffer) => void } {
+    if (!seccomp || seccompNotifies(seccomp)) return {};
+    const key = JSON.stringify(seccomp);
+    const program = this.seccompPrograms.get(key);
+    if (program) {
+      this.seccompCounts.hits++;
+      return { compiled: { program } };
+    }
+    this.seccompCounts.misses++;
+    return {
+      compiled: { wanted: true },
+      keep: (p) => {
+        if (this.seccompPrograms.size >= 64) this.seccompPrograms.delete(this.seccompPrograms.keys().next().value as string);
+        this.seccompPrograms.set(key, p);
+      },
+    };
+  }
+
   /** What this process knows of itself (its user namespace, its bounding set): read once. */
   private readonly own = new OwnFacts();
 
@@ -572,7 +618,39 @@ export class Runtime {
 
   private cgroupFor(cgroupsPath: string | undefined, id: string): CgroupManager {
     this.layout ??= detectCgroups();
-    return cgroupManager(cgroupsPath, id, { layout: this.layout, ...(this.cgroupVersion ? { version: this.cgroupVersion } : {}) });
+    return cgroupManager(cgroupsPath, id, { layout: this.layout, keepParent: true, ...(this.cgroupVersion ? { version: this.cgroupVersion } : {}) });
+  }
+
+  /** The shared /hako parents a removed cgroup leaves (keepParent): removed where empty once this
+   * Runtime has removed no cgroup for PARENT_IDLE_MS, or when this process exits, whichever
+   * comes first (a process killed by a signal leaves them: hako's next teardown there removes them). */
+  private parents?: { cgroup: CgroupManager; timer?: NodeJS.Timeout; sweep: () => void };
+
+  /** @internal How many times the parents were swept (tests). */
+  parentSweepCount = 0;
+
+  private parentsLater(cgroup: CgroupManager, inUse = false): void {
+    const p = this.parents ??= {
+      cgroup,
+      sweep: () => {
+        clearTimeout(p.timer);
+        p.timer = undefined;
+        this.parentSweepCount++;
+        p.cgroup.removeParents();
+      },
+    };
+    p.cgroup = cgroup;
+    clearTimeout(p.timer);
+    p.timer = undefined;
+    atExit(p.sweep, parentSweeps);
+    if (inUse) return;
+    p.timer = setTimeout(() => {
+      p.timer = undefined;
+      parentSweeps.delete(p.sweep);
+      this.parentSweepCount++;
+      p.cgroup.removeParentsAsync().catch(() => { /* in use, or gone */ });
+    }, PARENT_IDLE_MS);
+    p.timer.unref();
   }
 
   private cgroup(state: ContainerState): CgroupManager {
@@ -634,6 +712,7 @@ export class Runtime {
       if (!isRootless() || !['EACCES', 'EPERM', 'EROFS'].includes(errno ?? '')) throw e;
       if (spec.linux?.cgroupsPath) throw e;
       try { cgroup.destroy(); } catch { /* what was made in writable hierarchies goes; nothing else */ }
+      this.parentsLater(cgroup);
       const limits = resourceLimits(spec);
       if (limits.length) {
         throw new HakoError(`hako: config.json: linux.resources.${limits[0]}: cannot be applied: hako runs rootless and cannot create the container's cgroup (${(e as Error).message.replace(/^hako: /, '')})`, { code: 'cgroup' });
@@ -830,6 +909,7 @@ export class Runtime {
       for (let i = 0; i < 1000 && liveStatus(state) !== 'stopped'; i++) await delay(2);
     }
     await cgroup.destroyAsync();
+    this.parentsLater(cgroup);
     let spec = known;
     if (!spec) {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
@@ -1076,7 +1156,7 @@ export class Runtime {
   /** create, run and run -d: one path, which differs only in the fifo and in who waits. */
   private async launchInit(id: string, options: CreateOptions & RunOptions, mode: 'create' | 'run' | 'run-detached', attach?: (s: HelperSession) => void, capture = true): Promise<RunResult> {
     checkContainerId(id);
-    const effective = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn);
+    const effective = effectiveBundle(mode === 'create' ? 'create' : 'run', options, this.warn, this.bundles);
     const { bundle, rootfs } = effective;
     // network: the config changed for this container (its network namespace, the files' mounts)
     const net = containerNetwork(`hako ${mode === 'create' ? 'create' : 'run'}`, id, this.store.root, effective.spec,
@@ -1123,6 +1203,10 @@ export class Runtime {
     let homeLookup: Promise<string | undefined>;
     let cgroup: CgroupManager;
     let resources: ResourcePlan;
+    // the cgroup made by the helper (H0's first ops) when it is only directories and the cpuset's
+    // copied values, and nothing else needs it first (no limits but device rules, not rootless)
+    let cgroupSteps: CgroupSteps | undefined;
+    let seccomp: ReturnType<Runtime['seccompFor']> = {};
     let idmaps: ReturnType<typeof mapActions> = [];
     try {
       // the id's last foreground run may still be being removed: its cgroup and state go first
@@ -1143,7 +1227,12 @@ export class Runtime {
       if (isRootless()) {
         const { devices: _devices, ...limits } = spec.linux?.resources ?? {};
         resources = { wanted: normalizeResources(limits) };
-      } else resources = planResources(cgroup, spec.linux?.resources);
+      } else {
+        resources = planResources(cgroup, spec.linux?.resources);
+        if (onlyDevices(resources)) {
+          try { cgroupSteps = cgroup.helperSteps?.(); } catch { /* create() it here, which says what is wrong */ }
+        }
+      }
       const host = hostFacts(spec, bundle, this.own);
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
@@ -1163,6 +1252,8 @@ export class Runtime {
       const noSetgroups = deniesSetgroups(idmaps) || (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user') && this.own.setgroupsDenied())
         || (joinedUser !== null && setgroupsDenied(`/proc/${joinedUser[1]}/setgroups`));
       const bounding = withHostBounding(spec, this.own);
+      seccomp = this.seccompFor(spec.linux?.seccomp);
+      const compiled = seccomp.compiled;
       planWith = (home) => createPlan({
         spec, bundle, rootfs, process: p, ...(home !== undefined ? { home } : {}), preserveFds: options.preserveFds ?? 0, detach, noPivot: !!options.noPivot,
         ...(noSetgroups ? { setgroupsDenied: true } : {}),
@@ -1175,7 +1266,9 @@ export class Runtime {
         ...(mode === 'create' ? { fifo: this.store.file(id, 'exec.fifo') } : {}),
         ...(console ? { console } : {}),
         ...cgroup.mountInfo(),
-        cgroup: cgroup.joinPlan(),
+        cgroup: joinPlanWith(cgroup, resources),
+        ...(cgroupSteps ? { cgroupSteps } : {}),
+        ...(compiled ? { seccompCompiled: compiled } : {}),
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
@@ -1214,7 +1307,14 @@ export class Runtime {
       }
       made = true;
       writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
-      const skipped = cgroup instanceof NoCgroup ? cgroup : await this.createCgroup(cgroup, spec, id);
+      this.parentsLater(cgroup, true);
+      // a cgroup that was there already is made here (create() keeps the values it has)
+      const byHelper = cgroupSteps !== undefined && existed.length === 0;
+      if (cgroupSteps && !byHelper) {
+        cgroupSteps = undefined;
+        builder = planWith(undefined);
+      }
+      const skipped = byHelper ? undefined : cgroup instanceof NoCgroup ? cgroup : await this.createCgroup(cgroup, spec, id);
       if (skipped) {
         // rootless without a cgroup: the plan is made again without the join (and without the
         // v2 device filter, which has no cgroup to go on), and the state says so for later verbs
@@ -1224,7 +1324,7 @@ export class Runtime {
         state.cgroup = { ...state.cgroup as object, none: true };
         await this.store.updateAsync(id, (st) => { st.cgroup = state.cgroup; });
       }
-      applyResources(cgroup, resources);
+      if (!byHelper) applyResources(cgroup, resources, true);
       const home = await homeLookup;
       if (home !== undefined || skipped) builder = planWith(home);
       const cg = cgroup;
@@ -1243,6 +1343,7 @@ export class Runtime {
           },
         } : {}),
         onSeccompState: () => seccompListenerState(spec, this.hookState({ ...state, pid }, 'creating'), pid),
+        ...(seccomp.keep ? { onSeccompProgram: seccomp.keep } : {}),
         onHooks: async () => {
           if (net?.attach) await net.attach(pid, explain);
           if (devices) await devices(pid, explain);
@@ -1312,6 +1413,7 @@ export class Runtime {
           // a cgroup hako did not create is left as it was: only what hako made goes
           if (existed.length) await cgroup.removeCreatedAsync(existed);
           else if (made) await cgroup.destroyAsync();
+          this.parentsLater(cgroup);
         } finally {
           // the network (CNI DEL), and what a face attached, go with the rest
           await this.removeAttached(id).catch(() => undefined);

@@ -1,0 +1,142 @@
+// What a Runtime keeps between containers (issue 10): each bundle's checked config.json, read
+// again only when the file changes. Each cache is seen through Runtime.cacheCounts() (a counter,
+// not timing), and each test checks that a change made between two runs takes effect.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PARENT_IDLE_MS, Runtime } from '../../dist/src/runtime/runtime.js';
+import { detectCgroups } from '../../dist/src/cgroups/detect.js';
+import { cgroupDirs, NODE, ok, REPO, runSync, scoped, show, waitUntil } from './oci-util.mjs';
+
+/** run id in the foreground with stdout piped: its output. */
+async function output(rt, id, options) {
+  const r = await rt.run(id, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  assert.equal(r.exitCode, 0, `run ${id}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+test('config.json is read and checked once per bundle, and again whenever it changes (same size, same mtime, a new inode)', scoped(async (s) => {
+  const warnings = [];
+  const rt = new Runtime({ root: s.root, warn: (m) => warnings.push(m) });
+  const b = s.bundle().args('echo', 'aa');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'aa\n');
+  assert.deepEqual(rt.cacheCounts().config, { hits: 0, misses: 1 });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'aa\n');
+  assert.deepEqual(rt.cacheCounts().config, { hits: 1, misses: 1 }, 'the second run of an unchanged bundle is a hit');
+
+  // the same size and the same mtime (set back): the change still counts (ctime, which no one sets back)
+  const st = statSync(b.configPath, { bigint: true });
+  b.args('echo', 'bb');
+  ok(runSync('touch', ['-m', '-d', `@${st.mtimeNs / 1_000_000_000n}.${String(st.mtimeNs % 1_000_000_000n).padStart(9, '0')}`, b.configPath]));
+  assert.equal(statSync(b.configPath, { bigint: true }).mtimeNs, st.mtimeNs, 'the mtime is set back');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'bb\n');
+  assert.deepEqual(rt.cacheCounts().config, { hits: 1, misses: 2 });
+
+  // a new file renamed over it (a new inode)
+  const next = { ...b.config, process: { ...b.config.process, args: ['echo', 'cc'] } };
+  writeFileSync(`${b.configPath}.new`, JSON.stringify(next));
+  renameSync(`${b.configPath}.new`, b.configPath);
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'cc\n');
+  assert.deepEqual(rt.cacheCounts().config, { hits: 1, misses: 3 });
+
+  // a config that became invalid is refused, and a fixed one runs again
+  writeFileSync(b.configPath, '{"ociVersion": "1.0.2", "process": ');
+  await assert.rejects(rt.run(s.id(), { bundle: b.dir, stdio: 'ignore' }), /config\.json: not valid JSON/);
+  b.args('echo', 'dd');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'dd\n');
+
+  // a cached config is never changed by a container's overrides, and its warnings come every time
+  assert.equal(await output(rt, s.id(), { bundle: b.dir, args: ['echo', 'override'] }), 'override\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'dd\n');
+  b.edit((c) => { c.linux.resources = { ...c.linux.resources, memory: { kernel: 1 << 30 } }; });
+  warnings.length = 0;
+  await output(rt, s.id(), { bundle: b.dir });
+  await output(rt, s.id(), { bundle: b.dir });
+  assert.equal(warnings.filter((w) => /kernel/.test(w)).length, 2, `a warning per run: ${warnings.join(' | ')}`);
+  assert.deepEqual(rt.list(), []);
+}));
+
+test('the shared /hako cgroup parent stays between a Runtime\'s containers (one mkdir and one rmdir a hierarchy each, not two), and goes once the Runtime is idle', scoped(async (s) => {
+  const layout = detectCgroups();
+  const h = layout.mode === 'unified' ? { mountPoint: layout.v2.mountPoint } : layout.v1.find((x) => x.controllers.includes('pids'));
+  const parent = join(h.mountPoint, 'hako');
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().args('true');
+  const gone = (id) => waitUntil(() => cgroupDirs(id).length === 0, { what: `the cgroup of ${id} to go` });
+  const first = s.id();
+  assert.equal((await rt.run(first, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await gone(first);
+  assert.ok(existsSync(parent), `${parent} is kept after the container's teardown`);
+  const ino = statSync(parent).ino;
+  const second = s.id();
+  assert.equal((await rt.run(second, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await gone(second);
+  assert.equal(statSync(parent).ino, ino, `${parent} was not removed and made again for the second container`);
+  assert.equal(rt.parentSweepCount, 0);
+  // idle: the parents are swept (removed where empty: another test's container may hold one)
+  await waitUntil(() => rt.parentSweepCount === 1, { what: 'the sweep of the idle parents', timeoutMs: PARENT_IDLE_MS + 5000 });
+  await waitUntil(() => !existsSync(parent) || readdirSync(parent, { withFileTypes: true }).some((e) => e.isDirectory()), { what: `${parent} to go` });
+  // and made again (by the container's helper, on a v1 host), with the cpuset's cpus and mems copied down
+  const cpuset = layout.v1.find((x) => x.controllers.includes('cpuset'));
+  if (cpuset) {
+    const c = s.bundle().sh('cat /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/cpuset/cpuset.mems');
+    const host = ['cpuset.cpus', 'cpuset.mems'].map((f) => readFileSync(join(cpuset.mountPoint, f), 'utf8').trim());
+    assert.deepEqual((await output(rt, s.id(), { bundle: c.dir })).trim().split('\n'), host);
+  }
+}));
+
+test('a process that exits while its Runtime keeps the /hako parents removes them', scoped(async (s) => {
+  const b = s.bundle().args('true');
+  const code = `
+    import { Runtime } from ${JSON.stringify(`${REPO}/dist/src/runtime/runtime.js`)};
+    const [root, bundle, id] = process.argv.slice(1);
+    const rt = new Runtime({ root });
+    const r = await rt.run(id, { bundle, stdio: 'ignore' });
+    await rt.delete(id).catch(() => {}); // the removal after run is done (delete waits for it)
+    process.on('exit', () => { process.stdout.write(rt.parentSweepCount + '\\n'); });
+    process.exitCode = r.exitCode;
+  `;
+  const r = runSync(NODE, ['--input-type=module', '-e', code, s.root, b.dir, s.id()], { env: s.env() });
+  assert.equal(r.status, 0, show(r));
+  assert.equal(r.stdout.trim(), '1', 'the sweep ran at exit');
+}));
+
+test('cgroup v2: each set of device rules is compiled to eBPF once, and changed rules take effect', { skip: detectCgroups().v2 ? false : 'no cgroup v2 on this host' }, scoped(async (s) => {
+  const rt = new Runtime({ root: s.root, cgroupVersion: 2, warn: () => {} });
+  // /dev/fuse's numbers (10:229), which no default rule allows: made in the container's /dev and only opened
+  const b = s.bundle().sh('mknod /dev/probe c 10 229 && ( (exec 3</dev/probe) 2>/dev/null && echo open-ok || echo open-denied )');
+  b.edit((c) => { for (const set of ['bounding', 'effective', 'permitted']) c.process.capabilities[set].push('CAP_MKNOD'); });
+  const before = rt.cacheCounts().deviceProgram;
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-denied\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-denied\n');
+  const after = rt.cacheCounts().deviceProgram;
+  assert.ok(after.hits >= before.hits + 1, `the second container's program came from the cache: ${JSON.stringify({ before, after })}`);
+  // allowed now: a new program, which the container gets
+  b.edit((c) => { c.linux.resources.devices.push({ allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-ok\n');
+  assert.equal(rt.cacheCounts().deviceProgram.misses, after.misses + 1);
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'open-ok\n');
+}));
+
+test('a seccomp filter is compiled once (its program kept by the Runtime, loaded as it is after that), and a changed filter takes effect', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root, warn: () => {} });
+  const filter = (name) => ({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_AARCH64'], syscalls: [{ names: [name, `${name}at`], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] });
+  // a new directory each time (the rootfs is shared, and a denied rmdir leaves it)
+  const b = s.bundle().sh('d=/tmp/d-$(cat /proc/sys/kernel/random/uuid); mkdir $d 2>/dev/null && echo mkdir-ok || echo mkdir-denied; rmdir $d 2>/dev/null && echo rmdir-ok || echo rmdir-denied');
+  b.edit((c) => { c.linux.seccomp = filter('mkdir'); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-denied\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 0, misses: 1 });
+  // the second container loads the kept program, and it denies the same
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-denied\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 1, misses: 1 });
+  // another filter: compiled anew, and what it says holds
+  b.edit((c) => { c.linux.seccomp = filter('rmdir'); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-ok\nrmdir-denied\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-ok\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 2, misses: 2 });
+  // and the first again, from the cache
+  b.edit((c) => { c.linux.seccomp = filter('mkdir'); });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), 'mkdir-denied\nrmdir-denied\n');
+  assert.deepEqual(rt.cacheCounts().seccomp, { hits: 3, misses: 2 });
+}));
