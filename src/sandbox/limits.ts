@@ -86,3 +86,20 @@ export function rlimitsOf(l: SandboxLimits & typeof DEFAULT_LIMITS, cpuByRlimit 
   }
   return out;
 }
+
+/**
+ * A run's CPU time as user and system ms that add up to the cgroup's total (the counter the
+ * 'cpu-time' verdict reads). On cgroup v1 (Linux 5.x+) cpuacct.usage_user and usage_sys are
+ * sampled at ticks while cpuacct.usage is exact: they can fall short of it by a tick or more, so
+ * the exact total is split in their proportion.
+ */
+export function cpuSplit(cpu: { usageNs?: number | null; userNs?: number | null; systemNs?: number | null } | null | undefined): { userMs: number; systemMs: number } {
+  const total = cpu?.usageNs ?? undefined;
+  const user = cpu?.userNs ?? null;
+  const system = cpu?.systemNs ?? null;
+  if (total === undefined) return { userMs: Math.round((user ?? 0) / 1e6), systemMs: Math.round((system ?? 0) / 1e6) };
+  const totalMs = Math.round(total / 1e6);
+  const share = user !== null && system !== null && user + system > 0 ? user / (user + system) : 1;
+  const userMs = Math.min(totalMs, Math.round((total * share) / 1e6));
+  return { userMs, systemMs: totalMs - userMs };
+}

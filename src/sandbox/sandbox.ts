@@ -17,7 +17,7 @@ import { cgroupManager, detectCgroups, V1Manager, V2Manager, type CgroupLayout, 
 import { NoCgroup } from '../cgroups/none.js';
 import { defaultSpec } from '../config/default.js';
 import type { Mount, Spec } from '../config/types.js';
-import { checkOptions, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
+import { checkOptions, cpuSplit, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
 import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
 import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, type SandboxDirs } from './host.js';
@@ -658,10 +658,11 @@ export class Sandbox {
     }
     const pidsPeak = await pidsPeakOf(cg);
     const after = this.keeper || !sandboxRootless() ? await diskUsed(this.view(this.dirs.disk)) : before;
+    const { userMs, systemMs } = cpuSplit(stats?.cpu);
     return {
       wallMs,
-      cpuUserMs: Math.round((stats?.cpu?.userNs ?? stats?.cpu?.usageNs ?? 0) / 1e6),
-      cpuSystemMs: Math.round((stats?.cpu?.systemNs ?? 0) / 1e6),
+      cpuUserMs: userMs,
+      cpuSystemMs: systemMs,
       maxRssBytes: stats?.memory?.maxUsage ?? undefined,
       pidsPeak,
       writtenBytes: Math.max(0, after - before),

@@ -1,7 +1,7 @@
 // The sandbox's limits as a run's config, its seccomp profile, and the CLI's sizes and durations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { effectiveLimits, resourcesOf, rlimitsOf } from '../../dist/src/sandbox/limits.js';
+import { cpuSplit, effectiveLimits, resourcesOf, rlimitsOf } from '../../dist/src/sandbox/limits.js';
 import { sandboxSeccomp, DENIED_SYSCALLS } from '../../dist/src/sandbox/seccomp.js';
 import { parseDuration, parseSize } from '../../dist/src/cli/sandbox.js';
 
@@ -55,4 +55,13 @@ test('CLI sizes and durations', () => {
   assert.equal(parseDuration('time', '1.5'), 1500);
   assert.equal(parseDuration('time', '1m'), 60_000);
   assert.throws(() => parseDuration('time', 'soon'), /not a duration/);
+});
+
+test("usage: user and system CPU add up to the cgroup's exact total (v1's usage_user/usage_sys are tick samples)", () => {
+  // a run killed at 300 ms of CPU whose tick-sampled split says 296 ms: the verdict's total is kept
+  assert.deepEqual(cpuSplit({ usageNs: 300_400_000, userNs: 290_000_000, systemNs: 6_000_000 }), { userMs: 294, systemMs: 6 });
+  assert.deepEqual(cpuSplit({ usageNs: 5_000_000, userNs: 0, systemNs: 0 }), { userMs: 5, systemMs: 0 });
+  assert.deepEqual(cpuSplit({ usageNs: 10_000_000, userNs: null, systemNs: null }), { userMs: 10, systemMs: 0 });
+  assert.deepEqual(cpuSplit(undefined), { userMs: 0, systemMs: 0 });
+  assert.deepEqual(cpuSplit({ userNs: 3_000_000, systemNs: 1_000_000 }), { userMs: 3, systemMs: 1 });
 });
