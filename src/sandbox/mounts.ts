@@ -41,10 +41,16 @@ export async function mountSandboxLayer(d: SandboxDirs, layers: string[], diskBy
   for (const p of [d.work, d.runs]) b.init(ops.mkdir({ path: p, mode: 0o700 }), `mkdir ${p}`);
   b.init(ops.mount({ source: 'hako-sandbox', target: d.rootfs, fstype: 'overlay', data: `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work}` }), `mount the overlay on ${d.rootfs}`);
   b.init(ops.mount({ target: d.rootfs, flags: MS.PRIVATE }), `make ${d.rootfs} private`);
+  await runSteps(b, 'sandbox: mount');
+}
+
+/** Runs the steps in a helper of the sandboxes' zygote, in the host's namespaces (its init ops,
+ * then /bin/true): a failed step is an error naming it. */
+async function runSteps(b: PlanBuilder, what: string): Promise<void> {
   b.exec(['/bin/true'], {});
-  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: 'sandbox: mount', spawner: sandboxZygote().spawner });
-  if (r.failure) throw failureError('sandbox: mount', b, r.failure);
-  if (r.status !== 0) throw new HakoError(`hako: sandbox: mount: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
+  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: what, spawner: sandboxZygote().spawner });
+  if (r.failure) throw failureError(what, b, r.failure);
+  if (r.status !== 0) throw new HakoError(`hako: ${what}: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
 }
 
 /** Unmounts the overlay and the disk (lazily; those not mounted are fine): as root, the helper's
@@ -53,10 +59,7 @@ export async function unmountSandboxLayer(d: SandboxDirs): Promise<void> {
   if ((process.geteuid?.() ?? 0) !== 0) return unmountLayer(d);
   const b = new PlanBuilder();
   for (const p of [d.rootfs, d.disk]) b.init(ops.umount({ path: p }), `umount2(${p}, MNT_DETACH)`);
-  b.exec(['/bin/true'], {});
-  const r = await runPlan({ explain: false, hostOps: b.hostOps, nsOps: b.nsOps, initOps: b.initOps }, {}, { stdio: 'ignore', label: 'sandbox: umount', spawner: sandboxZygote().spawner });
-  if (r.failure) throw failureError('sandbox: umount', b, r.failure);
-  if (r.status !== 0) throw new HakoError(`hako: sandbox: umount: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
+  await runSteps(b, 'sandbox: umount');
 }
 
 /** Unmounts the layer and removes the sandbox's directory (host.ts's removeSandboxDir, faster as root). */
