@@ -97,6 +97,12 @@ export function blockedDestinations(c: NetworkChoice): string[] {
 export async function guardNetwork(pid: number, c: NetworkChoice): Promise<void> {
   const routes = blockedDestinations(c).map((d) => `route replace unreachable ${d}`);
   const b = new PlanBuilder();
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    // without root the namespace belongs to the sandbox's user namespace (the keeper's): the
+    // helper joins that first, where it is root, as the run's own helper did
+    b.ns(ops.openDir({ slot: 4, path: `/proc/${pid}/ns/user`, anyFile: true }), `open /proc/${pid}/ns/user`);
+    b.ns(ops.setns({ nstype: namespaceKind('user').flag, slot: 4 }), "setns(CLONE_NEWUSER): the sandbox's user namespace");
+  }
   b.ns(ops.openDir({ slot: 5, path: `/proc/${pid}/ns/net`, anyFile: true }), `open /proc/${pid}/ns/net`);
   b.ns(ops.setns({ nstype: namespaceKind('net').flag, slot: 5 }), "setns(CLONE_NEWNET): the sandbox's network namespace");
   // one ip for every route; an IPv6 one fails where the namespace has no IPv6 (fine: nothing to reach)

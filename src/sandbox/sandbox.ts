@@ -235,11 +235,6 @@ export class Sandbox {
       if (typeof options.user === 'number' && options.user !== 0 && keeperSingle()) {
         throw new HakoError(`hako: Sandbox.create: user ${options.user}: without a range in /etc/subuid and /etc/subgid for uid ${process.geteuid?.()}, the sandbox's user namespace has only uid 0 (add one with usermod --add-subuids/--add-subgids)`, { code: 'unsupported' });
       }
-      // the network guard (routes set in the sandbox's namespace before the command) cannot yet
-      // enter a namespace owned by the keeper's user namespace: refused rather than run unguarded
-      if (options.network !== undefined && options.network !== 'none') {
-        throw new HakoError("hako: Sandbox.create: network: a sandbox without root has only 'none' for now (its network guard cannot enter the keeper's user namespace yet)", { code: 'unsupported' });
-      }
     }
     let layers: string[];
     let image: ResolvedImage['config'] | undefined;
