@@ -3,6 +3,7 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
@@ -32,6 +33,35 @@ struct op_spec {
 };
 #define HAKO_UNPAREN(...) __VA_ARGS__
 #define HAKO_OP_SPEC(id, n, text, st, req) { n, text, st, (const uint16_t[]){ HAKO_UNPAREN req, 0 } },
+
+#define MKDIR_PARENTS 1 /* MKDIR's FLAGS: make missing parents (docs/PROTOCOL.md) */
+
+/* MKDIR with FLAGS MKDIR_PARENTS: mkdir -p. A directory on the way that another process removes
+ * meanwhile (an empty shared cgroup parent: /hako, which each hako removes once idle) is made
+ * again: the walk starts over, 8 times at most. */
+static int mkdir_parents(const char *path, mode_t mode) {
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof buf || path[0] != '/') return errno = EINVAL, -1;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        memcpy(buf, path, n + 1);
+        int again = 0;
+        for (char *p = buf + 1; !again; p++) {
+            if (*p != '/' && *p != '\0') continue;
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST) {
+                if (errno != ENOENT) return -1;
+                again = 1;
+            }
+            *p = c;
+            if (c == '\0') break;
+        }
+        if (!again) return 0;
+    }
+    return errno = ENOENT, -1;
+}
+
 static const struct op_spec op_specs[] = { HAKO_OPS(HAKO_OP_SPEC) };
 #undef HAKO_OP_SPEC
 
@@ -345,8 +375,8 @@ static int run_one(struct op *op, const char **what) {
         if (setresuid(op->ids[0], op->ids[0], op->ids[0]) < 0 && !(seccomp_refused() && has_cap(CAP_SETUID) && setuid(op->ids[0]) == 0)) return -1;
         return stage_death_signal ? prctl(PR_SET_PDEATHSIG, stage_death_signal) : 0;
     case OP_MKDIR:
-        if (mkdir(op->path, (mode_t)op->mode) < 0 && errno != EEXIST) return -1;
-        return 0;
+        if (mkdir(op->path, (mode_t)op->mode) == 0 || errno == EEXIST) return 0;
+        return errno == ENOENT && (op->flags & MKDIR_PARENTS) ? mkdir_parents(op->path, (mode_t)op->mode) : -1;
     case OP_LINK_UP:
         *what = op->name;
         return link_up(op->name);

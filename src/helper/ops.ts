@@ -24,6 +24,8 @@ const req = (tag: number, type: FieldType): FieldSpec => ({ tag, type, required:
 const opt = (tag: number, type: FieldType): FieldSpec => ({ tag, type });
 
 /** PROCFS: what the helper checks of the file it opened (fstatfs of the fd used). */
+/** MKDIR's FLAGS: make missing parents, again if one is removed meanwhile (docs/PROTOCOL.md). */
+export const MKDIR_PARENTS = 1;
 export const PROCFS = { MUST_BE: 1, MUST_NOT_BE: 2 } as const;
 export type Procfs = (typeof PROCFS)[keyof typeof PROCFS];
 
@@ -52,7 +54,7 @@ export const OP_FIELDS = {
   SETGID: { id: req(Tag.ID, 'i') },
   SETUID: { id: req(Tag.ID, 'i') },
   EXEC: { args: req(Tag.ARG, 's*'), env: opt(Tag.ENV, 's*'), flags: opt(Tag.FLAGS, 'i') },
-  MKDIR: { path: req(Tag.PATH, 's'), mode: opt(Tag.MODE, 'i') },
+  MKDIR: { path: req(Tag.PATH, 's'), mode: opt(Tag.MODE, 'i'), flags: opt(Tag.FLAGS, 'i') },
   LINK_UP: { name: req(Tag.NAME, 's') },
   MKPATH: { root: req(Tag.ROOT, 'i'), path: req(Tag.PATH, 's'), kind: opt(Tag.TYPE, 'i'), mode: opt(Tag.MODE, 'i') },
   MOUNT_IN_ROOT: {
@@ -153,7 +155,7 @@ export const ops = {
   setuid: (p: { id: number }) => build('SETUID', p),
   /** flags 1: exec the command EXEC_WAIT received (args are then a placeholder). */
   exec: (p: { args: string[]; env?: string[]; flags?: number }) => build('EXEC', p),
-  mkdir: (p: { path: string; mode?: number }) => build('MKDIR', p),
+  mkdir: (p: { path: string; mode?: number; flags?: number }) => build('MKDIR', p),
   linkUp: (p: { name: string }) => build('LINK_UP', p),
   mkpath: (p: { root: number; path: string; kind: PathKind; mode?: number }) => build('MKPATH', p),
   mountInRoot: (p: {

@@ -2,7 +2,7 @@
 // Pure: every decision about what the helper does is made here, and it can be read back as text.
 import { HakoError } from '../errors.js';
 import { MessageType } from '../helper/protocol.js';
-import { ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
+import { MKDIR_PARENTS, ops, PATH_KIND, PROCFS, type Op } from '../helper/ops.js';
 import { AT_RECURSIVE, MOUNT_ATTR, MS, mountFlagNames } from '../linux/mount.js';
 import { NAMESPACES, namespaceKind, type NamespaceType } from '../linux/namespaces.js';
 import { PERSONALITY_FLAGS } from '../config/known.js';
@@ -58,7 +58,9 @@ const PER_LINUX32 = 0x0008;
 /** The cgroup join: H0 forks H1 into the v2 directory; H1 writes "0" to the v1 tasks files. */
 /** The container's cgroup made by H0 before anything else: its directories, then its files. */
 function makeCgroup(b: PlanBuilder, steps: CgroupSteps | undefined): void {
-  for (const dir of steps?.mkdirs ?? []) b.host(ops.mkdir({ path: dir, mode: 0o755 }), `mkdir ${dir} (the container's cgroup)`);
+  // FLAGS 1: a parent another process removes meanwhile (the shared /hako, once empty and idle) is
+  // made again instead of failing with ENOENT
+  for (const dir of steps?.mkdirs ?? []) b.host(ops.mkdir({ path: dir, mode: 0o755, flags: MKDIR_PARENTS }), `mkdir ${dir} (the container's cgroup)`);
   for (const w of steps?.writes ?? []) b.host(ops.write({ path: w.path, data: w.data }), `write '${w.data}' to ${w.path} (from its parent, as runc)`);
 }
 

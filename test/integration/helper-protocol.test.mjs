@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Fields, FrameReader, MessageType, OpKind, Tag, encodeFrame } from '../../dist/src/helper/protocol.js';
 import { helperRequest, helperPath } from '../../dist/src/helper/session.js';
 import { scoped, show } from './oci-util.mjs';
@@ -221,4 +223,23 @@ test('after EXITED the helper keeps the control socket until P closes it: an ini
   const { code, at } = await exit;
   assert.equal(code, 0);
   assert.ok(at - closedAt < 1500, `the helper took ${at - closedAt} ms to go after P closed`);
+});
+
+test('MKDIR with FLAGS 1 makes the missing parents (mkdir -p, as a container\'s cgroup needs when another hako removed the empty /hako meanwhile); without, ENOENT is an ERROR', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-mkdir-'));
+  try {
+    const mkdir = (path, flags) => plan([
+      op(Tag.HOST_OP, OpKind.MKDIR, [{ tag: Tag.PATH, value: path }, { tag: Tag.MODE, value: 0o755 }, ...(flags ? [{ tag: Tag.FLAGS, value: flags }] : [])]),
+      op(Tag.INIT_OP, OpKind.EXEC, [{ tag: Tag.ARG, value: '/bin/true' }]),
+    ]);
+    assertClean(await talk(mkdir(join(dir, 'a', 'b'))), { code: 1, match: /^mkdir: No such file or directory/ });
+    assert.equal(existsSync(join(dir, 'a')), false);
+    const r = await talk(mkdir(join(dir, 'a', 'b', 'c'), 1));
+    assertClean(r, { code: 0 });
+    assert.equal(statSync(join(dir, 'a', 'b', 'c')).isDirectory(), true, describe(r));
+    // made again when it is there already: fine
+    assertClean(await talk(mkdir(join(dir, 'a', 'b', 'c'), 1)), { code: 0 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
