@@ -7,10 +7,11 @@
 // user (the keeper), no state, no cgroup.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { makeRootfs, runSync, scoped, waitUntil } from './oci-util.mjs';
+import { makeRootfs, REPO, runSync, scoped, waitUntil } from './oci-util.mjs';
 import { createUser, NODE, removeUser } from './util.mjs';
 
 const HAS_TOOLS = ['/usr/bin/setpriv', '/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/bin/unshare'].every((f) => existsSync(f));
@@ -264,5 +265,130 @@ test('rootless on slirp4netns: tap0 and a route out; link-local and the host\'s 
   assert.match(out.r.stdout, /^1\n/);
   assert.match(out.r.stdout, /^default via 10\.0\.2\.2 dev tap0/m);
   assert.match(out.r.stdout, /^unreachable 169\.254\.0\.0\/16/m);
+  await assertNothingLeft(env);
+}));
+
+/** sandbox-syscalls.c and sandbox-hostile.c, built static into the user's rootfs (/box). */
+function buildProbes(s, env) {
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/libc.a') || process.arch !== 'x64') return false;
+  for (const [name, src, extra] of [['probe', 'sandbox-syscalls.c', []], ['hostile', 'sandbox-hostile.c', ['-pthread']]]) {
+    const bin = join(env.rootfs, 'box', name);
+    execFileSync('cc', ['-static', ...extra, '-O1', '-o', bin, join(REPO, 'test/integration', src)]);
+    chownSync(bin, user.uid, user.gid);
+  }
+  return true;
+}
+
+test('rootless hostile code: no network, /proc and /sys secrets, hako out of reach, seccomp, a thread bomb, inodes and /dev/shm, nothing kept between runs or sandboxes', { skip }, scoped(async (s, t) => {
+  const env = setUp(s);
+  for (const a of ['nc', 'find']) symlinkSync('busybox', join(env.rootfs, 'bin', a));
+  if (!buildProbes(s, env)) return t.skip('needs x86-64 and a static libc (libc6-dev) to build the probes');
+  writeFileSync(s.path('host-secret'), 'secret');
+  // a service of the host on its loopback: a sandbox with network 'none' must not reach it
+  const server = createServer((c) => c.end('host-service\n'));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = server.address().port;
+  const hostFree = statfsSync(env.root).bfree;
+  let out;
+  try {
+    out = await asUser(s, env, `
+      const text = (r) => ({ status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString(), error: r.error, pidsPeak: r.usage.pidsPeak });
+      const sb = await Sandbox.create({ rootfs, root, limits: { diskBytes: 8 << 20, fileSizeBytes: 64 << 20 } });
+      out.keeper = JSON.parse(await (await import('node:fs/promises')).readFile(root + '/' + sb.id + '/keeper', 'utf8')).pid;
+      out.net = text(await sb.run(['sh', '-c', 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; nc -w 2 169.254.169.254 80 </dev/null; nc -w 2 127.0.0.1 ${port} </dev/null; true'], { timeoutMs: 10000 }));
+      out.secrets = text(await sb.run(['sh', '-c', [
+        'cat ${s.path('host-secret')} 2>/dev/null && echo LEAK-host',
+        'for f in /proc/kcore /proc/keys /proc/kallsyms /proc/timer_list /proc/sched_debug; do [ -n "$(head -c 1 $f 2>/dev/null)" ] && echo LEAK-$f; done',
+        'echo b > /proc/sysrq-trigger 2>/dev/null && echo LEAK-sysrq',
+        'echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo LEAK-sysctl',
+        'ls /sys/kernel 2>/dev/null | grep -q . && echo LEAK-sys-kernel',
+        'touch /sys/x 2>/dev/null && echo LEAK-sys',
+        'echo pid1 $(cat /proc/1/cmdline | tr "\\\\0" " ")',
+        'echo pids $(ls /proc | grep -E "^[0-9]+$")',
+        'kill -0 ' + out.keeper + ' 2>&1; kill -0 ' + process.pid + ' 2>&1; grep TracerPid /proc/1/status',
+      ].join('; ')]));
+      out.probe = text(await sb.run(['/box/probe']));
+      out.unshare = (await sb.run(['unshare', '-U', 'true'])).exitCode;
+      out.threads = text(await sb.run(['/box/hostile', 'threads'], { limits: { pids: 32, wallTimeMs: 1500 } }));
+      out.after = (await sb.run(['true'])).status;
+      out.reserve = text(await sb.run(['/box/hostile', 'reserve', '8', '16']));
+      out.shm = text(await sb.run(['dd', 'if=/dev/zero', 'of=/dev/shm/big', 'bs=1M', 'count=32']));
+      out.inodes = text(await sb.run(['sh', '-c', 'i=0; while mkdir /box/d$i 2>/dev/null; do i=$((i+1)); done; echo $i; mkdir /box/last'], { timeoutMs: 30000 }));
+      out.clean = text(await sb.run(['sh', '-c', 'rm -r /box/d*; echo cleaned'], { timeoutMs: 30000 }));
+      // what one run leaves: the next run and another sandbox look for it
+      out.left = text(await sb.run(['sh', '-c', 'echo x > /tmp/left; echo y > /dev/shm/left; echo z > /box/kept; (sleep 3717 &); echo started']));
+      const fs = await import('node:fs');
+      out.sleeping = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => { try { return fs.readFileSync('/proc/' + p + '/cmdline', 'utf8') === 'sleep\\u00003717\\u0000'; } catch { return false; } }).length;
+      const look = 'ls /tmp/left /dev/shm/left 2>&1; echo sleeping $(cat /proc/[0-9]*/comm | grep -c sleep); cat /box/kept 2>&1';
+      out.next = text(await sb.run(['sh', '-c', look]));
+      const other = await Sandbox.create({ rootfs, root });
+      out.other = text(await other.run(['sh', '-c', look]));
+      await other.close();
+      await sb.close();`);
+  } finally {
+    server.close();
+  }
+  assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
+  // network 'none': only lo; a link-local metadata address and the host's loopback service unreachable
+  assert.equal(out.net.stdout.split('\n').filter(Boolean).join(' '), 'lo', JSON.stringify(out.net));
+  assert.match(out.net.stderr, /169\.254\.169\.254\): Network is unreachable/);
+  assert.match(out.net.stderr, /127\.0\.0\.1\)?:? ?.*Connection refused|can't connect to remote host \(127\.0\.0\.1\): Connection refused/);
+  assert.doesNotMatch(out.net.stdout, /host-service/);
+  // secrets: masked or unreadable; pid 1 is the run, no process of the host, hako or the keeper in sight
+  assert.doesNotMatch(out.secrets.stdout, /^LEAK-/m, out.secrets.stdout);
+  assert.match(out.secrets.stdout, /^pid1 sh -c /m);
+  const pids = out.secrets.stdout.match(/^pids (.*)$/m)[1].split(' ').map(Number);
+  // pid 1 (the run's sh) and the pipeline's sh, ls and grep: nothing of the host, of hako or of Node
+  assert.ok(pids.length <= 4 && pids.every((p) => p < 100), `a process of the host is visible: ${pids}`);
+  assert.match(out.secrets.stderr + out.secrets.stdout, new RegExp(`can't kill pid ${out.keeper}: No such process`), 'the keeper is out of reach');
+  assert.match(out.secrets.stdout, /TracerPid:\s+0/);
+  // seccomp: denied, the 32-bit ABI kills
+  const got = Object.fromEntries(out.probe.stdout.trim().split('\n').map((l) => { const [k, ...v] = l.split(' '); return [k, v.join(' ')]; }));
+  for (const k of ['io_uring_setup', 'keyctl', 'add_key', 'bpf', 'userfaultfd', 'perf_event_open', 'ptrace', 'unshare_user', 'clone_user']) {
+    assert.equal(got[k], 'EPERM', `${k}: ${got[k]}`);
+  }
+  assert.equal(got.int80, 'killed 31', 'a 32-bit syscall kills the process (SIGSYS)');
+  assert.notEqual(out.unshare, 0, 'unshare -U fails');
+  // a thread bomb: RLIMIT_NPROC counts threads (pids 32: the keeper is one more)
+  assert.equal(out.threads.status, 'timeout', JSON.stringify(out.threads));
+  const made = Number(out.threads.stderr.match(/^threads: (\d+): EAGAIN$/m)?.[1]);
+  assert.ok(made >= 24 && made <= 32, `threads made before EAGAIN: ${out.threads.stderr}`);
+  assert.equal(out.after, 'ok', 'the sandbox works after it');
+  // no address-space rlimit: a JVM-style reservation runs
+  assert.equal(out.reserve.stdout, 'reserved 8\ntouched 16\n', JSON.stringify(out.reserve));
+  // /dev/shm and the inodes are the sandbox's disk: ENOSPC inside, bounded, the sandbox still works
+  assert.match(out.shm.stderr, /No space left on device/);
+  assert.match(out.inodes.stderr, /No space left on device/);
+  assert.ok(Number(out.inodes.stdout) > 100 && Number(out.inodes.stdout) < 10000, `inodes are bounded: ${out.inodes.stdout}`);
+  assert.equal(out.clean.stdout, 'cleaned\n', JSON.stringify(out.clean));
+  assert.ok(Math.abs(statfsSync(env.root).bfree - hostFree) * statfsSync(env.root).bsize < 4 << 20, 'the host disk did not fill');
+  // leftovers: the run's background process died with it, its /tmp and /dev/shm are gone for the next run
+  assert.equal(out.left.stdout, 'started\n');
+  assert.equal(out.sleeping, 0, 'the background process died with its run');
+  assert.match(out.next.stdout, /\/tmp\/left: No such file/);
+  assert.match(out.next.stdout, /\/dev\/shm\/left: No such file/);
+  assert.match(out.next.stdout, /^sleeping 0$/m);
+  assert.match(out.next.stdout, /^z$/m, 'the writable layer is kept within the sandbox');
+  assert.match(out.other.stdout, /\/tmp\/left: No such file/);
+  assert.match(out.other.stdout, /'\/box\/kept': No such file/, 'another sandbox sees none of it');
+  assert.match(out.other.stdout, /^sleeping 0$/m);
+  await assertNothingLeft(env);
+}));
+
+test('rootless: 50 sandboxes at once from one process', { skip }, scoped(async (s) => {
+  const env = setUp(s);
+  const out = await asUser(s, env, `
+    let worst = 0; let last = performance.now();
+    const timer = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last - 10); last = now; }, 10);
+    const results = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
+      const sb = await Sandbox.create({ rootfs, root });
+      try { const r = await sb.run(['sh', '-c', 'echo ' + i + '; echo ' + i + ' > /box/mine; cat /box/*'], { timeoutMs: 60000 }); return r.status + ':' + r.stdout.toString().replace(/\\n/g, ' ').trim(); }
+      finally { await sb.close(); }
+    }));
+    clearInterval(timer);
+    out.results = results; out.worst = worst;`);
+  assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
+  assert.deepEqual(out.results, Array.from({ length: 50 }, (_, i) => `ok:${i} ${i}`), 'each sandbox ran, and saw only its own files');
+  assert.ok(out.worst < 1500, `the event loop was blocked for ${Math.round(out.worst)} ms`);
   await assertNothingLeft(env);
 }));
