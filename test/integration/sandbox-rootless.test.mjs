@@ -47,7 +47,7 @@ function setUp(s) {
 
 /** Runs `body` (an async function's text; `Sandbox`, `out`, `rootfs` and `root` in scope) as the
  * user, inside the cgroups `cgroups` (host dirs) when given; returns `out` as the program left it. */
-async function asUser(s, env, body, { cgroups = [], onLine, tun = false } = {}) {
+async function asUser(s, env, body, { cgroups = [], onLine, tun = false, fuse = false } = {}) {
   const dist = join(dirname(dirname(user.hako)), 'dist', 'index.js');
   const script = `const { Sandbox } = await import(${JSON.stringify(dist)});
     const rootfs = ${JSON.stringify(env.rootfs)}; const root = ${JSON.stringify(env.root)}; const out = {};
@@ -58,8 +58,11 @@ async function asUser(s, env, body, { cgroups = [], onLine, tun = false } = {}) 
   const command = `${enter}${enter ? '; ' : ''}exec setpriv --reuid ${user.uid} --regid ${user.gid} --clear-groups -- "$0" --input-type=module -e "$1"`;
   // tun: a 0666 /dev/net/tun for the user (Debian's default mode; this machine's may be 0600),
   // bound in a private mount namespace the program runs in
-  const tunDir = s.path('tun');
-  const shell = tun ? ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mkdir ${tunDir} && mount -t tmpfs -o size=16k,mode=755 tmpfs ${tunDir} && mknod -m 666 ${tunDir}/tun c 10 200 && mount --bind ${tunDir}/tun /dev/net/tun && ${command}`]] : ['sh', ['-c', command]];
+  // fuse: a 0666 /dev/fuse (Debian's default mode) the same way
+  const devDir = s.path('dev');
+  const binds = [tun && `mknod -m 666 ${devDir}/tun c 10 200 && mount --bind ${devDir}/tun /dev/net/tun`,
+    fuse && `mknod -m 666 ${devDir}/fuse c 10 229 && mount --bind ${devDir}/fuse /dev/fuse`].filter(Boolean);
+  const shell = binds.length ? ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mkdir ${devDir} && mount -t tmpfs -o size=16k,mode=755 tmpfs ${devDir} && ${binds.join(' && ')} && ${command}`]] : ['sh', ['-c', command]];
   const child = spawn(shell[0], [...shell[1], NODE, script],
     { cwd: '/', env: { PATH: process.env.PATH, XDG_RUNTIME_DIR: env.xdg, HOME: user.home }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -390,5 +393,67 @@ test('rootless: 50 sandboxes at once from one process', { skip }, scoped(async (
   assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
   assert.deepEqual(out.results, Array.from({ length: 50 }, (_, i) => `ok:${i} ${i}`), 'each sandbox ran, and saw only its own files');
   assert.ok(out.worst < 1500, `the event loop was blocked for ${Math.round(out.worst)} ms`);
+  await assertNothingLeft(env);
+}));
+
+const HAS_FUSE = existsSync('/usr/bin/fuse-overlayfs') && existsSync('/dev/fuse');
+
+test('rootless on fuse-overlayfs, asked for (HAKO_SANDBOX_OVERLAY=fuse) and where the kernel refuses overlayfs: runs, files kept across runs, close() leaves no fuse process or mount', { skip: skip || (!HAS_FUSE && 'needs fuse-overlayfs (scripts/setup.sh --test) and /dev/fuse') }, scoped(async (s) => {
+  const env = setUp(s);
+  // a mount(8) that refuses overlayfs as a kernel without it in user namespaces does (EPERM)
+  const refusing = s.path('refusing');
+  mkdirSync(refusing, { mode: 0o755 });
+  writeFileSync(join(refusing, 'mount'), '#!/bin/sh\ncase " $* " in *" -t overlay "*) echo "mount: hako-sandbox: permission denied." >&2; exit 32;; esac\nexec /usr/bin/mount "$@"\n', { mode: 0o755 });
+  const out = await asUser(s, env, `
+    const fs = await import('node:fs');
+    const keeperOf = (sb) => JSON.parse(fs.readFileSync(root + '/' + sb.id + '/keeper', 'utf8')).pid;
+    const fuseOf = (pid) => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => { try { return fs.readFileSync('/proc/' + p + '/stat', 'utf8').split(') ')[1].split(' ')[1] === String(pid) && fs.readFileSync('/proc/' + p + '/comm', 'utf8') === 'fuse-overlayfs\\n'; } catch { return false; } });
+    const session = async (sb) => {
+      const k = keeperOf(sb);
+      const o = { keeper: k, fuse: fuseOf(k), mount: fs.readFileSync('/proc/' + k + '/mountinfo', 'utf8').split('\\n').filter((l) => l.includes(' ' + root + '/' + sb.id + '/rootfs ')).map((l) => l.split(' - ')[1].split(' ')[0]) };
+      const r1 = await sb.run(['sh', '-c', 'echo kept > /box/f; mkdir /box/d; echo x > /tmp/t; cat /tmp/t; grep " / / " /proc/self/mountinfo | sed "s/.* - //" | cut -d" " -f1']);
+      o.r1 = { status: r1.status, stdout: r1.stdout.toString(), stderr: r1.stderr.toString(), error: r1.error };
+      o.r2 = (await sb.run(['cat', '/box/f'])).stdout.toString();
+      await sb.writeFile('/box/in', 'from the host');
+      o.r3 = (await sb.run(['cat', '/box/in'])).stdout.toString();
+      o.read = (await sb.readFile('/box/f')).toString();
+      o.base = fs.existsSync(rootfs + '/box/f');
+      await sb.run(['ln', '-s', '/etc/passwd', '/box/l']);
+      try { await sb.readFile('/box/l'); o.link = 'read'; } catch (e) { o.link = e.code; }
+      const copy = root + '/../xdg/' + sb.id;
+      await sb.copyOut('/box/f', copy);
+      o.copied = fs.readFileSync(copy, 'utf8');
+      await sb.close();
+      o.fuseAfter = o.fuse.filter((p) => fs.existsSync('/proc/' + p));
+      return o;
+    };
+    process.env.HAKO_SANDBOX_OVERLAY = 'fuse';
+    out.asked = await session(await Sandbox.create({ rootfs, root }));
+    process.env.HAKO_SANDBOX_OVERLAY = 'kernel';
+    process.env.PATH = ${JSON.stringify(refusing)} + ':' + process.env.PATH;
+    try { await Sandbox.create({ rootfs, root }); } catch (e) { out.kernelOnly = fail(e); }
+    delete process.env.HAKO_SANDBOX_OVERLAY;
+    out.fallback = await session(await Sandbox.create({ rootfs, root }));
+    process.env.HAKO_SANDBOX_OVERLAY = 'bogus';
+    try { await Sandbox.create({ rootfs, root }); } catch (e) { out.bogus = fail(e); }`, { fuse: true });
+  assert.equal(out.thrown, undefined, JSON.stringify(out.thrown));
+  for (const k of ['asked', 'fallback']) {
+    const o = out[k];
+    assert.deepEqual(o.mount, ['fuse.fuse-overlayfs'], `${k}: the keeper's rootfs is fuse-overlayfs`);
+    assert.equal(o.fuse.length, 1, `${k}: one fuse-overlayfs, the keeper's child`);
+    assert.deepEqual(o.r1, { status: 'ok', stdout: 'x\nfuse.fuse-overlayfs\n', stderr: '' }, k);
+    assert.equal(o.r2, 'kept\n', `${k}: the writable layer is kept across runs`);
+    assert.equal(o.r3, 'from the host');
+    assert.equal(o.read, 'kept\n');
+    assert.equal(o.base, false, 'the base is never written');
+    assert.equal(o.link, 'permission', `${k}: a planted symbolic link is not followed`);
+    assert.equal(o.copied, 'kept\n');
+    assert.deepEqual(o.fuseAfter, [], `${k}: close() ended fuse-overlayfs`);
+  }
+  assert.equal(out.kernelOnly.code, 'io');
+  assert.match(out.kernelOnly.message, /^hako: sandbox: mounting the disk and the kernel overlay in the user namespace failed: mount: hako-sandbox: permission denied\.$/);
+  assert.equal(out.bogus.code, 'bad-option');
+  assert.match(out.bogus.message, /^hako: sandbox: HAKO_SANDBOX_OVERLAY="bogus": auto, kernel or fuse$/);
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes('fuse-overlayfs'), 'no fuse mount on the host');
   await assertNothingLeft(env);
 }));
