@@ -92,10 +92,20 @@ export class FsProxy implements SandboxFs {
     return c;
   }
 
+  private hold(c: ChildProcess, on: boolean): void {
+    for (const h of [c, c.stdout] as unknown as ({ ref?: () => void; unref?: () => void } | null)[]) {
+      if (on) h?.ref?.();
+      else h?.unref?.();
+    }
+  }
+
   private call(m: Record<string, unknown>): Promise<Reply> {
     const next = this.queue.then(() => new Promise<Reply>((resolve, reject) => {
       const c = this.start();
+      // held while a request is out (a proxy that is only there never keeps this process alive)
+      this.hold(c, true);
       this.waiting = (r) => {
+        this.hold(c, false);
         if (!r) {
           reject(new HakoError(`hako: sandbox: the file proxy in the sandbox's user namespace (nsenter(1), util-linux) ended${this.stderr.trim() ? `: ${this.stderr.trim().split('\n').pop()}` : ''}`, { code: 'io' }));
         } else if (r.error) reject(Object.assign(new Error(r.error), { code: r.error }));

@@ -455,5 +455,28 @@ test('rootless on fuse-overlayfs, asked for (HAKO_SANDBOX_OVERLAY=fuse) and wher
   assert.equal(out.bogus.code, 'bad-option');
   assert.match(out.bogus.message, /^hako: sandbox: HAKO_SANDBOX_OVERLAY="bogus": auto, kernel or fuse$/);
   assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes('fuse-overlayfs'), 'no fuse mount on the host');
+  // this machine's /dev/fuse as it is (root's only, unless Debian's 0666): a clear error, nothing left
+  const denied = await asUser(s, env, `
+    process.env.HAKO_SANDBOX_OVERLAY = 'fuse';
+    try { await Sandbox.create({ rootfs, root }); } catch (e) { out.denied = fail(e); }`);
+  if (statSync('/dev/fuse').mode & 0o006) assert.equal(denied.denied, undefined);
+  else assert.deepEqual(denied.denied, { code: 'io', message: 'hako: sandbox: mounting the disk and fuse-overlayfs in the user namespace failed: hako-keeper: fuse-overlayfs: /dev/fuse is not readable and writable by the user' });
+  await assertNothingLeft(env);
+}));
+
+test('rootless on fuse-overlayfs: a SIGKILLed Node process leaves no fuse-overlayfs, file proxy or keeper running', { skip: skip || (!HAS_FUSE && 'needs fuse-overlayfs (scripts/setup.sh --test) and /dev/fuse') }, scoped(async (s) => {
+  const env = setUp(s);
+  const r = await asUser(s, env, `
+    process.env.HAKO_SANDBOX_OVERLAY = 'fuse';
+    const sb = await Sandbox.create({ rootfs, root });
+    await sb.writeFile('/box/x', 'x');
+    sb.run(['sleep', '30']);
+    setTimeout(() => console.log('running'), 500);
+    await new Promise(() => {});`, { fuse: true, onLine: (text, child) => { if (text.includes('running')) child.kill('SIGKILL'); } });
+  assert.equal(r.status, 'SIGKILL', r.stderr);
+  await waitUntil(() => userProcesses().length === 0, { timeoutMs: 5000, what: 'fuse-overlayfs, the file proxy, the keeper and the run to end' });
+  const p = runSync('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups', '--', user.hako, 'sandbox', 'prune', '--sandbox-root', env.root],
+    { env: { PATH: process.env.PATH, XDG_RUNTIME_DIR: env.xdg }, cwd: '/' });
+  assert.equal(p.status, 0, p.stderr);
   await assertNothingLeft(env);
 }));
