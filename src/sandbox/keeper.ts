@@ -134,7 +134,10 @@ export async function startKeeper(diskOptions: string, diskDir: string, overlayO
       const why = userNsRestriction();
       throw new HakoError(`hako: sandbox: cannot make a user namespace: ${why ?? text}`, { code: 'permission' });
     }
-    throw new HakoError(`hako: sandbox: ${what}${text ? `: ${text}` : ''}`, { code: 'io' });
+    // auto: the kernel's refusal, then why fuse-overlayfs failed too
+    const kernel = wanted === 'auto' ? err.trim().split('\n').find((l) => l.startsWith('mount: ') && l !== text) : undefined;
+    const why = [kernel, text].filter(Boolean).join('; ');
+    throw new HakoError(`hako: sandbox: ${what}${why ? `: ${why}` : ''}`, { code: 'io' });
   };
   const timer = setTimeout(() => k.kill('SIGKILL'), 30_000);
   let ready: string | undefined;

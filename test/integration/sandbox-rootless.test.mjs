@@ -355,7 +355,8 @@ test('rootless hostile code: no network, /proc and /sys secrets, hako out of rea
   // a thread bomb: RLIMIT_NPROC counts threads (pids 32: the keeper is one more)
   assert.equal(out.threads.status, 'timeout', JSON.stringify(out.threads));
   const made = Number(out.threads.stderr.match(/^threads: (\d+): EAGAIN$/m)?.[1]);
-  assert.ok(made >= 24 && made <= 32, `threads made before EAGAIN: ${out.threads.stderr}`);
+  // (the keeper and a run's helper count too, and under load a previous run's processes not yet reaped)
+  assert.ok(made >= 8 && made <= 32, `threads made before EAGAIN: ${out.threads.stderr}`);
   assert.equal(out.after, 'ok', 'the sandbox works after it');
   // no address-space rlimit: a JVM-style reservation runs
   assert.equal(out.reserve.stdout, 'reserved 8\ntouched 16\n', JSON.stringify(out.reserve));
@@ -458,9 +459,16 @@ test('rootless on fuse-overlayfs, asked for (HAKO_SANDBOX_OVERLAY=fuse) and wher
   // this machine's /dev/fuse as it is (root's only, unless Debian's 0666): a clear error, nothing left
   const denied = await asUser(s, env, `
     process.env.HAKO_SANDBOX_OVERLAY = 'fuse';
-    try { await Sandbox.create({ rootfs, root }); } catch (e) { out.denied = fail(e); }`);
+    try { await Sandbox.create({ rootfs, root }); } catch (e) { out.denied = fail(e); }
+    delete process.env.HAKO_SANDBOX_OVERLAY;
+    process.env.PATH = ${JSON.stringify(refusing)} + ':' + process.env.PATH;
+    try { await Sandbox.create({ rootfs, root }); } catch (e) { out.neither = fail(e); }`);
   if (statSync('/dev/fuse').mode & 0o006) assert.equal(denied.denied, undefined);
-  else assert.deepEqual(denied.denied, { code: 'io', message: 'hako: sandbox: mounting the disk and fuse-overlayfs in the user namespace failed: hako-keeper: fuse-overlayfs: /dev/fuse is not readable and writable by the user' });
+  else {
+    assert.deepEqual(denied.denied, { code: 'io', message: 'hako: sandbox: mounting the disk and fuse-overlayfs in the user namespace failed: hako-keeper: fuse-overlayfs: /dev/fuse is not readable and writable by the user' });
+    // auto: the kernel's refusal and fuse-overlayfs's, both named
+    assert.deepEqual(denied.neither, { code: 'io', message: "hako: sandbox: mounting the disk and the overlay in the user namespace failed (the kernel's, then fuse-overlayfs): mount: hako-sandbox: permission denied.; hako-keeper: fuse-overlayfs: /dev/fuse is not readable and writable by the user" });
+  }
   await assertNothingLeft(env);
 }));
 
