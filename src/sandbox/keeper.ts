@@ -6,6 +6,7 @@
 // own ids (setgroups denied). The keeper is util-linux's unshare(1) exec'ing sh, which waits on
 // a pipe from this process: when this process goes (even by SIGKILL) it reads EOF and exits, and
 // its mounts go with M. Nothing of the sandbox is then left on the host's disk.
+// Where the kernel refuses overlayfs in U, the keeper runs fuse-overlayfs instead (SCRIPT).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
