@@ -1,5 +1,6 @@
 // What a sandbox can enforce on this host, and why (`hako sandbox check`, Sandbox.capabilities()).
-import { readFile } from 'node:fs';
+import { existsSync, readFile } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { detectCgroups } from '../cgroups/index.js';
 import { userNsRestriction } from '../runtime/rootless.js';
@@ -61,8 +62,11 @@ export async function sandboxCapabilities(): Promise<Record<string, LimitSupport
   out.network = { enforced: true, how: "'none': a new network namespace with only lo" };
   out.seccomp = { enforced: true, how: 'a filter that denies io_uring, keyrings, bpf, userfaultfd, perf_event_open, ptrace, mount, new user namespaces, and every foreign ABI (32-bit, x32)' };
   const maps = root ? undefined : keeperMaps();
-  out.overlay = { enforced: (await promisify(readFile)('/proc/filesystems', 'utf8').catch(() => '')).includes('\toverlay\n'),
-    how: root ? 'kernel overlayfs over the read-only base' : 'kernel overlayfs over the read-only base, mounted in the user namespace of the sandbox (its keeper process)' };
+  const kernelOverlay = (await promisify(readFile)('/proc/filesystems', 'utf8').catch(() => '')).includes('\toverlay\n');
+  const fuse = root ? false : (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => d !== '' && existsSync(join(d, 'fuse-overlayfs')));
+  out.overlay = { enforced: kernelOverlay || fuse,
+    how: root ? 'kernel overlayfs over the read-only base'
+      : `kernel overlayfs over the read-only base, mounted in the user namespace of the sandbox (its keeper process); where the kernel refuses it there, fuse-overlayfs (${fuse ? 'installed' : 'not installed'}, needs /dev/fuse)` };
   if (maps) {
     out.userNamespace = {
       enforced: userNsRestriction() === undefined,

@@ -5,14 +5,66 @@
 // The walk is race-free because nothing of the sandbox runs while it happens: file operations
 // are refused while a run is in progress (each run's processes all end with it).
 import { constants as fsc } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, readlink, symlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { HakoError } from '../errors.js';
 
 const MAX_READ = 1 << 30;
 
+/** What SandboxFiles does to the sandbox's tree: node:fs in this process (LOCAL_FS), or the same
+ * steps in a process in the sandbox's user namespace (a fuse-overlayfs mount with allow_other
+ * answers only processes there: fs-proxy.ts). Errors carry the errno code (e.code), or
+ * 'ENOTREG' (not a regular file) and 'EFBIG' (larger than MAX_READ). */
+export interface SandboxFs {
+  lstat(path: string): Promise<{ kind: 'dir' | 'file' | 'link' | 'other'; mode: number }>;
+  mkdir(path: string, mode: number): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  /** The regular file at path (never followed if a symbolic link: O_NOFOLLOW), up to max bytes. */
+  readFile(path: string, max: number): Promise<Buffer>;
+  /** Writes (O_NOFOLLOW, created with mode if absent) and chmods a regular file. */
+  writeFile(path: string, data: Buffer, mode: number): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+}
+
+const coded = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
+
+export const LOCAL_FS: SandboxFs = {
+  async lstat(p) {
+    const st = await lstat(p);
+    return { kind: st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other', mode: st.mode };
+  },
+  async mkdir(p, mode) { await mkdir(p, { mode }); },
+  async readdir(p) { return readdir(p); },
+  async readFile(p, max) {
+    const fh = await open(p, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw coded('ENOTREG');
+      if (st.size > max) throw coded('EFBIG');
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  },
+  async writeFile(p, data, mode) {
+    const fh = await open(p, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, mode);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw coded('ENOTREG');
+      await fh.truncate(0);
+      await fh.writeFile(data);
+      await fh.chmod(mode);
+    } finally {
+      await fh.close();
+    }
+  },
+  async symlink(target, p) { await symlink(target, p); },
+};
+
 export class SandboxFiles {
-  constructor(private readonly rootOf: () => string, private readonly busy: () => boolean) {}
+  constructor(private readonly rootOf: () => string, private readonly busy: () => boolean, private readonly fsOf: () => SandboxFs = () => LOCAL_FS) {}
+
+  private get fs(): SandboxFs { return this.fsOf(); }
 
   private get root(): string { return this.rootOf(); }
 
@@ -31,59 +83,43 @@ export class SandboxFiles {
       at = join(at, p);
       let st;
       try {
-        st = await lstat(at);
+        st = await this.fs.lstat(at);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !make) throw this.err(verb, path, e);
-        try { await mkdir(at, { mode: 0o755 }); } catch (e2) { throw this.err(verb, path, e2); }
+        try { await this.fs.mkdir(at, 0o755); } catch (e2) { throw this.err(verb, path, e2); }
         continue;
       }
-      if (st.isSymbolicLink()) throw new HakoError(`hako: sandbox: ${verb} ${path}: ${'/' + parts.slice(0, parts.indexOf(p) + 1).join('/')} is a symbolic link: not followed`, { code: 'permission' });
-      if (!st.isDirectory()) throw new HakoError(`hako: sandbox: ${verb} ${path}: ${p} is not a directory`, { code: 'not-found' });
+      if (st.kind === 'link') throw new HakoError(`hako: sandbox: ${verb} ${path}: ${'/' + parts.slice(0, parts.indexOf(p) + 1).join('/')} is a symbolic link: not followed`, { code: 'permission' });
+      if (st.kind !== 'dir') throw new HakoError(`hako: sandbox: ${verb} ${path}: ${p} is not a directory`, { code: 'not-found' });
     }
     return at;
   }
 
   private err(verb: string, path: string, e: unknown): HakoError {
+    if (e instanceof HakoError) return e;
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
     if (code === 'ELOOP') return new HakoError(`hako: sandbox: ${verb} ${path}: a symbolic link: not followed`, { code: 'permission' });
+    if (code === 'ENOTREG') return new HakoError(`hako: sandbox: ${verb} ${path}: not a regular file`, { code: 'bad-option' });
+    if (code === 'EFBIG') return new HakoError(`hako: sandbox: ${verb} ${path}: larger than ${MAX_READ} bytes`, { code: 'bad-option' });
     return new HakoError(`hako: sandbox: ${verb} ${path}: ${code}`, { code: code === 'ENOENT' ? 'not-found' : 'io' });
   }
 
-  private async openIn(path: string, verb: string, flags: number, mode = 0o644, make = false): Promise<FileHandle> {
+  /** The host path of the file `path` names (its parent directories checked, made when `make`). */
+  private async fileIn(path: string, verb: string, make = false): Promise<string> {
     const parts = this.parts(path, verb);
     if (parts.length === 0) throw new HakoError(`hako: sandbox: ${verb} ${path}: not a file`, { code: 'bad-option' });
     const dir = await this.parent(parts, path, verb, make);
-    const name = parts[parts.length - 1] as string;
-    try {
-      return await open(join(dir, name), flags | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, mode);
-    } catch (e) {
-      throw this.err(verb, path, e);
-    }
+    return join(dir, parts[parts.length - 1] as string);
   }
 
   async readFile(path: string, verb = 'readFile'): Promise<Buffer> {
-    const fh = await this.openIn(path, verb, fsc.O_RDONLY);
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new HakoError(`hako: sandbox: ${verb} ${path}: not a regular file`, { code: 'bad-option' });
-      if (st.size > MAX_READ) throw new HakoError(`hako: sandbox: ${verb} ${path}: larger than ${MAX_READ} bytes`, { code: 'bad-option' });
-      return await fh.readFile();
-    } finally {
-      await fh.close();
-    }
+    const at = await this.fileIn(path, verb);
+    try { return await this.fs.readFile(at, MAX_READ); } catch (e) { throw this.err(verb, path, e); }
   }
 
   async writeFile(path: string, data: string | Buffer, mode = 0o644, verb = 'writeFile'): Promise<void> {
-    const fh = await this.openIn(path, verb, fsc.O_WRONLY | fsc.O_CREAT, mode, true);
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new HakoError(`hako: sandbox: ${verb} ${path}: not a regular file`, { code: 'bad-option' });
-      await fh.truncate(0);
-      await fh.writeFile(data);
-      await fh.chmod(mode);
-    } finally {
-      await fh.close();
-    }
+    const at = await this.fileIn(path, verb, true);
+    try { await this.fs.writeFile(at, typeof data === 'string' ? Buffer.from(data) : data, mode); } catch (e) { throw this.err(verb, path, e); }
   }
 
   async copyIn(hostPath: string, path: string): Promise<void> {
@@ -100,7 +136,7 @@ export class SandboxFiles {
     } else if (st.isSymbolicLink()) {
       const parts = this.parts(path, 'copyIn');
       const dir = await this.parent(parts, path, 'copyIn', true);
-      try { await symlink(await readlink(hostPath), join(dir, parts[parts.length - 1] as string)); } catch (e) { throw this.err('copyIn', path, e); }
+      try { await this.fs.symlink(await readlink(hostPath), join(dir, parts[parts.length - 1] as string)); } catch (e) { throw this.err('copyIn', path, e); }
     }
   }
 
@@ -109,14 +145,16 @@ export class SandboxFiles {
     const dir = parts.length ? await this.parent(parts, path, 'copyOut', false) : this.root;
     const at = parts.length ? join(dir, parts[parts.length - 1] as string) : this.root;
     let st;
-    try { st = await lstat(at); } catch (e) { throw this.err('copyOut', path, e); }
-    if (st.isSymbolicLink()) throw new HakoError(`hako: sandbox: copyOut ${path}: a symbolic link: not followed`, { code: 'permission' });
-    if (st.isDirectory()) {
+    try { st = await this.fs.lstat(at); } catch (e) { throw this.err('copyOut', path, e); }
+    if (st.kind === 'link') throw new HakoError(`hako: sandbox: copyOut ${path}: a symbolic link: not followed`, { code: 'permission' });
+    if (st.kind === 'dir') {
       await mkdir(hostPath, { recursive: true });
-      for (const e of await readdir(at)) await this.copyOut(posix.join(path, e), join(hostPath, e));
+      let names;
+      try { names = await this.fs.readdir(at); } catch (e) { throw this.err('copyOut', path, e); }
+      for (const e of names) await this.copyOut(posix.join(path, e), join(hostPath, e));
       return;
     }
-    if (!st.isFile()) return; // devices, fifos, sockets: not copied
+    if (st.kind !== 'file') return; // devices, fifos, sockets: not copied
     const data = await this.readFile(path, 'copyOut');
     await writeFile(hostPath, data, { mode: st.mode & 0o777 });
   }

@@ -63,7 +63,7 @@ export async function mountLayer(d: SandboxDirs, layers: string[], diskBytes: nu
   optionPath(d.dir, 'state directory');
   const disk = `size=${diskBytes},nr_inodes=${Math.max(4096, Math.floor(diskBytes / 1024))},mode=0700,nosuid,nodev,private`;
   if (sandboxRootless()) {
-    const keeper = await startKeeper(disk, d.disk, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},userxattr`, d.rootfs);
+    const keeper = await startKeeper(disk, d.disk, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},userxattr`, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work}`, d.rootfs);
     await writeFile(join(d.dir, 'keeper'), JSON.stringify({ pid: keeper.pid, startTime: keeper.startTime }), { mode: 0o600 });
     return keeper;
   }

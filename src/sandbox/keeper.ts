@@ -6,6 +6,7 @@
 // own ids (setgroups denied). The keeper is util-linux's unshare(1) exec'ing sh, which waits on
 // a pipe from this process: when this process goes (even by SIGKILL) it reads EOF and exits, and
 // its mounts go with M. Nothing of the sandbox is then left on the host's disk.
+// Where the kernel refuses overlayfs in U, the keeper runs fuse-overlayfs instead (SCRIPT).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -14,6 +15,8 @@ import type { IdRange } from '../linux/idmap.js';
 import { mapActions, writeIdMapsAsync } from '../runtime/idmaps.js';
 import { userNsRestriction } from '../runtime/rootless.js';
 import { procStat } from '../runtime/lock.js';
+import { LOCAL_FS, type SandboxFs } from './files.js';
+import { FsProxy } from './fs-proxy.js';
 
 /** The caller's first range in /etc/subuid or /etc/subgid (by name or number), if any. */
 export function subordinateRange(kind: 'uid' | 'gid', file = kind === 'uid' ? '/etc/subuid' : '/etc/subgid'): { start: number; count: number } | undefined {
@@ -50,22 +53,52 @@ export interface Keeper {
   startTime: number;
   /** U maps only the user's own ids (no /etc/subuid range): setgroups is denied, uid 0 only. */
   single: boolean;
+  /** The overlay mounted: the kernel's, or fuse-overlayfs's (the kernel refused it, or it was asked for). */
+  overlay: 'kernel' | 'fuse';
+  /** How this process reaches the overlay's files: directly, or (fuse-overlayfs: allow_other
+   * admits only processes in U) through a proxy in U. */
+  fs: SandboxFs;
   /** A path of M, as this process reaches it (/proc/PID/root/...). */
   view(path: string): string;
   /** Kills the keeper: its mounts go with its namespaces (once no run is in them). */
   stop(): Promise<void>;
 }
 
+// $1 the disk's tmpfs options, $2 the disk, $3 the kernel overlay's options, $4 the rootfs, $5 the
+// overlay wanted (auto, kernel or fuse), $6 fuse-overlayfs's options. fuse-overlayfs runs in the
+// foreground as the keeper's child, killed when the keeper reads EOF (and by PR_SET_PDEATHSIG when
+// the keeper is killed): its mount, in M only, goes with it.
 const SCRIPT = 'echo u; read go || exit 1; [ "$go" = go ] || exit 1; set -e; '
   + 'mount -t tmpfs -o "$1" hako-sandbox-disk "$2"; mkdir -m 755 "$2/upper"; mkdir -m 700 "$2/work" "$2/runs"; '
-  + 'mount -t overlay -o "$3" hako-sandbox "$4"; echo ready; read x || true';
+  + 'if [ "$5" != fuse ] && mount -t overlay -o "$3" hako-sandbox "$4"; then echo ready kernel; else '
+  + '[ "$5" != kernel ] || exit 1; '
+  + 'command -v fuse-overlayfs >/dev/null || { echo "hako-keeper: fuse-overlayfs is not installed" >&2; exit 1; }; '
+  + '[ -r /dev/fuse ] && [ -w /dev/fuse ] || { echo "hako-keeper: fuse-overlayfs: /dev/fuse is not readable and writable by the user" >&2; exit 1; }; '
+  + 'setpriv --pdeathsig KILL -- fuse-overlayfs -f -o "$6" "$4" & f=$!; i=0; '
+  + 'until mountpoint -q "$4"; do kill -0 $f 2>/dev/null || { wait $f || true; echo "hako-keeper: fuse-overlayfs ended" >&2; exit 1; }; '
+  + 'i=$((i+1)); [ $i -lt 1000 ] || { kill -KILL $f; echo "hako-keeper: fuse-overlayfs did not mount in 10 s" >&2; exit 1; }; sleep 0.01; done; '
+  + 'echo ready fuse; fi; read x || true; [ -z "${f-}" ] || { kill -KILL $f; wait $f || true; }';
 
-/** Starts a keeper with `disk` (tmpfs options) on diskDir and the overlay (its options) on rootfs. */
-export async function startKeeper(diskOptions: string, diskDir: string, overlayOptions: string, rootfs: string): Promise<Keeper> {
+/** The overlay a keeper mounts: the kernel's, falling back to fuse-overlayfs where the kernel
+ * refuses it in the user namespace (auto, the default); HAKO_SANDBOX_OVERLAY=kernel or fuse
+ * (a test and diagnostic knob) asks for one. */
+export type OverlayKind = 'auto' | 'kernel' | 'fuse';
+
+export function overlayWanted(env: NodeJS.ProcessEnv = process.env): OverlayKind {
+  const v = env.HAKO_SANDBOX_OVERLAY;
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'kernel' || v === 'fuse') return v;
+  throw new HakoError(`hako: sandbox: HAKO_SANDBOX_OVERLAY=${JSON.stringify(v)}: auto, kernel or fuse`, { code: 'bad-option' });
+}
+
+/** Starts a keeper with `disk` (tmpfs options) on diskDir and the overlay on rootfs: the kernel's
+ * (`overlayOptions`) or fuse-overlayfs (`fuseOptions`), as overlayWanted() says. */
+export async function startKeeper(diskOptions: string, diskDir: string, overlayOptions: string, fuseOptions: string, rootfs: string): Promise<Keeper> {
   const maps = keeperMaps();
+  const wanted = overlayWanted();
   let child: ChildProcess;
   try {
-    child = spawn('unshare', ['--user', '--mount', '--propagation', 'private', '/bin/sh', '-c', SCRIPT, 'sh', diskOptions, diskDir, overlayOptions, rootfs],
+    child = spawn('unshare', ['--user', '--mount', '--propagation', 'private', '/bin/sh', '-c', SCRIPT, 'sh', diskOptions, diskDir, overlayOptions, rootfs, wanted, fuseOptions],
       { stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (e) {
     throw new HakoError(`hako: sandbox: cannot start unshare(1) (util-linux): ${(e as Error).message}`, { code: 'unsupported' });
@@ -102,9 +135,13 @@ export async function startKeeper(diskOptions: string, diskDir: string, overlayO
       const why = userNsRestriction();
       throw new HakoError(`hako: sandbox: cannot make a user namespace: ${why ?? text}`, { code: 'permission' });
     }
-    throw new HakoError(`hako: sandbox: ${what}${text ? `: ${text}` : ''}`, { code: 'io' });
+    // auto: the kernel's refusal, then why fuse-overlayfs failed too
+    const kernel = wanted === 'auto' ? err.trim().split('\n').find((l) => l.startsWith('mount: ') && l !== text) : undefined;
+    const why = [kernel, text].filter(Boolean).join('; ');
+    throw new HakoError(`hako: sandbox: ${what}${why ? `: ${why}` : ''}`, { code: 'io' });
   };
   const timer = setTimeout(() => k.kill('SIGKILL'), 30_000);
+  let ready: string | undefined;
   try {
     if ((await next()) !== 'u') return await fail('the keeper did not start');
     try {
@@ -115,7 +152,12 @@ export async function startKeeper(diskOptions: string, diskDir: string, overlayO
       throw e;
     }
     k.stdin?.write('go\n');
-    if ((await next()) !== 'ready') return await fail('mounting the disk and the overlay in the user namespace failed');
+    ready = await next();
+    if (ready !== 'ready kernel' && ready !== 'ready fuse') {
+      return await fail(wanted === 'fuse' ? 'mounting the disk and fuse-overlayfs in the user namespace failed'
+        : wanted === 'kernel' ? 'mounting the disk and the kernel overlay in the user namespace failed'
+          : 'mounting the disk and the overlay in the user namespace failed (the kernel\'s, then fuse-overlayfs)');
+    }
   } finally {
     clearTimeout(timer);
   }
@@ -124,10 +166,20 @@ export async function startKeeper(diskOptions: string, diskDir: string, overlayO
   k.unref();
   const pid = k.pid!;
   const startTime = procStat(pid)?.startTime ?? 0;
+  const proxy = ready === 'ready fuse' ? new FsProxy(pid) : undefined;
+  const fs: SandboxFs = proxy ?? LOCAL_FS;
   return {
-    pid, startTime, single: maps.single,
+    pid, startTime, single: maps.single, overlay: ready === 'ready fuse' ? 'fuse' : 'kernel', fs,
     view: (p) => `/proc/${pid}/root${p}`,
     stop: async () => {
+      await proxy?.stop();
+      if (ready === 'ready fuse' && k.exitCode === null && k.signalCode === null) {
+        // EOF: the keeper kills fuse-overlayfs and waits for it (SIGKILL after 2 s)
+        k.stdin?.end();
+        let t: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((r) => { t = setTimeout(r, 2000); })]);
+        clearTimeout(t);
+      }
       if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL');
       await exited;
     },

@@ -21,7 +21,7 @@ import { checkOptions, cpuSplit, effectiveLimits, resourcesOf, rlimitsOf, RUN_SH
 import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
 import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, type SandboxDirs } from './host.js';
-import { SandboxFiles } from './files.js';
+import { LOCAL_FS, SandboxFiles } from './files.js';
 import { mountSandboxLayer, removeSandboxLayerDir } from './mounts.js';
 import { images, type ResolvedImage } from '../image/index.js';
 import { sandboxCapabilities, type LimitSupport } from './check.js';
@@ -223,7 +223,7 @@ export class Sandbox {
     this.dirs = sandboxDirs(root, id);
     this.network = networkChoice(options.network);
     this.runtime = runtimeFor(root, this.network?.netDir);
-    this.files = new SandboxFiles(() => this.view(this.dirs.rootfs), () => this.busy());
+    this.files = new SandboxFiles(() => this.view(this.dirs.rootfs), () => this.busy(), () => this.keeper?.fs ?? LOCAL_FS);
   }
 
   /** Makes a sandbox: its state directory, its disk and its overlay. */
