@@ -5,8 +5,9 @@
 # /tmp/client-check: podman's storage, a containerd and a dockerd of its own; the host's network
 # is not touched: --network none). With SERVER=1 (the default when `hako serve` exists), the
 # runtime is measured with a warm `hako serve` on the default root's socket (/run/hako/hako.sock)
-# running for the whole run: every client's call finds it there, podman's conmon's too (conmon
-# passes neither HAKO_SOCKET nor --root to the runtime); SERVER=0 measures the cold CLI.
+# running for the whole run, also named in HAKO_SOCKET: containerd's and dockerd's calls (with
+# their own --root) find it through the variable, podman's conmon's (which passes neither
+# HAKO_SOCKET nor --root to the runtime) at the default root; SERVER=0 measures the cold CLI.
 # Usage: bash bench/clients.sh      Environment: N (50), PARTS (podman,containerd,docker), SERVER
 set -euo pipefail
 REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -26,7 +27,10 @@ if [ "$SERVER" = auto ]; then
   if "$HAKO" serve --help >/dev/null 2>&1; then SERVER=1; else SERVER=0; fi
 fi
 if [ "$SERVER" = 1 ]; then
+  # the default root's socket, named in HAKO_SOCKET too: containerd's and dockerd's calls pass
+  # their own --root, and find it through the variable they inherit
   sock=/run/hako/hako.sock
+  export HAKO_SOCKET=$sock
   sock_dir=$(mktemp -d /tmp/hako-bench-serve-XXXXXX)
   # one already serving there is used as it is (this one then ends at once)
   "$HAKO" serve >"$sock_dir/serve.log" 2>&1 &
