@@ -38,20 +38,12 @@ B=$WORK/bundle
 die() { echo "bench/oci.sh: $*" >&2; exit 1; }
 log() { printf '== %s\n' "$*" >&2; }
 
-# true when crun would refuse this host's cgroup layout (anchors.sh)
-hybrid_with_controllers() {
-  [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] || return 1
-  [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] || return 1
-  [ -n "$(tr -d '[:space:]' </sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 # ------------------------------------------------------------------ inner: the measurements
 inner() {
-  if [ "${HIDE_UNIFIED:-0}" = 1 ]; then
-    umount /sys/fs/cgroup/unified 2>/dev/null ||
-      mount -t tmpfs -o size=4k,mode=0555 none /sys/fs/cgroup/unified ||
-      die "cannot hide /sys/fs/cgroup/unified in the private mount namespace"
-  fi
+  hide_unified
   local H="nsenter --mount=$HOST_MNT" r
   for r in hako runc crun lib lib-host; do mkdir -p "$STATE/$r"; done
   "$HAKO" --root "$STATE/hako" run --bundle "$B" "$PFX-check-hako" || die "hako cannot run the bundle"

@@ -28,18 +28,11 @@ BS=$WORK/bundle-sleep
 die() { echo "bench/serve.sh: $*" >&2; exit 1; }
 log() { printf '== %s\n' "$*" >&2; }
 
-hybrid_with_controllers() {
-  [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] || return 1
-  [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] || return 1
-  [ -n "$(tr -d '[:space:]' </sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 inner() {
-  if [ "${HIDE_UNIFIED:-0}" = 1 ]; then
-    umount /sys/fs/cgroup/unified 2>/dev/null ||
-      mount -t tmpfs -o size=4k,mode=0555 none /sys/fs/cgroup/unified ||
-      die "cannot hide /sys/fs/cgroup/unified in the private mount namespace"
-  fi
+  hide_unified
   local r
   for r in warm cold runc crun; do mkdir -p "$STATE/$r"; done
   # the server, in this mount namespace (the front uses a server only in its own namespaces)

@@ -18,12 +18,11 @@ export PFX=${PFX:-hbz$$}
 export STATE=$WORK/state-$PFX
 B=$WORK/bundle
 die() { echo "bench/zygote.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 inner() {
-  if [ "${HIDE_UNIFIED:-0}" = 1 ]; then
-    umount /sys/fs/cgroup/unified 2>/dev/null ||
-      mount -t tmpfs -o size=4k,mode=0555 none /sys/fs/cgroup/unified || die "cannot hide /sys/fs/cgroup/unified"
-  fi
+  hide_unified
   mkdir -p "$STATE/crun" "$STATE/lib" "$STATE/lib-nz"
   crun --root "$STATE/crun" run --bundle "$B" "$PFX-check" || die "crun cannot run the bundle here"
   hyperfine -N --runs "$N" --warmup 3 --style none --export-json "$STATE/crun.json" \
@@ -71,8 +70,7 @@ cleanup() {
 trap cleanup EXIT
 echo "$(nproc) cores, kernel $(uname -r), node $(node --version), $(crun --version | head -1); roots under $WORK; load $(cut -d' ' -f1-3 /proc/loadavg)"
 HIDE_UNIFIED=0
-if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] && [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] &&
-   [ -n "$(tr -d '[:space:]' </sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
+if hybrid_with_controllers; then
   HIDE_UNIFIED=1
   echo "(private mount namespace, /sys/fs/cgroup/unified unmounted)"
 fi
