@@ -47,10 +47,11 @@ let seq = 0;
 
 const contenders = [];
 if (only.includes('hako')) {
-  contenders.push({
-    name: 'hako pooled (SandboxPool.run)',
+  // a pool of `size` sandboxes, ready once its first has run; each timed run is a pool.run()
+  const pooled = (name, size, extra = {}) => ({
+    name,
     setUp: async (c) => {
-      const pool = new SandboxPool({ size: Math.max(2, c + 1), rootfs, root: join(dir, 'sb') });
+      const pool = new SandboxPool({ size: size(c), rootfs, root: join(dir, 'sb') });
       await pool.run(['/bin/true']); // waits for the pool's first sandbox
       return { pool };
     },
@@ -59,24 +60,12 @@ if (only.includes('hako')) {
       if (r.status !== 'ok') throw new Error(`hako pooled: ${r.status} ${r.error ?? ''}`);
     },
     tearDown: ({ pool }) => pool.close(),
+    ...extra,
   });
+  contenders.push(pooled('hako pooled (SandboxPool.run)', (c) => Math.max(2, c + 1)));
   // the latency of one run that finds a ready sandbox (its container made ahead): the pool is
   // given time to refill between runs (not timed); at concurrency 1 only
-  contenders.push({
-    name: 'hako pooled, a ready sandbox',
-    only: [1],
-    setUp: async () => {
-      const pool = new SandboxPool({ size: 2, rootfs, root: join(dir, 'sb') });
-      await pool.run(['/bin/true']);
-      return { pool };
-    },
-    before: ({ pool }) => pool.ready(),
-    once: async ({ pool }) => {
-      const r = await pool.run(['/bin/true']);
-      if (r.status !== 'ok') throw new Error(`hako pooled: ${r.status} ${r.error ?? ''}`);
-    },
-    tearDown: ({ pool }) => pool.close(),
-  });
+  contenders.push(pooled('hako pooled, a ready sandbox', () => 2, { only: [1], before: ({ pool }) => pool.ready() }));
   contenders.push({
     name: 'hako fresh (create+run+close)',
     once: async () => {
