@@ -1,11 +1,11 @@
-// Where a sandbox lives on the host, and the one place that mounts (hako's root path; a rootless
-// sandbox's keeper does these mounts in its user namespace instead, keeper.ts). Each sandbox has a directory
+// Where a sandbox lives on the host (as root its layer is mounted by mounts.ts; a rootless
+// sandbox's keeper mounts it in its user namespace instead, keeper.ts). Each sandbox has a directory
 // <root>/<id>/: `owner` (the Node process that made it: its pid and start time, for prune),
 // `disk` (a tmpfs of diskBytes: the overlay's upper and work dirs and each run's /tmp and
 // /dev/shm) and `rootfs` (the overlay: the base's read-only layers under `disk/upper`).
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import { procStat } from '../runtime/lock.js';
@@ -21,17 +21,8 @@ export function defaultSandboxRoot(): string {
   return '/run/hako/sandbox';
 }
 
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 30_000 }, (err, _out, stderr) => {
-      if (err) reject(new HakoError(`hako: sandbox: ${cmd === '/bin/sh' ? 'mount' : cmd}: ${String(stderr).trim().split('\n').pop() || err.message}`, { code: 'io' }));
-      else resolve();
-    });
-  });
-}
-
 /** A path as overlayfs and mount(8) option strings can carry it. */
-function optionPath(p: string, what: string): string {
+export function optionPath(p: string, what: string): string {
   if (/[,:\n\\]/.test(p)) throw new HakoError(`hako: sandbox: ${what} ${JSON.stringify(p)}: a path with ',', ':' or '\\' cannot be an overlay layer`, { code: 'bad-option' });
   return p;
 }
@@ -52,25 +43,17 @@ export function sandboxDirs(root: string, id: string): SandboxDirs {
 }
 
 /**
- * Mounts the sandbox's disk (a tmpfs) and its overlay on `layers` (lowest first), both private
- * (nothing propagates to or from the host's mounts). One process does it all: a spawn from Node
- * costs milliseconds of the event loop's time (a fork of a large process), a fork from sh little.
- * Without root, a keeper (keeper.ts) mounts them in a user and mount namespace of its own: it
- * is returned, and its namespaces are where the sandbox's runs go.
+ * Without root: a keeper (keeper.ts) mounts the sandbox's disk (a tmpfs) and its overlay on
+ * `layers` (lowest first) in a user and mount namespace of its own, and is returned: its
+ * namespaces are where the sandbox's runs go. (As root, mounts.ts mounts them.)
  */
-export async function mountLayer(d: SandboxDirs, layers: string[], diskBytes: number): Promise<Keeper | undefined> {
+export async function startLayerKeeper(d: SandboxDirs, layers: string[], diskBytes: number): Promise<Keeper> {
   const lower = layers.map((l) => optionPath(l, 'layer')).reverse().join(':');
   optionPath(d.dir, 'state directory');
   const disk = `size=${diskBytes},nr_inodes=${Math.max(4096, Math.floor(diskBytes / 1024))},mode=0700,nosuid,nodev,private`;
-  if (sandboxRootless()) {
-    const keeper = await startKeeper(disk, d.disk, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},userxattr`, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work}`, d.rootfs);
-    await writeFile(join(d.dir, 'keeper'), JSON.stringify({ pid: keeper.pid, startTime: keeper.startTime }), { mode: 0o600 });
-    return keeper;
-  }
-  const script = 'set -e; mount -t tmpfs -o "$1" hako-sandbox-disk "$2"; mkdir -m 755 "$2/upper"; mkdir -m 700 "$2/work" "$2/runs"; '
-    + 'mount -t overlay -o "$3" hako-sandbox "$4"';
-  await run('/bin/sh', ['-c', script, 'sh', disk, d.disk, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},private`, d.rootfs]);
-  return undefined;
+  const keeper = await startKeeper(disk, d.disk, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work},userxattr`, `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work}`, d.rootfs);
+  await writeFile(join(d.dir, 'keeper'), JSON.stringify({ pid: keeper.pid, startTime: keeper.startTime }), { mode: 0o600 });
+  return keeper;
 }
 
 /** Sandboxes of this process are rootless (a keeper's user namespace holds their mounts). */
@@ -88,18 +71,6 @@ export async function killRecordedKeeper(dir: string): Promise<void> {
   }
 }
 
-/** Unmounts the overlay and the disk, if mounted (idempotent). */
-export async function unmountLayer(d: SandboxDirs): Promise<void> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const mounted = [d.rootfs, d.disk].filter((m) => isMountPoint(info, m));
-  if (mounted.length) await run('umount', ['-l', ...mounted]);
-}
-
-function isMountPoint(info: string, path: string): boolean {
-  const enc = path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return info.split('\n').some((l) => l.split(' ')[4] === enc);
-}
-
 /** Makes the directory and records this process as its owner. */
 export async function makeSandboxDir(d: SandboxDirs): Promise<void> {
   await mkdir(d.dir, { recursive: false, mode: 0o700 }).catch(async (e: NodeJS.ErrnoException) => {
@@ -110,13 +81,6 @@ export async function makeSandboxDir(d: SandboxDirs): Promise<void> {
   await Promise.all([mkdir(d.disk, { mode: 0o700 }), mkdir(d.rootfs, { mode: 0o755 })]);
   const me = procStat(process.pid);
   await writeFile(join(d.dir, 'owner'), JSON.stringify({ pid: process.pid, startTime: me?.startTime ?? 0 }), { mode: 0o600 });
-}
-
-/** Removes everything of the sandbox's directory (its mounts first). */
-export async function removeSandboxDir(d: SandboxDirs): Promise<void> {
-  if (sandboxRootless()) await killRecordedKeeper(d.dir);
-  else await unmountLayer(d);
-  await rm(d.dir, { recursive: true, force: true });
 }
 
 /** Whether the process recorded as the sandbox's owner is gone. */

@@ -1,7 +1,8 @@
 // The sandbox's disk (a tmpfs) and overlay, mounted as root by the helper (its MOUNT and MKDIR ops
 // in the host's mount namespace), forked from a resident zygote: no fork of Node, no shell and no
-// mount(8) per sandbox (host.ts's mountLayer, a shell running mount(8) twice and mkdir, took
-// 7-8 ms of a fresh sandbox's create; this about half), and unmounted by such a helper (UMOUNT). Other users: host.ts's mountLayer and removeSandboxDir.
+// mount(8) per sandbox (a shell running mount(8) twice and mkdir took
+// 7-8 ms of a fresh sandbox's create; this about half), and unmounted by such a helper (UMOUNT).
+// Without root the keeper's namespaces hold them (host.ts's startLayerKeeper): nothing to unmount.
 import { HakoError } from '../errors.js';
 import { failureError } from '../helper/failure.js';
 import { ops } from '../helper/ops.js';
@@ -10,7 +11,7 @@ import { runPlan } from '../helper/session.js';
 import { Zygote } from '../helper/zygote.js';
 import { MS } from '../linux/mount.js';
 import { rm } from 'node:fs/promises';
-import { removeSandboxDir, unmountLayer, type SandboxDirs } from './host.js';
+import { killRecordedKeeper, optionPath, type SandboxDirs } from './host.js';
 
 let zygote: Zygote | undefined;
 
@@ -20,14 +21,9 @@ export function sandboxZygote(): Zygote {
   return zygote;
 }
 
-function optionPath(p: string, what: string): string {
-  if (/[,:\n\\]/.test(p)) throw new HakoError(`hako: sandbox: ${what} ${JSON.stringify(p)}: a path with ',', ':' or '\\' cannot be an overlay layer`, { code: 'bad-option' });
-  return p;
-}
-
 /** As root: mounts the sandbox's disk and its overlay on `layers` (lowest first), both private;
  * with `fresh`, the ones mounted are unmounted first, in the same helper (a pool's reset).
- * Without root a keeper holds them (host.ts's mountLayer, keeper.ts). */
+ * Without root a keeper holds them (host.ts's startLayerKeeper, keeper.ts). */
 export async function mountSandboxLayer(d: SandboxDirs, layers: string[], diskBytes: number, fresh = false): Promise<void> {
   if ((process.geteuid?.() ?? 0) !== 0) throw new HakoError('hako: sandbox: mountSandboxLayer is for root (a rootless sandbox has a keeper)', { code: 'error' });
   const lower = layers.map((l) => optionPath(l, 'layer')).reverse().join(':');
@@ -53,18 +49,20 @@ async function runSteps(b: PlanBuilder, what: string): Promise<void> {
   if (r.status !== 0) throw new HakoError(`hako: ${what}: the helper's last step ended with ${r.signal !== null ? `signal ${r.signal}` : `status ${r.status}`}`, { code: 'io' });
 }
 
-/** Unmounts the overlay and the disk (lazily; those not mounted are fine): as root, the helper's
- * UMOUNT op, from the zygote (no fork of Node, no umount(8)); otherwise host.ts's. */
+/** Unmounts the overlay and the disk (lazily; those not mounted are fine) by the helper's UMOUNT
+ * op, from the zygote (no fork of Node, no umount(8)). Without root there is nothing mounted in
+ * this mount namespace (the keeper's held them). */
 export async function unmountSandboxLayer(d: SandboxDirs): Promise<void> {
-  if ((process.geteuid?.() ?? 0) !== 0) return unmountLayer(d);
+  if ((process.geteuid?.() ?? 0) !== 0) return;
   const b = new PlanBuilder();
   for (const p of [d.rootfs, d.disk]) b.init(ops.umount({ path: p }), `umount2(${p}, MNT_DETACH)`);
   await runSteps(b, 'sandbox: umount');
 }
 
-/** Unmounts the layer and removes the sandbox's directory (host.ts's removeSandboxDir, faster as root). */
+/** Removes everything of the sandbox's directory, its layer first: as root unmounted, without
+ * root its keeper killed (if it still runs), whose namespaces held the mounts. */
 export async function removeSandboxLayerDir(d: SandboxDirs): Promise<void> {
-  if ((process.geteuid?.() ?? 0) !== 0) return removeSandboxDir(d);
-  await unmountSandboxLayer(d);
+  if ((process.geteuid?.() ?? 0) !== 0) await killRecordedKeeper(d.dir);
+  else await unmountSandboxLayer(d);
   await rm(d.dir, { recursive: true, force: true });
 }

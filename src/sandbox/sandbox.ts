@@ -20,7 +20,7 @@ import type { Mount, Spec } from '../config/types.js';
 import { checkOptions, cpuSplit, effectiveLimits, resourcesOf, rlimitsOf, RUN_SHAPE, SANDBOX_OPTIONS, type SandboxLimits } from './limits.js';
 import { object } from '../options.js';
 import { sandboxSeccomp } from './seccomp.js';
-import { defaultSandboxRoot, listSandboxes, makeSandboxDir, mountLayer, ownerGone, removeSandboxDir, sandboxDirs, trackOpen, type SandboxDirs } from './host.js';
+import { defaultSandboxRoot, listSandboxes, makeSandboxDir, ownerGone, sandboxDirs, startLayerKeeper, trackOpen, type SandboxDirs } from './host.js';
 import { LOCAL_FS, SandboxFiles } from './files.js';
 import { mountSandboxLayer, removeSandboxLayerDir } from './mounts.js';
 import { images, type ResolvedImage } from '../image/index.js';
@@ -261,14 +261,14 @@ export class Sandbox {
       await makeSandboxDir(this.dirs);
       const diskBytes = effectiveLimits(this.options.limits, undefined).diskBytes;
       if (sandboxRootless()) {
-        this.keeper = await mountLayer(this.dirs, this.layers, diskBytes);
-        if (this.keeper) trackOpen(this.dirs, true, this.keeper.pid);
+        this.keeper = await startLayerKeeper(this.dirs, this.layers, diskBytes);
+        trackOpen(this.dirs, true, this.keeper.pid);
       } else {
         await mountSandboxLayer(this.dirs, this.layers, diskBytes);
       }
     } catch (e) {
       await this.keeper?.stop();
-      await removeSandboxDir(this.dirs).catch(() => undefined);
+      await removeSandboxLayerDir(this.dirs).catch(() => undefined);
       trackOpen(this.dirs, false);
       throw e;
     }
@@ -286,8 +286,8 @@ export class Sandbox {
         // a new keeper: the old one's disk goes with its namespaces
         await this.keeper.stop();
         this.keeper = undefined;
-        this.keeper = await mountLayer(this.dirs, this.layers, diskBytes);
-        if (this.keeper) trackOpen(this.dirs, true, this.keeper.pid);
+        this.keeper = await startLayerKeeper(this.dirs, this.layers, diskBytes);
+        trackOpen(this.dirs, true, this.keeper.pid);
         return;
       }
       await mountSandboxLayer(this.dirs, this.layers, diskBytes, true);
@@ -687,7 +687,7 @@ export class Sandbox {
         // (and the disk and overlay with its namespaces)
         await Promise.all([...this.cleanups]);
         await this.keeper.stop();
-        await removeSandboxDir(this.dirs);
+        await removeSandboxLayerDir(this.dirs);
       } else {
         // the runs' containers (state, cgroups) go while the layer is unmounted: every process of
         // them has ended with its run (a lazy unmount lets a last removal of a run's /tmp finish)
@@ -719,7 +719,7 @@ export class Sandbox {
       if (gone.has(sb) || !(await listSandboxes(root)).includes(sb)) await runtime.delete(c.id, true).catch(() => undefined);
     }
     for (const id of gone) {
-      await removeSandboxDir(sandboxDirs(root, id)); // without root: its keeper is killed, if it is still there
+      await removeSandboxLayerDir(sandboxDirs(root, id)); // without root: its keeper is killed, if it is still there
       removed.push(id);
     }
     return removed;
