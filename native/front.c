@@ -1,11 +1,12 @@
-/* hako-helper --front START_CJS ARGS...: bin/hako's native front (docs/SERVER.md).
+/* hako-helper --front START_CJS ARGS...: bin/hako's native front (docs/SERVER.md); bin/hako, a link
+ * to the helper, runs it with the package's start.cjs (main.c).
  *
  * If a `hako serve` of this user answers on its socket, the command runs there: the front sends
  * its argv, cwd and environment, writes what the server says the command printed, and spawns the
  * helpers (H0) the server asks for as its own children, so the container's processes stay
  * descendants of the caller. Their control sockets are relayed byte for byte. Otherwise (no
  * server, a socket of another user, another build, other namespaces) it execs `node START_CJS
- * ARGS...` exactly as bin/hako always did. The front decides nothing: the server does. */
+ * ARGS...`, as a CLI written in Node would start. The front decides nothing: the server does. */
 #define _GNU_SOURCE
 #include "proto.h"
 
@@ -44,7 +45,7 @@ static struct channel channels[MAX_CHANNELS];
 static struct child children[MAX_CHILDREN];
 static int server = -1;
 
-static _Noreturn void fall_back(char **argv) {
+_Noreturn void front_fall_back(char **argv) {
     /* argv[0] is "--front"'s program, argv[1] "--front", argv[2] start.cjs: node start.cjs ARGS */
     argv[1] = "node";
     execvp("node", argv + 1);
@@ -354,7 +355,7 @@ int front_main(int argc, char **argv) {
     }
     _cleanup_free_ char *path = socket_path(argc, argv);
     _cleanup_free_ char *identity = path ? bundle_identity(argv[2]) : NULL;
-    if (!identity || (server = connect_server(path)) < 0) fall_back(argv);
+    if (!identity || (server = connect_server(path)) < 0) front_fall_back(argv);
     signal(SIGPIPE, SIG_IGN); /* as Node: a closed stdout is an error, not a death */
     sigset_t mask;
     sigemptyset(&mask);
@@ -365,7 +366,7 @@ int front_main(int argc, char **argv) {
         (sfd = fcntl(low, F_DUPFD_CLOEXEC, HIGH_FD)) < 0 || close(low) < 0 || send_hello(argc, argv, identity) < 0) {
         close(server);
         sigprocmask(SIG_UNBLOCK, &mask, NULL);
-        fall_back(argv);
+        front_fall_back(argv);
     }
     for (int i = 0; i < MAX_CHANNELS; i++) channels[i].fd = -1;
     int first = 1;
@@ -419,7 +420,7 @@ int front_main(int argc, char **argv) {
                 close(server);
                 close(sfd);
                 sigprocmask(SIG_UNBLOCK, &mask, NULL);
-                fall_back(argv);
+                front_fall_back(argv);
             }
             first = 0;
             int status = -1, signo = 0;
