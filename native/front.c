@@ -9,6 +9,7 @@
  * ARGS...`, as a CLI written in Node would start. The front decides nothing: the server does. */
 #define _GNU_SOURCE
 #include "proto.h"
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,6 +178,12 @@ static void channel_done(struct channel *c) {
 
 /* SPAWN: fork a helper with its fds laid out as node's spawn would (stdio, the caller's fds
  * 3..3+N-1, then the relayed sockets), signals reset; reply SPAWNED with its pid or errno. */
+/* Whether path is the file this process runs (its device and inode). */
+static int same_program(const char *path) {
+    struct stat a, b;
+    return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static void spawn_child(struct fields c) {
     struct field fl;
     int id = 0, preserve = 0, nslots = 0, nargs = 0, nenv = 0, slots[8];
@@ -238,6 +245,12 @@ static void spawn_child(struct fields c) {
             int target = i < 3 ? i : 3 + preserve + (i - 3);
             if (src[i] >= 0 && dup2(src[i], target) < 0) goto failed;
             if (src[i] < 0 && fcntl(target, F_SETFD, 0) < 0 && errno != EBADF) goto failed;
+        }
+        /* this program itself, to run sealed (the helpers hako spawns): the sealed copy is made
+         * here and executed, rather than executing the file to have it make the copy */
+        if (nargs > 1 && strcmp(args[1], "--sealed") == 0 && same_program(path)) {
+            environ = envs;
+            reexec_sealed(args); /* returns only if it failed: then as any other program */
         }
         execve(path, args, envs);
     failed:;
