@@ -147,6 +147,17 @@ test('create, start, state, exec, kill, delete through the server', scoped(async
   assert.deepEqual([gone.status, gone.stderr], [1, s.hako(['state', id], { env: cold(s) }).stderr]);
 }));
 
+test("a worker keeps its Runtime between commands: a bundle's config changed between runs is the one run", scoped(async (s) => {
+  // the same bundle, its config.json rewritten before each run (same size, so only the contents
+  // and the times differ); the server's workers take the runs in turn, each several of them
+  const b = s.bundle();
+  for (let i = 1; i <= 6; i++) {
+    b.sh(`echo run${i}`);
+    const r = s.hako(['run', '-b', b.dir, s.id()], { env: warm(s) });
+    assert.deepEqual([r.status, r.stdout, r.stderr], [0, `run${i}\n`, ''], `run ${i}`);
+  }
+}));
+
 /** Whether a foreground run with env went through a server (the caller is the front then). */
 async function wentThroughServer(s, env, hako) {
   const b = s.bundle().sh(`trap 'exit 0' TERM; sleep ${s.marker} & wait`);
