@@ -18,7 +18,7 @@
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { rm, rmdir, unlink } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
@@ -258,7 +258,7 @@ export class StateStore {
     }, this.lockOptions);
     if (trash === undefined) return false;
     try {
-      await removeContainerDir(trash);
+      await rm(trash, { recursive: true, force: true });
     } catch (e) {
       throw fsFailure(e, `removing ${trash}`);
     } finally {
@@ -292,22 +292,6 @@ export class StateStore {
       const owner = leftBy(name);
       if (owner && ownerGone(owner)) rmSync(join(this.root, name), { recursive: true, force: true });
     }
-  }
-}
-
-/** The files a container's directory holds (the state, the config snapshot, a created one's fifo). */
-const USUAL_FILES = [STATE_FILE, 'config.json', 'exec.fifo'];
-
-/** Deletes a container's directory, renamed away, off the event loop: its usual files in parallel,
- * then the directory (two rounds on the threadpool, where fs.rm's walk takes five), and anything
- * else it held through fs.rm. */
-async function removeContainerDir(dir: string): Promise<void> {
-  await Promise.allSettled(USUAL_FILES.map((name) => unlink(join(dir, name))));
-  try {
-    await rmdir(dir);
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return;
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
