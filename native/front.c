@@ -140,7 +140,10 @@ static int send_hello(int argc, char **argv, const char *identity) {
     out_str(&o, T_PATH, cwd);
     out_int(&o, T_MODE, mask);
     out_int(&o, T_PID, getpid());
-    out_int(&o, T_FLAGS, (isatty(0) ? 1 : 0) | (isatty(1) ? 2 : 0) | (isatty(2) ? 4 : 0));
+    /* 8: fd 0 holds data to read (a pipe, a file or a socket), as `hako sandbox run` asks of it */
+    struct stat in;
+    int data = fstat(0, &in) == 0 && (S_ISFIFO(in.st_mode) || S_ISREG(in.st_mode) || S_ISSOCK(in.st_mode));
+    out_int(&o, T_FLAGS, (isatty(0) ? 1 : 0) | (isatty(1) ? 2 : 0) | (isatty(2) ? 4 : 0) | (data ? 8 : 0));
     for (int i = 3; i < argc; i++) out_str(&o, T_ARG, argv[i]);
     for (char **e = environ; *e; e++) out_str(&o, T_ENV, *e);
     return out_send(server, &o, F_HELLO, 1);

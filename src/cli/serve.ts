@@ -281,7 +281,7 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
       Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => value });
     }
     useHelperSpawner((file, args, slots, env, preserveFds) => conn.spawn(file, args, env, slots, preserveFds));
-    useStdinReader(() => conn.readStdin());
+    useStdinReader(() => conn.readStdin(), () => hello.stdinData);
     // the signals the front receives, as node would: the command's handlers, else death by it
     conn.onSignal = (n) => {
       const name = signalName(n);

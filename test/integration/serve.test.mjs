@@ -147,6 +147,17 @@ test('create, start, state, exec, kill, delete through the server', scoped(async
   assert.deepEqual([gone.status, gone.stderr], [1, s.hako(['state', id], { env: cold(s) }).stderr]);
 }));
 
+test('hako sandbox run passes the caller\'s stdin on through the server as without it', scoped(async (s) => {
+  const { rootfs } = s.bundle();
+  const sandbox = (env, opts) => s.hako(['sandbox', 'run', '--sandbox-root', s.path('sandboxes'), '--rootfs', rootfs, '--', 'sh', '-c', 'cat; echo end'], { env, ...opts });
+  for (const [what, opts, out] of [['a pipe', { input: 'piped\n' }, 'piped\nend\n'], ['/dev/null', { stdio: ['ignore', 'pipe', 'pipe'] }, 'end\n']]) {
+    const w = sandbox(warm(s), opts);
+    const c = sandbox(cold(s), opts);
+    assert.deepEqual([w.status, w.stdout, w.stderr], [0, out, ''], `${what}, through the server: ${show(w)}`);
+    assert.deepEqual([c.status, c.stdout, c.stderr], [0, out, ''], `${what}, without: ${show(c)}`);
+  }
+}));
+
 test("a worker keeps its Runtime between commands: a bundle's config changed between runs is the one run", scoped(async (s) => {
   // the same bundle, its config.json rewritten before each run (same size, so only the contents
   // and the times differ); the server's workers take the runs in turn, each several of them
