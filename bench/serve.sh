@@ -11,14 +11,16 @@
 # Prints a markdown summary (also $OUT/summary.md) with the ratios against runc, and the server's
 # resident memory (its process and its waiting workers).
 # Needs root, runc, crun, hyperfine, jq, busybox-static and a build.
-# Usage: bash bench/serve.sh     Environment: RUNS (30) WARMUP (5) WORK OUT
+# Usage: bash bench/serve.sh     Environment: RUNS (30) WARMUP (5) OUT
+#   WORK (/var/tmp/hako-bench-serve: the bundles and every runtime's state root; as in bench/oci.sh,
+#   a mkdir in /tmp is far slower than in /var/tmp on some VMs, a cost of the placement, not of a runtime)
 set -euo pipefail
 
 SELF=$(readlink -f "$0")
 REPO=$(cd "$(dirname "$SELF")/.." && pwd)
 HAKO=$REPO/bin/hako
 export RUNS=${RUNS:-30} WARMUP=${WARMUP:-5}
-export WORK=${WORK:-/tmp/hako-bench-serve}
+export WORK=${WORK:-/var/tmp/hako-bench-serve}
 export OUT=${OUT:-/tmp/hako-bench/$(date -u +%Y%m%dT%H%M%SZ)-serve}
 export PFX=${PFX:-hbs$$}
 export STATE=$WORK/state-$PFX

@@ -1,13 +1,15 @@
-/* hako-helper --front START_CJS ARGS...: bin/hako's native front (docs/SERVER.md).
+/* hako-helper --front START_CJS ARGS...: bin/hako's native front (docs/SERVER.md); bin/hako, a link
+ * to the helper, runs it with the package's start.cjs (main.c).
  *
  * If a `hako serve` of this user answers on its socket, the command runs there: the front sends
  * its argv, cwd and environment, writes what the server says the command printed, and spawns the
  * helpers (H0) the server asks for as its own children, so the container's processes stay
  * descendants of the caller. Their control sockets are relayed byte for byte. Otherwise (no
  * server, a socket of another user, another build, other namespaces) it execs `node START_CJS
- * ARGS...` exactly as bin/hako always did. The front decides nothing: the server does. */
+ * ARGS...`, as a CLI written in Node would start. The front decides nothing: the server does. */
 #define _GNU_SOURCE
 #include "proto.h"
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +46,7 @@ static struct channel channels[MAX_CHANNELS];
 static struct child children[MAX_CHILDREN];
 static int server = -1;
 
-static _Noreturn void fall_back(char **argv) {
+_Noreturn void front_fall_back(char **argv) {
     /* argv[0] is "--front"'s program, argv[1] "--front", argv[2] start.cjs: node start.cjs ARGS */
     argv[1] = "node";
     execvp("node", argv + 1);
@@ -138,7 +140,10 @@ static int send_hello(int argc, char **argv, const char *identity) {
     out_str(&o, T_PATH, cwd);
     out_int(&o, T_MODE, mask);
     out_int(&o, T_PID, getpid());
-    out_int(&o, T_FLAGS, (isatty(0) ? 1 : 0) | (isatty(1) ? 2 : 0) | (isatty(2) ? 4 : 0));
+    /* 8: fd 0 holds data to read (a pipe, a file or a socket), as `hako sandbox run` asks of it */
+    struct stat in;
+    int data = fstat(0, &in) == 0 && (S_ISFIFO(in.st_mode) || S_ISREG(in.st_mode) || S_ISSOCK(in.st_mode));
+    out_int(&o, T_FLAGS, (isatty(0) ? 1 : 0) | (isatty(1) ? 2 : 0) | (isatty(2) ? 4 : 0) | (data ? 8 : 0));
     for (int i = 3; i < argc; i++) out_str(&o, T_ARG, argv[i]);
     for (char **e = environ; *e; e++) out_str(&o, T_ENV, *e);
     return out_send(server, &o, F_HELLO, 1);
@@ -176,6 +181,12 @@ static void channel_done(struct channel *c) {
 
 /* SPAWN: fork a helper with its fds laid out as node's spawn would (stdio, the caller's fds
  * 3..3+N-1, then the relayed sockets), signals reset; reply SPAWNED with its pid or errno. */
+/* Whether path is the file this process runs (its device and inode). */
+static int same_program(const char *path) {
+    struct stat a, b;
+    return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static void spawn_child(struct fields c) {
     struct field fl;
     int id = 0, preserve = 0, nslots = 0, nargs = 0, nenv = 0, slots[8];
@@ -237,6 +248,12 @@ static void spawn_child(struct fields c) {
             int target = i < 3 ? i : 3 + preserve + (i - 3);
             if (src[i] >= 0 && dup2(src[i], target) < 0) goto failed;
             if (src[i] < 0 && fcntl(target, F_SETFD, 0) < 0 && errno != EBADF) goto failed;
+        }
+        /* this program itself, to run sealed (the helpers hako spawns): the sealed copy is made
+         * here and executed, rather than executing the file to have it make the copy */
+        if (nargs > 1 && strcmp(args[1], "--sealed") == 0 && same_program(path)) {
+            environ = envs;
+            reexec_sealed(args); /* returns only if it failed: then as any other program */
         }
         execve(path, args, envs);
     failed:;
@@ -354,7 +371,7 @@ int front_main(int argc, char **argv) {
     }
     _cleanup_free_ char *path = socket_path(argc, argv);
     _cleanup_free_ char *identity = path ? bundle_identity(argv[2]) : NULL;
-    if (!identity || (server = connect_server(path)) < 0) fall_back(argv);
+    if (!identity || (server = connect_server(path)) < 0) front_fall_back(argv);
     signal(SIGPIPE, SIG_IGN); /* as Node: a closed stdout is an error, not a death */
     sigset_t mask;
     sigemptyset(&mask);
@@ -365,7 +382,7 @@ int front_main(int argc, char **argv) {
         (sfd = fcntl(low, F_DUPFD_CLOEXEC, HIGH_FD)) < 0 || close(low) < 0 || send_hello(argc, argv, identity) < 0) {
         close(server);
         sigprocmask(SIG_UNBLOCK, &mask, NULL);
-        fall_back(argv);
+        front_fall_back(argv);
     }
     for (int i = 0; i < MAX_CHANNELS; i++) channels[i].fd = -1;
     int first = 1;
@@ -419,7 +436,7 @@ int front_main(int argc, char **argv) {
                 close(server);
                 close(sfd);
                 sigprocmask(SIG_UNBLOCK, &mask, NULL);
-                fall_back(argv);
+                front_fall_back(argv);
             }
             first = 0;
             int status = -1, signo = 0;

@@ -1,8 +1,26 @@
 // What every toolkit verb shares: the command's exit code and passing signals on.
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import type { NamespaceType } from '../linux/namespaces.js';
 
 let stdinReader = (): Promise<Buffer> => Promise.resolve(readFileSync(0));
+
+/** Whether fd 0 holds data to read (a pipe, a file or a socket), not a terminal or /dev/null. */
+export function ownStdinHasData(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isFile() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+let stdinData = ownStdinHasData;
+
+/** Whether hako's stdin holds data to read (`hako sandbox run` passes it on then); under hako
+ * serve, the front's. */
+export function stdinHasData(): boolean {
+  return stdinData();
+}
 
 /** All of hako's stdin (update --resources -): read here, or, under hako serve, by the front. */
 export function readStdin(): Promise<Buffer> {
@@ -10,8 +28,9 @@ export function readStdin(): Promise<Buffer> {
 }
 
 /** Where readStdin reads from (src/cli/serve.ts: the caller's stdin, through the front). */
-export function useStdinReader(fn: () => Promise<Buffer>): void {
+export function useStdinReader(fn: () => Promise<Buffer>, hasData: () => boolean = ownStdinHasData): void {
   stdinReader = fn;
+  stdinData = hasData;
 }
 
 let skippedCaFile: string | undefined;

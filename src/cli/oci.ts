@@ -1,7 +1,7 @@
 // The runc verbs: create, start, run, state, list, kill, delete, exec, ps, spec, features.
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { Runtime } from '../runtime/runtime.js';
 import { formatOciState } from '../runtime/state.js';
@@ -66,6 +66,27 @@ function createOptions(verb: string, args: ReturnType<typeof parseArgs>) {
 /** Signals a foreground `run` or `exec` passes on to the container, as runc's signal proxy. */
 const PROXIED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
+/** Where the Runtimes' warnings go: the command now running's (its --log, its stderr). */
+let warnNow: (message: string) => void = (m) => { process.stderr.write(`${m}\n`); };
+
+/** The Runtimes of this process, by state root and network directory: one-shot for a CLI
+ * process, but a `hako serve` worker runs many commands, and a Runtime kept between them answers
+ * from its caches (each bundle's checked config, compiled seccomp filters, device programs; each
+ * checked against the files as they are now). At most 8 are kept. */
+const runtimes = new Map<string, Runtime>();
+function runtimeFor(root: string, netDir: string | undefined): Runtime {
+  const at = { root: resolve(root), ...(netDir !== undefined ? { netDir: resolve(netDir) } : {}) };
+  const key = JSON.stringify(at);
+  let rt = runtimes.get(key);
+  if (!rt) {
+    // a one-shot process: a resident helper would not be used twice
+    rt = new Runtime({ ...at, warn: (m) => warnNow(m), zygote: false });
+    if (runtimes.size >= 8) runtimes.delete(runtimes.keys().next().value as string);
+    runtimes.set(key, rt);
+  }
+  return rt;
+}
+
 export async function runtimeCommand(verb: string, argv: string[], globals: Globals): Promise<number> {
   const cmd = command(verb);
   if (!cmd) throw new HakoError(`hako: unknown command '${verb}'`, { code: 'bad-option' });
@@ -83,12 +104,11 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
   }
   // as runc: with --log, warnings go to the log only. Under containerd's shim and conmon, hako's
   // stderr during create is the container's stderr: a warning there would read as the container's.
-  const warn = globals.log ? (m: string) => logRecord(globals, 'warning', m.replace(/^hako: /, ''))
+  warnNow = globals.log ? (m: string) => logRecord(globals, 'warning', m.replace(/^hako: /, ''))
     : (m: string) => { process.stderr.write(`${m}\n`); };
-  // a one-shot process: a resident helper would not be used twice
   // --net-dir (run, create): the network configs for --network NAME (default $HAKO_NET_DIR, /etc/hako/net.d)
   const netDir = (verb === 'run' || verb === 'create') ? last(args, 'net-dir') : undefined;
-  const rt = new Runtime({ root: globals.root, warn, zygote: false, ...(netDir !== undefined ? { netDir } : {}) });
+  const rt = runtimeFor(globals.root, netDir);
   switch (verb) {
     case 'create': {
       const id = oneId(verb, args.rest);

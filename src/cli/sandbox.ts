@@ -1,10 +1,10 @@
 // hako sandbox run|check|prune: the sandbox library from the command line.
-import { fstatSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { ImageStore } from '../image/index.js';
 import { HakoError } from '../errors.js';
 import { Sandbox, type SandboxLimits, type SandboxMount, type SandboxOptions } from '../sandbox/index.js';
 import { has, last, parseArgs } from './args.js';
+import { readStdin, stdinHasData } from './common.js';
 import { command, specsOf } from './commands.js';
 import { commandHelp } from './help.js';
 
@@ -118,13 +118,8 @@ async function runCommand(args: ReturnType<typeof parseArgs>, command: string[],
   let r;
   try {
     // stdin: hako's own when it is a pipe or a file (read to its end first), else nothing
-    let stdin: Buffer | undefined;
-    const st = (() => { try { return fstatSync(0); } catch { return undefined; } })();
-    if (st && (st.isFIFO() || st.isFile() || st.isSocket())) {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      stdin = Buffer.concat(chunks);
-    }
+    // (under hako serve: the caller's, through the front)
+    const stdin = stdinHasData() ? await readStdin() : undefined;
     r = await sb.run(command, stdin !== undefined ? { stdin } : {});
   } finally {
     await sb.close();

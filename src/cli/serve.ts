@@ -281,7 +281,7 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
       Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => value });
     }
     useHelperSpawner((file, args, slots, env, preserveFds) => conn.spawn(file, args, env, slots, preserveFds));
-    useStdinReader(() => conn.readStdin());
+    useStdinReader(() => conn.readStdin(), () => hello.stdinData);
     // the signals the front receives, as node would: the command's handlers, else death by it
     conn.onSignal = (n) => {
       const name = signalName(n);
@@ -340,7 +340,10 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
         conn.socket.end(exitFrame(code));
         ready();
       };
-      conn.whenIdle(() => setImmediate(check, false));
+      // a foreground run's removal (its cgroup, its state) is what usually remains: awaited, then
+      // checked (polling only for anything else)
+      const settled = import('../runtime/runtime.js').then((m) => m.removalsSettled(), () => undefined);
+      conn.whenIdle(() => { void settled.then(() => setImmediate(check, false)); });
     });
     conn.hold(-1); // the command's own work keeps it going from here
   };

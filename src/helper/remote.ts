@@ -33,6 +33,8 @@ export interface Hello {
   umask: number;
   pid: number;
   ttys: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** The front's fd 0 holds data to read: a pipe, a file or a socket. */
+  stdinData: boolean;
   argv: string[];
   env: Record<string, string>;
 }
@@ -53,7 +55,7 @@ export function decodeHello(payload: Buffer): Hello {
   return {
     protocol: f.int(Tag.VALUE) ?? 0, identity: f.str(Tag.NAME) ?? '', namespaces: f.str(Tag.DETAIL) ?? '',
     cwd: f.str(Tag.PATH) ?? '/', umask: f.int(Tag.MODE) ?? 0o022, pid: f.int(Tag.PID) ?? 0,
-    ttys: { stdin: (flags & 1) !== 0, stdout: (flags & 2) !== 0, stderr: (flags & 4) !== 0 }, argv, env,
+    ttys: { stdin: (flags & 1) !== 0, stdout: (flags & 2) !== 0, stderr: (flags & 4) !== 0 }, stdinData: (flags & 8) !== 0, argv, env,
   };
 }
 
@@ -141,6 +143,9 @@ export class RemoteChild extends EventEmitter {
     // the relayed sockets after the stdio sit after the preserved fds, as in node's stdio array
     const at = (i: number) => (i < 3 ? this.stdio[i] ?? null : null);
     this.stdin = at(0);
+    // written only, as node's child.stdin: what comes back is dropped, so that its end is seen (a
+    // channel ends, and stops holding the command, once both sides have)
+    this.stdin?.resume();
     this.stdout = at(1);
     this.stderr = at(2);
     if (preserveFds > 0) this.stdio.splice(3, 0, ...Array.from({ length: preserveFds }, () => null));

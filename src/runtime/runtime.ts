@@ -458,6 +458,14 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
 /** Foreground runs' containers still being removed after run() returned, by id. */
 const removals = new Map<string, { root: string; done: Promise<void> }>();
 
+/** Resolves once no foreground run's removal is under way in this process (hako serve's worker
+ * waits for it before it says a command is over, rather than polling). */
+export async function removalsSettled(): Promise<void> {
+  for (let round = 0; removals.size > 0 && round < 100; round++) {
+    await Promise.allSettled([...removals.values()].map((r) => r.done));
+  }
+}
+
 /** What foreground runs clean up if this process exits while they run: one 'exit' listener. */
 const exitCleanups = new Set<() => void>();
 /** killOnExit of detached containers: kept for the life of this process. */

@@ -22,7 +22,7 @@ function packageCopy(s) {
   const pkg = join(top, 'pkg');
   mkdirSync(pkg, { recursive: true, mode: 0o755 });
   chmodSync(top, 0o755);
-  for (const part of ['package.json', 'bin', 'dist']) cpSync(join(REPO, part), join(pkg, part), { recursive: true });
+  for (const part of ['package.json', 'bin', 'dist']) cpSync(join(REPO, part), join(pkg, part), { recursive: true, verbatimSymlinks: true });
   return { top, pkg };
 }
 
@@ -40,7 +40,8 @@ function runEach(s, pkg, env) {
     try { const r = await unshare({ namespaces: ['uts'], command: ['true'] }); console.log('exit', r.exitCode); }
     catch (e) { console.error(e.message); process.exit(1); }`], { env });
   return {
-    cli: runSync(join(pkg, 'bin', 'hako'), ['unshare', '-u', 'true'], { env }),
+    // the command npm installs (bin/hako, the helper's link, dangles without a helper)
+    cli: runSync(join(pkg, 'bin', 'hako.sh'), ['unshare', '-u', 'true'], { env }),
     bundle: lib('dist/index.js'),
     modules: lib('dist/src/toolkit/unshare.js'),
   };
@@ -64,6 +65,9 @@ test('the package\'s own helper runs from each build when it is safe', scoped(as
   copyFileSync(join(REPO, 'native', 'hako-helper'), join(pkg, 'native', 'hako-helper'));
   chmodSync(join(pkg, 'native', 'hako-helper'), 0o755);
   for (const [what, r] of Object.entries(runEach(s, pkg, ownEnv(s)))) assert.equal(r.status, 0, `${what}\n${show(r)}`);
+  // and a checkout's bin/hako: the link to the helper, running as the front
+  const front = runSync(join(pkg, 'bin', 'hako'), ['unshare', '-u', 'true'], { env: ownEnv(s) });
+  assert.equal(front.status, 0, show(front));
 }));
 
 test('a helper others could replace is refused, naming the path and the fix', scoped(async (s) => {
@@ -100,7 +104,7 @@ test('HAKO_HELPER must be an absolute path', scoped(async (s) => {
   const marker = s.path('relative-ran');
   mkdirSync(join(pkg, 'native'), { mode: 0o755 });
   writeFileSync(join(pkg, 'native', 'hako-helper'), `#!/bin/sh\necho ran >> ${marker}\n`, { mode: 0o755 });
-  const r = runSync(join(pkg, 'bin', 'hako'), ['unshare', '-u', 'true'], { env: ownEnv(s, { HAKO_HELPER: 'native/hako-helper' }), cwd: pkg });
+  const r = runSync(join(pkg, 'bin', 'hako.sh'), ['unshare', '-u', 'true'], { env: ownEnv(s, { HAKO_HELPER: 'native/hako-helper' }), cwd: pkg });
   oneLineError(r, { match: /HAKO_HELPER must be an absolute path, not 'native\/hako-helper'/ });
   assert.ok(!existsSync(marker), show(r));
 }));

@@ -4,12 +4,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Background, cmdline, NODE, REPO, scoped, show, sleep, waitUntil } from './oci-util.mjs';
 
 let dir;
 let socket;
+
+/** Whether process pid is the front (bin/hako, the helper, serving a command), not Node: without a
+ * server the front execs Node. */
+function isFront(pid) {
+  return readlinkSync(`/proc/${pid}/exe`).endsWith('/hako-helper');
+}
 let server;
 
 function startServer(path) {
@@ -98,7 +104,7 @@ test("through the server the container's processes are the caller's descendants,
     const bg = s.spawnHako(['run', '-b', b.dir, s.id()], { env });
     const pid = await sleeperPid(s);
     assert.ok(ancestors(pid).includes(bg.pid), `${mode}: sleep ${pid} descends from the caller ${bg.pid} (${ancestors(pid)})`);
-    const front = cmdline(bg.pid).includes('--front');
+    const front = isFront(bg.pid);
     assert.equal(front, mode === 'warm', `${mode}: the caller runs ${cmdline(bg.pid).join(' ')}`);
     bg.child.kill('SIGTERM');
     const r = await bg.wait();
@@ -141,6 +147,28 @@ test('create, start, state, exec, kill, delete through the server', scoped(async
   assert.deepEqual([gone.status, gone.stderr], [1, s.hako(['state', id], { env: cold(s) }).stderr]);
 }));
 
+test('hako sandbox run passes the caller\'s stdin on through the server as without it', scoped(async (s) => {
+  const { rootfs } = s.bundle();
+  const sandbox = (env, opts) => s.hako(['sandbox', 'run', '--sandbox-root', s.path('sandboxes'), '--rootfs', rootfs, '--', 'sh', '-c', 'cat; echo end'], { env, ...opts });
+  for (const [what, opts, out] of [['a pipe', { input: 'piped\n' }, 'piped\nend\n'], ['/dev/null', { stdio: ['ignore', 'pipe', 'pipe'] }, 'end\n']]) {
+    const w = sandbox(warm(s), opts);
+    const c = sandbox(cold(s), opts);
+    assert.deepEqual([w.status, w.stdout, w.stderr], [0, out, ''], `${what}, through the server: ${show(w)}`);
+    assert.deepEqual([c.status, c.stdout, c.stderr], [0, out, ''], `${what}, without: ${show(c)}`);
+  }
+}));
+
+test("a worker keeps its Runtime between commands: a bundle's config changed between runs is the one run", scoped(async (s) => {
+  // the same bundle, its config.json rewritten before each run (same size, so only the contents
+  // and the times differ); the server's workers take the runs in turn, each several of them
+  const b = s.bundle();
+  for (let i = 1; i <= 6; i++) {
+    b.sh(`echo run${i}`);
+    const r = s.hako(['run', '-b', b.dir, s.id()], { env: warm(s) });
+    assert.deepEqual([r.status, r.stdout, r.stderr], [0, `run${i}\n`, ''], `run ${i}`);
+  }
+}));
+
 /** Whether a foreground run with env went through a server (the caller is the front then). */
 async function wentThroughServer(s, env, hako) {
   const b = s.bundle().sh(`trap 'exit 0' TERM; sleep ${s.marker} & wait`);
@@ -148,7 +176,7 @@ async function wentThroughServer(s, env, hako) {
   const bg = hako ? new Background(hako, ['--root', s.root, ...args], { env }) : s.spawnHako(args, { env });
   if (hako) s.background.push(bg);
   await sleeperPid(s);
-  const front = cmdline(bg.pid).includes('--front');
+  const front = isFront(bg.pid);
   bg.child.kill('SIGTERM');
   const r = await bg.wait();
   assert.equal(r.status, 0, JSON.stringify(r));
@@ -158,6 +186,7 @@ async function wentThroughServer(s, env, hako) {
 
 test('no server, a stale socket, a socket of another user, another build: bin/hako runs Node as before', scoped(async (s) => {
   assert.equal(await wentThroughServer(s, warm(s)), true, 'the server is used when it answers');
+  assert.equal(await wentThroughServer(s, warm(s), join(REPO, 'bin', 'hako.sh')), true, "npm's command, bin/hako.sh, execs the front too");
   assert.equal(await wentThroughServer(s, s.env({ HAKO_SOCKET: join(s.dir, 'none.sock') })), false, 'no socket');
   // a socket nobody listens on (its server was killed)
   const stale = join(s.dir, 'stale.sock');
@@ -176,7 +205,7 @@ test('no server, a stale socket, a socket of another user, another build: bin/ha
   }
   // another build: a copy of the package, whose CLI bundle is not the one the server loaded
   const pkg = join(s.dir, 'pkg');
-  for (const part of ['bin', 'dist/cli', 'native/hako-helper']) cpSync(join(REPO, part), join(pkg, part), { recursive: true });
+  for (const part of ['bin', 'dist/cli', 'native/hako-helper']) cpSync(join(REPO, part), join(pkg, part), { recursive: true, verbatimSymlinks: true });
   assert.equal(await wentThroughServer(s, warm(s), join(pkg, 'bin', 'hako')), false, 'another build');
   assert.equal(await wentThroughServer(s, warm(s)), true, 'the server still serves its own build');
 }));

@@ -391,7 +391,7 @@ function canRunHako(name, hako, helper) {
 function readableCopy() {
   const dir = mkdtempSync('/tmp/hako-it-copy-');
   chmodSync(dir, 0o755);
-  for (const part of ['package.json', 'bin', 'dist']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+  for (const part of ['package.json', 'bin', 'dist']) cpSync(join(ROOT, part), join(dir, part), { recursive: true, verbatimSymlinks: true });
   mkdirSync(join(dir, 'native'), { mode: 0o755 });
   copyFileSync(HELPER, join(dir, 'native', 'hako-helper'));
   chmodSync(join(dir, 'native', 'hako-helper'), 0o755);

@@ -82,7 +82,7 @@ test('npm pack: the tarball holds what a user needs and nothing of the tests', (
   assert.equal(r.status, 0, r.stderr);
   const files = JSON.parse(r.stdout)[0].files.map((f) => f.path);
   const has = (p) => files.some((f) => f === p || f.startsWith(`${p}/`));
-  for (const need of ['bin/hako', 'bin/start.cjs', 'dist/cli/hako.cjs', 'dist/index.js', 'dist/types/index.d.ts',
+  for (const need of ['bin/hako.sh', 'bin/start.cjs', 'dist/cli/hako.cjs', 'dist/index.js', 'dist/types/index.d.ts',
     'native/build.sh', 'native/main.c', 'native/proto.h', 'LICENSE', 'README.md', 'package.json']) {
     assert.ok(has(need), `the tarball lacks ${need}`);
   }
