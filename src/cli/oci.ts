@@ -89,6 +89,7 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
   // --net-dir (run, create): the network configs for --network NAME (default $HAKO_NET_DIR, /etc/hako/net.d)
   const netDir = (verb === 'run' || verb === 'create') ? last(args, 'net-dir') : undefined;
   const rt = new Runtime({ root: globals.root, warn, zygote: false, ...(netDir !== undefined ? { netDir } : {}) });
+  rt.oneShot = true;
   switch (verb) {
     case 'create': {
       const id = oneId(verb, args.rest);

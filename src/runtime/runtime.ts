@@ -37,7 +37,7 @@ import { hostFacts, OwnFacts } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied, userNsRefusal } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { procStat, releaseHeldLocks, withLock } from './lock.js';
+import { procStat, releaseHeldLocks, withLock, withLockSync } from './lock.js';
 import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
@@ -555,6 +555,10 @@ function containerMaps(spec: Spec): IdMapPlan {
 export class Runtime {
   /** @internal The state directory (the CLI reads records through it). */
   readonly store: StateStore;
+  /** @internal One command's process (the CLI), which has nothing else to do: a foreground run's
+   * container is removed at once and synchronously when its process has exited (removeNow), not
+   * on the event loop after run() returns. */
+  oneShot = false;
   private readonly warn: (message: string) => void;
   private readonly onRemove: ((id: string) => Promise<void>) | undefined;
   private readonly netDir: string | undefined;
@@ -847,6 +851,27 @@ export class Runtime {
         if (removals.get(id)?.done === done) removals.delete(id);
       });
     removals.set(id, { root: this.store.root, done });
+  }
+
+  /**
+   * The end of a foreground run in a one-shot process (oneShot): what remove() does for a
+   * container with nothing attached (no network, no devices, no onRemove), synchronously under
+   * the container's lock: no lock polled on timers, no threadpool, no promise chain, in a process
+   * that would only wait for them before it exits. A failure is a warning, as removeLater's.
+   */
+  private removeNow(id: string, cgroup: CgroupManager, which: ContainerIdentity): void {
+    try {
+      withLockSync(this.store.root, id, () => {
+        let state: ContainerState;
+        try { state = this.store.read(id); } catch { return; } // gone (another process's delete)
+        if (!sameContainer(state, which)) return;
+        cgroup.destroy();
+        this.parentsLater(cgroup);
+        this.store.remove(id);
+      });
+    } catch (e) {
+      this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`);
+    }
   }
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
@@ -1400,6 +1425,7 @@ export class Runtime {
       if (mode === 'run' && options.beforeRemove) await options.beforeRemove();
       if (mode === 'run' && !options.keep) {
         if (spec.hooks?.poststop?.length) await this.remove(id, true, spec); // the hooks are the caller's to wait for
+        else if (this.oneShot && !net && !devices && !this.onRemove) this.removeNow(id, cg, { created: state.created, pid: state.pid });
         else this.removeLater(id, spec, cg, { created: state.created, pid: state.pid });
       }
       return out;
