@@ -559,6 +559,12 @@ export class Runtime {
    * container is removed at once and synchronously when its process has exited (removeNow), not
    * on the event loop after run() returns. */
   oneShot = false;
+  /** @internal Whether no foreground run of this process has its container still being removed
+   * (removeLater): then nothing is left to finish once run() has returned (removeNow). */
+  settled(): boolean {
+    return removals.size === 0;
+  }
+
   private readonly warn: (message: string) => void;
   private readonly onRemove: ((id: string) => Promise<void>) | undefined;
   private readonly netDir: string | undefined;
