@@ -25,6 +25,7 @@ import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
 import { seccompNotifies, type SeccompCompiled } from '../plan/seccomp.js';
+import { setHome } from '../plan/process.js';
 import { type Bundle, BundleCache, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
 import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Seccomp, Spec, User } from '../config/types.js';
@@ -1268,8 +1269,8 @@ export class Runtime {
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
-      // is made without it first, so that every refusal comes now, and again with it once it is
-      // known, while the state and the cgroup are made (the planner is pure and cheap)
+      // is made without it first, so that every refusal comes now, and its exec op gets it once
+      // it is known, while the state and the cgroup are made (a plan costs 1-2 ms in a cold CLI)
       homeLookup = homeFor(files, proc);
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -1357,7 +1358,9 @@ export class Runtime {
       }
       if (!byHelper) applyResources(cgroup, resources, true);
       const home = await homeLookup;
-      if (home !== undefined || skipped) builder = planWith(home);
+      // HOME changes the exec's environment alone (setHome: no second plan); without the cgroup
+      // (skipped) the plan is made again
+      if (skipped || (home !== undefined && !setHome(builder, proc, home))) builder = planWith(home);
       const cg = cgroup;
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
