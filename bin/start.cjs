@@ -10,10 +10,14 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 const { wrap } = require('node:module');
+const { isAscii } = require('node:buffer');
 
 const file = path.join(__dirname, '..', 'dist', 'cli', 'hako.cjs');
 const cacheFile = `${file}.cache`;
-const source = fs.readFileSync(file, 'utf8');
+// the bundle is ASCII (scripts/build.mjs: charset ascii): read as latin1, it is a one-byte string
+// without a UTF-8 decode of its 0.5 MB (0.5 ms)
+const bytes = fs.readFileSync(file);
+const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
 let cachedData;
 try {
   cachedData = fs.readFileSync(cacheFile);

@@ -309,8 +309,15 @@ export abstract class BaseManager implements CgroupManager {
     await Promise.allSettled(rest.map((d) => rmdir(d)));
   }
 
+  /** The common end first, as destroyAsync: one rmdir a hierarchy (reading no cgroup.procs);
+   * anything left takes the rounds. */
   destroy(): void {
-    runSync(this.destroySteps());
+    let left = false;
+    for (const dir of Object.values(this.dirs)) {
+      try { rmdirSync(dir); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left = true; }
+    }
+    if (left) runSync(this.destroySteps());
+    else this.removeEmptyParents();
   }
 
   /** Kills what is left and removes the directories, in rounds until destroyTimeoutMs (runSync or

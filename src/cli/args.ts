@@ -158,7 +158,7 @@ export function durationMs(verb: string, option: string, text: string): number {
   let ms = 0;
   let rest = t;
   while (rest) {
-    const m = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/.exec(rest);
+    const m = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)/.exec(rest);
     if (!m) { ms = NaN; break; }
     ms += Number(m[1]) * unit[m[2]!]!;
     rest = rest.slice(m[0].length);

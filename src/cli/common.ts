@@ -33,6 +33,18 @@ export function useStdinReader(fn: () => Promise<Buffer>, hasData: () => boolean
   stdinData = hasData;
 }
 
+let endNow = false;
+
+/** The command left nothing to finish in this process (a foreground run whose container is
+ * removed already): the CLI's own process exits as soon as it has returned (src/cli/main.ts). */
+export function endAtOnce(): void {
+  endNow = true;
+}
+
+export function endsAtOnce(): boolean {
+  return endNow;
+}
+
 let skippedCaFile: string | undefined;
 
 /** The NODE_EXTRA_CA_CERTS file this Node was started without (bin/hako moves the variable aside:

@@ -15,7 +15,7 @@ import { byteSize, durationMs, has, intValue, last, parseArgs } from './args.js'
 import { runcJson } from '../cgroups/runc-stats.js';
 import { checkpointRefusal } from '../runtime/criu.js';
 import { command } from './commands.js';
-import { readStdin } from './common.js';
+import { endAtOnce, readStdin } from './common.js';
 import { type Globals, logRecord } from './globals.js';
 import { commandHelp } from './help.js';
 
@@ -81,6 +81,9 @@ function runtimeFor(root: string, netDir: string | undefined): Runtime {
   if (!rt) {
     // a one-shot process: a resident helper would not be used twice
     rt = new Runtime({ ...at, warn: (m) => warnNow(m), zygote: false });
+    // one command at a time (a CLI process, a serve worker): a foreground run's container goes at
+    // once, synchronously, when its process has exited (Runtime.oneShot)
+    rt.oneShot = true;
     if (runtimes.size >= 8) runtimes.delete(runtimes.keys().next().value as string);
     runtimes.set(key, rt);
   }
@@ -120,7 +123,9 @@ export async function runtimeCommand(verb: string, argv: string[], globals: Glob
       // signals hako gets are forwarded to it
       const id = oneId(verb, args.rest);
       const o = { ...createOptions(verb, args), detach: has(args, 'detach'), keep: has(args, 'keep'), forwardSignals: PROXIED, ...(has(args, 'detach') ? {} : { killSignal: false as const }) };
-      return (await rt.run(id, o)).exitCode;
+      const { exitCode } = await rt.run(id, o);
+      if (!o.detach && rt.settled()) endAtOnce();
+      return exitCode;
     }
     case 'start': {
       closeStrayFds(3);

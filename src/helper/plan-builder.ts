@@ -3,6 +3,11 @@
 import { Tag, type Field } from './protocol.js';
 import { ops, type Op } from './ops.js';
 
+function execOp(argv: string[], env: NodeJS.ProcessEnv): Op {
+  const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+  return ops.exec({ args: argv, env: envList });
+}
+
 /** Builds the two op lists, keeping a readable description of each op for explain and errors. */
 export class PlanBuilder {
   readonly hostOps: Field[][] = [];
@@ -33,9 +38,21 @@ export class PlanBuilder {
     return this;
   }
 
+  /** Where exec() put its op in initOps, and its argv (setExecEnv replaces the op). */
+  private execAt?: { index: number; argv: string[] };
+
   exec(argv: string[], env: NodeJS.ProcessEnv): this {
-    const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
-    return this.init(ops.exec({ args: argv, env: envList }), `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
+    this.execAt = { index: this.initOps.length, argv };
+    return this.init(execOp(argv, env), `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
+  }
+
+  /** The exec op again with another environment, every other op as it is. False when the plan
+   * has no exec() op (a late exec's command comes later). */
+  setExecEnv(env: NodeJS.ProcessEnv): boolean {
+    if (!this.execAt) return false;
+    const op = execOp(this.execAt.argv, env);
+    this.initOps[this.execAt.index] = [{ tag: Tag.KIND, value: op.kind }, ...op.fields];
+    return true;
   }
 
   describe(stage: string, index: number | undefined): string | undefined {

@@ -30,6 +30,23 @@ function processEnv(p: Process, home: string | undefined): string[] {
   return env;
 }
 
+/** processEnv as exec() takes it: NAME -> value. */
+function envObject(env: string[]): Record<string, string> {
+  return Object.fromEntries(env.map((e) => {
+    const i = e.indexOf('=');
+    return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
+  }));
+}
+
+/**
+ * A plan made without input.home (the runtime reads it from the rootfs while the plan is made),
+ * given it: the plan it would have been with it, where only the exec's environment differs. False
+ * when that is not so (no exec op of the plan's own: a late exec); plan again then.
+ */
+export function setHome(b: PlanBuilder, p: Process, home: string): boolean {
+  return b.setExecEnv(envObject(processEnv(p, home)));
+}
+
 /** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp.
  * beforeExec adds the ops that run with the process's credentials just before the exec (READY,
  * DETACH, the wait on exec.fifo, the startContainer hooks). */
@@ -121,10 +138,7 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
     b.init(ops.exec({ args: ['(late)'], flags: 1 }), 'execve the command hako sent');
     return;
   }
-  b.exec(p.args, Object.fromEntries(processEnv(p, input.home).map((e) => {
-    const i = e.indexOf('=');
-    return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-  })));
+  b.exec(p.args, envObject(processEnv(p, input.home)));
 }
 
 /** What setting the capabilities is called in an error: it names the capabilities asked for that

@@ -25,6 +25,7 @@ import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
 import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
 import { seccompNotifies, type SeccompCompiled } from '../plan/seccomp.js';
+import { setHome } from '../plan/process.js';
 import { type Bundle, BundleCache, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
 import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Seccomp, Spec, User } from '../config/types.js';
@@ -37,7 +38,7 @@ import { hostFacts, OwnFacts } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied, userNsRefusal } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { procStat, releaseHeldLocks, withLock } from './lock.js';
+import { procStat, releaseHeldLocks, withLock, withLockSync } from './lock.js';
 import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
 import { ContainerFiles, homeFor, resolveUser } from './users.js';
@@ -563,6 +564,16 @@ function containerMaps(spec: Spec): IdMapPlan {
 export class Runtime {
   /** @internal The state directory (the CLI reads records through it). */
   readonly store: StateStore;
+  /** @internal One command's process (the CLI), which has nothing else to do: a foreground run's
+   * container is removed at once and synchronously when its process has exited (removeNow), not
+   * on the event loop after run() returns. */
+  oneShot = false;
+  /** @internal Whether no foreground run of this process has its container still being removed
+   * (removeLater): then nothing is left to finish once run() has returned (removeNow). */
+  settled(): boolean {
+    return removals.size === 0;
+  }
+
   private readonly warn: (message: string) => void;
   private readonly onRemove: ((id: string) => Promise<void>) | undefined;
   private readonly netDir: string | undefined;
@@ -855,6 +866,27 @@ export class Runtime {
         if (removals.get(id)?.done === done) removals.delete(id);
       });
     removals.set(id, { root: this.store.root, done });
+  }
+
+  /**
+   * The end of a foreground run in a one-shot process (oneShot): what remove() does for a
+   * container with nothing attached (no network, no devices, no onRemove), synchronously under
+   * the container's lock: no lock polled on timers, no threadpool, no promise chain, in a process
+   * that would only wait for them before it exits. A failure is a warning, as removeLater's.
+   */
+  private removeNow(id: string, cgroup: CgroupManager, which: ContainerIdentity): void {
+    try {
+      withLockSync(this.store.root, id, () => {
+        let state: ContainerState;
+        try { state = this.store.read(id); } catch { return; } // gone (another process's delete)
+        if (!sameContainer(state, which)) return;
+        cgroup.destroy();
+        this.parentsLater(cgroup);
+        this.store.remove(id);
+      });
+    } catch (e) {
+      this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`);
+    }
   }
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
@@ -1245,8 +1277,8 @@ export class Runtime {
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
-      // is made without it first, so that every refusal comes now, and again with it once it is
-      // known, while the state and the cgroup are made (the planner is pure and cheap)
+      // is made without it first, so that every refusal comes now, and its exec op gets it once
+      // it is known, while the state and the cgroup are made (a plan costs 1-2 ms in a cold CLI)
       homeLookup = homeFor(files, proc);
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -1334,7 +1366,9 @@ export class Runtime {
       }
       if (!byHelper) applyResources(cgroup, resources, true);
       const home = await homeLookup;
-      if (home !== undefined || skipped) builder = planWith(home);
+      // HOME changes the exec's environment alone (setHome: no second plan); without the cgroup
+      // (skipped) the plan is made again
+      if (skipped || (home !== undefined && !setHome(builder, proc, home))) builder = planWith(home);
       const cg = cgroup;
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
@@ -1408,6 +1442,7 @@ export class Runtime {
       if (mode === 'run' && options.beforeRemove) await options.beforeRemove();
       if (mode === 'run' && !options.keep) {
         if (spec.hooks?.poststop?.length) await this.remove(id, true, spec); // the hooks are the caller's to wait for
+        else if (this.oneShot && !net && !devices && !this.onRemove) this.removeNow(id, cg, { created: state.created, pid: state.pid });
         else this.removeLater(id, spec, cg, { created: state.created, pid: state.pid });
       }
       return out;

@@ -115,3 +115,9 @@ test('no symlink in the repository is absolute', (t) => {
   }
   assert.deepEqual(absolute, [], 'absolute symlinks point nowhere in another clone: make them relative or remove them');
 });
+
+test('the CLI bundle is ASCII, so that bin/start.cjs reads it as latin1 (no UTF-8 decode at every start)', () => {
+  const bytes = readFileSync(join(ROOT, 'dist', 'cli', 'hako.cjs'));
+  const at = bytes.findIndex((b) => b > 0x7f);
+  assert.equal(at, -1, `dist/cli/hako.cjs has a non-ASCII byte at ${at}: ${bytes.subarray(Math.max(0, at - 40), at + 10).toString('utf8')} (escape it in the source: esbuild leaves regular expressions as they are)`);
+});
