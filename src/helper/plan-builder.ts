@@ -35,8 +35,26 @@ export class PlanBuilder {
 
   exec(argv: string[], env: NodeJS.ProcessEnv): this {
     const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+    this.execAt = { index: this.initOps.length, args: argv, env: [...envList] };
     return this.init(ops.exec({ args: argv, env: envList }), `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
   }
+
+  /** Sets NAME in the environment of the exec op where exec() gave it an entry NAME=...: that
+   * entry's value is replaced, in place (the op made again as exec() makes it); without one,
+   * nothing changes. */
+  setExecEnv(name: string, value: string): this {
+    const at = this.execAt;
+    if (!at) return this;
+    const i = at.env.findIndex((e) => e.startsWith(`${name}=`));
+    if (i < 0) return this;
+    at.env[i] = `${name}=${value}`;
+    const op = ops.exec({ args: at.args, env: at.env });
+    this.initOps[at.index] = [{ tag: Tag.KIND, value: op.kind }, ...op.fields];
+    return this;
+  }
+
+  /** Where exec() put its op, and what it was made of. */
+  private execAt?: { index: number; args: string[]; env: string[] };
 
   describe(stage: string, index: number | undefined): string | undefined {
     if (index === undefined) return undefined;

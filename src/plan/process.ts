@@ -30,6 +30,16 @@ function processEnv(p: Process, home: string | undefined): string[] {
   return env;
 }
 
+/**
+ * The HOME looked up in the container, put into a plan made without it (createPlan with no home:
+ * its exec has the HOME=/ that processEnv added): the exec op's one HOME entry is replaced, which
+ * makes the plan createPlan makes with that home, without building it again. A plan whose exec
+ * has no HOME entry (a late command) is left as it is.
+ */
+export function setHome(b: PlanBuilder, home: string): void {
+  b.setExecEnv('HOME', home);
+}
+
 /** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp.
  * beforeExec adds the ops that run with the process's credentials just before the exec (READY,
  * DETACH, the wait on exec.fifo, the startContainer hooks). */

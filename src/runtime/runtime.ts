@@ -23,7 +23,7 @@ import { Zygote } from '../helper/zygote.js';
 import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
-import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
+import { containerNamespaces, createPlan, execPlan, setHome, type ConsoleChoice } from '../plan/plan.js';
 import { seccompNotifies, type SeccompCompiled } from '../plan/seccomp.js';
 import { type Bundle, BundleCache, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
@@ -1237,8 +1237,8 @@ export class Runtime {
       const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
-      // is made without it first, so that every refusal comes now, and again with it once it is
-      // known, while the state and the cgroup are made (the planner is pure and cheap)
+      // is made without it first, so that every refusal comes now, and that op gets it once it is
+      // known (setHome), while the state and the cgroup are made
       homeLookup = homeFor(files, proc);
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -1326,7 +1326,8 @@ export class Runtime {
       }
       if (!byHelper) applyResources(cgroup, resources, true);
       const home = await homeLookup;
-      if (home !== undefined || skipped) builder = planWith(home);
+      if (skipped) builder = planWith(home);
+      else if (home !== undefined) setHome(builder, home); // the one op HOME is in (the planner ran once)
       const cg = cgroup;
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
