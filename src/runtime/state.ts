@@ -18,7 +18,7 @@
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
@@ -258,7 +258,7 @@ export class StateStore {
     }, this.lockOptions);
     if (trash === undefined) return false;
     try {
-      await rm(trash, { recursive: true, force: true });
+      await removeTree(trash);
     } catch (e) {
       throw fsFailure(e, `removing ${trash}`);
     } finally {
@@ -292,6 +292,19 @@ export class StateStore {
       const owner = leftBy(name);
       if (owner && ownerGone(owner)) rmSync(join(this.root, name), { recursive: true, force: true });
     }
+  }
+}
+
+/** Deletes a container's directory, renamed away: its files (state.json, the config snapshot,
+ * exec.fifo...), then the directory; what is not a plain file (or anything that fails) is left to
+ * rm -r. Four system calls for a container's usual two files, not rm's eight. */
+async function removeTree(dir: string): Promise<void> {
+  try {
+    const names = await readdir(dir);
+    await Promise.all(names.map((n) => unlink(join(dir, n))));
+    await rmdir(dir);
+  } catch {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
