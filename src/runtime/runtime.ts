@@ -40,7 +40,7 @@ import { type ContainerState, finishRemovals, liveStatus, ociState, type OciStat
 import { procStat, releaseHeldLocks, withLock } from './lock.js';
 import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
-import { ContainerFiles, homeFor, resolveUser } from './users.js';
+import { ContainerFiles, homeFor, resolveUser, RootFileCache } from './users.js';
 import { containerDevices, containerNetwork, removeContainerNetwork } from '../network/container.js';
 import { randomHex } from '../linux/random.js';
 
@@ -577,9 +577,14 @@ export class Runtime {
   /** Each bundle's checked config.json, read again only when the file changes. */
   private readonly bundles = new BundleCache();
 
+  /** The rootfs files (/etc/passwd for HOME) the helpers read, kept while they are unchanged. */
+  private readonly rootFiles = new RootFileCache();
+
   /** @internal What the caches answered (tests: a hit is seen here, not in timing). */
-  cacheCounts(): Record<'config' | 'deviceProgram' | 'seccomp', { hits: number; misses: number }> {
-    return { config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts }, seccomp: { ...this.seccompCounts } };
+  cacheCounts(): Record<'config' | 'deviceProgram' | 'seccomp' | 'rootFiles', { hits: number; misses: number }> {
+    return {
+      config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts }, seccomp: { ...this.seccompCounts }, rootFiles: { ...this.rootFiles.counts },
+    };
   }
 
   /** Compiled seccomp filters (the helper's libseccomp output), by their config (as JSON): a
@@ -1234,7 +1239,7 @@ export class Runtime {
         }
       }
       const host = hostFacts(spec, bundle, this.own);
-      const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
+      const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f), this.rootFiles);
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
       // is made without it first, so that every refusal comes now, and that op gets it once it is

@@ -3,7 +3,8 @@
 // not timing), and each test checks that a change made between two runs takes effect.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PARENT_IDLE_MS, Runtime } from '../../dist/src/runtime/runtime.js';
 import { detectCgroups } from '../../dist/src/cgroups/detect.js';
@@ -54,6 +55,44 @@ test('config.json is read and checked once per bundle, and again whenever it cha
   await output(rt, s.id(), { bundle: b.dir });
   await output(rt, s.id(), { bundle: b.dir });
   assert.equal(warnings.filter((w) => /kernel/.test(w)).length, 2, `a warning per run: ${warnings.join(' | ')}`);
+  assert.deepEqual(rt.list(), []);
+}));
+
+test('HOME comes from the rootfs\'s /etc/passwd, read by a helper once while the file is unchanged, and again whenever it changes, goes, or sits behind a symlink', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().sh('echo $HOME');
+  const passwd = join(b.rootfs, 'etc', 'passwd');
+  writeFileSync(passwd, 'root:x:0:0:root:/home/one:/bin/sh\n');
+  // a file (or directory) changed within the last second is not kept (its times may not show a
+  // change made in the same tick): the rootfs settles first
+  await delay(1100);
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/one\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: 0, misses: 1 });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/one\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: 1, misses: 1 }, 'the second run of an unchanged rootfs asks no helper');
+
+  // rewritten in place, the same size: read again
+  writeFileSync(passwd, 'root:x:0:0:root:/home/two:/bin/sh\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/two\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: 1, misses: 2 });
+  // changed back within the same second (the times may be as they were): still read again
+  writeFileSync(passwd, 'root:x:0:0:root:/home/one:/bin/sh\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/one\n');
+  // gone: HOME is /
+  rmSync(passwd);
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/\n');
+  // behind a symlink (/etc -> elsewhere in the rootfs, which only the helper resolves): never kept
+  renameSync(join(b.rootfs, 'etc'), join(b.rootfs, 'etc2'));
+  writeFileSync(join(b.rootfs, 'etc2', 'passwd'), 'root:x:0:0:root:/home/three:/bin/sh\n');
+  symlinkSync('/etc2', join(b.rootfs, 'etc'));
+  await delay(1100);
+  const before = rt.cacheCounts().rootFiles;
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/three\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/three\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: before.hits, misses: before.misses + 2 });
+  // a process with HOME of its own reads nothing
+  assert.equal(await output(rt, s.id(), { bundle: b.dir, env: ['PATH=/bin', 'HOME=/mine'] }), '/mine\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: before.hits, misses: before.misses + 2 });
   assert.deepEqual(rt.list(), []);
 }));
 
