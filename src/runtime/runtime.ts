@@ -1,6 +1,7 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
-import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, joinPlanWith, onlyDevices, planResources, type ResourcePlan } from '../cgroups/apply.js';
@@ -1284,6 +1285,7 @@ export class Runtime {
       throw e;
     }
     let existed: string[] = [];
+    let configWritten: Promise<void> | undefined;
     let made = false;
     let pid = 0;
     let ready = false;
@@ -1311,7 +1313,10 @@ export class Runtime {
         throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       }
       made = true;
-      writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
+      // the config snapshot (it may hold secrets: process.env), written off the event loop while
+      // the plan goes to the helper; READY waits for it (a failed write refuses the container)
+      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' });
+      configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
       this.parentsLater(cgroup, true);
       // a cgroup that was there already is made here (create() keeps the values it has)
       const byHelper = cgroupSteps !== undefined && existed.length === 0;
@@ -1359,7 +1364,8 @@ export class Runtime {
           await runHooks('createRuntime', spec.hooks?.createRuntime, s);
           return JSON.stringify(s); // for the createContainer hooks
         },
-        onReady: () => {
+        onReady: async () => {
+          await configWritten;
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
           if (options.killOnExit && mode !== 'run') {
@@ -1411,6 +1417,7 @@ export class Runtime {
       return out;
     } catch (err) {
       helper.abandon(); // a plan never sent: the helper goes (a no-op once it ran)
+      await configWritten?.catch(() => undefined); // in the container's directory before it goes
       // nothing left behind: the process, the cgroup, the state (a container that got ready and
       // was started is left to `delete`, except a foreground run's, which is this call's)
       if (!ready || mode === 'run') {
