@@ -37,7 +37,7 @@ import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts, OwnFacts } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied, userNsRefusal } from './rootless.js';
 import { checkContainerId } from './ids.js';
-import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
+import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, type PreparedWrite, StateStore } from './state.js';
 import { procStat, releaseHeldLocks, withLock } from './lock.js';
 import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
@@ -1286,6 +1286,7 @@ export class Runtime {
     }
     let existed: string[] = [];
     let configWritten: Promise<void> | undefined;
+    let prepared: Promise<PreparedWrite> | undefined;
     let made = false;
     let pid = 0;
     let ready = false;
@@ -1339,6 +1340,9 @@ export class Runtime {
       if (skipped) builder = planWith(home);
       else if (home !== undefined) setHome(builder, home); // the one op HOME is in (the planner ran once)
       const cg = cgroup;
+      // READY's state: its file made while the helper works (READY only writes and renames it)
+      const write = prepared = this.store.prepareWrite(id);
+      write.catch(() => { /* awaited at READY, or abandoned below */ });
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
         onSpawned: (p) => { pid = p; },
@@ -1366,6 +1370,7 @@ export class Runtime {
         },
         onReady: async () => {
           await configWritten;
+          const stateWrite = await write;
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
           if (options.killOnExit && mode !== 'run') {
@@ -1375,7 +1380,7 @@ export class Runtime {
             atExit(() => { if (startTime(p) === pidStartTime) process.kill(p, 'SIGKILL'); }, detachedCleanups);
           }
           state.status = mode === 'create' ? 'created' : 'running';
-          this.store.write(id, state);
+          stateWrite.commit(state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
           if (execed) {
@@ -1418,6 +1423,7 @@ export class Runtime {
     } catch (err) {
       helper.abandon(); // a plan never sent: the helper goes (a no-op once it ran)
       await configWritten?.catch(() => undefined); // in the container's directory before it goes
+      await prepared?.then((w) => w.abandon(), () => undefined);
       // nothing left behind: the process, the cgroup, the state (a container that got ready and
       // was started is left to `delete`, except a foreground run's, which is this call's)
       if (!ready || mode === 'run') {

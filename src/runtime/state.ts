@@ -17,7 +17,7 @@
 //  - update() reads, changes and writes under the container's lock; remove() takes the lock,
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
@@ -68,6 +68,12 @@ export interface OciState {
 }
 
 export const STATE_FILE = 'state.json';
+
+/** StateStore.prepareWrite's: a state write whose file exists, to commit once (or abandon). */
+export interface PreparedWrite {
+  commit(state: ContainerState): ContainerState;
+  abandon(): void;
+}
 
 export class StateStore {
   /** Absolute path of the root directory. */
@@ -174,6 +180,56 @@ export class StateStore {
     }
     sweepTemporaries(dir);
     return record;
+  }
+
+  /**
+   * A write of container id's state made ready ahead of time: its temporary file is created now,
+   * off the event loop (the new inode: the slow part on a journaled file system), and commit()
+   * writes it and renames it over state.json, atomically for readers as write() does. Not locked,
+   * as write(). A container deleted meanwhile (its directory renamed away) is not written, even
+   * when a new one took its id: the file is in the old directory. abandon() removes a write
+   * never committed.
+   */
+  async prepareWrite(id: string): Promise<PreparedWrite> {
+    checkContainerId(id);
+    const dir = join(this.root, id);
+    const tmp = join(dir, `${STATE_FILE}@${ownerToken()}.tmp`);
+    let fd: number;
+    try {
+      fd = await new Promise<number>((resolve, reject) => open(tmp, 'wx', 0o600, (e, n) => (e ? reject(e) : resolve(n))));
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw doesNotExist(id);
+      throw fsFailure(e, `writing the state of container ${id}`);
+    }
+    let done = false;
+    return {
+      commit: (state) => {
+        if (done) throw new Error('StateStore: a prepared write is committed once');
+        done = true;
+        const record: ContainerState = { ...state, id };
+        try {
+          try {
+            writeAll(fd, serialize(record));
+          } finally {
+            closeSync(fd);
+          }
+          renameSync(tmp, join(dir, STATE_FILE));
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          const code = errno(e);
+          if (code === 'ENOENT' || code === 'ENOTDIR') throw doesNotExist(id);
+          throw fsFailure(e, `writing the state of container ${id}`);
+        }
+        return record;
+      },
+      abandon: () => {
+        if (done) return;
+        done = true;
+        try { closeSync(fd); } catch { /* closed */ }
+        rmSync(tmp, { force: true });
+      },
+    };
   }
 
   /**
