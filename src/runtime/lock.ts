@@ -19,7 +19,8 @@
 //
 // Within one process the lock is re-entrant along one async call chain (AsyncLocalStorage), so
 // StateStore.update inside withLock works; two independent async flows in one process still
-// exclude each other. The pid and start time mean what they say only within one pid namespace:
+// exclude each other. A caller whose fn takes no lock itself says so (flat), and the container
+// paths do: a Runtime never turns AsyncLocalStorage on (its hooks would slow every await). The pid and start time mean what they say only within one pid namespace:
 // every hako working on one root must see the same /proc (they do when they share /run/hako).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -92,6 +93,10 @@ export function lockHolder(root: string, id: string): Owner | undefined {
 export interface LockOptions {
   /** How long to wait for the lock before failing, in milliseconds (default 30 s; 0: try once). */
   timeoutMs?: number;
+  /** fn takes no lock of this process itself (no withLock or withLockSync inside it, of any id): it
+   * runs without the re-entrancy bookkeeping, AsyncLocalStorage, whose hooks slow every await and
+   * callback of the process once it is first used. A lock fn takes anyway would wait for itself. */
+  flat?: boolean;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -132,7 +137,7 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
     throw e;
   }
   try {
-    return await held.run(new Set([...(mine ?? []), path]), fn);
+    return await (opts.flat ? fn() : held.run(new Set([...(mine ?? []), path]), fn));
   } finally {
     await attempt.releaseAsync();
     liveHere.delete(attempt);
@@ -180,7 +185,7 @@ export function withLockSync<T>(root: string, id: string, fn: () => T, opts: Loc
     throw e;
   }
   try {
-    return held.run(new Set([...(mine ?? []), path]), fn);
+    return opts.flat ? fn() : held.run(new Set([...(mine ?? []), path]), fn);
   } finally {
     attempt.release();
   }

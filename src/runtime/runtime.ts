@@ -846,7 +846,8 @@ export class Runtime {
     atExit(fallback);
     // under the container's lock throughout: another process's delete waits for it, so the id
     // cannot be deleted and created anew in the middle (then this would remove the new one)
-    const done = withLock(this.store.root, id, () => this.remove(id, true, spec, which))
+    // (remove takes no other lock of this process, unless a face's onRemove does)
+    const done = withLock(this.store.root, id, () => this.remove(id, true, spec, which, true), { flat: !this.onRemove })
       .catch((e: unknown) => { this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`); })
       .finally(() => {
         exitCleanups.delete(fallback);
@@ -891,8 +892,9 @@ export class Runtime {
 
   /** delete, with the config when the caller has it already (a foreground run). */
   /** which: remove only that container (a foreground run's, removed after run returned: by
-   * then another process may have deleted it and created a new one with the same id). */
-  private async remove(id: string, force: boolean, known?: Spec, which?: ContainerIdentity): Promise<void> {
+   * then another process may have deleted it and created a new one with the same id). held: the
+   * caller holds the container's lock. */
+  private async remove(id: string, force: boolean, known?: Spec, which?: ContainerIdentity, held = false): Promise<void> {
     if (!this.store.exists(id)) {
       // what a create killed before it claimed the id left of its network (its files)
       if (force) return removeContainerNetwork(id, this.store.root, { netDir: this.netDir });
@@ -921,7 +923,7 @@ export class Runtime {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
     }
     await this.removeAttached(id);
-    await this.store.removeAsync(id);
+    await this.store.removeAsync(id, held);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
   }
 

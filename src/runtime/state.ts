@@ -238,13 +238,13 @@ export class StateStore {
    */
   update(id: string, fn: (state: ContainerState) => ContainerState | void): ContainerState {
     checkContainerId(id);
-    return withLockSync(this.root, id, () => this.change(id, fn), this.lockOptions);
+    return withLockSync(this.root, id, () => this.change(id, fn), { ...this.lockOptions, flat: true });
   }
 
   /** update(), waiting for the lock on timers (the event loop runs meanwhile): the library's. */
   updateAsync(id: string, fn: (state: ContainerState) => ContainerState | void): Promise<ContainerState> {
     checkContainerId(id);
-    return withLock(this.root, id, () => this.change(id, fn), this.lockOptions);
+    return withLock(this.root, id, () => this.change(id, fn), { ...this.lockOptions, flat: true });
   }
 
   private change(id: string, fn: (state: ContainerState) => ContainerState | void): ContainerState {
@@ -300,18 +300,20 @@ export class StateStore {
         throw fsFailure(e, `removing ${trash}`);
       }
       return true;
-    }, this.lockOptions);
+    }, { ...this.lockOptions, flat: true });
   }
 
   /** remove(), waiting for the lock on timers; the container's directory is renamed away under
-   * the lock (the id is free from then on) and deleted off the event loop. */
-  async removeAsync(id: string): Promise<boolean> {
+   * the lock (the id is free from then on) and deleted off the event loop. held: the caller holds
+   * the container's lock already (withLock), and it is not taken again. */
+  async removeAsync(id: string, held = false): Promise<boolean> {
     checkContainerId(id);
-    const trash = await withLock(this.root, id, () => {
+    const away = () => {
       const t = this.detach(id);
       if (t !== undefined) trashHere.add(t); // from now on: finishRemovals() at exit
       return t;
-    }, this.lockOptions);
+    };
+    const trash = held ? away() : await withLock(this.root, id, away, { ...this.lockOptions, flat: true });
     if (trash === undefined) return false;
     try {
       await removeTree(trash);
