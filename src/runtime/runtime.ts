@@ -847,7 +847,7 @@ export class Runtime {
     // under the container's lock throughout: another process's delete waits for it, so the id
     // cannot be deleted and created anew in the middle (then this would remove the new one)
     // (remove takes no other lock of this process, unless a face's onRemove does)
-    const done = withLock(this.store.root, id, () => this.remove(id, true, spec, which, true), { flat: !this.onRemove })
+    const done = withLock(this.store.root, id, () => this.remove(id, true, spec, which, true), { flat: !this.onRemove, keepSpare: true })
       .catch((e: unknown) => { this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`); })
       .finally(() => {
         exitCleanups.delete(fallback);

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, sy
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PARENT_IDLE_MS, Runtime } from '../../dist/src/runtime/runtime.js';
+import { LOCKS_DIR } from '../../dist/src/runtime/lock.js';
 import { detectCgroups } from '../../dist/src/cgroups/detect.js';
 import { cgroupDirs, NODE, ok, REPO, runSync, scoped, show, waitUntil } from './oci-util.mjs';
 
@@ -94,6 +95,30 @@ test('HOME comes from the rootfs\'s /etc/passwd, read by a helper once while the
   assert.equal(await output(rt, s.id(), { bundle: b.dir, env: ['PATH=/bin', 'HOME=/mine'] }), '/mine\n');
   assert.deepEqual(rt.cacheCounts().rootFiles, { hits: before.hits, misses: before.misses + 2 });
   assert.deepEqual(rt.list(), []);
+}));
+
+test('a foreground run\'s removal gives its lock back as a spare, taken by the next removal with one rename (no lock directory or token file made per container), and gone once idle', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().args('true');
+  const locks = join(s.root, LOCKS_DIR);
+  const entries = () => (existsSync(locks) ? readdirSync(locks) : []);
+  const removed = (id) => waitUntil(() => !existsSync(join(s.root, id)) && entries().every((n) => n.startsWith('@')), { what: `the removal of ${id}` });
+  const first = s.id();
+  assert.equal((await rt.run(first, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await removed(first);
+  const spare = entries();
+  assert.equal(spare.length, 1, `one spare lock directory: ${spare.join(' ')}`);
+  assert.match(spare[0], new RegExp(`^@${process.pid}\\.\\d+\\.[0-9a-f]+$`));
+  assert.deepEqual(readdirSync(join(locks, spare[0])), [spare[0].slice(1)], 'it holds its token');
+  const ino = statSync(join(locks, spare[0])).ino;
+  // the next container's removal takes it (the same directory, renamed there and back)
+  const second = s.id();
+  assert.equal((await rt.run(second, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await removed(second);
+  assert.deepEqual(entries(), spare);
+  assert.equal(statSync(join(locks, spare[0])).ino, ino, 'the same directory, not a new one');
+  // idle: gone
+  await waitUntil(() => entries().length === 0, { what: 'the spare to go (SPARE_IDLE_MS)', timeoutMs: 5500 });
 }));
 
 test('the shared /hako cgroup parent stays between a Runtime\'s containers (one mkdir and one rmdir a hierarchy each, not two), and goes once the Runtime is idle', scoped(async (s) => {
