@@ -128,21 +128,29 @@ function keepSpare(dir: string, staged: string): void {
       for (const s of takeSpares()) void rm(s, { recursive: true, force: true }).catch(() => undefined);
     }, SPARE_IDLE_MS);
     spareTimer.unref();
-    if (!process.listeners('exit').includes(dropSpares)) process.on('exit', dropSpares);
+    if (!process.listeners('exit').includes(dropAllSpares)) process.on('exit', dropAllSpares);
   }
 }
 
-function takeSpares(): string[] {
-  const all = [...spares.values()].flat();
-  spares.clear();
+function takeSpares(dir?: string): string[] {
+  const all = dir === undefined ? [...spares.values()].flat() : spares.get(dir) ?? [];
+  if (dir === undefined) spares.clear();
+  else spares.delete(dir);
   return all;
 }
 
-/** Removes every spare lock directory now (synchronously: at exit). */
-export function dropSpares(): void {
-  clearTimeout(spareTimer);
-  spareTimer = undefined;
-  for (const s of takeSpares()) quietly(() => rmSync(s, { recursive: true, force: true }));
+function dropAllSpares(): void {
+  dropSpares();
+}
+
+/** Removes the spare lock directories now (synchronously: at exit), or only those of one locks
+ * directory (ROOT/@locks). */
+export function dropSpares(dir?: string): void {
+  if (dir === undefined) {
+    clearTimeout(spareTimer);
+    spareTimer = undefined;
+  }
+  for (const s of takeSpares(dir)) quietly(() => rmSync(s, { recursive: true, force: true }));
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;

@@ -38,7 +38,7 @@ import { hostFacts, OwnFacts } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied, userNsRefusal } from './rootless.js';
 import { checkContainerId } from './ids.js';
 import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, type PreparedWrite, StateStore } from './state.js';
-import { procStat, releaseHeldLocks, withLock } from './lock.js';
+import { dropSpares as dropLockSpares, LOCKS_DIR, procStat, releaseHeldLocks, withLock } from './lock.js';
 import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
 import { ContainerFiles, homeFor, resolveUser, RootFileCache } from './users.js';
@@ -562,7 +562,7 @@ export class Runtime {
 
   constructor(options: RuntimeOptions = {}) {
     checkOptions('Runtime', options, object(RUNTIME_OPTIONS));
-    this.store = new StateStore(options.root ?? defaultStateRoot());
+    this.store = new StateStore(options.root ?? defaultStateRoot(), {}, [CONFIG_SNAPSHOT]);
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
     this.onRemove = options.onRemove;
     this.netDir = options.netDir;
@@ -854,6 +854,14 @@ export class Runtime {
         if (removals.get(id)?.done === done) removals.delete(id);
       });
     removals.set(id, { root: this.store.root, done });
+  }
+
+  /** @internal Removes now what this Runtime keeps of removed containers for the next ones (its
+   * store's spare directories, the spare lock directories of its root), which otherwise go once
+   * unused for half a second: for a face that promises nothing left once it closes (Sandbox). */
+  dropSpares(): void {
+    this.store.dropSpares();
+    dropLockSpares(join(this.store.root, LOCKS_DIR));
   }
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
@@ -1318,7 +1326,8 @@ export class Runtime {
       made = true;
       // the config snapshot (it may hold secrets: process.env), written off the event loop while
       // the plan goes to the helper; READY waits for it (a failed write refuses the container)
-      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' });
+      // (over the one a spare directory of the store came with: never through a symlink)
+      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: StateStore.WRITE_OVER });
       configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
       this.parentsLater(cgroup, true);
       // a cgroup that was there already is made here (create() keeps the values it has)

@@ -121,6 +121,41 @@ test('a foreground run\'s removal gives its lock back as a spare, taken by the n
   await waitUntil(() => entries().length === 0, { what: 'the spare to go (SPARE_IDLE_MS)', timeoutMs: 5500 });
 }));
 
+test('a removed container\'s directory is kept for the next container (its config.json and state.json written over: one new inode a container, not four), from a Runtime\'s second container on, and gone once idle', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().sh('cat /proc/self/status >/dev/null');
+  const spares = () => readdirSync(s.root).filter((n) => n.startsWith('@') && n !== LOCKS_DIR);
+  const run = async () => {
+    const id = s.id();
+    assert.equal((await rt.run(id, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+    await waitUntil(() => !existsSync(join(s.root, id)) && !readdirSync(s.root).some((n) => n.endsWith('.rm') && !spares().includes(n)), { what: `the removal of ${id}` });
+    await waitUntil(() => spares().length <= 1, { what: 'the removal to settle' });
+  };
+  await run();
+  assert.deepEqual(spares(), [], 'a Runtime\'s first container keeps nothing (one container per process: the CLI)');
+  await run();
+  const [spare] = spares();
+  assert.ok(spare, 'the second container\'s directory is kept');
+  const files = readdirSync(join(s.root, spare)).sort();
+  assert.deepEqual(files.map((f) => f.replace(/@.*$/, '@T')), ['config.json', 'state.json@T'], files.join(' '));
+  const inodes = [spare, ...files.map((f) => join(spare, f))].map((p) => statSync(join(s.root, p)).ino);
+  // the third container is made in it: the directory and both files are the same inodes after it
+  const id = s.id();
+  const r = await rt.run(id, { bundle: b.dir, stdio: 'ignore', beforeRemove: () => {
+    assert.equal(statSync(join(s.root, id)).ino, inodes[0], 'the container\'s directory is the spare');
+    assert.equal(JSON.parse(readFileSync(join(s.root, id, 'config.json'), 'utf8')).process.args[2], 'cat /proc/self/status >/dev/null');
+    assert.equal(rt.store.read(id).status, 'running', 'READY\'s state, written through the kept temporary file');
+  } });
+  assert.equal(r.exitCode, 0);
+  await waitUntil(() => !existsSync(join(s.root, id)) && spares().length === 1, { what: `the removal of ${id}` });
+  const again = spares()[0];
+  assert.equal(statSync(join(s.root, again)).ino, inodes[0]);
+  assert.deepEqual(readdirSync(join(s.root, again)).map((f) => statSync(join(s.root, again, f)).ino).sort(), inodes.slice(1).sort());
+  assert.deepEqual(rt.list(), []);
+  // idle: gone
+  await waitUntil(() => spares().length === 0, { what: 'the spare directory to go (SPARE_DIR_IDLE_MS)', timeoutMs: 5500 });
+}));
+
 test('the shared /hako cgroup parent stays between a Runtime\'s containers (one mkdir and one rmdir a hierarchy each, not two), and goes once the Runtime is idle', scoped(async (s) => {
   const layout = detectCgroups();
   const h = layout.mode === 'unified' ? { mountPoint: layout.v2.mountPoint } : layout.v1.find((x) => x.controllers.includes('pids'));
