@@ -18,7 +18,7 @@
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
 import { closeSync, constants as fsc, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { readdir, rename, rm, rmdir, truncate, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
@@ -183,6 +183,9 @@ export class StateStore {
     const names = await readdir(trash);
     const keep = new Set(this.keepFiles);
     await Promise.all(names.filter((n) => n !== STATE_FILE && !keep.has(n)).map((n) => unlink(join(trash, n))));
+    // emptied: nothing of the last container is read as the next one's before it writes its own
+    // (a config it may hold secrets in, or whose poststop hooks a delete --force would run)
+    await Promise.all(names.filter((n) => keep.has(n)).map((n) => truncate(join(trash, n))));
     let next: string | undefined;
     const owner = /^@(\d+\.\d+\.[0-9a-f]+)\.[a-z]+$/.exec(basename(trash))?.[1];
     if (names.includes(STATE_FILE) && owner) {

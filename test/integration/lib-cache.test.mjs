@@ -139,6 +139,7 @@ test('a removed container\'s directory is kept for the next container (its confi
   const files = readdirSync(join(s.root, spare)).sort();
   assert.deepEqual(files.map((f) => f.replace(/@.*$/, '@T')), ['config.json', 'state.json@T'], files.join(' '));
   const inodes = [spare, ...files.map((f) => join(spare, f))].map((p) => statSync(join(s.root, p)).ino);
+  assert.equal(statSync(join(s.root, spare, 'config.json')).size, 0, 'nothing of the last container\'s config is kept');
   // the third container is made in it: the directory and both files are the same inodes after it
   const id = s.id();
   const r = await rt.run(id, { bundle: b.dir, stdio: 'ignore', beforeRemove: () => {
