@@ -11,6 +11,8 @@
 //    between removing its token and removing the directory) the rename replaces it: it was free.
 //  - Giving it back: unlink ID/TOKEN (our own name: a lock that is no longer ours is never
 //    touched), then rmdir ID, which fails harmlessly if someone has already renamed theirs over it.
+//    Or (keepSpare) rename ID back to @TOKEN, kept for this process's next lock: taking that is one
+//    rename (a lock is only ever broken for a dead owner, so while we hold ID it is ours).
 //  - A stale lock: when the owner named by the token is gone (no such pid, a zombie, or a pid
 //    whose start time in /proc differs: the pid was reused), a waiter unlinks ID/THAT-TOKEN. The
 //    name pins the generation: of several waiters breaking one stale lock at once exactly one

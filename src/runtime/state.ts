@@ -5,7 +5,9 @@
 //       state.json              0600, the ContainerState record
 //       exec.fifo, config ...   room for the other files of the container (dir(), file()): config.json 0600
 //     @locks/ID                 the per-container lock (lock.ts)
-//     @TOKEN.new, @TOKEN.rm     work in progress of one process (never a container: '@' is not in ids)
+//     @TOKEN.new, @TOKEN.rm     work in progress of one process (never a container: '@' is not in ids),
+//                               or a removed container's directory a live process keeps for its
+//                               next container (keepFiles: a Runtime's store, for half a second)
 //
 // Concurrent commands on one id never corrupt it:
 //  - create() claims the id atomically: it builds the whole directory, state.json included, under
@@ -18,7 +20,7 @@
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
 import { closeSync, constants as fsc, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { readdir, rename, rm, rmdir, truncate, unlink } from 'node:fs/promises';
+import { lstat, readdir, rename, rm, rmdir, truncate, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
@@ -388,7 +390,10 @@ export class StateStore {
     if (trash === undefined) return false;
     this.nextFile.delete(id);
     try {
-      if (!await this.keepSpare(trash).catch(() => false)) await removeTree(trash);
+      // a directory, not a symlink planted as ROOT/ID (renamed away as it is): its target is
+      // never listed, emptied or kept
+      if (!(await lstat(trash)).isDirectory()) await rm(trash, { force: true });
+      else if (!await this.keepSpare(trash).catch(() => false)) await removeTree(trash);
     } catch (e) {
       throw fsFailure(e, `removing ${trash}`);
     } finally {
@@ -425,9 +430,10 @@ export class StateStore {
   }
 }
 
-/** Deletes a container's directory, renamed away: its files (state.json, the config snapshot,
- * exec.fifo...), then the directory; what is not a plain file (or anything that fails) is left to
- * rm -r. Four system calls for a container's usual two files, not rm's eight. */
+/** Deletes a container's directory (a directory: lstat'ed by the caller), renamed away: its files
+ * (state.json, the config snapshot, exec.fifo...), then the directory; what is not a plain file
+ * (or anything that fails) is left to rm -r. Five system calls for a container's usual two files,
+ * not rm's eight. */
 async function removeTree(dir: string): Promise<void> {
   try {
     const names = await readdir(dir);
