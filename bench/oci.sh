@@ -4,9 +4,12 @@
 #   1. start-up, one process per launch, every row in ONE hyperfine run (-N, no shell):
 #      hako run, runc run, crun run, node -e 0 (the floor for any Node CLI) and hako --version;
 #   2. the lifecycle through each CLI: create + start + wait + delete (bench/oci-lifecycle.sh);
-#   3. throughput through each CLI: TP_N containers, TP_PAR at a time (seq | xargs -P, as anchors.sh);
+#   3. throughput through each CLI: TP_N containers, P at a time for each P of TP_PARS (seq | xargs
+#      -P, as anchors.sh; crun, runc and hako in one hyperfine run per P);
 #   4. the library in a warm Node process (bench/lib-run.mjs): Runtime.run() N times in sequence,
-#      and TP_N containers TP_PAR at a time (a promise pool).
+#      and TP_N containers P at a time (a promise pool) for each P of TP_PARS, in one process.
+# crun is started as a process per container, as its users start it; the summary gives each
+# concurrency's containers/s against crun's at the same concurrency.
 # crun 1.8 refuses this host's hybrid cgroups (a cgroup2 at /sys/fs/cgroup/unified that lists a
 # controller), so, as anchors.sh does, everything runs in a private mount namespace where that
 # cgroup2 is unmounted (plain cgroup v1) - hako and runc too, so that all rows share one
@@ -17,7 +20,7 @@
 # Prints a markdown summary (also $OUT/summary.md) with the ratios against the targets.
 # Needs root, runc, crun, hyperfine, jq, busybox-static (sudo sh scripts/setup.sh) and a build.
 # Usage: bash bench/oci.sh      (npm run bench runs it after bench/unshare.sh)
-# Environment: RUNS (30) WARMUP (3) LIB_N (50) TP_N (50) TP_PAR (2) TP_RUNS (5)
+# Environment: RUNS (30) WARMUP (3) LIB_N (50) TP_N (50) TP_PARS ("1 2 8") TP_RUNS (5)
 #              WORK (/var/tmp/hako-bench-oci: the bundle and every runtime's state root; on some
 #              VMs a mkdir in /tmp is far slower than in /var/tmp, a cost of the bench's placement,
 #              not of a runtime) OUT (/tmp/hako-bench/<stamp>-oci)
@@ -28,7 +31,7 @@ SELF=$(readlink -f "$0")
 REPO=$(cd "$(dirname "$SELF")/.." && pwd)
 HAKO=$REPO/bin/hako
 export RUNS=${RUNS:-30} WARMUP=${WARMUP:-3} LIB_N=${LIB_N:-50}
-export TP_N=${TP_N:-50} TP_PAR=${TP_PAR:-2} TP_RUNS=${TP_RUNS:-5}
+export TP_N=${TP_N:-50} TP_PARS=${TP_PARS:-${TP_PAR:-1 2 8}} TP_RUNS=${TP_RUNS:-5}
 export WORK=${WORK:-/var/tmp/hako-bench-oci}
 export OUT=${OUT:-/tmp/hako-bench/$(date -u +%Y%m%dT%H%M%SZ)-oci}
 export PFX=${PFX:-hbo$$}
@@ -73,18 +76,22 @@ inner() {
     "sh $REPO/bench/oci-lifecycle.sh runc $STATE/runc $B $PFX-lc-runc" \
     "sh $REPO/bench/oci-lifecycle.sh crun $STATE/crun $B $PFX-lc-crun" >&2
 
-  # 3. throughput through the CLIs (as anchors.sh: seq | xargs -P)
-  log "throughput: $TP_N containers, $TP_PAR at a time, $TP_RUNS runs"
-  hyperfine --runs "$TP_RUNS" --warmup 1 --style basic --export-json "$OUT/tp.json" \
-    "seq 1 $TP_N | xargs -P$TP_PAR -I{} crun --root $STATE/crun run --bundle $B $PFX-tp-crun-{}" \
-    "seq 1 $TP_N | xargs -P$TP_PAR -I{} runc --root $STATE/runc run --bundle $B $PFX-tp-runc-{}" \
-    "seq 1 $TP_N | xargs -P$TP_PAR -I{} $HAKO --root $STATE/hako run --bundle $B $PFX-tp-hako-{}" >&2
+  # 3. throughput through the CLIs (as anchors.sh: seq | xargs -P), one hyperfine run per concurrency
+  local p
+  for p in $TP_PARS; do
+    log "throughput: $TP_N containers, $p at a time, $TP_RUNS runs"
+    hyperfine --runs "$TP_RUNS" --warmup 1 --style basic --export-json "$OUT/tp-$p.json" \
+      "seq 1 $TP_N | xargs -P$p -I{} crun --root $STATE/crun run --bundle $B $PFX-tp$p-crun-{}" \
+      "seq 1 $TP_N | xargs -P$p -I{} runc --root $STATE/runc run --bundle $B $PFX-tp$p-runc-{}" \
+      "seq 1 $TP_N | xargs -P$p -I{} $HAKO --root $STATE/hako run --bundle $B $PFX-tp$p-hako-{}" >&2
+  done
 
-  # 4. the library, warm: here, and in the host's mount namespace
-  log "library: Runtime.run() x $LIB_N in sequence; $TP_N containers $TP_PAR at a time x $TP_RUNS"
-  node "$REPO/bench/lib-run.mjs" --bundle "$B" --root "$STATE/lib" --n "$LIB_N" --tp "$TP_N" --par "$TP_PAR" \
+  # 4. the library, warm: here, and in the host's mount namespace (every concurrency in one process)
+  local pars=${TP_PARS// /,}
+  log "library: Runtime.run() x $LIB_N in sequence; $TP_N containers $pars at a time x $TP_RUNS"
+  node "$REPO/bench/lib-run.mjs" --bundle "$B" --root "$STATE/lib" --n "$LIB_N" --tp "$TP_N" --par "$pars" \
     --rounds "$TP_RUNS" --prefix "$PFX-lib" --json >"$OUT/lib.json"
-  $H node "$REPO/bench/lib-run.mjs" --bundle "$B" --root "$STATE/lib-host" --n "$LIB_N" --tp "$TP_N" --par "$TP_PAR" \
+  $H node "$REPO/bench/lib-run.mjs" --bundle "$B" --root "$STATE/lib-host" --n "$LIB_N" --tp "$TP_N" --par "$pars" \
     --rounds "$TP_RUNS" --prefix "$PFX-lbh" --json >"$OUT/lib-host.json"
 }
 
@@ -190,15 +197,18 @@ label() { # the row names of run.json
   jq -r '.results[1].median as $r | .results[2].median as $c | .results[] |
     "| \(.command | split(" ")[2] | split("/")[-1]) | \(.median'"$ms"') | \(.min'"$ms"') | \(.max'"$ms"') | \(.median/$r*100|round/100) | \(.median/$c*100|round/100) |"' "$OUT/lifecycle.json"
   echo
-  echo "### 3. Throughput: $TP_N containers, $TP_PAR at a time"
+  echo "### 3. Throughput: $TP_N containers, P at a time (P = $TP_PARS; the CLIs in one hyperfine run per P, $TP_RUNS runs)"
   echo
-  echo "| how | wall median s | containers/s | / crun |"
-  echo "|---|---:|---:|---:|"
-  jq -r --argjson n "$TP_N" --argjson p "$TP_PAR" '($n/.results[0].median) as $c | .results[] |
-    "| CLI \(.command | split(" -I{} ")[1] | split(" ")[0] | split("/")[-1]) (seq \\| xargs -P\($p)) | \(.median*1000|round/1000) | \($n/.median*10|round/10) | \($n/.median/$c*100|round/100) |"' "$OUT/tp.json"
-  for f in lib lib-host; do
-    jq -r --argjson c "$(jq --argjson n "$TP_N" '$n/.results[0].median' "$OUT/tp.json")" --arg w "$([ $f = lib ] && echo "" || echo " [host ns]")" '
-      "| library Runtime.run, promise pool of \(.tp.par)\($w) | \((.tp.n/.tp.median)*1000|round/1000) | \(.tp.median*10|round/10) | \(.tp.median/$c*100|round/100) |"' "$OUT/$f.json"
+  echo "| how | at a time | wall median s | containers/s | / crun (same P) |"
+  echo "|---|---:|---:|---:|---:|"
+  for p in $TP_PARS; do
+    jq -r --argjson n "$TP_N" --argjson p "$p" '($n/.results[0].median) as $c | .results[] |
+      "| CLI \(.command | split(" -I{} ")[1] | split(" ")[0] | split("/")[-1]) (seq \\| xargs -P\($p)) | \($p) | \(.median*1000|round/1000) | \($n/.median*10|round/10) | \($n/.median/$c*100|round/100) |"' "$OUT/tp-$p.json"
+    for f in lib lib-host; do
+      jq -r --argjson p "$p" --argjson c "$(jq --argjson n "$TP_N" '$n/.results[0].median' "$OUT/tp-$p.json")" --arg w "$([ $f = lib ] && echo "" || echo " [host ns]")" '
+        .tps[] | select(.par == $p) |
+        "| library Runtime.run, promise pool\($w) | \($p) | \((.n/.median)*1000|round/1000) | \(.median*10|round/10) | \(.median/$c*100|round/100) |"' "$OUT/$f.json"
+    done
   done
   echo
   echo "### 4. Library, warm Node process: Runtime.run() $LIB_N times in sequence"
@@ -212,17 +222,20 @@ label() { # the row names of run.json
   echo
   echo "### Ratios against the targets"
   echo
-  jq -rn --slurpfile run "$OUT/run.json" --slurpfile tp "$OUT/tp.json" --slurpfile lib "$OUT/lib.json" \
-         --argjson n "$TP_N" --argjson p "$TP_PAR" '
+  # crun's containers/s at each concurrency, from its hyperfine run: {"1": ..., "2": ...}
+  crun_tp=$(for p in $TP_PARS; do jq --arg p "$p" --argjson n "$TP_N" '{($p): ($n/.results[0].median)}' "$OUT/tp-$p.json"; done | jq -s add)
+  jq -rn --slurpfile run "$OUT/run.json" --argjson cruntp "$crun_tp" --slurpfile lib "$OUT/lib.json" \
+         --argjson n "$TP_N" '
     ($run[0].results) as $r | ($r[0].median) as $hako | ($r[1].median) as $runc | ($r[2].median) as $crun |
     ($r[3].median) as $hakoh | ($r[4].median) as $runch | ($r[5].median) as $node |
-    ($lib[0].seq.median/1000) as $lib1 | ($lib[0].tp.median) as $libtp | ($n/$tp[0].results[0].median) as $cruntp |
+    ($lib[0].seq.median/1000) as $lib1 |
     def ok(c): if c then "met" else "**missed**" end;
     def x(v): (v*100|round/100|tostring);
     "| ratio | value | target | |",
     "|---|---:|---:|---|",
     "| library run / crun run (medians, same ns) | \(x($lib1/$crun)) | <= 0.7 | \(ok($lib1/$crun <= 0.7)) |",
-    "| library containers/s / crun containers/s (\($n) containers, \($p) at a time) | \(x($libtp/$cruntp)) (\($libtp*10|round/10) vs \($cruntp*10|round/10)) | > 1 | \(ok($libtp > $cruntp)) |",
+    ($lib[0].tps[] | .median as $l | $cruntp[.par|tostring] as $c |
+      "| library containers/s / crun containers/s (\($n) containers, \(.par) at a time) | \(x($l/$c)) (\($l*10|round/10) vs \($c*10|round/10)) | > 1 | \(ok($l > $c)) |"),
     "| CLI hako run, cold (no server) / runc run (same ns as crun) | \(x($hako/$runc)) | <= 1.5 | \(ok($hako <= 1.5 * $runc)) |",
     "| CLI hako run, cold / runc run (host ns, both via nsenter) | \(x($hakoh/$runch)) | <= 1.5 | \(ok($hakoh <= 1.5 * $runch)) |",
     "| CLI hako run / crun run | \(x($hako/$crun)) | | |",

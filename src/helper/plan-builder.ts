@@ -3,11 +3,6 @@
 import { Tag, type Field } from './protocol.js';
 import { ops, type Op } from './ops.js';
 
-function execOp(argv: string[], env: NodeJS.ProcessEnv): Op {
-  const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
-  return ops.exec({ args: argv, env: envList });
-}
-
 /** Builds the two op lists, keeping a readable description of each op for explain and errors. */
 export class PlanBuilder {
   readonly hostOps: Field[][] = [];
@@ -38,22 +33,28 @@ export class PlanBuilder {
     return this;
   }
 
-  /** Where exec() put its op in initOps, and its argv (setExecEnv replaces the op). */
-  private execAt?: { index: number; argv: string[] };
-
   exec(argv: string[], env: NodeJS.ProcessEnv): this {
-    this.execAt = { index: this.initOps.length, argv };
-    return this.init(execOp(argv, env), `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
+    const envList = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+    this.execAt = { index: this.initOps.length, args: argv, env: [...envList] };
+    return this.init(ops.exec({ args: argv, env: envList }), `execve(${argv.map((a) => JSON.stringify(a)).join(', ')})`);
   }
 
-  /** The exec op again with another environment, every other op as it is. False when the plan
-   * has no exec() op (a late exec's command comes later). */
-  setExecEnv(env: NodeJS.ProcessEnv): boolean {
-    if (!this.execAt) return false;
-    const op = execOp(this.execAt.argv, env);
-    this.initOps[this.execAt.index] = [{ tag: Tag.KIND, value: op.kind }, ...op.fields];
-    return true;
+  /** Sets NAME in the environment of the exec op where exec() gave it an entry NAME=...: that
+   * entry's value is replaced, in place (the op made again as exec() makes it); without one,
+   * nothing changes. */
+  setExecEnv(name: string, value: string): this {
+    const at = this.execAt;
+    if (!at) return this;
+    const i = at.env.findIndex((e) => e.startsWith(`${name}=`));
+    if (i < 0) return this;
+    at.env[i] = `${name}=${value}`;
+    const op = ops.exec({ args: at.args, env: at.env });
+    this.initOps[at.index] = [{ tag: Tag.KIND, value: op.kind }, ...op.fields];
+    return this;
   }
+
+  /** Where exec() put its op, and what it was made of. */
+  private execAt?: { index: number; args: string[]; env: string[] };
 
   describe(stage: string, index: number | undefined): string | undefined {
     if (index === undefined) return undefined;

@@ -53,20 +53,28 @@ function fieldsSize(fields: Field[]): number {
   return n;
 }
 
-/** Writes fields at `at` (sizes computed once, one buffer for the whole frame); returns the end. */
+/** Writes fields at `at` (one buffer for the whole frame, sized by fieldsSize); returns the end.
+ * Each field's length is written after its value (strings and lists are not measured twice), and
+ * a safe integer without a BigInt. */
 function writeFields(buf: Buffer, at: number, fields: Field[]): number {
   for (const f of fields) {
     const v = f.value;
-    const size = valueSize(v);
+    const start = at + 6;
+    let end: number;
+    if (typeof v === 'string') end = start + buf.write(v, start, 'utf8');
+    else if (Buffer.isBuffer(v)) end = start + v.copy(buf, start);
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) {
+      const hi = Math.floor(v / 2 ** 32);
+      buf.writeUInt32LE(v - hi * 2 ** 32, start);
+      buf.writeInt32LE(hi, start + 4);
+      end = start + 8;
+    } else if (typeof v === 'number' || typeof v === 'bigint') {
+      buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), start);
+      end = start + 8;
+    } else end = writeFields(buf, start, v);
     buf.writeUInt16LE(f.tag, at);
-    buf.writeUInt32LE(size, at + 2);
-    at += 6;
-    if (typeof v === 'string') at += buf.write(v, at, 'utf8');
-    else if (Buffer.isBuffer(v)) at += v.copy(buf, at);
-    else if (typeof v === 'number' || typeof v === 'bigint') {
-      buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), at);
-      at += 8;
-    } else at = writeFields(buf, at, v);
+    buf.writeUInt32LE(end - start, at + 2);
+    at = end;
   }
   return at;
 }

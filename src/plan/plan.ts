@@ -21,6 +21,7 @@ import type { ConsoleChoice, CreatePlanInput, ProcessPlanInput } from './input.j
 
 export type { BindSource, ConsoleChoice, CreatePlanInput, HostFacts, ProcessPlanInput } from './input.js';
 export { bindSources } from './mounts.js';
+export { setHome } from './process.js';
 
 
 const NS_TYPE: Record<LinuxNamespaceType, NamespaceType> = {

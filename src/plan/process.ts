@@ -30,21 +30,14 @@ function processEnv(p: Process, home: string | undefined): string[] {
   return env;
 }
 
-/** processEnv as exec() takes it: NAME -> value. */
-function envObject(env: string[]): Record<string, string> {
-  return Object.fromEntries(env.map((e) => {
-    const i = e.indexOf('=');
-    return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-  }));
-}
-
 /**
- * A plan made without input.home (the runtime reads it from the rootfs while the plan is made),
- * given it: the plan it would have been with it, where only the exec's environment differs. False
- * when that is not so (no exec op of the plan's own: a late exec); plan again then.
+ * The HOME looked up in the container, put into a plan made without it (createPlan with no home:
+ * its exec has the HOME=/ that processEnv added): the exec op's one HOME entry is replaced, which
+ * makes the plan createPlan makes with that home, without building it again. A plan whose exec
+ * has no HOME entry (a late command) is left as it is.
  */
-export function setHome(b: PlanBuilder, p: Process, home: string): boolean {
-  return b.setExecEnv(envObject(processEnv(p, home)));
+export function setHome(b: PlanBuilder, home: string): void {
+  b.setExecEnv('HOME', home);
 }
 
 /** The ops that turn H2 into the configured process: console, rlimits, user, caps, seccomp.
@@ -138,7 +131,10 @@ export function addProcessOps(b: PlanBuilder, input: ProcessPlanInput, where: st
     b.init(ops.exec({ args: ['(late)'], flags: 1 }), 'execve the command hako sent');
     return;
   }
-  b.exec(p.args, envObject(processEnv(p, input.home)));
+  b.exec(p.args, Object.fromEntries(processEnv(p, input.home).map((e) => {
+    const i = e.indexOf('=');
+    return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
+  })));
 }
 
 /** What setting the capabilities is called in an error: it names the capabilities asked for that

@@ -11,6 +11,8 @@
 //    between removing its token and removing the directory) the rename replaces it: it was free.
 //  - Giving it back: unlink ID/TOKEN (our own name: a lock that is no longer ours is never
 //    touched), then rmdir ID, which fails harmlessly if someone has already renamed theirs over it.
+//    Or (keepSpare) rename ID back to @TOKEN, kept for this process's next lock: taking that is one
+//    rename (a lock is only ever broken for a dead owner, so while we hold ID it is ours).
 //  - A stale lock: when the owner named by the token is gone (no such pid, a zombie, or a pid
 //    whose start time in /proc differs: the pid was reused), a waiter unlinks ID/THAT-TOKEN. The
 //    name pins the generation: of several waiters breaking one stale lock at once exactly one
@@ -19,12 +21,13 @@
 //
 // Within one process the lock is re-entrant along one async call chain (AsyncLocalStorage), so
 // StateStore.update inside withLock works; two independent async flows in one process still
-// exclude each other. The pid and start time mean what they say only within one pid namespace:
+// exclude each other. A caller whose fn takes no lock itself says so (flat), and the container
+// paths do: a Runtime never turns AsyncLocalStorage on (its hooks would slow every await). The pid and start time mean what they say only within one pid namespace:
 // every hako working on one root must see the same /proc (they do when they share /run/hako).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId } from './ids.js';
 
@@ -92,6 +95,64 @@ export function lockHolder(root: string, id: string): Owner | undefined {
 export interface LockOptions {
   /** How long to wait for the lock before failing, in milliseconds (default 30 s; 0: try once). */
   timeoutMs?: number;
+  /** fn takes no lock of this process itself (no withLock or withLockSync inside it, of any id): it
+   * runs without the re-entrancy bookkeeping, AsyncLocalStorage, whose hooks slow every await and
+   * callback of the process once it is first used. A lock fn takes anyway would wait for itself. */
+  flat?: boolean;
+  /** Give the lock back by renaming it to a private name (its token file in it) kept for the next
+   * lock taken with keepSpare in the same root, which is then one rename: no directory or file
+   * made and removed per lock (on a journaled file system under churn each new inode costs
+   * about 0.2 ms of kernel time). Spares go once unused for SPARE_IDLE_MS, and at exit. */
+  keepSpare?: boolean;
+}
+
+/** How long a spare lock directory is kept unused. */
+export const SPARE_IDLE_MS = 500;
+
+/** Spare lock directories (ROOT/@locks/@TOKEN holding the file TOKEN), by locks directory. */
+const spares = new Map<string, string[]>();
+let spareTimer: NodeJS.Timeout | undefined;
+/** Locks directories swept (once per process) of the spares of processes that died. */
+const sparesSwept = new Set<string>();
+
+function keepSpare(dir: string, staged: string): void {
+  if (!sparesSwept.has(dir)) {
+    sparesSwept.add(dir);
+    sweepLocks(dir);
+  }
+  const list = spares.get(dir) ?? [];
+  list.push(staged);
+  spares.set(dir, list);
+  if (spareTimer) spareTimer.refresh();
+  else {
+    spareTimer = setTimeout(() => {
+      spareTimer = undefined;
+      for (const s of takeSpares()) void rm(s, { recursive: true, force: true }).catch(() => undefined);
+    }, SPARE_IDLE_MS);
+    spareTimer.unref();
+    if (!process.listeners('exit').includes(dropAllSpares)) process.on('exit', dropAllSpares);
+  }
+}
+
+function takeSpares(dir?: string): string[] {
+  const all = dir === undefined ? [...spares.values()].flat() : spares.get(dir) ?? [];
+  if (dir === undefined) spares.clear();
+  else spares.delete(dir);
+  return all;
+}
+
+function dropAllSpares(): void {
+  dropSpares();
+}
+
+/** Removes the spare lock directories now (synchronously: at exit), or only those of one locks
+ * directory (ROOT/@locks). */
+export function dropSpares(dir?: string): void {
+  if (dir === undefined) {
+    clearTimeout(spareTimer);
+    spareTimer = undefined;
+  }
+  for (const s of takeSpares(dir)) quietly(() => rmSync(s, { recursive: true, force: true }));
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -109,7 +170,7 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
   const path = lockPath(root, id);
   const mine = held.getStore();
   if (mine?.has(path)) return await fn();
-  const attempt = new Attempt(path, id);
+  const attempt = new Attempt(path, id, !!opts.keepSpare);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let backoff = 1;
   liveHere.add(attempt);
@@ -132,9 +193,9 @@ export async function withLock<T>(root: string, id: string, fn: () => T | Promis
     throw e;
   }
   try {
-    return await held.run(new Set([...(mine ?? []), path]), fn);
+    return await (opts.flat ? fn() : held.run(new Set([...(mine ?? []), path]), fn));
   } finally {
-    await attempt.releaseAsync();
+    await attempt.releaseAsync(!!opts.keepSpare);
     liveHere.delete(attempt);
   }
 }
@@ -180,7 +241,7 @@ export function withLockSync<T>(root: string, id: string, fn: () => T, opts: Loc
     throw e;
   }
   try {
-    return held.run(new Set([...(mine ?? []), path]), fn);
+    return opts.flat ? fn() : held.run(new Set([...(mine ?? []), path]), fn);
   } finally {
     attempt.release();
   }
@@ -190,14 +251,23 @@ type Step = { kind: 'acquired' } | { kind: 'retry' } | { kind: 'held'; holder: O
 
 /** One process's try at one lock: the private directory it renames into place, and its token. */
 class Attempt {
-  private readonly token = ownerToken();
+  private readonly token: string;
   private readonly dir: string;
   private readonly staged: string;
   private staging = false;
 
-  constructor(private readonly path: string, private readonly id: string) {
+  /** spare: start from a spare lock directory of this process, if there is one (keepSpare). */
+  constructor(private readonly path: string, private readonly id: string, spare = false) {
     this.dir = join(path, '..');
-    this.staged = join(this.dir, `@${this.token}`);
+    const kept = spare ? spares.get(this.dir)?.pop() : undefined;
+    if (kept) {
+      this.staged = kept;
+      this.token = basename(kept).slice(1);
+      this.staging = true;
+    } else {
+      this.token = ownerToken();
+      this.staged = join(this.dir, `@${this.token}`);
+    }
   }
 
   step(): Step {
@@ -284,7 +354,16 @@ class Attempt {
   /** release() without blocking the event loop (an rmdir is ~2 ms on a slow ext4). The lock is
    * free once the token is gone; a process that exits before the rmdir leaves an empty
    * directory, which the next taker's rename replaces (and sweepLocks removes). */
-  async releaseAsync(): Promise<void> {
+  async releaseAsync(keep = false): Promise<void> {
+    if (keep) {
+      // ours until given back (only a dead owner's lock is ever broken): renamed away whole, it
+      // is free, and kept for the next lock
+      try {
+        await rename(this.path, this.staged);
+        keepSpare(this.dir, this.staged);
+        return;
+      } catch { /* given back as usual */ }
+    }
     await unlink(join(this.path, this.token)).catch(() => undefined);
     await rmdir(this.path).catch(() => undefined);
   }

@@ -1,6 +1,7 @@
 // The OCI runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
 // The CLI verbs are thin layers over this class; a long-running Node program can use it directly.
-import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, joinPlanWith, onlyDevices, planResources, type ResourcePlan } from '../cgroups/apply.js';
@@ -23,9 +24,8 @@ import { Zygote } from '../helper/zygote.js';
 import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
-import { containerNamespaces, createPlan, execPlan, type ConsoleChoice } from '../plan/plan.js';
+import { containerNamespaces, createPlan, execPlan, setHome, type ConsoleChoice } from '../plan/plan.js';
 import { seccompNotifies, type SeccompCompiled } from '../plan/seccomp.js';
-import { setHome } from '../plan/process.js';
 import { type Bundle, BundleCache, rootfsOf } from '../config/bundle.js';
 import { ConfigError } from '../config/check.js';
 import type { BlockIO, CPU, Memory, Network, Pids, Process, Resources, Seccomp, Spec, User } from '../config/types.js';
@@ -37,11 +37,11 @@ import type { PlanBuilder } from '../helper/plan-builder.js';
 import { hostFacts, OwnFacts } from './host.js';
 import { defaultStateRoot, isRootless, setgroupsDenied, userNsRefusal } from './rootless.js';
 import { checkContainerId } from './ids.js';
-import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, StateStore } from './state.js';
-import { procStat, releaseHeldLocks, withLock, withLockSync } from './lock.js';
+import { type ContainerState, finishRemovals, liveStatus, ociState, type OciState, type PreparedWrite, StateStore } from './state.js';
+import { dropSpares as dropLockSpares, LOCKS_DIR, procStat, releaseHeldLocks, withLock, withLockSync } from './lock.js';
 import type { IdMapPlan } from '../linux/idmap.js';
 import { deniesSetgroups, mapActions, writeIdMapsAsync } from './idmaps.js';
-import { ContainerFiles, homeFor, resolveUser } from './users.js';
+import { ContainerFiles, homeFor, resolveUser, RootFileCache } from './users.js';
 import { containerDevices, containerNetwork, removeContainerNetwork } from '../network/container.js';
 import { randomHex } from '../linux/random.js';
 
@@ -580,7 +580,7 @@ export class Runtime {
 
   constructor(options: RuntimeOptions = {}) {
     checkOptions('Runtime', options, object(RUNTIME_OPTIONS));
-    this.store = new StateStore(options.root ?? defaultStateRoot());
+    this.store = new StateStore(options.root ?? defaultStateRoot(), {}, [CONFIG_SNAPSHOT]);
     this.warn = options.warn ?? ((m) => process.stderr.write(`${m}\n`));
     this.onRemove = options.onRemove;
     this.netDir = options.netDir;
@@ -596,9 +596,14 @@ export class Runtime {
   /** Each bundle's checked config.json, read again only when the file changes. */
   private readonly bundles = new BundleCache();
 
+  /** The rootfs files (/etc/passwd for HOME) the helpers read, kept while they are unchanged. */
+  private readonly rootFiles = new RootFileCache();
+
   /** @internal What the caches answered (tests: a hit is seen here, not in timing). */
-  cacheCounts(): Record<'config' | 'deviceProgram' | 'seccomp', { hits: number; misses: number }> {
-    return { config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts }, seccomp: { ...this.seccompCounts } };
+  cacheCounts(): Record<'config' | 'deviceProgram' | 'seccomp' | 'rootFiles', { hits: number; misses: number }> {
+    return {
+      config: { ...this.bundles.counts }, deviceProgram: { ...deviceProgramCounts }, seccomp: { ...this.seccompCounts }, rootFiles: { ...this.rootFiles.counts },
+    };
   }
 
   /** Compiled seccomp filters (the helper's libseccomp output), by their config (as JSON): a
@@ -859,7 +864,8 @@ export class Runtime {
     atExit(fallback);
     // under the container's lock throughout: another process's delete waits for it, so the id
     // cannot be deleted and created anew in the middle (then this would remove the new one)
-    const done = withLock(this.store.root, id, () => this.remove(id, true, spec, which))
+    // (remove takes no other lock of this process, unless a face's onRemove does)
+    const done = withLock(this.store.root, id, () => this.remove(id, true, spec, which, true), { flat: !this.onRemove, keepSpare: true })
       .catch((e: unknown) => { this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`); })
       .finally(() => {
         exitCleanups.delete(fallback);
@@ -887,6 +893,14 @@ export class Runtime {
     } catch (e) {
       this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`);
     }
+  }
+
+  /** @internal Removes now what this Runtime keeps of removed containers for the next ones (its
+   * store's spare directories, the spare lock directories of its root), which otherwise go once
+   * unused for half a second: for a face that promises nothing left once it closes (Sandbox). */
+  dropSpares(): void {
+    this.store.dropSpares();
+    dropLockSpares(join(this.store.root, LOCKS_DIR));
   }
 
   /** Sends a signal to the container's init (or, with all, to every process in its cgroup). */
@@ -925,8 +939,9 @@ export class Runtime {
 
   /** delete, with the config when the caller has it already (a foreground run). */
   /** which: remove only that container (a foreground run's, removed after run returned: by
-   * then another process may have deleted it and created a new one with the same id). */
-  private async remove(id: string, force: boolean, known?: Spec, which?: ContainerIdentity): Promise<void> {
+   * then another process may have deleted it and created a new one with the same id). held: the
+   * caller holds the container's lock. */
+  private async remove(id: string, force: boolean, known?: Spec, which?: ContainerIdentity, held = false): Promise<void> {
     if (!this.store.exists(id)) {
       // what a create killed before it claimed the id left of its network (its files)
       if (force) return removeContainerNetwork(id, this.store.root, { netDir: this.netDir });
@@ -955,7 +970,7 @@ export class Runtime {
       try { spec = this.spec(state); } catch { /* config snapshot unreadable: no poststop hooks */ }
     }
     await this.removeAttached(id);
-    await this.store.removeAsync(id);
+    await this.store.removeAsync(id, held);
     if (spec?.hooks?.poststop?.length) await runHooksWarn('poststop', spec.hooks.poststop, this.hookState(state, 'stopped'), this.warn);
   }
 
@@ -1274,11 +1289,11 @@ export class Runtime {
         }
       }
       const host = hostFacts(spec, bundle, this.own);
-      const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f));
+      const files = new ContainerFiles(rootfs, (t, f) => helper.request(t, f), this.rootFiles);
       if (typeof options.user === 'string') proc = spec.process = { ...proc, user: { ...proc.user, ...(await resolveUser(files, options.user)) } };
       // HOME (read through the helper, whose start it waits for) is only in the exec op: the plan
-      // is made without it first, so that every refusal comes now, and its exec op gets it once
-      // it is known, while the state and the cgroup are made (a plan costs 1-2 ms in a cold CLI)
+      // is made without it first, so that every refusal comes now, and that op gets it once it is
+      // known (setHome), while the state and the cgroup are made
       homeLookup = homeFor(files, proc);
       homeLookup.catch(() => { /* awaited below */ });
       const console: ConsoleChoice | undefined = proc.terminal ? (options.consoleSocket ? { socket: options.consoleSocket } : { relay: true }) : undefined;
@@ -1319,6 +1334,8 @@ export class Runtime {
       throw e;
     }
     let existed: string[] = [];
+    let configWritten: Promise<void> | undefined;
+    let prepared: Promise<PreparedWrite> | undefined;
     let made = false;
     let pid = 0;
     let ready = false;
@@ -1346,7 +1363,11 @@ export class Runtime {
         throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       }
       made = true;
-      writeFileSync(state.config, JSON.stringify(spec), { mode: 0o600, flag: 'wx' }); // it may hold secrets (process.env)
+      // the config snapshot (it may hold secrets: process.env), written off the event loop while
+      // the plan goes to the helper; READY waits for it (a failed write refuses the container)
+      // (over the one a spare directory of the store came with: never through a symlink)
+      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: StateStore.WRITE_OVER });
+      configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
       this.parentsLater(cgroup, true);
       // a cgroup that was there already is made here (create() keeps the values it has)
       const byHelper = cgroupSteps !== undefined && existed.length === 0;
@@ -1366,10 +1387,12 @@ export class Runtime {
       }
       if (!byHelper) applyResources(cgroup, resources, true);
       const home = await homeLookup;
-      // HOME changes the exec's environment alone (setHome: no second plan); without the cgroup
-      // (skipped) the plan is made again
-      if (skipped || (home !== undefined && !setHome(builder, proc, home))) builder = planWith(home);
+      if (skipped) builder = planWith(home);
+      else if (home !== undefined) setHome(builder, home); // the one op HOME is in (the planner ran once)
       const cg = cgroup;
+      // READY's state: its file made while the helper works (READY only writes and renames it)
+      const write = prepared = this.store.prepareWrite(id);
+      write.catch(() => { /* awaited at READY, or abandoned below */ });
       const result = await Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
         onSpawned: (p) => { pid = p; },
@@ -1395,7 +1418,9 @@ export class Runtime {
           await runHooks('createRuntime', spec.hooks?.createRuntime, s);
           return JSON.stringify(s); // for the createContainer hooks
         },
-        onReady: () => {
+        onReady: async () => {
+          await configWritten;
+          const stateWrite = await write;
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
           if (options.killOnExit && mode !== 'run') {
@@ -1405,7 +1430,7 @@ export class Runtime {
             atExit(() => { if (startTime(p) === pidStartTime) process.kill(p, 'SIGKILL'); }, detachedCleanups);
           }
           state.status = mode === 'create' ? 'created' : 'running';
-          this.store.write(id, state);
+          stateWrite.commit(state);
           if (options.pidFile) writePidFile(options.pidFile, pid);
           ready = true;
           if (execed) {
@@ -1448,6 +1473,8 @@ export class Runtime {
       return out;
     } catch (err) {
       helper.abandon(); // a plan never sent: the helper goes (a no-op once it ran)
+      await configWritten?.catch(() => undefined); // in the container's directory before it goes
+      await prepared?.then((w) => w.abandon(), () => undefined);
       // nothing left behind: the process, the cgroup, the state (a container that got ready and
       // was started is left to `delete`, except a foreground run's, which is this call's)
       if (!ready || mode === 'run') {

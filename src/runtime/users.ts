@@ -2,6 +2,7 @@
 // /etc/group. The helper reads them inside the container's root (READ_IN_ROOT, openat2 with
 // RESOLVE_IN_ROOT), never through a host path that an image's symlink (/etc -> /etc) could send
 // onto the host's files. The parsing, and what a missing file means, is decided here.
+import { type BigIntStats, lstatSync, statSync } from 'node:fs';
 import { HakoError } from '../errors.js';
 import { type Field, type Fields, MAX_PAYLOAD, MessageType, Tag } from '../helper/protocol.js';
 import { helperRequest } from '../helper/session.js';
@@ -31,20 +32,92 @@ export async function readInRoot(root: string, path: string, request: HelperRequ
   return reply.str(Tag.DATA) ?? '';
 }
 
-/** The container's /etc/passwd and /etc/group, each read at most once, and only when asked for. */
+/** The container's /etc/passwd and /etc/group, each read at most once, and only when asked for
+ * (a rootfs's files through the Runtime's cache, when it has them). */
 export class ContainerFiles {
   private passwdText?: Promise<string | undefined>;
   private groupText?: Promise<string | undefined>;
 
-  constructor(private readonly root: string, private readonly request?: HelperRequester) {}
+  constructor(private readonly root: string, private readonly request?: HelperRequester, private readonly cache?: RootFileCache) {}
 
   passwd(): Promise<string | undefined> {
-    return (this.passwdText ??= readInRoot(this.root, '/etc/passwd', this.request));
+    return (this.passwdText ??= this.read('/etc/passwd'));
   }
 
   group(): Promise<string | undefined> {
-    return (this.groupText ??= readInRoot(this.root, '/etc/group', this.request));
+    return (this.groupText ??= this.read('/etc/group'));
   }
+
+  private read(path: string): Promise<string | undefined> {
+    const read = () => readInRoot(this.root, path, this.request);
+    return this.cache ? this.cache.read(this.root, path, read) : read();
+  }
+}
+
+/** A file changed less than this long ago is not kept: a change within the same tick of the
+ * file system's clock would leave its times as they were (git's "racy" entries). */
+const RACY_MS = 1000;
+
+/**
+ * What the helper read of a rootfs's files (READ_IN_ROOT), kept while each is what it was: the
+ * text goes with a stamp of the path as the host sees it, the rootfs (followed, as the helper
+ * opens it) and each name in it lstat'ed, never followed (device, inode, mode, size, change and
+ * modification times; a missing name ends it). A path that crosses a symlink in the rootfs, or one
+ * changed within RACY_MS, is not kept: the helper reads it again. So a warm Runtime asks no helper
+ * for HOME of an image it ran before, and sends the plan without waiting for a reply.
+ */
+export class RootFileCache {
+  private readonly texts = new Map<string, { stamp: string; text: string | undefined }>();
+  /** @internal What the cache answered (tests). */
+  readonly counts = { hits: 0, misses: 0 };
+
+  constructor(private readonly max = 64) {}
+
+  async read(root: string, path: string, read: () => Promise<string | undefined>): Promise<string | undefined> {
+    const key = `${root}\0${path}`;
+    const kept = this.texts.get(key);
+    const before = stampOf(root, path);
+    if (kept && before !== undefined && kept.stamp === before) {
+      this.counts.hits++;
+      return kept.text;
+    }
+    this.counts.misses++;
+    this.texts.delete(key);
+    const text = await read();
+    if (before !== undefined && stampOf(root, path) === before) {
+      if (this.texts.size >= this.max) this.texts.delete(this.texts.keys().next().value as string);
+      this.texts.set(key, { stamp: before, text });
+    }
+    return text;
+  }
+}
+
+/** The stamp of root + path (see RootFileCache), or undefined when it is not one to keep. */
+function stampOf(root: string, path: string): string | undefined {
+  const now = Date.now();
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return undefined;
+  const stamps: string[] = [];
+  let at = root;
+  for (let i = 0; i <= parts.length; i++) {
+    if (i > 0) at = `${at}/${parts[i - 1]}`;
+    let st: BigIntStats;
+    try {
+      st = i === 0 ? statSync(at, { bigint: true }) : lstatSync(at, { bigint: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        stamps.push(code);
+        break;
+      }
+      return undefined;
+    }
+    if (st.isSymbolicLink()) return undefined;
+    if (now - Number(st.ctimeMs) < RACY_MS || now - Number(st.mtimeMs) < RACY_MS) return undefined;
+    stamps.push(`${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`);
+    if (!st.isDirectory()) break;
+  }
+  return stamps.join('/');
 }
 
 function entries(text: string | undefined): string[][] {

@@ -693,6 +693,8 @@ export class Sandbox {
         // them has ended with its run (a lazy unmount lets a last removal of a run's /tmp finish)
         await Promise.all([...this.cleanups, removeSandboxLayerDir(this.dirs)]);
       }
+      // the directories the runtime keeps for its next containers go with the sandbox
+      this.runtime.dropSpares();
       trackOpen(this.dirs, false);
     })();
     return this.closing;

@@ -3,9 +3,11 @@
 // not timing), and each test checks that a change made between two runs takes effect.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PARENT_IDLE_MS, Runtime } from '../../dist/src/runtime/runtime.js';
+import { LOCKS_DIR } from '../../dist/src/runtime/lock.js';
 import { detectCgroups } from '../../dist/src/cgroups/detect.js';
 import { cgroupDirs, NODE, ok, REPO, runSync, scoped, show, waitUntil } from './oci-util.mjs';
 
@@ -55,6 +57,104 @@ test('config.json is read and checked once per bundle, and again whenever it cha
   await output(rt, s.id(), { bundle: b.dir });
   assert.equal(warnings.filter((w) => /kernel/.test(w)).length, 2, `a warning per run: ${warnings.join(' | ')}`);
   assert.deepEqual(rt.list(), []);
+}));
+
+test('HOME comes from the rootfs\'s /etc/passwd, read by a helper once while the file is unchanged, and again whenever it changes, goes, or sits behind a symlink', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().sh('echo $HOME');
+  const passwd = join(b.rootfs, 'etc', 'passwd');
+  writeFileSync(passwd, 'root:x:0:0:root:/home/one:/bin/sh\n');
+  // a file (or directory) changed within the last second is not kept (its times may not show a
+  // change made in the same tick): the rootfs settles first
+  await delay(1100);
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/one\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: 0, misses: 1 });
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/one\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: 1, misses: 1 }, 'the second run of an unchanged rootfs asks no helper');
+
+  // rewritten in place, the same size: read again
+  writeFileSync(passwd, 'root:x:0:0:root:/home/two:/bin/sh\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/two\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: 1, misses: 2 });
+  // changed back within the same second (the times may be as they were): still read again
+  writeFileSync(passwd, 'root:x:0:0:root:/home/one:/bin/sh\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/one\n');
+  // gone: HOME is /
+  rmSync(passwd);
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/\n');
+  // behind a symlink (/etc -> elsewhere in the rootfs, which only the helper resolves): never kept
+  renameSync(join(b.rootfs, 'etc'), join(b.rootfs, 'etc2'));
+  writeFileSync(join(b.rootfs, 'etc2', 'passwd'), 'root:x:0:0:root:/home/three:/bin/sh\n');
+  symlinkSync('/etc2', join(b.rootfs, 'etc'));
+  await delay(1100);
+  const before = rt.cacheCounts().rootFiles;
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/three\n');
+  assert.equal(await output(rt, s.id(), { bundle: b.dir }), '/home/three\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: before.hits, misses: before.misses + 2 });
+  // a process with HOME of its own reads nothing
+  assert.equal(await output(rt, s.id(), { bundle: b.dir, env: ['PATH=/bin', 'HOME=/mine'] }), '/mine\n');
+  assert.deepEqual(rt.cacheCounts().rootFiles, { hits: before.hits, misses: before.misses + 2 });
+  assert.deepEqual(rt.list(), []);
+}));
+
+test('a foreground run\'s removal gives its lock back as a spare, taken by the next removal with one rename (no lock directory or token file made per container), and gone once idle', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().args('true');
+  const locks = join(s.root, LOCKS_DIR);
+  const entries = () => (existsSync(locks) ? readdirSync(locks) : []);
+  const removed = (id) => waitUntil(() => !existsSync(join(s.root, id)) && entries().every((n) => n.startsWith('@')), { what: `the removal of ${id}` });
+  const first = s.id();
+  assert.equal((await rt.run(first, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await removed(first);
+  const spare = entries();
+  assert.equal(spare.length, 1, `one spare lock directory: ${spare.join(' ')}`);
+  assert.match(spare[0], new RegExp(`^@${process.pid}\\.\\d+\\.[0-9a-f]+$`));
+  assert.deepEqual(readdirSync(join(locks, spare[0])), [spare[0].slice(1)], 'it holds its token');
+  const ino = statSync(join(locks, spare[0])).ino;
+  // the next container's removal takes it (the same directory, renamed there and back)
+  const second = s.id();
+  assert.equal((await rt.run(second, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+  await removed(second);
+  assert.deepEqual(entries(), spare);
+  assert.equal(statSync(join(locks, spare[0])).ino, ino, 'the same directory, not a new one');
+  // idle: gone
+  await waitUntil(() => entries().length === 0, { what: 'the spare to go (SPARE_IDLE_MS)', timeoutMs: 5500 });
+}));
+
+test('a removed container\'s directory is kept for the next container (its config.json and state.json written over: one new inode a container, not four), from a Runtime\'s second container on, and gone once idle', scoped(async (s) => {
+  const rt = new Runtime({ root: s.root });
+  const b = s.bundle().sh('cat /proc/self/status >/dev/null');
+  const spares = () => readdirSync(s.root).filter((n) => n.startsWith('@') && n !== LOCKS_DIR);
+  const run = async () => {
+    const id = s.id();
+    assert.equal((await rt.run(id, { bundle: b.dir, stdio: 'ignore' })).exitCode, 0);
+    await waitUntil(() => !existsSync(join(s.root, id)) && !readdirSync(s.root).some((n) => n.endsWith('.rm') && !spares().includes(n)), { what: `the removal of ${id}` });
+    await waitUntil(() => spares().length <= 1, { what: 'the removal to settle' });
+  };
+  await run();
+  assert.deepEqual(spares(), [], 'a Runtime\'s first container keeps nothing (one container per process: the CLI)');
+  await run();
+  const [spare] = spares();
+  assert.ok(spare, 'the second container\'s directory is kept');
+  const files = readdirSync(join(s.root, spare)).sort();
+  assert.deepEqual(files.map((f) => f.replace(/@.*$/, '@T')), ['config.json', 'state.json@T'], files.join(' '));
+  const inodes = [spare, ...files.map((f) => join(spare, f))].map((p) => statSync(join(s.root, p)).ino);
+  assert.equal(statSync(join(s.root, spare, 'config.json')).size, 0, 'nothing of the last container\'s config is kept');
+  // the third container is made in it: the directory and both files are the same inodes after it
+  const id = s.id();
+  const r = await rt.run(id, { bundle: b.dir, stdio: 'ignore', beforeRemove: () => {
+    assert.equal(statSync(join(s.root, id)).ino, inodes[0], 'the container\'s directory is the spare');
+    assert.equal(JSON.parse(readFileSync(join(s.root, id, 'config.json'), 'utf8')).process.args[2], 'cat /proc/self/status >/dev/null');
+    assert.equal(rt.store.read(id).status, 'running', 'READY\'s state, written through the kept temporary file');
+  } });
+  assert.equal(r.exitCode, 0);
+  await waitUntil(() => !existsSync(join(s.root, id)) && spares().length === 1, { what: `the removal of ${id}` });
+  const again = spares()[0];
+  assert.equal(statSync(join(s.root, again)).ino, inodes[0]);
+  assert.deepEqual(readdirSync(join(s.root, again)).map((f) => statSync(join(s.root, again, f)).ino).sort(), inodes.slice(1).sort());
+  assert.deepEqual(rt.list(), []);
+  // idle: gone
+  await waitUntil(() => spares().length === 0, { what: 'the spare directory to go (SPARE_DIR_IDLE_MS)', timeoutMs: 5500 });
 }));
 
 test('the shared /hako cgroup parent stays between a Runtime\'s containers (one mkdir and one rmdir a hierarchy each, not two), and goes once the Runtime is idle', scoped(async (s) => {

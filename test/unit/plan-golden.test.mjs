@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { encodeFields, OpKind, Tag } from '../../dist/src/helper/protocol.js';
-import { createPlan, execPlan } from '../../dist/src/plan/plan.js';
+import { createPlan, execPlan, setHome } from '../../dist/src/plan/plan.js';
 import { hostFacts } from '../../dist/src/runtime/host.js';
 import { defaultSpec } from '../../dist/src/config/default.js';
 import { unsharePlan } from '../../dist/src/toolkit/unshare.js';
@@ -249,6 +249,35 @@ test('golden: a terminal relayed by hako, with a console size', (t) => {
   const s = spec();
   s.process.consoleSize = { height: 24, width: 80 };
   golden(t, 'create-terminal', createPlan(base(s, { console: { relay: true } })));
+});
+
+test('setHome: a plan made without HOME, given it, is byte for byte the plan made with it', () => {
+  const bytes = (b) => [b.hostOps, b.nsOps, b.initOps].map((ops) => encodeFields(ops.map((op) => ({ tag: Tag.INIT_OP, value: op }))).toString('hex'));
+  const cases = [
+    ['no HOME', ['PATH=/bin', 'TERM=xterm']],
+    ['HOME without =', ['PATH=/bin', 'HOME', 'TERM=xterm']],
+    ['no env', undefined],
+    ['a HOME-like name', ['HOMEDIR=/x', 'PATH=/bin']],
+  ];
+  for (const [what, env] of cases) {
+    for (const late of [false, true]) {
+      const s = spec();
+      s.process.env = env;
+      const extra = late ? { lateExec: true } : {};
+      const patched = createPlan(base(s, extra));
+      setHome(patched, '/home/golden');
+      const made = createPlan(base(s, { ...extra, home: '/home/golden' }));
+      assert.deepEqual(bytes(patched), bytes(made), `${what}${late ? ', late command' : ''}`);
+      assert.deepEqual(patched.initText, made.initText);
+    }
+  }
+  // the home is there (and only once), where HOME=/ was
+  const s = spec();
+  s.process.env = ['PATH=/bin'];
+  const b = createPlan(base(s));
+  setHome(b, '/root');
+  const exec = b.initOps.find((op) => op[0].value === OpKind.EXEC);
+  assert.deepEqual(exec.filter((f) => f.tag === Tag.ENV).map((f) => f.value), ['PATH=/bin', 'HOME=/root']);
 });
 
 test('golden: exec plans', (t) => {

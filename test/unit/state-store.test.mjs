@@ -366,3 +366,31 @@ test('the longest id (255 characters) works through create, update, lock, list a
   assert.deepEqual(store.ids(), []);
   assert.throws(() => store.create('x'.repeat(256), sample('x')), { message: /^hako: invalid container id '.*': 256 characters, the limit is 255$/ });
 });
+
+test('prepareWrite: the file is made first, commit writes it over state.json whole; a write never committed, or of a container deleted meanwhile, leaves nothing', async () => {
+  const store = new StateStore(tempRoot());
+  store.create('c', sample('c'));
+  const w = await store.prepareWrite('c');
+  // made, not yet the state: readers still see the old record
+  assert.equal(readdirSync(store.dir('c')).length, 2);
+  assert.equal(store.read('c').status, 'created');
+  assert.equal(w.commit({ ...sample('c'), status: 'running', pid: 7 }).status, 'running');
+  assert.deepEqual(readdirSync(store.dir('c')), [STATE_FILE]);
+  assert.equal(store.read('c').status, 'running');
+  assert.equal(store.read('c').pid, 7);
+  assert.throws(() => w.commit(sample('c')), /committed once/);
+  // abandoned: its file goes, the state stays
+  const a = await store.prepareWrite('c');
+  a.abandon();
+  assert.deepEqual(readdirSync(store.dir('c')), [STATE_FILE]);
+  assert.equal(store.read('c').status, 'running');
+  // deleted, and a new container with the id made, before the commit: the new one is left as it is
+  const late = await store.prepareWrite('c');
+  assert.equal(store.remove('c'), true);
+  store.create('c', sample('c', { bundle: '/new' }));
+  assert.throws(() => late.commit({ ...sample('c'), status: 'running' }), { message: 'hako: container c does not exist' });
+  assert.equal(store.read('c').bundle, '/new');
+  assert.equal(store.read('c').status, 'created');
+  assert.deepEqual(readdirSync(store.dir('c')), [STATE_FILE]);
+  await assert.rejects(store.prepareWrite('gone'), { message: 'hako: container gone does not exist' });
+});
