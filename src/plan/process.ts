@@ -33,10 +33,11 @@ function processEnv(p: Process, home: string | undefined): string[] {
 /**
  * The HOME looked up in the container, put into a plan made without it (createPlan with no home:
  * its exec has the HOME=/ that processEnv added): the exec op's one HOME entry is replaced, which
- * makes the plan createPlan makes with that home, without building it again. A plan whose exec
- * has no HOME entry (a late command) is left as it is.
+ * makes the plan createPlan makes with that home, without building it again. A process whose env
+ * sets HOME keeps it, and a plan whose exec has no HOME entry (a late command) is left as it is.
  */
-export function setHome(b: PlanBuilder, home: string): void {
+export function setHome(b: PlanBuilder, p: Process, home: string): void {
+  if ((p.env ?? []).some((e) => e.startsWith('HOME='))) return;
   b.setExecEnv('HOME', home);
 }
 

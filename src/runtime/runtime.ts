@@ -1388,7 +1388,7 @@ export class Runtime {
       if (!byHelper) applyResources(cgroup, resources, true);
       const home = await homeLookup;
       if (skipped) builder = planWith(home);
-      else if (home !== undefined) setHome(builder, home); // the one op HOME is in (the planner ran once)
+      else if (home !== undefined) setHome(builder, proc, home); // the one op HOME is in (the planner ran once)
       const cg = cgroup;
       // READY's state: its file made while the helper works (READY only writes and renames it)
       const write = prepared = this.store.prepareWrite(id);

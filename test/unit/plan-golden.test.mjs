@@ -258,6 +258,7 @@ test('setHome: a plan made without HOME, given it, is byte for byte the plan mad
     ['HOME without =', ['PATH=/bin', 'HOME', 'TERM=xterm']],
     ['no env', undefined],
     ['a HOME-like name', ['HOMEDIR=/x', 'PATH=/bin']],
+    ['its own HOME', ['PATH=/bin', 'HOME=/home/me']],
   ];
   for (const [what, env] of cases) {
     for (const late of [false, true]) {
@@ -265,7 +266,7 @@ test('setHome: a plan made without HOME, given it, is byte for byte the plan mad
       s.process.env = env;
       const extra = late ? { lateExec: true } : {};
       const patched = createPlan(base(s, extra));
-      setHome(patched, '/home/golden');
+      setHome(patched, s.process, '/home/golden');
       const made = createPlan(base(s, { ...extra, home: '/home/golden' }));
       assert.deepEqual(bytes(patched), bytes(made), `${what}${late ? ', late command' : ''}`);
       assert.deepEqual(patched.initText, made.initText);
@@ -275,7 +276,7 @@ test('setHome: a plan made without HOME, given it, is byte for byte the plan mad
   const s = spec();
   s.process.env = ['PATH=/bin'];
   const b = createPlan(base(s));
-  setHome(b, '/root');
+  setHome(b, s.process, '/root');
   const exec = b.initOps.find((op) => op[0].value === OpKind.EXEC);
   assert.deepEqual(exec.filter((f) => f.tag === Tag.ENV).map((f) => f.value), ['PATH=/bin', 'HOME=/root']);
 });

@@ -97,17 +97,17 @@ test('setHome: a plan made without HOME, given it, is the plan made with it (onl
   const without = createPlan(input(host));
   const withHome = createPlan({ ...input(host), home: '/root' });
   assert.notEqual(ops(without), ops(withHome), 'HOME is in the exec op');
-  setHome(without, '/root');
+  setHome(without, input(host).process, '/root');
   assert.equal(ops(without), ops(withHome));
   // a process whose env has HOME keeps it
   const own = { ...input(host).process, env: ['PATH=/bin', 'HOME=/home/me'] };
   const planned = createPlan({ ...input(host), process: own });
   const before = ops(planned);
-  setHome(planned, '/root');
+  setHome(planned, own, '/root');
   assert.equal(ops(planned), before);
   // a late exec has no exec op of its own
   const late = createPlan({ ...input(host), lateExec: true });
   const lateBefore = ops(late);
-  setHome(late, '/root');
+  setHome(late, input(host).process, '/root');
   assert.equal(ops(late), lateBefore);
 });
