@@ -888,8 +888,8 @@ export class Runtime {
         if (!sameContainer(state, which)) return;
         cgroup.destroy();
         this.parentsLater(cgroup);
-        this.store.remove(id);
-      });
+        this.store.remove(id, true);
+      }, { flat: true }); // (no lock taken inside: AsyncLocalStorage stays off, as removeLater's)
     } catch (e) {
       this.warn(`hako: run: container ${id}: removing it after its exit failed: ${(e as Error).message.replace(/^hako: /, '')}`);
     }

@@ -361,10 +361,11 @@ export class StateStore {
   /**
    * Removes container id and everything in its directory, holding its lock. Idempotent: removing
    * a container that does not exist does nothing. Returns whether there was something to remove.
+   * held: the caller holds the container's lock already (withLockSync), and it is not taken again.
    */
-  remove(id: string): boolean {
+  remove(id: string, held = false): boolean {
     checkContainerId(id);
-    return withLockSync(this.root, id, () => {
+    const away = () => {
       const trash = this.detach(id);
       if (trash === undefined) return false;
       try {
@@ -373,7 +374,8 @@ export class StateStore {
         throw fsFailure(e, `removing ${trash}`);
       }
       return true;
-    }, { ...this.lockOptions, flat: true });
+    };
+    return held ? away() : withLockSync(this.root, id, away, { ...this.lockOptions, flat: true });
   }
 
   /** remove(), waiting for the lock on timers; the container's directory is renamed away under
