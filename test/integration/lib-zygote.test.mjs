@@ -148,8 +148,11 @@ libraryTest('a container and its helper through the zygote get no fd of the zygo
     const h = rt.spawn(s.id(), { bundle: s.bundle().args('cat').dir, stdio: ['pipe', 'ignore', 'ignore'] });
     const { h0 } = helperOf(await h.spawned);
     // (its pid pipe from H1, and the cgroup directory it forks H1 into with clone3, are there or
-    // not, as H0 has closed them after the fork or not yet: H1 may say SPAWNED first)
-    const fds = readdirSync(`/proc/${h0}/fd`).map((fd) => `${fd}:${readlinkSync(`/proc/${h0}/fd/${fd}`).replace(/\[\d+\]$/, '')}`)
+    // not, as H0 has closed them after the fork or not yet: H1 may say SPAWNED first; one listed
+    // and closed before it is read is left out too)
+    const target = (fd) => { try { return readlinkSync(`/proc/${h0}/fd/${fd}`); } catch (e) { if (e.code === 'ENOENT') return undefined; throw e; } };
+    const fds = readdirSync(`/proc/${h0}/fd`).map((fd) => [fd, target(fd)]).filter(([, t]) => t !== undefined)
+      .map(([fd, t]) => `${fd}:${t.replace(/\[\d+\]$/, '')}`)
       .filter((l) => !l.includes('pipe:') && !l.includes(':/sys/fs/cgroup/'));
     got.push(fds.join(' '), sigs(h0));
     h.stdin.end();
