@@ -179,14 +179,14 @@ static void channel_done(struct channel *c) {
     c->fd = -1;
 }
 
-/* SPAWN: fork a helper with its fds laid out as node's spawn would (stdio, the caller's fds
- * 3..3+N-1, then the relayed sockets), signals reset; reply SPAWNED with its pid or errno. */
 /* Whether path is the file this process runs (its device and inode). */
 static int same_program(const char *path) {
     struct stat a, b;
     return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* SPAWN: fork a helper with its fds laid out as node's spawn would (stdio, the caller's fds
+ * 3..3+N-1, then the relayed sockets), signals reset; reply SPAWNED with its pid or errno. */
 static void spawn_child(struct fields c) {
     struct field fl;
     int id = 0, preserve = 0, nslots = 0, nargs = 0, nenv = 0, slots[8];
