@@ -2,7 +2,8 @@
 # How fast hako runs an OCI container, next to runc and crun, on one busybox bundle whose process
 # is /bin/true (built as /work/shared/bench/anchors.sh builds it: `runc spec`, terminal off):
 #   1. start-up, one process per launch, every row in ONE hyperfine run (-N, no shell):
-#      hako run, runc run, crun run, node -e 0 (the floor for any Node CLI) and hako --version;
+#      hako run, runc run, crun run, node -e 0 (the floor for any Node CLI), hako --version, and
+#      Node spawning crun (bench/node-crun.cjs: the floor for a Node CLI that runs a container);
 #   2. the lifecycle through each CLI: create + start + wait + delete (bench/oci-lifecycle.sh);
 #   3. throughput through each CLI: TP_N containers, P at a time for each P of TP_PARS (seq | xargs
 #      -P, as anchors.sh; crun, runc and hako in one hyperfine run per P);
@@ -61,7 +62,8 @@ inner() {
     "$H $HAKO --root $STATE/hako run --bundle $B $PFX-hako-host" \
     "$H runc --root $STATE/runc run --bundle $B $PFX-runc-host" \
     "node -e 0" \
-    "$HAKO --version"
+    "$HAKO --version" \
+    "env -u NODE_EXTRA_CA_CERTS node $REPO/bench/node-crun.cjs $STATE/crun $B $PFX-nc"
   if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
     set -- "$@" "env -u NODE_EXTRA_CA_CERTS node -e 0" \
       "env -u NODE_EXTRA_CA_CERTS $HAKO --root $STATE/hako run --bundle $B $PFX-hako-noca"
@@ -242,7 +244,8 @@ label() { # the row names of run.json
     "",
     "Node floor: `node -e 0` \($node*1000|.*100|round/100) ms; CLI hako run is \(($hako-$node)*1000|.*100|round/100) ms above it" +
     "; `hako --version` (Node + loading the CLI) \($r[6].median*1000|.*100|round/100) ms" +
-    (if ($r | length) > 7 then "; without NODE_EXTRA_CA_CERTS `node -e 0` is \($r[7].median*1000|.*100|round/100) ms and hako run \($r[8].median*1000|.*100|round/100) ms (hako run / runc run \(x($r[8].median/$runc)))." else "." end)'
+    "; Node (without NODE_EXTRA_CA_CERTS) spawning `crun run`, no hako code (bench/node-crun.cjs) \($r[7].median*1000|.*100|round/100) ms = \(x($r[7].median/$runc))x runc run" +
+    (if ($r | length) > 8 then "; without NODE_EXTRA_CA_CERTS `node -e 0` is \($r[8].median*1000|.*100|round/100) ms and hako run \($r[9].median*1000|.*100|round/100) ms (hako run / runc run \(x($r[9].median/$runc)))." else "." end)'
   echo
   if [ -s "$OUT/leftovers.txt" ]; then echo "Left behind after the runs (removed where possible): $(cat "$OUT/leftovers.txt")"
   else echo "Left behind: nothing (state roots empty, no cgroups of these ids)."; fi
