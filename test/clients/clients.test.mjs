@@ -15,6 +15,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// HAKO_TEST_SERVER=1 (npm run test:server): a warm `hako serve` for this file, named to the clients
+// (and so to every bin/hako they start) by HAKO_SOCKET, as test/integration's files have it
+import '../integration/util.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HAKO = join(ROOT, 'bin', 'hako');
