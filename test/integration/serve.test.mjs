@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Background, cmdline, NODE, REPO, scoped, show, sleep, waitUntil } from './oci-util.mjs';
 
@@ -145,6 +145,27 @@ test('create, start, state, exec, kill, delete through the server', scoped(async
   assert.equal(s.hako(['delete', id], { env: warm(s) }).status, 0);
   const gone = s.hako(['state', id], { env: warm(s) });
   assert.deepEqual([gone.status, gone.stderr], [1, s.hako(['state', id], { env: cold(s) }).stderr]);
+}));
+
+test('a front killed just before its worker claims the id: the claim is undone, nothing is left for delete --force to miss', scoped(async (s) => {
+  // as a CLI process would, the command dies with its caller: a worker learns of its front's death
+  // only from its connection, later; HAKO_TEST_SERVE_PAUSE holds the worker just before the claim
+  // (after its check that the front is there) until the front is dead and delete --force has run
+  const b = s.bundle().args('sleep', s.marker);
+  const id = s.id();
+  const pause = join(s.dir, 'pause');
+  mkdirSync(pause);
+  const bg = s.spawnHako(['create', '-b', b.dir, id], { env: { ...warm(s), HAKO_TEST_SERVE_PAUSE: pause }, toFiles: true });
+  const worker = Number(await waitUntil(() => existsSync(join(pause, 'paused')) && readFileSync(join(pause, 'paused'), 'utf8'), { what: 'the worker to pause before the claim' }));
+  assert.equal(isFront(bg.pid), true);
+  bg.child.kill('SIGKILL');
+  await bg.wait();
+  const d = s.hako(['delete', '--force', id], { env: warm(s) });
+  assert.equal(d.status, 0, show(d));
+  writeFileSync(join(pause, 'go'), '');
+  // the worker claims, sees its front gone, and ends (as the killed CLI would have)
+  await waitUntil(() => !existsSync(`/proc/${worker}`) || readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z', { what: `worker ${worker} to end` });
+  assert.equal(existsSync(join(s.root, id)), false, `the state of ${id} is left`);
 }));
 
 test('hako sandbox run passes the caller\'s stdin on through the server as without it', scoped(async (s) => {
