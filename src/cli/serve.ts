@@ -357,8 +357,9 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
         useCallerCheck(undefined);
         conn.onSignal = undefined;
         conn.onClose = undefined;
-        restore(base);
+        // the status first: the front exits while this worker puts itself back
         conn.socket.end(exitFrame(code));
+        restore(base);
         ready();
       };
       // a foreground run's removal (its cgroup, its state) is what usually remains: awaited, then
