@@ -49,8 +49,9 @@ static int server = -1;
 /* The spare: a helper forked and exec'd (sealed) while the server still works out the command,
  * with the layout the first SPAWN of the commands that run one asks for (this program, --sealed,
  * no environment, the caller's stdio, a control socket, no preserved fds). A SPAWN that asks for
- * exactly that gets it; any other SPAWN, or none, and it is killed. It only saves the time of
- * the fork and exec: the helper, the same program with the same arguments, waits for its plan. */
+ * exactly that gets it; another SPAWN, a REFUSE or the EXIT kills and reaps it first. It only
+ * saves the time of the fork and exec: the helper, the same program with the same arguments and
+ * fds, waits for its plan either way. */
 static struct { pid_t pid; int ctrl, failed; char *path; } spare = { 0, -1, -1, NULL };
 
 _Noreturn void front_fall_back(char **argv) {
@@ -307,7 +308,7 @@ static void spare_drop(void) {
 /* Whether a SPAWN asks for exactly the spare's layout; then the spare is child k, with its control
  * socket as channel slots[3], and 1 is returned. */
 static int spare_take(int id, int k, const char *path, char **args, int nargs, int nenv, int preserve, const int *slots, int nslots) {
-    if (spare.pid <= 0 || k < 0 || strcmp(path, spare.path) != 0 || nargs != 2 || strcmp(args[0], spare.path) != 0 ||
+    if (spare.pid <= 0 || k < 0 || strcmp(path, spare.path) != 0 || nargs != 2 || !args[0] || !args[1] || strcmp(args[0], spare.path) != 0 ||
         strcmp(args[1], "--sealed") != 0 || nenv != 0 || preserve != 0 || nslots != 4 || slots[0] != -1 || slots[1] != -1 ||
         slots[2] != -1 || slots[3] <= 0 || channel_of(slots[3]))
         return 0;
