@@ -46,6 +46,14 @@ static struct channel channels[MAX_CHANNELS];
 static struct child children[MAX_CHILDREN];
 static int server = -1;
 
+/* The spare: a helper forked and exec'd (sealed) while the server still works out the command,
+ * with the layout the first SPAWN of the commands that run one asks for (this program, --sealed,
+ * no environment, the caller's stdio, a control socket, no preserved fds). A SPAWN that asks for
+ * exactly that gets it; another SPAWN, a REFUSE or the EXIT kills and reaps it first. It only
+ * saves the time of the fork and exec: the helper, the same program with the same arguments and
+ * fds, waits for its plan either way. */
+static struct { pid_t pid; int ctrl, failed; char *path; } spare = { 0, -1, -1, NULL };
+
 _Noreturn void front_fall_back(char **argv) {
     /* argv[0] is "--front"'s program, argv[1] "--front", argv[2] start.cjs: node start.cjs ARGS */
     argv[1] = "node";
@@ -54,18 +62,25 @@ _Noreturn void front_fall_back(char **argv) {
     _exit(127);
 }
 
+/* The index of the command word in argv (after hako's global options), or argc; *root is set to
+ * the value of a --root among them. */
+static int command_word(int argc, char **argv, const char **root) {
+    int i = 3;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) *root = argv[++i];
+        else if (strncmp(argv[i], "--root=", 7) == 0) *root = argv[i] + 7;
+        else if (!strcmp(argv[i], "--log") || !strcmp(argv[i], "--log-format") || !strcmp(argv[i], "--rootless") || !strcmp(argv[i], "--criu")) i++;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "--version")) break;
+    }
+    return i;
+}
+
 /* The socket: $HAKO_SOCKET, else <root>/hako.sock for --root before the command word, else the
  * default root (src/runtime/rootless.ts defaultStateRoot, simply). NULL: no server for this. */
 static char *socket_path(int argc, char **argv) {
     const char *env = getenv("HAKO_SOCKET");
     const char *root = NULL;
-    int i = 3;
-    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) root = argv[++i];
-        else if (strncmp(argv[i], "--root=", 7) == 0) root = argv[i] + 7;
-        else if (!strcmp(argv[i], "--log") || !strcmp(argv[i], "--log-format") || !strcmp(argv[i], "--rootless") || !strcmp(argv[i], "--criu")) i++;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "--version")) break;
-    }
+    int i = command_word(argc, argv, &root);
     if (i < argc && strcmp(argv[i], "serve") == 0) return NULL; /* the server itself runs in Node */
     char *path = NULL;
     if (env) return *env ? strdup(env) : NULL;
@@ -185,6 +200,136 @@ static int same_program(const char *path) {
     return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* In the child of a fork: lay out the fds as node's spawn would (stdio, the caller's fds 3..3+N-1,
+ * then the relayed sockets' ends), signals reset, and exec; a failure's errno goes to report. */
+_Noreturn static void exec_child(char *path, char **args, char **envs, int preserve, int nslots, const int *slots, const int *ends, int report) {
+    sigset_t none;
+    sigemptyset(&none);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int top = 3 + preserve + nslots;
+    int src[8];
+    for (int i = 0; i < nslots; i++) {
+        int target = i < 3 ? i : 3 + preserve + (i - 3);
+        int from = slots[i] > 0 ? ends[i] : slots[i] == -2 ? open("/dev/null", O_RDWR | O_CLOEXEC) : target;
+        /* inherit: the caller's own fd, at its own number; others moved above every target first */
+        src[i] = slots[i] == -1 && i < 3 ? -1 : fcntl(from, F_DUPFD_CLOEXEC, top);
+        if (slots[i] != -1 && src[i] < 0) goto failed;
+        if (slots[i] == -1 && i >= 3) goto failed; /* only stdio can be inherited */
+    }
+    for (int fd = 3; fd < 3 + preserve; fd++) /* the caller's, passed on as node's spawn does */
+        if (fcntl(fd, F_SETFD, 0) < 0) goto failed;
+    for (int i = 0; i < nslots; i++) {
+        int target = i < 3 ? i : 3 + preserve + (i - 3);
+        if (src[i] >= 0 && dup2(src[i], target) < 0) goto failed;
+        if (src[i] < 0 && fcntl(target, F_SETFD, 0) < 0 && errno != EBADF) goto failed;
+    }
+    /* this program itself, to run sealed (the helpers hako spawns): the sealed copy is made
+     * here and executed, rather than executing the file to have it make the copy */
+    if (args[0] && args[1] && strcmp(args[1], "--sealed") == 0 && same_program(path)) {
+        environ = envs;
+        reexec_sealed(args); /* returns only if it failed: then as any other program */
+    }
+    execve(path, args, envs);
+failed:;
+    int e = errno;
+    while (write(report, &e, sizeof e) < 0 && errno == EINTR) continue;
+    _exit(127);
+}
+
+/* Waits for the exec of child pid (its end of the close-on-exec pipe closed): 0, or the errno
+ * its exec failed with (the child is reaped then). Closes the pipe. */
+static int exec_outcome(pid_t pid, int pipe_in) {
+    int e = 0;
+    ssize_t r;
+    while ((r = read(pipe_in, &e, sizeof e)) < 0 && errno == EINTR) continue;
+    close(pipe_in);
+    if (r != sizeof e) return 0;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) continue;
+    return e ? e : EIO;
+}
+
+/* The spare's layout (see spare): forked now, its exec not waited for. */
+static void spare_start(void) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1) return;
+    self[n] = 0;
+    int sv[2], pipefd[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return;
+    int mine = fcntl(sv[0], F_DUPFD_CLOEXEC, HIGH_FD), end = fcntl(sv[1], F_DUPFD_CLOEXEC, HIGH_FD);
+    close(sv[0]);
+    close(sv[1]);
+    char *path = strdup(self);
+    if (mine < 0 || end < 0 || !path || pipe2(pipefd, O_CLOEXEC) < 0) goto undo;
+    int high = fcntl(pipefd[0], F_DUPFD_CLOEXEC, HIGH_FD);
+    close(pipefd[0]);
+    pipefd[0] = high;
+    pid_t pid = high < 0 ? -1 : fork();
+    if (pid == 0) {
+        static const int slots[4] = { -1, -1, -1, 1 };
+        const int ends[4] = { -1, -1, -1, end };
+        char *args[] = { path, "--sealed", NULL }, *envs[] = { NULL };
+        exec_child(path, args, envs, 0, 4, slots, ends, pipefd[1]);
+    }
+    close(pipefd[1]);
+    close(end);
+    if (pid < 0) {
+        if (pipefd[0] >= 0) close(pipefd[0]);
+        close(mine);
+        free(path);
+        return;
+    }
+    spare.pid = pid;
+    spare.ctrl = mine;
+    spare.failed = pipefd[0];
+    spare.path = path;
+    return;
+undo:
+    if (mine >= 0) close(mine);
+    if (end >= 0) close(end);
+    free(path);
+}
+
+/* The spare unused: killed and reaped (also when SIGCHLD's reap() saw it end first: pid 0). */
+static void spare_drop(void) {
+    if (spare.pid > 0) {
+        kill(spare.pid, SIGKILL);
+        while (waitpid(spare.pid, NULL, 0) < 0 && errno == EINTR) continue;
+    }
+    if (spare.ctrl >= 0) close(spare.ctrl);
+    if (spare.failed >= 0) close(spare.failed);
+    free(spare.path);
+    spare.pid = 0;
+    spare.ctrl = spare.failed = -1;
+    spare.path = NULL;
+}
+
+/* Whether a SPAWN asks for exactly the spare's layout; then the spare is child k, with its control
+ * socket as channel slots[3], and 1 is returned. */
+static int spare_take(int id, int k, const char *path, char **args, int nargs, int nenv, int preserve, const int *slots, int nslots) {
+    if (spare.pid <= 0 || k < 0 || strcmp(path, spare.path) != 0 || nargs != 2 || !args[0] || !args[1] || strcmp(args[0], spare.path) != 0 ||
+        strcmp(args[1], "--sealed") != 0 || nenv != 0 || preserve != 0 || nslots != 4 || slots[0] != -1 || slots[1] != -1 ||
+        slots[2] != -1 || slots[3] <= 0 || channel_of(slots[3]))
+        return 0;
+    int free_slot = -1;
+    for (int j = 0; j < MAX_CHANNELS; j++)
+        if (channels[j].fd < 0) { free_slot = j; break; }
+    if (free_slot < 0) return 0;
+    int failed = spare.failed;
+    spare.failed = -1;
+    if (exec_outcome(spare.pid, failed) != 0) { /* reaped: the SPAWN is done as any other */
+        spare.pid = 0;
+        return 0;
+    }
+    children[k] = (struct child){ id, spare.pid };
+    channels[free_slot] = (struct channel){ slots[3], spare.ctrl, 1, 1 };
+    spare.pid = 0;
+    spare.ctrl = -1;
+    spare_drop();
+    return 1;
+}
+
 /* SPAWN: fork a helper with its fds laid out as node's spawn would (stdio, the caller's fds
  * 3..3+N-1, then the relayed sockets), signals reset; reply SPAWNED with its pid or errno. */
 static void spawn_child(struct fields c) {
@@ -209,7 +354,11 @@ static void spawn_child(struct fields c) {
     for (int i = 0; i < MAX_CHILDREN && !err; i++)
         if (children[i].pid == 0) { k = i; break; }
     if (!err && k < 0) err = EAGAIN;
-    for (int i = 0; i < nslots && !err; i++) {
+    pid_t pid = -1;
+    int spared = !err && path && spare_take(id, k, path, args, nargs, nenv, preserve, slots, nslots);
+    if (spared) pid = children[k].pid;
+    else if (spare.pid > 0 || spare.ctrl >= 0) spare_drop(); /* another layout: not of use */
+    for (int i = 0; i < nslots && !err && !spared; i++) {
         if (slots[i] <= 0) continue;
         int sv[2], free_slot = -1;
         for (int j = 0; j < MAX_CHANNELS; j++)
@@ -224,55 +373,20 @@ static void spawn_child(struct fields c) {
         channels[free_slot] = (struct channel){ slots[i], mine[i], 1, 1 };
         mine[i] = -1; /* the channel table has it */
     }
-    if (!err && pipe2(pipefd, O_CLOEXEC) < 0) err = errno;
-    pid_t pid = err ? -1 : fork();
-    if (pid < 0 && !err) err = errno;
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int top = 3 + preserve + nslots;
-        int src[8];
-        for (int i = 0; i < nslots; i++) {
-            int target = i < 3 ? i : 3 + preserve + (i - 3);
-            int from = slots[i] > 0 ? ends[i] : slots[i] == -2 ? open("/dev/null", O_RDWR | O_CLOEXEC) : target;
-            /* inherit: the caller's own fd, at its own number; others moved above every target first */
-            src[i] = slots[i] == -1 && i < 3 ? -1 : fcntl(from, F_DUPFD_CLOEXEC, top);
-            if (slots[i] != -1 && src[i] < 0) goto failed;
-            if (slots[i] == -1 && i >= 3) goto failed; /* only stdio can be inherited */
+    if (!err && !spared && pipe2(pipefd, O_CLOEXEC) < 0) err = errno;
+    if (!err && !spared) {
+        pid = fork();
+        if (pid < 0) {
+            err = errno;
+            close(pipefd[0]);
+            close(pipefd[1]);
         }
-        for (int fd = 3; fd < 3 + preserve; fd++) /* the caller's, passed on as node's spawn does */
-            if (fcntl(fd, F_SETFD, 0) < 0) goto failed;
-        for (int i = 0; i < nslots; i++) {
-            int target = i < 3 ? i : 3 + preserve + (i - 3);
-            if (src[i] >= 0 && dup2(src[i], target) < 0) goto failed;
-            if (src[i] < 0 && fcntl(target, F_SETFD, 0) < 0 && errno != EBADF) goto failed;
-        }
-        /* this program itself, to run sealed (the helpers hako spawns): the sealed copy is made
-         * here and executed, rather than executing the file to have it make the copy */
-        if (nargs > 1 && strcmp(args[1], "--sealed") == 0 && same_program(path)) {
-            environ = envs;
-            reexec_sealed(args); /* returns only if it failed: then as any other program */
-        }
-        execve(path, args, envs);
-    failed:;
-        int e = errno;
-        while (write(pipefd[1], &e, sizeof e) < 0 && errno == EINTR) continue;
-        _exit(127);
     }
-    if (pid > 0) {
+    if (pid == 0) exec_child(path, args, envs, preserve, nslots, slots, ends, pipefd[1]);
+    if (pid > 0 && !spared) {
         close(pipefd[1]);
-        int e = 0;
-        ssize_t r;
-        while ((r = read(pipefd[0], &e, sizeof e)) < 0 && errno == EINTR) continue;
-        close(pipefd[0]);
-        if (r == sizeof e) {
-            err = e;
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) continue;
-        } else {
-            children[k] = (struct child){ id, pid };
-        }
+        err = exec_outcome(pid, pipefd[0]);
+        if (!err) children[k] = (struct child){ id, pid };
     }
     for (int i = 0; i < nslots; i++)
         if (ends[i] >= 0) close(ends[i]);
@@ -356,6 +470,7 @@ static void reap(void) {
         int st;
         pid_t pid = waitpid(-1, &st, WNOHANG);
         if (pid <= 0) return;
+        if (pid == spare.pid) spare.pid = 0; /* ended before its SPAWN (a signal): never used */
         for (int i = 0; i < MAX_CHILDREN; i++)
             if (children[i].pid == pid) {
                 send_ints(F_CHILD_EXIT, T_ID, children[i].id, T_STATUS, st);
@@ -385,6 +500,13 @@ int front_main(int argc, char **argv) {
         front_fall_back(argv);
     }
     for (int i = 0; i < MAX_CHANNELS; i++) channels[i].fd = -1;
+    /* the commands whose first helper has the spare's layout (src/cli: unshare, nsenter, and the
+     * runtime's verbs that start a process): its fork and exec overlap the server's work */
+    const char *root = NULL;
+    int word = command_word(argc, argv, &root);
+    static const char *const spawners[] = { "unshare", "nsenter", "run", "create", "exec" };
+    for (size_t i = 0; word < argc && i < sizeof spawners / sizeof spawners[0]; i++)
+        if (strcmp(argv[word], spawners[i]) == 0) spare_start();
     int first = 1;
     for (;;) {
         struct pollfd fds[2 + MAX_CHANNELS];
@@ -433,6 +555,7 @@ int front_main(int argc, char **argv) {
             if (r <= 0) break; /* the server went away without an exit status */
             _cleanup_free_ unsigned char *payload = f.payload;
             if (first && f.type == F_REFUSE) { /* another build, other namespaces: Node runs it */
+                spare_drop();
                 close(server);
                 close(sfd);
                 sigprocmask(SIG_UNBLOCK, &mask, NULL);
@@ -443,6 +566,7 @@ int front_main(int argc, char **argv) {
             r = from_server(&f, &status, &signo);
             if (r < 0) break;
             if (r == 0) {
+                spare_drop();
                 if (signo > 0) { /* the command died of a signal, as Node would */
                     signal(signo, SIG_DFL);
                     sigset_t one;
@@ -455,6 +579,7 @@ int front_main(int argc, char **argv) {
             }
         }
     }
+    spare_drop();
     fputs("hako: the server (hako serve) ended the connection before the command's exit status\n", stderr);
     return 1;
 }

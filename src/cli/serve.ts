@@ -4,7 +4,7 @@
 // command at a time, and serves the next only when the last left nothing running in it; between
 // commands it puts back its environment, cwd, umask, argv, stdio and process listeners.
 import { fork, type ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,7 @@ import { HakoError } from '../errors.js';
 import { encodeFrame, Tag } from '../helper/protocol.js';
 import { FRONT_PROTOCOL, FrontConnection, FrontMessage, type Hello } from '../helper/remote.js';
 import { useHelperSpawner } from '../helper/session.js';
+import { useCallerCheck } from '../runtime/state.js';
 import { has, last, parseArgs } from './args.js';
 import { useStdinReader } from './common.js';
 import { command, specsOf } from './commands.js';
@@ -183,6 +184,19 @@ function writeNow(socket: Socket, frame: Buffer): void {
   }
 }
 
+/**
+ * Test-only: with HAKO_TEST_SERVE_PAUSE=DIR in the command's environment, a worker about to claim
+ * an id (after its check that the front is there) writes its pid to DIR/paused and waits (at most
+ * 10 s) until DIR/go exists: the test of a front killed just before the claim (serve.test.mjs).
+ */
+function testPauseBeforeClaim(): void {
+  const dir = process.env.HAKO_TEST_SERVE_PAUSE;
+  if (!dir) return;
+  writeFileSync(join(dir, 'paused'), String(process.pid));
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 2000 && !existsSync(join(dir, 'go')); i++) Atomics.wait(wait, 0, 0, 5);
+}
+
 /** What a worker restores after each command: the state it had before (see cleanAfter). */
 interface Baseline {
   env: NodeJS.ProcessEnv;
@@ -281,6 +295,12 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
       Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => value });
     }
     useHelperSpawner((file, args, slots, env, preserveFds) => conn.spawn(file, args, env, slots, preserveFds));
+    // a claim of an id (create, run) made once the front is gone is undone (StateStore.create)
+    useCallerCheck((when) => {
+      const gone = conn.frontGone();
+      if (when === 'claim') testPauseBeforeClaim();
+      return gone;
+    });
     useStdinReader(() => conn.readStdin(), () => hello.stdinData);
     // the signals the front receives, as node would: the command's handlers, else death by it
     conn.onSignal = (n) => {
@@ -334,10 +354,12 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
         }
         sent = true;
         useHelperSpawner(undefined);
+        useCallerCheck(undefined);
         conn.onSignal = undefined;
         conn.onClose = undefined;
-        restore(base);
+        // the status first: the front exits while this worker puts itself back
         conn.socket.end(exitFrame(code));
+        restore(base);
         ready();
       };
       // a foreground run's removal (its cgroup, its state) is what usually remains: awaited, then

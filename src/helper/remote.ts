@@ -3,6 +3,7 @@
 // (OUT), the helpers to spawn (SPAWN: the front forks them, so they are the caller's descendants)
 // and their sockets' bytes (DATA, EOF), and at last the exit status (EXIT).
 import { EventEmitter } from 'node:events';
+import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { Duplex } from 'node:stream';
@@ -217,6 +218,23 @@ export class FrontConnection {
     });
     socket.on('error', () => { /* close follows */ });
     socket.on('close', () => this.onClose?.());
+  }
+
+  /**
+   * Whether the front has gone (killed: its end of the connection closed), asked now rather than
+   * learnt from the event loop later: a write of no bytes fails (EPIPE) once the peer's end is
+   * closed, and adds nothing to the stream while it is open.
+   */
+  frontGone(): boolean {
+    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (fd === undefined || fd < 0) return true; // closed already
+    try {
+      writeSync(fd, Buffer.alloc(0));
+      return false;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code !== 'EAGAIN' && code !== 'EINTR';
+    }
   }
 
   send(type: number, fields: Field[]): void {

@@ -85,6 +85,27 @@ const MAX_SPARES = 16;
  * state.json renamed to `next`, a temporary file the next container's prepareWrite writes over. */
 interface Spare { dir: string; next?: string }
 
+/** Whether whoever asked for a claim is gone ('claim': before it, 'claimed': right after it). */
+export type CallerCheck = (when: 'claim' | 'claimed') => boolean;
+
+let callerGone: CallerCheck | undefined;
+
+/**
+ * hako serve's worker: a check, at every claim of an id, that the command's caller (bin/hako's
+ * front) is still there. A CLI process killed stops at once; a worker learns that its front was
+ * killed only later, from its connection, and a claim it made in between would be left with no one
+ * to delete it (`delete --force`, run once the front has died, found nothing). So a claim made
+ * while the caller is gone is undone, as if the process had been killed with its caller.
+ * undefined: no check (the CLI, a library's Runtime).
+ */
+export function useCallerCheck(check: CallerCheck | undefined): void {
+  callerGone = check;
+}
+
+function callerIsGone(id: string): HakoError {
+  return new HakoError(`hako: the caller of create ${id} is gone (killed): nothing was created`, { code: 'aborted' });
+}
+
 export class StateStore {
   /** Absolute path of the root directory. */
   readonly root: string;
@@ -148,6 +169,7 @@ export class StateStore {
     }
     // runc refuses an id whose directory exists at all: so do we, before doing any work
     if (pathExists(target, `looking up container ${id} in ${this.root}`)) throw alreadyExists(id);
+    if (callerGone?.('claim')) throw callerIsGone(id);
     this.sweep();
     this.creates++;
     const spare = this.spares.pop();
@@ -169,6 +191,12 @@ export class StateStore {
       const code = errno(e);
       if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw alreadyExists(id);
       throw fsFailure(e, `creating the state of container ${id}`);
+    }
+    // gone now: maybe before the rename, and then a delete --force run after its death found
+    // nothing; the claim is undone (whoever saw it in between may remove it too: force)
+    if (callerGone?.('claimed')) {
+      rmSync(target, { recursive: true, force: true });
+      throw callerIsGone(id);
     }
     if (spare?.next) this.nextFile.set(id, spare.next);
     else this.nextFile.delete(id);

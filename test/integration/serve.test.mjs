@@ -4,9 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Background, cmdline, NODE, REPO, scoped, show, sleep, waitUntil } from './oci-util.mjs';
+import { Background, cmdline, NODE, REPO, runSync, scoped, show, sleep, waitUntil } from './oci-util.mjs';
 
 let dir;
 let socket;
@@ -145,6 +145,66 @@ test('create, start, state, exec, kill, delete through the server', scoped(async
   assert.equal(s.hako(['delete', id], { env: warm(s) }).status, 0);
   const gone = s.hako(['state', id], { env: warm(s) });
   assert.deepEqual([gone.status, gone.stderr], [1, s.hako(['state', id], { env: cold(s) }).stderr]);
+}));
+
+test('a front killed just before its worker claims the id: the claim is undone, nothing is left for delete --force to miss', scoped(async (s) => {
+  // as a CLI process would, the command dies with its caller: a worker learns of its front's death
+  // only from its connection, later; HAKO_TEST_SERVE_PAUSE holds the worker just before the claim
+  // (after its check that the front is there) until the front is dead and delete --force has run
+  const b = s.bundle().args('sleep', s.marker);
+  const id = s.id();
+  const pause = join(s.dir, 'pause');
+  mkdirSync(pause);
+  const bg = s.spawnHako(['create', '-b', b.dir, id], { env: { ...warm(s), HAKO_TEST_SERVE_PAUSE: pause }, toFiles: true });
+  const worker = Number(await waitUntil(() => existsSync(join(pause, 'paused')) && readFileSync(join(pause, 'paused'), 'utf8'), { what: 'the worker to pause before the claim' }));
+  assert.equal(isFront(bg.pid), true);
+  bg.child.kill('SIGKILL');
+  await bg.wait();
+  const d = s.hako(['delete', '--force', id], { env: warm(s) });
+  assert.equal(d.status, 0, show(d));
+  writeFileSync(join(pause, 'go'), '');
+  // the worker claims, sees its front gone, and ends (as the killed CLI would have)
+  await waitUntil(() => !existsSync(`/proc/${worker}`) || readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z', { what: `worker ${worker} to end` });
+  assert.equal(existsSync(join(s.root, id)), false, `the state of ${id} is left`);
+}));
+
+test("the front's spare helper, forked while the worker works out the command: taken by a SPAWN of its layout, else killed; never left behind", scoped(async (s) => {
+  // a package (and a server) of this test's own: its helpers are told apart by their command line
+  const pkg = join(s.dir, 'pkg');
+  for (const part of ['bin', 'dist/cli', 'native/hako-helper']) cpSync(join(REPO, part), join(pkg, part), { recursive: true, verbatimSymlinks: true });
+  const sock = join(s.dir, 'spare.sock');
+  const own = spawn(NODE, [join(pkg, 'bin', 'start.cjs'), 'serve', '--socket', sock], { stdio: ['ignore', 'ignore', 'pipe'] });
+  own.stderrText = '';
+  own.stderr.setEncoding('utf8').on('data', (d) => { own.stderrText += d; });
+  try {
+    await waitUntil(() => existsSync(sock), { what: 'the test\'s own server to listen' });
+    const hako = join(pkg, 'bin', 'hako');
+    const helper = join(pkg, 'native', 'hako-helper');
+    const spares = () => listPids().filter((p) => cmdline(p).join(' ') === `${helper} --sealed`);
+    const b = s.bundle().sh('echo out; echo err >&2; exit 5');
+    const id = s.id();
+    const cases = [
+      // taken: the first helper of each is of the spare's layout
+      [['unshare', '--pid', '--mount', '--uts', '--ipc', '--net', '--mount-proc', 'sh', '-c', 'echo $$; exit 3'], 3, '1\n'],
+      [['run', '-b', b.dir, id], 5, 'out\n'],
+      // no helper at all: killed
+      [['unshare', '--help'], 0, null],
+      [['run', '-b', join(s.dir, 'none'), id], 1, ''],
+      [['exec', 'nosuch', 'true'], 255, ''],
+    ];
+    for (const [args, status, stdout] of cases) {
+      const w = runSync(hako, ['--root', s.root, ...args], { env: s.env({ HAKO_SOCKET: sock }) });
+      // the front killed and reaped an unused spare before it exited
+      assert.deepEqual(spares(), [], `${args.join(' ')}: a spare helper is left`);
+      const c = runSync(hako, ['--root', s.root, ...args], { env: s.env({ HAKO_SOCKET: '' }) });
+      assert.equal(w.status, status, `${args.join(' ')}: ${show(w)}`);
+      if (stdout !== null) assert.equal(w.stdout, stdout, args.join(' '));
+      assert.deepEqual([w.status, w.stdout, w.stderr], [c.status, c.stdout, c.stderr], args.join(' '));
+    }
+  } finally {
+    await stopServer(own);
+  }
+  assert.doesNotMatch(own.stderrText, /./, 'the server said nothing');
 }));
 
 test('hako sandbox run passes the caller\'s stdin on through the server as without it', scoped(async (s) => {
