@@ -20,7 +20,7 @@
  * - `hook`: an OCI hook failed or timed out.
  * - `io`: reading or writing hako's own files failed (state, lock, pid file).
  * - `timeout`: an operation did not finish within its time limit.
- * - `aborted`: the caller aborted the operation (AbortSignal).
+ * - `aborted`: the caller aborted the operation (AbortSignal), or a server command's caller was killed before its claim.
  * - `oom`: the container's init was OOM-killed before it ran the process (memory limit too low).
  * - `network`: a CNI plugin failed to attach, check or detach a network namespace (ADD, CHECK, DEL).
  * - `image`: an image could not be imported, pulled or unpacked (a bad archive, a digest that does not match,
