@@ -40,8 +40,31 @@ export interface Field { tag: number; value: FieldValue }
 export interface Frame { type: number; seq: number; payload: Buffer }
 
 /** Bytes a value takes on the wire (strings as UTF-8, integers 8, lists their fields). */
+/** Strings up to this length are measured and written in JS when they are ASCII (a plan has
+ * hundreds of short ones: a call into Buffer's native code each cost more than the copy). */
+const SHORT = 64;
+
+function stringSize(s: string): number {
+  const n = s.length;
+  if (n > SHORT) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+/** Writes s as UTF-8 at `at`; returns the bytes written. */
+function writeString(buf: Buffer, s: string, at: number): number {
+  const n = s.length;
+  if (n > SHORT) return buf.write(s, at, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return buf.write(s, at, 'utf8'); // from the start: what was copied is written over
+    buf[at + i] = c;
+  }
+  return n;
+}
+
 function valueSize(value: FieldValue): number {
-  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'string') return stringSize(value);
   if (Buffer.isBuffer(value)) return value.length;
   if (typeof value === 'number' || typeof value === 'bigint') return 8;
   return fieldsSize(value);
@@ -61,7 +84,7 @@ function writeFields(buf: Buffer, at: number, fields: Field[]): number {
     const v = f.value;
     const start = at + 6;
     let end: number;
-    if (typeof v === 'string') end = start + buf.write(v, start, 'utf8');
+    if (typeof v === 'string') end = start + writeString(buf, v, start);
     else if (Buffer.isBuffer(v)) end = start + v.copy(buf, start);
     else if (typeof v === 'number' && Number.isSafeInteger(v)) {
       const hi = Math.floor(v / 2 ** 32);

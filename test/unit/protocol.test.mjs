@@ -104,6 +104,21 @@ test('a frame split across chunks decodes to the same fields', () => {
   assert.equal(op.int(Tag.FLAGS), 0x20000);
 });
 
+test('strings are written as UTF-8 whatever they hold: ASCII or not, short or long, a non-ASCII character after ASCII ones', () => {
+  const long = 'x'.repeat(100);
+  const values = ['', 'a', '/sys/fs/cgroup', 'é', 'abcé', `${'a'.repeat(63)}é`, `${'a'.repeat(64)}é`, `${long}é`, long, 'ü/ß/€/😀', '\u007f\u0080', 'a\ud800b'];
+  const frame = encodeFrame(MessageType.PLAN, 1, values.map((value) => ({ tag: Tag.INIT_OP, value: [{ tag: Tag.PATH, value }, { tag: Tag.ID, value: 5 }] })));
+  const [decoded] = new FrameReader().push(frame);
+  const ops = Fields.decode(decoded.payload).lists(Tag.INIT_OP);
+  assert.equal(ops.length, values.length);
+  ops.forEach((op, i) => {
+    // what Buffer makes of the string (a lone surrogate as U+FFFD), field by field
+    assert.equal(op.str(Tag.PATH), Buffer.from(values[i], 'utf8').toString('utf8'), `value ${i}`);
+    assert.equal(op.int(Tag.ID), 5);
+  });
+  assert.equal(frame.length, 12 + values.reduce((n, v) => n + 6 + (6 + Buffer.byteLength(v, 'utf8')) + (6 + 8), 0));
+});
+
 test('an oversized or truncated field list is refused', () => {
   assert.throws(() => Fields.decode(Buffer.from([1, 0, 9, 0, 0, 0, 1])), /malformed/);
   const head = Buffer.alloc(12);
