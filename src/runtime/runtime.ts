@@ -1363,11 +1363,6 @@ export class Runtime {
         throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       }
       made = true;
-      // the config snapshot (it may hold secrets: process.env), written off the event loop while
-      // the plan goes to the helper; READY waits for it (a failed write refuses the container)
-      // (over the one a spare directory of the store came with: never through a symlink)
-      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: StateStore.WRITE_OVER });
-      configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
       this.parentsLater(cgroup, true);
       // a cgroup that was there already is made here (create() keeps the values it has)
       const byHelper = cgroupSteps !== undefined && existed.length === 0;
@@ -1390,10 +1385,8 @@ export class Runtime {
       if (skipped) builder = planWith(home);
       else if (home !== undefined) setHome(builder, proc, home); // the one op HOME is in (the planner ran once)
       const cg = cgroup;
-      // READY's state: its file made while the helper works (READY only writes and renames it)
-      const write = prepared = this.store.prepareWrite(id);
-      write.catch(() => { /* awaited at READY, or abandoned below */ });
-      const result = await Runtime.runOn(helper, builder, {
+      // (the plan goes to the helper in this call, before the writes below: they are not on its way)
+      const running = Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
         onSpawned: (p) => { pid = p; },
         ...(mode === 'run' && options.lateExec ? { onExecRequest: options.lateExec } : {}),
@@ -1420,7 +1413,7 @@ export class Runtime {
         },
         onReady: async () => {
           await configWritten;
-          const stateWrite = await write;
+          const stateWrite = await (prepared as Promise<PreparedWrite>);
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
           if (options.killOnExit && mode !== 'run') {
@@ -1446,6 +1439,15 @@ export class Runtime {
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
       }, killSignal);
+      // while the helper works: the config snapshot (it may hold secrets: process.env), over the
+      // one a spare directory of the store came with (never through a symlink), and READY's state
+      // file (READY only writes and renames it), off the event loop; READY waits for both (a
+      // failed write refuses the container)
+      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: StateStore.WRITE_OVER });
+      configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
+      prepared = this.store.prepareWrite(id);
+      prepared.catch(() => { /* awaited at READY, or abandoned below */ });
+      const result = await running;
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         // run -d: the init failed after READY (a startContainer hook, the exec), and its report
