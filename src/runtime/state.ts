@@ -19,8 +19,8 @@
 //  - update() reads, changes and writes under the container's lock; remove() takes the lock,
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
-import { closeSync, constants as fsc, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { lstat, readdir, rename, rm, rmdir, truncate, unlink } from 'node:fs/promises';
+import { closeSync, constants as fsc, lstatSync, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { rename, rm, rmdir, truncate, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
@@ -182,7 +182,7 @@ export class StateStore {
   /** Keeps a removed container's directory (renamed away) as a spare; false: it was not kept. */
   private async keepSpare(trash: string): Promise<boolean> {
     if (!this.keepFiles || this.creates < 2 || this.spares.length >= MAX_SPARES) return false;
-    const names = await readdir(trash);
+    const names = readdirSync(trash);
     const keep = new Set(this.keepFiles);
     await Promise.all(names.filter((n) => n !== STATE_FILE && !keep.has(n)).map((n) => unlink(join(trash, n))));
     // emptied: nothing of the last container is read as the next one's before it writes its own
@@ -394,7 +394,9 @@ export class StateStore {
     try {
       // a directory, not a symlink planted as ROOT/ID (renamed away as it is): its target is
       // never listed, emptied or kept
-      if (!(await lstat(trash)).isDirectory()) await rm(trash, { force: true });
+      // (the reads here are synchronous: a stat and a listing of a few names cost less on Node's
+      // thread than a trip through the threadpool; what writes the disk stays off it)
+      if (!lstatSync(trash).isDirectory()) await rm(trash, { force: true });
       else if (!await this.keepSpare(trash).catch(() => false)) await removeTree(trash);
     } catch (e) {
       throw fsFailure(e, `removing ${trash}`);
@@ -438,7 +440,7 @@ export class StateStore {
  * not rm's eight. */
 async function removeTree(dir: string): Promise<void> {
   try {
-    const names = await readdir(dir);
+    const names = readdirSync(dir);
     await Promise.all(names.map((n) => unlink(join(dir, n))));
     await rmdir(dir);
   } catch {
