@@ -19,9 +19,9 @@
 //  - update() reads, changes and writes under the container's lock; remove() takes the lock,
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
-import { closeSync, constants as fsc, lstatSync, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { rename, rm, rmdir, truncate, unlink } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { closeSync, constants as fsc, ftruncateSync, lstatSync, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { rm, rmdir, truncate, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
 import { ownerGone, ownerToken, parseOwnerToken, procStat, withLock, withLockSync, type LockOptions } from './lock.js';
@@ -82,8 +82,8 @@ export const SPARE_DIR_IDLE_MS = 500;
 const MAX_SPARES = 16;
 
 /** A removed container's directory kept for the next create: the files named in keepFiles, and its
- * state.json renamed to `next`, a temporary file the next container's prepareWrite writes over. */
-interface Spare { dir: string; next?: string }
+ * state.json (state), which the next container's create writes over. */
+interface Spare { dir: string; state?: boolean }
 
 export class StateStore {
   /** Absolute path of the root directory. */
@@ -93,9 +93,10 @@ export class StateStore {
    * keepFiles: the directory of a removed container is kept (at most MAX_SPARES, for
    * SPARE_DIR_IDLE_MS unused, and never past this process) for the next container created here,
    * with these of its files (written over by their next owner, never appended to) and its
-   * state.json (READY's write goes there): a container then makes one new inode, not four (a
-   * journaled file system under churn spends ~0.2 ms of kernel time on each). Only once this
-   * store has created a second container: a process that makes one (the CLI) keeps nothing.
+   * state.json (create's write goes there): a container then makes one new inode, not four (a
+   * journaled file system under churn spends ~0.2 ms of kernel time on each), and makes it off
+   * the event loop (READY's, prepareWrite). Only once this store has created a second container:
+   * a process that makes one (the CLI) keeps nothing.
    */
   constructor(root: string, private readonly lockOptions: LockOptions = {}, private readonly keepFiles?: readonly string[]) {
     this.root = resolve(root);
@@ -104,8 +105,6 @@ export class StateStore {
   private readonly spares: Spare[] = [];
   private spareTimer?: NodeJS.Timeout;
   private creates = 0;
-  /** The temporary file a container's directory came with from a spare (prepareWrite's). */
-  private readonly nextFile = new Map<string, string>();
 
   /** The directory of container id (which need not exist). */
   dir(id: string): string {
@@ -155,8 +154,10 @@ export class StateStore {
     try {
       if (!spare) mkdirSync(staged, { mode: 0o700 });
       // written in place: no one reads the private staging directory, which appears whole (the
-      // rename below) or not at all (a crash leaves it to sweep()); one file fewer a container
-      writeNew(join(staged, STATE_FILE), serialize(record));
+      // rename below) or not at all (a crash leaves it to sweep()); one file fewer a container.
+      // A spare's state.json is written over (no new inode: that is READY's, made off the event loop)
+      if (spare?.state) writeOver(join(staged, STATE_FILE), serialize(record));
+      else writeNew(join(staged, STATE_FILE), serialize(record));
     } catch (e) {
       rmSync(staged, { recursive: true, force: true });
       throw fsFailure(e, `creating the state of container ${id}`);
@@ -170,8 +171,6 @@ export class StateStore {
       if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw alreadyExists(id);
       throw fsFailure(e, `creating the state of container ${id}`);
     }
-    if (spare?.next) this.nextFile.set(id, spare.next);
-    else this.nextFile.delete(id);
     return record;
   }
 
@@ -188,13 +187,9 @@ export class StateStore {
     // emptied: nothing of the last container is read as the next one's before it writes its own
     // (a config it may hold secrets in, or whose poststop hooks a delete --force would run)
     await Promise.all(names.filter((n) => keep.has(n)).map((n) => truncate(join(trash, n))));
-    let next: string | undefined;
-    const owner = /^@(\d+\.\d+\.[0-9a-f]+)\.[a-z]+$/.exec(basename(trash))?.[1];
-    if (names.includes(STATE_FILE) && owner) {
-      next = `${STATE_FILE}@${owner}.tmp`;
-      await rename(join(trash, STATE_FILE), join(trash, next));
-    }
-    this.spares.push({ dir: trash, ...(next ? { next } : {}) });
+    // (its state.json stays: no one reads this private directory, and the next create writes
+    // over it before the directory is a container again)
+    this.spares.push({ dir: trash, ...(names.includes(STATE_FILE) ? { state: true } : {}) });
     if (this.spareTimer) this.spareTimer.refresh();
     else {
       this.spareTimer = setTimeout(() => {
@@ -254,7 +249,8 @@ export class StateStore {
 
   /**
    * A write of container id's state made ready ahead of time: its temporary file is created now,
-   * off the event loop (the new inode: the slow part on a journaled file system), and commit()
+   * off the event loop (the new inode: the slow part on a journaled file system; the one a
+   * container makes when its directory is a spare's), and commit()
    * writes it and renames it over state.json, atomically for readers as write() does. Not locked,
    * as write(). A container deleted meanwhile (its directory renamed away) is not written, even
    * when a new one took its id: the file is in the old directory. abandon() removes a write
@@ -263,13 +259,10 @@ export class StateStore {
   async prepareWrite(id: string): Promise<PreparedWrite> {
     checkContainerId(id);
     const dir = join(this.root, id);
-    // the temporary file a spare directory came with is written over (no new inode)
-    const reuse = this.nextFile.get(id);
-    this.nextFile.delete(id);
-    const tmp = join(dir, reuse ?? `${STATE_FILE}@${ownerToken()}.tmp`);
+    const tmp = join(dir, `${STATE_FILE}@${ownerToken()}.tmp`);
     let fd: number;
     try {
-      fd = await new Promise<number>((resolve, reject) => open(tmp, reuse ? StateStore.WRITE_OVER : 'wx', 0o600, (e, n) => (e ? reject(e) : resolve(n))));
+      fd = await new Promise<number>((resolve, reject) => open(tmp, 'wx', 0o600, (e, n) => (e ? reject(e) : resolve(n))));
     } catch (e) {
       const code = errno(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') throw doesNotExist(id);
@@ -390,7 +383,6 @@ export class StateStore {
     };
     const trash = held ? away() : await withLock(this.root, id, away, { ...this.lockOptions, flat: true });
     if (trash === undefined) return false;
-    this.nextFile.delete(id);
     try {
       // a directory, not a symlink planted as ROOT/ID (renamed away as it is): its target is
       // never listed, emptied or kept
@@ -539,6 +531,21 @@ function writeAtomic(dir: string, name: string, text: string): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Writes over a file that no one else can see yet (never through a link), without truncating it
+ * first: on a journaled file system a truncation to 0 frees its block and the write takes a new
+ * one (~50 us of CPU, and waits), a write over it and a trim to its length do not (~7 us). */
+function writeOver(path: string, text: string): void {
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+  try {
+    const data = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, off);
+    ftruncateSync(fd, data.length);
+  } finally {
+    closeSync(fd);
   }
 }
 
