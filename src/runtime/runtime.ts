@@ -1263,6 +1263,8 @@ export class Runtime {
     let cgroupSteps: CgroupSteps | undefined;
     let seccomp: ReturnType<Runtime['seccompFor']> = {};
     let idmaps: ReturnType<typeof mapActions> = [];
+    let configText = '';
+    const written: string[] = [];
     try {
       // the id's last foreground run may still be being removed: its cgroup and state go first
       // (awaited here, after the helper's start: a handle gets its streams when the call returns)
@@ -1327,7 +1329,10 @@ export class Runtime {
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
-      this.store.create(id, state);
+      // the config snapshot (it may hold secrets: process.env) goes into a spare directory's
+      // config.json before it is the container's; without a spare, it is written below
+      configText = JSON.stringify(spec);
+      this.store.create(id, state, { [CONFIG_SNAPSHOT]: configText }, written);
     } catch (e) {
       helper.abandon();
       await net?.undo().catch(() => undefined);
@@ -1439,12 +1444,13 @@ export class Runtime {
           return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
         },
       }, killSignal);
-      // while the helper works: the config snapshot (it may hold secrets: process.env), over the
-      // one a spare directory of the store came with (never through a symlink), and READY's state
-      // file (READY only writes and renames it), off the event loop; READY waits for both (a
-      // failed write refuses the container)
-      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: StateStore.WRITE_OVER });
-      configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
+      // while the helper works: the config snapshot when create did not write it (never through
+      // a symlink), and READY's state file (READY only writes and renames it), off the event
+      // loop; READY waits for both (a failed write refuses the container)
+      if (!written.includes(CONFIG_SNAPSHOT)) {
+        configWritten = writeFile(state.config, configText, { mode: 0o600, flag: StateStore.WRITE_OVER });
+        configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
+      }
       prepared = this.store.prepareWrite(id);
       prepared.catch(() => { /* awaited at READY, or abandoned below */ });
       const result = await running;
