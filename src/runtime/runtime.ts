@@ -1441,7 +1441,8 @@ export class Runtime {
               return undefined;
             });
           }
-          return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
+          // for the startContainer hooks (none: nothing in the init reads it after READY)
+          return spec.hooks?.startContainer?.length ? JSON.stringify(this.hookState(state, 'created')) : undefined;
         },
       }, killSignal);
       // while the helper works: the config snapshot when create did not write it (never through
