@@ -21,14 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Drops every capability not in the bounding set (needs CAP_SETPCAP: before setuid). All 64
- * bits are tried and EINVAL (a capability this kernel does not have) ignored: the range is never
- * read from a file, which after pivot_root would be the container's to forge (cap_last_cap). */
+/* Drops every capability not in the bounding set (needs CAP_SETPCAP: before setuid). The bits
+ * are tried from 0 up to the first EINVAL, a capability this kernel does not have: the kernel's
+ * are 0..CAP_LAST_CAP with no gap, so none comes after it. The range is never read from a file,
+ * which after pivot_root would be the container's to forge (cap_last_cap). */
 int op_bounding(struct op *op, const char **what) {
     *what = "bounding set";
     for (int cap = 0; cap < 64; cap++) {
         if ((uint64_t)op->caps[0] >> cap & 1) continue;
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -1;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+        if (errno == EINVAL) break;
+        return -1;
     }
     return 0;
 }

@@ -111,7 +111,9 @@ export const OP_FIELDS = {
 function build(name: OpName, params: object): Op {
   const spec: Record<string, FieldSpec> = OP_FIELDS[name];
   const fields: Field[] = [];
-  for (const [key, value] of Object.entries(params) as Array<[string, unknown]>) {
+  for (const key in params) {
+    if (!Object.hasOwn(params, key)) continue;
+    const value = (params as Record<string, unknown>)[key];
     const f = spec[key];
     if (!f) throw new TypeError(`op ${name} has no field '${key}'`);
     if (value === undefined || value === false) continue;

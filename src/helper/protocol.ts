@@ -40,8 +40,31 @@ export interface Field { tag: number; value: FieldValue }
 export interface Frame { type: number; seq: number; payload: Buffer }
 
 /** Bytes a value takes on the wire (strings as UTF-8, integers 8, lists their fields). */
+/** Strings up to this length are measured and written in JS when they are ASCII (a plan has
+ * hundreds of short ones: a call into Buffer's native code each cost more than the copy). */
+const SHORT = 64;
+
+function stringSize(s: string): number {
+  const n = s.length;
+  if (n > SHORT) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+/** Writes s as UTF-8 at `at`; returns the bytes written. */
+function writeString(buf: Buffer, s: string, at: number): number {
+  const n = s.length;
+  if (n > SHORT) return buf.write(s, at, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return buf.write(s, at, 'utf8'); // from the start: what was copied is written over
+    buf[at + i] = c;
+  }
+  return n;
+}
+
 function valueSize(value: FieldValue): number {
-  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'string') return stringSize(value);
   if (Buffer.isBuffer(value)) return value.length;
   if (typeof value === 'number' || typeof value === 'bigint') return 8;
   return fieldsSize(value);
@@ -53,6 +76,15 @@ function fieldsSize(fields: Field[]): number {
   return n;
 }
 
+/** A value in 0..2^32-1, little-endian, byte by byte (Buffer's writeUInt32LE checks its arguments
+ * on each of a plan's ~1000 calls; these values are in range by construction). */
+function putUint32(buf: Buffer, v: number, at: number): void {
+  buf[at] = v & 0xff;
+  buf[at + 1] = (v >>> 8) & 0xff;
+  buf[at + 2] = (v >>> 16) & 0xff;
+  buf[at + 3] = (v >>> 24) & 0xff;
+}
+
 /** Writes fields at `at` (one buffer for the whole frame, sized by fieldsSize); returns the end.
  * Each field's length is written after its value (strings and lists are not measured twice), and
  * a safe integer without a BigInt. */
@@ -61,19 +93,20 @@ function writeFields(buf: Buffer, at: number, fields: Field[]): number {
     const v = f.value;
     const start = at + 6;
     let end: number;
-    if (typeof v === 'string') end = start + buf.write(v, start, 'utf8');
+    if (typeof v === 'string') end = start + writeString(buf, v, start);
     else if (Buffer.isBuffer(v)) end = start + v.copy(buf, start);
     else if (typeof v === 'number' && Number.isSafeInteger(v)) {
       const hi = Math.floor(v / 2 ** 32);
-      buf.writeUInt32LE(v - hi * 2 ** 32, start);
-      buf.writeInt32LE(hi, start + 4);
+      putUint32(buf, v - hi * 2 ** 32, start);
+      putUint32(buf, hi >>> 0, start + 4); // the high half as a two's complement 32-bit value
       end = start + 8;
     } else if (typeof v === 'number' || typeof v === 'bigint') {
       buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), start);
       end = start + 8;
     } else end = writeFields(buf, start, v);
-    buf.writeUInt16LE(f.tag, at);
-    buf.writeUInt32LE(end - start, at + 2);
+    buf[at] = f.tag & 0xff;
+    buf[at + 1] = (f.tag >>> 8) & 0xff;
+    putUint32(buf, end - start, at + 2);
     at = end;
   }
   return at;

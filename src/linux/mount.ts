@@ -7,9 +7,18 @@ export const MS = {
   SHARED: 1 << 20, RELATIME: 1 << 21, STRICTATIME: 1 << 24, LAZYTIME: 1 << 25,
 } as const;
 
+const flagNames = new Map<number, string>();
+
+/** The names of flags (MS_BIND|MS_REC), each set of flags named once per process (a plan names
+ * some for each of its mounts, for explain output and errors). */
 export function mountFlagNames(flags: number): string {
-  const names = Object.entries(MS).filter(([, bit]) => (flags & bit) !== 0).map(([name]) => `MS_${name}`);
-  return names.length ? names.join('|') : '0';
+  let text = flagNames.get(flags);
+  if (text === undefined) {
+    const names = Object.entries(MS).filter(([, bit]) => (flags & bit) !== 0).map(([name]) => `MS_${name}`);
+    text = names.length ? names.join('|') : '0';
+    if (flagNames.size < 1024) flagNames.set(flags, text);
+  }
+  return text;
 }
 
 /** mount_setattr(2) attributes (MOUNT_ATTR_*). */

@@ -63,6 +63,13 @@ export class OwnFacts {
   private userNs?: boolean;
   private noSetgroups?: boolean;
   private bounding?: { value: bigint | undefined };
+  private hasKcore?: boolean;
+
+  /** The kernel has /proc/kcore (a build option: it does not come and go). */
+  kcore(): boolean {
+    this.hasKcore ??= existsSync('/proc/kcore');
+    return this.hasKcore;
+  }
 
   /** In a user namespace other than the initial one (rootless.ts runningInUserNs). */
   inUserNs(): boolean {
@@ -99,7 +106,7 @@ export function hostFacts(spec: Spec, bundle: string, own: OwnFacts = new OwnFac
   // the mounts are made in a mount namespace joined by path (/proc/PID/ns/mnt): their sources are its
   const joinedMnt = /^\/proc\/(\d+)\/ns\/mnt$/.exec((spec.linux?.namespaces ?? []).find((n) => n.type === 'mount')?.path ?? '');
   return {
-    kcore: existsSync('/proc/kcore'),
+    kcore: own.kcore(),
     inUserNs: own.inUserNs(),
     joinedHostNs: joinedHostNamespaces(spec),
     apparmor: !!p?.apparmorProfile && hostHas('/sys/module/apparmor/parameters/enabled', 'Y'),

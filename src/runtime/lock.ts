@@ -72,6 +72,8 @@ export function parseOwnerToken(text: string): Owner | undefined {
 
 /** Whether the owner named by a token has gone (so what it left behind may be removed). */
 export function ownerGone(owner: Owner): boolean {
+  // this process (its own spare directories, its work in progress): alive, without a read of /proc
+  if (owner.pid === process.pid && owner.startTime === selfOwner().startTime) return false;
   return !processAlive(owner.pid, owner.startTime);
 }
 

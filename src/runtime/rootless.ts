@@ -9,13 +9,20 @@ import { join } from 'node:path';
 /** The real root's default state directory (runc's /run/runc). */
 export const ROOT_STATE_DIR = '/run/hako';
 
+let inUserNs: boolean | undefined;
+
 /** In a user namespace other than the initial one: /proc/self/uid_map is not the identity map of
- * every id (runc's userns.RunningInUserNS). */
+ * every id (runc's userns.RunningInUserNS). Read until it is written, then kept: a process's user
+ * namespace is its own for life here (unshare and setns of a user namespace refuse a
+ * multithreaded process, as Node is), and a written map never changes. */
 export function runningInUserNs(): boolean {
+  if (inUserNs !== undefined) return inUserNs;
   let text: string;
   try { text = readFileSync('/proc/self/uid_map', 'utf8'); } catch { return false; }
   const fields = text.trim().split(/\s+/);
-  return !(fields.length === 3 && fields[0] === '0' && fields[1] === '0' && fields[2] === '4294967295');
+  const inNs = !(fields.length === 3 && fields[0] === '0' && fields[1] === '0' && fields[2] === '4294967295');
+  if (text.trim() !== '') inUserNs = inNs;
+  return inNs;
 }
 
 /** Not real root: an euid other than 0, or root of a user namespace. */

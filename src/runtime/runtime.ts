@@ -1263,6 +1263,8 @@ export class Runtime {
     let cgroupSteps: CgroupSteps | undefined;
     let seccomp: ReturnType<Runtime['seccompFor']> = {};
     let idmaps: ReturnType<typeof mapActions> = [];
+    let configText = '';
+    const written: string[] = [];
     try {
       // the id's last foreground run may still be being removed: its cgroup and state go first
       // (awaited here, after the helper's start: a handle gets its streams when the call returns)
@@ -1327,7 +1329,10 @@ export class Runtime {
         ...(resources.deviceProgram ? { deviceProgram: resources.deviceProgram } : {}),
       });
       builder = planWith(undefined);
-      this.store.create(id, state);
+      // the config snapshot (it may hold secrets: process.env) goes into a spare directory's
+      // config.json before it is the container's; without a spare, it is written below
+      configText = JSON.stringify(spec);
+      this.store.create(id, state, { [CONFIG_SNAPSHOT]: configText }, written);
     } catch (e) {
       helper.abandon();
       await net?.undo().catch(() => undefined);
@@ -1363,11 +1368,6 @@ export class Runtime {
         throw new HakoError(`hako: container's cgroup is not empty: ${n} process(es) found in ${cgroup.path} (linux.cgroupsPath)`, { code: 'cgroup' });
       }
       made = true;
-      // the config snapshot (it may hold secrets: process.env), written off the event loop while
-      // the plan goes to the helper; READY waits for it (a failed write refuses the container)
-      // (over the one a spare directory of the store came with: never through a symlink)
-      configWritten = writeFile(state.config, JSON.stringify(spec), { mode: 0o600, flag: StateStore.WRITE_OVER });
-      configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
       this.parentsLater(cgroup, true);
       // a cgroup that was there already is made here (create() keeps the values it has)
       const byHelper = cgroupSteps !== undefined && existed.length === 0;
@@ -1390,10 +1390,8 @@ export class Runtime {
       if (skipped) builder = planWith(home);
       else if (home !== undefined) setHome(builder, proc, home); // the one op HOME is in (the planner ran once)
       const cg = cgroup;
-      // READY's state: its file made while the helper works (READY only writes and renames it)
-      const write = prepared = this.store.prepareWrite(id);
-      write.catch(() => { /* awaited at READY, or abandoned below */ });
-      const result = await Runtime.runOn(helper, builder, {
+      // (the plan goes to the helper in this call, before the writes below: they are not on its way)
+      const running = Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
         onSpawned: (p) => { pid = p; },
         ...(mode === 'run' && options.lateExec ? { onExecRequest: options.lateExec } : {}),
@@ -1420,7 +1418,7 @@ export class Runtime {
         },
         onReady: async () => {
           await configWritten;
-          const stateWrite = await write;
+          const stateWrite = await (prepared as Promise<PreparedWrite>);
           state.pid = pid;
           state.pidStartTime = startTime(pid) ?? 0;
           if (options.killOnExit && mode !== 'run') {
@@ -1443,9 +1441,20 @@ export class Runtime {
               return undefined;
             });
           }
-          return JSON.stringify(this.hookState(state, 'created')); // for the startContainer hooks
+          // for the startContainer hooks (none: nothing in the init reads it after READY)
+          return spec.hooks?.startContainer?.length ? JSON.stringify(this.hookState(state, 'created')) : undefined;
         },
       }, killSignal);
+      // while the helper works: the config snapshot when create did not write it (never through
+      // a symlink), and READY's state file (READY only writes and renames it), off the event
+      // loop; READY waits for both (a failed write refuses the container)
+      if (!written.includes(CONFIG_SNAPSHOT)) {
+        configWritten = writeFile(state.config, configText, { mode: 0o600, flag: StateStore.WRITE_OVER });
+        configWritten.catch(() => { /* awaited at READY, or before the state goes */ });
+      }
+      prepared = this.store.prepareWrite(id);
+      prepared.catch(() => { /* awaited at READY, or abandoned below */ });
+      const result = await running;
       if (result.failure) {
         const err = ociFailure(mode === 'create' ? 'create' : 'run', builder, result.failure);
         // run -d: the init failed after READY (a startContainer hook, the exec), and its report

@@ -19,9 +19,9 @@
 //  - update() reads, changes and writes under the container's lock; remove() takes the lock,
 //    renames ROOT/ID away in one step, then deletes it.
 // Reads need no lock: state.json is always whole.
-import { closeSync, constants as fsc, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { lstat, readdir, rename, rm, rmdir, truncate, unlink } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { closeSync, constants as fsc, ftruncateSync, lstatSync, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { rm, rmdir, truncate, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import { checkContainerId, isValidContainerId } from './ids.js';
 import { ownerGone, ownerToken, parseOwnerToken, procStat, withLock, withLockSync, type LockOptions } from './lock.js';
@@ -81,9 +81,9 @@ export interface PreparedWrite {
 export const SPARE_DIR_IDLE_MS = 500;
 const MAX_SPARES = 16;
 
-/** A removed container's directory kept for the next create: the files named in keepFiles, and its
- * state.json renamed to `next`, a temporary file the next container's prepareWrite writes over. */
-interface Spare { dir: string; next?: string }
+/** A removed container's directory kept for the next create: the files named in keepFiles that
+ * it has (files: emptied), and its state.json (state), which the next container's create writes over. */
+interface Spare { dir: string; state?: boolean; files?: string[] }
 
 /** Whether whoever asked for a claim is gone ('claim': before it, 'claimed': right after it). */
 export type CallerCheck = (when: 'claim' | 'claimed') => boolean;
@@ -114,9 +114,10 @@ export class StateStore {
    * keepFiles: the directory of a removed container is kept (at most MAX_SPARES, for
    * SPARE_DIR_IDLE_MS unused, and never past this process) for the next container created here,
    * with these of its files (written over by their next owner, never appended to) and its
-   * state.json (READY's write goes there): a container then makes one new inode, not four (a
-   * journaled file system under churn spends ~0.2 ms of kernel time on each). Only once this
-   * store has created a second container: a process that makes one (the CLI) keeps nothing.
+   * state.json (create's write goes there): a container then makes one new inode, not four (a
+   * journaled file system under churn spends ~0.2 ms of kernel time on each), and makes it off
+   * the event loop (READY's, prepareWrite). Only once this store has created a second container:
+   * a process that makes one (the CLI) keeps nothing.
    */
   constructor(root: string, private readonly lockOptions: LockOptions = {}, private readonly keepFiles?: readonly string[]) {
     this.root = resolve(root);
@@ -125,8 +126,6 @@ export class StateStore {
   private readonly spares: Spare[] = [];
   private spareTimer?: NodeJS.Timeout;
   private creates = 0;
-  /** The temporary file a container's directory came with from a spare (prepareWrite's). */
-  private readonly nextFile = new Map<string, string>();
 
   /** The directory of container id (which need not exist). */
   dir(id: string): string {
@@ -156,9 +155,12 @@ export class StateStore {
   /**
    * Creates container id with its first state, atomically and exclusively: when the id is taken,
    * throws `hako: container with id X already exists` (exit code 1). The id argument is the one
-   * recorded, whatever state.id says.
+   * recorded, whatever state.id says. files: other files of the container (named in keepFiles)
+   * that a spare directory has, written over there before the directory is the container's (a
+   * write and a trim: ~10 us, no inode made); the names written are in `written`, and the
+   * caller writes the others (over what the directory holds: WRITE_OVER).
    */
-  create(id: string, state: ContainerState): ContainerState {
+  create(id: string, state: ContainerState, files: Readonly<Record<string, string>> = {}, written: string[] = []): ContainerState {
     checkContainerId(id);
     const record: ContainerState = { ...state, id };
     const target = join(this.root, id);
@@ -177,9 +179,18 @@ export class StateStore {
     try {
       if (!spare) mkdirSync(staged, { mode: 0o700 });
       // written in place: no one reads the private staging directory, which appears whole (the
-      // rename below) or not at all (a crash leaves it to sweep()); one file fewer a container
-      writeNew(join(staged, STATE_FILE), serialize(record));
+      // rename below) or not at all (a crash leaves it to sweep()); one file fewer a container.
+      // A spare's state.json is written over (no new inode: that is READY's, made off the event loop)
+      if (spare?.state) writeOver(join(staged, STATE_FILE), serialize(record));
+      else writeNew(join(staged, STATE_FILE), serialize(record));
+      for (const name of spare?.files ?? []) {
+        const text = files[name];
+        if (text === undefined) continue;
+        writeOver(join(staged, name), text);
+        written.push(name);
+      }
     } catch (e) {
+      written.length = 0;
       rmSync(staged, { recursive: true, force: true });
       throw fsFailure(e, `creating the state of container ${id}`);
     }
@@ -198,8 +209,6 @@ export class StateStore {
       rmSync(target, { recursive: true, force: true });
       throw callerIsGone(id);
     }
-    if (spare?.next) this.nextFile.set(id, spare.next);
-    else this.nextFile.delete(id);
     return record;
   }
 
@@ -210,19 +219,16 @@ export class StateStore {
   /** Keeps a removed container's directory (renamed away) as a spare; false: it was not kept. */
   private async keepSpare(trash: string): Promise<boolean> {
     if (!this.keepFiles || this.creates < 2 || this.spares.length >= MAX_SPARES) return false;
-    const names = await readdir(trash);
+    const names = readdirSync(trash);
     const keep = new Set(this.keepFiles);
     await Promise.all(names.filter((n) => n !== STATE_FILE && !keep.has(n)).map((n) => unlink(join(trash, n))));
     // emptied: nothing of the last container is read as the next one's before it writes its own
     // (a config it may hold secrets in, or whose poststop hooks a delete --force would run)
     await Promise.all(names.filter((n) => keep.has(n)).map((n) => truncate(join(trash, n))));
-    let next: string | undefined;
-    const owner = /^@(\d+\.\d+\.[0-9a-f]+)\.[a-z]+$/.exec(basename(trash))?.[1];
-    if (names.includes(STATE_FILE) && owner) {
-      next = `${STATE_FILE}@${owner}.tmp`;
-      await rename(join(trash, STATE_FILE), join(trash, next));
-    }
-    this.spares.push({ dir: trash, ...(next ? { next } : {}) });
+    // (its state.json stays: no one reads this private directory, and the next create writes
+    // over it before the directory is a container again)
+    const files = names.filter((n) => keep.has(n));
+    this.spares.push({ dir: trash, ...(names.includes(STATE_FILE) ? { state: true } : {}), ...(files.length ? { files } : {}) });
     if (this.spareTimer) this.spareTimer.refresh();
     else {
       this.spareTimer = setTimeout(() => {
@@ -282,7 +288,8 @@ export class StateStore {
 
   /**
    * A write of container id's state made ready ahead of time: its temporary file is created now,
-   * off the event loop (the new inode: the slow part on a journaled file system), and commit()
+   * off the event loop (the new inode: the slow part on a journaled file system; the one a
+   * container makes when its directory is a spare's), and commit()
    * writes it and renames it over state.json, atomically for readers as write() does. Not locked,
    * as write(). A container deleted meanwhile (its directory renamed away) is not written, even
    * when a new one took its id: the file is in the old directory. abandon() removes a write
@@ -291,13 +298,10 @@ export class StateStore {
   async prepareWrite(id: string): Promise<PreparedWrite> {
     checkContainerId(id);
     const dir = join(this.root, id);
-    // the temporary file a spare directory came with is written over (no new inode)
-    const reuse = this.nextFile.get(id);
-    this.nextFile.delete(id);
-    const tmp = join(dir, reuse ?? `${STATE_FILE}@${ownerToken()}.tmp`);
+    const tmp = join(dir, `${STATE_FILE}@${ownerToken()}.tmp`);
     let fd: number;
     try {
-      fd = await new Promise<number>((resolve, reject) => open(tmp, reuse ? StateStore.WRITE_OVER : 'wx', 0o600, (e, n) => (e ? reject(e) : resolve(n))));
+      fd = await new Promise<number>((resolve, reject) => open(tmp, 'wx', 0o600, (e, n) => (e ? reject(e) : resolve(n))));
     } catch (e) {
       const code = errno(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') throw doesNotExist(id);
@@ -418,11 +422,12 @@ export class StateStore {
     };
     const trash = held ? away() : await withLock(this.root, id, away, { ...this.lockOptions, flat: true });
     if (trash === undefined) return false;
-    this.nextFile.delete(id);
     try {
       // a directory, not a symlink planted as ROOT/ID (renamed away as it is): its target is
       // never listed, emptied or kept
-      if (!(await lstat(trash)).isDirectory()) await rm(trash, { force: true });
+      // (the reads here are synchronous: a stat and a listing of a few names cost less on Node's
+      // thread than a trip through the threadpool; what writes the disk stays off it)
+      if (!lstatSync(trash).isDirectory()) await rm(trash, { force: true });
       else if (!await this.keepSpare(trash).catch(() => false)) await removeTree(trash);
     } catch (e) {
       throw fsFailure(e, `removing ${trash}`);
@@ -466,7 +471,7 @@ export class StateStore {
  * not rm's eight. */
 async function removeTree(dir: string): Promise<void> {
   try {
-    const names = await readdir(dir);
+    const names = readdirSync(dir);
     await Promise.all(names.map((n) => unlink(join(dir, n))));
     await rmdir(dir);
   } catch {
@@ -565,6 +570,21 @@ function writeAtomic(dir: string, name: string, text: string): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Writes over a file that no one else can see yet (never through a link), without truncating it
+ * first: on a journaled file system a truncation to 0 frees its block and the write takes a new
+ * one (~50 us of CPU, and waits), a write over it and a trim to its length do not (~7 us). */
+function writeOver(path: string, text: string): void {
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+  try {
+    const data = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, off);
+    ftruncateSync(fd, data.length);
+  } finally {
+    closeSync(fd);
   }
 }
 

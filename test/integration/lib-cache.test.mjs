@@ -121,7 +121,7 @@ test('a foreground run\'s removal gives its lock back as a spare, taken by the n
   await waitUntil(() => entries().length === 0, { what: 'the spare to go (SPARE_IDLE_MS)', timeoutMs: 5500 });
 }));
 
-test('a removed container\'s directory is kept for the next container (its config.json and state.json written over: one new inode a container, not four), from a Runtime\'s second container on, and gone once idle', scoped(async (s) => {
+test('a removed container\'s directory is kept for the next container (its config.json and state.json written over: one new inode a container, not four, READY\'s), from a Runtime\'s second container on, and gone once idle', scoped(async (s) => {
   const rt = new Runtime({ root: s.root });
   const b = s.bundle().sh('cat /proc/self/status >/dev/null');
   const spares = () => readdirSync(s.root).filter((n) => n.startsWith('@') && n !== LOCKS_DIR);
@@ -137,21 +137,27 @@ test('a removed container\'s directory is kept for the next container (its confi
   const [spare] = spares();
   assert.ok(spare, 'the second container\'s directory is kept');
   const files = readdirSync(join(s.root, spare)).sort();
-  assert.deepEqual(files.map((f) => f.replace(/@.*$/, '@T')), ['config.json', 'state.json@T'], files.join(' '));
+  assert.deepEqual(files, ['config.json', 'state.json'], files.join(' '));
   const inodes = [spare, ...files.map((f) => join(spare, f))].map((p) => statSync(join(s.root, p)).ino);
   assert.equal(statSync(join(s.root, spare, 'config.json')).size, 0, 'nothing of the last container\'s config is kept');
-  // the third container is made in it: the directory and both files are the same inodes after it
+  // the third container is made in it: the directory and its config.json are the same inodes
+  // after it; its first state is written over the kept state.json, and READY's (a new file,
+  // renamed over it) is the container's one new inode
   const id = s.id();
+  let created;
   const r = await rt.run(id, { bundle: b.dir, stdio: 'ignore', beforeRemove: () => {
     assert.equal(statSync(join(s.root, id)).ino, inodes[0], 'the container\'s directory is the spare');
     assert.equal(JSON.parse(readFileSync(join(s.root, id, 'config.json'), 'utf8')).process.args[2], 'cat /proc/self/status >/dev/null');
-    assert.equal(rt.store.read(id).status, 'running', 'READY\'s state, written through the kept temporary file');
+    assert.equal(rt.store.read(id).status, 'running', 'READY\'s state');
+    created = rt.store.read(id).created;
   } });
   assert.equal(r.exitCode, 0);
   await waitUntil(() => !existsSync(join(s.root, id)) && spares().length === 1, { what: `the removal of ${id}` });
   const again = spares()[0];
   assert.equal(statSync(join(s.root, again)).ino, inodes[0]);
-  assert.deepEqual(readdirSync(join(s.root, again)).map((f) => statSync(join(s.root, again, f)).ino).sort(), inodes.slice(1).sort());
+  assert.deepEqual(readdirSync(join(s.root, again)).sort(), ['config.json', 'state.json']);
+  assert.equal(statSync(join(s.root, again, 'config.json')).ino, inodes[1]);
+  assert.equal(JSON.parse(readFileSync(join(s.root, again, 'state.json'), 'utf8')).created, created, 'the kept state.json is the last container\'s own');
   assert.deepEqual(rt.list(), []);
   // idle: gone
   await waitUntil(() => spares().length === 0, { what: 'the spare directory to go (SPARE_DIR_IDLE_MS)', timeoutMs: 5500 });

@@ -104,6 +104,32 @@ test('a frame split across chunks decodes to the same fields', () => {
   assert.equal(op.int(Tag.FLAGS), 0x20000);
 });
 
+test('strings are written as UTF-8 whatever they hold: ASCII or not, short or long, a non-ASCII character after ASCII ones', () => {
+  const long = 'x'.repeat(100);
+  const values = ['', 'a', '/sys/fs/cgroup', 'é', 'abcé', `${'a'.repeat(63)}é`, `${'a'.repeat(64)}é`, `${long}é`, long, 'ü/ß/€/😀', '\u007f\u0080', 'a\ud800b'];
+  const frame = encodeFrame(MessageType.PLAN, 1, values.map((value) => ({ tag: Tag.INIT_OP, value: [{ tag: Tag.PATH, value }, { tag: Tag.ID, value: 5 }] })));
+  const [decoded] = new FrameReader().push(frame);
+  const ops = Fields.decode(decoded.payload).lists(Tag.INIT_OP);
+  assert.equal(ops.length, values.length);
+  ops.forEach((op, i) => {
+    // what Buffer makes of the string (a lone surrogate as U+FFFD), field by field
+    assert.equal(op.str(Tag.PATH), Buffer.from(values[i], 'utf8').toString('utf8'), `value ${i}`);
+    assert.equal(op.int(Tag.ID), 5);
+  });
+  assert.equal(frame.length, 12 + values.reduce((n, v) => n + 6 + (6 + Buffer.byteLength(v, 'utf8')) + (6 + 8), 0));
+});
+
+test('an integer is written as the same 8 bytes as its BigInt, negative, past 32 bits or at the safe limits', () => {
+  for (const v of [0, 1, 255, 256, -1, -2, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), 2 ** 32 - 1, 2 ** 32, -(2 ** 32), 2 ** 40 + 3, -(2 ** 33) + 5, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+    assert.deepEqual(encodeFrame(MessageType.PLAN, 1, [{ tag: Tag.VALUE, value: v }]), encodeFrame(MessageType.PLAN, 1, [{ tag: Tag.VALUE, value: BigInt(v) }]), String(v));
+  }
+  // a tag and a length past one byte
+  const big = 'y'.repeat(70000);
+  const [frame] = new FrameReader().push(encodeFrame(MessageType.PLAN, 1, [{ tag: 0x1234, value: big }]));
+  assert.equal(frame.payload.readUInt16LE(0), 0x1234);
+  assert.equal(frame.payload.readUInt32LE(2), 70000);
+});
+
 test('an oversized or truncated field list is refused', () => {
   assert.throws(() => Fields.decode(Buffer.from([1, 0, 9, 0, 0, 0, 1])), /malformed/);
   const head = Buffer.alloc(12);
