@@ -212,6 +212,10 @@ interface Baseline {
 function baseline(): Baseline {
   const listeners = new Map<string | symbol, Function[]>();
   for (const name of process.eventNames()) listeners.set(name, process.listeners(name as 'exit'));
+  // the worker's own stdout and stderr are made now (node makes them when first used: a pipe's is
+  // a socket), so that one a command's path makes later is not taken for work the command left
+  void process.stdout;
+  void process.stderr;
   const streams = new Map(['stdin', 'stdout', 'stderr'].map((n) => [n, Object.getOwnPropertyDescriptor(process, n)]));
   return {
     env: { ...process.env }, cwd: process.cwd(), umask: process.umask(), argv: [...process.argv], streams, listeners,

@@ -244,6 +244,26 @@ async function wentThroughServer(s, env, hako) {
   return front;
 }
 
+test('a worker whose stderr is a pipe answers at once: a command that leaves nothing running is never taken for one that did (HAKO_SERVE_DEBUG says "the command left")', scoped(async (s) => {
+  // node makes a worker's own process.stderr when first used; on a pipe it is a socket, which a
+  // command's path made later was taken for work left running: the worker lingered 3 s, then ended
+  const sock = join(dir, 'debug.sock');
+  const p = spawn(NODE, [join(REPO, 'bin', 'start.cjs'), 'serve', '--socket', sock], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HAKO_SERVE_DEBUG: '1' } });
+  p.stderrText = '';
+  p.stderr.setEncoding('utf8').on('data', (d) => { p.stderrText += d; });
+  try {
+    await waitUntil(() => existsSync(sock), { what: 'hako serve to listen' });
+    const env = s.env({ HAKO_SOCKET: sock });
+    assert.ok(await wentThroughServer(s, env), 'the commands go through this server');
+    for (let i = 0; i < 4; i++) {
+      for (const args of [['list'], ['state', `nope-${i}`], ['list', '-q']]) runSync(join(REPO, 'bin', 'hako'), ['--root', s.root, ...args], { env });
+    }
+  } finally {
+    await stopServer(p);
+  }
+  assert.doesNotMatch(p.stderrText, /the command left/, p.stderrText);
+}));
+
 test('no server, a stale socket, a socket of another user, another build: bin/hako runs Node as before', scoped(async (s) => {
   assert.equal(await wentThroughServer(s, warm(s)), true, 'the server is used when it answers');
   assert.equal(await wentThroughServer(s, warm(s), join(REPO, 'bin', 'hako.sh')), true, "npm's command, bin/hako.sh, execs the front too");
