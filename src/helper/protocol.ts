@@ -39,7 +39,6 @@ export interface Field { tag: number; value: FieldValue }
 /** A decoded frame: fields keep raw bytes so the reader picks the type it expects. */
 export interface Frame { type: number; seq: number; payload: Buffer }
 
-/** Bytes a value takes on the wire (strings as UTF-8, integers 8, lists their fields). */
 /** Strings up to this length are measured and written in JS when they are ASCII (a plan has
  * hundreds of short ones: a call into Buffer's native code each cost more than the copy). */
 const SHORT = 64;
@@ -63,6 +62,7 @@ function writeString(buf: Buffer, s: string, at: number): number {
   return n;
 }
 
+/** Bytes a value takes on the wire (strings as UTF-8, integers 8, lists their fields). */
 function valueSize(value: FieldValue): number {
   if (typeof value === 'string') return stringSize(value);
   if (Buffer.isBuffer(value)) return value.length;
