@@ -21,6 +21,7 @@ import { HelperSession, type LateCommand, type SessionHandlers, type SessionResu
 import type { RuncStats } from '../cgroups/runc-stats.js';
 import { HakoProcess } from '../helper/handle.js';
 import { Zygote } from '../helper/zygote.js';
+import { planAhead } from '../helper/ahead.js';
 import { runHooks, runHooksWarn } from './hooks.js';
 import { signalNumber } from '../linux/signals.js';
 import { startTime } from '../linux/proc.js';
@@ -590,6 +591,10 @@ export class Runtime {
 
   /** Where this Runtime's helpers are forked from, unless zygote: false. */
   private readonly zygote?: Zygote;
+
+  /** The namespaces the last container's plan let its helper make ahead (planAhead): the next
+   * container's helper makes these as it starts. */
+  private ahead = 0;
 
   private readonly cgroupVersion?: 1 | 2;
 
@@ -1201,10 +1206,10 @@ export class Runtime {
     return out;
   }
 
-  private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers, killSignal?: number): Promise<SessionResult> {
+  private static runOn(helper: HelperSession, builder: PlanBuilder, handlers: SessionHandlers, killSignal?: number, ahead = false): Promise<SessionResult> {
     return helper.run({
       explain: false, nonDumpable: true, hostOps: builder.hostOps, nsOps: builder.nsOps, initOps: builder.initOps,
-      ...(killSignal !== undefined ? { killSignal } : {}),
+      ...(killSignal !== undefined ? { killSignal } : {}), ...(ahead ? { ahead } : {}),
     }, handlers);
   }
 
@@ -1237,13 +1242,16 @@ export class Runtime {
     const execed = mode === 'run-detached' || (mode === 'run' && spec.hooks?.poststart?.length) ? new Promise<'executed' | 'failed'>((r) => { onExec = r; }) : undefined;
     const killSignal = mode === 'run' ? killSignalOf(options.killSignal, false) : undefined;
     // the helper starts now, while the rest is set up (its start and its sealed re-exec overlap
-    // that work); it reads HOME's passwd in the rootfs first (only if the env has no HOME)
+    // that work); it reads HOME's passwd in the rootfs first (only if the env has no HOME). It
+    // makes the namespaces the last container's plan could have had made ahead meanwhile: this
+    // plan joins them if it has the same (planAhead), else they go unused
+    const ahead = this.ahead;
     const helper = HelperSession.start({
       stdio: (mode === 'run' ? stdioWithInput(options.stdio, options.input) : options.stdio) as CreateOptions['stdio'], preserveFds: options.preserveFds,
       forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
       capture, input: mode === 'run' ? options.input : undefined, signal: options.signal, timeoutMs: options.timeoutMs,
       label: `${mode === 'create' ? 'create' : 'run'}: container ${id}`, detach,
-      ...(this.zygote ? { spawner: this.zygote.spawner } : {}),
+      ...(this.zygote ? { spawner: this.zygote.spawner } : {}), ...(ahead ? { ahead } : {}),
     });
     attach?.(helper);
     // load -> check -> plan -> act: everything that can refuse this config (the planner, the
@@ -1391,6 +1399,8 @@ export class Runtime {
       else if (home !== undefined) setHome(builder, proc, home); // the one op HOME is in (the planner ran once)
       const cg = cgroup;
       // (the plan goes to the helper in this call, before the writes below: they are not on its way)
+      const aheadNow = planAhead(builder.nsOps);
+      this.ahead = aheadNow;
       const running = Runtime.runOn(helper, builder, {
         onIdmap: (p) => writeIdMapsAsync(p, idmaps),
         onSpawned: (p) => { pid = p; },
@@ -1444,7 +1454,7 @@ export class Runtime {
           // for the startContainer hooks (none: nothing in the init reads it after READY)
           return spec.hooks?.startContainer?.length ? JSON.stringify(this.hookState(state, 'created')) : undefined;
         },
-      }, killSignal);
+      }, killSignal, aheadNow !== 0 && aheadNow === ahead);
       // while the helper works: the config snapshot when create did not write it (never through
       // a symlink), and READY's state file (READY only writes and renames it), off the event
       // loop; READY waits for both (a failed write refuses the container)
