@@ -3,6 +3,7 @@
 import { closeSync, constants as fsc, openSync, readFileSync, renameSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyResources, joinPlanWith, onlyDevices, planResources, type ResourcePlan } from '../cgroups/apply.js';
 import type { CgroupSteps } from '../cgroups/manager.js';
@@ -595,6 +596,9 @@ export class Runtime {
   /** The namespaces the last container's plan let its helper make ahead (planAhead): the next
    * container's helper makes these as it starts. */
   private ahead = 0;
+
+  /** Launches (create, run) of this Runtime from their helper's start to READY (or failure). */
+  private launching = 0;
 
   private readonly cgroupVersion?: 1 | 2;
 
@@ -1244,8 +1248,13 @@ export class Runtime {
     // the helper starts now, while the rest is set up (its start and its sealed re-exec overlap
     // that work); it reads HOME's passwd in the rootfs first (only if the env has no HOME). It
     // makes the namespaces the last container's plan could have had made ahead meanwhile: this
-    // plan joins them if it has the same (planAhead), else they go unused
-    const ahead = this.ahead;
+    // plan joins them if it has the same (planAhead), else they go unused. Only while a core is
+    // free for that (fewer launches in flight than CPUs): under a full load they would be made no
+    // sooner, and the holder's fork is CPU the other containers want
+    const ahead = this.launching < availableParallelism() ? this.ahead : 0;
+    this.launching++;
+    let launched = true;
+    const landed = () => { if (launched) { launched = false; this.launching--; } };
     const helper = HelperSession.start({
       stdio: (mode === 'run' ? stdioWithInput(options.stdio, options.input) : options.stdio) as CreateOptions['stdio'], preserveFds: options.preserveFds,
       forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
@@ -1342,6 +1351,7 @@ export class Runtime {
       configText = JSON.stringify(spec);
       this.store.create(id, state, { [CONFIG_SNAPSHOT]: configText }, written);
     } catch (e) {
+      landed();
       helper.abandon();
       await net?.undo().catch(() => undefined);
       throw e;
@@ -1427,6 +1437,7 @@ export class Runtime {
           return JSON.stringify(s); // for the createContainer hooks
         },
         onReady: async () => {
+          landed(); // set up: what runs now is the container's
           await configWritten;
           const stateWrite = await (prepared as Promise<PreparedWrite>);
           state.pid = pid;
@@ -1511,6 +1522,7 @@ export class Runtime {
       }
       throw err;
     } finally {
+      landed();
       if (onExit) exitCleanups.delete(onExit);
     }
   }
