@@ -692,10 +692,13 @@ export class HelperSession {
           if (err.truncated()) result.stderrTruncated = true;
           resolve(result);
         };
-        // the result waits for the helper to be gone and for every captured stream to end (the
-        // exit can come before the last output is read); a process the command left behind that
-        // holds a pipe is waited for STREAM_GRACE_MS, then its pipe is closed
-        const helperGone = child.exitCode !== null || child.signalCode !== null
+        // the result waits for every captured stream to end (the exit can come before the last
+        // output is read), and for the helper to be gone unless its EXITED came: then H0 has
+        // reaped everything of the command's and only ends once the control socket is closed
+        // (here), which its exit need not be waited for (its reap and the zygote's word of it
+        // are ~0.5 ms of the result's time). A process the command left behind that holds a pipe
+        // is waited for STREAM_GRACE_MS, then its pipe is closed
+        const helperGone = child.exitCode !== null || child.signalCode !== null || exited
           ? Promise.resolve() : new Promise<void>((r) => { child.once('exit', () => r()); });
         if (result.detached) {
           void helperGone.then(done);
