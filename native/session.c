@@ -118,7 +118,8 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
         kill(pid, SIGKILL);
         fail_stage();
     }
-    _exit(0); /* closes sync[1]: H2 goes on */
+    close(sync[1]); /* H2 goes on now, not after this process's exit: H1 has said all it says */
+    _exit(0);
 }
 
 /* After EXITED: H0 keeps its end of the control socket until P closes its own (having read
