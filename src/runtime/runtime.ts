@@ -1252,9 +1252,6 @@ export class Runtime {
     // free for that (fewer launches in flight than CPUs): under a full load they would be made no
     // sooner, and the holder's fork is CPU the other containers want
     const ahead = this.launching < availableParallelism() ? this.ahead : 0;
-    this.launching++;
-    let launched = true;
-    const landed = () => { if (launched) { launched = false; this.launching--; } };
     const helper = HelperSession.start({
       stdio: (mode === 'run' ? stdioWithInput(options.stdio, options.input) : options.stdio) as CreateOptions['stdio'], preserveFds: options.preserveFds,
       forwardSignals: options.forwardSignals, setupTimeoutMs: setupTimeout(spec), ...(onExec ? { onExec } : {}), maxBuffer: options.maxBuffer,
@@ -1262,6 +1259,9 @@ export class Runtime {
       label: `${mode === 'create' ? 'create' : 'run'}: container ${id}`, detach,
       ...(this.zygote ? { spawner: this.zygote.spawner } : {}), ...(ahead ? { ahead } : {}),
     });
+    this.launching++;
+    let launched = true;
+    const landed = () => { if (launched) { launched = false; this.launching--; } };
     attach?.(helper);
     // load -> check -> plan -> act: everything that can refuse this config (the planner, the
     // resources) runs before anything exists; the state (the id's exclusive claim) comes after
