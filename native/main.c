@@ -76,9 +76,10 @@ int main(int argc, char **argv) {
         }
         return zygote_main();
     }
-    int sealed = 0, ctrl = 3, execfd = -1;
+    int sealed = 0, ctrl = 3, execfd = -1, ahead = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sealed") == 0) sealed = 1;
+        else if (strncmp(argv[i], "--ahead=", 8) == 0) ahead = atoi(argv[i] + 8);
         else if (strncmp(argv[i], "--exec-fd=", 10) == 0) execfd = atoi(argv[i] + 10);
         else ctrl = atoi(argv[i]);
     }
@@ -98,5 +99,5 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    return helper_session(ctrl, execfd);
+    return helper_session(ctrl, execfd, ahead);
 }

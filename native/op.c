@@ -100,4 +100,12 @@ int cloexec_fds_from(int first) {
 
 int slots[MAX_SLOTS] = { [0 ... MAX_SLOTS - 1] = -1 };
 
+int ahead_flags = 0, ahead_ns[AHEAD_NS] = { -1, -1, -1, -1 };
+
+void ahead_close(void) {
+    for (int i = 0; i < AHEAD_NS; i++)
+        if (ahead_ns[i] >= 0) close(ahead_ns[i]), ahead_ns[i] = -1;
+    ahead_flags = 0;
+}
+
 int exec_failure_code(int err) { return err == ENOENT || err == ENOTDIR ? 127 : 126; }

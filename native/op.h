@@ -47,6 +47,15 @@ extern int stage_death_signal;
  * close-on-exec, so their EOF tells the watcher the exec happened (docs/PROTOCOL.md). */
 extern int exec_fd, fifo_fd;
 
+/* Namespaces made ahead of the plan (session.c, --ahead): H1's UNSHARE joins these instead of
+ * making new ones when the plan says so (PLAN FLAGS bit 2). ahead_flags: the CLONE_NEW* flags
+ * they are (0: none); ahead_ns: their fds (-1: none). */
+#define AHEAD_NS 4
+extern int ahead_flags, ahead_ns[AHEAD_NS];
+
+/* Closes the namespaces made ahead (none left after). */
+void ahead_close(void);
+
 /* H2 failed before its exec: write "E" on exec_fd and fifo_fd. */
 void exec_failed(void);
 

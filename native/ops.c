@@ -298,8 +298,20 @@ static int run_one(struct op *op, const char **what) {
             return -1;
         }
         return close(fd);
-    case OP_UNSHARE:
-        return unshare((int)op->flags);
+    case OP_UNSHARE: {
+        /* the namespaces made ahead (all of them in this op's flags) are joined, the rest made */
+        int rest = (int)op->flags;
+        if (ahead_flags && (rest & ahead_flags) == ahead_flags) {
+            for (int i = 0; i < AHEAD_NS; i++)
+                if (ahead_ns[i] >= 0 && setns(ahead_ns[i], 0) < 0) {
+                    *what = "a namespace made ahead";
+                    return -1;
+                }
+            rest &= ~ahead_flags;
+        }
+        ahead_close();
+        return rest ? unshare(rest) : 0;
+    }
     case OP_IDMAP:
     case OP_NET_WAIT: {
         /* P writes this (new) user namespace's maps, or attaches this (new) network namespace

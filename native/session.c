@@ -22,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +86,7 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
         slots[CGROUP_SLOT] = -1;
     }
     if (run_ops(plan, T_NS_OP) < 0) fail_stage();
+    ahead_close(); /* not H2's: joined by UNSHARE, or of no use */
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) < 0) {
         report_error("pipe2", NULL, errno, NULL);
@@ -116,7 +118,8 @@ static _Noreturn void stage_ns(struct fields plan, int pid_fd, int kill_signal, 
         kill(pid, SIGKILL);
         fail_stage();
     }
-    _exit(0); /* closes sync[1]: H2 goes on */
+    close(sync[1]); /* H2 goes on now, not after this process's exit: H1 has said all it says */
+    _exit(0);
 }
 
 /* After EXITED: H0 keeps its end of the control socket until P closes its own (having read
@@ -298,10 +301,110 @@ static pid_t fork_into(int cgroup_fd) {
     return (pid_t)syscall(SYS_clone3, &args, sizeof args);
 }
 
+/* Namespaces made ahead (--ahead=FLAGS, docs/PROTOCOL.md "Namespaces made ahead"): at its start H0
+ * forks a holder that unshares FLAGS (network, mount, uts, ipc: nothing in them depends on the
+ * plan) while P builds the plan. At PLAN, H0 opens them (/proc/HOLDER/ns/...) for H1's UNSHARE to
+ * join, if the plan says so and nothing they copied from H0's own has changed since (the mount
+ * table, which /proc/self/mountinfo's poll tells; the host and domain names); the holder then
+ * goes, and is reaped. Anything that fails here only means none are used: UNSHARE makes them. */
+static struct {
+    int flags, ready, hold, mounts;
+    pid_t pid;
+    struct utsname uts;
+} ahead = { .ready = -1, .hold = -1, .mounts = -1 };
+
+/* fd moved out of the way (to 16 and up): the fds H0 makes for the plan are numbered as without */
+static int out_of_the_way(int fd) {
+    if (fd < 0) return -1;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 16);
+    close(fd);
+    return high;
+}
+
+static void ahead_start(int flags) {
+    int ready[2], hold[2];
+    if (uname(&ahead.uts) < 0) return;
+    /* opened before the holder copies the mount table: a change after it shows in its poll */
+    ahead.mounts = out_of_the_way(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+    if (ahead.mounts < 0) return;
+    if (pipe2(ready, O_CLOEXEC) < 0) return;
+    if (pipe2(hold, O_CLOEXEC) < 0) {
+        close(ready[0]), close(ready[1]);
+        return;
+    }
+    ready[0] = out_of_the_way(ready[0]);
+    hold[1] = out_of_the_way(hold[1]);
+    pid_t h0 = getpid(), pid = fork();
+    if (pid == 0) {
+        /* nothing of H0's but its two pipes, at 0 and 1 */
+        int err = 0;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != h0 || dup2(ready[1], 100) < 0 || dup2(hold[0], 0) < 0 ||
+            dup2(100, 1) < 0 || close_fds_from(2) < 0)
+            _exit(1);
+        if (unshare(flags) < 0) err = errno;
+        if (write(1, &err, sizeof err) != sizeof err) _exit(1);
+        char byte;
+        while (read(0, &byte, 1) < 0 && errno == EINTR) continue; /* H0 closes it: EOF */
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    if (pid < 0 || ready[0] < 0 || hold[1] < 0) {
+        if (ready[0] >= 0) close(ready[0]);
+        if (hold[1] >= 0) close(hold[1]);
+        if (pid > 0) kill(pid, SIGKILL), waitpid(pid, NULL, 0);
+        return;
+    }
+    ahead.flags = flags;
+    ahead.pid = pid;
+    ahead.ready = ready[0];
+    ahead.hold = hold[1];
+}
+
+/* The holder goes (killed if need be) and is reaped. */
+static void ahead_drop(void) {
+    if (ahead.hold >= 0) close(ahead.hold), ahead.hold = -1;
+    if (ahead.ready >= 0) close(ahead.ready), ahead.ready = -1;
+    if (ahead.mounts >= 0) close(ahead.mounts), ahead.mounts = -1;
+    if (ahead.pid > 0) {
+        kill(ahead.pid, SIGKILL); /* ends it at once if it was still making them */
+        while (waitpid(ahead.pid, NULL, 0) < 0 && errno == EINTR) continue;
+        ahead.pid = 0;
+    }
+}
+
+/* At PLAN: the namespaces made ahead into ahead_ns, when use (the plan's FLAGS bit 2) and they are
+ * still what H1 would make now; the holder goes either way. */
+static void ahead_take(int use) {
+    if (ahead.pid <= 0) return;
+    int err = -1;
+    ssize_t n;
+    while ((n = read(ahead.ready, &err, sizeof err)) < 0 && errno == EINTR) continue;
+    struct pollfd p = { ahead.mounts, POLLPRI, 0 };
+    struct utsname now;
+    int fresh = use && n == sizeof err && err == 0 && poll(&p, 1, 0) == 0 && uname(&now) == 0 &&
+                strcmp(now.nodename, ahead.uts.nodename) == 0 && strcmp(now.domainname, ahead.uts.domainname) == 0;
+    static const struct { int flag; const char *name; } kinds[AHEAD_NS] = {
+        { CLONE_NEWNET, "net" }, { CLONE_NEWIPC, "ipc" }, { CLONE_NEWUTS, "uts" }, { CLONE_NEWNS, "mnt" }
+    };
+    for (int i = 0, k = 0; fresh && i < AHEAD_NS; i++) {
+        if (!(ahead.flags & kinds[i].flag)) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)ahead.pid, kinds[i].name);
+        if ((ahead_ns[k++] = open(path, O_RDONLY | O_CLOEXEC)) < 0) fresh = 0;
+    }
+    if (fresh) ahead_flags = ahead.flags;
+    else ahead_close();
+    /* the holder ends at its pipe's EOF; H0 reaps it once H1 runs (ahead_drop), off the way */
+    close(ahead.hold), ahead.hold = -1;
+    close(ahead.ready), ahead.ready = -1;
+    close(ahead.mounts), ahead.mounts = -1;
+}
+
 static int run_plan(struct frame *f) {
     struct fields plan = { f->payload, f->payload + f->len }, c = plan;
     struct field fl;
-    int kill_signal = -1, r;
+    int kill_signal = -1, use_ahead = 0, r;
     while ((r = fields_next(&c, &fl)) == 1) {
         if ((fl.tag == T_EXPLAIN || fl.tag == T_KILL_SIGNAL || fl.tag == T_FLAGS) && fl.len != 8) {
             char message[96];
@@ -311,6 +414,7 @@ static int run_plan(struct frame *f) {
         }
         if (fl.tag == T_EXPLAIN) explain = field_int(&fl) != 0;
         if (fl.tag == T_KILL_SIGNAL) kill_signal = (int)field_int(&fl);
+        if (fl.tag == T_FLAGS && (field_int(&fl) & 2)) use_ahead = 1;
         /* non-dumpable until the exec: no container process can open /proc/PID/exe of the
          * helper or ptrace it while it is inside (CVE-2019-5736) */
         if (fl.tag == T_FLAGS && (field_int(&fl) & 1) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -336,7 +440,9 @@ static int run_plan(struct frame *f) {
         report_error(sfd < 0 ? "signalfd" : "pipe2", NULL, errno, NULL);
         return 1;
     }
+    ahead_take(use_ahead);
     if (run_ops(plan, T_HOST_OP) < 0) {
+        ahead_close();
         send_exited(1 << 8);
         return 1;
     }
@@ -356,6 +462,8 @@ static int run_plan(struct frame *f) {
     if (exec_fd >= 0) close(exec_fd), exec_fd = -1; /* H2's alone: its EOF is H2's exec */
     for (int i = 0; i < MAX_SLOTS; i++) /* H1 and H2 have their copies */
         if (slots[i] >= 0) close(slots[i]), slots[i] = -1;
+    ahead_close(); /* H1's */
+    ahead_drop();
     int status;
     while (waitpid(h1, &status, 0) < 0)
         if (errno != EINTR) {
@@ -534,7 +642,9 @@ int running_sealed(void) {
 
 /* H0's life once its fds are in place (stdio, the control socket ctrl, the exec socket execfd or
  * -1): after the exec of hako-helper, or in a child the zygote forked (zygote.c). */
-int helper_session(int ctrl, int execfd) {
+static int session_loop(void);
+
+int helper_session(int ctrl, int execfd, int ahead_want) {
     ctrl_fd = ctrl;
     exec_fd = execfd;
     if (ctrl_fd < 3 || fcntl(CTRL_FD, F_GETFD) < 0) {
@@ -553,6 +663,13 @@ int helper_session(int ctrl, int execfd) {
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (ahead_want) ahead_start(ahead_want);
+    int r = session_loop();
+    ahead_drop(); /* a PLAN took it already; else not of use */
+    return r;
+}
+
+static int session_loop(void) {
     /* READ_IN_ROOT requests may come first, each answered, on the socket the plan then comes on:
      * P starts the helper before it has built the plan (docs/PROTOCOL.md) */
     for (int answered = 0;; answered++) {

@@ -5,8 +5,9 @@
 #define HAKO_SESSION_H
 
 /* Serves one command: READ_IN_ROOT requests, then PLAN (or NSINFO, OOM_WATCH) on the control socket
- * ctrl; execfd is the exec socket or -1. Returns the helper's exit status. */
-int helper_session(int ctrl, int execfd);
+ * ctrl; execfd is the exec socket or -1; ahead the CLONE_NEW* flags of namespaces to make ahead
+ * of the plan (--ahead, 0: none). Returns the helper's exit status. */
+int helper_session(int ctrl, int execfd, int ahead);
 
 /* Re-executes this binary from a sealed memfd copy of itself; returns only on failure (-1). */
 int reexec_sealed(char **argv);

@@ -5,8 +5,9 @@
  * nothing: what each H0 gets is in the request. Single-threaded; it exits when Node hangs up.
  *
  * Node -> zygote, each a JSON string on its own line:
- *   "F ID KINDS EXEC"  fork an H0: KINDS is 3 letters for fds 0-2 (i: the zygote's own fd, which
- *                      is Node's; n: /dev/null; p: a socket), EXEC 1 for an exec socket at fd 4
+ *   "F ID KINDS EXEC AHEAD"  fork an H0: KINDS is 3 letters for fds 0-2 (i: the zygote's own fd,
+ *                      which is Node's; n: /dev/null; p: a socket), EXEC 1 for an exec socket at
+ *                      fd 4, AHEAD its --ahead (0: none)
  *   "K PID SIG"        send SIG to PID if it is still an H0 of ours (not yet reaped)
  * zygote -> Node:
  *   "P ID PID"         the H0 for ID runs; "E ID ERRNO": it could not be made
@@ -113,7 +114,7 @@ static int flush(void) {
 
 /* The forked H0: its fds in place as a spawn of hako-helper would have them, the signal state
  * a fresh process has, then the helper's own code. */
-static _Noreturn void become_helper(const char *kinds, const int *theirs, int want_exec) {
+static _Noreturn void become_helper(const char *kinds, const int *theirs, int want_exec, int ahead) {
     sigset_t none;
     sigemptyset(&none);
     if (signal(SIGPIPE, SIG_DFL) == SIG_ERR || signal(SIGINT, SIG_DFL) == SIG_ERR || signal(SIGQUIT, SIG_DFL) == SIG_ERR ||
@@ -125,15 +126,15 @@ static _Noreturn void become_helper(const char *kinds, const int *theirs, int wa
         if (from >= 0 && dup2(from, i) < 0) _exit(127);
     }
     if (dup2(theirs[3], 3) < 0 || (want_exec && dup2(theirs[4], 4) < 0)) _exit(127);
-    exit(helper_session(3, want_exec ? 4 : -1)); /* exit: H0's atexit (the terminal) runs */
+    exit(helper_session(3, want_exec ? 4 : -1, ahead)); /* exit: H0's atexit (the terminal) runs */
 }
 
 static int fork_request(const char *req) {
     unsigned long id;
     char kinds[4] = "";
-    int want_exec, used = 0;
-    if (sscanf(req, "F %lu %3[inp] %d%n", &id, kinds, &want_exec, &used) != 3 || strlen(kinds) != 3 ||
-        (want_exec != 0 && want_exec != 1) || req[used] != 0)
+    int want_exec, ahead, used = 0;
+    if (sscanf(req, "F %lu %3[inp] %d %d%n", &id, kinds, &want_exec, &ahead, &used) != 4 || strlen(kinds) != 3 ||
+        (want_exec != 0 && want_exec != 1) || ahead < 0 || req[used] != 0)
         return -1;
     int ours[5] = { -1, -1, -1, -1, -1 }, theirs[5] = { -1, -1, -1, -1, -1 };
     int err = 0;
@@ -145,7 +146,7 @@ static int fork_request(const char *req) {
     }
     pid_t pid = err ? -1 : fork();
     if (pid < 0 && !err) err = errno;
-    if (pid == 0) become_helper(kinds, theirs, want_exec);
+    if (pid == 0) become_helper(kinds, theirs, want_exec, ahead);
     for (int i = 0; i < 5; i++)
         if (theirs[i] >= 0) close(theirs[i]);
     /* the pid first, then the control socket: Node's requests to the helper wait for it */

@@ -121,6 +121,9 @@ export interface Plan {
   killSignal?: number;
   /** Make the helper non-dumpable (its /proc entries root's, no ptrace) until the exec. */
   nonDumpable?: boolean;
+  /** H1's UNSHARE joins the namespaces the helper made ahead (SessionOptions.ahead), if it still
+   * has them: set only when those are the flags planAhead() gives for this plan. */
+  ahead?: boolean;
   /** Ops H0 runs before it forks. */
   hostOps?: Field[][];
   /** Ops H1 runs (each a field list that starts with KIND). */
@@ -199,6 +202,9 @@ export interface SessionOptions {
   sealed?: boolean;
   /** Starts the helper instead of a spawn when it can (a Runtime's zygote). */
   spawner?: SessionSpawner;
+  /** CLONE_NEW* flags of namespaces the helper makes as soon as it starts, while the plan is
+   * built (--ahead; docs/PROTOCOL.md "Namespaces made ahead"): a plan with Plan.ahead joins them. */
+  ahead?: number;
   /** Collect piped stdout and stderr into the result (default true: the promise APIs). False
    * leaves the streams to the caller (the live handles), and the result has no stdout/stderr. */
   capture?: boolean;
@@ -285,7 +291,8 @@ function capture(stream: NodeJS.ReadableStream | null, max: number) {
 function planFields(plan: Plan): Field[] {
   const fields: Field[] = [{ tag: Tag.EXPLAIN, value: plan.explain ? 1 : 0 }];
   if (plan.killSignal !== undefined) fields.push({ tag: Tag.KILL_SIGNAL, value: plan.killSignal });
-  if (plan.nonDumpable) fields.push({ tag: Tag.FLAGS, value: 1 });
+  const flags = (plan.nonDumpable ? 1 : 0) | (plan.ahead ? 2 : 0);
+  if (flags) fields.push({ tag: Tag.FLAGS, value: flags });
   for (const op of plan.hostOps ?? []) fields.push({ tag: Tag.HOST_OP, value: op });
   for (const op of plan.nsOps) fields.push({ tag: Tag.NS_OP, value: op });
   for (const op of plan.initOps) fields.push({ tag: Tag.INIT_OP, value: op });
@@ -315,14 +322,16 @@ function failureOf(f: Fields): HelperFailure {
  * copy of itself, never from a file a container could write to (CVE-2019-5736): every launch that
  * runs a command does so; one-shot requests (NSINFO) exec nothing and need not.
  */
-function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false, watchExec = false, own?: SessionSpawner) {
+function spawnHelper(stdio: StdioOptions, env: NodeJS.ProcessEnv | undefined, preserveFds = 0, sealed = false, watchExec = false, own?: SessionSpawner, ahead = 0) {
   const base = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio].slice(0, 3);
   const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
   checkHelper();
   const ctrl = 3 + preserveFds;
   // the helper needs no environment of its own (the command's is in the EXEC op): a small one
   // makes the spawn cheaper
-  const args = [...(ctrl === 3 ? [] : [String(ctrl)]), ...(sealed ? ['--sealed'] : []), ...(watchExec ? [`--exec-fd=${ctrl + 1}`] : [])];
+  // (not through a process-wide spawner, a server's: its front keeps helpers of its own layout)
+  const args = [...(ctrl === 3 ? [] : [String(ctrl)]), ...(sealed ? ['--sealed'] : []), ...(watchExec ? [`--exec-fd=${ctrl + 1}`] : []),
+    ...(ahead && !spawner ? [`--ahead=${ahead}`] : [])];
   const file = currentHelper();
   const slots = own && !spawner ? base.map(slotOf) : [];
   const mine = own && !spawner && slots.every((s) => s !== undefined)
@@ -440,7 +449,7 @@ export class HelperSession {
   private unlistenAbort?: () => void;
 
   private constructor(private readonly options: SessionOptions, maxBuffer: number) {
-    const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, options.sealed !== false, !!options.onExec, options.spawner);
+    const spawned = spawnHelper(options.stdio ?? 'inherit', options.env, options.preserveFds, options.sealed !== false, !!options.onExec, options.spawner, options.ahead);
     this.child = spawned.child;
     this.control = spawned.control;
     if (spawned.exec && options.onExec) watchExec(spawned.exec, options.onExec);
@@ -683,10 +692,13 @@ export class HelperSession {
           if (err.truncated()) result.stderrTruncated = true;
           resolve(result);
         };
-        // the result waits for the helper to be gone and for every captured stream to end (the
-        // exit can come before the last output is read); a process the command left behind that
-        // holds a pipe is waited for STREAM_GRACE_MS, then its pipe is closed
-        const helperGone = child.exitCode !== null || child.signalCode !== null
+        // the result waits for every captured stream to end (the exit can come before the last
+        // output is read), and for the helper to be gone unless its EXITED came: then H0 has
+        // reaped everything of the command's and only ends once the control socket is closed
+        // (here), which its exit need not be waited for (its reap and the zygote's word of it
+        // are ~0.5 ms of the result's time). A process the command left behind that holds a pipe
+        // is waited for STREAM_GRACE_MS, then its pipe is closed
+        const helperGone = child.exitCode !== null || child.signalCode !== null || exited
           ? Promise.resolve() : new Promise<void>((r) => { child.once('exit', () => r()); });
         if (result.detached) {
           void helperGone.then(done);

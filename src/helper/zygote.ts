@@ -168,17 +168,18 @@ export class Zygote {
   }
 
   /** What the zygote takes: fds 0-2 inherited, ignored or piped, the control socket at 3 and the
-   * exec socket at 4, no preserved fds, no environment, this helper; else undefined (the caller
+   * exec socket at 4, --ahead, no preserved fds, no environment, this helper; else undefined (the caller
    * spawns the helper itself). */
   readonly spawner: SessionSpawner = (file, args, stdio, env, preserveFds) => {
     if ((this.proc && file !== this.file) || preserveFds !== 0 || Object.keys(env).length > 0) return undefined;
     const exec = args.includes('--exec-fd=4');
-    if (args.some((a) => a !== '--sealed' && a !== '--exec-fd=4') || stdio.length !== (exec ? 5 : 4)) return undefined;
+    const ahead = Number(args.find((a) => /^--ahead=[0-9]+$/.test(a))?.slice(8) ?? 0);
+    if (args.some((a) => a !== '--sealed' && a !== '--exec-fd=4' && !/^--ahead=[0-9]+$/.test(a)) || stdio.length !== (exec ? 5 : 4)) return undefined;
     if (!this.proc) this.own = [0, 1, 2].map((fd) => { try { fstatSync(fd); return true; } catch { return false; } });
     if (stdio.slice(0, 3).some((s, fd) => s === 'inherit' && !this.own[fd])) return undefined;
     const kinds = stdio.slice(0, 3).map((s) => (s === 'inherit' ? 'i' : s === 'ignore' ? 'n' : 'p')).join('');
     const id = this.nextId++;
-    const child = new ZygoteChild(this, id, `F ${id} ${kinds} ${exec ? 1 : 0}`, stdio.map((s) => s === 'pipe'));
+    const child = new ZygoteChild(this, id, `F ${id} ${kinds} ${exec ? 1 : 0} ${ahead}`, stdio.map((s) => s === 'pipe'));
     if (!this.proc) this.file = file;
     this.ask(child);
     return child;
