@@ -4,20 +4,22 @@
 // The helper must never be a writable host file while it runs a command in a container.
 //
 // hako runs here with HAKO_HELPER set to a root-owned copy of the helper in the test's temp dir:
-// an attack that works overwrites that copy only, never the real helper.
+// an attack that works overwrites that copy only, never the real helper. The copy is linked
+// dynamically (the attack is the image's libseccomp, loaded by the helper): where native/build.sh
+// made a static helper, which loads no library, the test builds a dynamic one from the same sources.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ok, REPO, runSync, scoped, show, sleeper, waitUntil } from './oci-util.mjs';
 
 const HELPER = join(REPO, 'native', 'hako-helper');
 const TRIES = 1000;
 
-/** The shared objects the helper loads (ldd): [path in the image, host file]. */
-function helperLibraries() {
-  const r = runSync('ldd', [HELPER]);
+/** The shared objects the helper at path loads (ldd): [path in the image, host file]. */
+function helperLibraries(path) {
+  const r = runSync('ldd', [path]);
   ok(r);
   const libs = [];
   for (const line of r.stdout.split('\n')) {
@@ -76,11 +78,19 @@ function hostileSetup(s) {
   const copyDir = s.path('helper');
   mkdirSync(copyDir, { mode: 0o755 });
   const copy = join(copyDir, 'hako-helper');
-  copyFileSync(HELPER, copy);
+  if (/statically linked|not a dynamic executable/.test(runSync('ldd', [HELPER]).stdout)) {
+    const src = s.path('helper-src');
+    mkdirSync(src);
+    for (const f of readdirSync(join(REPO, 'native'))) if (/\.(c|h|sh)$/.test(f)) copyFileSync(join(REPO, 'native', f), join(src, f));
+    ok(runSync('sh', [join(src, 'build.sh')], { env: { ...process.env, HAKO_STATIC: '0' } }));
+    copyFileSync(join(src, 'hako-helper'), copy);
+  } else {
+    copyFileSync(HELPER, copy);
+  }
   chmodSync(copy, 0o755);
   const digest = () => createHash('sha256').update(readFileSync(copy)).digest('hex');
   const b = s.bundle();
-  for (const { name, path } of helperLibraries()) {
+  for (const { name, path } of helperLibraries(copy)) {
     if (name.startsWith('libseccomp')) continue;
     // at the path ldd found, and in /lib (where the loader looks without a cache)
     for (const dest of [path, `/lib/${name.split('/').pop()}`]) {
@@ -90,7 +100,7 @@ function hostileSetup(s) {
   }
   const src = s.path('evil.c');
   writeFileSync(src, EVIL_C);
-  const seccompDest = helperLibraries().find((l) => l.name.startsWith('libseccomp'));
+  const seccompDest = helperLibraries(copy).find((l) => l.name.startsWith('libseccomp'));
   assert.ok(seccompDest, 'the helper links libseccomp dynamically');
   for (const dest of [seccompDest.path, '/lib/libseccomp.so.2']) {
     mkdirSync(join(b.rootfs, dirname(dest)), { recursive: true });
