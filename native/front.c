@@ -465,7 +465,30 @@ static int from_server(struct frame *f, int *status, int *signo) {
     }
 }
 
+/* Reads what channel ch holds (flags: MSG_DONTWAIT not to wait) and sends it on as DATA, or EOF
+ * once the helper's end is closed. Returns recv's result. */
+static ssize_t relay(struct channel *ch, int flags) {
+    unsigned char buf[65536];
+    ssize_t r = recv(ch->fd, buf, sizeof buf, flags);
+    if (r > 0) {
+        _cleanup_out_ struct out o;
+        out_begin(&o);
+        out_int(&o, T_ID, ch->id);
+        out_bytes(&o, T_DATA, buf, (size_t)r);
+        out_send(server, &o, F_DATA, 0);
+    } else if (r == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        send_ints(F_EOF, T_ID, ch->id, 0, 0);
+        ch->reading = 0;
+        channel_done(ch);
+    }
+    return r;
+}
+
 static void reap(void) {
+    /* what the helpers wrote before they ended goes first: a CHILD_EXIT ahead of a helper's last
+     * answer would fail the request that waits for it */
+    for (int i = 0; i < MAX_CHANNELS; i++)
+        while (channels[i].fd >= 0 && channels[i].reading && relay(&channels[i], MSG_DONTWAIT) > 0) continue;
     for (;;) {
         int st;
         pid_t pid = waitpid(-1, &st, WNOHANG);
@@ -534,20 +557,7 @@ int front_main(int argc, char **argv) {
         for (int j = 2; j < n; j++) {
             if (!fds[j].revents) continue;
             struct channel *ch = &channels[map[j - 2]];
-            unsigned char buf[65536];
-            ssize_t r = read(ch->fd, buf, sizeof buf);
-            if (r < 0 && errno == EINTR) continue;
-            if (r > 0) {
-                _cleanup_out_ struct out o;
-                out_begin(&o);
-                out_int(&o, T_ID, ch->id);
-                out_bytes(&o, T_DATA, buf, (size_t)r);
-                out_send(server, &o, F_DATA, 0);
-            } else {
-                send_ints(F_EOF, T_ID, ch->id, 0, 0);
-                ch->reading = 0;
-                channel_done(ch);
-            }
+            if (ch->fd >= 0 && ch->reading) relay(ch, MSG_DONTWAIT); /* (reap may have read it all) */
         }
         if (fds[0].revents) {
             struct frame f;
