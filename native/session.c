@@ -377,13 +377,16 @@ static void ahead_drop(void) {
  * still what H1 would make now; the holder goes either way. */
 static void ahead_take(int use) {
     if (ahead.pid <= 0) return;
-    int err = -1;
-    ssize_t n;
-    while ((n = read(ahead.ready, &err, sizeof err)) < 0 && errno == EINTR) continue;
-    struct pollfd p = { ahead.mounts, POLLPRI, 0 };
-    struct utsname now;
-    int fresh = use && n == sizeof err && err == 0 && poll(&p, 1, 0) == 0 && uname(&now) == 0 &&
+    int fresh = 0;
+    if (use) { /* (else the holder is not waited for: it goes, unused) */
+        int err = -1;
+        ssize_t n;
+        while ((n = read(ahead.ready, &err, sizeof err)) < 0 && errno == EINTR) continue;
+        struct pollfd p = { ahead.mounts, POLLPRI, 0 };
+        struct utsname now;
+        fresh = n == sizeof err && err == 0 && poll(&p, 1, 0) == 0 && uname(&now) == 0 &&
                 strcmp(now.nodename, ahead.uts.nodename) == 0 && strcmp(now.domainname, ahead.uts.domainname) == 0;
+    }
     static const struct { int flag; const char *name; } kinds[AHEAD_NS] = {
         { CLONE_NEWNET, "net" }, { CLONE_NEWIPC, "ipc" }, { CLONE_NEWUTS, "uts" }, { CLONE_NEWNS, "mnt" }
     };

@@ -173,8 +173,13 @@ export class Zygote {
   readonly spawner: SessionSpawner = (file, args, stdio, env, preserveFds) => {
     if ((this.proc && file !== this.file) || preserveFds !== 0 || Object.keys(env).length > 0) return undefined;
     const exec = args.includes('--exec-fd=4');
-    const ahead = Number(args.find((a) => /^--ahead=[0-9]+$/.test(a))?.slice(8) ?? 0);
-    if (args.some((a) => a !== '--sealed' && a !== '--exec-fd=4' && !/^--ahead=[0-9]+$/.test(a)) || stdio.length !== (exec ? 5 : 4)) return undefined;
+    let ahead = 0;
+    for (const a of args) {
+      const flags = /^--ahead=([0-9]+)$/.exec(a)?.[1];
+      if (flags !== undefined) ahead = Number(flags);
+      else if (a !== '--sealed' && a !== '--exec-fd=4') return undefined;
+    }
+    if (stdio.length !== (exec ? 5 : 4)) return undefined;
     if (!this.proc) this.own = [0, 1, 2].map((fd) => { try { fstatSync(fd); return true; } catch { return false; } });
     if (stdio.slice(0, 3).some((s, fd) => s === 'inherit' && !this.own[fd])) return undefined;
     const kinds = stdio.slice(0, 3).map((s) => (s === 'inherit' ? 'i' : s === 'ignore' ? 'n' : 'p')).join('');
