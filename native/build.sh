@@ -29,7 +29,7 @@ if [ "${HAKO_STATIC:-1}" != 0 ] && printf '#include <seccomp.h>\nint main(void) 
   static=-static-pie
 fi
 # shellcheck disable=SC2086
-$CC -std=c11 -O2 -Wall -Wextra $werror -D_FORTIFY_SOURCE=2 ${CFLAGS:-} $static -o hako-helper.tmp main.c session.c op.c ops.c proto.c fsops.c copyup.c procops.c seccomp.c console.c bpf.c oomwatch.c front.c zygote.c -lseccomp
+$CC -std=c11 -O2 -Wall -Wextra $werror -D_FORTIFY_SOURCE=2 ${CFLAGS:-} $static -o hako-helper.tmp main.c session.c op.c ops.c proto.c fsops.c copyup.c procops.c seccomp.c console.c bpf.c oomwatch.c front.c zygote.c sealed.c -lseccomp
 # 0755 whatever the umask: hako refuses to run a helper that group or others can write
 chmod 755 hako-helper.tmp
 mv hako-helper.tmp hako-helper

@@ -9,7 +9,7 @@
  * ARGS...`, as a CLI written in Node would start. The front decides nothing: the server does. */
 #define _GNU_SOURCE
 #include "proto.h"
-#include "session.h"
+#include "sealed.h"
 
 #include <errno.h>
 #include <fcntl.h>

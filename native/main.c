@@ -2,6 +2,7 @@
  * front it runs (--front, front.c), the resident zygote of a Runtime (--zygote, zygote.c), or a helper
  * hako spawned for one command (session.c). */
 #define _GNU_SOURCE
+#include "sealed.h"
 #include "session.h"
 #include "ops.h"
 #include "proto.h"
@@ -95,7 +96,7 @@ int main(int argc, char **argv) {
             return 2;
         }
         if (reexec_sealed(argv) < 0) {
-            report_error("memfd", "/proc/self/exe", errno, "cannot run from a sealed copy");
+            report_error("execveat", "/proc/self/exe", errno, "cannot run from a sealed copy");
             return 2;
         }
     }

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <termios.h>
 #include <time.h>
 #include <sys/prctl.h>
@@ -611,36 +609,6 @@ static int read_in_root(struct frame *f) {
     r = data && !err ? out_send_tail(CTRL_FD, &o, MSG_READ_RESULT, f->seq, T_DATA, data, got)
                      : out_send(CTRL_FD, &o, MSG_READ_RESULT, f->seq);
     return r < 0 ? 1 : 0;
-}
-
-/* --sealed: run from a sealed in-memory copy of this binary, so that no process in a container
- * can write to the helper through /proc/PID/exe (CVE-2019-5736). Returns only on failure. */
-#define MFD_EXEC_FLAG 0x0010U
-int reexec_sealed(char **argv) {
-    _cleanup_fd_ int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    if (src < 0) return -1;
-    /* MFD_EXEC (Linux 6.3) says so where vm.memfd_noexec would otherwise refuse to exec it */
-    _cleanup_fd_ int mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC_FLAG);
-    if (mem < 0 && errno == EINVAL) mem = memfd_create("hako-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (mem < 0) return -1;
-    struct stat st;
-    if (fstat(src, &st) < 0) return -1;
-    for (off_t done = 0; done < st.st_size;) {
-        ssize_t n = sendfile(mem, src, NULL, (size_t)(st.st_size - done));
-        if (n <= 0) return n == 0 ? (errno = EIO, -1) : -1;
-        done += n;
-    }
-    if (fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) return -1;
-    fexecve(mem, argv, environ);
-    return -1;
-}
-
-int running_sealed(void) {
-    char link[64];
-    ssize_t n = readlink("/proc/self/exe", link, sizeof link - 1);
-    if (n < 0) return 0;
-    link[n] = 0;
-    return strncmp(link, "/memfd:hako-helper", 18) == 0;
 }
 
 /* H0's life once its fds are in place (stdio, the control socket ctrl, the exec socket execfd or

@@ -1,6 +1,5 @@
-/* The helper's session (session.c): H0's life once its fds are in place, and running from a sealed
- * copy of the binary (CVE-2019-5736). Used by main.c (the helper spawned by hako) and zygote.c (an
- * H0 the zygote forked). */
+/* The helper's session (session.c): H0's life once its fds are in place. Used by main.c (the helper
+ * spawned by hako) and zygote.c (an H0 the zygote forked). */
 #ifndef HAKO_SESSION_H
 #define HAKO_SESSION_H
 
@@ -8,11 +7,5 @@
  * ctrl; execfd is the exec socket or -1; ahead the CLONE_NEW* flags of namespaces to make ahead
  * of the plan (--ahead, 0: none). Returns the helper's exit status. */
 int helper_session(int ctrl, int execfd, int ahead);
-
-/* Re-executes this binary from a sealed memfd copy of itself; returns only on failure (-1). */
-int reexec_sealed(char **argv);
-
-/* This process runs from that sealed copy. */
-int running_sealed(void);
 
 #endif
