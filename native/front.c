@@ -510,6 +510,14 @@ int front_main(int argc, char **argv) {
     _cleanup_free_ char *path = socket_path(argc, argv);
     _cleanup_free_ char *identity = path ? bundle_identity(argv[2]) : NULL;
     if (!identity || (server = connect_server(path)) < 0) front_fall_back(argv);
+    /* the commands whose first helper has the spare's layout (src/cli: unshare, nsenter, and the
+     * runtime's verbs that start a process): its fork and exec overlap the server's work, from as
+     * early as a server is known to answer */
+    const char *root = NULL;
+    int word = command_word(argc, argv, &root);
+    static const char *const spawners[] = { "unshare", "nsenter", "run", "create", "exec" };
+    for (size_t i = 0; word < argc && i < sizeof spawners / sizeof spawners[0]; i++)
+        if (strcmp(argv[word], spawners[i]) == 0) spare_start();
     signal(SIGPIPE, SIG_IGN); /* as Node: a closed stdout is an error, not a death */
     sigset_t mask;
     sigemptyset(&mask);
@@ -518,18 +526,12 @@ int front_main(int argc, char **argv) {
     int sfd = -1, low = -1;
     if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (low = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (sfd = fcntl(low, F_DUPFD_CLOEXEC, HIGH_FD)) < 0 || close(low) < 0 || send_hello(argc, argv, identity) < 0) {
+        spare_drop();
         close(server);
         sigprocmask(SIG_UNBLOCK, &mask, NULL);
         front_fall_back(argv);
     }
     for (int i = 0; i < MAX_CHANNELS; i++) channels[i].fd = -1;
-    /* the commands whose first helper has the spare's layout (src/cli: unshare, nsenter, and the
-     * runtime's verbs that start a process): its fork and exec overlap the server's work */
-    const char *root = NULL;
-    int word = command_word(argc, argv, &root);
-    static const char *const spawners[] = { "unshare", "nsenter", "run", "create", "exec" };
-    for (size_t i = 0; word < argc && i < sizeof spawners / sizeof spawners[0]; i++)
-        if (strcmp(argv[word], spawners[i]) == 0) spare_start();
     int first = 1;
     for (;;) {
         struct pollfd fds[2 + MAX_CHANNELS];
