@@ -8,16 +8,19 @@
  * server, a socket of another user, another build, other namespaces) it execs `node START_CJS
  * ARGS...`, as a CLI written in Node would start. The front decides nothing: the server does. */
 #define _GNU_SOURCE
+#include "op.h"
 #include "proto.h"
 #include "sealed.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,9 +33,9 @@ extern char **environ;
 /* The front's messages (docs/SERVER.md); the TypeScript side is src/helper/remote.ts. */
 enum {
     F_HELLO = 64, F_REFUSE = 65, F_OUT = 66, F_SPAWN = 67, F_SPAWNED = 68, F_DATA = 69, F_EOF = 70,
-    F_KILL = 71, F_CHILD_EXIT = 72, F_SIGNAL = 73, F_EXIT = 74, F_STDIN = 75,
+    F_KILL = 71, F_CHILD_EXIT = 72, F_SIGNAL = 73, F_EXIT = 74, F_STDIN = 75, F_AHEAD = 76,
 };
-#define FRONT_PROTOCOL 1
+#define FRONT_PROTOCOL 2
 #define MAX_CHANNELS 64
 #define MAX_CHILDREN 16
 #define HIGH_FD 100 /* the front's own fds: above the caller's preserved fds */
@@ -53,6 +56,14 @@ static int server = -1;
  * saves the time of the fork and exec: the helper, the same program with the same arguments and
  * fds, waits for its plan either way. */
 static struct { pid_t pid; int ctrl, failed; char *path; } spare = { 0, -1, -1, NULL };
+
+/* Namespaces made ahead for the spare (docs/SERVER.md): at the server's AHEAD, the holder, a fork of
+ * the front (it executes nothing, and is in no namespace of the command's but these), unshares
+ * them while the server works out the command. When the spare is taken, the front waits until
+ * they are made and names the holder to the spare (the helper's AHEAD message); its H0 opens them
+ * for the command, or not, and kills the holder; the front reaps it, or kills it at its exit. */
+static struct { pid_t pid; int ready, hold, flags; } holder = { 0, -1, -1, 0 };
+#define AHEAD_KINDS (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS)
 
 _Noreturn void front_fall_back(char **argv) {
     /* argv[0] is "--front"'s program, argv[1] "--front", argv[2] start.cjs: node start.cjs ARGS */
@@ -291,8 +302,68 @@ undo:
     free(path);
 }
 
+static void holder_start(int flags) {
+    if (holder.pid > 0 || spare.pid <= 0 || flags <= 0 || (flags & ~AHEAD_KINDS)) return;
+    int ready[2], hold[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) return;
+    if (pipe2(hold, O_CLOEXEC) < 0) {
+        close(ready[0]), close(ready[1]);
+        return;
+    }
+    pid_t front = getpid(), pid = fork();
+    if (pid == 0) {
+        /* nothing of the front's but its two pipes, at 0 and 1 */
+        int err = 0;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != front || dup2(ready[1], HIGH_FD - 1) < 0 ||
+            dup2(hold[0], 0) < 0 || dup2(HIGH_FD - 1, 1) < 0 || close_fds_from(2) < 0)
+            _exit(1);
+        if (unshare(flags) < 0) err = errno;
+        if (write(1, &err, sizeof err) != sizeof err) _exit(1);
+        char byte;
+        while (read(0, &byte, 1) < 0 && errno == EINTR) continue; /* the front closes it: EOF */
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    if (pid < 0) {
+        close(ready[0]), close(hold[1]);
+        return;
+    }
+    holder.pid = pid;
+    holder.ready = ready[0];
+    holder.hold = hold[1];
+    holder.flags = flags;
+}
+
+/* The holder goes (killed if need be) and is reaped. */
+static void holder_drop(void) {
+    if (holder.ready >= 0) close(holder.ready), holder.ready = -1;
+    if (holder.hold >= 0) close(holder.hold), holder.hold = -1;
+    if (holder.pid > 0) {
+        kill(holder.pid, SIGKILL);
+        while (waitpid(holder.pid, NULL, 0) < 0 && errno == EINTR) continue;
+        holder.pid = 0;
+    }
+}
+
+/* The spare is taken, with its control socket ctrl: once the holder has made them, the spare is
+ * told where its namespaces are, before anything of the server's reaches it. */
+static void holder_offer(int ctrl) {
+    if (holder.pid <= 0 || holder.ready < 0) return;
+    int err = -1;
+    ssize_t n;
+    while ((n = read(holder.ready, &err, sizeof err)) < 0 && errno == EINTR) continue;
+    close(holder.ready), holder.ready = -1;
+    _cleanup_out_ struct out o;
+    out_begin(&o);
+    out_int(&o, T_FLAGS, holder.flags);
+    out_int(&o, T_PID, holder.pid);
+    if (n != sizeof err || err != 0 || out_send(ctrl, &o, MSG_AHEAD, 0) < 0) holder_drop();
+}
+
 /* The spare unused: killed and reaped (also when SIGCHLD's reap() saw it end first: pid 0). */
 static void spare_drop(void) {
+    if (spare.pid > 0) holder_drop(); /* made for it */
     if (spare.pid > 0) {
         kill(spare.pid, SIGKILL);
         while (waitpid(spare.pid, NULL, 0) < 0 && errno == EINTR) continue;
@@ -324,6 +395,7 @@ static int spare_take(int id, int k, const char *path, char **args, int nargs, i
     }
     children[k] = (struct child){ id, spare.pid };
     channels[free_slot] = (struct channel){ slots[3], spare.ctrl, 1, 1 };
+    holder_offer(spare.ctrl);
     spare.pid = 0;
     spare.ctrl = -1;
     spare_drop();
@@ -407,7 +479,7 @@ static void spawn_child(struct fields c) {
 static int from_server(struct frame *f, int *status, int *signo) {
     struct fields c = { f->payload, f->payload + f->len };
     struct field fl;
-    int id = 0, sig = 0;
+    int id = 0, sig = 0, flags = 0;
     const struct field *data = NULL;
     struct field d;
     if (f->type == F_SPAWN) {
@@ -420,6 +492,7 @@ static int from_server(struct frame *f, int *status, int *signo) {
         else if (fl.tag == T_SIGNAL) sig = (int)field_int(&fl);
         else if (fl.tag == T_STATUS) *status = (int)field_int(&fl);
         else if (fl.tag == T_DATA) d = fl, data = &d;
+        else if (fl.tag == T_FLAGS) flags = (int)field_int(&fl);
     }
     switch (f->type) {
     case F_OUT:
@@ -446,6 +519,9 @@ static int from_server(struct frame *f, int *status, int *signo) {
     case F_EXIT:
         *signo = sig;
         return 0;
+    case F_AHEAD: /* namespaces the spare may have made ahead: the holder makes them */
+        holder_start(flags);
+        return 1;
     case F_STDIN: /* all of fd 0, as channel 0 (update --resources -) */
         for (;;) {
             unsigned char buf[65536];
@@ -494,6 +570,10 @@ static void reap(void) {
         pid_t pid = waitpid(-1, &st, WNOHANG);
         if (pid <= 0) return;
         if (pid == spare.pid) spare.pid = 0; /* ended before its SPAWN (a signal): never used */
+        if (pid == holder.pid) { /* killed by the H0 it was offered to (or died) */
+            holder.pid = 0;
+            holder_drop();
+        }
         for (int i = 0; i < MAX_CHILDREN; i++)
             if (children[i].pid == pid) {
                 send_ints(F_CHILD_EXIT, T_ID, children[i].id, T_STATUS, st);
@@ -579,6 +659,7 @@ int front_main(int argc, char **argv) {
             if (r < 0) break;
             if (r == 0) {
                 spare_drop();
+                holder_drop();
                 if (signo > 0) { /* the command died of a signal, as Node would */
                     signal(signo, SIG_DFL);
                     sigset_t one;
@@ -592,6 +673,7 @@ int front_main(int argc, char **argv) {
         }
     }
     spare_drop();
+    holder_drop();
     fputs("hako: the server (hako serve) ended the connection before the command's exit status\n", stderr);
     return 1;
 }

@@ -299,14 +299,24 @@ static int run_one(struct op *op, const char **what) {
         }
         return close(fd);
     case OP_UNSHARE: {
-        /* the namespaces made ahead (all of them in this op's flags) are joined, the rest made */
+        /* the namespaces made ahead (all of them in this op's flags) are joined, the rest made.
+         * Joining a mount namespace moves the working directory and root to its root, where
+         * unshare keeps them: the directory is entered again by its path (the same mount table),
+         * and a root other than / (chroot) leaves them unused */
         int rest = (int)op->flags;
-        if (ahead_flags && (rest & ahead_flags) == ahead_flags) {
+        char cwd[PATH_MAX], root[2];
+        int mnt = (ahead_flags & CLONE_NEWNS) != 0;
+        if (ahead_flags && (rest & ahead_flags) == ahead_flags &&
+            (!mnt || (getcwd(cwd, sizeof cwd) && cwd[0] == '/' && readlink("/proc/self/root", root, sizeof root) == 1 && root[0] == '/'))) {
             for (int i = 0; i < AHEAD_NS; i++)
                 if (ahead_ns[i] >= 0 && setns(ahead_ns[i], 0) < 0) {
                     *what = "a namespace made ahead";
                     return -1;
                 }
+            if (mnt && chdir(cwd) < 0) {
+                *what = "the working directory, in a mount namespace made ahead";
+                return -1;
+            }
             rest &= ~ahead_flags;
         }
         ahead_close();

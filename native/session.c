@@ -308,8 +308,11 @@ static pid_t fork_into(int cgroup_fd) {
 static struct {
     int flags, ready, hold, mounts;
     pid_t pid;
+    int theirs; /* a holder bin/hako's front made for its spare (AHEAD): not H0's child */
     struct utsname uts;
 } ahead = { .ready = -1, .hold = -1, .mounts = -1 };
+
+#define AHEAD_KINDS (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS)
 
 /* fd moved out of the way (to 16 and up): the fds H0 makes for the plan are numbered as without */
 static int out_of_the_way(int fd) {
@@ -321,6 +324,7 @@ static int out_of_the_way(int fd) {
 
 static void ahead_start(int flags) {
     int ready[2], hold[2];
+    if (ahead.pid > 0) return;
     if (uname(&ahead.uts) < 0) return;
     /* opened before the holder copies the mount table: a change after it shows in its poll */
     ahead.mounts = out_of_the_way(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
@@ -359,15 +363,41 @@ static void ahead_start(int flags) {
     ahead.hold = hold[1];
 }
 
-/* The holder goes (killed if need be) and is reaped. */
+/* AHEAD (docs/SERVER.md "Namespaces made ahead for the spare"): bin/hako's front made FLAGS in
+ * its holder PID, H0's sibling, after the command began, and is done making them; they are used
+ * as H0's own holder's would be, without its checks (nothing was copied before the command). */
+static int ahead_theirs(const struct frame *f) {
+    struct fields c = { f->payload, f->payload + f->len };
+    struct field fl;
+    int64_t flags = 0, pid = 0;
+    int r;
+    while ((r = fields_next(&c, &fl)) == 1) {
+        if ((fl.tag == T_FLAGS || fl.tag == T_PID) && fl.len != 8) r = -1;
+        if (r < 0) break;
+        if (fl.tag == T_FLAGS) flags = field_int(&fl);
+        if (fl.tag == T_PID) pid = field_int(&fl);
+    }
+    if (r < 0 || flags <= 0 || (flags & ~(int64_t)AHEAD_KINDS) || pid <= 0 || pid > INT32_MAX) {
+        report_error("decode", NULL, EPROTO, "malformed AHEAD");
+        return -1;
+    }
+    if (ahead.pid > 0) return 0; /* has its own: the front's is killed at its exit */
+    ahead.flags = (int)flags;
+    ahead.pid = (pid_t)pid;
+    ahead.theirs = 1;
+    return 0;
+}
+
+/* The holder goes (killed if need be) and is reaped (the front reaps its own). */
 static void ahead_drop(void) {
     if (ahead.hold >= 0) close(ahead.hold), ahead.hold = -1;
     if (ahead.ready >= 0) close(ahead.ready), ahead.ready = -1;
     if (ahead.mounts >= 0) close(ahead.mounts), ahead.mounts = -1;
     if (ahead.pid > 0) {
         kill(ahead.pid, SIGKILL); /* ends it at once if it was still making them */
-        while (waitpid(ahead.pid, NULL, 0) < 0 && errno == EINTR) continue;
+        while (!ahead.theirs && waitpid(ahead.pid, NULL, 0) < 0 && errno == EINTR) continue;
         ahead.pid = 0;
+        ahead.theirs = 0;
     }
 }
 
@@ -375,8 +405,8 @@ static void ahead_drop(void) {
  * still what H1 would make now; the holder goes either way. */
 static void ahead_take(int use) {
     if (ahead.pid <= 0) return;
-    int fresh = 0;
-    if (use) { /* (else the holder is not waited for: it goes, unused) */
+    int fresh = use && ahead.theirs;
+    if (use && !ahead.theirs) { /* (else the holder is not waited for: it goes, unused) */
         int err = -1;
         ssize_t n;
         while ((n = read(ahead.ready, &err, sizeof err)) < 0 && errno == EINTR) continue;
@@ -396,6 +426,10 @@ static void ahead_take(int use) {
     }
     if (fresh) ahead_flags = ahead.flags;
     else ahead_close();
+    if (ahead.theirs) { /* opened, or of no use: it goes now */
+        ahead_drop();
+        return;
+    }
     /* the holder ends at its pipe's EOF; H0 reaps it once H1 runs (ahead_drop), off the way */
     close(ahead.hold), ahead.hold = -1;
     close(ahead.ready), ahead.ready = -1;
@@ -643,7 +677,7 @@ int helper_session(int ctrl, int execfd, int ahead_want) {
 static int session_loop(void) {
     /* READ_IN_ROOT requests may come first, each answered, on the socket the plan then comes on:
      * P starts the helper before it has built the plan (docs/PROTOCOL.md) */
-    for (int answered = 0;; answered++) {
+    for (int answered = 0;;) {
         struct frame f;
         int r = frame_read(CTRL_FD, &f);
         if (r == 0 && answered > 0) return 0; /* P needed no plan after all */
@@ -659,6 +693,10 @@ static int session_loop(void) {
         case MSG_OOM_WATCH: return oom_watch(&f);
         case MSG_READ_IN_ROOT:
             if (read_in_root(&f) != 0) return 1;
+            answered++;
+            continue;
+        case MSG_AHEAD: /* from bin/hako's front, not P: its spare's namespaces made ahead */
+            if (ahead_theirs(&f) != 0) return 2;
             continue;
         default: {
             char message[96];

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { HakoError } from '../errors.js';
 import { encodeFrame, Tag } from '../helper/protocol.js';
 import { FRONT_PROTOCOL, FrontConnection, FrontMessage, type Hello } from '../helper/remote.js';
+import { useSpareAhead } from '../helper/ahead.js';
 import { useHelperSpawner } from '../helper/session.js';
 import { useCallerCheck } from '../runtime/state.js';
 import { has, last, parseArgs } from './args.js';
@@ -58,6 +59,22 @@ function answers(path: string): Promise<boolean> {
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
+}
+
+/**
+ * The namespaces each command's plan could have had made ahead (planAhead), by its argv and cwd, as
+ * this worker last ran it: the next run of the same command asks the front to make them while this
+ * worker works out its plan (AHEAD; docs/SERVER.md "Namespaces made ahead for the spare"). A wrong
+ * guess costs the namespaces made for nothing; the plan makes its own.
+ */
+const aheadHints = new Map<string, number>();
+const AHEAD_HINTS = 64;
+
+function learnAhead(key: string, flags: number): void {
+  aheadHints.delete(key);
+  if (!flags) return;
+  aheadHints.set(key, flags);
+  if (aheadHints.size > AHEAD_HINTS) aheadHints.delete(aheadHints.keys().next().value as string);
 }
 
 /** How long a worker waits for what a finished command left running (then it ends with it). */
@@ -306,6 +323,10 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
       return gone;
     });
     useStdinReader(() => conn.readStdin(), () => hello.stdinData);
+    const aheadKey = `${hello.cwd}\0${hello.argv.join('\0')}`;
+    const hint = aheadHints.get(aheadKey) ?? 0;
+    if (hint) conn.send(FrontMessage.AHEAD, [{ tag: Tag.FLAGS, value: hint }]);
+    useSpareAhead({ flags: hint, learn: (flags) => learnAhead(aheadKey, flags) });
     // the signals the front receives, as node would: the command's handlers, else death by it
     conn.onSignal = (n) => {
       const name = signalName(n);
@@ -359,6 +380,7 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
         sent = true;
         useHelperSpawner(undefined);
         useCallerCheck(undefined);
+        useSpareAhead(undefined);
         conn.onSignal = undefined;
         conn.onClose = undefined;
         // the status first: the front exits while this worker puts itself back

@@ -1,7 +1,7 @@
 // The TypeScript side of docs/PROTOCOL.md: numbers, frame encoding and decoding.
 
 export const MessageType = {
-  PLAN: 1, ACK: 2, ABORT: 3, NSINFO: 4, READ_IN_ROOT: 5, OOM_WATCH: 6,
+  PLAN: 1, ACK: 2, ABORT: 3, NSINFO: 4, READ_IN_ROOT: 5, OOM_WATCH: 6, AHEAD: 7,
   IDMAP_REQUEST: 16, SPAWNED: 17, PRE_EXEC: 18, EXITED: 19, LOG: 20, ERROR: 21, NSINFO_RESULT: 22,
   READY: 23, HOOKS: 24, READ_RESULT: 25, OOM: 26, SECCOMP_STATE: 27, NETWORK_REQUEST: 28, SECCOMP_PROGRAM: 29, EXEC_REQUEST: 30,
 } as const;

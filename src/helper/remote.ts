@@ -12,11 +12,11 @@ import { exitSignalName, killSignalNumber } from '../linux/signals.js';
 
 export const FrontMessage = {
   HELLO: 64, REFUSE: 65, OUT: 66, SPAWN: 67, SPAWNED: 68, DATA: 69, EOF: 70, KILL: 71,
-  CHILD_EXIT: 72, SIGNAL: 73, EXIT: 74, STDIN: 75,
+  CHILD_EXIT: 72, SIGNAL: 73, EXIT: 74, STDIN: 75, AHEAD: 76,
 } as const;
 
 /** Bumped whenever the frames above change: a front of another number is refused. */
-export const FRONT_PROTOCOL = 1;
+export const FRONT_PROTOCOL = 2;
 
 /** Most bytes of output one OUT or DATA frame carries. */
 const CHUNK = 256 * 1024;

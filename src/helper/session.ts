@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { HakoError, type HelperFailure } from '../errors.js';
+import { spareAhead } from './ahead.js';
 import { encodeFrame, encodeFrameIfFits, type Field, Fields, FrameReader, type Frame, MAX_PAYLOAD, MessageType, OpKind, Tag } from './protocol.js';
 
 /** Where the package's own helper is from the file this module was built into (scripts/build.mjs
@@ -625,7 +626,8 @@ export class HelperSession {
    * start, or went on alone after READY). */
   run(plan: Plan, handlers: SessionHandlers = {}): Promise<SessionResult> {
     return new Promise((resolve, reject) => {
-      const fields = planFields(plan);
+      // under hako serve, the command's first plan may join what the front made ahead for its spare
+      const fields = planFields(spawner && spareAhead(plan.nsOps, plan.explain) ? { ...plan, ahead: true } : plan);
       // encoded once: its size is the check (a plan over the frame limit never reaches the helper)
       const frame = encodeFrameIfFits(MessageType.PLAN, 1, fields);
       if (typeof frame === 'number') {

@@ -207,6 +207,26 @@ test("the front's spare helper, forked while the worker works out the command: t
   assert.doesNotMatch(own.stderrText, /./, 'the server said nothing');
 }));
 
+test('the same unshare again through the server: the front makes its namespaces ahead (docs/SERVER.md), and every run says what it says without a server', scoped(async (s) => {
+  const cwd = s.path('ahead-cwd');
+  mkdirSync(cwd, { recursive: true });
+  const host = readFileSync('/proc/sys/kernel/hostname', 'utf8');
+  const script = 'pwd; cat /proc/sys/kernel/hostname; echo inside >/proc/sys/kernel/hostname; cat /proc/sys/kernel/hostname; ' +
+    'grep -c : /proc/net/dev; ls /proc | grep -c "^[0-9]"; grep -c . /proc/self/mountinfo; exit 7';
+  const args = ['unshare', '--pid', '--mount', '--uts', '--ipc', '--net', '--mount-proc', 'sh', '-c', script];
+  const c = s.hako(args, { env: cold(s), cwd });
+  assert.equal(c.status, 7, show(c));
+  // (its own uts namespace, only lo, PID 1 and the two it runs; and as many mounts as the host and proc)
+  assert.match(c.stdout, new RegExp(`^${cwd}\\n${host}inside\\n1\\n3\\n\\d+\\n$`));
+  // the first run through the server teaches its worker the command's namespaces; the next ones
+  // have them made ahead (serve-ahead.test.mjs shows they are joined)
+  for (let i = 0; i < 4; i++) {
+    const w = s.hako(args, { env: warm(s), cwd });
+    assert.deepEqual([w.status, w.stdout, w.stderr], [c.status, c.stdout, c.stderr], `run ${i}`);
+  }
+  assert.equal(readFileSync('/proc/sys/kernel/hostname', 'utf8'), host);
+}));
+
 test('hako sandbox run passes the caller\'s stdin on through the server as without it', scoped(async (s) => {
   const { rootfs } = s.bundle();
   const sandbox = (env, opts) => s.hako(['sandbox', 'run', '--sandbox-root', s.path('sandboxes'), '--rootfs', rootfs, '--', 'sh', '-c', 'cat; echo end'], { env, ...opts });
