@@ -475,6 +475,16 @@ static void spawn_child(struct fields c) {
     else send_ints(F_SPAWNED, T_ID, id, T_PID, pid);
 }
 
+/* Waits for child id to end and reaps it (one the server left to the front: it ends on its own,
+ * its control socket closed). */
+static void reap_child(int id) {
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i].pid > 0 && children[i].id == id) {
+            while (waitpid(children[i].pid, NULL, 0) < 0 && errno == EINTR) continue;
+            children[i].pid = 0;
+        }
+}
+
 /* One frame from the server. Returns 1 to go on, 0 at EXIT (*status set), -1 on a broken one. */
 static int from_server(struct frame *f, int *status, int *signo) {
     struct fields c = { f->payload, f->payload + f->len };
@@ -516,7 +526,9 @@ static int from_server(struct frame *f, int *status, int *signo) {
         for (int i = 0; i < MAX_CHILDREN; i++)
             if (children[i].pid > 0 && children[i].id == id) kill(children[i].pid, sig);
         return 1;
-    case F_EXIT:
+    case F_EXIT: /* first the helpers the server left to the front (ID*), as Node's exit followed them */
+        for (c = (struct fields){ f->payload, f->payload + f->len }; !sig && fields_next(&c, &fl) == 1;)
+            if (fl.tag == T_ID) reap_child((int)field_int(&fl));
         *signo = sig;
         return 0;
     case F_AHEAD: /* namespaces the spare may have made ahead: the holder makes them */

@@ -285,8 +285,7 @@ function worker(runCli: (argv: string[]) => Promise<number>): Promise<number> {
 
 function serveOne(conn: FrontConnection, identity: string, ns: string, base: Baseline, runCli: (argv: string[]) => Promise<number>, ready: () => void): void {
   let sent = false;
-  const exitFrame = (status: number, signal = 0) =>
-    encodeFrame(FrontMessage.EXIT, 0, signal ? [{ tag: Tag.SIGNAL, value: signal }] : [{ tag: Tag.STATUS, value: status }]);
+  const exitFrame = (status: number, signal = 0) => conn.exitFrame(status, signal);
   // a command that ends the process some other way (process.exit, an uncaught error) still says
   // its status
   const onExit = (code: number) => {
@@ -307,6 +306,11 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
     if (hello.identity !== identity) return refuse('another build of hako');
     if (hello.namespaces !== ns) return refuse('other namespaces');
     try { process.chdir(hello.cwd); } catch { return refuse('cannot enter the working directory'); }
+    // the namespaces this command's plan had last time, asked for first: the front's holder makes
+    // them while the rest is done here
+    const aheadKey = `${hello.cwd}\0${hello.argv.join('\0')}`;
+    const hint = aheadHints.get(aheadKey) ?? 0;
+    if (hint) conn.send(FrontMessage.AHEAD, [{ tag: Tag.FLAGS, value: hint }]);
     process.umask(hello.umask);
     for (const k of Object.keys(process.env)) delete process.env[k];
     Object.assign(process.env, hello.env);
@@ -323,9 +327,6 @@ function serveOne(conn: FrontConnection, identity: string, ns: string, base: Bas
       return gone;
     });
     useStdinReader(() => conn.readStdin(), () => hello.stdinData);
-    const aheadKey = `${hello.cwd}\0${hello.argv.join('\0')}`;
-    const hint = aheadHints.get(aheadKey) ?? 0;
-    if (hint) conn.send(FrontMessage.AHEAD, [{ tag: Tag.FLAGS, value: hint }]);
     useSpareAhead({ flags: hint, learn: (flags) => learnAhead(aheadKey, flags) });
     // the signals the front receives, as node would: the command's handlers, else death by it
     conn.onSignal = (n) => {

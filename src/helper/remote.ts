@@ -172,6 +172,14 @@ export class RemoteChild extends EventEmitter {
     this.emit('error', e);
   }
 
+  /** HelperChild.leave: the front reaps it before it exits (EXIT names it); its exit is not
+   * waited for here, and no longer holds the command. */
+  leave(): boolean {
+    if (!this.done) this.conn.left.add(this.id);
+    this.finish();
+    return true;
+  }
+
   exited(status: number): void {
     // a wait status: exited (low 7 bits 0) or killed by a signal
     if ((status & 0x7f) === 0) this.exitCode = (status >> 8) & 0xff;
@@ -196,6 +204,8 @@ export class RemoteChild extends EventEmitter {
 export class FrontConnection {
   readonly channels = new Map<number, Channel>();
   readonly children = new Map<number, RemoteChild>();
+  /** The helpers left to the front (RemoteChild.leave): EXIT names them, to be reaped first. */
+  readonly left = new Set<number>();
   nextChannel = 1;
   private nextChild = 1;
   /** Until the command has started, the connection itself keeps the worker going. */
@@ -292,8 +302,15 @@ export class FrontConnection {
     });
   }
 
+  /** The EXIT frame: the status (the front exits with it, once it has reaped the helpers left to
+   * it), or the signal (the front kills itself with it at once). */
+  exitFrame(status: number, signal = 0): Buffer {
+    return encodeFrame(FrontMessage.EXIT, 0, signal ? [{ tag: Tag.SIGNAL, value: signal }]
+      : [{ tag: Tag.STATUS, value: status }, ...[...this.left].map((id) => ({ tag: Tag.ID, value: id }))]);
+  }
+
   exit(status: number, signal = 0): void {
-    this.send(FrontMessage.EXIT, signal ? [{ tag: Tag.SIGNAL, value: signal }] : [{ tag: Tag.STATUS, value: status }]);
+    if (!this.socket.destroyed) this.socket.write(this.exitFrame(status, signal));
   }
 
   private receive(f: Frame): void {

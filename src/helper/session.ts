@@ -41,6 +41,9 @@ export interface HelperChild extends NodeJS.EventEmitter {
   readonly stdio: ReadonlyArray<unknown>;
   readonly stderr: Readable | null;
   kill(signal?: NodeJS.Signals | number): boolean;
+  /** Leaves the helper to its spawner, which reaps it (bin/hako's front under hako serve, before
+   * it exits): nothing here waits for the helper's exit after that. */
+  leave?(): boolean;
 }
 
 /** Spawns the helper somewhere else (a `hako serve` worker: in the caller's front). stdio has
@@ -221,6 +224,11 @@ export interface SessionOptions {
   /** The plan detaches after READY (create, run -d, exec -d): H0's exit 0 then ends the session
    * without EXITED. Otherwise only EXITED does (H0's exit can be seen before its last frame). */
   detach?: boolean;
+  /** Once the command has exited (EXITED), the helper is left to a spawner that reaps it
+   * (HelperChild.leave: bin/hako's front, under hako serve, reaps it before it exits, so that the
+   * exit status goes without a round trip for the helper's own exit): for callers that need
+   * nothing of the helper after the command's exit (the toolkit's launches). */
+  leaveHelper?: boolean;
 }
 
 /** How long captured output may stay open after the command exited (a process it left behind
@@ -677,8 +685,9 @@ export class HelperSession {
         this.clearStop();
         clearTimeout(timer);
         clearTimeout(stopTimer);
+        control.destroy(); // H0 ends at its EOF
+        if (exited && !error && options.leaveHelper) child.leave?.();
         for (const s of options.forwardSignals ?? []) process.off(s, forward);
-        control.destroy();
         const captured = capturing ? [child.stdout, child.stderr].filter((s): s is NonNullable<typeof s> => s !== null) : [];
         if (error || result.detached) {
           // nothing waits for output that will not come: a detached process keeps the pipes

@@ -142,6 +142,9 @@ async function launchBuilt(
   const session = HelperSession.start({
     capture,
     label: verb,
+    // nothing here needs the helper gone once the command has exited (under hako serve the front
+    // reaps it before it exits: the exit status goes without waiting for it)
+    leaveHelper: true,
     ...(stdio !== undefined ? { stdio } : {}),
     ...(options.input !== undefined ? { input: options.input } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
