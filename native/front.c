@@ -63,7 +63,6 @@ static struct { pid_t pid; int ctrl, failed; char *path; } spare = { 0, -1, -1, 
  * they are made and names the holder to the spare (the helper's AHEAD message); its H0 opens them
  * for the command, or not, and kills the holder; the front reaps it, or kills it at its exit. */
 static struct { pid_t pid; int ready, hold, flags; } holder = { 0, -1, -1, 0 };
-#define AHEAD_KINDS (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS)
 
 _Noreturn void front_fall_back(char **argv) {
     /* argv[0] is "--front"'s program, argv[1] "--front", argv[2] start.cjs: node start.cjs ARGS */

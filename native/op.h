@@ -51,6 +51,7 @@ extern int exec_fd, fifo_fd;
  * making new ones when the plan says so (PLAN FLAGS bit 2). ahead_flags: the CLONE_NEW* flags
  * they are (0: none); ahead_ns: their fds (-1: none). */
 #define AHEAD_NS 4
+#define AHEAD_KINDS (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) /* <sched.h> */
 extern int ahead_flags, ahead_ns[AHEAD_NS];
 
 /* Closes the namespaces made ahead (none left after). */

@@ -312,8 +312,6 @@ static struct {
     struct utsname uts;
 } ahead = { .ready = -1, .hold = -1, .mounts = -1 };
 
-#define AHEAD_KINDS (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS)
-
 /* fd moved out of the way (to 16 and up): the fds H0 makes for the plan are numbered as without */
 static int out_of_the_way(int fd) {
     if (fd < 0) return -1;
