@@ -69,7 +69,8 @@ async function throughFront(s, { ahead, script }) {
   await new Promise((resolve) => server.listen(socket, resolve));
   chmodSync(socket, 0o600);
   try {
-    const front = spawn(join(REPO, 'bin', 'hako'), ['--root', root, 'unshare', '--net', 'true'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // (HAKO_SOCKET named: the one a server-mode run of the suite sets is not this test's)
+    const front = spawn(join(REPO, 'bin', 'hako'), ['--root', root, 'unshare', '--net', 'true'], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HAKO_SOCKET: socket } });
     let stdout = '';
     let stderr = '';
     front.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
