@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -85,13 +84,12 @@ static int command_word(int argc, char **argv, const char **root) {
     return i;
 }
 
-/* The socket: $HAKO_SOCKET, else <root>/hako.sock for --root before the command word, else the
- * default root (src/runtime/rootless.ts defaultStateRoot, simply). NULL: no server for this. */
-static char *socket_path(int argc, char **argv) {
+/* The socket: $HAKO_SOCKET, else <root>/hako.sock for a --root (root) before the command word
+ * (argv[word]), else the default root (src/runtime/rootless.ts defaultStateRoot, simply). NULL:
+ * no server for this. */
+static char *socket_path(int argc, char **argv, int word, const char *root) {
     const char *env = getenv("HAKO_SOCKET");
-    const char *root = NULL;
-    int i = command_word(argc, argv, &root);
-    if (i < argc && strcmp(argv[i], "serve") == 0) return NULL; /* the server itself runs in Node */
+    if (word < argc && strcmp(argv[word], "serve") == 0) return NULL; /* the server itself runs in Node */
     char *path = NULL;
     if (env) return *env ? strdup(env) : NULL;
     if (!root) {
@@ -303,34 +301,12 @@ undo:
 
 static void holder_start(int flags) {
     if (holder.pid > 0 || spare.pid <= 0 || flags <= 0 || (flags & ~AHEAD_KINDS)) return;
-    int ready[2], hold[2];
-    if (pipe2(ready, O_CLOEXEC) < 0) return;
-    if (pipe2(hold, O_CLOEXEC) < 0) {
-        close(ready[0]), close(ready[1]);
-        return;
-    }
-    pid_t front = getpid(), pid = fork();
-    if (pid == 0) {
-        /* nothing of the front's but its two pipes, at 0 and 1 */
-        int err = 0;
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != front || dup2(ready[1], HIGH_FD - 1) < 0 ||
-            dup2(hold[0], 0) < 0 || dup2(HIGH_FD - 1, 1) < 0 || close_fds_from(2) < 0)
-            _exit(1);
-        if (unshare(flags) < 0) err = errno;
-        if (write(1, &err, sizeof err) != sizeof err) _exit(1);
-        char byte;
-        while (read(0, &byte, 1) < 0 && errno == EINTR) continue; /* the front closes it: EOF */
-        _exit(0);
-    }
-    close(ready[1]);
-    close(hold[0]);
-    if (pid < 0) {
-        close(ready[0]), close(hold[1]);
-        return;
-    }
+    int ready, hold;
+    pid_t pid = ahead_holder(flags, &ready, &hold);
+    if (pid < 0) return;
     holder.pid = pid;
-    holder.ready = ready[0];
-    holder.hold = hold[1];
+    holder.ready = ready;
+    holder.hold = hold;
     holder.flags = flags;
 }
 
@@ -598,14 +574,14 @@ int front_main(int argc, char **argv) {
         fputs("hako-helper --front: bin/hako runs this, with start.cjs and hako's arguments\n", stderr);
         return 2;
     }
-    _cleanup_free_ char *path = socket_path(argc, argv);
+    const char *root = NULL;
+    int word = command_word(argc, argv, &root);
+    _cleanup_free_ char *path = socket_path(argc, argv, word, root);
     _cleanup_free_ char *identity = path ? bundle_identity(argv[2]) : NULL;
     if (!identity || (server = connect_server(path)) < 0) front_fall_back(argv);
     /* the commands whose first helper has the spare's layout (src/cli: unshare, nsenter, and the
      * runtime's verbs that start a process): its fork and exec overlap the server's work, from as
      * early as a server is known to answer */
-    const char *root = NULL;
-    int word = command_word(argc, argv, &root);
     static const char *const spawners[] = { "unshare", "nsenter", "run", "create", "exec" };
     for (size_t i = 0; word < argc && i < sizeof spawners / sizeof spawners[0]; i++)
         if (strcmp(argv[word], spawners[i]) == 0) spare_start();

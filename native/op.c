@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/magic.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -101,6 +103,37 @@ int cloexec_fds_from(int first) {
 int slots[MAX_SLOTS] = { [0 ... MAX_SLOTS - 1] = -1 };
 
 int ahead_flags = 0, ahead_ns[AHEAD_NS] = { -1, -1, -1, -1 };
+
+pid_t ahead_holder(int flags, int *ready, int *hold) {
+    int r[2], h[2];
+    if (pipe2(r, O_CLOEXEC) < 0) return -1;
+    if (pipe2(h, O_CLOEXEC) < 0) {
+        close(r[0]), close(r[1]);
+        return -1;
+    }
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) {
+        /* nothing of its parent's but the two pipes, at 0 and 1 */
+        int err = 0, spare = (r[1] > h[0] ? r[1] : h[0]) + 1;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent || dup2(r[1], spare) < 0 || dup2(h[0], 0) < 0 ||
+            dup2(spare, 1) < 0 || close_fds_from(2) < 0)
+            _exit(1);
+        if (unshare(flags) < 0) err = errno;
+        if (write(1, &err, sizeof err) != sizeof err) _exit(1);
+        char byte;
+        while (read(0, &byte, 1) < 0 && errno == EINTR) continue; /* the parent closes it: EOF */
+        _exit(0);
+    }
+    close(r[1]);
+    close(h[0]);
+    if (pid < 0) {
+        close(r[0]), close(h[1]);
+        return -1;
+    }
+    *ready = r[0];
+    *hold = h[1];
+    return pid;
+}
 
 void ahead_close(void) {
     for (int i = 0; i < AHEAD_NS; i++)

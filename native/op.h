@@ -57,6 +57,12 @@ extern int ahead_flags, ahead_ns[AHEAD_NS];
 /* Closes the namespaces made ahead (none left after). */
 void ahead_close(void);
 
+/* Forks a holder of namespaces made ahead (H0's, session.c; bin/hako's front's, front.c): it
+ * unshares flags, writes that call's errno (0) on the pipe whose read end is *ready, and waits
+ * for EOF on the pipe whose write end is *hold (or its parent's death: SIGKILL). Returns its pid,
+ * or -1 with nothing made. */
+pid_t ahead_holder(int flags, int *ready, int *hold);
+
 /* H2 failed before its exec: write "E" on exec_fd and fifo_fd. */
 void exec_failed(void);
 

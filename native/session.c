@@ -321,44 +321,26 @@ static int out_of_the_way(int fd) {
 }
 
 static void ahead_start(int flags) {
-    int ready[2], hold[2];
     if (ahead.pid > 0) return;
     if (uname(&ahead.uts) < 0) return;
     /* opened before the holder copies the mount table: a change after it shows in its poll */
     ahead.mounts = out_of_the_way(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
     if (ahead.mounts < 0) return;
-    if (pipe2(ready, O_CLOEXEC) < 0) return;
-    if (pipe2(hold, O_CLOEXEC) < 0) {
-        close(ready[0]), close(ready[1]);
-        return;
-    }
-    ready[0] = out_of_the_way(ready[0]);
-    hold[1] = out_of_the_way(hold[1]);
-    pid_t h0 = getpid(), pid = fork();
-    if (pid == 0) {
-        /* nothing of H0's but its two pipes, at 0 and 1 */
-        int err = 0;
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != h0 || dup2(ready[1], 100) < 0 || dup2(hold[0], 0) < 0 ||
-            dup2(100, 1) < 0 || close_fds_from(2) < 0)
-            _exit(1);
-        if (unshare(flags) < 0) err = errno;
-        if (write(1, &err, sizeof err) != sizeof err) _exit(1);
-        char byte;
-        while (read(0, &byte, 1) < 0 && errno == EINTR) continue; /* H0 closes it: EOF */
-        _exit(0);
-    }
-    close(ready[1]);
-    close(hold[0]);
-    if (pid < 0 || ready[0] < 0 || hold[1] < 0) {
-        if (ready[0] >= 0) close(ready[0]);
-        if (hold[1] >= 0) close(hold[1]);
-        if (pid > 0) kill(pid, SIGKILL), waitpid(pid, NULL, 0);
+    int ready, hold;
+    pid_t pid = ahead_holder(flags, &ready, &hold);
+    if (pid < 0) return;
+    ready = out_of_the_way(ready);
+    hold = out_of_the_way(hold);
+    if (ready < 0 || hold < 0) {
+        if (ready >= 0) close(ready);
+        if (hold >= 0) close(hold);
+        kill(pid, SIGKILL), waitpid(pid, NULL, 0);
         return;
     }
     ahead.flags = flags;
     ahead.pid = pid;
-    ahead.ready = ready[0];
-    ahead.hold = hold[1];
+    ahead.ready = ready;
+    ahead.hold = hold;
 }
 
 /* AHEAD (docs/SERVER.md "Namespaces made ahead for the spare"): bin/hako's front made FLAGS in
