@@ -49,11 +49,18 @@ user_pids() {  # the user's live processes
   done
 }
 cleanup() {
-  local i p
+  local i p quiet=0
   if [ -n "$UID_N" ]; then
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-      p=$(user_pids); [ -z "$p" ] && break
-      for x in $p; do kill -KILL "$x" 2>/dev/null; done
+    # until none is seen twice in a row, 0.3 s apart: a process the user's last one started as it
+    # ended (conmon's exit command, `podman container cleanup`) may not exist yet at the first look
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+      p=$(user_pids)
+      if [ -z "$p" ]; then
+        quiet=$((quiet + 1)); [ $quiet -ge 2 ] && break
+      else
+        quiet=0
+        for x in $p; do kill -KILL "$x" 2>/dev/null; done
+      fi
       sleep 0.3
     done
   fi
