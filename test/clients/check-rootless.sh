@@ -39,13 +39,28 @@ PORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000))
 pass=0; fail=0; UID_N=
 echo "USER $USR BASE $BASE"
 
-user_pids() {  # the user's live processes
+user_pids() {  # the live processes of the user and of its subordinate ids (its containers' users)
   [ -n "$UID_N" ] || return 0
+  # by the ids in status, not by who owns /proc/PID: a process that made itself non-dumpable (hako's
+  # helper does, as runc's nsexec) shows as owned by root there, and so was missed
+  local f k v rest uid state lo=${START:-0}
+  for f in /proc/[0-9]*/status; do
+    uid= state=
+    while read -r k v rest; do
+      case $k in State:) state=$v ;; Uid:) uid="$v $rest"; break ;; esac
+    done 2>/dev/null < "$f"
+    [ -n "$uid" ] && [ "$state" != Z ] || continue
+    for x in $uid; do
+      if [ "$x" = "$UID_N" ] || { [ "$lo" -gt 0 ] && [ "$x" -ge "$lo" ] && [ "$x" -lt $((lo + 65536)) ]; }; then
+        f=${f#/proc/}; echo "${f%/status}"; break
+      fi
+    done
+  done
+}
+describe_pids() {  # PID... -> one line each: pid, state, parent, name, command line
   local p
-  for p in /proc/[0-9]*; do
-    [ "$(stat -c %u "$p" 2>/dev/null)" = "$UID_N" ] || continue
-    grep -q '^State:.*Z' "$p/status" 2>/dev/null && continue
-    echo "${p#/proc/}"
+  for p in "$@"; do
+    echo "  $p $(awk '/^(State|PPid|Name|Uid):/{printf "%s ", $0}' /proc/$p/status 2>/dev/null | tr '\t' ' ')cmd=$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"
   done
 }
 cleanup() {
@@ -53,7 +68,7 @@ cleanup() {
   if [ -n "$UID_N" ]; then
     # until none is seen twice in a row, 0.3 s apart: a process the user's last one started as it
     # ended (conmon's exit command, `podman container cleanup`) may not exist yet at the first look
-    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    for i in $(seq 1 30); do
       p=$(user_pids)
       if [ -z "$p" ]; then
         quiet=$((quiet + 1)); [ $quiet -ge 2 ] && break
@@ -72,7 +87,7 @@ cleanup() {
   rm -rf "$BASE"
   # nothing left
   local left=0
-  p=$(user_pids); [ -n "$p" ] && { echo "LEFTOVER processes of $USR: $p"; left=1; }
+  p=$(user_pids); [ -n "$p" ] && { echo "LEFTOVER processes of $USR: "$p; describe_pids $p; left=1; }
   getent passwd "$USR" >/dev/null && { echo "LEFTOVER user $USR"; left=1; }
   grep -qs "^$USR:" /etc/subuid /etc/subgid && { echo "LEFTOVER subuid/subgid lines of $USR"; left=1; }
   [ -e "$BASE" ] && { echo "LEFTOVER $BASE"; left=1; }
