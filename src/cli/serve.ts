@@ -12,7 +12,7 @@ import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HakoError } from '../errors.js';
 import { encodeFrame, Tag } from '../helper/protocol.js';
-import { FRONT_PROTOCOL, FrontConnection, FrontMessage, type Hello } from '../helper/remote.js';
+import { FRONT_PROTOCOL, FrontConnection, FrontMessage, socketFd, type Hello } from '../helper/remote.js';
 import { useSpareAhead } from '../helper/ahead.js';
 import { useHelperSpawner } from '../helper/session.js';
 import { useCallerCheck } from '../runtime/state.js';
@@ -189,8 +189,8 @@ function signalName(n: number): NodeJS.Signals | undefined {
 
 /** Writes a frame to the connection now, synchronously (at exit, once the queue is written). */
 function writeNow(socket: Socket, frame: Buffer): void {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (fd === undefined || fd < 0) return;
+  const fd = socketFd(socket);
+  if (fd === undefined) return;
   for (let at = 0, tries = 0; at < frame.length && tries < 1000; tries++) {
     try {
       at += writeSync(fd, frame, at);

@@ -236,8 +236,8 @@ export class FrontConnection {
    * closed, and adds nothing to the stream while it is open.
    */
   frontGone(): boolean {
-    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (fd === undefined || fd < 0) return true; // closed already
+    const fd = socketFd(this.socket);
+    if (fd === undefined) return true; // closed already
     try {
       writeSync(fd, Buffer.alloc(0));
       return false;
@@ -331,4 +331,11 @@ export class FrontConnection {
       default: break;
     }
   }
+}
+
+/** The file descriptor under a connected unix socket (Node keeps it in its handle), for the
+ * synchronous writes a Socket does not offer; undefined once the socket is closed. */
+export function socketFd(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return fd === undefined || fd < 0 ? undefined : fd;
 }

@@ -60,7 +60,6 @@ function joinedHostNamespaces(spec: Spec): Set<string> {
  * A new Runtime reads them again.
  */
 export class OwnFacts {
-  private userNs?: boolean;
   private noSetgroups?: boolean;
   private bounding?: { value: bigint | undefined };
   private hasKcore?: boolean;
@@ -73,10 +72,7 @@ export class OwnFacts {
 
   /** In a user namespace other than the initial one (rootless.ts runningInUserNs). */
   inUserNs(): boolean {
-    if (this.userNs !== undefined) return this.userNs;
-    const inNs = runningInUserNs();
-    if (!inNs || mapWritten('/proc/self/uid_map')) this.userNs = inNs;
-    return inNs;
+    return runningInUserNs(); // kept there once the map is written
   }
 
   /** setgroups(2) is denied in this process's user namespace (rootless.ts setgroupsDenied). */

@@ -179,8 +179,10 @@ test('a memory limit of 32 MiB gets a 100 MiB allocation OOM-killed, and oomKill
     const hasMemsw = existsSync(join(m.dirs.memory, 'memory.memsw.limit_in_bytes'));
     m.set({ memory: { limit: 32 * MiB, ...(hasMemsw ? { swap: 32 * MiB } : {}) } });
     assert.equal(m.oomKilled(), false);
-    // tail keeps a line in memory until it ends: 100 MiB of zeros without a newline
-    const sh = track(gated('head -c 100M /dev/zero | tail >/dev/null; echo "status $?"'));
+    // tail keeps a line in memory until it ends: 100 MiB of zeros without a newline; head and tail
+    // first in the OOM killer's line (oom_score_adj 1000), so that a second OOM as tail dies takes
+    // head, not the sh that reports
+    const sh = track(gated('(echo 1000 > /proc/self/oom_score_adj && head -c 100M /dev/zero | tail >/dev/null); echo "status $?"'));
     m.addProcess(sh.pid);
     sh.go();
     const [code] = await exited(sh, 30000);

@@ -221,7 +221,7 @@ test('limits: applied when v2 has the controller, refused clearly when it does n
 test('OOM kill and pids limit inside, when v2 has memory and pids', { skip: skip || (!(offered.includes('memory') && offered.includes('pids')) && 'memory or pids is not a v2 controller here') }, async () => {
   await withCgroup(async (m, track) => {
     m.set({ memory: { limit: 32 * MiB, swap: 32 * MiB }, pids: { limit: 5 } });
-    const sh = track(spawn('sh', ['-c', 'read go; head -c 100M /dev/zero | tail >/dev/null; echo "status $?"; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const sh = track(spawn('sh', ['-c', 'read go; (echo 1000 > /proc/self/oom_score_adj && head -c 100M /dev/zero | tail >/dev/null); echo "status $?"; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait'], { stdio: ['pipe', 'pipe', 'pipe'] }));
     let out = '';
     let err = '';
     sh.stdout.on('data', (d) => { out += d; });

@@ -64,8 +64,10 @@ test('events --stats: one stats event in runc\'s shape, its numbers those of the
 
 test('events: stats every --interval and an oom event when the OOM killer acts in the container; it ends when the container is deleted', scoped(async (s) => {
   const b = s.bundle((c) => {
-    // waits for the host's go, then makes tail hold 100 MiB (no newline) under a 32 MiB limit
-    c.process.args = ['sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; head -c 100m /dev/zero | tail; echo survived; exec sleep ${s.marker}`];
+    // waits for the host's go, then makes tail hold 100 MiB (no newline) under a 32 MiB limit;
+    // head and tail first in the OOM killer's line (oom_score_adj 1000): CI once saw head's next
+    // allocation, as tail was dying, OOM-kill the init sh instead, and 'survived' never came
+    c.process.args = ['sh', '-c', `while [ ! -e /tmp/go ]; do sleep 0.05; done; (echo 1000 > /proc/self/oom_score_adj && head -c 100m /dev/zero | tail); echo survived; exec sleep ${s.marker}`];
     c.linux.resources = { ...c.linux.resources, memory: { limit: LIMIT, swap: LIMIT } };
   });
   const { id, pid, outFile } = runDetached(s, b);
