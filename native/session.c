@@ -455,12 +455,14 @@ static int run_plan(struct frame *f) {
         report_error(sfd < 0 ? "signalfd" : "pipe2", NULL, errno, NULL);
         return 1;
     }
-    ahead_take(use_ahead);
+    /* the host's ops (the cgroup's directories and files) first: the holder makes the namespaces
+     * meanwhile, and a mount they made is seen by ahead_take's poll (then its copies go unused) */
     if (run_ops(plan, T_HOST_OP) < 0) {
-        ahead_close();
+        ahead_drop();
         send_exited(1 << 8);
         return 1;
     }
+    ahead_take(use_ahead);
     pid_t h0 = getpid();
     /* a cgroup directory kept in CGROUP_SLOT by a host op: H1 is forked straight into it */
     pid_t h1 = fork_into(slots[CGROUP_SLOT]);

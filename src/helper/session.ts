@@ -168,6 +168,10 @@ export interface SessionHandlers {
   /** The init (or exec'd process) is set up: record it. Throwing refuses it (ABORT); a string
    * goes back with the ACK (the state JSON for the startContainer hooks). */
   onReady?(): Promise<string | void> | string | void;
+  /** Right after READY's ACK is written, before any later frame is handled: what need not hold
+   * the process back (a foreground run's state file, as crun writes its status once the init
+   * goes on). Throwing kills the helper and fails the session, as a refused READY would. */
+  afterReady?(): void;
   /** Run the prestart and createRuntime hooks. Throwing refuses (ABORT); a string goes back with
    * the ACK (the state JSON for the createContainer hooks). */
   onHooks?(): Promise<string | void> | string | void;
@@ -834,6 +838,7 @@ export class HelperSession {
             if (frame.type === MessageType.READY) ready = true;
             else timer = setTimeout(hung, setupTimeout);
             reply(MessageType.ACK, frame.seq, typeof data === 'string' ? [{ tag: Tag.DATA, value: data }] : []);
+            if (frame.type === MessageType.READY) handlers.afterReady?.();
             return;
           }
           case MessageType.ERROR:

@@ -104,6 +104,18 @@ test('the namespaces made ahead are the container\'s when nothing changed; unuse
   assert.notEqual(r.stdout.toString().trim(), unused);
   assert.notEqual(r.stdout.toString().trim(), readlinkSync('/proc/self/ns/net'));
   assert.ok(!isAlive(holder));
+  // a host op that fails (H0 runs them while the holder makes the namespaces, before it takes
+  // them): the plan fails with that op's error, and the holder goes with the helper's session
+  helper = HelperSession.start({ stdio: ['ignore', 'pipe', 'pipe'], ahead: AHEAD, label: 'ahead test' });
+  holder = await holderOf(helper.child.pid);
+  const failing = new PlanBuilder();
+  failing.host(ops.write({ path: join(s.dir, 'no-such-dir', 'file'), data: 'x' }), 'write');
+  failing.ns(ops.unshare({ flags: AHEAD | PID }), 'unshare');
+  failing.init(ops.exec({ args: ['/bin/true'], env: [] }), 'exec');
+  r = await helper.run({ explain: false, hostOps: failing.hostOps, nsOps: failing.nsOps, initOps: failing.initOps, ahead: true });
+  assert.ok(r.failure, `the plan ran: ${JSON.stringify(r)}`);
+  assert.match(`${r.failure.stage} ${r.failure.op} ${r.failure.errname}`, /^host write ENOENT$/, JSON.stringify(r.failure));
+  assert.ok(!isAlive(holder), 'the holder outlived the failed plan');
   // no plan at all (P failed before it had one, and ends the helper: SIGKILL): the helper and its
   // holder go (the holder by its parent-death signal, reaped by init as H1 would be)
   helper = HelperSession.start({ stdio: ['ignore', 'pipe', 'pipe'], ahead: AHEAD, label: 'ahead test' });
